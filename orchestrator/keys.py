@@ -1,0 +1,140 @@
+"""Every Redis key dagq uses is built here, and nowhere else.
+
+Layout (``P`` is the configured prefix, default ``dagq:``):
+
+Workflow definitions, hash tag ``{wf}`` (one slot; they are few and small):
+    P{wf}:wf:<id>            hash  meta (JSON of the current record), v:<n> (JSON of version n)
+    P{wf}:wf:index           zset  workflow ids scored by last update (ms)
+
+Runs and their queues live in shards, hash tag ``{s<k>}`` (``k = crc32(run id) % shards``),
+so that every multi-key script of a run touches one slot:
+    P{s<k>}:run:<run id>     hash  v (int version), meta (JSON), n:<node id> (JSON per node)
+    P{s<k>}:runs:<wf id>     zset  run ids of a workflow by start time (ms)
+    P{s<k>}:runs             zset  all run ids by start time (ms)
+    P{s<k>}:active           zset  active run ids by start time (ms)
+    P{s<k>}:ev:<run id>      stream  the run's events (node_queued, node_completed, ...)
+    P{s<k>}:q:<lane>:<handler>  stream  jobs, consumer group ``workers``
+    P{s<k>}:inbox            stream  results and signals for orchestrators, group ``orch``
+    P{s<k>}:timers           zset  due-ms scored JSON entries (delayed jobs, timer events)
+    P{s<k>}:dlq              stream  dead-lettered jobs
+
+Cluster-wide, never touched by multi-key scripts:
+    P{w}:workers             zset  worker id -> last heartbeat (ms)
+    P{w}:worker:<id>         hash  worker info (handlers, host, pid, concurrency)
+    P{rl}:<user>:<action>    rate-limit windows (the ``limits`` library adds its own suffix)
+    P{audit}:log             stream  audit entries
+    P{cfg}:policy            hash  policy status published by API replicas
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+LANES: tuple[str, ...] = ("high", "normal", "low")
+WORKER_GROUP = "workers"
+ORCH_GROUP = "orch"
+
+
+def lane_for_priority(priority: int) -> str:
+    """Priority 0-10 to a lane: 7-10 high, 4-6 normal, 0-3 low."""
+    if priority >= 7:
+        return "high"
+    if priority >= 4:
+        return "normal"
+    return "low"
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Key builder for one deployment (prefix and shard count)."""
+
+    prefix: str = "dagq:"
+    shards: int = 1
+
+    # -- workflow definitions -------------------------------------------------
+    def workflow(self, workflow_id: str) -> str:
+        """Hash of one workflow: its meta record and every version."""
+        return f"{self.prefix}{{wf}}:wf:{workflow_id}"
+
+    def workflow_index(self) -> str:
+        """Sorted set of workflow ids by last update."""
+        return f"{self.prefix}{{wf}}:wf:index"
+
+    # -- shards -----------------------------------------------------------------
+    def shard_of(self, run_id: str) -> int:
+        """The shard a run lives in."""
+        if self.shards == 1:
+            return 0
+        return zlib.crc32(run_id.encode()) % self.shards
+
+    def tag(self, shard: int) -> str:
+        """The key prefix with the shard's hash tag."""
+        return f"{self.prefix}{{s{shard}}}:"
+
+    def all_shards(self) -> range:
+        """Every shard number."""
+        return range(self.shards)
+
+    # -- runs -------------------------------------------------------------------
+    def run(self, run_id: str) -> str:
+        """Hash holding a run's state."""
+        return f"{self.tag(self.shard_of(run_id))}run:{run_id}"
+
+    def run_events(self, run_id: str) -> str:
+        """Stream of a run's events."""
+        return f"{self.tag(self.shard_of(run_id))}ev:{run_id}"
+
+    def runs_of(self, shard: int, workflow_id: str) -> str:
+        """Sorted set of one workflow's runs in a shard."""
+        return f"{self.tag(shard)}runs:{workflow_id}"
+
+    def runs_all(self, shard: int) -> str:
+        """Sorted set of every run in a shard."""
+        return f"{self.tag(shard)}runs"
+
+    def active(self, shard: int) -> str:
+        """Sorted set of a shard's active (not finished) runs."""
+        return f"{self.tag(shard)}active"
+
+    # -- queues -----------------------------------------------------------------
+    def queue(self, shard: int, lane: str, handler: str) -> str:
+        """Job stream of one handler in one priority lane."""
+        return f"{self.tag(shard)}q:{lane}:{handler}"
+
+    def queue_pattern(self, shard: int) -> str:
+        """SCAN pattern matching every job stream of a shard."""
+        return f"{self.tag(shard)}q:*"
+
+    def inbox(self, shard: int) -> str:
+        """Stream of results and signals the orchestrators consume."""
+        return f"{self.tag(shard)}inbox"
+
+    def timers(self, shard: int) -> str:
+        """Sorted set of delayed jobs and timer events, scored by due time (ms)."""
+        return f"{self.tag(shard)}timers"
+
+    def dead_letters(self, shard: int) -> str:
+        """Stream of dead-lettered jobs."""
+        return f"{self.tag(shard)}dlq"
+
+    # -- workers, limits, audit ---------------------------------------------------
+    def workers(self) -> str:
+        """Sorted set of worker ids by last heartbeat (ms)."""
+        return f"{self.prefix}{{w}}:workers"
+
+    def worker(self, worker_id: str) -> str:
+        """Hash describing one worker."""
+        return f"{self.prefix}{{w}}:worker:{worker_id}"
+
+    def rate_limit_prefix(self) -> str:
+        """Prefix handed to the rate limiter's storage."""
+        return f"{self.prefix}{{rl}}"
+
+    def audit_log(self) -> str:
+        """Stream of audit entries."""
+        return f"{self.prefix}{{audit}}:log"
+
+    def policy_status(self) -> str:
+        """Hash where API replicas publish their policy reload status."""
+        return f"{self.prefix}{{cfg}}:policy"

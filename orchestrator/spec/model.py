@@ -1,0 +1,343 @@
+"""The workflow specification: pydantic v2 models of a DAG of typed nodes.
+
+Snake_case is the canonical form (what export writes); camelCase keys of the
+upstream reference (``retryBackoff``, ``compensationNode``, ``joinStrategy``, a node's
+nested ``config``...) are accepted on input and normalised by ``_normalise_node``.
+
+Structural problems (wrong types, a bad duration or cron, a delay with both or
+neither of duration/cron) fail model construction with pydantic errors whose
+``type`` is one of the validator's codes in lower case (``bad_duration``,
+``bad_cron``, ``delay_spec``); graph problems are the validator's business.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from cronsim import CronSim, CronSimError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+from orchestrator.durations import DurationError, format_duration, parse_duration
+
+ID_PATTERN = r"^[A-Za-z0-9_-]+$"
+HANDLER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.:-]*$"
+MAX_EXPRESSION_LENGTH = 1024
+
+
+def _duration(value: object) -> float:
+    try:
+        return parse_duration(value)
+    except DurationError as exc:
+        raise PydanticCustomError("bad_duration", str(exc)) from None
+
+
+def _cron(value: object) -> str:
+    if not isinstance(value, str):
+        raise PydanticCustomError("bad_cron", "a cron expression must be a string of 5 fields")
+    text = " ".join(value.split())
+    if len(text.split(" ")) != 5:
+        raise PydanticCustomError(
+            "bad_cron",
+            "cron expression '{value}' must have 5 fields: minute hour day month weekday",
+            {"value": value},
+        )
+    try:
+        CronSim(text, datetime(2000, 1, 1))  # noqa: DTZ001 - only checks the syntax
+    except (CronSimError, ValueError) as exc:
+        raise PydanticCustomError(
+            "bad_cron", "cron expression '{value}' is invalid: {why}", {"value": value, "why": str(exc)}
+        ) from None
+    return text
+
+
+Duration = Annotated[
+    float,
+    BeforeValidator(_duration),
+    PlainSerializer(format_duration, return_type=str, when_used="json-unless-none"),
+]
+Cron = Annotated[str, BeforeValidator(_cron)]
+NodeId = Annotated[str, Field(min_length=1, max_length=128, pattern=ID_PATTERN)]
+HandlerName = Annotated[str, Field(min_length=1, max_length=128, pattern=HANDLER_PATTERN)]
+Expression = Annotated[str, Field(min_length=1, max_length=MAX_EXPRESSION_LENGTH)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=False,
+    )
+
+
+class Position(_Model):
+    """Where the designer drew a node on its canvas (cells)."""
+
+    x: float = Field(ge=0, le=100_000)
+    y: float = Field(ge=0, le=100_000)
+
+
+class RetryPolicy(_Model):
+    """Delay between attempts of a task; unset fields take the configured defaults."""
+
+    backoff: Literal["fixed", "linear", "exponential"] = "exponential"
+    initial_interval: Duration = 1.0
+    max_interval: Duration = 60.0
+    multiplier: float = Field(default=2.0, ge=1.0, le=100.0)
+    jitter: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_reference_names(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "type" in data and "backoff" not in data:
+            data = dict(data)
+            data["backoff"] = data.pop("type")
+        return data
+
+
+class _NodeBase(_Model):
+    id: NodeId
+    name: str | None = Field(default=None, max_length=256)
+    description: str | None = Field(default=None, max_length=1024)
+    position: Position | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """The name shown on the canvas: ``name`` when set, else the id."""
+        return self.name or self.id
+
+
+class _Runnable(_NodeBase):
+    handler: HandlerName
+    timeout: Duration | None = None
+    retries: int | None = Field(default=None, ge=0, le=100)
+    retry_policy: RetryPolicy | None = None
+    priority: int = Field(default=5, ge=0, le=10)
+
+
+class TaskNode(_Runnable):
+    """Runs ``handler`` on a worker with the merged outputs of its predecessors."""
+
+    type: Literal["task"]
+    compensation: NodeId | None = None
+    input: dict[str, Any] = Field(default_factory=dict)
+
+
+class DecisionNode(_NodeBase):
+    """Evaluates ``condition``; takes the outgoing edges labelled with the result."""
+
+    type: Literal["decision"]
+    condition: Expression
+
+
+class ExclusiveNode(_NodeBase):
+    """Takes the first outgoing edge whose condition holds, else the default edge."""
+
+    type: Literal["exclusive"]
+
+
+class ParallelNode(_NodeBase):
+    """Forks to every outgoing edge; as a join waits for all, any or n of m inputs."""
+
+    type: Literal["parallel"]
+    join: Literal["all", "any", "n_of_m"] = "all"
+    join_count: int | None = Field(default=None, ge=1)
+
+
+class DelayNode(_NodeBase):
+    """Waits for ``duration`` or until the next tick of a 5-field ``cron``."""
+
+    type: Literal["delay"]
+    duration: Duration | None = None
+    cron: Cron | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> DelayNode:
+        if (self.duration is None) == (self.cron is None):
+            raise PydanticCustomError(
+                "delay_spec",
+                "delay node '{id}' needs exactly one of duration or cron",
+                {"id": self.id},
+            )
+        return self
+
+
+class CompensationNode(_Runnable):
+    """Undoes a completed task when a saga fails; runs ``handler``."""
+
+    type: Literal["compensation"]
+    compensates: NodeId | None = None
+
+
+Node = Annotated[
+    TaskNode | DecisionNode | ExclusiveNode | ParallelNode | DelayNode | CompensationNode,
+    Field(discriminator="type"),
+]
+NODE_TYPES: tuple[str, ...] = ("task", "decision", "exclusive", "parallel", "delay", "compensation")
+RUNNABLE_TYPES: tuple[str, ...] = ("task", "compensation")
+
+
+class Edge(_Model):
+    """A dependency ``source -> target``, optionally guarded by a condition."""
+
+    id: str | None = Field(default=None, min_length=1, max_length=256)
+    source: NodeId
+    target: NodeId
+    condition: bool | Expression | None = None
+    default: bool = False
+    label: str | None = Field(default=None, max_length=128)
+
+
+class Parameter(_Model):
+    """A declared run parameter: its type, whether it is required, its default."""
+
+    type: Literal["string", "number", "integer", "boolean", "object", "array"] = "string"
+    required: bool = False
+    default: Any = None
+    description: str | None = None
+    enum: list[Any] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    pattern: str | None = None
+
+
+class WorkflowConfig(_Model):
+    """Per-workflow execution settings; unset fields take the configured defaults."""
+
+    max_execution_time: Duration | None = None
+    max_retries: int | None = Field(default=None, ge=0, le=100)
+    concurrency_limit: int | None = Field(default=None, ge=1, le=10_000)
+    priority: int | None = Field(default=None, ge=0, le=10)
+
+
+def slugify(name: str) -> str:
+    """A workflow id from its name: ``Data Processing Pipeline`` -> ``data-processing-pipeline``."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return slug[:128] or "workflow"
+
+
+_NODE_SYNONYMS = {
+    "retryBackoff": "retry_policy",
+    "retry_backoff": "retry_policy",
+    "compensationNode": "compensation",
+    "compensation_node": "compensation",
+    "joinStrategy": "join",
+    "join_strategy": "join",
+}
+
+
+def _normalise_node(raw: Any) -> Any:
+    """Flatten the reference's nested ``config`` and rename its synonyms."""
+    if not isinstance(raw, dict):
+        return raw
+    node = dict(raw)
+    config = node.pop("config", None)
+    if isinstance(config, dict):
+        for key, value in config.items():
+            node.setdefault(key, value)
+    elif config is not None:
+        node["config"] = config  # let the model report it
+    for old, new in _NODE_SYNONYMS.items():
+        if old in node and new not in node and to_camel(new) not in node:
+            node[new] = node.pop(old)
+    node.pop("gatewayType", None) if node.get("gatewayType") == node.get("type") else None
+    delay_type = node.get("delayType")
+    if node.get("type") == "delay" and delay_type in ("fixed", "cron"):
+        node.pop("delayType")
+    return node
+
+
+class WorkflowSpec(_Model):
+    """A workflow: named nodes wired by edges, with parameters and settings."""
+
+    id: NodeId
+    name: str = Field(min_length=1, max_length=256)
+    version: int | None = Field(default=None, ge=1)
+    description: str = Field(default="", max_length=4096)
+    tags: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=50
+    )
+    nodes: list[Node] = Field(min_length=1)
+    edges: list[Edge] = Field(default_factory=list)
+    parameters: dict[str, Parameter] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    compensation_strategy: Literal["saga", "none"] = "none"
+    transaction_mode: Literal["compensate_on_failure", "fail_fast"] | None = None
+    config: WorkflowConfig = Field(default_factory=WorkflowConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _prepare(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if not data.get("id") and isinstance(data.get("name"), str) and data["name"].strip():
+            data["id"] = slugify(data["name"])
+        config = data.get("config")
+        if isinstance(config, dict):
+            config = dict(config)
+            for key in ("compensationStrategy", "compensation_strategy"):
+                if key in config:
+                    data.setdefault("compensation_strategy", config.pop(key))
+            data["config"] = config
+        if "compensationStrategy" in data and "compensation_strategy" not in data:
+            data["compensation_strategy"] = data.pop("compensationStrategy")
+        if isinstance(data.get("nodes"), list):
+            data["nodes"] = [_normalise_node(n) for n in data["nodes"]]
+        edges = data.get("edges")
+        if edges is None and "edges" in data:
+            data["edges"] = []
+        if isinstance(edges, list):
+            data["edges"] = _derive_edge_ids(edges)
+        return data
+
+    def node(self, node_id: str) -> Node:
+        """The node with this id; ``KeyError`` when there is none."""
+        for node in self.nodes:
+            if node.id == node_id:
+                return node
+        raise KeyError(node_id)
+
+    def flow_edges(self) -> list[Edge]:
+        """The forward edges that drive execution.
+
+        A spec that lists no edges runs its non-compensation nodes in the listed
+        order (the design's saga example is written that way).
+        """
+        if self.edges:
+            return list(self.edges)
+        chain = [n.id for n in self.nodes if n.type != "compensation"]
+        return [Edge(id=f"{a}->{b}", source=a, target=b) for a, b in zip(chain, chain[1:], strict=False)]
+
+
+def _derive_edge_ids(edges: list[Any]) -> list[Any]:
+    seen: set[str] = {e["id"] for e in edges if isinstance(e, dict) and isinstance(e.get("id"), str)}
+    out: list[Any] = []
+    for edge in edges:
+        if isinstance(edge, dict) and not edge.get("id"):
+            base = f"{edge.get('source')}->{edge.get('target')}"
+            candidate, n = base, 2
+            while candidate in seen:
+                candidate, n = f"{base}#{n}", n + 1
+            seen.add(candidate)
+            edge = {**edge, "id": candidate}
+        out.append(edge)
+    return out
+
+
+AnyNode = TaskNode | DecisionNode | ExclusiveNode | ParallelNode | DelayNode | CompensationNode

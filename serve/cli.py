@@ -1,0 +1,16 @@
+"""The full ``dagq`` command: the orchestrator's commands plus the app and the web front end."""
+
+from __future__ import annotations
+
+from orchestrator.cli import build_cli
+
+TOP_COMMANDS: dict[str, str] = {
+    "tui": "app.cli:tui",
+    "web": "serve.web_cmd:web",
+    "up": "serve.up:up",
+}
+
+
+def main() -> None:
+    """Entry point of the ``dagq`` console script."""
+    build_cli(TOP_COMMANDS)()
