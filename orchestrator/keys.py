@@ -4,7 +4,8 @@ Layout (``P`` is the configured prefix, default ``dagq:``):
 
 Workflow definitions, hash tag ``{wf}`` (one slot; they are few and small):
     P{wf}:wf:<id>            hash  meta (JSON of the current record), v:<n> (JSON of version n)
-    P{wf}:wf:index           zset  workflow ids scored by last update (ms)
+    P{wf}:wfindex            zset  workflow ids scored by last update (ms); not under ``wf:``
+                             so that a workflow named ``index`` cannot collide with it
 
 Runs and their queues live in shards, hash tag ``{s<k>}`` (``k = crc32(run id) % shards``),
 so that every multi-key script of a run touches one slot:
@@ -59,7 +60,7 @@ class Keys:
 
     def workflow_index(self) -> str:
         """Sorted set of workflow ids by last update."""
-        return f"{self.prefix}{{wf}}:wf:index"
+        return f"{self.prefix}{{wf}}:wfindex"
 
     # -- shards -----------------------------------------------------------------
     def shard_of(self, run_id: str) -> int:
