@@ -1,0 +1,1 @@
+"""Default Casbin model and policy shipped with dagq (``policies/`` in the repo: same text)."""
