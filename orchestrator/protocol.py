@@ -114,7 +114,12 @@ class InboxMessage:
         """Parse what :meth:`encode` wrote; ``ValueError`` on garbage."""
         d = orjson.loads(raw)
         if not isinstance(d, dict) or d.get("t") not in (
-            "started", "succeeded", "failed", "timer", "deadline", "wake",
+            "started",
+            "succeeded",
+            "failed",
+            "timer",
+            "deadline",
+            "wake",
         ):
             raise ValueError("not an inbox message")
         output = d.get("output")

@@ -176,6 +176,9 @@ class ApiSection(_Section):
     """Base URL clients use (``http://host:port``); derived from host and port when unset."""
     jwt_ttl: Seconds = 900.0
     """Lifetime of bearer tokens minted for web sessions."""
+    jwt_secret: str | None = None
+    """HS256 key for bearer tokens (32+ bytes), shared by API replicas; unset means a random
+    one kept in ``<data dir>/jwt.secret``."""
 
 
 class WebSection(_Section):
@@ -246,7 +249,7 @@ class Settings(BaseSettings):
         return self.workflow.resource_limits
 
     def resolved_policies_dir(self) -> Path:
-        """``policies_dir`` if set, else ``./policies`` when present, else ``<data dir>/policies``."""
+        """``policies_dir``, else ``./policies`` when present, else ``<data dir>/policies``."""
         if self.policies_dir is not None:
             return self.policies_dir
         local = Path.cwd() / "policies"

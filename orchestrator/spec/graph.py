@@ -6,9 +6,9 @@ spec (the validator does) and tolerates edges to unknown nodes by ignoring them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
 from orchestrator.spec.model import AnyNode, Edge, WorkflowSpec
 

@@ -13,6 +13,7 @@ neither of duration/cron) fail model construction with pydantic errors whose
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -56,7 +57,9 @@ def _cron(value: object) -> str:
         CronSim(text, datetime(2000, 1, 1))  # noqa: DTZ001 - only checks the syntax
     except (CronSimError, ValueError) as exc:
         raise PydanticCustomError(
-            "bad_cron", "cron expression '{value}' is invalid: {why}", {"value": value, "why": str(exc)}
+            "bad_cron",
+            "cron expression '{value}' is invalid: {why}",
+            {"value": value, "why": str(exc)},
         ) from None
     return text
 
@@ -322,11 +325,13 @@ class WorkflowSpec(_Model):
         if self.edges:
             return list(self.edges)
         chain = [n.id for n in self.nodes if n.type != "compensation"]
-        return [Edge(id=f"{a}->{b}", source=a, target=b) for a, b in zip(chain, chain[1:], strict=False)]
+        return [Edge(id=f"{a}->{b}", source=a, target=b) for a, b in pairwise(chain)]
 
 
 def _derive_edge_ids(edges: list[Any]) -> list[Any]:
-    seen: set[str] = {e["id"] for e in edges if isinstance(e, dict) and isinstance(e.get("id"), str)}
+    seen: set[str] = {
+        e["id"] for e in edges if isinstance(e, dict) and isinstance(e.get("id"), str)
+    }
     out: list[Any] = []
     for edge in edges:
         if isinstance(edge, dict) and not edge.get("id"):

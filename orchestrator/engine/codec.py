@@ -1,0 +1,199 @@
+"""Run state to and from its Redis hash, and the camelCase view the API serves.
+
+The hash holds ``meta`` (JSON of the run-level fields) and one ``n:<node id>`` field
+per node (compact JSON with short keys), so a transition rewrites only the nodes it
+changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from orchestrator.engine.state import NodeState, RunState
+
+NODE_PREFIX = "n:"
+_NODE_KEYS: tuple[tuple[str, str], ...] = (
+    ("status", "s"),
+    ("attempts", "a"),
+    ("token", "t"),
+    ("start_ms", "b"),
+    ("end_ms", "e"),
+    ("due_ms", "d"),
+    ("input", "i"),
+    ("output", "o"),
+    ("last_error", "x"),
+    ("worker", "w"),
+    ("seq", "q"),
+)
+
+
+def encode_node(node: NodeState) -> bytes:
+    """Compact JSON of one node's state; defaults are left out."""
+    d: dict[str, Any] = {}
+    for attr, short in _NODE_KEYS:
+        value = getattr(node, attr)
+        if value is not None and value != 0:
+            d[short] = value
+    if node.taken is not None:
+        d["k"] = list(node.taken)
+    return orjson.dumps(d)
+
+
+def decode_node(raw: bytes | str) -> NodeState:
+    """Inverse of :func:`encode_node`."""
+    d = orjson.loads(raw)
+    kwargs: dict[str, Any] = {attr: d.get(short) for attr, short in _NODE_KEYS if short in d}
+    kwargs.setdefault("status", "pending")
+    kwargs.setdefault("attempts", 0)
+    if "k" in d:
+        kwargs["taken"] = tuple(d["k"])
+    return NodeState(**kwargs)
+
+
+def encode_meta(state: RunState) -> bytes:
+    """JSON of the run-level fields."""
+    return orjson.dumps(
+        {
+            "id": state.run_id,
+            "wf": state.workflow_id,
+            "ver": state.workflow_version,
+            "status": state.status,
+            "start": state.start_ms,
+            "end": state.end_ms,
+            "error": state.error,
+            "errorNode": state.error_node,
+            "deadline": state.deadline_ms,
+            "epoch": state.epoch,
+            "seq": state.seq,
+            "ready": list(state.ready),
+            "priority": state.priority,
+            "cq": list(state.compensation_queue),
+            "cs": state.compensation_started,
+            "cf": state.compensation_failed,
+            "params": state.params,
+            "vars": state.variables,
+            "output": state.output,
+            "meta": state.meta,
+        }
+    )
+
+
+def decode_run(fields: Mapping[bytes, bytes]) -> tuple[RunState, int]:
+    """A run and its CAS version from the hash's fields; ``ValueError`` if it is not one."""
+    raw_meta = fields.get(b"meta")
+    if raw_meta is None:
+        raise ValueError("run hash has no meta field")
+    m = orjson.loads(raw_meta)
+    nodes: dict[str, NodeState] = {}
+    for key, value in fields.items():
+        if key.startswith(b"n:"):
+            nodes[key[2:].decode()] = decode_node(value)
+    state = RunState(
+        run_id=m["id"],
+        workflow_id=m["wf"],
+        workflow_version=int(m["ver"]),
+        status=m["status"],
+        start_ms=int(m["start"]),
+        nodes=nodes,
+        params=m.get("params") or {},
+        variables=m.get("vars") or {},
+        end_ms=m.get("end"),
+        error=m.get("error"),
+        error_node=m.get("errorNode"),
+        deadline_ms=m.get("deadline"),
+        epoch=int(m.get("epoch", 0)),
+        seq=int(m.get("seq", 0)),
+        ready=tuple(m.get("ready") or ()),
+        priority=int(m.get("priority", 5)),
+        compensation_queue=tuple(m.get("cq") or ()),
+        compensation_started=bool(m.get("cs", False)),
+        compensation_failed=bool(m.get("cf", False)),
+        output=m.get("output"),
+        meta=m.get("meta") or {},
+    )
+    return state, int(fields.get(b"v", b"0"))
+
+
+def changed_fields(old: RunState | None, new: RunState) -> list[bytes | str]:
+    """HSET arguments (field, value, ...) for what differs between ``old`` and ``new``."""
+    out: list[bytes | str] = ["meta", encode_meta(new)]
+    for node_id, node in new.nodes.items():
+        if old is None or old.nodes.get(node_id) is not node:
+            out.append(NODE_PREFIX + node_id)
+            out.append(encode_node(node))
+    return out
+
+
+def iso(ms: int | None) -> str | None:
+    """Milliseconds since the epoch as ISO 8601 UTC (``...Z``)."""
+    if ms is None:
+        return None
+    return (
+        datetime.fromtimestamp(ms / 1000, tz=UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+
+
+def node_view(node_id: str, node: NodeState, *, name: str | None = None) -> dict[str, Any]:
+    """One node as the API shows it (design's Runtime State Model, camelCase)."""
+    view: dict[str, Any] = {
+        "nodeId": node_id,
+        "status": node.status,
+        "attempts": node.attempts,
+    }
+    if name:
+        view["nodeName"] = name
+    for key, value in (
+        ("startTime", iso(node.start_ms)),
+        ("endTime", iso(node.end_ms)),
+        ("dueTime", iso(node.due_ms)),
+        ("lastError", node.last_error),
+        ("worker", node.worker),
+    ):
+        if value is not None:
+            view[key] = value
+    if node.start_ms is not None and node.end_ms is not None:
+        view["duration"] = max(0, node.end_ms - node.start_ms)
+    if node.input is not None:
+        view["input"] = dict(node.input)
+    if node.output is not None:
+        view["output"] = dict(node.output)
+    if node.taken is not None:
+        view["takenEdges"] = list(node.taken)
+    return view
+
+
+def run_view(state: RunState, names: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """A run as the API shows it: the design's Runtime State Model, camelCase."""
+    names = names or {}
+    view: dict[str, Any] = {
+        "runId": state.run_id,
+        "id": state.run_id,
+        "workflowId": state.workflow_id,
+        "workflowVersion": state.workflow_version,
+        "status": state.status,
+        "startTime": iso(state.start_ms),
+        "nodes": {nid: node_view(nid, st, name=names.get(nid)) for nid, st in state.nodes.items()},
+        "context": {"parameters": dict(state.params), "variables": dict(state.variables)},
+        "parameters": dict(state.params),
+        "priority": state.priority,
+    }
+    if state.end_ms is not None:
+        view["endTime"] = iso(state.end_ms)
+        view["duration"] = max(0, state.end_ms - state.start_ms)
+    if state.error is not None:
+        view["error"] = state.error
+    if state.error_node is not None:
+        view["errorNode"] = state.error_node
+    if state.output is not None:
+        view["output"] = dict(state.output)
+    if state.epoch:
+        view["retries"] = state.epoch
+    if state.meta:
+        view["metadata"] = dict(state.meta)
+    return view

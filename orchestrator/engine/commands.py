@@ -1,0 +1,58 @@
+"""Outputs of the transitions: what the executor must write, besides the new state."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestrator.protocol import Job
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatch:
+    """Put ``job`` on its handler's queue in ``lane``."""
+
+    job: Job
+    lane: str
+
+
+@dataclass(frozen=True, slots=True)
+class StartTimer:
+    """Deliver a ``timer`` message for ``node``/``token`` to the inbox at ``due_ms``."""
+
+    node: str
+    token: str
+    due_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class StartDeadline:
+    """Deliver a ``deadline`` message to the inbox at ``due_ms``."""
+
+    due_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    """Append an event to the run's event stream."""
+
+    type: str
+    at_ms: int
+    node: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The run reached a terminal status: drop it from the active set, start retention."""
+
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reopened:
+    """A finished run was retried: put it back in the active set."""
+
+
+Command = Dispatch | StartTimer | StartDeadline | Emit | Finished | Reopened

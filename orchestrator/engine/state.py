@@ -1,0 +1,126 @@
+"""Run state: immutable values the pure transitions map to new values.
+
+Times are integer milliseconds since the epoch (UTC) inside the engine; the API
+view (:func:`orchestrator.engine.codec.run_view`) renders them as ISO 8601.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+RunStatus = Literal[
+    "pending", "running", "completed", "failed", "compensating", "compensated", "cancelled"
+]
+NodeStatus = Literal[
+    "pending",
+    "queued",
+    "running",
+    "waiting",
+    "completed",
+    "failed",
+    "skipped",
+    "compensating",
+    "compensated",
+    "cancelled",
+]
+
+RUN_STATUSES: tuple[RunStatus, ...] = (
+    "pending",
+    "running",
+    "completed",
+    "failed",
+    "compensating",
+    "compensated",
+    "cancelled",
+)
+NODE_STATUSES: tuple[NodeStatus, ...] = (
+    "pending",
+    "queued",
+    "running",
+    "waiting",
+    "completed",
+    "failed",
+    "skipped",
+    "compensating",
+    "compensated",
+    "cancelled",
+)
+TERMINAL_RUN: frozenset[str] = frozenset({"completed", "failed", "compensated", "cancelled"})
+IN_FLIGHT: frozenset[str] = frozenset({"queued", "running"})
+SETTLED: frozenset[str] = frozenset(
+    {"completed", "failed", "skipped", "cancelled", "compensating", "compensated"}
+)
+"""Node statuses after which a node's outcome for its successors is known."""
+
+EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class NodeState:
+    """One node of one run."""
+
+    status: NodeStatus = "pending"
+    attempts: int = 0
+    """Attempts started so far (1-based count)."""
+    token: str | None = None
+    """Lease token of the current attempt; results carrying another token are ignored."""
+    start_ms: int | None = None
+    end_ms: int | None = None
+    due_ms: int | None = None
+    """When a waiting node (delay or retry backoff) is due."""
+    input: Mapping[str, Any] | None = None
+    output: Mapping[str, Any] | None = None
+    last_error: str | None = None
+    taken: tuple[str, ...] | None = None
+    """Ids of the outgoing edges a completed gateway chose (None: all edges)."""
+    seq: int | None = None
+    """Completion order within the run; sagas compensate in reverse of it."""
+    worker: str | None = None
+    """Worker running the current attempt."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunState:
+    """One run of one pinned workflow version."""
+
+    run_id: str
+    workflow_id: str
+    workflow_version: int
+    status: RunStatus
+    start_ms: int
+    nodes: Mapping[str, NodeState]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    end_ms: int | None = None
+    error: str | None = None
+    error_node: str | None = None
+    deadline_ms: int | None = None
+    epoch: int = 0
+    """Incremented by every retry of the run; part of each attempt's token."""
+    seq: int = 0
+    """Completions so far (source of ``NodeState.seq``)."""
+    ready: tuple[str, ...] = ()
+    """Runnable nodes waiting for a free slot under the run's parallelism limit."""
+    priority: int = 5
+    compensation_queue: tuple[str, ...] = ()
+    """Tasks still to compensate, next first (saga, reverse completion order)."""
+    compensation_started: bool = False
+    """The saga built its compensation queue (it is built once, when nothing is in flight)."""
+    compensation_failed: bool = False
+    """A compensation failed after its retries: the saga ends ``failed``."""
+    output: Mapping[str, Any] | None = None
+    """The run's output: merged outputs of its completed sink nodes."""
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    """Free-form run metadata (tags, who started it, retry history)."""
+
+    @property
+    def terminal(self) -> bool:
+        """The run has ended (completed, failed, compensated or cancelled)."""
+        return self.status in TERMINAL_RUN
+
+    def node(self, node_id: str) -> NodeState:
+        """The state of ``node_id`` (a fresh pending state for unknown ids)."""
+        return self.nodes.get(node_id) or NodeState()

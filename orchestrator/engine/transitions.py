@@ -1,0 +1,256 @@
+"""Pure transitions: ``start(...)`` and ``apply(graph, state, event, config)``.
+
+Both return ``(new_state, commands)`` and never touch Redis, clocks or randomness;
+the executor (:mod:`orchestrator.store.runs`) writes the result atomically, and the
+designer replays them to simulate a run (:func:`orchestrator.engine.simulate.simulate`).
+
+Messages that no longer apply (a result for an attempt that was superseded, a
+node of a cancelled run, a duplicate delivery) leave the state unchanged and
+return no commands: that is what makes at-least-once delivery safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from orchestrator.engine import saga
+from orchestrator.engine.commands import Command, Reopened, StartDeadline, StartTimer
+from orchestrator.engine.config import EngineConfig
+from orchestrator.engine.events import (
+    CancelRequested,
+    DeadlinePassed,
+    Event,
+    NodeFailed,
+    NodeStarted,
+    NodeSucceeded,
+    RetryRequested,
+    TimerFired,
+)
+from orchestrator.engine.retry import delay_s, should_retry
+from orchestrator.engine.state import IN_FLIGHT, NodeState, RunState
+from orchestrator.engine.tx import Tx
+from orchestrator.errors import Conflict, NotFound
+from orchestrator.spec.graph import Graph
+
+Result = tuple[RunState, list[Command]]
+
+
+def start(
+    graph: Graph,
+    *,
+    run_id: str,
+    workflow_version: int,
+    params: Mapping[str, Any],
+    now_ms: int,
+    config: EngineConfig,
+    priority: int = 5,
+    meta: Mapping[str, Any] | None = None,
+) -> Result:
+    """A new run of ``graph``: its entry nodes are made ready."""
+    deadline = now_ms + int(config.max_duration_for(graph.spec) * 1000)
+    state = RunState(
+        run_id=run_id,
+        workflow_id=graph.spec.id,
+        workflow_version=workflow_version,
+        status="running",
+        start_ms=now_ms,
+        nodes={node_id: NodeState() for node_id in graph.order},
+        params=dict(params),
+        deadline_ms=deadline,
+        priority=priority,
+        meta=dict(meta or {}),
+    )
+    tx = Tx(graph, state, config, now_ms)
+    tx.emit("run_started", workflowId=graph.spec.id, workflowVersion=workflow_version)
+    tx.commands.append(StartDeadline(due_ms=deadline))
+    for node_id in graph.entries:
+        tx.examine(node_id)
+    tx.check_done()
+    return tx.freeze(), tx.commands
+
+
+def apply(graph: Graph, state: RunState, event: Event, config: EngineConfig) -> Result:
+    """The run after ``event``; unchanged (and no commands) when the event is stale."""
+    tx = Tx(graph, state, config, event.at_ms)
+    if isinstance(event, NodeStarted):
+        _started(tx, event)
+    elif isinstance(event, NodeSucceeded):
+        _succeeded(tx, event)
+    elif isinstance(event, NodeFailed):
+        _failed(tx, event)
+    elif isinstance(event, TimerFired):
+        _timer(tx, event)
+    elif isinstance(event, DeadlinePassed):
+        _deadline(tx)
+    elif isinstance(event, CancelRequested):
+        _cancel(tx, event)
+    elif isinstance(event, RetryRequested):
+        _retry(tx, event)
+    if not tx.commands and tx.nodes == state.nodes and tx.status == state.status:
+        return state, []
+    return tx.freeze(), tx.commands
+
+
+def _current(tx: Tx, node_id: str, token: str) -> NodeState | None:
+    """The node's state if ``token`` is its live attempt, else None (stale message)."""
+    st = tx.nodes.get(node_id)
+    if st is None or st.token != token or st.status not in IN_FLIGHT:
+        return None
+    return st
+
+
+def _started(tx: Tx, ev: NodeStarted) -> None:
+    st = _current(tx, ev.node, ev.token)
+    if st is None or st.status == "running":
+        return
+    tx.set(ev.node, status="running", start_ms=ev.at_ms, worker=ev.worker)
+    tx.emit("node_started", ev.node, attempt=st.attempts, worker=ev.worker)
+
+
+def _succeeded(tx: Tx, ev: NodeSucceeded) -> None:
+    if _current(tx, ev.node, ev.token) is None:
+        return
+    node = tx.g.nodes[ev.node]
+    if node.type == "compensation":
+        tx.set(ev.node, status="completed", output=dict(ev.output), end_ms=ev.at_ms)
+        tx.emit("node_completed", ev.node, attempt=tx.nodes[ev.node].attempts)
+        saga.compensation_done(tx, ev.node, ok=True)
+        return
+    if tx.status == "running":
+        tx.complete(ev.node, ev.output)
+        tx.fill_slots()
+        tx.check_done()
+        return
+    # The run failed or was cancelled meanwhile: record what the worker did, move nothing on.
+    tx.seq += 1
+    tx.set(ev.node, status="completed", output=dict(ev.output), end_ms=ev.at_ms, seq=tx.seq)
+    tx.emit("node_completed", ev.node, attempt=tx.nodes[ev.node].attempts, late=True)
+    saga.maybe_compensate(tx)
+
+
+def _failed(tx: Tx, ev: NodeFailed) -> None:
+    st = _current(tx, ev.node, ev.token)
+    if st is None:
+        return
+    node = tx.g.nodes[ev.node]
+    rule = tx.cfg.rule_for(tx.g.spec, node)
+    error = f"timeout: {ev.error}" if ev.timed_out and "time" not in ev.error.lower() else ev.error
+    retrying = tx.status == "running" or node.type == "compensation"
+    if retrying and should_retry(rule, st.attempts):
+        wait_s = delay_s(rule, st.attempts, seed=f"{tx.base.run_id}:{ev.node}:{tx.epoch}")
+        due = ev.at_ms + int(wait_s * 1000)
+        tx.set(ev.node, status="waiting", last_error=error, due_ms=due, worker=None)
+        tx.commands.append(StartTimer(node=ev.node, token=ev.token, due_ms=due))
+        tx.emit(
+            "node_retrying",
+            ev.node,
+            attempt=st.attempts,
+            error=error,
+            delayMs=due - ev.at_ms,
+            timeout=ev.timed_out,
+        )
+        saga.maybe_compensate(tx)
+        return
+    if node.type == "compensation":
+        tx.set(ev.node, status="failed", last_error=error, end_ms=ev.at_ms)
+        tx.emit("node_failed", ev.node, error=error, attempt=st.attempts)
+        saga.compensation_done(tx, ev.node, ok=False)
+        return
+    if tx.status == "running":
+        tx.fail_node(ev.node, error)
+        return
+    tx.set(ev.node, status="failed", last_error=error, end_ms=ev.at_ms)
+    tx.emit("node_failed", ev.node, error=error, attempt=st.attempts, late=True)
+    saga.maybe_compensate(tx)
+
+
+def _timer(tx: Tx, ev: TimerFired) -> None:
+    st = tx.nodes.get(ev.node)
+    if st is None or st.status != "waiting" or st.token != ev.token:
+        return
+    node = tx.g.nodes[ev.node]
+    if node.type == "delay":
+        if tx.status != "running":
+            return
+        tx.complete(ev.node, st.input or {})
+        tx.check_done()
+        return
+    if tx.status == "running" or (tx.status == "compensating" and node.type == "compensation"):
+        tx.dispatch(ev.node, kind=node.type)
+
+
+def _deadline(tx: Tx) -> None:
+    if tx.status != "running" or tx.base.deadline_ms is None or tx.now < tx.base.deadline_ms:
+        return
+    limit_s = (tx.base.deadline_ms - tx.base.start_ms) / 1000
+    tx.cancel_nodes(IN_FLIGHT, forward_only=True)
+    saga.fail_run(tx, f"run exceeded its maximum duration of {limit_s:g}s", None)
+
+
+def _cancel(tx: Tx, ev: CancelRequested) -> None:
+    if tx.status not in ("pending", "running"):
+        raise Conflict(
+            f"run {tx.base.run_id} is {tx.status}; only a pending or running run can be cancelled"
+        )
+    tx.cancel_nodes(frozenset({"pending", "queued", "running", "waiting"}))
+    tx.error = ev.reason
+    tx.finish_run("cancelled", "run_cancelled", reason=ev.reason)
+
+
+_RESET_ON_RETRY = frozenset(
+    {
+        "failed",
+        "cancelled",
+        "skipped",
+        "compensating",
+        "compensated",
+        "queued",
+        "running",
+        "waiting",
+    }
+)
+
+
+def _retry(tx: Tx, ev: RetryRequested) -> None:
+    if tx.status not in ("failed", "cancelled", "compensated"):
+        raise Conflict(
+            f"run {tx.base.run_id} is {tx.status}; only a failed, cancelled or compensated run "
+            "can be retried"
+        )
+    reset: set[str]
+    if ev.from_node is not None:
+        if ev.from_node not in tx.g.nodes or tx.g.nodes[ev.from_node].type == "compensation":
+            raise NotFound(f"run {tx.base.run_id} has no step {ev.from_node!r} to retry from")
+        reset = {ev.from_node}
+        todo = [ev.from_node]
+        while todo:
+            for succ in tx.g.successors(todo.pop()):
+                if succ not in reset and (
+                    not ev.only_node or tx.nodes[succ].status in _RESET_ON_RETRY
+                ):
+                    reset.add(succ)
+                    todo.append(succ)
+        reset |= {n for n, st in tx.nodes.items() if st.status in _RESET_ON_RETRY}
+    else:
+        reset = {n for n, st in tx.nodes.items() if st.status in _RESET_ON_RETRY}
+    reset |= set(tx.g.compensation_of.values())
+    tx.epoch += 1
+    for node_id in tx.g.order:
+        if node_id in reset:
+            tx.nodes[node_id] = NodeState()
+    tx.inflight = 0
+    tx.status = "running"
+    tx.error = tx.error_node = None
+    tx.end_ms = None
+    tx.output = None
+    tx.comp_queue.clear()
+    tx.comp_started = tx.comp_failed = False
+    tx.ready.clear()
+    tx.deadline_ms = tx.now + int(tx.cfg.max_duration_for(tx.g.spec) * 1000)
+    tx.commands.append(Reopened())
+    tx.commands.append(StartDeadline(due_ms=tx.deadline_ms))
+    tx.emit("run_retried", epoch=tx.epoch, fromNode=ev.from_node)
+    for node_id in tx.g.forward:
+        tx.examine(node_id)
+    tx.check_done()

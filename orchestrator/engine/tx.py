@@ -1,0 +1,372 @@
+"""One transition in progress: a scratch copy of a run that the rules edit.
+
+The public functions in :mod:`orchestrator.engine.transitions` build a ``Tx`` from
+an immutable :class:`RunState`, let the rules below edit it, and freeze the result.
+Nothing here does I/O; time comes in as ``now_ms``.
+
+Readiness and skipping follow Airflow's ``none_failed_min_one_success``: a node
+with several incoming edges runs once every predecessor has settled and at least
+one edge into it was taken; a node none of whose incoming edges was taken is
+skipped, and skipping propagates.  Parallel joins may instead wait for ``any`` or
+``n_of_m`` taken edges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from cronsim import CronSim
+
+from orchestrator.engine.commands import Command, Dispatch, Emit, Finished, StartTimer
+from orchestrator.engine.config import EngineConfig
+from orchestrator.engine.state import IN_FLIGHT, NodeState, NodeStatus, RunState, RunStatus
+from orchestrator.keys import lane_for_priority
+from orchestrator.protocol import Job
+from orchestrator.spec.expressions import ExpressionError, evaluate
+from orchestrator.spec.graph import Graph
+from orchestrator.spec.model import AnyNode, Edge
+
+TAKEN, NOT_TAKEN, OPEN = 1, 0, -1
+_DONE_FOR_SUCCESSORS = frozenset({"completed", "compensating", "compensated"})
+_DEAD_FOR_SUCCESSORS = frozenset({"skipped", "failed", "cancelled"})
+_ACTIVE = frozenset({"pending", "queued", "running", "waiting"})
+
+
+class Tx:
+    """Mutable scratch state of one transition."""
+
+    def __init__(self, graph: Graph, state: RunState, config: EngineConfig, now_ms: int) -> None:
+        self.g = graph
+        self.cfg = config
+        self.now = now_ms
+        self.base = state
+        self.nodes: dict[str, NodeState] = dict(state.nodes)
+        self.status: RunStatus = state.status
+        self.error = state.error
+        self.error_node = state.error_node
+        self.end_ms = state.end_ms
+        self.seq = state.seq
+        self.epoch = state.epoch
+        self.deadline_ms = state.deadline_ms
+        self.ready: list[str] = list(state.ready)
+        self.comp_queue: list[str] = list(state.compensation_queue)
+        self.comp_failed = state.compensation_failed
+        self.comp_started = state.compensation_started
+        self.output = state.output
+        self.commands: list[Command] = []
+        self.inflight = sum(1 for n in state.nodes.values() if n.status in IN_FLIGHT)
+        self.max_parallel = config.max_parallel_for(graph.spec)
+
+    # -- bookkeeping -------------------------------------------------------------
+    def set(self, node_id: str, **changes: Any) -> NodeState:
+        """Replace a node's state, keeping the in-flight count right."""
+        old = self.nodes[node_id]
+        new = replace(old, **changes)
+        was, now = old.status in IN_FLIGHT, new.status in IN_FLIGHT
+        self.inflight += int(now) - int(was)
+        self.nodes[node_id] = new
+        return new
+
+    def emit(self, type_: str, node: str | None = None, **data: Any) -> None:
+        """Append an event for the run's event stream."""
+        self.commands.append(Emit(type=type_, at_ms=self.now, node=node, data=data))
+
+    def freeze(self) -> RunState:
+        """The new immutable run state."""
+        return replace(
+            self.base,
+            nodes=self.nodes,
+            status=self.status,
+            error=self.error,
+            error_node=self.error_node,
+            end_ms=self.end_ms,
+            seq=self.seq,
+            epoch=self.epoch,
+            deadline_ms=self.deadline_ms,
+            ready=tuple(self.ready),
+            compensation_queue=tuple(self.comp_queue),
+            compensation_failed=self.comp_failed,
+            compensation_started=self.comp_started,
+            output=self.output,
+        )
+
+    def token(self, attempt: int) -> str:
+        """The lease token of an attempt: unique per run retry (epoch) and attempt."""
+        return f"{self.epoch}.{attempt}"
+
+    # -- edges and readiness ---------------------------------------------------
+    def edge_state(self, edge: Edge) -> int:
+        """Whether ``edge`` was taken, not taken, or is still open."""
+        src = self.nodes[edge.source]
+        if src.status in _DONE_FOR_SUCCESSORS:
+            if src.taken is None:
+                return TAKEN
+            return TAKEN if edge.id in src.taken else NOT_TAKEN
+        if src.status in _DEAD_FOR_SUCCESSORS:
+            return NOT_TAKEN
+        return OPEN
+
+    def examine(self, node_id: str) -> None:
+        """Run, queue or skip a pending forward node whose inputs have settled."""
+        state = self.nodes[node_id]
+        if state.status != "pending" or node_id in self.ready or self.status != "running":
+            return
+        edges = self.g.in_edges.get(node_id, ())
+        node = self.g.nodes[node_id]
+        if not edges:
+            self.make_ready(node_id)
+            return
+        taken = open_ = 0
+        for edge in edges:
+            s = self.edge_state(edge)
+            if s == TAKEN:
+                taken += 1
+            elif s == OPEN:
+                open_ += 1
+        need: int | None = None
+        if node.type == "parallel" and node.join == "any":
+            need = 1
+        elif node.type == "parallel" and node.join == "n_of_m":
+            need = node.join_count or len(edges)
+        if need is not None:
+            if taken >= need:
+                self.make_ready(node_id)
+            elif taken + open_ < need:
+                self.skip(node_id)
+            return
+        if open_:
+            return
+        if taken:
+            self.make_ready(node_id)
+        else:
+            self.skip(node_id)
+
+    def examine_successors(self, node_id: str) -> None:
+        """Re-examine every successor of a node that just settled."""
+        for target in self.g.successors(node_id):
+            self.examine(target)
+
+    def skip(self, node_id: str) -> None:
+        """No path into the node was taken: skip it and, through it, its successors."""
+        self.set(node_id, status="skipped", end_ms=self.now)
+        self.emit("node_skipped", node_id)
+        self.examine_successors(node_id)
+
+    def merged_input(self, node_id: str) -> dict[str, Any]:
+        """Outputs of the node's predecessors along taken edges, merged in edge order."""
+        merged: dict[str, Any] = {}
+        for edge in self.g.in_edges.get(node_id, ()):
+            if self.edge_state(edge) == TAKEN:
+                out = self.nodes[edge.source].output
+                if out:
+                    merged.update(out)
+        return merged
+
+    # -- running nodes -----------------------------------------------------------
+    def make_ready(self, node_id: str) -> None:
+        """Inputs are there: gateways and delays act now, runnable nodes are dispatched."""
+        node = self.g.nodes[node_id]
+        data = self.merged_input(node_id)
+        if node.type == "task":
+            data.update(node.input)
+            self.set(node_id, input=data)
+            if self.inflight >= self.max_parallel:
+                self.ready.append(node_id)
+                return
+            self.dispatch(node_id)
+        elif node.type == "decision":
+            self.decide(node_id, node.condition, data)
+        elif node.type == "exclusive":
+            self.choose(node_id, data)
+        elif node.type == "parallel":
+            self.set(node_id, input=data, start_ms=self.now)
+            self.complete(node_id, data)
+        elif node.type == "delay":
+            due = self.delay_due(node)
+            token = self.token(1)
+            self.set(
+                node_id,
+                status="waiting",
+                input=data,
+                start_ms=self.now,
+                due_ms=due,
+                token=token,
+                attempts=1,
+            )
+            self.commands.append(StartTimer(node=node_id, token=token, due_ms=due))
+            self.emit("node_waiting", node_id, dueMs=due)
+
+    def delay_due(self, node: AnyNode) -> int:
+        """When a delay node's wait ends: now + duration, or the next cron tick (UTC)."""
+        assert node.type == "delay"
+        if node.duration is not None:
+            return self.now + int(node.duration * 1000)
+        assert node.cron is not None
+        start = datetime.fromtimestamp(self.now / 1000, tz=UTC)
+        tick = next(CronSim(node.cron, start))
+        return int(tick.timestamp() * 1000)
+
+    def dispatch(
+        self, node_id: str, *, kind: str = "task", data: dict[str, Any] | None = None
+    ) -> None:
+        """Queue the next attempt of a runnable node."""
+        node = self.g.nodes[node_id]
+        assert node.type in ("task", "compensation")
+        state = self.nodes[node_id]
+        attempt = state.attempts + 1
+        token = self.token(attempt)
+        payload = dict(state.input or {}) if data is None else data
+        priority = node.priority if node.priority != 5 else self.base.priority
+        job = Job(
+            run=self.base.run_id,
+            node=node_id,
+            attempt=attempt,
+            token=token,
+            handler=node.handler,
+            kind="compensation" if kind == "compensation" else "task",
+            workflow=self.base.workflow_id,
+            input=payload,
+            params=dict(self.base.params),
+            timeout_s=self.cfg.timeout_for(node),
+        )
+        self.set(
+            node_id,
+            status="queued",
+            attempts=attempt,
+            token=token,
+            input=payload,
+            due_ms=None,
+            worker=None,
+        )
+        self.commands.append(Dispatch(job=job, lane=lane_for_priority(priority)))
+        self.emit("node_queued", node_id, attempt=attempt, handler=node.handler)
+
+    def fill_slots(self) -> None:
+        """Dispatch waiting ready nodes while the run's parallelism allows."""
+        while self.ready and self.inflight < self.max_parallel and self.status == "running":
+            node_id = self.ready.pop(0)
+            if self.nodes[node_id].status == "pending":
+                self.dispatch(node_id)
+
+    def complete(
+        self, node_id: str, output: Mapping[str, Any], taken: tuple[str, ...] | None = None
+    ) -> None:
+        """A node finished well: record it and move its successors on."""
+        self.seq += 1
+        self.set(
+            node_id,
+            status="completed",
+            output=dict(output),
+            end_ms=self.now,
+            taken=taken,
+            seq=self.seq,
+            due_ms=None,
+            last_error=None,
+        )
+        data: dict[str, Any] = {"attempt": self.nodes[node_id].attempts}
+        if taken is not None:
+            data["taken"] = list(taken)
+        self.emit("node_completed", node_id, **data)
+        self.examine_successors(node_id)
+
+    # -- gateways --------------------------------------------------------------------
+    def expression_scope(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Names an expression may read: output, params, nodes (id -> status, output)."""
+        nodes = {
+            nid: {"status": st.status, "output": dict(st.output or {})}
+            for nid, st in self.nodes.items()
+        }
+        return {"output": dict(data), "params": dict(self.base.params), "nodes": nodes}
+
+    def decide(self, node_id: str, condition: str, data: dict[str, Any]) -> None:
+        """Evaluate a decision and take the edges labelled with its result."""
+        self.set(node_id, input=data, start_ms=self.now, attempts=1)
+        try:
+            result = bool(evaluate(condition, **self.expression_scope(data)))
+        except ExpressionError as exc:
+            self.fail_node(node_id, f"condition {condition!r} failed: {exc}")
+            return
+        taken = tuple(
+            e.id or ""
+            for e in self.g.out_edges.get(node_id, ())
+            if e.condition is None or e.condition is result
+        )
+        self.complete(node_id, data, taken)
+
+    def choose(self, node_id: str, data: dict[str, Any]) -> None:
+        """Exclusive gateway: the first edge whose condition holds, else the default."""
+        self.set(node_id, input=data, start_ms=self.now, attempts=1)
+        default: Edge | None = None
+        scope: dict[str, Any] | None = None
+        for edge in self.g.out_edges.get(node_id, ()):
+            if edge.default:
+                default = default or edge
+                continue
+            cond = edge.condition
+            if cond is None or cond is True:
+                self.complete(node_id, data, (edge.id or "",))
+                return
+            if cond is False:
+                continue
+            scope = scope or self.expression_scope(data)
+            try:
+                hit = bool(evaluate(cond, **scope))
+            except ExpressionError as exc:
+                self.fail_node(node_id, f"condition {cond!r} on edge {edge.id} failed: {exc}")
+                return
+            if hit:
+                self.complete(node_id, data, (edge.id or "",))
+                return
+        if default is not None:
+            self.complete(node_id, data, (default.id or "",))
+            return
+        self.fail_node(node_id, "no condition matched and the gateway has no default edge")
+
+    # -- failure -------------------------------------------------------------------------
+    def fail_node(self, node_id: str, error: str) -> None:
+        """A node failed for good: the run fails (and compensates, for a saga)."""
+        self.set(node_id, status="failed", last_error=error, end_ms=self.now, due_ms=None)
+        self.emit("node_failed", node_id, error=error, attempt=self.nodes[node_id].attempts)
+        from orchestrator.engine.saga import fail_run
+
+        fail_run(self, f"node {node_id} failed: {error}", node_id)
+
+    def cancel_nodes(self, statuses: frozenset[str], *, forward_only: bool = False) -> None:
+        """Mark nodes in ``statuses`` cancelled (their late results will be ignored)."""
+        for node_id, st in self.nodes.items():
+            if st.status in statuses and not (
+                forward_only and self.g.nodes[node_id].type == "compensation"
+            ):
+                self.set(node_id, status="cancelled", end_ms=self.now, due_ms=None)
+        self.ready.clear()
+
+    def finish_run(self, status: RunStatus, event: str, **data: Any) -> None:
+        """End the run with ``status``."""
+        self.status = status
+        self.end_ms = self.now
+        self.emit(event, **data)
+        self.commands.append(Finished(status=status))
+
+    def check_done(self) -> None:
+        """A running run with nothing left to do has completed."""
+        if self.status != "running" or self.ready:
+            return
+        for node_id in self.g.forward:
+            if self.nodes[node_id].status in _ACTIVE:
+                return
+        out: dict[str, Any] = {}
+        for node_id in self.g.forward:
+            if not self.g.out_edges.get(node_id) and self.nodes[node_id].status == "completed":
+                out.update(self.nodes[node_id].output or {})
+        self.output = out
+        for node_id, st in self.nodes.items():
+            if st.status == "pending":  # compensation nodes a completed run never needed
+                self.set(node_id, status="skipped")
+        self.finish_run("completed", "run_completed")
+
+    def node_status(self, node_id: str) -> NodeStatus:
+        """Current status of a node in this transition."""
+        return self.nodes[node_id].status
