@@ -1,0 +1,1 @@
+"""Redis I/O: connections, the embedded server, the workflow store, runs, queues and timers."""

