@@ -13,8 +13,8 @@ neither of duration/cron) fail model construction with pydantic errors whose
 from __future__ import annotations
 
 import re
-from itertools import pairwise
 from datetime import datetime
+from itertools import pairwise
 from typing import Annotated, Any, Literal
 
 from cronsim import CronSim, CronSimError
