@@ -1,0 +1,233 @@
+"""``dagq user``: manage API users (keys, passwords, roles) in the policies directory.
+
+Commands that issue a key print it alone on the last line of stdout, so scripts can
+take it with ``tail -n1``; prompts go to stderr.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import ParamSpec, TypeVar
+
+import click
+
+from orchestrator.errors import DagqError
+from orchestrator.security.policy_file import POLICY_FILE, ensure_policies_dir, user_roles
+from orchestrator.security.rbac import ROLES
+from orchestrator.security.users import ROLE_ALIASES, User, UserStore
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_ROLE_CHOICE = click.Choice([*ROLES, *ROLE_ALIASES], case_sensitive=False)
+
+
+def _friendly(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn dagq errors into a one-line ``Error: ...`` and exit status 1, not a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except DagqError as exc:
+            raise click.ClickException(exc.message) from None
+
+    return wrapper
+
+
+def policies_dir(explicit: Path | None) -> Path:
+    """``--policies``, else ``$DAGQ_POLICIES_DIR``, else the settings' policies directory."""
+    if explicit is not None:
+        return explicit
+    env = os.environ.get("DAGQ_POLICIES_DIR")
+    if env:
+        return Path(env)
+    from orchestrator.settings import load_settings
+
+    return load_settings().resolved_policies_dir()
+
+
+def _store(explicit: Path | None) -> UserStore:
+    directory = ensure_policies_dir(policies_dir(explicit))
+    return UserStore.in_dir(directory)
+
+
+_policies_option = click.option(
+    "--policies",
+    "policies",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Policies directory (default: $DAGQ_POLICIES_DIR, ./policies or the data dir's).",
+)
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        line = sys.stdin.readline()
+        password = line.rstrip("\r\n")
+        if not password:
+            raise click.ClickException("no password on stdin")
+        return password
+    value: str = click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+    return value
+
+
+@click.group("user")
+def user() -> None:
+    """Manage API users: keys, web passwords and roles."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", "-r", required=True, type=_ROLE_CHOICE, help="Role of the new user.")
+@click.option("--password", "ask_password", is_flag=True, help="Prompt for a web password.")
+@click.option("--password-stdin", is_flag=True, help="Read the web password from stdin.")
+@_policies_option
+@_friendly
+def add_cmd(
+    name: str, role: str, ask_password: bool, password_stdin: bool, policies: Path | None
+) -> None:
+    """Create user NAME with ROLE and print its new API key (shown once) on the last line."""
+    store = _store(policies)
+    password = _read_password(password_stdin) if (ask_password or password_stdin) else None
+    created, key = store.add(name, role, password=password)
+    click.echo(f"created user {created.name} with role {created.role}")
+    click.echo(f"policy: {store.policy_path} (g, {created.name}, {created.role})")
+    click.echo(f"web password: {'set' if created.has_password else 'not set'}")
+    click.echo("API key (shown once, store it now):")
+    click.echo(key)
+
+
+@user.command("ls")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_policies_option
+@_friendly
+def ls_cmd(as_json: bool, policies: Path | None) -> None:
+    """List users: name, role, keys, password, created."""
+    store = _store(policies)
+    try:
+        granted = user_roles(store.policy_path.read_text("utf-8"))
+    except OSError:
+        granted = {}
+    users = store.list()
+    if as_json:
+        rows = [_row_json(u, granted.get(u.name, [])) for u in users]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not users:
+        click.echo(f"no users in {store.path}")
+        return
+    table = [("NAME", "ROLE", "KEYS", "PASSWORD", "CREATED", "STATUS")]
+    for u in users:
+        table.append(
+            (
+                u.name,
+                _role_text(u, granted.get(u.name, [])),
+                str(len(u.api_keys)),
+                "set" if u.has_password else "-",
+                u.created.strftime("%Y-%m-%d %H:%M"),
+                "disabled" if u.disabled else "active",
+            )
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _role_text(u: User, policy_roles: list[str]) -> str:
+    # policy.csv decides; say so when an admin's hand edit made it differ from users.yaml.
+    if policy_roles == [u.role]:
+        return u.role
+    if not policy_roles:
+        return f"{u.role} (no g line in {POLICY_FILE}: denied everything)"
+    return f"{', '.join(policy_roles)} (per {POLICY_FILE})"
+
+
+def _row_json(u: User, policy_roles: list[str]) -> dict[str, object]:
+    return {
+        "name": u.name,
+        "role": u.role,
+        "policyRoles": policy_roles,
+        "keys": [k.id for k in u.api_keys],
+        "passwordSet": u.has_password,
+        "disabled": u.disabled,
+        "created": u.created.isoformat(),
+        "updated": u.updated.isoformat(),
+    }
+
+
+@user.command("rm")
+@click.argument("name")
+@_policies_option
+@_friendly
+def rm_cmd(name: str, policies: Path | None) -> None:
+    """Remove user NAME: its keys stop working and its role line goes."""
+    _store(policies).remove(name)
+    click.echo(f"removed user {name}")
+
+
+@user.command("rotate")
+@click.argument("name")
+@_policies_option
+@_friendly
+def rotate_cmd(name: str, policies: Path | None) -> None:
+    """Give NAME a new API key (printed on the last line) and revoke its old ones."""
+    key = _store(policies).rotate(name)
+    click.echo(f"rotated the API key of {name}; older keys no longer work")
+    click.echo("API key (shown once, store it now):")
+    click.echo(key)
+
+
+@user.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@click.option("--clear", is_flag=True, help="Remove the password (no web login).")
+@_policies_option
+@_friendly
+def passwd_cmd(name: str, password_stdin: bool, clear: bool, policies: Path | None) -> None:
+    """Set (or --clear) the web-login password of NAME."""
+    store = _store(policies)
+    if store.get(name) is None:
+        raise click.ClickException(f"no user called {name!r}")
+    if clear:
+        store.set_password(name, None)
+        click.echo(f"cleared the password of {name}")
+        return
+    store.set_password(name, _read_password(password_stdin))
+    click.echo(f"set the password of {name}")
+
+
+@user.command("role")
+@click.argument("name")
+@click.argument("role", type=_ROLE_CHOICE)
+@_policies_option
+@_friendly
+def role_cmd(name: str, role: str, policies: Path | None) -> None:
+    """Change the role of NAME (in users.yaml and policy.csv)."""
+    changed = _store(policies).set_role(name, role)
+    click.echo(f"{name} now has role {changed.role}")
+
+
+@user.command("disable")
+@click.argument("name")
+@_policies_option
+@_friendly
+def disable_cmd(name: str, policies: Path | None) -> None:
+    """Refuse NAME's keys and password without deleting the user."""
+    _store(policies).set_disabled(name, True)
+    click.echo(f"disabled {name}")
+
+
+@user.command("enable")
+@click.argument("name")
+@_policies_option
+@_friendly
+def enable_cmd(name: str, policies: Path | None) -> None:
+    """Accept NAME's keys and password again."""
+    _store(policies).set_disabled(name, False)
+    click.echo(f"enabled {name}")
