@@ -148,7 +148,7 @@ class AuditLog:
         """Entries newest first, after ``since_id`` and before ``before_id`` (both exclusive),
         optionally only one user's or one outcome's; at most ``limit`` (1-1000)."""
         for value in (since_id, before_id):
-            if value is not None and not _STREAM_ID.match(value):
+            if value is not None and not _STREAM_ID.fullmatch(value):
                 raise BadRequest(f"invalid audit entry id {value!r}")
         if outcome is not None and outcome not in OUTCOMES:
             raise BadRequest(f"outcome must be one of {', '.join(OUTCOMES)}")

@@ -110,7 +110,7 @@ def normalize_role(role: str) -> str:
 
 def check_name(name: str) -> str:
     """Validate a user name: 1-64 of letters, digits, ``._@-``, not a role name."""
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise BadRequest(
             f"invalid user name {name!r}: 1-64 letters, digits or . _ @ -, "
             "starting with a letter or digit"
@@ -122,7 +122,7 @@ def check_name(name: str) -> str:
 
 def parse_key(key: str) -> tuple[str, str] | None:
     """Split ``dagq_<id>_<secret>`` into (id, secret); None when it is not shaped like a key."""
-    match = _KEY.match(key) if len(key) <= 200 else None
+    match = _KEY.fullmatch(key) if len(key) <= 200 else None
     return (match.group(1), match.group(2)) if match else None
 
 
