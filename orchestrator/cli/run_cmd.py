@@ -1,0 +1,110 @@
+"""``dagq run``: register a spec, start a run, optionally execute it here and wait."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from typing import Any
+
+import click
+
+from orchestrator.errors import DagqError
+from orchestrator.settings import load_settings
+from orchestrator.spec.loader import load_file
+from orchestrator.worker.registry import Registry
+
+EXIT_OK, EXIT_RUN_FAILED, EXIT_CANNOT_START = 0, 1, 2
+
+
+def _params(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.UsageError(f"--params is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise click.UsageError("--params must be a JSON object, e.g. '{\"quality\": 0.5}'")
+    return value
+
+
+async def _run(
+    spec_path: str,
+    handlers: tuple[str, ...],
+    params: dict[str, Any],
+    wait: bool,
+    timeout_s: float | None,
+    concurrency: int,
+) -> tuple[int, dict[str, Any]]:
+    from orchestrator.service.local import local_stack, upsert_workflow
+    from orchestrator.store.connection import connect
+
+    spec = load_file(spec_path)
+    registry = Registry()
+    for source in handlers:
+        registry.load(source)
+    settings = load_settings()
+    conn = await connect(settings)
+    try:
+        async with local_stack(conn, registry if wait else None, concurrency=concurrency) as svc:
+            record = await upsert_workflow(svc, spec, user="cli")
+            state = await svc.start(record.spec.id, params, user="cli")
+            logging.getLogger("dagq").info("started %s of %s", state.run_id, record.spec.id)
+            if wait:
+                state = await svc.wait(state.run_id, timeout_s=timeout_s)
+            view = await svc.describe(state)
+    finally:
+        await conn.aclose()
+    if not wait:
+        return EXIT_OK, view
+    return (EXIT_OK if state.status == "completed" else EXIT_RUN_FAILED), view
+
+
+@click.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--handlers", "-H", multiple=True, help="Handler file or module (repeatable).")
+@click.option("--params", "params_text", help="Run parameters as a JSON object.")
+@click.option("--wait/--no-wait", default=False, help="Execute here and wait for the end.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run state as one JSON document.")
+@click.option("--timeout", "timeout_s", type=float, help="Give up waiting after this many seconds.")
+@click.option("--concurrency", type=click.IntRange(1, 1024), default=8, show_default=True)
+def run(
+    spec: str,
+    handlers: tuple[str, ...],
+    params_text: str | None,
+    wait: bool,
+    as_json: bool,
+    timeout_s: float | None,
+    concurrency: int,
+) -> None:
+    """Register SPEC, start a run and (with --wait) execute it with in-process workers.
+
+    Exit status: 0 the run completed (or was started, without --wait), 1 it ended
+    otherwise, 2 it could not start (bad spec, bad parameters, Redis unreachable).
+    """
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
+    )
+    params = _params(params_text)
+    if wait and not handlers:
+        raise click.UsageError("--wait executes the run here: give --handlers FILE_OR_MODULE")
+    try:
+        code, view = asyncio.run(_run(spec, handlers, params, wait, timeout_s, concurrency))
+    except DagqError as exc:
+        click.echo(f"dagq run: {exc.message}", err=True)
+        for err in exc.details.get("errors", []):
+            where = f" [{err['nodeId']}]" if err.get("nodeId") else ""
+            click.echo(f"  ✗ {err['code']}{where} {err['message']}", err=True)
+        if as_json:
+            click.echo(json.dumps(exc.to_dict()))
+        sys.exit(EXIT_CANNOT_START)
+    if as_json:
+        click.echo(json.dumps(view, indent=2))
+    else:
+        click.echo(f"{view['runId']}: {view['status']}")
+        for node_id, node in view["nodes"].items():
+            err = f"  ({node['lastError']})" if node.get("lastError") else ""
+            click.echo(f"  {node['status']:<12} {node_id}{err}")
+    sys.exit(code)

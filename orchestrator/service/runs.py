@@ -1,0 +1,297 @@
+"""Starting, reading, cancelling, retrying and waiting for runs.
+
+Handlers do not know HTTP: the API, the command line and the TUI's local mode all
+call these functions.  Writes go through the pure transitions and the executor's
+compare-and-set, retried when another process changed the run meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from orchestrator.engine import transitions
+from orchestrator.engine.codec import iso, run_view
+from orchestrator.engine.config import EngineConfig
+from orchestrator.engine.events import CancelRequested, Event, RetryRequested
+from orchestrator.engine.params import resolve_params
+from orchestrator.engine.state import TERMINAL_RUN, RunState
+from orchestrator.errors import Conflict, DagqError, SpecInvalid
+from orchestrator.keys import Keys
+from orchestrator.service.specs import SpecCache
+from orchestrator.settings import Settings
+from orchestrator.spec.graph import Graph
+from orchestrator.spec.validator import validate_spec
+from orchestrator.store.runs import RunStore, StoredEvent
+from orchestrator.store.workflows import WorkflowStore
+from orchestrator.worker.heartbeat import LiveWorkers
+
+TERMINAL_EVENTS = frozenset({"run_completed", "run_failed", "run_cancelled", "run_compensated"})
+_CAS_ATTEMPTS = 50
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds (UTC epoch)."""
+    return int(time.time() * 1000)
+
+
+def new_run_id() -> str:
+    """A unique run id that sorts by creation time."""
+    return f"run-{now_ms():011x}{secrets.token_hex(4)}"
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """One row of a run listing (the reference's WorkflowRunSummary)."""
+
+    id: str
+    workflow_id: str
+    workflow_version: int
+    status: str
+    start_ms: int
+    end_ms: int | None
+    error: str | None
+
+    def to_api(self) -> dict[str, Any]:
+        """camelCase JSON."""
+        d: dict[str, Any] = {
+            "id": self.id,
+            "runId": self.id,
+            "workflowId": self.workflow_id,
+            "workflowVersion": self.workflow_version,
+            "status": self.status,
+            "startTime": iso(self.start_ms),
+        }
+        if self.end_ms is not None:
+            d["endTime"] = iso(self.end_ms)
+            d["duration"] = max(0, self.end_ms - self.start_ms)
+        if self.error:
+            d["error"] = self.error
+        return d
+
+
+class RunService:
+    """Everything a client may ask about runs."""
+
+    def __init__(self, redis: aioredis.Redis, keys: Keys, settings: Settings) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.settings = settings
+        self.config = EngineConfig.from_settings(settings)
+        self.workflows = WorkflowStore(redis, keys)
+        self.specs = SpecCache(self.workflows)
+        self.runs = RunStore(
+            redis,
+            keys,
+            retention_s=settings.workflow.storage.ttl,
+            event_maxlen=settings.queue.event_retention,
+        )
+
+    # -- start -----------------------------------------------------------------------
+    async def start(
+        self,
+        workflow_id: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        version: int | None = None,
+        priority: int | None = None,
+        user: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> RunState:
+        """Start a run of the workflow's current (or given) version.
+
+        Parameters are checked before anything is queued; ``ParameterError`` names
+        every problem.  ``LimitExceeded`` when ``max_concurrent_runs`` are active.
+        """
+        if version is None:
+            record = await self.workflows.get(workflow_id)
+            version = record.spec.version or 1
+        graph = await self.specs.graph(workflow_id, version)
+        self._check_runnable(graph)
+        resolved = resolve_params(graph.spec, params)
+        meta: dict[str, Any] = dict(metadata or {})
+        if user:
+            meta["startedBy"] = user
+        state, commands = transitions.start(
+            graph,
+            run_id=new_run_id(),
+            workflow_version=version,
+            params=resolved,
+            now_ms=now_ms(),
+            config=self.config,
+            priority=priority if priority is not None else (graph.spec.config.priority or 5),
+            meta=meta,
+        )
+        per_shard = -(-self.settings.execution.max_concurrent_runs // self.keys.shards)
+        await self.runs.create(state, commands, max_active=per_shard)
+        return state
+
+    def _check_runnable(self, graph: Graph) -> None:
+        result = validate_spec(graph.spec, max_nodes=self.settings.execution.max_nodes_per_workflow)
+        if not result.valid:
+            errors = result.to_dict()["errors"]
+            raise SpecInvalid(
+                f"workflow {graph.spec.id!r} is not valid: {errors[0]['message']}",
+                details={"errors": errors},
+            )
+
+    # -- read ------------------------------------------------------------------------
+    async def get(self, run_id: str) -> RunState:
+        """The run's current state; ``NotFound`` when it does not exist (or expired)."""
+        state, _ = await self.runs.load(run_id)
+        return state
+
+    async def view(self, run_id: str) -> dict[str, Any]:
+        """The run as the API shows it, with node names and waiting reasons."""
+        state = await self.get(run_id)
+        return await self.describe(state)
+
+    async def describe(self, state: RunState) -> dict[str, Any]:
+        """:func:`run_view` plus node names, and for queued nodes whether a worker offers them."""
+        names: dict[str, str] = {}
+        handlers: dict[str, str] = {}
+        try:
+            graph = await self.specs.graph(state.workflow_id, state.workflow_version)
+            for node_id, node in graph.nodes.items():
+                if node.name:
+                    names[node_id] = node.name
+                if node.type in ("task", "compensation"):
+                    handlers[node_id] = node.handler
+        except DagqError:
+            pass  # the workflow was deleted: show the run without names
+        view = run_view(state, names)
+        queued = [n for n, st in state.nodes.items() if st.status == "queued" and n in handlers]
+        if queued:
+            offered = await self._offered_handlers()
+            warnings = []
+            for node_id in queued:
+                handler = handlers[node_id]
+                if handler not in offered:
+                    note = f"no live worker offers handler {handler!r}"
+                    view["nodes"][node_id]["waitingFor"] = note
+                    warnings.append(f"{node_id}: {note}")
+            if warnings:
+                view["warnings"] = warnings
+        return view
+
+    async def _offered_handlers(self) -> set[str]:
+        offered = await LiveWorkers(self.redis, self.keys, self.settings).handlers_offered()
+        return set(offered)
+
+    async def list_runs(
+        self,
+        *,
+        workflow_id: str | None = None,
+        status: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> tuple[list[RunSummary], int]:
+        """Runs newest first, optionally of one workflow and one status."""
+        if status is None:
+            ids, total = await self.runs.run_ids(
+                workflow_id=workflow_id, limit=limit, offset=offset
+            )
+            metas = await self.runs.load_meta_many(ids)
+            gone = [rid for rid in ids if rid not in metas]
+            if gone:
+                await self.runs.forget(gone, workflow_id)
+            return [_summary(metas[r]) for r in ids if r in metas], total
+        # A status filter reads metas in pages until the requested page is full.
+        out: list[RunSummary] = []
+        matched = 0
+        page, scan_offset = 200, 0
+        while True:
+            ids, total = await self.runs.run_ids(
+                workflow_id=workflow_id, limit=page, offset=scan_offset
+            )
+            if not ids:
+                break
+            metas = await self.runs.load_meta_many(ids)
+            for rid in ids:
+                meta = metas.get(rid)
+                if meta is None or meta["status"] != status:
+                    continue
+                if offset <= matched < offset + limit:
+                    out.append(_summary(meta))
+                matched += 1
+            scan_offset += page
+            if scan_offset >= total:
+                break
+        return out, matched
+
+    async def events(
+        self, run_id: str, *, after: str | None = None, count: int = 1000
+    ) -> list[StoredEvent]:
+        """The run's events after stream id ``after``; ``NotFound`` for an unknown run."""
+        if not await self.redis.exists(self.keys.run(run_id)):
+            await self.runs.load(run_id)  # raises NotFound
+        return await self.runs.events(run_id, after=after, count=count)
+
+    # -- change ----------------------------------------------------------------------
+    async def _change(self, run_id: str, event: Event) -> RunState:
+        for _ in range(_CAS_ATTEMPTS):
+            state, version = await self.runs.load(run_id)
+            graph = await self.specs.graph(state.workflow_id, state.workflow_version)
+            new, commands = transitions.apply(graph, state, event, self.config)
+            if new is state:
+                return state
+            if await self.runs.write(state, new, commands, version) is not None:
+                return new
+        raise Conflict(f"run {run_id} is changing too fast to update; try again")
+
+    async def cancel(self, run_id: str, reason: str = "cancelled by request") -> RunState:
+        """Cancel a pending or running run; ``Conflict`` when it has ended."""
+        return await self._change(run_id, CancelRequested(at_ms=now_ms(), reason=reason))
+
+    async def retry(
+        self, run_id: str, *, from_node: str | None = None, only_node: bool = False
+    ) -> RunState:
+        """Run a failed, cancelled or compensated run again from its failure (or a node)."""
+        return await self._change(
+            run_id, RetryRequested(at_ms=now_ms(), from_node=from_node, only_node=only_node)
+        )
+
+    async def wait(self, run_id: str, *, timeout_s: float | None = None) -> RunState:
+        """Block until the run ends (or ``timeout_s`` passes); return its state."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        state = await self.get(run_id)
+        last = "0-0"
+        stream = self.keys.run_events(run_id)
+        while state.status not in TERMINAL_RUN:
+            block_ms = 1000
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return state
+                block_ms = max(1, min(block_ms, int(left * 1000)))
+            reply: Any = await self.redis.xread({stream: last}, count=500, block=block_ms)
+            for _, entries in reply or []:
+                if entries:
+                    last = entries[-1][0].decode()
+            state = await self.get(run_id)
+        return state
+
+
+def _summary(meta: Mapping[str, Any]) -> RunSummary:
+    return RunSummary(
+        id=meta["id"],
+        workflow_id=meta["wf"],
+        workflow_version=int(meta["ver"]),
+        status=meta["status"],
+        start_ms=int(meta["start"]),
+        end_ms=meta.get("end"),
+        error=meta.get("error"),
+    )
+
+
+async def wait_any(tasks: list[asyncio.Task[Any]]) -> None:
+    """Wait until one of ``tasks`` ends and re-raise its error, if any."""
+    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for task in done:
+        task.result()

@@ -1,0 +1,314 @@
+"""The run executor: applies a transition's result to Redis in one atomic step.
+
+Every write is one Lua call on the run's shard: compare the run hash's version
+``v`` with the version the transition started from (compare-and-set), then HSET
+the changed fields, XADD the dispatched jobs, ZADD the timers, XADD the events and
+update the indexes.  A lost compare-and-set returns ``None`` and the caller
+reloads and re-applies; nothing is half-written.  Many runs' writes pipeline into
+one round trip (:meth:`RunStore.write_many`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+
+from orchestrator.engine.codec import changed_fields, decode_run
+from orchestrator.engine.commands import (
+    Command,
+    Dispatch,
+    Emit,
+    Finished,
+    Reopened,
+    StartDeadline,
+    StartTimer,
+)
+from orchestrator.engine.state import RunState
+from orchestrator.errors import LimitExceeded, NotFound
+from orchestrator.keys import Keys
+from orchestrator.protocol import InboxMessage, timer_entry
+
+# KEYS: 1 run hash, 2 events stream, 3 shard's run index, 4 workflow's run index,
+#       5 active set, 6 timers, 7.. one queue stream per dispatched job (in order).
+# ARGV: 1 expected version (0 = create), 2 header JSON {id, s, nh, nj, nt, ne, a, x, m, lim},
+#       then nh HSET arguments, nj job payloads, nt*2 (score, member) timers, ne event payloads.
+# Atomic because a run's state, its jobs and its events must never disagree: a job
+# without the state that expects it, or a state without its job, would stall or
+# double-run a node.  Returns the new version, -1 on a lost compare-and-set, -2 when
+# the active-run limit is reached (create only).
+APPLY_LUA = """
+local h = cjson.decode(ARGV[2])
+local expected = tonumber(ARGV[1])
+local cur = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if cur ~= expected then return -1 end
+if expected == 0 then
+  if h.lim > 0 and redis.call('ZCARD', KEYS[5]) >= h.lim then return -2 end
+  redis.call('ZADD', KEYS[3], h.s, h.id)
+  redis.call('ZADD', KEYS[4], h.s, h.id)
+end
+local i = 3
+local last = i + h.nh - 1
+redis.call('HSET', KEYS[1], 'v', cur + 1)
+while i <= last do
+  local upto = math.min(last, i + 799)
+  redis.call('HSET', KEYS[1], unpack(ARGV, i, upto))
+  i = upto + 1
+end
+for j = 1, h.nj do
+  redis.call('XADD', KEYS[6 + j], '*', 'd', ARGV[i])
+  i = i + 1
+end
+for _ = 1, h.nt do
+  redis.call('ZADD', KEYS[6], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+for _ = 1, h.ne do
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', h.m, '*', 'd', ARGV[i])
+  i = i + 1
+end
+if h.a == 1 then
+  redis.call('ZADD', KEYS[5], h.s, h.id)
+elseif h.a == -1 then
+  redis.call('ZREM', KEYS[5], h.id)
+end
+if h.x > 0 then
+  redis.call('EXPIRE', KEYS[1], h.x)
+  redis.call('EXPIRE', KEYS[2], h.x)
+elseif h.x == -1 then
+  redis.call('PERSIST', KEYS[1])
+  redis.call('PERSIST', KEYS[2])
+end
+return cur + 1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """One entry of a run's event stream."""
+
+    id: str
+    type: str
+    at_ms: int
+    node: str | None
+    data: dict[str, Any]
+
+
+def encode_event(cmd: Emit) -> bytes:
+    """The stream payload of an :class:`Emit` command."""
+    d: dict[str, Any] = {"type": cmd.type, "at": cmd.at_ms}
+    if cmd.node is not None:
+        d["node"] = cmd.node
+    if cmd.data:
+        d["data"] = dict(cmd.data)
+    return orjson.dumps(d)
+
+
+class RunStore:
+    """Runs in Redis: load, create, compare-and-set writes, events, listings."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        keys: Keys,
+        *,
+        retention_s: float = 86400.0,
+        event_maxlen: int = 10_000,
+    ) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.retention_s = max(1, int(retention_s))
+        self.event_maxlen = event_maxlen
+        self._apply = redis.register_script(APPLY_LUA)
+
+    # -- writes -------------------------------------------------------------------
+    def _call(
+        self,
+        old: RunState | None,
+        new: RunState,
+        commands: Sequence[Command],
+        version: int,
+        *,
+        max_active: int = 0,
+    ) -> tuple[list[str], list[Any]]:
+        k = self.keys
+        shard = k.shard_of(new.run_id)
+        hset = changed_fields(old, new)
+        jobs: list[bytes] = []
+        job_keys: list[str] = []
+        timers: list[Any] = []
+        events: list[bytes] = []
+        active = 1 if old is None else 0
+        expire = 0
+        inbox = k.inbox(shard)
+        for cmd in commands:
+            if isinstance(cmd, Dispatch):
+                job_keys.append(k.queue(shard, cmd.lane, cmd.job.handler))
+                jobs.append(cmd.job.encode())
+            elif isinstance(cmd, Emit):
+                events.append(encode_event(cmd))
+            elif isinstance(cmd, StartTimer):
+                msg = InboxMessage("timer", new.run_id, cmd.due_ms, node=cmd.node, token=cmd.token)
+                uid = f"{new.run_id}:{cmd.node}:{cmd.token}"
+                timers += [cmd.due_ms, timer_entry("inbox", inbox, msg.encode(), uid)]
+            elif isinstance(cmd, StartDeadline):
+                msg = InboxMessage("deadline", new.run_id, cmd.due_ms)
+                uid = f"{new.run_id}:deadline:{new.epoch}"
+                timers += [cmd.due_ms, timer_entry("inbox", inbox, msg.encode(), uid)]
+            elif isinstance(cmd, Finished):
+                active, expire = -1, self.retention_s
+            elif isinstance(cmd, Reopened):
+                active, expire = 1, -1
+        header = {
+            "id": new.run_id,
+            "s": new.start_ms,
+            "nh": len(hset),
+            "nj": len(jobs),
+            "nt": len(timers) // 2,
+            "ne": len(events),
+            "a": active,
+            "x": expire,
+            "m": self.event_maxlen,
+            "lim": max_active,
+        }
+        keys = [
+            k.run(new.run_id),
+            k.run_events(new.run_id),
+            k.runs_all(shard),
+            k.runs_of(shard, new.workflow_id),
+            k.active(shard),
+            k.timers(shard),
+            *job_keys,
+        ]
+        args: list[Any] = [version, orjson.dumps(header), *hset, *jobs, *timers, *events]
+        return keys, args
+
+    async def create(
+        self, state: RunState, commands: Sequence[Command], *, max_active: int = 0
+    ) -> int:
+        """Write a new run; ``LimitExceeded`` when ``max_active`` runs are active already."""
+        keys, args = self._call(None, state, commands, 0, max_active=max_active)
+        result = int(await self._apply(keys=keys, args=args))
+        if result == -2:
+            raise LimitExceeded(
+                f"{max_active} runs are active already (max_concurrent_runs); "
+                "wait for some to finish or raise the limit",
+                details={"limit": max_active},
+            )
+        if result == -1:
+            raise LimitExceeded(f"run id {state.run_id} exists already")
+        return result
+
+    async def write(
+        self, old: RunState, new: RunState, commands: Sequence[Command], version: int
+    ) -> int | None:
+        """Compare-and-set ``new`` over ``old`` at ``version``; None when someone was faster."""
+        keys, args = self._call(old, new, commands, version)
+        result = int(await self._apply(keys=keys, args=args))
+        return None if result < 0 else result
+
+    async def write_many(
+        self, writes: Sequence[tuple[RunState, RunState, Sequence[Command], int]]
+    ) -> list[int | None]:
+        """Several :meth:`write` calls in one pipelined round trip."""
+        if not writes:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for old, new, commands, version in writes:
+                keys, args = self._call(old, new, commands, version)
+                await self._apply(keys=keys, args=args, client=pipe)
+            results = await pipe.execute()
+        return [None if int(r) < 0 else int(r) for r in results]
+
+    # -- reads ----------------------------------------------------------------------
+    async def load(self, run_id: str) -> tuple[RunState, int]:
+        """A run and its version; ``NotFound`` when there is no such run."""
+        fields: dict[bytes, bytes] = await self.redis.hgetall(self.keys.run(run_id))  # type: ignore[assignment]
+        if not fields:
+            raise NotFound(f"no run {run_id!r}")
+        return decode_run(fields)
+
+    async def load_many(self, run_ids: Iterable[str]) -> dict[str, tuple[RunState, int]]:
+        """Several runs in one round trip; missing ones are left out."""
+        ids = list(run_ids)
+        if not ids:
+            return {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for run_id in ids:
+                pipe.hgetall(self.keys.run(run_id))
+            results = await pipe.execute()
+        return {rid: decode_run(f) for rid, f in zip(ids, results, strict=True) if f}
+
+    async def load_meta_many(self, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Only the run-level ``meta`` of several runs (cheap listings)."""
+        if not run_ids:
+            return {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for run_id in run_ids:
+                pipe.hget(self.keys.run(run_id), "meta")
+            results = await pipe.execute()
+        return {rid: orjson.loads(m) for rid, m in zip(run_ids, results, strict=True) if m}
+
+    async def events(
+        self, run_id: str, *, after: str | None = None, count: int = 1000
+    ) -> list[StoredEvent]:
+        """Events of a run after stream id ``after`` (exclusive), oldest first."""
+        start = f"({after}" if after else "-"
+        try:
+            entries: Any = await self.redis.xrange(
+                self.keys.run_events(run_id), start, "+", count=count
+            )
+        except aioredis.ResponseError as exc:
+            raise NotFound(f"bad event id {after!r}: {exc}") from None
+        return [decode_event(eid, fields) for eid, fields in entries]
+
+    async def run_ids(
+        self, *, workflow_id: str | None = None, limit: int = 20, offset: int = 0
+    ) -> tuple[list[str], int]:
+        """Run ids newest first (all shards merged) and the total count."""
+        keys = [
+            self.keys.runs_of(s, workflow_id) if workflow_id else self.keys.runs_all(s)
+            for s in self.keys.all_shards()
+        ]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.zrevrange(key, 0, offset + limit - 1, withscores=True)
+                pipe.zcard(key)
+            results = await pipe.execute()
+        merged: list[tuple[float, str]] = []
+        total = 0
+        for i in range(0, len(results), 2):
+            merged += [(score, rid.decode()) for rid, score in results[i]]
+            total += int(results[i + 1])
+        merged.sort(reverse=True)
+        return [rid for _, rid in merged[offset : offset + limit]], total
+
+    async def forget(self, run_ids: Sequence[str], workflow_id: str | None = None) -> None:
+        """Drop expired runs from the indexes (their hashes are gone)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for rid in run_ids:
+                shard = self.keys.shard_of(rid)
+                pipe.zrem(self.keys.runs_all(shard), rid)
+                if workflow_id:
+                    pipe.zrem(self.keys.runs_of(shard, workflow_id), rid)
+            await pipe.execute()
+
+    async def active_count(self) -> int:
+        """Runs active in all shards."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for s in self.keys.all_shards():
+                pipe.zcard(self.keys.active(s))
+            results = await pipe.execute()
+        return sum(int(r) for r in results)
+
+
+def decode_event(entry_id: bytes | str, fields: dict[bytes, bytes]) -> StoredEvent:
+    """A stream entry written by the executor."""
+    d = orjson.loads(fields[b"d"])
+    eid = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    return StoredEvent(
+        id=eid, type=d["type"], at_ms=int(d["at"]), node=d.get("node"), data=d.get("data") or {}
+    )
