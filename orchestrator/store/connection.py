@@ -24,6 +24,8 @@ from orchestrator.store.embedded import EmbeddedRedis
 # XAUTOCLAIM (crashed workers' jobs) and GETDEL arrived in Redis 6.2.
 MIN_REDIS_VERSION = (6, 2)
 _CONNECT_TIMEOUT_S = 5.0
+_POOL_WAIT_S = 30.0
+MAX_CONNECTIONS = 256
 _ERRNO_WORDS = {
     errno.ECONNREFUSED: "connection refused",
     errno.EHOSTUNREACH: "host unreachable",
@@ -147,7 +149,15 @@ async def connect(settings: Settings, *, stay: bool = False) -> Connection:
         embedded = EmbeddedRedis(settings.data_dir)
         url = await asyncio.to_thread(embedded.ensure, stay=stay)
     try:
-        client = aioredis.Redis.from_url(url, socket_connect_timeout=_CONNECT_TIMEOUT_S)
+        # A blocking pool: a burst of concurrent callers waits for a connection instead
+        # of failing with "Too many connections" as the default pool does at 100.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=MAX_CONNECTIONS,
+            timeout=_POOL_WAIT_S,
+            socket_connect_timeout=_CONNECT_TIMEOUT_S,
+        )
+        client = aioredis.Redis.from_pool(pool)
     except ValueError as exc:
         raise Unavailable(f"invalid Redis URL {redact_url(url)}: {exc}") from None
     try:
