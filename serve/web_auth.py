@@ -1,0 +1,307 @@
+"""The web tier's small security pieces, free of HTTP: sessions, CSRF, login throttling, origins.
+
+Everything here is pure or in-memory so it can be tested alone; ``serve.server`` wires it to
+aiohttp.  Keys are derived from one server secret with a purpose label (HMAC), so a session
+cookie can never pass as an API bearer token or a CSRF signature, even when the web tier and the
+API share that secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import urlsplit
+
+import jwt
+
+from orchestrator.errors import ConfigError
+
+SESSION_AUDIENCE = "dagq-web-session"
+_MAX_NAME = 128
+
+
+class UserLike(Protocol):
+    """What the web tier needs to know about a verified user."""
+
+    @property
+    def name(self) -> str:
+        """The user's login name."""
+        ...
+
+    @property
+    def role(self) -> str:
+        """The user's role (``workflow_designer``, ``workflow_operator``, ``workflow_admin``)."""
+        ...
+
+    @property
+    def disabled(self) -> bool:
+        """True when an admin has disabled the account."""
+        ...
+
+
+class UserDirectory(Protocol):
+    """The users file as the web tier sees it (``orchestrator.security.users.UserStore``)."""
+
+    def verify_password(self, name: str, password: str) -> UserLike | None:
+        """The user when the password is right, else ``None`` (never says which part was wrong)."""
+        ...
+
+    def get(self, name: str) -> UserLike | None:
+        """The user called ``name`` as the file says now, or ``None``."""
+        ...
+
+
+TokenMinter = Callable[[str, str], str]
+"""``(user, role) -> bearer token``: a short-lived API token handed to a user's app process."""
+
+
+def derive_key(secret: str | bytes, purpose: str) -> bytes:
+    """A key for one purpose, derived from the server secret (HMAC-SHA256 with a label)."""
+    raw = secret.encode() if isinstance(secret, str) else secret
+    if len(raw) < 16:
+        raise ConfigError("the web server secret must be at least 16 bytes long")
+    return hmac.new(raw, f"dagq-web:{purpose}".encode(), hashlib.sha256).digest()
+
+
+@dataclass(frozen=True)
+class Session:
+    """A logged-in browser: who, which role, its id (for logout) and when it ends (epoch s)."""
+
+    user: str
+    role: str
+    sid: str
+    expires_at: float
+
+
+class SessionCodec:
+    """Issues and reads the signed session cookie (an HS256 JWT with expiry and audience)."""
+
+    def __init__(
+        self, secret: str | bytes, *, ttl_s: float, clock: Callable[[], float] = time.time
+    ) -> None:
+        if ttl_s <= 0:
+            raise ConfigError("the session lifetime must be positive")
+        self._key = derive_key(secret, "session")
+        self.ttl_s = ttl_s
+        self._clock = clock
+        # Logged-out session ids until their natural expiry; in memory, so per replica.
+        self._revoked: dict[str, float] = {}
+
+    def issue(self, user: str, role: str) -> tuple[str, Session]:
+        """A new session for ``user``: the cookie value and what it says."""
+        now = self._clock()
+        session = Session(user, role, secrets.token_urlsafe(16), now + self.ttl_s)
+        claims = {
+            "sub": user,
+            "role": role,
+            "sid": session.sid,
+            "aud": SESSION_AUDIENCE,
+            "iat": int(now),
+            "exp": int(session.expires_at),
+        }
+        return jwt.encode(claims, self._key, algorithm="HS256"), session
+
+    def read(self, token: str | None) -> Session | None:
+        """The session in a cookie value; ``None`` if missing, forged, expired or revoked."""
+        if not token or len(token) > 4096:
+            return None
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=["HS256"],
+                audience=SESSION_AUDIENCE,
+                options={"require": ["sub", "role", "sid", "exp", "aud"], "verify_exp": False},
+            )
+        except jwt.PyJWTError:
+            return None
+        user, role, sid, exp = claims["sub"], claims["role"], claims["sid"], claims["exp"]
+        if not (isinstance(user, str) and isinstance(role, str) and isinstance(sid, str)):
+            return None
+        if not isinstance(exp, int | float) or exp <= self._clock():
+            # Checked here rather than by PyJWT so the injected clock rules (tests, no sleeps).
+            return None
+        if sid in self._revoked:
+            return None
+        return Session(user, role, sid, float(exp))
+
+    def revoke(self, session: Session) -> None:
+        """Void a session (logout) until it would have expired anyway."""
+        now = self._clock()
+        self._revoked = {k: v for k, v in self._revoked.items() if v > now}
+        self._revoked[session.sid] = session.expires_at
+
+
+class CsrfGuard:
+    """Double-submit CSRF tokens: a random value in a signed cookie and in the form's hidden field.
+
+    Forms shown to a logged-in user (logout) use a token bound to the session id instead.
+    """
+
+    def __init__(self, secret: str | bytes) -> None:
+        self._key = derive_key(secret, "csrf")
+
+    def new_token(self) -> str:
+        """A fresh random token for a login form."""
+        return secrets.token_urlsafe(24)
+
+    def _sign(self, text: str) -> str:
+        return hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()
+
+    def cookie_value(self, token: str) -> str:
+        """The cookie that goes with ``token``: the token and its signature."""
+        return f"{token}.{self._sign('form:' + token)}"
+
+    def check(self, cookie: str | None, field: str | None) -> bool:
+        """True when the cookie is ours (signature) and its token equals the submitted field."""
+        if not cookie or not field or len(cookie) > 256 or len(field) > 256:
+            return False
+        token, _, signature = cookie.rpartition(".")
+        if not token or not hmac.compare_digest(signature, self._sign("form:" + token)):
+            return False
+        return hmac.compare_digest(token.encode(), field.encode())
+
+    def session_token(self, session: Session) -> str:
+        """The token of forms posted by a logged-in user (bound to the session id)."""
+        return self._sign("session:" + session.sid)
+
+    def check_session(self, session: Session, field: str | None) -> bool:
+        """True when ``field`` is the session-bound token of ``session``."""
+        if not field or len(field) > 256:
+            return False
+        return hmac.compare_digest(field.encode(), self.session_token(session).encode())
+
+
+class LoginRateLimiter:
+    """Failed logins per key (username + client address) in a sliding window; in memory.
+
+    Per process on purpose: the web tier keeps no shared state, so N replicas allow up to N
+    times the limit.  Entries are pruned so a flood of distinct keys cannot grow it unbounded.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_failures: int = 5,
+        window_s: float = 300.0,
+        max_keys: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self.max_keys = max_keys
+        self._clock = clock
+        self._failures: dict[str, deque[float]] = {}
+
+    @staticmethod
+    def key(username: str, address: str) -> str:
+        """The throttling key of a login attempt."""
+        return f"{username.strip().lower()[:_MAX_NAME]}\x00{address}"
+
+    def _recent(self, key: str) -> deque[float] | None:
+        times = self._failures.get(key)
+        if times is None:
+            return None
+        horizon = self._clock() - self.window_s
+        while times and times[0] <= horizon:
+            times.popleft()
+        if not times:
+            del self._failures[key]
+            return None
+        return times
+
+    def retry_after_s(self, key: str) -> float | None:
+        """Seconds until another attempt is allowed, or ``None`` if allowed now."""
+        times = self._recent(key)
+        if times is None or len(times) < self.max_failures:
+            return None
+        return max(1.0, times[0] + self.window_s - self._clock())
+
+    def record_failure(self, key: str) -> None:
+        """Count one failed attempt."""
+        if len(self._failures) >= self.max_keys:
+            for stale in list(self._failures):
+                self._recent(stale)
+            if len(self._failures) >= self.max_keys:
+                # Still full of live keys: forget the oldest rather than grow without bound.
+                self._failures.pop(next(iter(self._failures)))
+        self._failures.setdefault(key, deque()).append(self._clock())
+
+    def reset(self, key: str) -> None:
+        """Forget the failures of ``key`` (after a successful login)."""
+        self._failures.pop(key, None)
+
+
+class OneTimeToken:
+    """The login token printed at start (as Jupyter does): good for exactly one use."""
+
+    def __init__(self, token: str | None = None) -> None:
+        self.token = token or secrets.token_urlsafe(32)
+        self._used = False
+
+    @property
+    def used(self) -> bool:
+        """Whether the token has been spent."""
+        return self._used
+
+    def consume(self, candidate: str | None) -> bool:
+        """Spend the token if ``candidate`` matches; any later call returns False."""
+        if self._used or not candidate or len(candidate) > 256:
+            return False
+        if not hmac.compare_digest(candidate.encode(), self.token.encode()):
+            return False
+        self._used = True
+        return True
+
+
+def normalise_origin(url: str) -> str | None:
+    """``scheme://host[:port]``, lower case, default port dropped; ``None`` if not a URL."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if scheme not in {"http", "https"} or not host:
+        return None
+    if ":" in host:
+        host = f"[{host}]"
+    if port is None or (scheme, port) in {("http", 80), ("https", 443)}:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+def first_header_value(value: str | None) -> str | None:
+    """The first item of a comma-separated forwarded header (the client-facing proxy's)."""
+    if not value:
+        return None
+    first = value.split(",")[0].strip()
+    return first or None
+
+
+def base_url(
+    public_url: str | None,
+    *,
+    scheme: str,
+    host: str,
+    forwarded_proto: str | None = None,
+    forwarded_host: str | None = None,
+) -> str:
+    """The URL the browser uses to reach us, without a trailing slash.
+
+    ``public_url`` wins; else ``X-Forwarded-Proto``/``X-Forwarded-Host`` (set by a reverse
+    proxy); else the request's own scheme and ``Host``.
+    """
+    if public_url:
+        return public_url.rstrip("/")
+    proto = (first_header_value(forwarded_proto) or scheme).lower()
+    if proto not in {"http", "https"}:
+        proto = scheme
+    return f"{proto}://{first_header_value(forwarded_host) or host}"
