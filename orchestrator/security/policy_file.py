@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -169,19 +168,13 @@ def file_lock(path: Path) -> Iterator[None]:
     """An exclusive advisory lock on ``path`` (created if missing) for read-modify-write cycles."""
     import fcntl
 
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise ConfigError(f"cannot lock {path}: {exc}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
-
-
-def copy_defaults_to(path: Path) -> None:
-    """Overwrite the model and policy in ``path`` with the shipped defaults (tests, resets)."""
-    path.mkdir(parents=True, exist_ok=True)
-    for name in DEFAULT_FILES:
-        src = resources.files("orchestrator.security").joinpath("defaults", name)
-        with resources.as_file(src) as real:
-            shutil.copyfile(real, path / name)

@@ -242,7 +242,11 @@ class UserStore:
         return user if user is not None and not user.disabled else None
 
     def verify_password(self, name: str, password: str) -> User | None:
-        """The enabled user if ``password`` is theirs, else None; unknown users cost the same."""
+        """The enabled user if ``password`` is theirs, else None; unknown users cost the same.
+
+        argon2id takes tens of milliseconds of CPU on purpose: call it from a thread
+        (``asyncio.to_thread``) on an event loop.
+        """
         self.reload_if_changed()
         user = self._users.get(name)
         stored = user.password_hash if user is not None else None
