@@ -1,0 +1,172 @@
+"""``dagq redis``: which Redis dagq uses, and the embedded server's start and stop.
+
+With no Redis URL configured dagq uses an embedded ``redis-server`` in the data dir;
+``dagq redis start`` starts it to stay (until ``dagq redis stop``), so several dagq
+commands in a row share one server and its data.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+import click
+import redis
+
+from orchestrator.errors import DagqError
+from orchestrator.settings import Settings, load_settings
+from orchestrator.store.connection import describe_error, redact_url
+from orchestrator.store.embedded import EmbeddedRedis
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _friendly(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn dagq errors into a one-line ``Error: ...`` and exit status 1, not a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except DagqError as exc:
+            raise click.ClickException(exc.message) from None
+
+    return wrapper
+
+
+def _probe(url: str) -> dict[str, Any]:
+    """Reachability, version and memory of the Redis at ``url``."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+    try:
+        info = client.info()
+    except (redis.RedisError, OSError) as exc:
+        return {"reachable": False, "error": describe_error(url, exc).message}
+    except ValueError as exc:
+        return {"reachable": False, "error": f"invalid Redis URL {redact_url(url)}: {exc}"}
+    finally:
+        client.close()
+    return {
+        "reachable": True,
+        "version": info.get("redis_version"),
+        "usedMemory": info.get("used_memory_human"),
+        "peakMemory": info.get("used_memory_peak_human"),
+        "keys": sum(v.get("keys", 0) for k, v in info.items() if k.startswith("db")),
+        "uptimeSeconds": info.get("uptime_in_seconds"),
+    }
+
+
+def _status(settings: Settings) -> dict[str, Any]:
+    if settings.redis_url:
+        return {
+            "kind": "external",
+            "url": redact_url(settings.redis_url),
+            **_probe(settings.redis_url),
+        }
+    embedded = EmbeddedRedis(settings.data_dir)
+    status: dict[str, Any] = {"kind": "embedded", "dir": str(embedded.dir)}
+    url = embedded.url()
+    if url is None:
+        return {**status, "running": False, "reachable": False}
+    return {
+        **status,
+        "running": True,
+        "url": redact_url(url),
+        "pid": embedded.pid(),
+        "socket": str(embedded.socket_path) if embedded.socket_path.exists() else None,
+        "keptRunning": embedded.keep_file.exists(),
+        **_probe(url),
+    }
+
+
+@click.group("redis")
+def redis_group() -> None:
+    """The Redis dagq uses: status, and the embedded server's start and stop."""
+
+
+@redis_group.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_friendly
+def status(as_json: bool) -> None:
+    """Which Redis is used, whether it answers, its version and memory.
+
+    Exits 1 when it cannot be reached (or the embedded one is not running).
+    """
+    info = _status(load_settings())
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+    else:
+        if info["kind"] == "external":
+            click.echo(f"Redis:      external, {info['url']}")
+        else:
+            click.echo(f"Redis:      embedded, in {info['dir']}")
+            if not info["running"]:
+                click.echo("Running:    no (it starts on demand; `dagq redis start` keeps one up)")
+            else:
+                kept = "kept running" if info["keptRunning"] else "stops with its starter"
+                click.echo(f"Running:    yes, pid {info['pid']} ({kept})")
+                click.echo(f"URL:        {info['url']}")
+                if info["socket"]:
+                    click.echo(f"Socket:     {info['socket']}")
+        if info["reachable"]:
+            click.echo("Reachable:  yes")
+            click.echo(f"Version:    {info['version']}")
+            click.echo(f"Memory:     {info['usedMemory']} used, {info['peakMemory']} peak")
+            click.echo(f"Keys:       {info['keys']}")
+        elif info.get("error"):
+            click.echo(f"Reachable:  no: {info['error']}")
+    if not info["reachable"]:
+        raise SystemExit(1)
+
+
+@redis_group.command()
+@_friendly
+def start() -> None:
+    """Start the embedded Redis and keep it running until `dagq redis stop`."""
+    settings = load_settings()
+    if settings.redis_url:
+        raise click.ClickException(
+            f"a Redis URL is configured ({redact_url(settings.redis_url)}): "
+            "dagq does not use the embedded server; unset DAGQ_REDIS_URL to use it"
+        )
+    embedded = EmbeddedRedis(settings.data_dir)
+    was_running = embedded.running()
+    url = embedded.ensure(stay=True)
+    verb = "already running" if was_running else "started"
+    click.echo(f"embedded Redis {verb} at {redact_url(url)} (pid {embedded.pid()}, {embedded.dir})")
+
+
+@redis_group.command()
+@_friendly
+def stop() -> None:
+    """Stop the embedded Redis (its data stays in the data dir)."""
+    settings = load_settings()
+    embedded = EmbeddedRedis(settings.data_dir)
+    if embedded.pid() is None:
+        click.echo("embedded Redis is not running")
+        return
+    embedded.stop()
+    click.echo(f"embedded Redis stopped (data kept in {embedded.dir})")
+
+
+@redis_group.command()
+@click.option(
+    "--start", "start_it", is_flag=True, help="Start the embedded one (to stay) if needed."
+)
+@_friendly
+def url(start_it: bool) -> None:
+    """Print the Redis URL, password included (for scripts: keep it private)."""
+    settings = load_settings()
+    if settings.redis_url:
+        click.echo(settings.redis_url)
+        return
+    embedded = EmbeddedRedis(settings.data_dir)
+    found = embedded.ensure(stay=True) if start_it else embedded.url()
+    if found is None:
+        raise click.ClickException(
+            "the embedded Redis is not running; start it with `dagq redis start` "
+            "(or `dagq redis url --start`)"
+        )
+    click.echo(found)
