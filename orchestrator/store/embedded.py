@@ -125,6 +125,7 @@ class EmbeddedRedis:
         self.lock_file = self.dir / "redis.lock"
         self.keep_file = self.dir / "keep"
         self._started_pid: int | None = None
+        self._owner_process: int | None = None
         self._atexit = False
 
     # -- public API ---------------------------------------------------------------
@@ -143,8 +144,11 @@ class EmbeddedRedis:
             pid = self._healthy_pid()
             if pid is None:
                 self._clear_runtime_files()
+                # A keep marker left by a server that died belongs to that server.
+                self.keep_file.unlink(missing_ok=True)
                 pid = self._start()
                 self._started_pid = pid
+                self._owner_process = os.getpid()
                 if not self._atexit:
                     atexit.register(self.close)
                     self._atexit = True
@@ -191,6 +195,8 @@ class EmbeddedRedis:
         """Leave: stop the server if this object started it and nobody asked it to stay."""
         if self._started_pid is None:
             return
+        if self._owner_process != os.getpid():
+            return  # a forked child inherited this object: the parent owns the server
         started, self._started_pid = self._started_pid, None
         self._forget()
         if self.keep_file.exists():

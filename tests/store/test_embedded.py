@@ -124,7 +124,7 @@ def test_aof_persists_across_restart(short_dir: Path) -> None:
 
 def test_kill_9_leaves_stale_files_that_are_recovered(short_dir: Path) -> None:
     first = EmbeddedRedis(short_dir)
-    client = _client(first.ensure())
+    client = _client(first.ensure(stay=True))
     client.set("survives", "yes")
     client.close()
     pid = first.pid()
@@ -142,7 +142,10 @@ def test_kill_9_leaves_stale_files_that_are_recovered(short_dir: Path) -> None:
     # Written before the kill: the AOF had it in the page cache.
     assert client.get("survives") == b"yes"
     client.close()
+    # The dead server's keep marker does not make the new one stay.
+    assert not second.keep_file.exists()
     second.close()
+    assert not second.running()
     first.close()  # its server is long gone: nothing to do, no error
 
 
