@@ -261,8 +261,11 @@ class Checker:
                     f"node can be a default ('{edge.source}' is a {kind} node)",
                     **where,
                 )
+        outgoing: dict[str, list[EdgeRecord]] = {}
+        for edge in self.edges:
+            outgoing.setdefault(edge.source, []).append(edge)
         for node in self.nodes:
-            out = [e for e in self.edges if e.source == node.id] if node.type else []
+            out = outgoing.get(node.id, [])
             if node.type == "decision":
                 for value, word in ((True, "true"), (False, "false")):
                     if not any(e.condition is value for e in out):

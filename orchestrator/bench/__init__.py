@@ -1,0 +1,1 @@
+"""Benchmarks behind ``dagq bench``: measured here, never asserted in tests."""
