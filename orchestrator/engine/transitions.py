@@ -150,6 +150,8 @@ def _failed(tx: Tx, ev: NodeFailed) -> None:
             delayMs=due - ev.at_ms,
             timeout=ev.timed_out,
         )
+        # A node backing off is not in flight: its slot goes to the next ready node.
+        tx.fill_slots()
         saga.maybe_compensate(tx)
         return
     if node.type == "compensation":
@@ -175,6 +177,11 @@ def _timer(tx: Tx, ev: TimerFired) -> None:
             return
         tx.complete(ev.node, st.input or {})
         tx.check_done()
+        return
+    if tx.status == "running" and tx.inflight >= tx.max_parallel:
+        # No free slot: queue the retry ahead of nodes that became ready after it.
+        tx.set(ev.node, status="pending", due_ms=None)
+        tx.ready.insert(0, ev.node)
         return
     if tx.status == "running" or (tx.status == "compensating" and node.type == "compensation"):
         tx.dispatch(ev.node, kind=node.type)
