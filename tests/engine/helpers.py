@@ -113,6 +113,10 @@ class Run:
         """The current state of one node."""
         return self.state.nodes[node_id]
 
+    def run_status(self) -> str:
+        """The run's status (a call, so type checkers do not narrow it across events)."""
+        return self.state.status
+
     def status(self, node_id: str) -> str:
         """The current status of one node."""
         return self.node(node_id).status

@@ -18,7 +18,7 @@ def test_start_dispatches_entry_job_with_everything_a_worker_needs() -> None:
         {"p": "v"},
         config=EngineConfig(max_duration_s=60),
     )
-    assert run.state.status == "running"
+    assert run.run_status() == "running"
     assert run.state.start_ms == T0
     assert emitted(run.last) == ["run_started", "node_queued"]
     assert StartDeadline(due_ms=T0 + 60_000) in run.last
@@ -169,7 +169,7 @@ def test_a_condition_that_cannot_be_evaluated_fails_the_decision_and_the_run(
     cmds = run.succeed("a", output)
     assert run.status("d") == "failed"
     assert condition in (run.node("d").last_error or "")
-    assert run.state.status == "failed"
+    assert run.run_status() == "failed"
     assert run.state.error_node == "d"
     assert {run.status(n) for n in ("yes", "no", "always")} == {"cancelled"}
     assert dispatched(cmds) == []
@@ -215,7 +215,7 @@ def test_exclusive_without_a_match_or_default_fails_the_run() -> None:
     cmds = run.succeed("a", {"v": 1})
     assert run.status("x") == "failed"
     assert "no condition matched" in (run.node("x").last_error or "")
-    assert run.state.status == "failed"
+    assert run.run_status() == "failed"
     assert finished(cmds) == ["failed"]
 
 
@@ -224,7 +224,7 @@ def test_exclusive_edge_condition_error_fails_the_gateway() -> None:
     run.succeed("a", {"v": None})
     assert run.status("x") == "failed"
     assert "output.v > 10" in (run.node("x").last_error or "")
-    assert run.state.status == "failed"
+    assert run.run_status() == "failed"
 
 
 def test_parallel_fork_dispatches_every_branch_in_one_transition() -> None:

@@ -41,7 +41,7 @@ def test_diamond_after_decision_runs_the_join_once_with_one_skipped_branch(
     assert dispatched_nodes(cmds) == ["join"]
     assert run.job("join").input == {"branch": taken}  # nothing from the skipped branch
     cmds = run.succeed("join")
-    assert run.state.status == "completed"
+    assert run.run_status() == "completed"
     assert finished(cmds) == ["completed"]
     assert run.events().count("node_queued") == 3  # a, the taken branch, join: once each
     assert emitted_for(run.history, "join").count("node_queued") == 1
@@ -76,7 +76,7 @@ def test_skipping_propagates_down_a_chain_until_a_join_with_a_taken_input() -> N
     cmds = run.succeed("y1")
     assert dispatched_nodes(cmds) == ["end"]
     run.succeed("end")
-    assert run.state.status == "completed"
+    assert run.run_status() == "completed"
 
 
 def test_a_node_all_of_whose_inputs_were_skipped_is_skipped_and_the_run_completes() -> None:
@@ -105,7 +105,7 @@ def test_a_node_all_of_whose_inputs_were_skipped_is_skipped_and_the_run_complete
         ("x", "y", "z", "after"), "skipped"
     )
     cmds = run.succeed("w")
-    assert run.state.status == "completed"
+    assert run.run_status() == "completed"
     assert finished(cmds) == ["completed"]
 
 
@@ -169,7 +169,7 @@ def test_parallel_join_fires_after_all_any_or_n_branches(
         if i > fires_after:
             assert dispatched_nodes(cmds) == []  # a late branch does not run `after` again
     run.succeed("after")
-    assert run.state.status == "completed"
+    assert run.run_status() == "completed"
     assert emitted_for(run.history, "after").count("node_queued") == 1
 
 
@@ -205,7 +205,7 @@ def test_parallel_join_is_skipped_when_it_can_no_longer_reach_its_count(
     assert run.status("after") == ("skipped" if join_status == "skipped" else "queued")
     if run.status("after") == "queued":
         run.succeed("after")
-    assert run.state.status == "completed"
+    assert run.run_status() == "completed"
 
 
 def test_n_of_m_is_skipped_as_soon_as_too_few_inputs_remain_open() -> None:

@@ -140,7 +140,7 @@ def result_after_completion() -> tuple[Run, Event]:
     token = run.token("a")
     run.succeed("a")
     run.succeed("b")
-    assert run.state.status == "completed"
+    assert run.run_status() == "completed"
     return run, NodeSucceeded("a", token, run.tick(), {"again": True})
 
 
