@@ -125,6 +125,7 @@ class DagqServer(Server):
             on_logout=self._close_session_apps,
         )
         self.live: set[LiveApp] = set()
+        self._cleanups: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
 
     @property
@@ -277,20 +278,33 @@ class DagqServer(Server):
             await live.service.start(width, height)
             watcher = asyncio.create_task(self._watch(live))
             await self._relay(live, live.service)
-        except asyncio.CancelledError:
-            await websocket.close(code=CLOSE_SHUTDOWN)
         except Exception:
             log.exception("app session of %s failed", session.user)
         finally:
+            # aiohttp cancels this handler when the connection drops (even mid-cleanup), so
+            # the cleanup runs as its own task: the app process is always stopped and reaped.
+            cleanup = asyncio.create_task(self._end_session(live, watcher, home))
+            self._cleanups.add(cleanup)
+            cleanup.add_done_callback(self._cleanups.discard)
+            await asyncio.shield(cleanup)
+        return websocket
+
+    async def _end_session(
+        self, live: LiveApp, watcher: asyncio.Task[None] | None, home: Path
+    ) -> None:
+        try:
             if watcher is not None:
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
+            if not live.websocket.closed:
+                with contextlib.suppress(Exception):
+                    await live.close(CLOSE_SHUTDOWN, "app ended")
             if live.service is not None:
                 await live.service.stop()
+        finally:
             self.live.discard(live)
             shutil.rmtree(home, ignore_errors=True)
-        return websocket
 
     async def _relay(self, live: LiveApp, service: DagqAppService) -> None:
         """Forward the browser's messages to the app; malformed ones are ignored, not fatal."""
@@ -374,6 +388,8 @@ class DagqServer(Server):
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._cleanups:
+            await asyncio.gather(*self._cleanups, return_exceptions=True)
 
     async def run_until_stopped(
         self, stop: asyncio.Event, on_ready: Callable[[DagqServer], None] | None = None

@@ -59,7 +59,7 @@ def env_file(tmp_path: Path) -> Path:
 @pytest.fixture
 async def make_server(users: UserStore, env_file: Path) -> AsyncIterator[ServerFactory]:
     """Build a DagqServer (keyword overrides allowed) and a test client for it."""
-    clients: list[TestClient[Any, Any]] = []
+    clients: list[tuple[DagqServer, TestClient[Any, Any]]] = []
 
     async def factory(**overrides: Any) -> tuple[DagqServer, TestClient[Any, Any]]:
         command = f"{shlex.quote(sys.executable)} {shlex.quote(str(ENVDUMP))} {env_file}"
@@ -74,12 +74,13 @@ async def make_server(users: UserStore, env_file: Path) -> AsyncIterator[ServerF
         server = DagqServer(options.pop("command", command), **options)
         client: TestClient[Any, Any] = TestClient(TestServer(await server.make_app()))
         await client.start_server()
-        clients.append(client)
+        clients.append((server, client))
         return server, client
 
     yield factory
-    for client in clients:
+    for server, client in clients:
         await client.close()
+        await server.shutdown()  # waits until every app process is stopped and reaped
 
 
 def csrf_of(html: str) -> str:
