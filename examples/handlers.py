@@ -1,0 +1,163 @@
+"""Demo handlers for the two example workflows (data-pipeline.yaml, order-processing.yaml).
+
+Run them with ``dagq run examples/data-pipeline.yaml --handlers examples/handlers.py --wait``
+or serve them with ``dagq worker --handlers examples/handlers.py``.
+
+Run parameters steer the demo:
+  quality   transformData's quality score (default 0.97; below 0.95 goes to the backup store)
+  records   how many records fetchData pretends to fetch (default 100)
+  fail_at   "charge_payment" or "ship_order" makes that step fail (the saga then compensates)
+  delay_s   every handler waits this long first, to watch a run progress
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from orchestrator import HandlerContext, handler
+
+
+def _ref(prefix: str, ctx: HandlerContext) -> str:
+    """A readable id that ties an object to its run."""
+    return f"{prefix}-{ctx.run_id[-8:]}"
+
+
+def _delay(ctx: HandlerContext) -> float:
+    try:
+        return max(0.0, float(ctx.params.get("delay_s", 0) or 0))
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _pause(ctx: HandlerContext) -> None:
+    delay = _delay(ctx)
+    if delay:
+        time.sleep(delay)
+
+
+# -- Example 1: data processing pipeline -------------------------------------------
+
+
+@handler("fetchData")
+async def fetch_data(input: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    """Pretend to fetch a batch of records (async, to show both handler kinds)."""
+    delay = _delay(ctx)
+    if delay:
+        await asyncio.sleep(delay)
+    count = int(ctx.params.get("records", 100))
+    return {"batch_id": _ref("batch", ctx), "record_count": count, "source": "demo"}
+
+
+@handler("validateData")
+def validate_data(input: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    """Drop the records that fail validation (every 20th, for the demo)."""
+    _pause(ctx)
+    count = int(input.get("record_count", 0))
+    invalid = count // 20
+    return {"valid_count": count - invalid, "invalid_count": invalid}
+
+
+@handler("transformData")
+def transform_data(input: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    """Transform the valid records and score the result's quality."""
+    _pause(ctx)
+    quality = float(ctx.params.get("quality", 0.97))
+    return {"transformed_count": int(input.get("valid_count", 0)), "quality": quality}
+
+
+@handler("storePrimary")
+def store_primary(input: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    """Store a high-quality batch in the primary store."""
+    _pause(ctx)
+    batch = input.get("batch_id", _ref("batch", ctx))
+    return {
+        "store": "primary",
+        "location": f"primary://{batch}",
+        "stored_count": int(input.get("transformed_count", 0)),
+    }
+
+
+@handler("storeBackup")
+def store_backup(input: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    """Store a low-quality batch in the backup store for review."""
+    _pause(ctx)
+    batch = input.get("batch_id", _ref("batch", ctx))
+    return {
+        "store": "backup",
+        "location": f"backup://{batch}",
+        "stored_count": int(input.get("transformed_count", 0)),
+    }
+
+
+@handler("sendNotification")
+def send_notification(input: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    """Say where the batch went."""
+    _pause(ctx)
+    message = (
+        f"{input.get('stored_count', 0)} records stored in "
+        f"{input.get('store', 'unknown')} at {input.get('location', '?')}"
+    )
+    ctx.logger.info(message)
+    return {"notified": True, "message": message}
+
+
+# -- Example 2: order processing saga ----------------------------------------------
+
+
+class DemoFailure(RuntimeError):
+    """The failure a run asked for with ``fail_at``."""
+
+
+def _maybe_fail(ctx: HandlerContext, step: str, why: str) -> None:
+    if ctx.params.get("fail_at") == step:
+        raise DemoFailure(f"{why} (fail_at={step})")
+
+
+@handler("reserveInventory")
+def reserve_inventory(input: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    """Reserve the order's items."""
+    _pause(ctx)
+    _maybe_fail(ctx, "reserve_inventory", "items out of stock")
+    return {"reservation_id": _ref("res", ctx), "items": int(ctx.params.get("items", 3))}
+
+
+@handler("chargePayment")
+def charge_payment(input: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    """Charge the customer."""
+    _pause(ctx)
+    _maybe_fail(ctx, "charge_payment", "payment declined")
+    return {"payment_id": _ref("pay", ctx), "amount": float(ctx.params.get("amount", 42.0))}
+
+
+@handler("shipOrder")
+def ship_order(input: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    """Hand the parcel to the carrier."""
+    _pause(ctx)
+    _maybe_fail(ctx, "ship_order", "carrier unavailable")
+    return {"shipment_id": _ref("ship", ctx), "tracking": f"TRK{ctx.run_id[-6:].upper()}"}
+
+
+@handler("releaseInventory")
+def release_inventory(input: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    """Compensation of reserveInventory: release the reservation."""
+    _pause(ctx)
+    return {"released": input.get("reservation_id", _ref("res", ctx))}
+
+
+@handler("refundPayment")
+def refund_payment(input: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    """Compensation of chargePayment: refund the charge."""
+    _pause(ctx)
+    return {
+        "refunded": input.get("payment_id", _ref("pay", ctx)),
+        "amount": input.get("amount", ctx.params.get("amount", 42.0)),
+    }
+
+
+@handler("cancelShipment")
+def cancel_shipment(input: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    """Compensation of shipOrder: cancel the shipment."""
+    _pause(ctx)
+    return {"cancelled": input.get("shipment_id", _ref("ship", ctx))}

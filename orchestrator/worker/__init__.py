@@ -1,0 +1,1 @@
+"""Workers: the ``@handler`` registry, the live-worker directory and the worker process."""
