@@ -1,0 +1,1 @@
+"""Benchmarks of the app layer (``dagq bench canvas``)."""
