@@ -141,3 +141,6 @@ def test_names_are_only_json_data() -> None:
     assert ev("output") == DATA["output"]
     assert ev("params.region") == "eu"
     assert evaluate("output.x", output={}, params={}, nodes={}) is None
+    # attribute access is key access, even for names of dict methods
+    assert evaluate("output.format", output={"format": "csv"}, params={}, nodes={}) == "csv"
+    assert evaluate("output.keys", output={}, params={}, nodes={}) is None
