@@ -36,7 +36,8 @@ def encode_node(node: NodeState) -> bytes:
     d: dict[str, Any] = {}
     for attr, short in _NODE_KEYS:
         value = getattr(node, attr)
-        if value is not None and value != 0:
+        # Leave out only what decodes back to the same default: a time of 0 ms is a time.
+        if value is not None and not (attr == "attempts" and value == 0):
             d[short] = value
     if node.taken is not None:
         d["k"] = list(node.taken)
