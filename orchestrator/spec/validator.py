@@ -16,7 +16,7 @@ from typing import Any
 from orchestrator.errors import SpecInvalid
 from orchestrator.spec.checks import Checker, EdgeRecord, NodeRecord
 from orchestrator.spec.loader import Format, SpecIssue, build_spec, parse_document, spec_invalid
-from orchestrator.spec.model import WorkflowSpec
+from orchestrator.spec.model import MAX_EXPRESSION_LENGTH, WorkflowSpec
 
 __all__ = ["SpecIssue", "ValidationResult", "validate_data", "validate_spec", "validate_text"]
 
@@ -80,6 +80,13 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _condition(value: Any) -> bool | str | None:
+    # an over-long condition was reported by the schema already: do not report it twice
+    if isinstance(value, bool) or (isinstance(value, str) and len(value) <= MAX_EXPRESSION_LENGTH):
+        return value
+    return None
+
+
 def _records_from_raw(raw: dict[str, Any]) -> tuple[list[NodeRecord], list[EdgeRecord]]:
     """Best-effort records from data the model refused (ill-formed items are skipped)."""
     nodes: list[NodeRecord] = []
@@ -94,7 +101,8 @@ def _records_from_raw(raw: dict[str, Any]) -> tuple[list[NodeRecord], list[EdgeR
         comp = merged.get("compensation", merged.get("compensationNode"))
         record.compensation = _text(comp) if kind == "task" else None
         record.compensates = _text(merged.get("compensates")) if kind == "compensation" else None
-        record.condition = _text(merged.get("condition")) if kind == "decision" else None
+        condition = _condition(merged.get("condition"))
+        record.condition = condition if kind == "decision" and isinstance(condition, str) else None
         nodes.append(record)
     edges: list[EdgeRecord] = []
     raw_edges = raw.get("edges")
@@ -104,14 +112,13 @@ def _records_from_raw(raw: dict[str, Any]) -> tuple[list[NodeRecord], list[EdgeR
         source, target = _text(item.get("source")), _text(item.get("target"))
         if source is None or target is None:
             continue
-        condition = item.get("condition")
         edges.append(
             EdgeRecord(
                 i,
                 _text(item.get("id")) or f"{source}->{target}",
                 source,
                 target,
-                condition if isinstance(condition, bool | str) else None,
+                _condition(item.get("condition")),
                 item.get("default") is True,
             )
         )
