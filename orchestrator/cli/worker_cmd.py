@@ -1,0 +1,164 @@
+"""``dagq worker``: run handlers for the job queue until SIGTERM/SIGINT.
+
+The orchestrator loop also runs inside ``dagq worker`` (and alone as ``dagq
+orchestrator``): it is started through :func:`serve_worker`'s ``extra_tasks``,
+which get the same connection and stop event as the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+import click
+from redis.exceptions import RedisError
+
+from orchestrator.errors import DagqError
+from orchestrator.settings import Settings, load_settings
+from orchestrator.store.connection import Connection, connect
+from orchestrator.worker.registry import Registry
+from orchestrator.worker.worker import Worker
+
+log = logging.getLogger("dagq.worker")
+
+ExtraTask = Callable[[Connection, asyncio.Event], Coroutine[Any, Any, None]]
+"""A coroutine function run beside the worker until the stop event is set."""
+
+EXIT_OK, EXIT_FAILED, EXIT_CANNOT_START = 0, 1, 2
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    """Log lines to stderr (stdout stays free for command output)."""
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def install_stop_signals(stop: asyncio.Event) -> None:
+    """SIGTERM and SIGINT set ``stop`` (graceful); a second signal exits at once."""
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int) -> None:
+        if stop.is_set():
+            log.warning("second %s: exiting now", signal.Signals(signum).name)
+            os._exit(128 + signum)
+        log.info("%s: finishing in-flight jobs, then stopping", signal.Signals(signum).name)
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
+
+
+async def serve_worker(
+    settings: Settings,
+    registry: Registry,
+    concurrency: int,
+    worker_id: str | None,
+    *,
+    extra_tasks: Sequence[ExtraTask] = (),
+    grace_s: float = 10.0,
+    stop: asyncio.Event | None = None,
+) -> Worker:
+    """Connect, run a :class:`Worker` (and ``extra_tasks``) until stopped, disconnect.
+
+    Stops on SIGTERM/SIGINT, or when ``stop`` (if given) is set; an extra task that
+    fails stops everything.  Returns the worker (for its counters).
+    """
+    stop = stop if stop is not None else asyncio.Event()
+    install_stop_signals(stop)
+    conn = await connect(settings)
+    try:
+        worker = Worker(
+            conn.redis,
+            conn.keys,
+            settings,
+            registry,
+            concurrency=concurrency,
+            worker_id=worker_id,
+            grace_s=grace_s,
+        )
+        log.info(
+            "worker %s on %s offering %s",
+            worker.worker_id,
+            conn.safe_url,
+            ", ".join(worker.handlers),
+        )
+        tasks = [asyncio.create_task(worker.run(stop), name="dagq-worker")]
+        tasks += [asyncio.create_task(t(conn, stop)) for t in extra_tasks]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                if task.exception() is not None:
+                    stop.set()  # one part failed: let the others stop cleanly
+        finally:
+            stop.set()
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return worker
+    finally:
+        await conn.aclose()
+
+
+@click.command()
+@click.option(
+    "--handlers",
+    "-H",
+    "handler_specs",
+    multiple=True,
+    required=True,
+    help="Handler file (path/to/handlers.py) or module (mypkg.handlers); repeatable.",
+)
+@click.option(
+    "--concurrency",
+    "-c",
+    type=click.IntRange(1, 4096),
+    default=8,
+    show_default=True,
+    help="Jobs run at once.",
+)
+@click.option("--id", "worker_id", help="Worker id (default: host-pid-random).")
+@click.option(
+    "--grace",
+    "grace_s",
+    type=click.FloatRange(0, 3600),
+    default=10.0,
+    show_default=True,
+    help="Seconds to let running jobs finish on SIGTERM.",
+)
+def worker(
+    handler_specs: tuple[str, ...], concurrency: int, worker_id: str | None, grace_s: float
+) -> None:
+    """Run handlers for queued jobs until SIGTERM (in-flight jobs finish or are handed back)."""
+    setup_logging()
+    try:
+        settings = load_settings()
+        registry = Registry()
+        for spec in handler_specs:
+            names = registry.load(spec)
+            log.info("loaded %d handler(s) from %s: %s", len(names), spec, ", ".join(names))
+        done = asyncio.run(
+            serve_worker(settings, registry, concurrency, worker_id, grace_s=grace_s)
+        )
+    except DagqError as exc:
+        click.echo(f"dagq worker: {exc.message}", err=True)
+        sys.exit(EXIT_CANNOT_START)
+    except (RedisError, OSError) as exc:
+        click.echo(f"dagq worker: Redis failed: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    busy = done.busy_threads()
+    if busy:
+        # Sync handlers past their timeout cannot be stopped; their jobs were handed
+        # back, so leave without waiting for the threads (the interpreter would).
+        log.warning("%d handler thread(s) still running; exiting without them", busy)
+        logging.shutdown()
+        os._exit(EXIT_OK)
+    sys.exit(EXIT_OK)

@@ -1,0 +1,391 @@
+"""The worker: takes jobs of the handlers it offers, runs them, reports the results.
+
+One intake loop reads deliveries (never more in flight than ``concurrency``),
+each delivery runs in its own task (async handlers on the event loop, sync ones
+in a thread pool) under the job's timeout, and one reporter task sends the
+results in batches (ack + inbox message per shard in one MULTI/EXEC).  A
+heartbeat task announces the worker and extends the leases of the jobs it holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import functools
+import inspect
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Awaitable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, cast
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from orchestrator.durations import format_duration
+from orchestrator.errors import ConfigError
+from orchestrator.keys import Keys
+from orchestrator.protocol import InboxMessage
+from orchestrator.settings import Settings
+from orchestrator.store.queue import Delivery, JobQueue
+from orchestrator.store.timers import now_ms
+from orchestrator.worker.heartbeat import LiveWorkers
+from orchestrator.worker.registry import HandlerContext, HandlerEntry, Registry
+
+log = logging.getLogger("dagq.worker")
+
+_REDIS_DOWN = (RedisError, OSError)
+
+
+def default_worker_id() -> str:
+    """``<host>-<pid>-<random>``: unique per process, readable in the monitor."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}"
+
+
+class Worker:
+    """A pool of handler slots fed from the job streams.
+
+    ``inbox_only`` workers take fresh deliveries and report to the inbox but leave
+    reclaiming other workers' deliveries and dead-lettering to full workers: meant
+    for short-lived in-process workers (``dagq run``) that must not adopt the
+    stuck jobs of a long-running deployment sharing the same Redis.
+    """
+
+    def __init__(
+        self,
+        conn_redis: aioredis.Redis,
+        keys: Keys,
+        settings: Settings,
+        registry: Registry,
+        *,
+        concurrency: int = 8,
+        worker_id: str | None = None,
+        inbox_only: bool = False,
+        grace_s: float = 10.0,
+    ) -> None:
+        if concurrency < 1:
+            raise ConfigError(f"worker concurrency must be at least 1, got {concurrency}")
+        if len(registry) == 0:
+            raise ConfigError("a worker needs at least one handler (--handlers FILE_OR_MODULE)")
+        wid = worker_id if worker_id is not None else default_worker_id()
+        if not wid or len(wid) > 200 or any(c.isspace() for c in wid):
+            raise ConfigError(f"invalid worker id {wid!r}: 1-200 characters, no spaces")
+        self.worker_id = wid
+        self.settings = settings
+        self.registry = registry
+        self.handlers = registry.names()
+        self.concurrency = concurrency
+        self.inbox_only = inbox_only
+        self.grace_s = max(0.0, grace_s)
+        self.queue = JobQueue(conn_redis, keys, settings)
+        self.directory = LiveWorkers(conn_redis, keys, settings)
+        self.processed = 0
+        self.started_ms = now_ms()
+        self._interval_s = max(0.05, settings.queue.heartbeat_interval)
+        # Blocking reads wake up at least once per heartbeat so reclaim runs on time.
+        self._block_ms = max(50, min(2000, int(self._interval_s * 1000)))
+        self._running: dict[Delivery, asyncio.Task[None]] = {}
+        self._held: set[Delivery] = set()  # leased by us: running or awaiting report
+        self._results: list[tuple[Delivery, InboxMessage, asyncio.Future[None]]] = []
+        self._results_ready = asyncio.Event()
+        self._slot_free = asyncio.Event()
+        self._closing = False
+        # Twice the slots: a sync handler that overran its timeout still occupies a
+        # thread (Python cannot kill a thread) while its slot is given to new work.
+        self._busy = 0
+        self._busy_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(
+            max_workers=concurrency * 2, thread_name_prefix="dagq-handler"
+        )
+
+    # -- lifecycle ---------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until ``stop`` is set, then finish or hand back in-flight jobs and retire."""
+        await self.queue.ensure_groups(self.handlers)
+        await self._announce()
+        log.info(
+            "worker %s ready: %d handler(s), concurrency %d",
+            self.worker_id,
+            len(self.handlers),
+            self.concurrency,
+        )
+        reporter = asyncio.create_task(self._report_loop(), name="dagq-reporter")
+        heart = asyncio.create_task(self._heartbeat_loop(), name="dagq-heartbeat")
+        try:
+            await self._intake(stop)
+        finally:
+            await self._shutdown(reporter, heart)
+
+    def busy_threads(self) -> int:
+        """Sync handlers still running in threads, timed-out ones included."""
+        with self._busy_lock:
+            return self._busy
+
+    def _in_thread(self, fn: Any, data: dict[str, Any], ctx: HandlerContext) -> Any:
+        with self._busy_lock:
+            self._busy += 1
+        try:
+            return fn(data, ctx)
+        finally:
+            with self._busy_lock:
+                self._busy -= 1
+
+    async def _intake(self, stop: asyncio.Event) -> None:
+        next_reclaim = 0.0
+        backoff = 0.1
+        while not stop.is_set():
+            free = self.concurrency - len(self._running)
+            if free <= 0:
+                self._slot_free.clear()
+                await _wait_any(self._slot_free, stop)
+                continue
+            try:
+                batch: list[Delivery] = []
+                if not self.inbox_only and time.monotonic() >= next_reclaim:
+                    next_reclaim = time.monotonic() + self._interval_s
+                    batch += await self.queue.reclaim(self.worker_id, self.handlers, free)
+                    for d in batch:
+                        log.info(
+                            "reclaimed %s/%s attempt %d (delivery %d)",
+                            d.job.run,
+                            d.job.node,
+                            d.job.attempt,
+                            d.deliveries,
+                        )
+                if len(batch) < free:
+                    batch += await self.queue.read(
+                        self.handlers,
+                        self.worker_id,
+                        free - len(batch),
+                        0 if batch else self._block_ms,
+                        wake=stop,
+                    )
+                backoff = 0.1
+            except _REDIS_DOWN as exc:
+                log.warning("reading jobs failed (%s); retrying in %.1fs", exc, backoff)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if batch:
+                self._start(batch)
+
+    def _start(self, batch: list[Delivery]) -> None:
+        started = asyncio.ensure_future(self._report_started(batch))
+        for d in batch:
+            self._held.add(d)
+            self._running[d] = asyncio.create_task(self._execute(d, started))
+
+    async def _report_started(self, batch: list[Delivery]) -> None:
+        try:
+            await self.queue.started_many(batch, self.worker_id)
+        except _REDIS_DOWN as exc:
+            # Informational only: the result message still settles the attempt.
+            log.warning("could not report %d started job(s): %s", len(batch), exc)
+
+    async def _execute(self, d: Delivery, started: asyncio.Future[None]) -> None:
+        try:
+            message = await self.run_job(d)
+        finally:
+            self._running.pop(d, None)
+            self._slot_free.set()
+        self._results.append((d, message, started))
+        self._results_ready.set()
+
+    # -- running one job -----------------------------------------------------------
+    async def run_job(self, d: Delivery) -> InboxMessage:
+        """Run one delivery's handler under its timeout; the message to report."""
+        job = d.job
+        entry = self.registry.get(job.handler)
+        if entry is None:
+            return self._failed(d, f"no handler named {job.handler!r} on worker {self.worker_id}")
+        ctx = HandlerContext(
+            run_id=job.run,
+            node_id=job.node,
+            attempt=job.attempt,
+            params=job.params,
+            workflow_id=job.workflow,
+            kind=job.kind,
+            worker_id=self.worker_id,
+            handler=job.handler,
+            timeout_s=job.timeout_s,
+        )
+        timeout = job.timeout_s if job.timeout_s > 0 else None
+        try:
+            async with asyncio.timeout(timeout) as scope:
+                result = await self._call(entry, job.input, ctx)
+        except TimeoutError as exc:
+            if scope.expired():
+                return self._failed(
+                    d, f"timed out after {format_duration(job.timeout_s)}", timed_out=True
+                )
+            return self._failed(d, str(exc) or type(exc).__name__)
+        except (Exception, SystemExit) as exc:
+            return self._failed(d, str(exc) or type(exc).__name__)
+        return self._outcome(d, entry, result)
+
+    async def _call(self, entry: HandlerEntry, data: dict[str, Any], ctx: HandlerContext) -> Any:
+        if entry.is_async:
+            return await cast(Awaitable[Any], entry.fn(data, ctx))
+        loop = asyncio.get_running_loop()
+        # When the timeout cancels this await the thread runs on (threads cannot be
+        # killed); its late result is simply dropped.  The copied context carries
+        # contextvars (log fields) into the thread.
+        call = functools.partial(
+            contextvars.copy_context().run, self._in_thread, entry.fn, data, ctx
+        )
+        result = await loop.run_in_executor(self._pool, call)
+        if inspect.isawaitable(result):  # a sync wrapper around a coroutine function
+            result = await result
+        return result
+
+    def _outcome(self, d: Delivery, entry: HandlerEntry, result: Any) -> InboxMessage:
+        if result is None:
+            result = {}
+        if not isinstance(result, dict):
+            return self._failed(
+                d,
+                f"handler {entry.name!r} returned {type(result).__name__}, expected a dict or None",
+            )
+        try:
+            orjson.dumps(result)  # the encoder of the inbox message
+        except TypeError as exc:
+            return self._failed(
+                d, f"handler {entry.name!r} returned output that is not JSON-serialisable: {exc}"
+            )
+        return InboxMessage(
+            type="succeeded",
+            run=d.job.run,
+            at_ms=now_ms(),
+            node=d.job.node,
+            token=d.job.token,
+            output=result,
+            worker=self.worker_id,
+        )
+
+    def _failed(self, d: Delivery, error: str, *, timed_out: bool = False) -> InboxMessage:
+        return InboxMessage(
+            type="failed",
+            run=d.job.run,
+            at_ms=now_ms(),
+            node=d.job.node,
+            token=d.job.token,
+            error=error,
+            timed_out=timed_out,
+            worker=self.worker_id,
+        )
+
+    # -- reporting and heartbeats ------------------------------------------------------
+    async def _report_loop(self) -> None:
+        """Send results in batches: whatever finished while the last batch was in flight."""
+        while True:
+            await self._results_ready.wait()
+            self._results_ready.clear()
+            batch, self._results = self._results, []
+            if not batch:
+                if self._closing:
+                    return
+                continue
+            await asyncio.gather(*{s for _, _, s in batch})  # started goes out first
+            backoff = 0.1
+            while True:
+                try:
+                    await self.queue.complete_many([(d, m) for d, m, _ in batch])
+                    break
+                except _REDIS_DOWN as exc:
+                    log.warning("reporting %d result(s) failed (%s); retrying", len(batch), exc)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+            for d, m, _ in batch:
+                self._held.discard(d)
+                self.processed += 1
+                if m.type == "failed":
+                    log.info(
+                        "%s/%s attempt %d failed: %s", d.job.run, d.job.node, d.job.attempt, m.error
+                    )
+            if self._closing:
+                self._results_ready.set()  # drain what is left, then return
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval_s)
+            try:
+                await self._announce()
+                held = list(self._held)
+                if held:
+                    for d in await self.queue.extend(held, self.worker_id):
+                        # Another worker reclaimed it (we stalled past the visibility
+                        # timeout): our result, if any, is still reported and the
+                        # engine applies only the first for the attempt's token.
+                        log.warning(
+                            "lost the lease of %s/%s attempt %d",
+                            d.job.run,
+                            d.job.node,
+                            d.job.attempt,
+                        )
+                        self._held.discard(d)
+            except _REDIS_DOWN as exc:
+                log.warning("heartbeat failed: %s", exc)
+
+    async def _announce(self) -> None:
+        await self.directory.announce(
+            self.worker_id,
+            self.handlers,
+            socket.gethostname(),
+            os.getpid(),
+            self.concurrency,
+            started_ms=self.started_ms,
+            in_flight=len(self._running),
+            processed=self.processed,
+        )
+
+    async def _shutdown(self, reporter: asyncio.Task[None], heart: asyncio.Task[None]) -> None:
+        """Grace period for running jobs, flush results, hand back the rest, retire."""
+        deadline = time.monotonic() + self.grace_s
+        if self._running:
+            log.info(
+                "stopping: waiting up to %s for %d running job(s)",
+                format_duration(self.grace_s),
+                len(self._running),
+            )
+            await asyncio.wait(list(self._running.values()), timeout=self.grace_s)
+        for task in list(self._running.values()):
+            task.cancel()
+        await asyncio.gather(*self._running.values(), return_exceptions=True)
+        self._closing = True
+        self._results_ready.set()
+        try:
+            await asyncio.wait_for(reporter, timeout=max(deadline - time.monotonic(), 2.0))
+        except TimeoutError:
+            log.warning("could not report every result before stopping")
+        heart.cancel()
+        await asyncio.gather(heart, return_exceptions=True)
+        try:
+            # Still held: cancelled jobs and results that could not be reported.
+            back = await self.queue.hand_back(list(self._held), self.worker_id)
+            if back:
+                log.info("handed back %d unfinished job(s)", back)
+            await self.directory.retire(self.worker_id)
+        except _REDIS_DOWN as exc:
+            log.warning(
+                "could not hand back jobs or retire (%s): they are reclaimed after "
+                "the visibility timeout",
+                exc,
+            )
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        log.info("worker %s stopped after %d job(s)", self.worker_id, self.processed)
+
+
+async def _wait_any(*events: asyncio.Event) -> None:
+    waits = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
