@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
+from orchestrator.engine.config import EngineConfig
 from orchestrator.engine.events import (
     DeadlinePassed,
     Event,
@@ -168,6 +169,19 @@ def result_from_before_a_run_retry() -> tuple[Run, Event]:
     return run, NodeSucceeded("a", token, run.tick(), {"old": True})
 
 
+def timer_again_while_the_retry_waits_for_a_slot() -> tuple[Run, Event]:
+    run = Run(
+        {"nodes": [task("a", retries=2), task("b"), task("c")], "edges": [edge("b", "c")]},
+        config=EngineConfig(max_parallel=1),
+    )
+    token = run.token("a")
+    run.fail("a")  # frees the only slot: b takes it
+    assert run.status("b") == "queued"
+    run.fire("a")
+    assert run.status("a") == "pending" and run.state.ready == ("a",)
+    return run, TimerFired("a", token, run.tick())
+
+
 SCENARIOS: list[Callable[[], tuple[Run, Event]]] = [
     wrong_token_success,
     wrong_token_failure,
@@ -179,6 +193,7 @@ SCENARIOS: list[Callable[[], tuple[Run, Event]]] = [
     success_after_retry_was_scheduled,
     success_of_a_superseded_attempt,
     duplicate_timer,
+    timer_again_while_the_retry_waits_for_a_slot,
     timer_with_wrong_token,
     result_for_a_node_never_dispatched,
     result_for_an_unknown_node,
