@@ -60,8 +60,9 @@ def add_security_headers(request: web.Request, response: web.StreamResponse) -> 
     )
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
-    # The one-time sign-in URL carries a token: never let it leak through Referer.
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    # The one-time sign-in URL carries a token: never let it leak to other sites through
+    # Referer.  Not "no-referrer": with it browsers send `Origin: null` on our own form posts.
+    response.headers.setdefault("Referrer-Policy", "same-origin")
     if response.content_type == "text/html":
         response.headers.setdefault("Cache-Control", "no-store")
 
