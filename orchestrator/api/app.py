@@ -1,0 +1,125 @@
+"""The aiohttp application factory: state, routes, middleware and background tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import structlog
+from aiohttp import web
+from aiohttp.web_urldispatcher import AbstractRoute
+
+from orchestrator.api.handlers.health import OPENAPI_DOC, encode_document
+from orchestrator.api.metrics import ApiMetrics
+from orchestrator.api.middleware import ROUTE_INDEX, guard, outer
+from orchestrator.api.openapi import build_document
+from orchestrator.api.routes import ROUTES, Route
+from orchestrator.api.state import STATE, ApiState
+from orchestrator.security import tokens
+from orchestrator.security.audit import AuditLog
+from orchestrator.security.policy_file import ensure_policies_dir
+from orchestrator.security.ratelimit import RateLimiter
+from orchestrator.security.rbac import Authorizer
+from orchestrator.security.users import UserStore
+from orchestrator.service.orchestrator import Orchestrator
+from orchestrator.service.runs import RunService
+from orchestrator.settings import Settings
+from orchestrator.store.connection import Connection
+from orchestrator.store.queue import JobQueue
+from orchestrator.worker.heartbeat import LiveWorkers
+
+log = structlog.get_logger("dagq.api")
+
+AUDIT_FILE = "audit.jsonl"
+_STOP_GRACE_S = 10.0
+
+
+def create_app(
+    settings: Settings,
+    conn: Connection,
+    *,
+    policies_dir: Path | None = None,
+    run_orchestrator: bool = True,
+    watch_interval_s: float = 0.5,
+) -> web.Application:
+    """The API application over ``conn`` (which the caller owns and closes).
+
+    Raises :class:`~orchestrator.errors.ConfigError` when the policies cannot be loaded:
+    the API never starts without a policy that decides.
+    """
+    directory = ensure_policies_dir(Path(policies_dir or settings.resolved_policies_dir()))
+    state = ApiState(
+        settings=settings,
+        conn=conn,
+        service=RunService(conn.redis, conn.keys, settings),
+        authorizer=Authorizer.from_dir(directory),
+        users=UserStore.in_dir(directory),
+        audit=AuditLog(conn.redis, conn.keys, path=settings.data_dir / AUDIT_FILE),
+        limiter=RateLimiter.from_settings(conn.redis, conn.keys, settings),
+        queue=JobQueue(conn.redis, conn.keys, settings),
+        workers=LiveWorkers(conn.redis, conn.keys, settings),
+        metrics=ApiMetrics(),
+        jwt_secret=tokens.load_or_create_secret(
+            settings.data_dir, configured=settings.api.jwt_secret
+        ),
+    )
+    app = web.Application(
+        middlewares=[outer, guard],
+        # aiohttp's own cap, a second line behind the middleware's Content-Length check.
+        client_max_size=settings.limits.max_body_bytes,
+    )
+    app[STATE] = state
+    index: dict[AbstractRoute, Route] = {}
+    for route in ROUTES:
+        index[app.router.add_route(route.method, route.path, route.handler)] = route
+    app[ROUTE_INDEX] = index
+    app[OPENAPI_DOC] = encode_document(build_document(ROUTES))
+
+    async def watch_policies(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(_watch(app[STATE], watch_interval_s))
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        app[STATE].audit.close()
+
+    app.cleanup_ctx.append(watch_policies)
+    if run_orchestrator:
+        app.cleanup_ctx.append(_orchestrator)
+    app.on_shutdown.append(_closing)
+    return app
+
+
+async def _watch(state: ApiState, interval_s: float) -> None:
+    """Hot reload: policy files through the Authorizer, the users file through the store."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            state.authorizer.poll()
+            if state.users.reload_if_changed():
+                state.key_cache.clear()  # revoked or rotated keys stop working now
+        except Exception as exc:  # the watcher must outlive any surprise
+            log.exception("policy_watch_failed", error=str(exc))
+
+
+async def _orchestrator(app: web.Application) -> AsyncIterator[None]:
+    """Run the orchestrator loop inside the API process while the app runs."""
+    orchestrator = Orchestrator(app[STATE].service)
+    await orchestrator.ensure_groups()
+    stop = asyncio.Event()
+    task = asyncio.create_task(orchestrator.run(stop))
+    yield
+    stop.set()
+    try:
+        await asyncio.wait_for(task, _STOP_GRACE_S)
+    except TimeoutError:
+        log.warning("orchestrator_stop_timeout")
+    except Exception as exc:
+        log.exception("orchestrator_failed", error=str(exc))
+
+
+async def _closing(app: web.Application) -> None:
+    """Shutdown began: live event streams send their end frame and finish."""
+    app[STATE].closing.set()

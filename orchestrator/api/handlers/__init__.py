@@ -1,0 +1,1 @@
+"""Thin request handlers, one module per area; the route table wires them up."""

@@ -1,0 +1,99 @@
+"""Judging a workflow spec that arrives over HTTP: the validator plus the API's limits.
+
+The validator knows graphs; the API also enforces the deployment's resource limits
+(``workflow.resource_limits``): no node may ask for more retries than
+``max_retry_attempts`` and no workflow for more parallelism than
+``max_parallel_executions``.  Both are reported as validation errors, with codes,
+so the designer shows them beside every other problem.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestrator.errors import SpecInvalid
+from orchestrator.settings import Settings
+from orchestrator.spec.loader import SpecIssue, build_spec
+from orchestrator.spec.model import WorkflowSpec
+from orchestrator.spec.validator import ValidationResult, validate_data, validate_spec
+
+
+def limit_issues(spec: WorkflowSpec, settings: Settings) -> tuple[list[SpecIssue], list[SpecIssue]]:
+    """Errors and warnings of ``spec`` against the configured resource limits."""
+    limits = settings.limits
+    errors: list[SpecIssue] = []
+    warnings: list[SpecIssue] = []
+    max_retries = limits.max_retry_attempts
+    for node in spec.nodes:
+        retries = node.retries if node.type in ("task", "compensation") else None
+        if retries is not None and retries > max_retries:
+            errors.append(
+                SpecIssue(
+                    "TOO_MANY_RETRIES",
+                    f"node '{node.id}' asks for {retries} retries; this deployment "
+                    f"allows at most {max_retries} (resource_limits.max_retry_attempts)",
+                    node_id=node.id,
+                    path=f"nodes.{node.id}.retries",
+                )
+            )
+    config = spec.config
+    if config.max_retries is not None and config.max_retries > max_retries:
+        errors.append(
+            SpecIssue(
+                "TOO_MANY_RETRIES",
+                f"config.max_retries is {config.max_retries}; this deployment allows at most "
+                f"{max_retries} (resource_limits.max_retry_attempts)",
+                path="config.max_retries",
+            )
+        )
+    parallel = limits.max_parallel_executions
+    if config.concurrency_limit is not None and config.concurrency_limit > parallel:
+        errors.append(
+            SpecIssue(
+                "TOO_PARALLEL",
+                f"config.concurrency_limit is {config.concurrency_limit}; this deployment runs "
+                f"at most {parallel} nodes of a run at once "
+                "(resource_limits.max_parallel_executions)",
+                path="config.concurrency_limit",
+            )
+        )
+    longest = limits.max_workflow_duration
+    if config.max_execution_time is not None and config.max_execution_time > longest:
+        warnings.append(
+            SpecIssue(
+                "DURATION_CAPPED",
+                f"config.max_execution_time is {config.max_execution_time:g} s; runs are "
+                f"stopped after {longest:g} s (resource_limits.max_workflow_duration)",
+                path="config.max_execution_time",
+            )
+        )
+    return errors, warnings
+
+
+def judge(raw: Any, settings: Settings) -> tuple[ValidationResult, WorkflowSpec | None]:
+    """Validate parsed JSON as a spec; the spec is returned only when it is valid."""
+    max_nodes = settings.execution.max_nodes_per_workflow
+    spec, _ = build_spec(raw)
+    if spec is None:
+        return validate_data(raw, max_nodes=max_nodes), None
+    return judge_spec(spec, settings)
+
+
+def judge_spec(
+    spec: WorkflowSpec, settings: Settings
+) -> tuple[ValidationResult, WorkflowSpec | None]:
+    """Validate a built spec against the graph rules and the limits."""
+    result = validate_spec(spec, max_nodes=settings.execution.max_nodes_per_workflow)
+    errors, warnings = limit_issues(spec, settings)
+    if errors or warnings:
+        result = ValidationResult((*result.errors, *errors), (*result.warnings, *warnings))
+    return result, (spec if result.valid else None)
+
+
+def require_valid(raw: Any, settings: Settings) -> WorkflowSpec:
+    """The spec in ``raw``; :class:`SpecInvalid` (422) with every error and warning if not."""
+    result, spec = judge(raw, settings)
+    if spec is None:
+        result.raise_if_invalid("workflow")
+        raise SpecInvalid("the workflow specification is invalid")  # unreachable: no errors
+    return spec

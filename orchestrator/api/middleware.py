@@ -1,0 +1,302 @@
+"""The request pipeline: request ids, JSON errors, metrics, identity, authorization,
+rate limits, body limits and parsing, and the audit trail.
+
+Two middlewares.  ``outer`` wraps everything: it names the request, times it, and
+turns every failure into the JSON error body (a real bug is logged and answered
+with a JSON 500, never a traceback).  ``guard`` applies what the matched route
+declares: who may call it, its rate-limit action, its query and body models; it
+audits every denial and every mutating request with its outcome.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import typing
+import uuid
+from typing import Any
+
+import orjson
+import structlog
+from aiohttp import web
+from aiohttp.web_urldispatcher import AbstractRoute
+from pydantic import BaseModel, ValidationError
+
+from orchestrator.api.http import BODY, IDENTITY, QUERY, REQUEST_ID, ROLE, json_response
+from orchestrator.api.routes import AUTHENTICATED, PUBLIC, Route
+from orchestrator.api.state import STATE, ApiState, Identity
+from orchestrator.errors import (
+    BadRequest,
+    DagqError,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    Unauthorized,
+    Unavailable,
+)
+from orchestrator.security import tokens
+from orchestrator.security.audit import Outcome
+
+log = structlog.get_logger("dagq.api")
+
+ROUTE_INDEX: web.AppKey[dict[AbstractRoute, Route]] = web.AppKey("dagq_route_index", dict)
+"""The aiohttp route object of each table entry."""
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_JSON_TYPES = ("application/json", "text/json")
+
+
+def _request_id(request: web.Request) -> str:
+    given = request.headers.get("X-Request-Id", "")
+    return given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+
+def error_response(exc: DagqError, request_id: str) -> web.Response:
+    """The JSON error body of ``exc`` with its status (and Retry-After / WWW-Authenticate)."""
+    headers = {"X-Request-Id": request_id}
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(exc.retry_after_s)
+    elif exc.http_status == 429:
+        headers["Retry-After"] = "1"
+    elif isinstance(exc, Unauthorized):
+        headers["WWW-Authenticate"] = 'Bearer realm="dagq"'
+    return json_response(exc.to_dict(), status=exc.http_status, headers=headers)
+
+
+def _status_error(
+    message: str, code: str, status: int, details: dict[str, Any] | None = None
+) -> DagqError:
+    err = DagqError(message, code=code, details=details)
+    err.http_status = status
+    return err
+
+
+def _http_error(exc: web.HTTPException, request: web.Request) -> DagqError:
+    if exc.status == 404:
+        return NotFound(f"no such endpoint: {request.method} {request.path}")
+    if exc.status == 405:
+        allowed = sorted(getattr(exc, "allowed_methods", ()) or ())
+        return _status_error(
+            f"{request.method} is not allowed on {request.path}",
+            "METHOD_NOT_ALLOWED",
+            405,
+            {"allowed": allowed},
+        )
+    if exc.status == 413:
+        return PayloadTooLarge("request body too large")
+    return _status_error(exc.reason or "request failed", f"HTTP_{exc.status}", max(exc.status, 400))
+
+
+@web.middleware
+async def outer(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Request id, timing and metrics, and JSON for every error."""
+    started = time.perf_counter()
+    request_id = _request_id(request)
+    request[REQUEST_ID] = request_id
+    try:
+        response: web.StreamResponse = await handler(request)
+    except DagqError as exc:
+        response = error_response(exc, request_id)
+    except web.HTTPException as exc:
+        response = error_response(_http_error(exc, request), request_id)
+        if exc.status == 405:
+            response.headers["Allow"] = exc.headers.get("Allow", "")
+    except Exception:
+        log.exception("api_unhandled", path=request.path, method=request.method, rid=request_id)
+        response = error_response(
+            DagqError("internal error; the server log has the details", code="INTERNAL"),
+            request_id,
+        )
+    if not response.prepared:
+        response.headers["X-Request-Id"] = request_id
+    resource = request.match_info.route.resource
+    template = resource.canonical if resource is not None else "unmatched"
+    st = request.app[STATE]
+    st.metrics.observe(request.method, template, response.status, time.perf_counter() - started)
+    return response
+
+
+# --- identity and authorization ----------------------------------------------------------
+
+
+def identify(request: web.Request, st: ApiState) -> Identity:
+    """The caller from ``X-API-Key`` or ``Authorization: Bearer``; Unauthorized if neither."""
+    key = request.headers.get("X-API-Key")
+    if key is not None:
+        found = st.key_cache.get(key)
+        if found is None:
+            found = st.users.verify_key(key.strip())
+            if found is None:
+                raise Unauthorized("invalid API key")
+            st.key_cache.put(key, found)
+        return Identity(found.name, "key")
+    auth = request.headers.get("Authorization")
+    if auth is not None:
+        scheme, _, token = auth.strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("the Authorization header must be 'Bearer <token>'")
+        claims = tokens.verify(token.strip(), secret=st.jwt_secret)
+        account = st.users.get(claims.sub)
+        if account is None or account.disabled:
+            raise Unauthorized("the token's user no longer exists or is disabled")
+        return Identity(account.name, "token")
+    if not st.settings.workflow.security.auth_required:
+        return Identity("anonymous", "none")
+    raise Unauthorized("authentication required: send X-API-Key or Authorization: Bearer <token>")
+
+
+def authorize(route: Route, ident: Identity, role: str, st: ApiState) -> None:
+    """Forbidden unless the caller holds the route's permission."""
+    if route.permission == AUTHENTICATED or not st.settings.workflow.security.rbac_enabled:
+        return
+    if not st.authorizer.allowed(ident.user, route.permission):
+        who = f"{ident.user} ({role})" if role else f"{ident.user} (no role)"
+        raise Forbidden(
+            f"{who} may not use {route.permission}",
+            details={"permission": route.permission, "role": role or None},
+        )
+
+
+# --- query and body ----------------------------------------------------------------------
+
+
+def _errors(exc: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"loc": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
+        for e in exc.errors()
+    ]
+
+
+def parse_query(request: web.Request, model: type[BaseModel]) -> BaseModel:
+    """The query string as ``model``; repeated keys become lists for list fields."""
+    data: dict[str, Any] = {}
+    for name in set(request.query.keys()):
+        values = request.query.getall(name)
+        field = model.model_fields.get(name)
+        is_list = field is not None and typing.get_origin(field.annotation) is list
+        data[name] = list(values) if is_list else values[-1]
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = _errors(exc)
+        raise BadRequest(
+            f"invalid query parameter {errors[0]['loc']}: {errors[0]['message']}",
+            details={"errors": errors},
+        ) from None
+
+
+async def read_json(request: web.Request, route: Route, max_bytes: int) -> Any:
+    """The parsed JSON body (None when empty); 413 over ``max_bytes``, 400 when malformed."""
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise PayloadTooLarge(
+            f"request body of {request.content_length} bytes is over the {max_bytes} byte limit",
+            details={"limit": max_bytes},
+        )
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise PayloadTooLarge(
+            f"request body is over the {max_bytes} byte limit", details={"limit": max_bytes}
+        ) from None
+    if not raw.strip():
+        if route.body_required:
+            raise BadRequest("this request needs a JSON body")
+        return None
+    ctype = request.content_type
+    if request.headers.get("Content-Type") and not (
+        ctype in _JSON_TYPES or ctype.endswith("+json")
+    ):
+        raise BadRequest(f"send the body as application/json, not {ctype}")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"malformed JSON body: {exc}") from None
+
+
+def parse_body(route: Route, data: Any) -> Any:
+    """Spec bodies stay raw (the validator judges them); others become the route's model."""
+    if data is None or route.spec_body or route.body is None:
+        return data
+    if not isinstance(data, dict):
+        raise BadRequest("the body must be a JSON object")
+    try:
+        return route.body.model_validate(data)
+    except ValidationError as exc:
+        errors = _errors(exc)
+        raise BadRequest(
+            f"invalid body field {errors[0]['loc'] or '(body)'}: {errors[0]['message']}",
+            details={"errors": errors},
+        ) from None
+
+
+# --- audit -------------------------------------------------------------------------------
+
+
+async def audit(
+    st: ApiState,
+    request: web.Request,
+    route: Route,
+    ident: Identity | None,
+    role: str,
+    outcome: Outcome,
+    status: int,
+    detail: str | None = None,
+) -> None:
+    """Record one entry; an audit sink failure is logged, never turned into a failed request."""
+    if not st.settings.workflow.security.audit_logging:
+        return
+    try:
+        await st.audit.record(
+            user=ident.user if ident else None,
+            role=role or None,
+            action=route.operation_id,
+            resource=f"{request.method} {request.path}",
+            outcome=outcome,
+            request_id=request[REQUEST_ID],
+            status=status,
+            detail=detail,
+        )
+    except Unavailable as exc:
+        log.error("audit_failed", error=exc.message, rid=request[REQUEST_ID])
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Enforce the matched route's declarations (see the module docstring)."""
+    st = request.app[STATE]
+    route = request.app[ROUTE_INDEX].get(request.match_info.route)
+    if route is None or route.permission == PUBLIC:
+        response: web.StreamResponse = await handler(request)
+        return response
+    ident: Identity | None = None
+    role = ""
+    try:
+        ident = identify(request, st)
+        role = st.authorizer.role_of(ident.user) or ""
+        request[IDENTITY] = ident
+        request[ROLE] = role
+        authorize(route, ident, role, st)
+        if route.rate_limit is not None:
+            await st.limiter.hit(ident.user, route.rate_limit)
+    except (Unauthorized, Forbidden, RateLimited) as exc:
+        await audit(st, request, route, ident, role, "denied", exc.http_status, exc.message)
+        raise
+    try:
+        if route.query is not None:
+            request[QUERY] = parse_query(request, route.query)
+        if route.body is not None:
+            data = await read_json(request, route, st.settings.limits.max_body_bytes)
+            request[BODY] = parse_body(route, data)
+        response = await handler(request)
+    except DagqError as exc:
+        if route.mutating:
+            await audit(st, request, route, ident, role, "error", exc.http_status, exc.message)
+        raise
+    except Exception as exc:
+        if route.mutating and not isinstance(exc, web.HTTPException):
+            await audit(st, request, route, ident, role, "error", 500, type(exc).__name__)
+        raise
+    if route.mutating:
+        await audit(st, request, route, ident, role, "allowed", response.status)
+    return response

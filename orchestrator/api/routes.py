@@ -1,0 +1,163 @@
+"""The route table: every endpoint with its permission, models, statuses and summary.
+
+Routes are data, apart from the handlers: the middleware authorizes each request by
+the permission its route declares, validates the query and body with the declared
+models, rate-limits by the declared action, and audits every non-GET route; the
+OpenAPI document is generated from this table; the role matrix test iterates it.
+A route cannot be added without saying who may call it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from orchestrator.api import schemas as s
+from orchestrator.api.handlers import admin, health, runs, workflows
+from orchestrator.api.http import API_PREFIX
+from orchestrator.spec.model import WorkflowSpec
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+PUBLIC = "public"
+"""Permission of routes anyone may call (health, metrics, the OpenAPI document)."""
+AUTHENTICATED = "authenticated"
+"""Permission of routes any authenticated caller may use (``/whoami``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One endpoint."""
+
+    method: str
+    path: str
+    handler: Handler
+    permission: str
+    """A Casbin permission (``workflow:read``), :data:`AUTHENTICATED` or :data:`PUBLIC`."""
+    operation_id: str
+    summary: str
+    tag: str
+    status: int = 200
+    """Status of success."""
+    response: type[BaseModel] | None = None
+    """Model of the success body (None: no body, or not JSON)."""
+    query: type[BaseModel] | None = None
+    body: type[BaseModel] | None = None
+    """Model of the JSON body; for ``spec_body`` routes the documented spec schema."""
+    body_required: bool = False
+    spec_body: bool = False
+    """The body is a workflow spec judged by the validator (422 with its codes)."""
+    errors: tuple[int, ...] = ()
+    """Route-specific error statuses (404, 409, 422, 429...)."""
+    rate_limit: str | None = None
+    """Action name in ``workflow.security.rate_limiting``."""
+    event_stream: bool = False
+    """Also answers ``text/event-stream``."""
+    media_type: str = "application/json"
+
+    @property
+    def mutating(self) -> bool:
+        """Whether the route changes state (and so is audited)."""
+        return self.method not in ("GET", "HEAD")
+
+
+def _r(method: str, path: str, handler: Handler, permission: str, op: str, summary: str,
+       tag: str, **kw: object) -> Route:  # fmt: skip
+    return Route(method, API_PREFIX + path, handler, permission, op, summary, tag, **kw)  # type: ignore[arg-type]
+
+
+W, R, N, V, A = "workflows", "runs", "nodes", "versions", "admin"
+WF = "/workflows/{workflowId}"
+RUN = "/runs/{runId}"
+
+ROUTES: tuple[Route, ...] = (
+    # -- workflows ----------------------------------------------------------------------
+    _r("GET", "/workflows", workflows.list_workflows, "workflow:read", "listWorkflows",
+       "List workflows", W, response=s.WorkflowList, query=s.WorkflowListQuery),
+    _r("POST", "/workflows", workflows.create_workflow, "workflow:create", "createWorkflow",
+       "Create a workflow (version 1)", W, status=201, response=s.Workflow, body=WorkflowSpec,
+       body_required=True, spec_body=True, errors=(409, 422, 429), rate_limit="create_workflow"),
+    _r("GET", WF, workflows.get_workflow, "workflow:read", "getWorkflow",
+       "Get a workflow", W, response=s.Workflow, errors=(404,)),
+    _r("PUT", WF, workflows.update_workflow, "workflow:update", "updateWorkflow",
+       "Update a workflow (stores the next version)", W, response=s.Workflow,
+       query=s.SpecWriteQuery, body=WorkflowSpec, body_required=True, spec_body=True,
+       errors=(404, 409, 422)),
+    _r("DELETE", WF, workflows.delete_workflow, "workflow:delete", "deleteWorkflow",
+       "Delete a workflow (force cancels its active runs)", W, status=204,
+       query=s.DeleteQuery, errors=(404, 409)),
+    _r("POST", WF + "/validate", workflows.validate_workflow, "workflow:validate",
+       "validateWorkflow", "Validate the stored workflow, or the spec in the body", W,
+       response=s.ValidationResult, body=WorkflowSpec, spec_body=True, errors=(404,)),
+    _r("POST", "/validate", workflows.validate_spec, "workflow:validate", "validateSpec",
+       "Validate an unsaved spec", W, response=s.ValidationResult, body=WorkflowSpec,
+       body_required=True, spec_body=True),
+    # -- versions -----------------------------------------------------------------------
+    _r("GET", WF + "/versions", workflows.list_versions, "workflow:read",
+       "listWorkflowVersions", "List versions, newest first", V, response=s.VersionList,
+       query=s.VersionListQuery, errors=(404,)),
+    _r("POST", WF + "/versions", workflows.create_version, "workflow:update",
+       "createWorkflowVersion", "Create a version", V, status=201,
+       response=s.WorkflowVersion, query=s.SpecWriteQuery, body=WorkflowSpec,
+       body_required=True, spec_body=True, errors=(404, 409, 422)),
+    _r("GET", WF + "/versions/{version}", workflows.get_version, "workflow:read",
+       "getWorkflowVersion", "Get one version", V, response=s.WorkflowVersion, errors=(404,)),
+    # -- runs ---------------------------------------------------------------------------
+    _r("GET", WF + "/runs", runs.list_workflow_runs, "run:read", "listWorkflowRuns",
+       "List a workflow's runs", R, response=s.RunList, query=s.RunListQuery, errors=(404,)),
+    _r("POST", WF + "/runs", runs.start_run, "workflow:execute", "startWorkflowRun",
+       "Start a run", R, status=201, response=s.WorkflowRun, body=s.RunParameters,
+       errors=(404, 422, 429), rate_limit="start_run"),
+    _r("GET", "/runs", runs.list_runs, "run:read", "listRuns", "List runs", R,
+       response=s.RunList, query=s.AllRunsQuery),
+    _r("GET", RUN, runs.get_run, "run:read", "getWorkflowRun", "Get a run", R,
+       response=s.WorkflowRun, errors=(404,)),
+    _r("DELETE", RUN, runs.cancel_run, "run:cancel", "cancelWorkflowRun", "Cancel a run", R,
+       status=204, errors=(404, 409)),
+    _r("POST", RUN + "/retry", runs.retry_run, "workflow:execute", "retryWorkflowRun",
+       "Retry a run from its failure or from a node", R, status=201, response=s.WorkflowRun,
+       body=s.RetryOptions, errors=(404, 409)),
+    _r("GET", RUN + "/nodes", runs.list_nodes, "run:read", "getNodeStatuses",
+       "Get every node's status", N, response=s.NodeList, errors=(404,)),
+    _r("GET", RUN + "/nodes/{nodeId}", runs.get_node, "run:read", "getNodeStatus",
+       "Get one node's status", N, response=s.NodeStatusView, errors=(404,)),
+    _r("POST", RUN + "/nodes/{nodeId}/retry", runs.retry_node, "workflow:execute", "retryNode",
+       "Rerun one node of a failed run", N, response=s.NodeStatusView, errors=(404, 409)),
+    _r("GET", RUN + "/events", runs.run_events, "run:read", "streamRunEvents",
+       "Run events: JSON after `since`, or a live text/event-stream", R,
+       response=s.EventList, query=s.EventsQuery, errors=(404,), event_stream=True),
+    # -- administration -----------------------------------------------------------------
+    _r("GET", "/whoami", admin.whoami, AUTHENTICATED, "whoami",
+       "The caller, its role and permissions", A, response=s.WhoAmI),
+    _r("GET", "/audit", admin.audit, "system:configure", "listAudit",
+       "Audit entries, newest first", A, response=s.AuditList, query=s.AuditQuery),
+    _r("GET", "/system/policy", admin.policy_status, "system:configure", "getPolicyStatus",
+       "Policy status: last reload and last error", A, response=s.PolicyStatus),
+    _r("GET", "/system/users", admin.users, "system:configure", "listUsers",
+       "Users and their roles", A, response=s.UserList),
+    _r("GET", "/queues", admin.queues, "run:read", "getQueues",
+       "Queue depths and live workers", A, response=s.Queues),
+    _r("GET", "/queues/dead-letters", admin.dead_letters, "system:configure",
+       "listDeadLetters", "Dead-lettered jobs", A, response=s.DeadLetters,
+       query=s.DeadLetterQuery),
+    _r("POST", "/queues/dead-letters/requeue", admin.requeue_dead, "system:configure",
+       "requeueDeadLetters", "Put dead letters back on their queues", A,
+       response=s.Requeued, body=s.DeadLetterIds, body_required=True),
+    _r("POST", "/queues/dead-letters/purge", admin.purge_dead, "system:configure",
+       "purgeDeadLetters", "Delete dead letters (their attempts fail)", A,
+       response=s.Purged, body=s.DeadLetterIds, body_required=True),
+    _r("GET", "/handlers", admin.handlers, "workflow:read", "listHandlers",
+       "Handlers offered by live workers", A, response=s.Handlers),
+    # -- unauthenticated ----------------------------------------------------------------
+    Route("GET", "/healthz", health.healthz, PUBLIC, "healthz", "Liveness", "health",
+          response=s.Health),
+    Route("GET", "/readyz", health.readyz, PUBLIC, "readyz", "Readiness (Redis reachable)",
+          "health", response=s.Health, errors=(503,)),
+    Route("GET", "/metrics", health.metrics, PUBLIC, "metrics", "Prometheus metrics",
+          "health", media_type="text/plain"),
+    Route("GET", API_PREFIX + "/openapi.json", health.openapi, PUBLIC, "openapi",
+          "This OpenAPI document", "health", media_type="application/json"),
+)  # fmt: skip

@@ -1,0 +1,99 @@
+"""What every handler and middleware reaches through the application: one typed state object.
+
+Kept apart from ``app.py`` so that handlers, middleware and the route table can import
+the key without importing the application factory (which imports them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+from aiohttp import web
+
+from orchestrator.api.metrics import ApiMetrics
+from orchestrator.keys import Keys
+from orchestrator.security.audit import AuditLog
+from orchestrator.security.ratelimit import RateLimiter
+from orchestrator.security.rbac import Authorizer
+from orchestrator.security.users import User, UserStore
+from orchestrator.service.runs import RunService
+from orchestrator.settings import Settings
+from orchestrator.store.connection import Connection
+from orchestrator.store.queue import JobQueue
+from orchestrator.worker.heartbeat import LiveWorkers
+
+AuthMethod = Literal["key", "token", "none"]
+_KEY_CACHE_S = 2.0
+_KEY_CACHE_MAX = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who is calling: the user name and how they proved it."""
+
+    user: str
+    method: AuthMethod
+
+
+@dataclass
+class KeyCache:
+    """Recently verified API keys, so a busy client does not cost a file stat per request.
+
+    Only successes are cached (a flood of wrong keys cannot grow it), for ``ttl_s``:
+    a revoked key stops working within that time.
+    """
+
+    ttl_s: float = _KEY_CACHE_S
+    _entries: dict[str, tuple[User, float]] = field(default_factory=dict)
+
+    def get(self, key: str) -> User | None:
+        """The cached user of ``key`` if verified less than ``ttl_s`` ago."""
+        hit = self._entries.get(key)
+        if hit is None:
+            return None
+        if hit[1] < time.monotonic():
+            del self._entries[key]
+            return None
+        return hit[0]
+
+    def put(self, key: str, user: User) -> None:
+        """Remember a successful verification."""
+        if len(self._entries) >= _KEY_CACHE_MAX:
+            self._entries.clear()
+        self._entries[key] = (user, time.monotonic() + self.ttl_s)
+
+    def clear(self) -> None:
+        """Forget everything (the users file changed)."""
+        self._entries.clear()
+
+
+@dataclass
+class ApiState:
+    """The services one API process works with."""
+
+    settings: Settings
+    conn: Connection
+    service: RunService
+    authorizer: Authorizer
+    users: UserStore
+    audit: AuditLog
+    limiter: RateLimiter
+    queue: JobQueue
+    workers: LiveWorkers
+    metrics: ApiMetrics
+    jwt_secret: str
+    key_cache: KeyCache = field(default_factory=KeyCache)
+    closing: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when the application shuts down: live event streams finish."""
+
+    @property
+    def keys(self) -> Keys:
+        """The deployment's Redis key layout."""
+        return self.conn.keys
+
+
+STATE: web.AppKey[ApiState] = web.AppKey("dagq_state", ApiState)
+"""The application's :class:`ApiState`."""
