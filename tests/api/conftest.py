@@ -79,9 +79,7 @@ AppFactory = Callable[..., Awaitable[Api]]
 
 
 @pytest.fixture
-async def make_api(
-    policies: Path, role_keys: dict[str, str]
-) -> AsyncIterator[AppFactory]:
+async def make_api(policies: Path, role_keys: dict[str, str]) -> AsyncIterator[AppFactory]:
     """Start apps on demand (``await make_api(settings)``); all are stopped at the end."""
     started: list[tuple[TestClient[web.Request, web.Application], Connection]] = []
 
