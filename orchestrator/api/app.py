@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -33,6 +34,19 @@ from orchestrator.worker.heartbeat import LiveWorkers
 log = structlog.get_logger("dagq.api")
 
 AUDIT_FILE = "audit.jsonl"
+MAX_LINE_BYTES = 32768
+"""Request line and header size the server accepts (``web.AppRunner(max_line_size=...,
+max_field_size=...)``): every URL the OpenAPI document allows reaches the JSON error
+handling instead of aiohttp's plain-text 400."""
+
+
+def runner(app: web.Application, **options: Any) -> web.AppRunner:
+    """An ``AppRunner`` for the API with its server limits (``options`` go to aiohttp)."""
+    return web.AppRunner(
+        app, max_line_size=MAX_LINE_BYTES, max_field_size=MAX_LINE_BYTES, **options
+    )
+
+
 _STOP_GRACE_S = 10.0
 
 

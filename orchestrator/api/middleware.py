@@ -43,6 +43,7 @@ log = structlog.get_logger("dagq.api")
 ROUTE_INDEX: web.AppKey[dict[AbstractRoute, Route]] = web.AppKey("dagq_route_index", dict)
 """The aiohttp route object of each table entry."""
 
+MAX_PATH_PARAM = 128
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _JSON_TYPES = ("application/json", "text/json")
 
@@ -209,17 +210,19 @@ async def read_json(request: web.Request, route: Route, max_bytes: int) -> Any:
     ):
         raise BadRequest(f"send the body as application/json, not {ctype}")
     try:
-        return orjson.loads(raw)
+        data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"malformed JSON body: {exc}") from None
+    if not isinstance(data, dict):
+        # Every body of this API is an object; ``null`` or a list is not "no body".
+        raise BadRequest("the body must be a JSON object")
+    return data
 
 
 def parse_body(route: Route, data: Any) -> Any:
     """Spec bodies stay raw (the validator judges them); others become the route's model."""
     if data is None or route.spec_body or route.body is None:
         return data
-    if not isinstance(data, dict):
-        raise BadRequest("the body must be a JSON object")
     try:
         return route.body.model_validate(data)
     except ValidationError as exc:
@@ -283,6 +286,9 @@ async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
         await audit(st, request, route, ident, role, "denied", exc.http_status, exc.message)
         raise
     try:
+        for name, value in request.match_info.items():
+            if len(value) > MAX_PATH_PARAM:  # no id is longer; the document says so too
+                raise NotFound(f"no {name} {value[:40]!r}...", details={name: value[:128]})
         if route.query is not None:
             request[QUERY] = parse_query(request, route.query)
         if route.body is not None:

@@ -35,6 +35,7 @@ _ERROR_TEXT = {
 _PATH_PARAMS: dict[str, dict[str, Any]] = {
     "version": {"type": "integer", "minimum": 1},
 }
+_PATH_DEFAULT = {"type": "string", "minLength": 1, "maxLength": 128}
 
 
 def _strip_null(schema: dict[str, Any]) -> dict[str, Any]:
@@ -82,7 +83,7 @@ def path_parameters(path: str) -> list[dict[str, Any]]:
             "name": name,
             "in": "path",
             "required": True,
-            "schema": _PATH_PARAMS.get(name, {"type": "string", "minLength": 1}),
+            "schema": _PATH_PARAMS.get(name, _PATH_DEFAULT),
         }
         for name in _PARAM.findall(path)
     ]

@@ -91,9 +91,9 @@ ROUTES: tuple[Route, ...] = (
        query=s.DeleteQuery, errors=(404, 409)),
     _r("POST", WF + "/validate", workflows.validate_workflow, "workflow:validate",
        "validateWorkflow", "Validate the stored workflow, or the spec in the body", W,
-       response=s.ValidationResult, body=WorkflowSpec, spec_body=True, errors=(404,)),
+       response=s.ValidationResult, body=s.SpecDraft, spec_body=True, errors=(404,)),
     _r("POST", "/validate", workflows.validate_spec, "workflow:validate", "validateSpec",
-       "Validate an unsaved spec", W, response=s.ValidationResult, body=WorkflowSpec,
+       "Validate an unsaved spec", W, response=s.ValidationResult, body=s.SpecDraft,
        body_required=True, spec_body=True),
     # -- versions -----------------------------------------------------------------------
     _r("GET", WF + "/versions", workflows.list_versions, "workflow:read",

@@ -14,18 +14,37 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from orchestrator.engine.state import NodeStatus, RunStatus
 from orchestrator.spec.model import ID_PATTERN, WorkflowSpec
 
-StreamId = Annotated[str, Field(pattern=r"^\d{1,20}(-\d{1,20})?$", max_length=41)]
+MAX_ID_PART = 2**64 - 1
+
+
+def _fits_64_bits(value: str) -> str:
+    ms, _, seq = value.partition("-")
+    if int(ms) > MAX_ID_PART or int(seq or 0) > MAX_ID_PART:
+        raise ValueError("both parts of a stream id must fit in 64 bits")
+    return value
+
+
+StreamId = Annotated[
+    str,
+    Field(pattern=r"^\d{1,20}(-\d{1,20})?$", max_length=41),
+    AfterValidator(_fits_64_bits),
+]
 Tag = Annotated[str, Field(min_length=1, max_length=64)]
 NodeRef = Annotated[str, Field(min_length=1, max_length=128, pattern=ID_PATTERN)]
 
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Body(BaseModel):
+    # Strict: a JSON body has real types, so ``false`` is not a shard and "5" not a priority.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class _Out(BaseModel):
@@ -40,7 +59,7 @@ class WorkflowListQuery(_In):
 
     name: str | None = Field(default=None, max_length=256, description="Substring of name or id")
     status: Literal["draft", "published", "deprecated"] | None = None
-    tag: list[Tag] = Field(default_factory=list, max_length=50, description="All must be present")
+    tag: list[Tag] = Field(default_factory=list, max_length=10, description="All must be present")
     limit: int = Field(default=20, ge=1, le=100)
     offset: int = Field(default=0, ge=0, le=1_000_000)
 
@@ -54,7 +73,7 @@ class DeleteQuery(_In):
 class SpecWriteQuery(_In):
     """Options of a spec write (update, new version)."""
 
-    changeLog: str | None = Field(default=None, max_length=1024)
+    changeLog: str | None = Field(default=None, max_length=200)
     expectedVersion: int | None = Field(
         default=None, ge=1, description="Refuse (409) unless this is the current version"
     )
@@ -83,7 +102,12 @@ class AllRunsQuery(RunListQuery):
 class EventsQuery(_In):
     """``since``: a stream id (exclusive) or an ISO 8601 time (inclusive)."""
 
-    since: str | None = Field(default=None, max_length=64)
+    since: str | None = Field(
+        default=None,
+        max_length=64,
+        description="An event id (events after it) or an ISO 8601 time with a zone "
+        "(events recorded at or after it)",
+    )
     limit: int = Field(default=1000, ge=1, le=10_000)
 
 
@@ -107,7 +131,7 @@ class DeadLetterQuery(_In):
 # --- bodies -----------------------------------------------------------------------------
 
 
-class RunParameters(_In):
+class RunParameters(_Body):
     """Body of ``POST /workflows/{id}/runs``."""
 
     parameters: dict[str, Any] = Field(default_factory=dict)
@@ -117,18 +141,24 @@ class RunParameters(_In):
     version: int | None = Field(default=None, ge=1, description="Pinned version (default: current)")
 
 
-class RetryOptions(_In):
+class RetryOptions(_Body):
     """Body of ``POST /runs/{id}/retry``."""
 
     fromNode: NodeRef | None = Field(default=None, description="Retry from this node onwards")
     onlyNode: bool = Field(default=False, description="Rerun only fromNode, then continue")
 
 
-class DeadLetterIds(_In):
+class DeadLetterIds(_Body):
     """Which dead letters to requeue or purge."""
 
     ids: list[StreamId] = Field(min_length=1, max_length=1000)
     shard: int | None = Field(default=None, ge=0, le=1023)
+
+
+class SpecDraft(BaseModel):
+    """Any JSON object, judged as a workflow spec: the answer lists every problem found."""
+
+    model_config = ConfigDict(extra="allow")
 
 
 # --- responses --------------------------------------------------------------------------

@@ -39,7 +39,7 @@ async def serve(
     stop: asyncio.Event | None = None,
 ) -> None:
     """Connect, serve until ``stop`` (or a signal), then shut down gracefully."""
-    from orchestrator.api.app import create_app
+    from orchestrator.api.app import create_app, runner
     from orchestrator.store.connection import connect
 
     stop = stop if stop is not None else asyncio.Event()
@@ -47,19 +47,19 @@ async def serve(
     conn = await connect(settings)
     try:
         app = create_app(settings, conn, policies_dir=policies, run_orchestrator=orchestrator)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN_S)
-        await runner.setup()
+        api_runner = runner(app, access_log=None, shutdown_timeout=_SHUTDOWN_S)
+        await api_runner.setup()
         try:
-            site = web.TCPSite(runner, host, port, reuse_address=True)
+            site = web.TCPSite(api_runner, host, port, reuse_address=True)
             try:
                 await site.start()
             except OSError as exc:
                 raise DagqError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
             # stdout carries only the URL line, so wrappers (dagq up, tests) can read it.
-            click.echo(f"dagq api listening on {bound_url(runner, host)}")
+            click.echo(f"dagq api listening on {bound_url(api_runner, host)}")
             await stop.wait()
         finally:
-            await runner.cleanup()
+            await api_runner.cleanup()
     finally:
         await conn.aclose()
 

@@ -34,9 +34,29 @@ def _holds(allowed: Any, user: str, perm: str, request: web.Request) -> bool:
     return bool(allowed(user, perm))
 
 
+_MAX_ID_PART = 2**64 - 1
+
+
+def _stream_id(value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    ms, _, seq = value.partition("-")
+    parsed = (int(ms), int(seq or 0))
+    if max(parsed) > _MAX_ID_PART:
+        raise BadRequest(f"{value!r} is not a valid entry id (parts must fit 64 bits)")
+    return parsed
+
+
 async def audit(request: web.Request) -> web.StreamResponse:
     """Audit entries, newest first."""
     q = query(request, schemas.AuditQuery)
+    since, before = _stream_id(q.since), _stream_id(q.before)
+    # Ranges Redis would refuse are simply empty: nothing is older than 0-0, and so on.
+    if (before is not None and before <= (0, 0)) or (
+        since is not None
+        and (since >= (_MAX_ID_PART, _MAX_ID_PART) or (before and since >= before))
+    ):
+        return json_response({"entries": []})
     entries = await state(request).audit.read(
         since_id=q.since, before_id=q.before, limit=q.limit, user=q.user, outcome=q.outcome
     )
