@@ -174,3 +174,21 @@ async def test_health_ready_metrics_openapi(api: Api, settings: Settings) -> Non
         "/api/v1/queues/dead-letters/requeue", json={"ids": ["1-0"]}, headers=api.auth("admin")
     )
     assert (await requeue.json()) == {"requeued": 0}
+
+
+async def test_auth_and_rbac_switches(
+    make_api: AppFactory, redis_url: str, key_prefix: str, tmp_path: Path
+) -> None:
+    open_settings = make_settings(
+        redis_url,
+        key_prefix,
+        tmp_path / "data",
+        security={"auth_required": False, "rbac_enabled": False},
+    )
+    api = await make_api(open_settings, orchestrator=False)
+    me = await (await api.client.get("/api/v1/whoami")).json()
+    assert (me["user"], me["auth"]) == ("anonymous", "none")
+    assert (await api.client.get("/api/v1/audit")).status == 200
+    # A wrong key is still refused: turning authentication off does not accept bad credentials.
+    wrong = await api.client.get("/api/v1/whoami", headers={"X-API-Key": "nope"})
+    assert wrong.status == 401
