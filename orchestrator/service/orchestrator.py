@@ -175,6 +175,7 @@ class Orchestrator:
             if not todo:
                 return
             missing = [r for r in todo if r not in self._cache]
+            fresh = set(missing)
             if missing:
                 loaded = await self.service.runs.load_many(missing)
                 for run_id in missing:
@@ -185,14 +186,23 @@ class Orchestrator:
                         todo.pop(run_id)
             writes: list[tuple[RunState, RunState, list[Command], int]] = []
             order: list[str] = []
+            retry: dict[str, list[Event]] = {}
             for run_id, events in todo.items():
                 state, version = self._cache[run_id]
                 new, commands = await self._apply_events(state, events)
                 if new is not state:
                     writes.append((state, new, commands, version))
                     order.append(run_id)
+                elif run_id not in fresh:
+                    # Nothing applied to a *cached* state: another orchestrator may have
+                    # moved the run on (dispatched the attempt these messages are
+                    # about), and no compare-and-set would tell us.  Judge them on the
+                    # state as Redis has it now.  A state loaded after the messages
+                    # were read is recent enough: a result cannot exist before the
+                    # write that dispatched its job.
+                    self._cache.pop(run_id, None)
+                    retry[run_id] = events
             results = await self.service.runs.write_many(writes)
-            retry: dict[str, list[Event]] = {}
             for run_id, (_, new, _, _), result in zip(order, writes, results, strict=True):
                 if result is None:
                     self._cache.pop(run_id, None)

@@ -11,7 +11,7 @@ import asyncio
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -163,6 +163,9 @@ class RunService:
                     names[node_id] = node.name
                 if node.type in ("task", "compensation"):
                     handlers[node_id] = node.handler
+            # Show nodes in the order the spec lists them (a hash has no order).
+            ordered = {n: state.nodes[n] for n in graph.order if n in state.nodes}
+            state = replace(state, nodes={**ordered, **state.nodes})
         except DagqError:
             pass  # the workflow was deleted: show the run without names
         view = run_view(state, names)
