@@ -1,0 +1,192 @@
+"""The local stack: API (with its orchestrator loop) and workers in this process.
+
+``dagq up`` runs one that stays (with the web front end beside it); ``dagq tui``
+starts one in-process when no local stack is running, so a local user types one
+command.  Either way the API's URL and a local admin's key go to
+``<data dir>/local.json`` (mode 0600) for the command line and the TUI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from orchestrator.api.app import create_app, runner
+from orchestrator.client import LOCAL_CONFIG
+from orchestrator.errors import DagqError
+from orchestrator.security.policy_file import ensure_policies_dir
+from orchestrator.security.users import UserStore
+from orchestrator.service.local import upsert_workflow
+from orchestrator.service.runs import RunService
+from orchestrator.settings import Settings
+from orchestrator.spec.loader import load_file
+from orchestrator.store.connection import Connection, connect
+from orchestrator.worker.registry import Registry
+from orchestrator.worker.worker import Worker
+
+log = logging.getLogger("dagq.stack")
+LOCAL_ADMIN = "local-admin"
+
+
+@dataclass
+class StackInfo:
+    """Where the local stack answers and who it lets in."""
+
+    api_url: str
+    api_key: str
+    admin: str
+    policies_dir: Path
+    redis_url: str
+
+
+def write_local_config(settings: Settings, info: StackInfo) -> Path:
+    """Record the stack in ``<data dir>/local.json`` (0600: it holds the admin's key)."""
+    path = Path(settings.data_dir) / LOCAL_CONFIG
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(
+            orjson.dumps(
+                {
+                    "api_url": info.api_url,
+                    "api_key": info.api_key,
+                    "admin": info.admin,
+                    "policies_dir": str(info.policies_dir),
+                    "pid": os.getpid(),
+                },
+                option=orjson.OPT_INDENT_2,
+            )
+        )
+    os.replace(tmp, path)
+    return path
+
+
+def ensure_local_admin(policies_dir: Path, name: str = LOCAL_ADMIN) -> tuple[str, bool]:
+    """A fresh API key for the local admin, creating the user on first start.
+
+    Returns the key and whether the user was created.  The key is rotated on every
+    start: only the hash is kept on disk, so the old plaintext cannot be recovered.
+    """
+    ensure_policies_dir(policies_dir)
+    users = UserStore.in_dir(policies_dir)
+    if users.get(name) is None:
+        _, key = users.add(name, "workflow_admin")
+        return key, True
+    return users.rotate(name), False
+
+
+def default_handlers() -> list[str]:
+    """``examples/handlers.py`` when run from a checkout, else nothing."""
+    candidate = Path.cwd() / "examples" / "handlers.py"
+    return [str(candidate)] if candidate.exists() else []
+
+
+async def seed_examples(service: RunService, folder: Path) -> list[str]:
+    """Store every valid example spec of ``folder`` that is not stored yet."""
+    stored: list[str] = []
+    paths = await asyncio.to_thread(lambda: sorted(folder.glob("*.y*ml")))
+    for path in paths:
+        try:
+            spec = load_file(path)
+            if not await service.workflows.exists(spec.id):
+                await upsert_workflow(service, spec, user=LOCAL_ADMIN)
+                stored.append(spec.id)
+        except DagqError as exc:
+            log.warning("example %s not loaded: %s", path, exc)
+    return stored
+
+
+@dataclass
+class LocalStack:
+    """API + orchestrator + workers on one connection, in this process."""
+
+    settings: Settings
+    handlers: list[str] = field(default_factory=default_handlers)
+    workers: int = 1
+    concurrency: int = 8
+    host: str = "127.0.0.1"
+    port: int = 0
+    stay: bool = False
+    policies_dir: Path | None = None
+    examples: Path | None = None
+    info: StackInfo | None = None
+    _conn: Connection | None = None
+    _runner: web.AppRunner | None = None
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    async def start(self) -> StackInfo:
+        """Connect (starting the embedded Redis if needed), serve the API, start workers."""
+        policies = self.policies_dir or self.settings.resolved_policies_dir()
+        registry = Registry()
+        for source in self.handlers:
+            registry.load(source)
+        key, _ = await asyncio.to_thread(ensure_local_admin, policies)
+        self._conn = conn = await connect(self.settings, stay=self.stay)
+        try:
+            app = create_app(self.settings, conn, policies_dir=policies)
+            self._runner = runner(app, access_log=None)
+            await self._runner.setup()
+            site = web.TCPSite(self._runner, self.host, self.port)
+            await site.start()
+            port = self._bound_port(site)
+            if self.examples is not None:
+                await seed_examples(RunService(conn.redis, conn.keys, self.settings), self.examples)
+            for _ in range(self.workers if len(registry) else 0):
+                worker = Worker(
+                    conn.redis, conn.keys, self.settings, registry, concurrency=self.concurrency
+                )
+                self._tasks.append(asyncio.create_task(worker.run(self._stop)))
+        except BaseException:
+            await self.stop()
+            raise
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        self.info = StackInfo(
+            api_url=f"http://{host}:{port}",
+            api_key=key,
+            admin=LOCAL_ADMIN,
+            policies_dir=policies,
+            redis_url=conn.safe_url,
+        )
+        write_local_config(self.settings, self.info)
+        return self.info
+
+    def _bound_port(self, site: web.TCPSite) -> int:
+        server = site._server  # aiohttp keeps the listening socket here
+        sockets = getattr(server, "sockets", None) or []
+        return int(sockets[0].getsockname()[1]) if sockets else self.port
+
+    async def stop(self) -> None:
+        """Stop workers (letting in-flight jobs finish), the API, and the connection."""
+        self._stop.set()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            self._tasks.clear()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.info is not None:
+            path = Path(self.settings.data_dir) / LOCAL_CONFIG
+            with contextlib.suppress(OSError):
+                recorded = orjson.loads(path.read_bytes())
+                if recorded.get("pid") == os.getpid():
+                    path.unlink()
+        if self._conn is not None:
+            await self._conn.aclose()
+            self._conn = None
+
+    async def __aenter__(self) -> LocalStack:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
