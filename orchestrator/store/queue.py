@@ -153,6 +153,8 @@ return done
 
 # Atomic so two workers sweeping at once cannot both claim or both dead-letter an
 # entry, and a dead-lettered entry is in the dlq exactly when it left the queue.
+# XPENDING IDLE + XCLAIM rather than XAUTOCLAIM: the delivery count must be read
+# before claiming, so a worn-out entry goes to the dlq instead of being run again.
 RECLAIM_LUA = (
     _DEAD_LETTER_FN
     + """

@@ -26,7 +26,7 @@ from typing import Any, cast
 
 import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from orchestrator.durations import format_duration
 from orchestrator.errors import ConfigError
@@ -192,6 +192,9 @@ class Worker:
     async def _execute(self, d: Delivery, started: asyncio.Future[None]) -> None:
         try:
             message = await self.run_job(d)
+        except Exception as exc:  # a bug of ours, not the handler's: still settle the attempt
+            log.exception("worker error running %s/%s", d.job.run, d.job.node)
+            message = self._failed(d, f"worker error: {type(exc).__name__}: {exc}")
         finally:
             self._running.pop(d, None)
             self._slot_free.set()
@@ -293,17 +296,11 @@ class Worker:
                     return
                 continue
             await asyncio.gather(*{s for _, _, s in batch})  # started goes out first
-            backoff = 0.1
-            while True:
-                try:
-                    await self.queue.complete_many([(d, m) for d, m, _ in batch])
-                    break
-                except _REDIS_DOWN as exc:
-                    log.warning("reporting %d result(s) failed (%s); retrying", len(batch), exc)
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 5.0)
-            for d, m, _ in batch:
+            sent = await self._send([(d, m) for d, m, _ in batch])
+            for d, _, _ in batch:
+                # Refused ones too: no longer extended, their lease runs out.
                 self._held.discard(d)
+            for d, m in sent:
                 self.processed += 1
                 if m.type == "failed":
                     log.info(
@@ -311,6 +308,41 @@ class Worker:
                     )
             if self._closing:
                 self._results_ready.set()  # drain what is left, then return
+
+    async def _send(
+        self, batch: list[tuple[Delivery, InboxMessage]]
+    ) -> list[tuple[Delivery, InboxMessage]]:
+        """Complete ``batch``; retry while Redis is unreachable; return what was sent.
+
+        A batch Redis refuses (an error reply, not a lost connection) is retried one
+        result at a time so one bad result cannot hold up the others; a result still
+        refused is dropped: its job stays leased, is redelivered after the
+        visibility timeout and, refused each time, ends in the dead-letter stream.
+        """
+        backoff = 0.1
+        while True:
+            try:
+                await self.queue.complete_many(batch)
+                return batch
+            except ResponseError as exc:
+                if len(batch) == 1:
+                    d = batch[0][0]
+                    log.error(
+                        "Redis refused the result of %s/%s attempt %d: %s",
+                        d.job.run,
+                        d.job.node,
+                        d.job.attempt,
+                        exc,
+                    )
+                    return []
+                sent = []
+                for item in batch:
+                    sent += await self._send([item])
+                return sent
+            except _REDIS_DOWN as exc:
+                log.warning("reporting %d result(s) failed (%s); retrying", len(batch), exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
 
     async def _heartbeat_loop(self) -> None:
         while True:

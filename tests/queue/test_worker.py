@@ -334,3 +334,74 @@ async def test_a_job_for_a_handler_this_worker_lacks_fails_clearly(
     async with running(worker):
         got = await results(redis_client, keys, 1)
     assert got["t"].error == "no handler named 'ghost' on worker w9"
+
+
+async def test_a_long_job_keeps_its_lease_while_another_worker_watches(
+    redis_client: aioredis.Redis, keys: Keys, settings: Settings, queue: JobQueue
+) -> None:
+    release = asyncio.Event()
+    started = asyncio.Event()
+
+    async def long_job(input: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+        started.set()
+        await release.wait()
+        return {"by": ctx.worker_id}
+
+    holder = Worker(redis_client, keys, settings, registry_of(long=long_job), worker_id="holder")
+    job = make_job("long")
+    async with running(holder):
+        await queue.enqueue(job)
+        await asyncio.wait_for(started.wait(), timeout=10)
+        watcher = Worker(
+            redis_client, keys, settings, registry_of(long=long_job), worker_id="watcher"
+        )
+        async with running(watcher):
+            # Wait until the delivery has been extended well past the visibility
+            # timeout (0.2s) while the watcher kept sweeping for idle entries.
+            stream = keys.queue(0, "normal", "long")
+            await eventually(lambda: _extended_for(redis_client, stream, 1000), bool, within_s=20)
+            release.set()
+            got = await results(redis_client, keys, 1)
+    assert got[job.token].output == {"by": "holder"}
+    msgs = [m for m in await inbox_messages(redis_client, keys) if m.token == job.token]
+    assert [m.worker for m in msgs] == ["holder", "holder"]  # started + succeeded, no theft
+
+
+async def _extended_for(redis: aioredis.Redis, stream: str, ms: int) -> bool:
+    """The delivery is still the holder's, first delivered more than ``ms`` ago."""
+    rows = await redis.xpending_range(stream, WORKER_GROUP, "-", "+", 1)
+    if not rows:
+        return False
+    row = rows[0]
+    entry_id = row["message_id"]
+    text = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+    age_ms = int(time.time() * 1000) - int(text.split("-")[0])
+    return row["consumer"] == b"holder" and row["times_delivered"] == 1 and age_ms > ms
+
+
+async def test_a_result_redis_refuses_does_not_hold_up_the_worker(
+    redis_client: aioredis.Redis,
+    keys: Keys,
+    settings: Settings,
+    queue: JobQueue,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    job = make_job("sync_ok", input={"values": [2]})
+    await redis_client.set(keys.inbox(0), "not a stream")  # every inbox write fails
+    worker = Worker(redis_client, keys, settings, registry_of(sync_ok=sync_ok))
+    with caplog.at_level("ERROR", logger="dagq.worker"):
+        async with running(worker):
+            await queue.enqueue(job)
+            await eventually(
+                lambda: _async(any("refused the result" in r.message for r in caplog.records)),
+                bool,
+            )
+            await redis_client.delete(keys.inbox(0))
+            # The job stayed leased, so it is redelivered and this time reported.
+            got = await results(redis_client, keys, 1)
+    assert got[job.token].type == "succeeded"
+    assert await redis_client.xlen(keys.queue(0, "normal", "sync_ok")) == 0
+
+
+async def _async(value: bool) -> bool:
+    return value
