@@ -1,8 +1,8 @@
-"""``dagq worker``: run handlers for the job queue until SIGTERM/SIGINT.
+"""``dagq worker`` (handlers for the job queue) and ``dagq orchestrator``, until SIGTERM.
 
-The orchestrator loop also runs inside ``dagq worker`` (and alone as ``dagq
-orchestrator``): it is started through :func:`serve_worker`'s ``extra_tasks``,
-which get the same connection and stop event as the worker.
+The orchestrator loop runs inside ``dagq worker`` too (unless ``--no-orchestrator``):
+it is started through :func:`serve_worker`'s ``extra_tasks``, which get the same
+connection and stop event as the worker.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import click
 from redis.exceptions import RedisError
 
 from orchestrator.errors import DagqError
+from orchestrator.service.orchestrator import Orchestrator
+from orchestrator.service.runs import RunService
 from orchestrator.settings import Settings, load_settings
 from orchestrator.store.connection import Connection, connect
 from orchestrator.worker.registry import Registry
@@ -108,6 +110,12 @@ async def serve_worker(
         await conn.aclose()
 
 
+async def run_orchestrator(conn: Connection, stop: asyncio.Event) -> None:
+    """The orchestrator loop (inbox -> run transitions, timers) until ``stop`` is set."""
+    service = RunService(conn.redis, conn.keys, conn.settings)
+    await Orchestrator(service).run(stop)
+
+
 @click.command()
 @click.option(
     "--handlers",
@@ -127,6 +135,13 @@ async def serve_worker(
 )
 @click.option("--id", "worker_id", help="Worker id (default: host-pid-random).")
 @click.option(
+    "--orchestrator/--no-orchestrator",
+    "with_orchestrator",
+    default=True,
+    show_default=True,
+    help="Also run the orchestrator loop in this process.",
+)
+@click.option(
     "--grace",
     "grace_s",
     type=click.FloatRange(0, 3600),
@@ -135,7 +150,11 @@ async def serve_worker(
     help="Seconds to let running jobs finish on SIGTERM.",
 )
 def worker(
-    handler_specs: tuple[str, ...], concurrency: int, worker_id: str | None, grace_s: float
+    handler_specs: tuple[str, ...],
+    concurrency: int,
+    worker_id: str | None,
+    with_orchestrator: bool,
+    grace_s: float,
 ) -> None:
     """Run handlers for queued jobs until SIGTERM (in-flight jobs finish or are handed back)."""
     setup_logging()
@@ -146,7 +165,14 @@ def worker(
             names = registry.load(spec)
             log.info("loaded %d handler(s) from %s: %s", len(names), spec, ", ".join(names))
         done = asyncio.run(
-            serve_worker(settings, registry, concurrency, worker_id, grace_s=grace_s)
+            serve_worker(
+                settings,
+                registry,
+                concurrency,
+                worker_id,
+                grace_s=grace_s,
+                extra_tasks=[run_orchestrator] if with_orchestrator else [],
+            )
         )
     except DagqError as exc:
         click.echo(f"dagq worker: {exc.message}", err=True)
@@ -162,3 +188,28 @@ def worker(
         logging.shutdown()
         os._exit(EXIT_OK)
     sys.exit(EXIT_OK)
+
+
+@click.command()
+def orchestrate() -> None:
+    """Run the orchestrator loop alone: apply results to runs and fire timers, until SIGTERM."""
+    setup_logging()
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        install_stop_signals(stop)
+        conn = await connect(load_settings())
+        try:
+            log.info("orchestrator on %s", conn.safe_url)
+            await run_orchestrator(conn, stop)
+        finally:
+            await conn.aclose()
+
+    try:
+        asyncio.run(main())
+    except DagqError as exc:
+        click.echo(f"dagq orchestrator: {exc.message}", err=True)
+        sys.exit(EXIT_CANNOT_START)
+    except (RedisError, OSError) as exc:
+        click.echo(f"dagq orchestrator: Redis failed: {exc}", err=True)
+        sys.exit(EXIT_FAILED)

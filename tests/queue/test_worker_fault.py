@@ -57,6 +57,7 @@ def start_worker(
             worker_id,
             "--concurrency",
             "2",
+            "--no-orchestrator",  # this test is about the queue alone
         ],
         cwd=tmp_path,
         env=env,
