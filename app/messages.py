@@ -1,0 +1,52 @@
+"""Requests any screen may post to the app; the app decides where to go.
+
+Screens never reach into each other: the Workflows screen, the Designer and the
+Monitor/Queues/Admin screens post one of these (``self.post_message(OpenRun(id))``),
+it bubbles up to :class:`~app.app.DagqApp`, which switches mode and hands the
+target screen what it needs:
+
+- :class:`OpenRun` switches to the ``monitor`` mode and calls the monitor screen's
+  ``show_run(run_id)`` (see :class:`RunViewer`).
+- :class:`OpenWorkflow` switches to the ``workflows`` mode and opens the workflow in
+  the Designer (``version`` for an old version, read-only).
+- :class:`SwitchMode` goes to a named mode (``workflows``, ``monitor``, ``queues``,
+  ``admin``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from textual.message import Message
+
+
+@dataclass
+class OpenRun(Message):
+    """Show this run in the monitor."""
+
+    run_id: str
+    workflow_id: str | None = None
+
+
+@dataclass
+class OpenWorkflow(Message):
+    """Open this workflow (the current version, or ``version`` read-only) in the Designer."""
+
+    workflow_id: str
+    version: int | None = None
+
+
+@dataclass
+class SwitchMode(Message):
+    """Go to one of the app's modes."""
+
+    mode: str
+
+
+@runtime_checkable
+class RunViewer(Protocol):
+    """What the monitor screen offers the app: show one run (select it and follow it)."""
+
+    def show_run(self, run_id: str) -> None:
+        """Select ``run_id`` and follow its events."""
