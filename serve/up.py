@@ -1,0 +1,146 @@
+"""``dagq up``: everything on one machine with one command.
+
+Starts the embedded Redis (unless a Redis URL is configured), the API with its
+orchestrator loop, N workers, and the web front end; creates the local admin on
+first start; seeds the examples; prints the one-time sign-in URL on stdout and
+writes the API URL and the admin's key to ``<data dir>/local.json`` for the
+command line and ``dagq tui``.  Ctrl+C stops everything cleanly; data persists
+(the embedded Redis keeps an append-only file in the data dir).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from orchestrator.errors import DagqError
+from orchestrator.service.stack import LOCAL_ADMIN, LocalStack, StackInfo, default_handlers
+from orchestrator.settings import Settings, load_settings
+from serve.server import DagqServer
+from serve.web_cmd import build_server
+
+log = logging.getLogger("dagq.up")
+
+
+def _print_ready(settings: Settings, info: StackInfo, server: DagqServer, workers: int) -> None:
+    click.echo(f"dagq is up (data in {settings.data_dir})")
+    click.echo(f"  Redis      {info.redis_url}")
+    click.echo(
+        f"  API        {info.api_url}  (key of {info.admin} in {settings.data_dir}/local.json)"
+    )
+    click.echo(f"  Workers    {workers}")
+    click.echo(f"  Policies   {info.policies_dir}")
+    click.echo(f"  Web        {server.listen_url}")
+    click.echo(f"Open the designer, signed in as {LOCAL_ADMIN}, with this one-time link:")
+    click.echo(f"    {server.login_url}")
+    click.echo("Press Ctrl+C to stop.")
+
+
+async def _up(
+    settings: Settings,
+    *,
+    host: str | None,
+    port: int | None,
+    api_port: int,
+    workers: int,
+    handlers: list[str],
+    policies: Path | None,
+) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    examples = Path.cwd() / "examples"
+    # The local stack keeps its users with its data, not in a ./policies checkout.
+    if policies is None and settings.policies_dir is None:
+        policies = Path(settings.data_dir) / "policies"
+    stack = LocalStack(
+        settings,
+        handlers=handlers,
+        workers=workers,
+        port=api_port,
+        policies_dir=policies,
+        examples=examples if examples.is_dir() else None,
+    )
+    info = await stack.start()
+    try:
+        server = build_server(
+            settings,
+            host=host,
+            port=port,
+            api_url=info.api_url,
+            policies=info.policies_dir,
+            admin=LOCAL_ADMIN,
+        )
+        await server.run_until_stopped(
+            stop, on_ready=lambda s: _print_ready(settings, info, s, workers)
+        )
+    finally:
+        click.echo("Stopping: finishing in-flight jobs...", err=True)
+        await stack.stop()
+        click.echo("dagq stopped.", err=True)
+
+
+@click.command("up")
+@click.option("--host", default=None, help="Web interface to listen on (default: web.host).")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=None, help="Web port (default: web.port)."
+)
+@click.option(
+    "--api-port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="API port on 127.0.0.1 (0: any free port; the CLI finds it in local.json).",
+)
+@click.option("--workers", type=click.IntRange(0, 64), default=2, show_default=True)
+@click.option(
+    "--handlers",
+    "-H",
+    multiple=True,
+    help="Handler file or module for the workers (default: examples/handlers.py).",
+)
+@click.option(
+    "--policies",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Policies directory (default: DAGQ_POLICIES_DIR, else <data dir>/policies).",
+)
+def up(
+    host: str | None,
+    port: int | None,
+    api_port: int,
+    workers: int,
+    handlers: tuple[str, ...],
+    policies: Path | None,
+) -> None:
+    """Start Redis, the API, workers and the web designer; print the sign-in link."""
+    logging.basicConfig(
+        level=logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = load_settings()
+        asyncio.run(
+            _up(
+                settings,
+                host=host,
+                port=port,
+                api_port=api_port,
+                workers=workers,
+                handlers=list(handlers) or default_handlers(),
+                policies=policies,
+            )
+        )
+    except DagqError as exc:
+        raise click.ClickException(exc.message) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot start: {exc}") from None
