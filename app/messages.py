@@ -11,13 +11,19 @@ target screen what it needs:
   the Designer (``version`` for an old version, read-only).
 - :class:`SwitchMode` goes to a named mode (``workflows``, ``monitor``, ``queues``,
   ``admin``).
+
+Command palette: the app asks the active screen for its commands; a screen that
+offers ``palette_commands()`` (see :class:`PaletteCommands`) gets them listed after
+the app's own (mode switching, help, quit).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from textual.app import SystemCommand
 from textual.message import Message
 
 
@@ -50,3 +56,11 @@ class RunViewer(Protocol):
 
     def show_run(self, run_id: str) -> None:
         """Select ``run_id`` and follow its events."""
+
+
+@runtime_checkable
+class PaletteCommands(Protocol):
+    """A screen that lists its actions in the command palette."""
+
+    def palette_commands(self) -> Iterable[SystemCommand]:
+        """``SystemCommand(title, help, callback)`` for every action of the screen."""
