@@ -66,7 +66,7 @@ class Orchestrator:
         *,
         consumer: str | None = None,
         batch: int = 1000,
-        claim_idle_s: float = 30.0,
+        claim_idle_s: float | None = None,
         cache_size: int = 20_000,
     ) -> None:
         self.service = service
@@ -74,7 +74,10 @@ class Orchestrator:
         self.keys = service.keys
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{id(self):x}"
         self.batch = batch
-        self.claim_idle_ms = int(claim_idle_s * 1000)
+        # Entries a crashed orchestrator read but never acknowledged are taken over
+        # after the same visibility timeout that governs worker deliveries.
+        idle_s = service.settings.queue.visibility_timeout if claim_idle_s is None else claim_idle_s
+        self.claim_idle_ms = int(idle_s * 1000)
         self.cache_size = cache_size
         self._cache: OrderedDict[str, tuple[RunState, int]] = OrderedDict()
         self.timers = Timers(self.redis, self.keys)
