@@ -1,0 +1,193 @@
+"""The dagq Textual app: modes, app-wide keys, the connection, and nothing else.
+
+Screens do the work; the app routes between them.  Modes (one screen stack each):
+``workflows`` (the list and, pushed on it, the Designer), ``monitor``, ``queues`` and
+``admin``, switched with ``1``-``4`` or the command palette.  Every mode's screen is
+built with the app's :class:`~app.session.Session`.  Build the app with
+:func:`app.factory.create_app`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from app.messages import OpenRun, OpenWorkflow, PaletteCommands, RunViewer, SwitchMode
+from app.screens.connecting import ConnectingScreen, MissingScreen
+from app.screens.help import HelpScreen
+from app.session import ConnectionState, Session, StateChange, describe_error
+from orchestrator.errors import DagqError, Unauthorized
+
+MODE_SCREENS: dict[str, str] = {
+    "workflows": "app.screens.workflows:WorkflowsScreen",
+    "monitor": "app.screens.monitor:MonitorScreen",
+    "queues": "app.screens.queues:QueuesScreen",
+    "admin": "app.screens.admin:AdminScreen",
+}
+"""Each mode's screen class, ``module:Class``, constructed as ``Class(session)``."""
+MODE_TITLES = {"workflows": "Workflows", "monitor": "Monitor", "queues": "Queues", "admin": "Admin"}
+
+
+def load_screen(path: str) -> Callable[[Session], Screen[None]]:
+    """The screen class at ``module:Class``; ImportError/AttributeError when absent."""
+    module, _, name = path.partition(":")
+    cls: Callable[[Session], Screen[None]] = getattr(importlib.import_module(module), name)
+    return cls
+
+
+class DagqApp(App[None]):
+    """The designer and monitor of one dagq API."""
+
+    TITLE = "dagq"
+    CSS = "Screen { background: $background; }"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("1", "mode('workflows')", "Workflows", show=False),
+        Binding("2", "mode('monitor')", "Monitor", show=False),
+        Binding("3", "mode('queues')", "Queues", show=False),
+        Binding("4", "mode('admin')", "Admin", show=False),
+        Binding("f1", "help", "Help"),
+    ]
+
+    def __init__(self, session: Session, *, start_mode: str = "workflows") -> None:
+        super().__init__()
+        self.session = session
+        self.start_mode = start_mode
+        theme = _theme(session.settings.workflow.tui.theme)
+        if theme in self.available_themes:
+            self.theme = theme
+        for mode, path in MODE_SCREENS.items():
+            self.add_mode(mode, self._screen_factory(mode, path))
+        self._unsubscribe: Callable[[], None] | None = None
+
+    def _screen_factory(self, mode: str, path: str) -> Callable[[], Screen[None]]:
+        def build() -> Screen[None]:
+            try:
+                return load_screen(path)(self.session)
+            except (ImportError, AttributeError) as exc:
+                # A missing screen module must not take the app down.
+                return MissingScreen(MODE_TITLES.get(mode, mode), str(exc))
+
+        return build
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def get_default_screen(self) -> Screen[None]:
+        """Shown until the API has told us who we are."""
+        return ConnectingScreen(self.session.api_url)
+
+    def on_mount(self) -> None:
+        """Ask the API who we are, then open the first mode."""
+        self._unsubscribe = self.session.subscribe(self._on_state)
+        self.connect()
+
+    def on_unmount(self) -> None:
+        """Stop listening to the session."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+
+    @work(exclusive=True, group="connect")
+    async def connect(self) -> None:
+        """whoami (retrying while the API is unreachable), then the start mode."""
+        try:
+            await self.session.refresh()
+        except Unauthorized as exc:
+            self._show_connect_problem(f"the API refused these credentials: {exc.message}")
+            return
+        except DagqError as exc:
+            self._show_connect_problem(f"{describe_error(exc)} — retrying")
+            await self.session.reconnect()
+            if self.session.state is not ConnectionState.CONNECTED:
+                self._show_connect_problem(
+                    f"the API refused these credentials: {self.session.detail}"
+                )
+                return
+        await self.switch_mode(self.start_mode)
+
+    def _show_connect_problem(self, text: str) -> None:
+        screen = self.screen
+        if isinstance(screen, ConnectingScreen):
+            screen.show_problem(text)
+        else:
+            self.notify(text, severity="error", timeout=8)
+
+    def _on_state(self, change: StateChange) -> None:
+        if change.state is ConnectionState.LOST:
+            self.notify(
+                f"Lost the connection to the API ({change.detail}); reconnecting…",
+                title="Offline",
+                severity="warning",
+            )
+            self.reconnect()
+        elif change.state is ConnectionState.DENIED:
+            self.notify(f"The API refused our identity: {change.detail}", severity="error")
+
+    @work(exclusive=True, group="reconnect")
+    async def reconnect(self) -> None:
+        """Probe the API until it answers again (runs while the session is lost)."""
+        await self.session.reconnect()
+        if self.session.connected:
+            self.notify("Connected to the API again.", title="Online")
+
+    async def on_shutdown_request(self) -> None:
+        """Close the HTTP client on the way out."""
+        await self.session.aclose()
+
+    # -- routing -------------------------------------------------------------------------
+    async def action_mode(self, mode: str) -> None:
+        """Switch to ``mode`` (once connected)."""
+        if isinstance(self.screen, ConnectingScreen) and not self.session.connected:
+            self.notify("Still connecting to the API…", severity="warning")
+            return
+        if mode != self.current_mode:
+            await self.switch_mode(mode)
+
+    def action_help(self) -> None:
+        """Show the keys and concepts."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.session.settings.workflow.tui.shortcuts))
+
+    @on(SwitchMode)
+    async def _switch(self, message: SwitchMode) -> None:
+        await self.action_mode(message.mode)
+
+    @on(OpenRun)
+    async def _open_run(self, message: OpenRun) -> None:
+        await self.action_mode("monitor")
+        screen = self.screen
+        if isinstance(screen, RunViewer):
+            screen.show_run(message.run_id)
+        else:
+            self.notify(f"Run {message.run_id} started.", title="Run")
+
+    @on(OpenWorkflow)
+    async def _open_workflow(self, message: OpenWorkflow) -> None:
+        await self.action_mode("workflows")
+        # The workflows screen is the base of its stack; it opens the Designer on top.
+        base = self.screen_stack[0] if self.screen_stack else self.screen
+        opener = getattr(base, "open_workflow", None)
+        if callable(opener):
+            opener(message.workflow_id, message.version)
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """The app's commands, the modes, then the active screen's own actions."""
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Help", "Keys and concepts of the designer (F1)", self.action_help)
+        for key, (mode, title) in enumerate(MODE_TITLES.items(), start=1):
+            yield SystemCommand(
+                f"Go to {title}", f"Switch to the {title} screen ({key})", _switch_to(self, mode)
+            )
+        if isinstance(screen, PaletteCommands):
+            yield from screen.palette_commands()
+
+
+def _switch_to(app: DagqApp, mode: str) -> Callable[[], object]:
+    return lambda: app.run_worker(app.action_mode(mode), exclusive=True, group="mode")
+
+
+def _theme(name: str) -> str:
+    return {"dark": "textual-dark", "light": "textual-light"}.get(name, name)
