@@ -109,7 +109,8 @@ async def test_kill_9_of_a_worker_mid_node_redelivers_and_applies_once(
     run = await stack.service.start(spec.id, {"marker_dir": str(marks), "sleep_s": 2})
 
     async def slow_running() -> bool:
-        return (await stack.service.get(run.run_id)).nodes["slow"].status == "running"
+        # The handler itself has begun (its marker exists), not just the delivery.
+        return executions(marks)[(run.run_id, "slow")] == 1
 
     await stack.until(slow_running, timeout_s=30)
     processes.kill9(doomed)
