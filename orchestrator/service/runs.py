@@ -21,13 +21,14 @@ from orchestrator.engine.codec import iso, run_view
 from orchestrator.engine.config import EngineConfig
 from orchestrator.engine.events import CancelRequested, Event, RetryRequested
 from orchestrator.engine.params import resolve_params
-from orchestrator.engine.state import TERMINAL_RUN, RunState
+from orchestrator.engine.state import IN_FLIGHT, TERMINAL_RUN, RunState
 from orchestrator.errors import Conflict, DagqError, SpecInvalid
 from orchestrator.keys import Keys
 from orchestrator.service.specs import SpecCache
 from orchestrator.settings import Settings
 from orchestrator.spec.graph import Graph
 from orchestrator.spec.validator import validate_spec
+from orchestrator.store.queue_admin import DeadLetter, QueueAdmin
 from orchestrator.store.runs import RunStore, StoredEvent
 from orchestrator.store.workflows import WorkflowStore
 from orchestrator.worker.heartbeat import LiveWorkers
@@ -169,19 +170,42 @@ class RunService:
         except DagqError:
             pass  # the workflow was deleted: show the run without names
         view = run_view(state, names)
-        queued = [n for n, st in state.nodes.items() if st.status == "queued" and n in handlers]
+        queued = [n for n, st in state.nodes.items() if st.status in IN_FLIGHT and n in handlers]
         if queued:
             offered = await self._offered_handlers()
+            dead = await self._dead_lettered(state)
             warnings = []
             for node_id in queued:
                 handler = handlers[node_id]
-                if handler not in offered:
+                letter = dead.get((node_id, state.nodes[node_id].token or ""))
+                if letter is not None:
+                    note = (
+                        f"dead-lettered after {letter.deliveries} deliveries ({letter.reason}); "
+                        f"requeue or purge dead letter {letter.entry_id}"
+                    )
+                    view["nodes"][node_id]["deadLetter"] = letter.to_dict()
+                elif state.nodes[node_id].status == "queued" and handler not in offered:
                     note = f"no live worker offers handler {handler!r}"
-                    view["nodes"][node_id]["waitingFor"] = note
-                    warnings.append(f"{node_id}: {note}")
+                else:
+                    continue
+                view["nodes"][node_id]["waitingFor"] = note
+                warnings.append(f"{node_id}: {note}")
             if warnings:
                 view["warnings"] = warnings
         return view
+
+    async def _dead_lettered(self, state: RunState) -> dict[tuple[str, str], DeadLetter]:
+        """This run's jobs in its shard's dead-letter stream, by (node, token)."""
+        shard = self.keys.shard_of(state.run_id)
+        if not await self.redis.xlen(self.keys.dead_letters(shard)):
+            return {}
+        admin = QueueAdmin(self.redis, self.keys)
+        letters = await admin.dead_letters(shard, count=10_000)
+        return {
+            (d.job.node, d.job.token): d
+            for d in letters
+            if d.job is not None and d.job.run == state.run_id
+        }
 
     async def _offered_handlers(self) -> set[str]:
         offered = await LiveWorkers(self.redis, self.keys, self.settings).handlers_offered()

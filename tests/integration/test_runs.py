@@ -433,3 +433,39 @@ async def test_many_runs_with_several_orchestrators_and_workers(
         assert set(completed.values()) == {1} and len(completed) == 10
     join_inputs = {tuple(sorted(s.nodes["join"].input or {})) for s in finals}
     assert join_inputs == {("b0", "b1", "b2", "b3")}  # direct predecessors only
+
+
+async def test_a_poison_job_is_dead_lettered_shown_on_the_run_and_requeued(
+    make_stack: StackFactory,
+) -> None:
+    from orchestrator.store.queue import JobQueue
+
+    stack = await make_stack(visibility_timeout=0.3, max_deliveries=1)
+
+    @stack.handler("echo")
+    def echo(data: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+        return {"ok": True}
+
+    spec = await stack.workflow(
+        {"name": "poison", "nodes": [{"id": "only", "type": "task", "handler": "echo"}]}
+    )
+    run = await stack.service.start(spec.id)
+    queue = JobQueue(stack.redis, stack.keys, stack.settings)
+    # A consumer that takes the job and "crashes": it never acknowledges it.
+    taken = await queue.read(["echo"], "crashed-worker", 1)
+    assert [d.job.node for d in taken] == ["only"]
+    stack.start()  # the live worker's reclaim finds it worn out: dead letter
+
+    async def dead_lettered() -> bool:
+        view = await stack.service.view(run.run_id)
+        return "deadLetter" in view["nodes"]["only"]
+
+    await stack.until(dead_lettered)
+    view = await stack.service.view(run.run_id)
+    assert view["status"] == "running"
+    assert "dead-lettered after 1 deliveries" in view["nodes"]["only"]["waitingFor"]
+    letter_id = view["nodes"]["only"]["deadLetter"]["id"]
+    assert await queue.requeue_dead([letter_id]) == 1
+    final = await stack.wait(run.run_id)
+    assert final.status == "completed"
+    assert final.nodes["only"].output == {"ok": True}
