@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from orchestrator.engine.state import NODE_STATUSES
+
 KIND_GLYPHS: Mapping[str, str] = MappingProxyType(
     {
         "task": "▣",
@@ -32,18 +34,7 @@ KIND_COLOURS: Mapping[str, str] = MappingProxyType(
     }
 )
 
-STATUSES: tuple[str, ...] = (
-    "pending",
-    "queued",
-    "running",
-    "waiting",
-    "completed",
-    "failed",
-    "skipped",
-    "compensating",
-    "compensated",
-    "cancelled",
-)
+STATUSES: tuple[str, ...] = NODE_STATUSES
 
 STATUS_MARKS: Mapping[str, str] = MappingProxyType(
     {

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 RunStatus = Literal[
     "pending", "running", "completed", "failed", "compensating", "compensated", "cancelled"
@@ -27,27 +27,8 @@ NodeStatus = Literal[
     "cancelled",
 ]
 
-RUN_STATUSES: tuple[RunStatus, ...] = (
-    "pending",
-    "running",
-    "completed",
-    "failed",
-    "compensating",
-    "compensated",
-    "cancelled",
-)
-NODE_STATUSES: tuple[NodeStatus, ...] = (
-    "pending",
-    "queued",
-    "running",
-    "waiting",
-    "completed",
-    "failed",
-    "skipped",
-    "compensating",
-    "compensated",
-    "cancelled",
-)
+RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
+NODE_STATUSES: tuple[NodeStatus, ...] = get_args(NodeStatus)
 TERMINAL_RUN: frozenset[str] = frozenset({"completed", "failed", "compensated", "cancelled"})
 IN_FLIGHT: frozenset[str] = frozenset({"queued", "running"})
 SETTLED: frozenset[str] = frozenset(
