@@ -1,0 +1,168 @@
+"""``dagq queues ls | workers | dlq ls|requeue|purge`` over the HTTP API."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import click
+
+from orchestrator.cli.remote.common import Remote, api_options, json_option
+from orchestrator.cli.remote.render import duration, echo_json, echo_table, shorten
+
+LANES = ("high", "normal", "low")
+
+
+def _lane_order(lane: str) -> tuple[int, str]:
+    return (LANES.index(lane) if lane in LANES else len(LANES), lane)
+
+
+def depth_rows(queues: dict[str, Any], *, everything: bool = True) -> list[tuple[object, ...]]:
+    """``(handler, lane, length, waiting, pending, lag)`` per handler stream, sorted;
+    without ``everything``, only the streams holding jobs."""
+    rows: list[tuple[object, ...]] = []
+    for handler in sorted(queues.get("handlers", {})):
+        lanes = queues["handlers"][handler]
+        for lane in sorted(lanes, key=_lane_order):
+            d = lanes[lane]
+            if not everything and not (d["length"] or d["pending"]):
+                continue
+            lag = d.get("lag")
+            rows.append(
+                (handler, lane, d["length"], d["waiting"], d["pending"], "" if lag is None else lag)
+            )
+    return rows
+
+
+def _ago(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    return duration(max(0, int(time.time() * 1000) - int(ms))) + " ago"
+
+
+def worker_rows(queues: dict[str, Any]) -> list[tuple[object, ...]]:
+    """``(id, host, pid, in flight/concurrency, processed, last seen, handlers)`` per worker."""
+    return [
+        (
+            w["id"],
+            w["host"],
+            w["pid"],
+            f"{w['inFlight']}/{w['concurrency']}",
+            w["processed"],
+            _ago(w.get("lastSeenMs")),
+            shorten(",".join(w.get("handlers", [])), 60),
+        )
+        for w in queues.get("workers", [])
+    ]
+
+
+@click.group()
+def queues() -> None:
+    """Job queues behind the API: depths, workers, dead letters."""
+
+
+@queues.command("ls")
+@click.option("--all", "everything", is_flag=True, help="Also list the empty job streams.")
+@json_option
+@api_options
+def ls(everything: bool, as_json: bool, api_url: str | None, api_key: str | None) -> None:
+    """Queue depths per handler and lane, per shard, and how many workers are live."""
+    data = Remote(api_url, api_key, as_json).run("read queues", lambda c: c.queues())
+    if as_json:
+        echo_json(data)
+        return
+    headers = ("handler", "lane", "length", "waiting", "pending", "lag")
+    rows = depth_rows(data, everything=everything)
+    echo_table(headers, rows, "every job stream is empty")
+    hidden = len(depth_rows(data)) - len(rows)
+    if hidden:
+        click.echo(f"({hidden} empty job stream(s) not shown; --all lists them)")
+    click.echo()
+    shards = [(s["shard"], s["inbox"], s["timers"], s["dlq"]) for s in data.get("shards", [])]
+    echo_table(("shard", "inbox", "timers", "dead letters"), shards, "no shards")
+    click.echo()
+    click.echo(
+        f"{len(data.get('workers', []))} live worker(s), {data['deadLetters']} dead letter(s)"
+    )
+
+
+@queues.command()
+@json_option
+@api_options
+def workers(as_json: bool, api_url: str | None, api_key: str | None) -> None:
+    """Live workers: host, pid, jobs in flight, processed, handlers."""
+    data = Remote(api_url, api_key, as_json).run("read queues", lambda c: c.queues())
+    if as_json:
+        echo_json({"workers": data.get("workers", [])})
+        return
+    headers = ("worker", "host", "pid", "in flight", "processed", "last seen", "handlers")
+    echo_table(headers, worker_rows(data), "no live workers")
+
+
+@queues.group()
+def dlq() -> None:
+    """Dead-lettered jobs (admins): list, requeue, purge."""
+
+
+_shard_option = click.option(
+    "--shard", type=click.IntRange(0, 1023), default=None, help="Only this shard."
+)
+
+
+@dlq.command("ls")
+@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
+@_shard_option
+@json_option
+@api_options
+def dlq_ls(
+    limit: int, shard: int | None, as_json: bool, api_url: str | None, api_key: str | None
+) -> None:
+    """Dead letters, oldest first."""
+    letters = Remote(api_url, api_key, as_json).run(
+        "list dead letters", lambda c: c.dead_letters(limit=limit, shard=shard)
+    )
+    if as_json:
+        echo_json({"deadLetters": letters})
+        return
+    rows = [
+        (
+            d["id"],
+            d["shard"],
+            d.get("runId") or "",
+            d.get("nodeId") or "",
+            d.get("handler") or "",
+            d["deliveries"],
+            shorten(d.get("reason", ""), 50),
+        )
+        for d in letters
+    ]
+    headers = ("id", "shard", "run", "node", "handler", "deliveries", "reason")
+    echo_table(headers, rows, "no dead letters")
+
+
+@dlq.command()
+@click.argument("ids", nargs=-1, required=True)
+@_shard_option
+@api_options
+def requeue(
+    ids: tuple[str, ...], shard: int | None, api_url: str | None, api_key: str | None
+) -> None:
+    """Put dead letters back on their queues (their nodes run again)."""
+    moved = Remote(api_url, api_key).run(
+        "requeue dead letters", lambda c: c.requeue_dead(ids, shard=shard)
+    )
+    click.echo(f"requeued {moved} of {len(ids)}")
+
+
+@dlq.command()
+@click.argument("ids", nargs=-1, required=True)
+@_shard_option
+@api_options
+def purge(
+    ids: tuple[str, ...], shard: int | None, api_url: str | None, api_key: str | None
+) -> None:
+    """Delete dead letters (their attempts fail, as if the handler had failed)."""
+    purged = Remote(api_url, api_key).run(
+        "purge dead letters", lambda c: c.purge_dead(ids, shard=shard)
+    )
+    click.echo(f"purged {purged} of {len(ids)}")

@@ -1,0 +1,270 @@
+"""``dagq runs start | ls | get | cancel | retry | watch`` over the HTTP API."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+import click
+
+from orchestrator.cli.remote.common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    Remote,
+    api_options,
+    json_option,
+)
+from orchestrator.cli.remote.render import (
+    duration,
+    echo_json,
+    echo_table,
+    shorten,
+    when,
+)
+from orchestrator.cli.remote.watch import EventPrinter, Progress, follow, node_rows
+from orchestrator.client import DagqClient
+from orchestrator.engine.state import RUN_STATUSES
+
+
+def parse_params(params_json: str | None, pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``--params '{"a": 1}'`` merged with ``--param k=v`` (values JSON when they parse,
+    strings otherwise: ``n=3`` is 3, ``name=abc`` is "abc")."""
+    params: dict[str, Any] = {}
+    if params_json:
+        try:
+            value = json.loads(params_json)
+        except json.JSONDecodeError as exc:
+            raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--params") from None
+        if not isinstance(value, dict):
+            raise click.BadParameter(
+                "must be a JSON object, e.g. '{\"quality\": 0.5}'", param_hint="--params"
+            )
+        params.update(value)
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="--param")
+        try:
+            params[name.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            params[name.strip()] = raw
+    return params
+
+
+def _summary(run: Mapping[str, Any]) -> list[str]:
+    head = (
+        f"run {run['runId']}  {run['workflowId']} v{run['workflowVersion']}  "
+        f"{run['status']}  started {when(run.get('startTime'))}"
+    )
+    if run.get("duration") is not None:
+        head += f"  took {duration(run['duration'])}"
+    lines = [head]
+    if run.get("error"):
+        lines.append(f"error: {shorten(run['error'], 200)}")
+    return lines
+
+
+def print_run(run: Mapping[str, Any], as_json: bool) -> None:
+    """A run as JSON, or its summary and a table of its nodes."""
+    if as_json:
+        echo_json(run)
+        return
+    for line in _summary(run):
+        click.echo(line)
+    echo_table(("node", "status", "attempts", "duration", "last error"), node_rows(run), "no nodes")
+
+
+def _outcome(run: Mapping[str, Any]) -> int:
+    return EXIT_OK if run["status"] == "completed" else EXIT_FAILED
+
+
+async def _wait(client: DagqClient, run: dict[str, Any]) -> dict[str, Any]:
+    return await follow(client, run["runId"], lambda _event: None)
+
+
+@click.group()
+def runs() -> None:
+    """Workflow runs behind the API: start, list, inspect, cancel, retry, watch."""
+
+
+@runs.command()
+@click.argument("workflow_id")
+@click.option("--params", "params_json", metavar="JSON", help="Run parameters as a JSON object.")
+@click.option(
+    "--param", "pairs", multiple=True, metavar="NAME=VALUE", help="One parameter (repeatable)."
+)
+@click.option("--priority", type=click.IntRange(0, 10), default=None, help="0 (low) to 10 (high).")
+@click.option("--version", type=click.IntRange(1), default=None, help="Pin this workflow version.")
+@click.option("--tag", "tags", multiple=True, help="Tag the run (repeatable).")
+@click.option("--wait", is_flag=True, help="Wait for the end; exit 1 unless it completed.")
+@json_option
+@api_options
+def start(
+    workflow_id: str,
+    params_json: str | None,
+    pairs: tuple[str, ...],
+    priority: int | None,
+    version: int | None,
+    tags: tuple[str, ...],
+    wait: bool,
+    as_json: bool,
+    api_url: str | None,
+    api_key: str | None,
+) -> None:
+    """Start a run of WORKFLOW_ID and print its id (with --wait: its outcome)."""
+    params = parse_params(params_json, pairs)
+
+    async def go(c: DagqClient) -> dict[str, Any]:
+        run = await c.start_run(workflow_id, params, priority=priority, tags=tags, version=version)
+        return await _wait(c, run) if wait else run
+
+    run = Remote(api_url, api_key, as_json).run("start runs", go)
+    if wait:
+        print_run(run, as_json)
+        raise SystemExit(_outcome(run))
+    if as_json:
+        echo_json(run)
+    else:
+        click.echo(run["runId"])
+
+
+@runs.command("ls")
+@click.option("--workflow", "workflow_id", default=None, help="Only this workflow's runs.")
+@click.option("--status", type=click.Choice(RUN_STATUSES), default=None)
+@click.option("--limit", type=click.IntRange(1, 100), default=20, show_default=True)
+@click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
+@json_option
+@api_options
+def ls(
+    workflow_id: str | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+    as_json: bool,
+    api_url: str | None,
+    api_key: str | None,
+) -> None:
+    """List runs, newest first."""
+    page = Remote(api_url, api_key, as_json).run(
+        "list runs",
+        lambda c: c.list_runs(workflow_id, status=status, limit=limit, offset=offset),
+    )
+    if as_json:
+        echo_json({"runs": page.items, "total": page.total, "hasMore": page.has_more})
+        return
+    rows = [
+        (
+            r["runId"],
+            r["workflowId"],
+            r["workflowVersion"],
+            r["status"],
+            when(r.get("startTime")),
+            duration(r.get("duration")),
+            shorten(r.get("error") or "", 50),
+        )
+        for r in page.items
+    ]
+    headers = ("run", "workflow", "version", "status", "started", "duration", "error")
+    echo_table(headers, rows, "no runs")
+    if page.has_more:
+        click.echo(f"({offset + 1}-{offset + len(rows)} of {page.total}; more with --offset)")
+
+
+@runs.command()
+@click.argument("run_id")
+@json_option
+@api_options
+def get(run_id: str, as_json: bool, api_url: str | None, api_key: str | None) -> None:
+    """Show a run and each node: status, attempts, duration, last error."""
+    run = Remote(api_url, api_key, as_json).run("read runs", lambda c: c.get_run(run_id))
+    print_run(run, as_json)
+
+
+@runs.command()
+@click.argument("run_id")
+@api_options
+def cancel(run_id: str, api_url: str | None, api_key: str | None) -> None:
+    """Cancel a pending or running run (exit 1 when it has already ended)."""
+
+    async def go(c: DagqClient) -> dict[str, Any]:
+        await c.cancel_run(run_id)
+        return await c.get_run(run_id)
+
+    run = Remote(api_url, api_key).run("cancel runs", go)
+    click.echo(f"{run_id}: {run['status']}")
+
+
+@runs.command()
+@click.argument("run_id")
+@click.option("--from-node", default=None, metavar="NODE", help="Rerun from this node onwards.")
+@click.option("--only-node", is_flag=True, help="Rerun only --from-node, then continue.")
+@click.option("--wait", is_flag=True, help="Wait for the end; exit 1 unless it completed.")
+@json_option
+@api_options
+def retry(
+    run_id: str,
+    from_node: str | None,
+    only_node: bool,
+    wait: bool,
+    as_json: bool,
+    api_url: str | None,
+    api_key: str | None,
+) -> None:
+    """Run a failed, cancelled or compensated run again (the same run id)."""
+    if only_node and from_node is None:
+        raise click.UsageError("--only-node needs --from-node")
+
+    async def go(c: DagqClient) -> dict[str, Any]:
+        run = await c.retry_run(run_id, from_node=from_node, only_node=only_node)
+        return await _wait(c, run) if wait else run
+
+    run = Remote(api_url, api_key, as_json).run("retry runs", go)
+    if wait:
+        print_run(run, as_json)
+        raise SystemExit(_outcome(run))
+    if as_json:
+        echo_json(run)
+    else:
+        where = f" from {from_node}" if from_node else ""
+        click.echo(f"{run_id}: retried{where}, {run['status']}")
+
+
+@runs.command()
+@click.argument("run_id")
+@click.option("--json", "as_json", is_flag=True, help="Print each event as one JSON line.")
+@api_options
+def watch(run_id: str, as_json: bool, api_url: str | None, api_key: str | None) -> None:
+    """Follow a run's events live until it ends (Ctrl+C stops watching, not the run).
+
+    Exit 0 when the run completed, 1 when it ended otherwise.
+    """
+    out = sys.stdout
+
+    async def go(c: DagqClient) -> dict[str, Any]:
+        start = await c.get_run(run_id)
+        # Events replay from the run's start, so progress starts from all-pending.
+        progress = Progress({n: "pending" for n in start.get("nodes", {})}, "pending")
+        printer = EventPrinter(out, progress, live=out.isatty() and not as_json, quiet=as_json)
+
+        def on_event(event: dict[str, Any]) -> None:
+            if as_json:
+                out.write(json.dumps(event, ensure_ascii=False) + "\n")
+                out.flush()
+            printer.event(event)
+
+        final = await follow(c, run_id, on_event)
+        printer.finish(final)
+        return final
+
+    try:
+        run = Remote(api_url, api_key, as_json).run("read runs", go)
+    except KeyboardInterrupt:
+        click.echo(f"\nstopped watching {run_id}; the run goes on", err=True)
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    if not as_json:
+        for line in _summary(run):
+            click.echo(line)
+    raise SystemExit(_outcome(run))

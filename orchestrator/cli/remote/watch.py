@@ -1,0 +1,168 @@
+"""Following a run's events: one line per event and a progress line.
+
+:func:`follow` streams the run's events (the client reconnects with ``Last-Event-ID``
+on a dropped connection) until the run has ended for good: a stream also ends at an
+*earlier* terminal event of a run that was retried since, so after each stream the
+run is read again and followed further while it is still going.
+:class:`Progress` keeps each node's status from the events; :class:`EventPrinter`
+writes the lines, with the progress line redrawn in place on a terminal and printed
+once at the end elsewhere (logs and pipes get no carriage returns).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from orchestrator.cli.remote.render import clock, duration, shorten
+from orchestrator.client import TERMINAL_STATUSES, DagqClient
+
+_NODE_EVENTS = {
+    "node_queued": "queued",
+    "node_started": "running",
+    "node_completed": "completed",
+    "node_failed": "failed",
+    "node_retrying": "waiting",
+    "node_waiting": "waiting",
+    "node_skipped": "skipped",
+    "node_compensating": "compensating",
+    "node_compensated": "compensated",
+}
+_NOT_RESET = frozenset({"completed"})
+
+
+@dataclass
+class Progress:
+    """Each node's status, updated from events; the counts a progress line shows."""
+
+    nodes: dict[str, str] = field(default_factory=dict)
+    run_status: str = "pending"
+
+    @classmethod
+    def of(cls, run: Mapping[str, Any]) -> Progress:
+        """The progress of a run view (the API's ``WorkflowRun``)."""
+        nodes = {nid: str(n.get("status", "pending")) for nid, n in run.get("nodes", {}).items()}
+        return cls(nodes, str(run.get("status", "pending")))
+
+    def apply(self, event: Mapping[str, Any]) -> None:
+        """Update from one event (unknown types change nothing)."""
+        kind, node = str(event.get("type", "")), event.get("nodeId")
+        if kind == "run_retried":
+            # The event does not list the nodes it resets; the ones that had not
+            # completed certainly are, the others show up again as they are queued.
+            self.nodes = {n: s if s in _NOT_RESET else "pending" for n, s in self.nodes.items()}
+            self.run_status = "running"
+        elif kind.startswith("run_"):
+            self.run_status = kind.removeprefix("run_")
+        elif isinstance(node, str) and kind in _NODE_EVENTS:
+            self.nodes[node] = _NODE_EVENTS[kind]
+
+    def count(self, *statuses: str) -> int:
+        """How many nodes are in any of ``statuses``."""
+        return sum(1 for s in self.nodes.values() if s in statuses)
+
+    def line(self) -> str:
+        """``[run running] 3/7 completed, 1 running, 0 failed`` (+ skipped, waiting when any)."""
+        parts = [f"{self.count('completed')}/{len(self.nodes)} completed"]
+        parts.append(f"{self.count('running', 'queued')} running")
+        parts.append(f"{self.count('failed')} failed")
+        for extra in ("waiting", "skipped", "compensated", "cancelled"):
+            if n := self.count(extra):
+                parts.append(f"{n} {extra}")
+        return f"[run {self.run_status}] " + ", ".join(parts)
+
+
+def event_line(event: Mapping[str, Any]) -> str:
+    """``12:00:01.234  fetch_data        node_failed     attempt 1: boom``."""
+    data = event.get("data") if isinstance(event.get("data"), Mapping) else {}
+    assert isinstance(data, Mapping)
+    details: list[str] = []
+    if data.get("attempt") is not None:
+        details.append(f"attempt {data['attempt']}")
+    if data.get("delayMs") is not None:
+        details.append(f"retry in {duration(data['delayMs'])}")
+    if data.get("fromNode"):
+        details.append(f"from {data['fromNode']}")
+    if data.get("worker"):
+        details.append(f"on {data['worker']}")
+    text = ", ".join(details)
+    why = data.get("error") or data.get("reason")
+    if why:
+        text = f"{text}: {shorten(why, 80)}" if text else shorten(why, 80)
+    node = str(event.get("nodeId") or "-")
+    kind = str(event.get("type", "?"))
+    return f"{clock(event.get('timestamp'))}  {node:<20} {kind:<20} {text}".rstrip()
+
+
+class EventPrinter:
+    """Writes event lines and the progress line to ``out``.
+
+    ``live`` (a terminal): the progress line stays at the bottom, redrawn after every
+    event.  Otherwise the progress line is printed once, by :meth:`finish`.
+    """
+
+    def __init__(self, out: TextIO, progress: Progress, *, live: bool, quiet: bool = False):
+        self.out, self.progress, self.live, self.quiet = out, progress, live, quiet
+        self._drawn = False
+
+    def _clear(self) -> None:
+        if self._drawn:
+            self.out.write("\r\x1b[2K")
+            self._drawn = False
+
+    def event(self, event: Mapping[str, Any]) -> None:
+        """Record one event and show it."""
+        self.progress.apply(event)
+        if self.quiet:
+            return
+        self._clear()
+        self.out.write(event_line(event) + "\n")
+        if self.live:
+            self.out.write(self.progress.line())
+            self._drawn = True
+        self.out.flush()
+
+    def finish(self, run: Mapping[str, Any] | None = None) -> None:
+        """The final progress line, from the run as the API reports it when given."""
+        if run is not None:
+            self.progress = Progress.of(run)
+        self._clear()
+        if not self.quiet:
+            self.out.write(self.progress.line() + "\n")
+            self.out.flush()
+
+
+async def follow(
+    client: DagqClient, run_id: str, on_event: Callable[[dict[str, Any]], None]
+) -> dict[str, Any]:
+    """Feed every event of the run to ``on_event`` until it has ended; the final run view."""
+    last: str | None = None
+    while True:
+        seen = 0
+        async for event in client.stream_run_events(run_id, last_event_id=last, max_reconnects=30):
+            on_event(event)
+            seen += 1
+            if isinstance(event.get("id"), str):
+                last = event["id"]
+        run = await client.get_run(run_id)
+        # Ended and nothing newer came: done.  A retried run's stream stops at its
+        # earlier terminal event, so while the run goes on (or events keep coming) follow on.
+        if run["status"] in TERMINAL_STATUSES and seen == 0:
+            return run
+
+
+def node_rows(run: Mapping[str, Any]) -> list[tuple[str, str, int, str, str]]:
+    """``(node, status, attempts, duration, last error)`` of each node, in the run's order."""
+    rows = []
+    for node_id, node in run.get("nodes", {}).items():
+        rows.append(
+            (
+                node_id,
+                str(node.get("status", "")),
+                int(node.get("attempts", 0)),
+                duration(node.get("duration")),
+                shorten(node.get("lastError") or "", 60),
+            )
+        )
+    return rows

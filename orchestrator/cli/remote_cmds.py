@@ -1,0 +1,13 @@
+"""``dagq workflows``, ``dagq runs`` and ``dagq queues``: the API from the command line.
+
+The commands live in :mod:`orchestrator.cli.remote`; this module is the name the lazy
+command table points at.
+"""
+
+from __future__ import annotations
+
+from orchestrator.cli.remote.queues import queues
+from orchestrator.cli.remote.runs import runs
+from orchestrator.cli.remote.workflows import workflows
+
+__all__ = ["queues", "runs", "workflows"]
