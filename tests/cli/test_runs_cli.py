@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.api.test_client import _dropping_proxy as dropping_proxy
 from tests.cli.conftest import EXAMPLES, Cli, Flaky
 
 PIPELINE = "data-processing-pipeline"
@@ -139,3 +140,20 @@ async def test_cancel_a_waiting_run_and_watch_it_end(cli: Cli, tmp_path: Path) -
     assert twice.exit_code == 1 and "[CONFLICT]" in twice.stderr
     missing = await cli("runs", "get", "run-nope")
     assert missing.exit_code == 1 and "[NOT_FOUND]" in missing.stderr
+
+
+async def test_watch_through_a_dropped_connection_loses_and_repeats_nothing(cli: Cli) -> None:
+    await push(cli, EXAMPLES / "data-pipeline.yaml")
+    run_id = (await cli("runs", "start", PIPELINE, "--wait", "--json")).stdout
+    run_id = json.loads(run_id)["runId"]
+    direct = await cli("runs", "watch", run_id)
+    proxy, cut = await dropping_proxy(cli.api.base_url)
+    try:
+        through = await cli(
+            "runs", "watch", run_id, "--api", str(proxy.make_url("")).rstrip("/"),
+            "--key", cli.api.keys["operator"], role=None,
+        )  # fmt: skip
+    finally:
+        await proxy.close()
+    assert cut == [True]  # the first event stream really was cut short
+    assert (through.exit_code, through.stdout) == (0, direct.stdout)
