@@ -113,18 +113,26 @@ def _event(kind: str, node: str | None = None, **data: Any) -> dict[str, Any]:
     return event
 
 
+def _check(line: str) -> dict[str, Any]:
+    return {"expect": line}
+
+
 def test_progress_follows_node_events_and_a_retry() -> None:
     progress = Progress({"a": "pending", "b": "pending", "c": "pending"})
     for event in (
         _event("run_started"),
         _event("node_started", "a"),
+        _check("[run running] 0/3 completed, 1 running, 0 failed"),
         _event("node_completed", "a"),
         _event("node_started", "b"),
         _event("node_failed", "b", error="boom"),
         _event("node_skipped", "c"),
         _event("run_failed", error="b failed"),
     ):
-        progress.apply(event)
+        if "expect" in event:
+            assert progress.line() == event["expect"]
+        else:
+            progress.apply(event)
     assert progress.line() == "[run failed] 1/3 completed, 0 running, 1 failed, 1 skipped"
     progress.apply(_event("run_retried", fromNode="b"))
     assert progress.nodes == {"a": "completed", "b": "pending", "c": "pending"}

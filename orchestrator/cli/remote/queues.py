@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from orchestrator.cli.remote.common import Remote, api_options, json_option
-from orchestrator.cli.remote.render import duration, echo_json, echo_table, shorten
+from orchestrator.cli.remote.render import duration, echo_json, echo_table, shorten, table
 
 LANES = ("high", "normal", "low")
 
@@ -73,10 +73,14 @@ def ls(everything: bool, as_json: bool, api_url: str | None, api_key: str | None
         return
     headers = ("handler", "lane", "length", "waiting", "pending", "lag")
     rows = depth_rows(data, everything=everything)
-    echo_table(headers, rows, "every job stream is empty")
     hidden = len(depth_rows(data)) - len(rows)
-    if hidden:
-        click.echo(f"({hidden} empty job stream(s) not shown; --all lists them)")
+    note = f"{hidden} empty job stream(s) not shown; --all lists them"
+    if rows:
+        click.echo(table(headers, rows))
+        if hidden:
+            click.echo(f"({note})")
+    else:
+        click.echo(f"no jobs waiting ({note})" if hidden else "no job streams yet")
     click.echo()
     shards = [(s["shard"], s["inbox"], s["timers"], s["dlq"]) for s in data.get("shards", [])]
     echo_table(("shard", "inbox", "timers", "dead letters"), shards, "no shards")

@@ -48,7 +48,9 @@ class Progress:
     def apply(self, event: Mapping[str, Any]) -> None:
         """Update from one event (unknown types change nothing)."""
         kind, node = str(event.get("type", "")), event.get("nodeId")
-        if kind == "run_retried":
+        if kind == "run_started":
+            self.run_status = "running"
+        elif kind == "run_retried":
             # The event does not list the nodes it resets; the ones that had not
             # completed certainly are, the others show up again as they are queued.
             self.nodes = {n: s if s in _NOT_RESET else "pending" for n, s in self.nodes.items()}
