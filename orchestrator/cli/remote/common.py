@@ -28,6 +28,7 @@ from orchestrator.errors import (
     Unauthorized,
     Unavailable,
 )
+from orchestrator.settings import load_settings
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -108,8 +109,6 @@ class Remote:
 
     def client(self) -> DagqClient:
         """A client for the configured API (ConfigError when none is configured)."""
-        from orchestrator.settings import load_settings  # pydantic-settings only when needed
-
         if self.api_url is not None and not self.api_url.startswith(("http://", "https://")):
             raise click.BadParameter(
                 f"{self.api_url!r} is not an http:// or https:// URL", param_hint="--api"
@@ -128,7 +127,11 @@ class Remote:
             fail(exc, action=action, as_json=self.as_json)
         except aiohttp.ClientError as exc:
             # Client-side problems the client does not map (a malformed URL, a bad header).
-            fail(Unavailable(f"cannot talk to the dagq API: {exc}"), action=action)
+            fail(
+                Unavailable(f"cannot talk to the dagq API: {exc}"),
+                action=action,
+                as_json=self.as_json,
+            )
 
 
 async def _with_client(client: DagqClient, call: Callable[[DagqClient], Awaitable[T]]) -> T:
