@@ -1,0 +1,139 @@
+"""What the operations screens (Monitor, Queues, Admin) share.
+
+:class:`OpsScreen` holds the app's :class:`~app.session.Session`, runs API calls so
+that no error escapes a worker (:meth:`OpsScreen.api` turns any failure into a
+notification and returns None), and offers its actions in the command palette: each
+screen lists them in :meth:`OpsScreen.palette_commands`
+(the app lists them after its own) with, for unavailable ones, the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, ClassVar, TypeVar
+
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Grid
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Label
+
+from app.session import Session, describe_error
+from orchestrator.errors import DagqError, Forbidden
+
+T = TypeVar("T")
+
+
+class OpsScreen(Screen[None]):
+    """Base of the Monitor, Queues and Admin screens."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        """A screen over ``session``."""
+        super().__init__(name=name, id=id, classes=classes)
+        self.session = session
+
+    def palette_commands(self) -> Iterable[SystemCommand]:
+        """The screen's actions for the app's command palette (override)."""
+        return ()
+
+    def command(
+        self, title: str, help: str, callback: Callable[[], object], reason: str = ""
+    ) -> SystemCommand:
+        """A palette entry; when ``reason`` says it is unavailable, choosing it says why."""
+        if reason:
+            return SystemCommand(
+                title, f"{help} (unavailable: {reason})", lambda: self.refuse(reason)
+            )
+        return SystemCommand(title, help, callback)
+
+    def blocked(self, perm: str) -> str:
+        """Why the user cannot use ``perm`` (empty when they can)."""
+        return self.session.reason(perm)
+
+    def refuse(self, reason: str) -> None:
+        """Tell the user why an action is not available."""
+        self.notify(reason, title="Not available", severity="warning")
+
+    async def api(self, awaitable: Awaitable[T], *, quiet: bool = False) -> T | None:
+        """Await one client call; on any error show it (unless ``quiet``) and return None.
+
+        The session records lost and regained connections; a 403 reads as the role's
+        limit, not as a failure of the app.
+        """
+        try:
+            return await self.session.call(awaitable)
+        except Forbidden as exc:
+            if not quiet:
+                self.notify(describe_error(exc), title="Not allowed", severity="warning")
+        except DagqError as exc:
+            if not quiet:
+                self.notify(describe_error(exc), title="API error", severity="error")
+        except Exception as exc:  # an answer of the wrong shape (KeyError...) must not crash
+            if not quiet:
+                self.notify(describe_error(exc), title="Unexpected error", severity="error")
+        return None
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    """Ask a yes/no question before something that cannot be undone."""
+
+    DEFAULT_CSS = """
+    ConfirmDialog { align: center middle; }
+    ConfirmDialog > Grid {
+        grid-size: 2; grid-gutter: 1 2; grid-rows: auto 3;
+        width: 60; max-width: 90%; height: auto; padding: 1 2;
+        border: thick $warning; background: $surface;
+    }
+    ConfirmDialog #question { column-span: 2; width: 1fr; }
+    ConfirmDialog Button { width: 1fr; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, question: str, *, yes: str = "Yes") -> None:
+        """A dialog asking ``question``; ``yes`` labels the confirming button."""
+        super().__init__()
+        self.question = question
+        self.yes = yes
+
+    def compose(self) -> ComposeResult:
+        """Question and two buttons."""
+        with Grid():
+            yield Label(self.question, id="question")
+            yield Button(self.yes, variant="error", id="yes")
+            yield Button("Keep it", variant="primary", id="no")
+
+    def on_mount(self) -> None:
+        """Focus the safe answer."""
+        self.query_one("#no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        """Answer with the button."""
+        event.stop()
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, answer: bool) -> None:
+        """Answer from the keyboard."""
+        self.dismiss(answer)
+
+
+def confirm_then(
+    screen: Screen[Any], question: str, then: Callable[[], object], *, yes: str = "Yes"
+) -> None:
+    """Ask ``question``; call ``then`` only if the answer is yes."""
+
+    def answered(ok: bool | None) -> None:
+        if ok:
+            then()
+
+    screen.app.push_screen(ConfirmDialog(question, yes=yes), answered)

@@ -1,0 +1,105 @@
+"""The followed run's events, one line each, newest at the bottom.
+
+Each line reads ``12:00:01.250 ✓ node_completed   fetch_data  attempt 1``: the time
+(UTC), the status the event implies as a symbol, the type, the node and what the
+event carries that matters (the error, the worker, the handler...).  Events of a
+saga's compensation path are marked ``↺`` and highlighted so the way back stands out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import RichLog
+
+from app.canvas.glyphs import STATUS_COLOURS
+from app.live import COMPENSATION_EVENTS, run_status_from_event, status_from_event
+from app.widgets.ops_format import clock, short, status_mark
+
+COMPENSATION_STYLE = "bold #ffaf5f"
+TYPE_WIDTH = 19
+NODE_WIDTH = 18
+_DETAIL_KEYS = ("error", "reason", "worker", "handler", "compensation", "fromNode", "nodes")
+
+
+def event_detail(event: Mapping[str, Any]) -> str:
+    """The interesting part of an event's data, as short ``key value`` text."""
+    data = event.get("data")
+    if not isinstance(data, Mapping):
+        return ""
+    parts: list[str] = []
+    attempt = data.get("attempt")
+    if isinstance(attempt, int) and not isinstance(attempt, bool):
+        parts.append(f"attempt {attempt}")
+    for key in _DETAIL_KEYS:
+        value = data.get(key)
+        if value is None or value == "":
+            continue
+        if isinstance(value, list):
+            value = ", ".join(str(v) for v in value)
+        parts.append(f"{key} {value}" if key != "error" else str(value))
+    if isinstance(data.get("delayMs"), int):
+        parts.append(f"retry in {data['delayMs'] / 1000:g}s")
+    if data.get("late"):
+        parts.append("(late result)")
+    return "  ".join(parts)
+
+
+def event_line(event: Mapping[str, Any]) -> Text:
+    """One event as a log line (pure: the tests read it)."""
+    kind = str(event.get("type", "?"))
+    implied = status_from_event(event)
+    status = implied[1] if implied else run_status_from_event(event)
+    compensation = kind in COMPENSATION_EVENTS
+    mark = "↺" if compensation else status_mark(status) if status else "·"
+    line = Text(clock(event.get("timestamp"), millis=True) + " ", style="dim")
+    line.append(f"{mark} ", style=STATUS_COLOURS.get(status or "", ""))
+    line.append(f"{kind:<{TYPE_WIDTH}} ", style=COMPENSATION_STYLE if compensation else "bold")
+    node = event.get("nodeId")
+    line.append(f"{short(str(node), NODE_WIDTH) if node else '':<{NODE_WIDTH}} ")
+    detail = event_detail(event)
+    if detail:
+        style = "#ff5f5f" if kind in ("node_failed", "run_failed", "node_retrying") else ""
+        line.append(detail, style=style)
+    return line
+
+
+class EventLog(RichLog):
+    """A run's event log (no wrapping: one event, one line; scroll sideways for more)."""
+
+    DEFAULT_CSS = """
+    EventLog { height: 1fr; background: $surface; }
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        """An empty log keeping the newest 5,000 lines."""
+        super().__init__(
+            max_lines=5000, wrap=False, markup=False, auto_scroll=True, id=id, classes=classes
+        )
+        self.entries: list[tuple[str, str | None]] = []
+        """``(type, node id)`` of every event shown, in order (what tests read)."""
+
+    @property
+    def types(self) -> list[str]:
+        """The type of every event shown, in order."""
+        return [kind for kind, _ in self.entries]
+
+    def add(self, event: Mapping[str, Any]) -> None:
+        """Append one event."""
+        node = event.get("nodeId")
+        self.entries.append((str(event.get("type", "?")), str(node) if node else None))
+        self.write(event_line(event))
+
+    def add_many(self, events: Iterable[Mapping[str, Any]]) -> None:
+        """Append several events."""
+        for event in events:
+            self.add(event)
+
+    def reset(self, note: str | None = None) -> None:
+        """Empty the log (another run was selected), optionally with a note line."""
+        self.clear()
+        self.entries = []
+        if note:
+            self.write(Text(note, style="dim italic"))

@@ -1,0 +1,235 @@
+"""The monitor's list of runs: a status filter, newest first, a page at a time.
+
+The list shows what the screen hands it (:meth:`RunsList.show_page`) and reports
+what the user asks for as messages: ``FilterChanged``, ``PageRequested`` and
+``RunHighlighted``; the screen does the fetching.  Refreshing a page keeps the
+highlighted run highlighted (and says nothing about it: only the user's moves post).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Select, Static
+from textual.widgets.data_table import CellDoesNotExist
+
+from app.widgets.ops_format import clock, short, status_text
+from orchestrator.engine.state import RUN_STATUSES
+
+PAGE_SIZE = 20
+MIN_WORKFLOW_WIDTH = 6
+FIXED_COLUMNS_WIDTH = 3 + 10 + 2 + 2
+"""The status and started columns and the workflow's padding, and a scrollbar."""
+
+
+class RunsList(Vertical):
+    """Runs newest first with a status filter and paging (``[`` / ``]``)."""
+
+    DEFAULT_CSS = """
+    RunsList { height: 1fr; }
+    RunsList > Select { margin: 0 0 1 0; width: 1fr; }
+    RunsList > DataTable { height: 1fr; }
+    RunsList > #pager { height: 1; color: $text-muted; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("left_square_bracket", "page(-1)", "Newer", show=False),
+        Binding("right_square_bracket", "page(1)", "Older", show=False),
+    ]
+
+    @dataclass
+    class FilterChanged(Message):
+        """The user chose a status (None: every status)."""
+
+        runs_list: RunsList
+        status: str | None
+
+        @property
+        def control(self) -> RunsList:
+            """The list that sent the message."""
+            return self.runs_list
+
+    @dataclass
+    class PageRequested(Message):
+        """The user asked for the page starting at ``offset``."""
+
+        runs_list: RunsList
+        offset: int
+
+        @property
+        def control(self) -> RunsList:
+            """The list that sent the message."""
+            return self.runs_list
+
+    @dataclass
+    class RunHighlighted(Message):
+        """The user moved to a run."""
+
+        runs_list: RunsList
+        run_id: str
+
+        @property
+        def control(self) -> RunsList:
+            """The list that sent the message."""
+            return self.runs_list
+
+    def __init__(
+        self,
+        *,
+        page_size: int = PAGE_SIZE,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        """An empty list; ``page_size`` runs per page."""
+        super().__init__(id=id, classes=classes)
+        self.page_size = page_size
+        self.page_offset = 0
+        self.total = 0
+        self.has_more = False
+        self.status_filter: str | None = None
+        self._runs: dict[str, dict[str, Any]] = {}
+        self._name_width = 14
+
+    def compose(self) -> ComposeResult:
+        """Filter, table, pager."""
+        options = [(f"{status_text(s, word=False).plain} {s}", s) for s in RUN_STATUSES]
+        yield Select(
+            options, prompt="every status", allow_blank=True, compact=True, id="status-filter"
+        )
+        table: DataTable[Any] = DataTable(cursor_type="row", zebra_stripes=True, id="runs")
+        table.add_column(" ", key="status")
+        table.add_column("workflow", key="workflow")
+        table.add_column("started", key="started")
+        yield table
+        yield Static("no runs", id="pager")
+
+    @property
+    def table(self) -> DataTable[Any]:
+        """The runs table."""
+        return self.query_one("#runs", DataTable)
+
+    @property
+    def highlighted(self) -> str | None:
+        """The run under the cursor."""
+        table = self.table
+        if not table.row_count:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        except CellDoesNotExist:  # an out-of-range cursor: nothing is highlighted
+            return None
+        return str(key.value) if key.value is not None else None
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        """The listed summary of ``run_id``, if it is on this page."""
+        return self._runs.get(run_id)
+
+    def show_page(
+        self, items: Sequence[dict[str, Any]], *, total: int, offset: int, has_more: bool
+    ) -> None:
+        """Show one page of run summaries (the API's ``WorkflowRunSummary`` objects)."""
+        keep = self.highlighted
+        table = self.table
+        self.page_offset, self.total, self.has_more = offset, total, has_more
+        self._runs = {str(r.get("runId") or r.get("id")): dict(r) for r in items}
+        with self.prevent(DataTable.RowHighlighted):
+            table.clear()
+            for run_id, run in self._runs.items():
+                table.add_row(*self._cells(run), key=run_id)
+            if keep in self._runs:
+                table.move_cursor(row=table.get_row_index(keep), animate=False)
+        self._update_pager()
+
+    def _cells(self, run: dict[str, Any]) -> tuple[Text, str, str]:
+        workflow = str(run.get("workflowId", "?"))
+        return (
+            status_text(str(run.get("status")), word=False),
+            short(workflow, self._name_width),
+            clock(run.get("startTime")),
+        )
+
+    def on_resize(self) -> None:
+        """Fit the workflow names to the width (no sideways scrolling in a narrow list)."""
+        width = max(MIN_WORKFLOW_WIDTH, self.size.width - FIXED_COLUMNS_WIDTH - 1)
+        if width != self._name_width:
+            self._name_width = width
+            if self._runs:
+                self.show_page(
+                    list(self._runs.values()),
+                    total=self.total,
+                    offset=self.page_offset,
+                    has_more=self.has_more,
+                )
+
+    def _update_pager(self) -> None:
+        pager = self.query_one("#pager", Static)
+        if not self.total:
+            pager.update("no runs" + (f" {self.status_filter}" if self.status_filter else ""))
+            return
+        first, last = self.page_offset + 1, self.page_offset + len(self._runs)
+        hints = []
+        if self.page_offset:
+            hints.append("[ newer")
+        if self.has_more:
+            hints.append("] older")
+        pager.update(f"{first}-{last} of {self.total}  " + "  ".join(hints))
+
+    def show_message(self, text: str) -> None:
+        """Show ``text`` instead of runs (the role may not see them, the API is away...)."""
+        self._runs = {}
+        self.total = 0
+        self.table.clear()
+        self.query_one("#pager", Static).update(text)
+
+    def select_run(self, run_id: str) -> bool:
+        """Put the cursor on ``run_id`` if it is on this page (no message); True if it is."""
+        if run_id not in self._runs:
+            return False
+        with self.prevent(DataTable.RowHighlighted):
+            self.table.move_cursor(row=self.table.get_row_index(run_id), animate=False)
+        return True
+
+    def set_run_status(self, run_id: str, status: str) -> None:
+        """Show a run's new status (from its live events) without re-listing."""
+        run = self._runs.get(run_id)
+        if run is None or run.get("status") == status:
+            return
+        run["status"] = status
+        self.table.update_cell(run_id, "status", status_text(status, word=False))
+
+    @on(Select.Changed, "#status-filter")
+    def _filter_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        value = event.value
+        status = value if isinstance(value, str) else None
+        if status == self.status_filter:
+            return
+        self.status_filter = status
+        self.post_message(self.FilterChanged(self, status))
+
+    @on(DataTable.RowHighlighted, "#runs")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        if event.row_key.value is not None:
+            self.post_message(self.RunHighlighted(self, str(event.row_key.value)))
+
+    @on(DataTable.RowSelected, "#runs")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.row_key.value is not None:
+            self.post_message(self.RunHighlighted(self, str(event.row_key.value)))
+
+    def action_page(self, step: int) -> None:
+        """Ask for the newer (-1) or older (+1) page."""
+        if step < 0 and self.page_offset > 0:
+            self.post_message(self.PageRequested(self, max(0, self.page_offset - self.page_size)))
+        elif step > 0 and self.has_more:
+            self.post_message(self.PageRequested(self, self.page_offset + self.page_size))

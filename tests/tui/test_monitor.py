@@ -1,0 +1,182 @@
+"""Pilot tests of the Monitor against a real API, a real worker and the test Redis."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.widgets import Button
+
+from app.live import LiveState
+from app.screens.monitor import MonitorScreen
+from tests.tui import ops_fixtures
+from tests.tui.ops_fixtures import FLAKY, ORDERS, PIPELINE, STUCK, OpsStack, wait_for
+
+ops = ops_fixtures.ops
+ops_worker = ops_fixtures.ops_worker
+
+SIZE = (120, 40)
+
+
+async def _monitor(pilot: Any) -> MonitorScreen:
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, MonitorScreen), what="monitor")
+    screen = pilot.app.screen
+    assert isinstance(screen, MonitorScreen)
+    return screen
+
+
+async def test_follows_example_one_to_completion(ops: OpsStack, ops_worker: Any) -> None:
+    run_id = await ops.start_run(PIPELINE, {"delay_s": 0.05})
+    async with ops.app("operator").run_test(size=SIZE) as pilot:
+        screen = await _monitor(pilot)
+        screen.show_run(run_id)
+        await wait_for(
+            pilot,
+            lambda: screen.run is not None and screen.run.get("status") == "completed"
+            and screen.statuses.get("notify") == "completed",
+            what="the run to complete on screen",
+        )  # fmt: skip
+        assert screen.statuses == {
+            "fetch_data": "completed",
+            "validate": "completed",
+            "transform": "completed",
+            "quality_check": "completed",
+            "store_primary": "completed",
+            "store_backup": "skipped",
+            "notify": "completed",
+        }
+        await wait_for(pilot, lambda: "run_completed" in screen.event_log.types, what="end")
+        log = screen.event_log.types
+        assert log[0] == "run_started"
+        assert log.count("node_completed") == 6
+        assert "node_skipped" in log
+        assert screen.header.state is LiveState.ENDED
+        assert "✓ completed" in screen.header.label
+        # The operator may cancel, not retry; the run has ended so neither is offered.
+        assert screen.query_one("#cancel", Button).disabled
+        assert screen.query_one("#retry", Button).disabled
+
+
+async def test_failing_saga_shows_compensation_path(ops: OpsStack, ops_worker: Any) -> None:
+    run_id = await ops.start_run(ORDERS, {"fail_at": "ship_order"})
+    async with ops.app("admin").run_test(size=SIZE) as pilot:
+        screen = await _monitor(pilot)
+        screen.show_run(run_id)
+        await wait_for(
+            pilot,
+            lambda: "run_compensated" in screen.event_log.types
+            and screen.statuses.get("cancel_shipment") == "skipped",
+            what="the saga to compensate",
+        )  # fmt: skip
+        assert screen.statuses["reserve_inventory"] == "compensated"
+        assert screen.statuses["charge_payment"] == "compensated"
+        assert screen.statuses["ship_order"] == "failed"
+        assert screen.statuses["refund_payment"] == "completed"
+        assert screen.statuses["cancel_shipment"] == "skipped"
+        types = screen.event_log.types
+        for kind in ("run_compensating", "compensation_started", "node_compensating"):
+            assert kind in types
+        assert types.count("node_compensated") == 2
+        # Refund before release: the saga undoes in reverse order of completion.
+        undone = [n for t, n in screen.event_log.entries if t == "node_compensating"]
+        assert undone == ["charge_payment", "reserve_inventory"]
+        assert "compensated" in screen.header.label
+        assert "carrier unavailable" in screen.header.label
+
+
+async def test_cancel_a_blocked_run(ops: OpsStack) -> None:
+    run_id = await ops.start_run(STUCK)
+    async with ops.app("operator").run_test(size=SIZE) as pilot:
+        screen = await _monitor(pilot)
+        screen.show_run(run_id)
+        await wait_for(
+            pilot,
+            lambda: "no live worker offers handler 'nobodyOffersThis'"
+            in screen.details.text,
+            what="the waiting note of the blocked node",
+        )  # fmt: skip
+        assert screen.statuses == {"wait_here": "queued"}
+        assert not screen.query_one("#cancel", Button).disabled
+        await pilot.press("x")
+        await wait_for(pilot, lambda: pilot.app.screen is not screen, what="the confirmation")
+        await pilot.press("y")
+        await wait_for(
+            pilot,
+            lambda: screen.statuses.get("wait_here") == "cancelled"
+            and "run_cancelled" in screen.event_log.types,
+            what="the cancellation",
+        )  # fmt: skip
+        assert "⊖ cancelled" in screen.header.label
+        await wait_for(pilot, lambda: screen.query_one("#cancel", Button).disabled)
+        assert "only pending or running runs" in str(screen.query_one("#cancel", Button).tooltip)
+
+
+async def test_retry_from_a_node(ops: OpsStack, ops_worker: Any) -> None:
+    run_id = await ops.start_run(FLAKY)
+    failed = await ops.wait_run(run_id)
+    assert failed["status"] == "failed"
+    async with ops.app("operator").run_test(size=SIZE) as pilot:
+        screen = await _monitor(pilot)
+        screen.show_run(run_id)
+        await wait_for(
+            pilot, lambda: screen.statuses.get("flaky") == "failed", what="the failed node"
+        )
+        assert screen.canvas.selected == "flaky"  # the failed node is selected on opening
+        assert "flaky step failed on its first call" in screen.details.text
+        await pilot.press("F")
+        await wait_for(
+            pilot,
+            lambda: screen.statuses.get("finish") == "completed"
+            and screen.run is not None and screen.run.get("status") == "completed",
+            what="the retried run to complete",
+        )  # fmt: skip
+        assert screen.statuses == {
+            "prepare": "completed",
+            "flaky": "completed",
+            "finish": "completed",
+        }
+        types = screen.event_log.types
+        assert types.count("run_started") == 1 and types.count("run_retried") == 1
+        assert "retried 1x" in screen.header.label
+
+
+async def test_designer_sees_why_runs_are_hidden(ops: OpsStack) -> None:
+    async with ops.app("designer").run_test(size=SIZE) as pilot:
+        screen = await _monitor(pilot)
+        await pilot.pause()
+        assert "designers cannot see runs (run:read)" in screen.header.label_text
+        cancel = screen.query_one("#cancel", Button)
+        assert cancel.disabled
+        assert "designers cannot cancel or retry runs (run:cancel)" in str(cancel.tooltip)
+        await pilot.press("x")
+        await pilot.pause()
+        assert any("run:cancel" in str(n.message) for n in pilot.app._notifications)
+
+
+async def test_lost_connection_shows_and_recovers(ops: OpsStack, ops_worker: Any) -> None:
+    run_id = await ops.start_run(PIPELINE, {"delay_s": 0.4})
+    async with ops.app("admin").run_test(size=SIZE) as pilot:
+        screen = await _monitor(pilot)
+        screen.show_run(run_id)
+        await wait_for(
+            pilot,
+            lambda: screen.header.state is LiveState.LIVE
+            and screen.statuses.get("fetch_data") == "completed",
+            what="the run to be followed live",
+        )  # fmt: skip
+        await ops.stop_api()
+        await wait_for(
+            pilot, lambda: screen.header.state is LiveState.RECONNECTING, what="reconnecting"
+        )
+        assert "reconnecting…" in screen.header.label
+        await ops.start_api()
+        await wait_for(
+            pilot,
+            lambda: screen.statuses.get("notify") == "completed"
+            and screen.header.state is LiveState.ENDED,
+            timeout_s=30,
+            what="the run to complete after reconnecting",
+        )  # fmt: skip
+        types = screen.event_log.types
+        assert types.count("run_started") == 1  # nothing replayed twice
+        assert types.count("node_completed") == 6
+        assert types[-1] == "run_completed"
