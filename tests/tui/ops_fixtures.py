@@ -74,7 +74,7 @@ def stuck_spec() -> dict[str, Any]:
     return {
         "id": STUCK,
         "name": "Stuck",
-        "nodes": [{"id": "wait_here", "type": "task", "handler": "nobodyOffersThis"}],
+        "nodes": [{"id": "wait_here", "type": "task", "handler": "nobodyOffersThis", "retries": 0}],
     }
 
 

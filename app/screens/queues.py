@@ -1,0 +1,206 @@
+"""Queues: depth per lane and handler, live workers, and the dead-letter stream.
+
+Refreshed every second while shown (``GET /queues``, and for admins ``GET
+/queues/dead-letters``).  Admins requeue (``r``) or purge (``p``, after a
+confirmation: the attempts fail) the marked dead letters, or the highlighted one;
+other roles see the letters' count, and the actions disabled with the reason.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.timer import Timer
+from textual.widgets import Button, Footer, Header, Static
+
+from app.screens.ops_base import OpsScreen, confirm_then
+from app.session import Session
+from app.widgets.dead_letters import DeadLetters, LetterRef
+from app.widgets.queue_table import QueueTable
+from app.widgets.workers_table import WorkersTable
+
+ADMIN_PERMISSION = "system:configure"
+
+
+class QueuesScreen(OpsScreen):
+    """The queues, their workers and their dead letters."""
+
+    CSS_PATH = "queues.tcss"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "requeue", "Requeue"),
+        Binding("p", "purge", "Purge"),
+        Binding("ctrl+r", "refresh", "Refresh"),
+    ]
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        refresh_s: float = 1.0,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        """The queues of ``session``'s API, refreshed every ``refresh_s`` while shown."""
+        super().__init__(session, name=name, id=id, classes=classes)
+        self.refresh_s = refresh_s
+        self.queues: dict[str, Any] | None = None
+        self._timer: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        """Queues | workers over the dead letters."""
+        yield Header(show_clock=False, icon="◈")
+        with Horizontal(id="queues-top"):
+            yield QueueTable(id="queue-table")
+            yield WorkersTable(id="workers-table")
+        with Vertical(id="dead-pane"):
+            yield DeadLetters(id="dead-letters")
+            with Horizontal(id="dead-actions"):
+                yield Button("Requeue", id="requeue", compact=True, variant="primary")
+                yield Button("Purge", id="purge", compact=True, variant="error")
+                yield Static("", id="dead-note")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Titles, first load, and the refresh timer."""
+        self.sub_title = "Queues"
+        self.query_one("#queue-table").border_title = "Queues"
+        self.query_one("#workers-table").border_title = "Live workers"
+        self.query_one("#dead-pane").border_title = "Dead letters"
+        self._update_actions()
+        if reason := self.blocked("run:read"):
+            self.query_one("#dead-note", Static).update(reason)
+            self.notify(reason, title="Not available", severity="warning")
+            return
+        self.load()
+        self._timer = self.set_interval(self.refresh_s, self.load)
+
+    def on_screen_suspend(self) -> None:
+        """No polling while another mode is shown."""
+        if self._timer is not None:
+            self._timer.pause()
+
+    def on_screen_resume(self) -> None:
+        """Poll again, starting now."""
+        if self._timer is not None:
+            self._timer.resume()
+            self.load()
+
+    @property
+    def dead_letters(self) -> DeadLetters:
+        """The dead-letter table."""
+        return self.query_one(DeadLetters)
+
+    @work(exclusive=True, group="load")
+    async def load(self) -> None:
+        """``GET /queues`` (and the dead letters, for admins)."""
+        quiet = self.queues is not None  # a failing background refresh says it once
+        queues = await self.api(self.session.client.queues(), quiet=quiet)
+        if queues is None:
+            return
+        self.queues = queues
+        self.query_one(QueueTable).show(queues)
+        self.query_one(WorkersTable).show(queues.get("workers") or [])
+        self.query_one("#workers-table").border_subtitle = f"{len(queues.get('workers') or [])}"
+        count = int(queues.get("deadLetters") or 0)
+        self.query_one("#dead-pane").border_title = f"Dead letters ({count})"
+        if reason := self.blocked(ADMIN_PERMISSION):
+            self.dead_letters.show_message(f"{count} dead letter(s); listing them: {reason}")
+        else:
+            letters = await self.api(self.session.client.dead_letters(limit=200), quiet=quiet)
+            if letters is not None:
+                self.dead_letters.show(letters)
+        self._update_actions()
+
+    # -- actions ---------------------------------------------------------------------------
+    def _reason(self) -> str:
+        if reason := self.blocked(ADMIN_PERMISSION):
+            return reason
+        if not self.dead_letters.letters:
+            return "there are no dead letters"
+        return ""
+
+    def _update_actions(self) -> None:
+        reason = self._reason()
+        for button in self.query("#dead-actions Button").results(Button):
+            button.disabled = bool(reason)
+            button.tooltip = reason or None
+        marked = len(self.dead_letters.marked)
+        note = reason or (
+            f"{marked} marked (space marks)" if marked else "acts on the highlighted letter"
+        )
+        self.query_one("#dead-note", Static).update(note)
+
+    @on(DeadLetters.MarksChanged)
+    def _marks_changed(self, message: DeadLetters.MarksChanged) -> None:
+        self._update_actions()
+
+    @on(Button.Pressed, "#dead-actions Button")
+    def _button(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "requeue":
+            self.action_requeue()
+        else:
+            self.action_purge()
+
+    def action_requeue(self) -> None:
+        """Put the chosen dead letters back on their queues."""
+        if reason := self._reason():
+            self.refuse(reason)
+            return
+        self.apply("requeue", self.dead_letters.chosen())
+
+    def action_purge(self) -> None:
+        """Delete the chosen dead letters (their attempts fail), after a confirmation."""
+        if reason := self._reason():
+            self.refuse(reason)
+            return
+        chosen = self.dead_letters.chosen()
+        confirm_then(
+            self,
+            f"Purge {len(chosen)} dead letter(s)? Their attempts fail (the runs move on or fail).",
+            lambda: self.apply("purge", chosen),
+            yes="Purge",
+        )
+
+    @work(group="action")
+    async def apply(self, what: str, chosen: list[LetterRef]) -> None:
+        """Requeue or purge ``chosen``, one request per shard."""
+        by_shard: dict[int, list[str]] = defaultdict(list)
+        for ref in chosen:
+            by_shard[ref.shard].append(ref.id)
+        client = self.session.client
+        done = 0
+        for shard, ids in sorted(by_shard.items()):
+            call = client.requeue_dead if what == "requeue" else client.purge_dead
+            moved = await self.api(call(ids, shard=shard))
+            done += moved or 0
+        verb = "requeued" if what == "requeue" else "purged"
+        self.notify(f"{done} dead letter(s) {verb}.", title="Dead letters")
+        self.dead_letters.marked.clear()
+        self.load()
+
+    def action_refresh(self) -> None:
+        """Reload now."""
+        self.load()
+
+    def palette_commands(self) -> Iterable[SystemCommand]:
+        """Queue actions for the command palette."""
+        reason = self._reason()
+        yield self.command(
+            "Requeue dead letters", "Put the marked (or highlighted) letters back (r)",
+            self.action_requeue, reason,
+        )  # fmt: skip
+        yield self.command(
+            "Purge dead letters", "Delete the marked (or highlighted) letters (p)",
+            self.action_purge, reason,
+        )  # fmt: skip
+        yield SystemCommand("Refresh queues", "Reload now (ctrl+r)", self.action_refresh)

@@ -1,0 +1,153 @@
+"""The audit log viewer: newest first, filtered by user and outcome, a page at a time.
+
+The viewer keeps the paging cursor (the audit API pages with ``before=<entry id>``,
+so "older" remembers where each page started and "newer" goes back) and posts
+:class:`AuditLog.QueryChanged` whenever the user changes a filter or turns a page;
+the screen fetches and hands the entries back with :meth:`AuditLog.show`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Input, Select, Static
+
+from app.widgets.ops_format import short, stamp
+
+OUTCOMES = ("allowed", "denied", "error")
+OUTCOME_STYLES = {"allowed": "#5fd75f", "denied": "bold #ffaf5f", "error": "bold #ff5f5f"}
+PAGE_SIZE = 50
+
+
+def audit_cells(entry: Mapping[str, Any]) -> tuple[Any, ...]:
+    """One entry's row (pure)."""
+    outcome = str(entry.get("outcome", ""))
+    status = entry.get("status")
+    return (
+        stamp(entry.get("time")),
+        str(entry.get("user") or "—"),
+        str(entry.get("action", "?")),
+        short(str(entry.get("resource", "")), 40),
+        Text(outcome, style=OUTCOME_STYLES.get(outcome, "")),
+        Text("" if status is None else str(status), justify="right"),
+        short(str(entry.get("detail") or ""), 60),
+    )
+
+
+class AuditLog(Vertical):
+    """Filters, the entries table and the pager (``[`` newer, ``]`` older)."""
+
+    DEFAULT_CSS = """
+    AuditLog { height: 1fr; }
+    AuditLog > #audit-filters { height: 1; margin: 0 0 1 0; }
+    AuditLog #audit-user { width: 1fr; }
+    AuditLog #audit-outcome { width: 20; margin: 0 0 0 1; }
+    AuditLog > DataTable { height: 1fr; }
+    AuditLog > #audit-pager { height: 1; color: $text-muted; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("left_square_bracket", "page(-1)", "Newer", show=False),
+        Binding("right_square_bracket", "page(1)", "Older", show=False),
+    ]
+
+    @dataclass
+    class QueryChanged(Message):
+        """Fetch entries by ``user`` and ``outcome`` older than ``before`` (None: newest)."""
+
+        audit_log: AuditLog
+        user: str | None
+        outcome: str | None
+        before: str | None
+
+        @property
+        def control(self) -> AuditLog:
+            """The viewer that sent the message."""
+            return self.audit_log
+
+    def __init__(
+        self, *, page_size: int = PAGE_SIZE, id: str | None = None, classes: str | None = None
+    ) -> None:
+        """An empty viewer."""
+        super().__init__(id=id, classes=classes)
+        self.page_size = page_size
+        self.user: str | None = None
+        self.outcome: str | None = None
+        self.before: str | None = None
+        self._starts: list[str | None] = []
+        """``before`` of each newer page, to go back."""
+        self.entries: list[dict[str, Any]] = []
+        self.has_more = False
+
+    def compose(self) -> ComposeResult:
+        """Filters, table, pager."""
+        with Horizontal(id="audit-filters"):
+            yield Input(placeholder="filter by user (enter)", compact=True, id="audit-user")
+            yield Select(
+                [(o, o) for o in OUTCOMES], prompt="every outcome", compact=True, id="audit-outcome"
+            )
+        table: DataTable[Any] = DataTable(cursor_type="row", zebra_stripes=True, id="audit-table")
+        for label in ("time (UTC)", "user", "action", "resource", "outcome", "http", "detail"):
+            table.add_column(label, key=label)
+        yield table
+        yield Static("", id="audit-pager")
+
+    def current_query(self) -> AuditLog.QueryChanged:
+        """The current query as a message (what the screen fetches on first show)."""
+        return self.QueryChanged(self, self.user, self.outcome, self.before)
+
+    def _changed(self) -> None:
+        self.post_message(self.current_query())
+
+    @on(Input.Submitted, "#audit-user")
+    def _user(self, event: Input.Submitted) -> None:
+        event.stop()
+        user = event.value.strip() or None
+        if user != self.user:
+            self.user, self.before, self._starts = user, None, []
+            self._changed()
+
+    @on(Select.Changed, "#audit-outcome")
+    def _outcome(self, event: Select.Changed) -> None:
+        event.stop()
+        outcome = event.value if isinstance(event.value, str) else None
+        if outcome != self.outcome:
+            self.outcome, self.before, self._starts = outcome, None, []
+            self._changed()
+
+    def action_page(self, step: int) -> None:
+        """Turn to the older (+1) or newer (-1) page."""
+        if step > 0 and self.has_more and self.entries:
+            self._starts.append(self.before)
+            self.before = str(self.entries[-1].get("id"))
+            self._changed()
+        elif step < 0 and self._starts:
+            self.before = self._starts.pop()
+            self._changed()
+
+    def show(self, entries: Sequence[Mapping[str, Any]]) -> None:
+        """Show one page of entries, newest first (a full page means there may be more)."""
+        self.entries = [dict(e) for e in entries if isinstance(e, Mapping)]
+        self.has_more = len(self.entries) >= self.page_size
+        table = self.query_one("#audit-table", DataTable)
+        table.clear()
+        for n, entry in enumerate(self.entries):
+            table.add_row(*audit_cells(entry), key=str(entry.get("id") or n))
+        page = len(self._starts) + 1
+        hints = [h for h, ok in (("[ newer", bool(self._starts)), ("] older", self.has_more)) if ok]
+        filters = [f"user={self.user}"] * bool(self.user) + [f"outcome={self.outcome}"] * bool(
+            self.outcome
+        )
+        self.query_one("#audit-pager", Static).update(
+            f"page {page} · {len(self.entries)} entries"
+            + (f" · {' '.join(filters)}" if filters else "")
+            + ("  " + "  ".join(hints) if hints else "")
+        )

@@ -1,0 +1,110 @@
+"""Queue depths: one row per handler and lane, and a line per shard.
+
+``backlog`` is every entry on the stream, ``waiting`` those no worker took yet,
+``pending`` those delivered but not acknowledged (running, or held by a worker that
+died: after the visibility timeout they are reclaimed, and dead-lettered after
+``queue.max_deliveries``).  The shard line adds the inbox (results the orchestrator
+has not applied yet), the timers (retries and delays) and the dead letters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
+
+LANES = ("high", "normal", "low")
+_LANE_ORDER = {lane: n for n, lane in enumerate(LANES)}
+
+
+def depth_rows(handlers: Mapping[str, Any]) -> list[tuple[str, str, int, int, int, int | None]]:
+    """``(handler, lane, backlog, waiting, pending, lag)`` sorted by handler then lane."""
+    rows = []
+    for handler, lanes in handlers.items():
+        if not isinstance(lanes, Mapping):
+            continue
+        for lane, depth in lanes.items():
+            if not isinstance(depth, Mapping):
+                continue
+            lag = depth.get("lag")
+            rows.append(
+                (
+                    str(handler),
+                    str(lane),
+                    int(depth.get("length") or 0),
+                    int(depth.get("waiting") or 0),
+                    int(depth.get("pending") or 0),
+                    int(lag) if isinstance(lag, int) else None,
+                )
+            )
+    rows.sort(key=lambda r: (r[0], _LANE_ORDER.get(r[1], 9), r[1]))
+    return rows
+
+
+def shard_text(shards: Any) -> Text:
+    """``shard 0  inbox 0 · timers 2 · dead letters 1`` for each shard."""
+    text = Text()
+    for shard in shards if isinstance(shards, list) else []:
+        if not isinstance(shard, Mapping):
+            continue
+        if text:
+            text.append("\n")
+        dlq = int(shard.get("dlq") or 0)
+        text.append(f"shard {shard.get('shard')}  ", style="bold")
+        text.append(f"inbox {shard.get('inbox', 0)} · timers {shard.get('timers', 0)} · ")
+        text.append(f"dead letters {dlq}", style="bold #ff5f5f" if dlq else "")
+    return text or Text("no shards reported", style="dim")
+
+
+def _count(value: int, *, warn: bool = False) -> Text:
+    style = "dim" if value == 0 else ("bold #ffaf5f" if warn else "")
+    return Text(str(value), style=style, justify="right")
+
+
+class QueueTable(Vertical):
+    """Depth per handler and lane, then the shards' inbox, timers and dead letters."""
+
+    DEFAULT_CSS = """
+    QueueTable { height: 1fr; }
+    QueueTable > DataTable { height: 1fr; }
+    QueueTable > #shards { height: auto; color: $text; }
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        """An empty table."""
+        super().__init__(id=id, classes=classes)
+        self.rows: list[tuple[str, str, int, int, int, int | None]] = []
+
+    def compose(self) -> ComposeResult:
+        """The depth table and the shard lines."""
+        table: DataTable[Any] = DataTable(cursor_type="row", zebra_stripes=True, id="depths")
+        for label in ("handler", "lane", "backlog", "waiting", "pending", "lag"):
+            table.add_column(label, key=label)
+        yield table
+        yield Static(shard_text([]), id="shards")
+
+    def show(self, queues: Mapping[str, Any]) -> None:
+        """Show ``GET /queues``'s answer (keeps the cursor on the same row)."""
+        table = self.query_one("#depths", DataTable)
+        rows = depth_rows(queues.get("handlers") or {})
+        if rows != self.rows:
+            self.rows = rows
+            cursor = table.cursor_row
+            table.clear()
+            for handler, lane, length, waiting, pending, lag in rows:
+                table.add_row(
+                    handler,
+                    lane,
+                    _count(length),
+                    _count(waiting, warn=True),
+                    _count(pending),
+                    Text("—" if lag is None else str(lag), justify="right", style="dim"),
+                    key=f"{handler}/{lane}",
+                )
+            if rows:
+                table.move_cursor(row=min(cursor, len(rows) - 1), animate=False)
+        self.query_one("#shards", Static).update(shard_text(queues.get("shards")))

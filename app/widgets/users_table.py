@@ -1,0 +1,63 @@
+"""Users and their roles, as admins see them (never a secret or a hash).
+
+``role`` is what ``users.yaml`` says; ``policy role`` what the Casbin policy's ``g``
+lines grant.  When they differ the row is flagged: the policy is what the API
+enforces, so a user may have less (or more) than the file suggests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from app.widgets.ops_format import stamp
+
+WARN_STYLE = "bold #ffaf5f"
+
+
+def user_cells(user: Mapping[str, Any]) -> tuple[Any, ...]:
+    """One user's row (pure)."""
+    role, policy_role = user.get("role"), user.get("policyRole")
+    mismatch = bool(policy_role) and policy_role != role
+    disabled = bool(user.get("disabled"))
+    keys = user.get("keys") or []
+    return (
+        Text(str(user.get("name", "?")), style="strike dim" if disabled else "bold"),
+        str(role or "—"),
+        Text(str(policy_role or "none"), style=WARN_STYLE if mismatch or not policy_role else ""),
+        Text(str(len(keys) if isinstance(keys, list) else 0), justify="right"),
+        "yes" if user.get("hasPassword") else "no",
+        Text("disabled", style="#ff5f5f") if disabled else Text("active", style="#5fd75f"),
+        stamp(user.get("updated")),
+    )
+
+
+class UsersTable(DataTable[Any]):
+    """One row per user."""
+
+    DEFAULT_CSS = """
+    UsersTable { height: 1fr; }
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        """An empty table."""
+        super().__init__(cursor_type="row", zebra_stripes=True, id=id, classes=classes)
+        self.names: list[str] = []
+
+    def on_mount(self) -> None:
+        """Columns."""
+        for label in ("user", "role", "policy role", "keys", "password", "state", "updated"):
+            self.add_column(label, key=label)
+
+    def show(self, users: Sequence[Mapping[str, Any]]) -> None:
+        """Show ``GET /system/users``'s users, sorted by name."""
+        rows = sorted(
+            (u for u in users if isinstance(u, Mapping)), key=lambda u: str(u.get("name"))
+        )
+        self.clear()
+        self.names = [str(u.get("name")) for u in rows]
+        for user in rows:
+            self.add_row(*user_cells(user), key=str(user.get("name")))

@@ -1,0 +1,59 @@
+"""Live workers: who they are, which handlers they offer, how busy they are.
+
+Times are shown as UTC clock times (when the worker started, when it was last
+heard from), so the table reads the same in a snapshot and across time zones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from app.widgets.ops_format import clock, short
+
+HANDLERS_WIDTH = 40
+
+
+class WorkersTable(DataTable[Any]):
+    """One row per live worker."""
+
+    DEFAULT_CSS = """
+    WorkersTable { height: 1fr; }
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        """An empty table."""
+        super().__init__(cursor_type="row", zebra_stripes=True, id=id, classes=classes)
+        self.worker_ids: list[str] = []
+
+    def on_mount(self) -> None:
+        """Columns."""
+        for label in ("worker", "busy", "done", "handlers", "seen", "host"):
+            self.add_column(label, key=label)
+
+    def show(self, workers: Sequence[Mapping[str, Any]]) -> None:
+        """Show the ``workers`` of ``GET /queues``."""
+        rows = sorted(
+            (w for w in workers if isinstance(w, Mapping)), key=lambda w: str(w.get("id"))
+        )
+        cursor = self.cursor_row
+        self.clear()
+        self.worker_ids = [str(w.get("id")) for w in rows]
+        for worker in rows:
+            in_flight, slots = int(worker.get("inFlight") or 0), int(worker.get("concurrency") or 0)
+            handlers = worker.get("handlers") or []
+            busy = Text(f"{in_flight}/{slots}", style="bold #ffd75f" if in_flight else "dim")
+            self.add_row(
+                str(worker.get("id")),
+                busy,
+                Text(str(worker.get("processed", 0)), justify="right"),
+                short(", ".join(str(h) for h in handlers), HANDLERS_WIDTH),
+                clock(worker.get("lastSeenMs")),
+                f"{worker.get('host', '?')}:{worker.get('pid', '?')}",
+                key=str(worker.get("id")),
+            )
+        if rows:
+            self.move_cursor(row=min(cursor, len(rows) - 1), animate=False)
