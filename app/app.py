@@ -85,10 +85,11 @@ class DagqApp(App[None]):
         self._unsubscribe = self.session.subscribe(self._on_state)
         self.connect()
 
-    def on_unmount(self) -> None:
-        """Stop listening to the session."""
+    async def on_unmount(self) -> None:
+        """Stop listening to the session and close its HTTP client."""
         if self._unsubscribe is not None:
             self._unsubscribe()
+        await self.session.aclose()
 
     @work(exclusive=True, group="connect")
     async def connect(self) -> None:
@@ -132,10 +133,6 @@ class DagqApp(App[None]):
         await self.session.reconnect()
         if self.session.connected:
             self.notify("Connected to the API again.", title="Online")
-
-    async def on_shutdown_request(self) -> None:
-        """Close the HTTP client on the way out."""
-        await self.session.aclose()
 
     # -- routing -------------------------------------------------------------------------
     async def action_mode(self, mode: str) -> None:

@@ -53,8 +53,11 @@ def edge_key(edge: Mapping[str, Any]) -> str:
 
 
 def spec_data_from_api(workflow: Mapping[str, Any]) -> dict[str, Any]:
-    """The spec part of the API's ``Workflow`` object (record fields dropped)."""
-    return {k: v for k, v in workflow.items() if k not in _RECORD_KEYS}
+    """The spec part of the API's ``Workflow`` object (record fields dropped), in its
+    clean export form (defaults left out) when it builds."""
+    data = {k: v for k, v in workflow.items() if k not in _RECORD_KEYS}
+    spec, _ = build_spec(data)
+    return spec_to_data(spec) if spec is not None else data
 
 
 class Editor:

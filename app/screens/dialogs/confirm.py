@@ -1,0 +1,42 @@
+"""Yes or no, with the consequence spelled out on the button."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Static
+
+from app.screens.dialogs.base import Dialog
+
+
+class ConfirmDialog(Dialog[bool]):
+    """Asks ``question``; dismisses True on the confirm button, None on cancel/escape."""
+
+    def __init__(self, question: str, *, confirm: str = "OK", danger: bool = False) -> None:
+        super().__init__()
+        self.question = question
+        self.confirm = confirm
+        self.danger = danger
+
+    def compose(self) -> ComposeResult:
+        """The question and two buttons."""
+        with Vertical(classes="panel"):
+            yield Static(self.question)
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button(
+                    self.confirm, id="confirm", variant="error" if self.danger else "primary"
+                )
+
+    def on_mount(self) -> None:
+        """Cancel is the safe default."""
+        self.query_one("#cancel", Button).focus()
+
+    @on(Button.Pressed, "#confirm")
+    def _yes(self) -> None:
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#cancel")
+    def _no(self) -> None:
+        self.dismiss(None)

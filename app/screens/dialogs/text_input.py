@@ -1,0 +1,63 @@
+"""One line of text, checked as it is typed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Input, Static
+
+from app.screens.dialogs.base import Dialog
+
+TextCheck = Callable[[str], str | None]
+"""The problem with the typed text, or None."""
+
+
+class InputDialog(Dialog[str]):
+    """Asks for one value; Enter answers (when ``check`` finds nothing wrong)."""
+
+    def __init__(
+        self,
+        title: str,
+        *,
+        value: str = "",
+        placeholder: str = "",
+        hint: str = "",
+        check: TextCheck | None = None,
+    ) -> None:
+        super().__init__()
+        self.title_text = title
+        self.value = value
+        self.placeholder = placeholder
+        self.hint = hint
+        self.check = check
+
+    def compose(self) -> ComposeResult:
+        """Title, field, problem line, hint."""
+        with Vertical(classes="panel") as panel:
+            panel.border_title = self.title_text
+            yield Input(value=self.value, placeholder=self.placeholder, id="value")
+            yield Static("", classes="problem", id="problem")
+            if self.hint:
+                yield Static(self.hint, classes="hint")
+
+    def problem(self, text: str) -> str | None:
+        """What is wrong with ``text``, if anything."""
+        if not text.strip():
+            return "type a value (or press Escape to cancel)"
+        return self.check(text.strip()) if self.check else None
+
+    @on(Input.Changed)
+    def _changed(self, event: Input.Changed) -> None:
+        self.query_one("#problem", Static).update("")
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        problem = self.problem(event.value)
+        if problem:
+            self.query_one("#problem", Static).update(problem)
+            return
+        self.dismiss(event.value.strip())

@@ -1,0 +1,56 @@
+"""The node palette: the six node types, chosen with a letter or Enter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.text import Text
+from textual import events
+from textual.message import Message
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+PALETTE: tuple[tuple[str, str, str], ...] = (
+    ("t", "task", "Task"),
+    ("d", "decision", "Decision"),
+    ("x", "exclusive", "Exclusive"),
+    ("p", "parallel", "Parallel"),
+    ("w", "delay", "Delay (wait)"),
+    ("c", "compensation", "Compensation"),
+)
+"""(letter, node type, label) in the order shown."""
+
+
+class NodePalette(OptionList):
+    """Lists the node types as ``[T] Task``...; a letter or Enter posts :class:`TypeChosen`."""
+
+    DEFAULT_CSS = "NodePalette { height: auto; max-height: 8; }"
+    _BY_LETTER: ClassVar[dict[str, str]] = {letter: kind for letter, kind, _ in PALETTE}
+
+    @dataclass
+    class TypeChosen(Message):
+        """The user picked a node type to add."""
+
+        node_type: str
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(
+            # Text, not a str: "[T]" would be read as console markup.
+            *(Option(Text(f"[{k.upper()}] {label}"), id=kind) for k, kind, label in PALETTE),
+            id=id,
+        )
+
+    def on_key(self, event: events.Key) -> None:
+        """A type's letter picks it at once."""
+        kind = self._BY_LETTER.get(event.key)
+        if kind is not None:
+            event.stop()
+            self.highlighted = [k for _, k, _ in PALETTE].index(kind)
+            self.post_message(self.TypeChosen(kind))
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        """Enter (or a click) on a type picks it."""
+        event.stop()
+        if event.option.id is not None:
+            self.post_message(self.TypeChosen(event.option.id))

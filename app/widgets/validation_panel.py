@@ -1,0 +1,55 @@
+"""The validator's findings, one line each; choosing one selects its node on the canvas."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from orchestrator.spec.loader import SpecIssue
+
+
+def issue_line(issue: SpecIssue, *, warning: bool = False) -> Text:
+    """``✗ node: message`` (errors) or ``! message`` (warnings)."""
+    mark = Text("! ", style="bold yellow") if warning else Text("✗ ", style="bold red")
+    return mark + Text(issue.message)
+
+
+class ValidationPanel(OptionList):
+    """Lists errors then warnings; Enter on one posts :class:`IssueChosen`."""
+
+    DEFAULT_CSS = "ValidationPanel { height: 1fr; min-height: 3; }"
+
+    @dataclass
+    class IssueChosen(Message):
+        """The user chose an issue; ``node_id`` is the node it is about, if any."""
+
+        node_id: str | None
+        message: str
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._issues: list[SpecIssue] = []
+
+    def show(self, errors: Sequence[SpecIssue], warnings: Sequence[SpecIssue] = ()) -> None:
+        """Replace the list with these findings."""
+        self._issues = [*errors, *warnings]
+        self.clear_options()
+        if not self._issues:
+            self.add_option(Option(Text("No problems found ✓", style="green"), disabled=True))
+            return
+        self.add_options(
+            [Option(issue_line(e)) for e in errors]
+            + [Option(issue_line(w, warning=True)) for w in warnings]
+        )
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        """Enter on an issue: tell the screen which node it is about."""
+        event.stop()
+        if 0 <= event.option_index < len(self._issues):
+            issue = self._issues[event.option_index]
+            self.post_message(self.IssueChosen(issue.node_id, issue.message))

@@ -1,0 +1,148 @@
+"""Pilot tests of the Designer against a real API, a real worker and the test Redis."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.widgets import Input
+
+from app.screens.designer import DesignerScreen
+from app.screens.workflows import WorkflowsScreen
+from app.widgets.status_line import StatusLine
+from orchestrator.worker.worker import Worker
+from tests.tui.conftest import Tui, notifications, type_text, wait_for
+
+SIZE = (120, 40)
+EXAMPLE_1 = [
+    # (palette letter, id, then the fields after the id in order: name, handler/condition...);
+    # a handler is typed up to where the live workers' names complete it (right accepts).
+    ("t", "fetch_data", ["", "f", "60s"]),
+    ("t", "validate", ["", "v", "", "2"]),
+    ("t", "transform", ["", "t"]),
+    ("d", "quality_check", ["", "output.quality > 0.95"]),
+    ("t", "store_primary", ["", "storeP"]),
+    ("t", "store_backup", ["", "storeB"]),
+    ("t", "notify", ["", "se"]),
+]
+EXAMPLE_1_EDGES = [
+    # by the shortest prefix the goto dialog accepts
+    ("f", "v"),
+    ("v", "t"),
+    ("t", "q"),
+    ("q", "store_p"),  # the decision's first edge: true
+    ("q", "store_b"),  # its second: false
+    ("store_p", "n"),
+    ("store_b", "n"),
+]
+HANDLERS = {
+    "fetch_data": "fetchData",
+    "validate": "validateData",
+    "transform": "transformData",
+    "store_primary": "storePrimary",
+    "store_backup": "storeBackup",
+    "notify": "sendNotification",
+}
+
+
+async def designer_of(pilot: Any) -> DesignerScreen:
+    """The Designer, once it is the active screen."""
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, DesignerScreen), what="designer")
+    screen = pilot.app.screen
+    assert isinstance(screen, DesignerScreen)
+    return screen
+
+
+async def workflows_of(pilot: Any) -> WorkflowsScreen:
+    """The Workflows screen, once it is the active screen."""
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, WorkflowsScreen), what="list")
+    screen = pilot.app.screen
+    assert isinstance(screen, WorkflowsScreen)
+    return screen
+
+
+def status(screen: DesignerScreen) -> str:
+    """The status line's text."""
+    return str(screen.query_one(StatusLine).render())
+
+
+async def add_node(
+    pilot: Any, screen: DesignerScreen, letter: str, node_id: str, fields: list[str]
+) -> None:
+    """``n``, the type's letter, then type the id and each field (Enter after each)."""
+    await pilot.press("n", letter)
+    await wait_for(
+        pilot,
+        lambda: isinstance(pilot.app.focused, Input),
+        what=f"the id field {screen.editor.node_ids()} {pilot.app.focused}",
+    )
+    for i, text in enumerate((node_id, *fields)):
+        # the handler field (third): accept the suggestion of a live worker's handler
+        accept = ["right"] if i == 2 and letter == "t" else []
+        await type_text(pilot, text)
+        await pilot.press(*accept, "enter")
+    if isinstance(pilot.app.focused, Input):
+        await pilot.press("escape")
+    await wait_for(pilot, lambda: screen.canvas.selected == node_id, what=f"{node_id} selected")
+
+
+async def goto(pilot: Any, screen: DesignerScreen, prefix: str) -> None:
+    """``g``, the start of the node's id, Enter: select it by keyboard."""
+    await pilot.press("g")
+    await wait_for(pilot, lambda: isinstance(pilot.app.focused, Input), what="goto dialog")
+    await type_text(pilot, prefix)
+    await pilot.press("enter")
+    await wait_for(
+        pilot, lambda: (screen.canvas.selected or "").startswith(prefix), what=f"goto {prefix}"
+    )
+
+
+async def connect(pilot: Any, screen: DesignerScreen, source: str, target: str) -> None:
+    """Select the source, ``c``, select the target, ``c``."""
+    count = len(screen.editor.edges)
+    await goto(pilot, screen, source)
+    await pilot.press("c")
+    await goto(pilot, screen, target)
+    await pilot.press("c")
+    await wait_for(pilot, lambda: len(screen.editor.edges) == count + 1, what="connected")
+
+
+async def test_build_example_one_by_keyboard_save_and_run(tui: Tui, worker: Worker) -> None:
+    app = tui.app("admin")
+    async with app.run_test(size=SIZE) as pilot:
+        await workflows_of(pilot)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(pilot.app.focused, Input), what="name dialog")
+        await type_text(pilot, "Data Processing Pipeline")
+        await pilot.press("enter")
+        screen = await designer_of(pilot)
+        assert "Nodes: 0  Edges: 0" in status(screen)
+        for letter, node_id, fields in EXAMPLE_1:
+            await add_node(pilot, screen, letter, node_id, fields)
+        for source, target in EXAMPLE_1_EDGES:
+            await connect(pilot, screen, source, target)
+        edges = {(e["source"], e["target"], e.get("condition")) for e in screen.editor.edges}
+        assert ("quality_check", "store_primary", True) in edges
+        assert ("quality_check", "store_backup", False) in edges
+        assert {n: screen.editor.node(n).get("handler") for n in HANDLERS} == HANDLERS
+
+        await pilot.press("f2")
+        assert "Valid ✓" in notifications(app)[-1]
+        assert status(screen).startswith("Status: Valid ✓  Nodes: 7  Edges: 7")
+
+        await pilot.press("f10")
+        await wait_for(pilot, lambda: not screen.editor.dirty, what="saved")
+        assert screen.editor.workflow_id == "data-processing-pipeline"
+
+        await pilot.press("f5")
+        await pilot.pause()
+        await pilot.press("ctrl+r")  # the run dialog (no parameters declared): Run
+        await wait_for(pilot, lambda: app.current_mode == "monitor", what="monitor mode")
+
+    async with tui.client() as client:
+        stored = await client.get_workflow("data-processing-pipeline")
+        assert (len(stored["nodes"]), len(stored["edges"])) == (7, 7)
+        assert all("position" in n for n in stored["nodes"])  # positions saved with the spec
+        run_id = (await client.list_runs("data-processing-pipeline")).items[0]["runId"]
+        async for _ in client.stream_run_events(run_id):
+            pass  # the stream ends with the run
+        assert (await client.get_run_status(run_id)).status == "completed"
