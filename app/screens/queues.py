@@ -109,7 +109,8 @@ class QueuesScreen(OpsScreen):
         self.queues = queues
         self.query_one(QueueTable).show(queues)
         self.query_one(WorkersTable).show(queues.get("workers") or [])
-        self.query_one("#workers-table").border_subtitle = f"{len(queues.get('workers') or [])}"
+        live = len(queues.get("workers") or [])
+        self.query_one("#workers-table").border_subtitle = f"{live} live"
         count = int(queues.get("deadLetters") or 0)
         self.query_one("#dead-pane").border_title = f"Dead letters ({count})"
         if reason := self.blocked(ADMIN_PERMISSION):

@@ -30,6 +30,12 @@ FIXED_COLUMNS_WIDTH = 3 + 10 + 2 + 2
 """The status and started columns and the workflow's padding, and a scrollbar."""
 
 
+def _add_columns(table: DataTable[Any]) -> None:
+    table.add_column(" ", key="status")
+    table.add_column("workflow", key="workflow")
+    table.add_column("started", key="started")
+
+
 class RunsList(Vertical):
     """Runs newest first with a status filter and paging (``[`` / ``]``)."""
 
@@ -105,9 +111,7 @@ class RunsList(Vertical):
             options, prompt="every status", allow_blank=True, compact=True, id="status-filter"
         )
         table: DataTable[Any] = DataTable(cursor_type="row", zebra_stripes=True, id="runs")
-        table.add_column(" ", key="status")
-        table.add_column("workflow", key="workflow")
-        table.add_column("started", key="started")
+        _add_columns(table)
         yield table
         yield Static("no runs", id="pager")
 
@@ -141,7 +145,9 @@ class RunsList(Vertical):
         self.page_offset, self.total, self.has_more = offset, total, has_more
         self._runs = {str(r.get("runId") or r.get("id")): dict(r) for r in items}
         with self.prevent(DataTable.RowHighlighted):
-            table.clear()
+            # Columns too: an auto-width column never shrinks on its own.
+            table.clear(columns=True)
+            _add_columns(table)
             for run_id, run in self._runs.items():
                 table.add_row(*self._cells(run), key=run_id)
             if keep in self._runs:

@@ -31,7 +31,7 @@ class WorkersTable(DataTable[Any]):
 
     def on_mount(self) -> None:
         """Columns."""
-        for label in ("worker", "busy", "done", "handlers", "seen", "host"):
+        for label in ("worker", "busy", "done", "seen", "host", "handlers"):
             self.add_column(label, key=label)
 
     def show(self, workers: Sequence[Mapping[str, Any]]) -> None:
@@ -50,9 +50,9 @@ class WorkersTable(DataTable[Any]):
                 str(worker.get("id")),
                 busy,
                 Text(str(worker.get("processed", 0)), justify="right"),
-                short(", ".join(str(h) for h in handlers), HANDLERS_WIDTH),
                 clock(worker.get("lastSeenMs")),
                 f"{worker.get('host', '?')}:{worker.get('pid', '?')}",
+                short(", ".join(str(h) for h in handlers), HANDLERS_WIDTH),
                 key=str(worker.get("id")),
             )
         if rows:
