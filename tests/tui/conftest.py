@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from textual import events
+from textual.app import App
 from textual.keys import _character_to_key
 from textual.pilot import Pilot
 
@@ -92,6 +93,6 @@ async def type_text(pilot: Pilot[Any], text: str) -> None:
     await pilot.pause()
 
 
-def notifications(app: DagqApp) -> list[str]:
-    """The text of every notification shown so far."""
-    return [n.message for n in app._notifications]
+def notifications(app: App[Any]) -> list[str]:
+    """``title: message`` of every notification shown so far."""
+    return [f"{n.title}: {n.message}" if n.title else n.message for n in app._notifications]
