@@ -1,0 +1,75 @@
+"""Roles in the app: what a role cannot do is refused with the reason, and a 403 from the
+API is a message, never a crash."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.widgets import Static
+
+from app.screens.designer import DesignerScreen
+from app.screens.workflows import WorkflowsScreen
+from tests.api.conftest import pipeline_spec
+from tests.tui.conftest import Tui, notifications, wait_for
+
+SIZE = (120, 40)
+
+
+async def open_pipeline(tui: Tui, pilot: Any) -> DesignerScreen:
+    """From the list, Enter on the only workflow."""
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, WorkflowsScreen), what="list")
+    screen = pilot.app.screen
+    assert isinstance(screen, WorkflowsScreen)
+    await wait_for(pilot, lambda: bool(screen.rows), what="rows")
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, DesignerScreen), what="designer")
+    designer = pilot.app.screen
+    assert isinstance(designer, DesignerScreen)
+    return designer
+
+
+async def test_operator_cannot_save_or_create(tui: Tui) -> None:
+    async with tui.client("admin") as c:
+        await c.create_workflow(pipeline_spec())
+    app = tui.app("operator")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, WorkflowsScreen))
+        role = str(pilot.app.screen.query_one("#role", Static).render())
+        assert role == (
+            "otto (workflow_operator) · cannot create workflows, save workflows, delete workflows"
+        )
+        await pilot.press("n")
+        assert notifications(app)[-1] == "Operators cannot create workflows (workflow:create)"
+
+        designer = await open_pipeline(tui, pilot)
+        await pilot.press("l")  # select a node, move it: a local edit is allowed
+        await pilot.press("shift+down")
+        await pilot.press("f10")
+        assert notifications(app)[-1] == "Operators cannot save workflows (workflow:update)"
+        assert isinstance(pilot.app.screen, DesignerScreen)
+        assert designer.editor.version == 1
+
+
+async def test_designer_cannot_run(tui: Tui) -> None:
+    async with tui.client("admin") as c:
+        await c.create_workflow(pipeline_spec())
+    app = tui.app("designer")
+    async with app.run_test(size=SIZE) as pilot:
+        await open_pipeline(tui, pilot)
+        await pilot.press("f5")
+        assert notifications(app)[-1] == "Designers cannot run workflows (workflow:execute)"
+
+
+async def test_a_403_from_the_api_is_a_message(tui: Tui) -> None:
+    async with tui.client("admin") as c:
+        await c.create_workflow(pipeline_spec())
+    app = tui.app("operator")
+    async with app.run_test(size=SIZE) as pilot:
+        designer = await open_pipeline(tui, pilot)
+        # The app believes it may save (a policy changed under it); the API says no.
+        app.session.permissions = app.session.permissions | {"workflow:update"}
+        await pilot.press("f10")
+        await wait_for(pilot, lambda: notifications(app)[-1].startswith("Not saved:"))
+        assert "workflow:update" in notifications(app)[-1]
+        assert pilot.app.screen is designer
+        assert app.session.connected
