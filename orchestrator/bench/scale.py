@@ -1,0 +1,96 @@
+"""``dagq bench scale``: many concurrent runs at once, drained.
+
+``runs`` runs of the 10-task diamond are started first (the orchestrator is up,
+the workers not yet), so that many runs are active at the same moment, each with
+its first job queued.  Then the workers start and the clock runs until the last
+run has ended (its recorded end time).  Reported: submit time, time to drain,
+nodes/s while draining, peak RSS of the orchestrator process and of the workers,
+and Redis's memory with every run active.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from orchestrator.bench import workloads
+from orchestrator.bench.cluster import DagqCluster
+from orchestrator.bench.procs import BenchError, BenchRedis, bench_redis, machine
+
+_SUBMITTERS = 16
+
+
+async def _scale(
+    server: BenchRedis,
+    runs: int,
+    workers: int,
+    concurrency: int,
+    timeout_s: float,
+    progress: Callable[[str], None],
+) -> dict[str, Any]:
+    cluster = DagqCluster(server, server.workdir, workers=workers, concurrency=concurrency)
+    async with cluster:
+        cluster.start_orchestrator()
+        await cluster.store(workloads.diamond())
+        service = cluster.service
+        ids: list[str] = []
+        todo = iter(range(runs))
+
+        async def submitter() -> None:
+            for _ in todo:
+                ids.append((await service.start(workloads.DIAMOND_ID)).run_id)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(submitter() for _ in range(_SUBMITTERS)))
+        submit_s = time.perf_counter() - t0
+        active = await service.runs.active_count()
+        redis_mb = server.used_memory() / 2**20
+        progress(f"{active} runs active ({redis_mb:.0f} MB in Redis); starting workers")
+        cluster.start_workers()
+        first_ms = int(time.time() * 1000)
+        deadline = time.monotonic() + timeout_s
+        while await service.runs.active_count() > 0:
+            cluster.procs.check()
+            if time.monotonic() > deadline:
+                raise BenchError(f"{runs} runs did not drain within {timeout_s:g} s")
+            await asyncio.sleep(0.1)
+        last_ms, failed = 0, 0
+        for i in range(0, len(ids), 1000):
+            metas = await service.runs.load_meta_many(ids[i : i + 1000])
+            for meta in metas.values():
+                failed += meta["status"] != "completed"
+                last_ms = max(last_ms, int(meta["end"]))
+        stats = cluster.stats()
+    drain_s = max(0.001, (last_ms - first_ms) / 1000)
+    return {
+        "runs": runs,
+        "active_at_once": active,
+        "failed": failed,
+        "submit_s": round(submit_s, 2),
+        "drain_s": round(drain_s, 2),
+        "nodes_per_s": round(runs * workloads.DIAMOND_NODES / drain_s, 1),
+        "orchestrator_peak_rss_mb": round(stats["orchestrator"].peak_rss_bytes / 2**20, 1),
+        "workers_peak_rss_mb": round(stats["workers"].peak_rss_bytes / 2**20, 1),
+        "redis_used_mb_all_active": round(redis_mb, 1),
+        "workers": workers,
+        "concurrency": concurrency,
+    }
+
+
+def run(
+    *,
+    runs: int = 10_000,
+    workers: int = 2,
+    concurrency: int = 64,
+    timeout_s: float = 900.0,
+    progress: Callable[[str], None] = lambda _m: None,
+) -> dict[str, Any]:
+    """Start ``runs`` runs, then drain them; the report (see the module docstring)."""
+    if runs < 1:
+        raise BenchError("runs must be at least 1")
+    with bench_redis() as server:
+        report = asyncio.run(_scale(server, runs, workers, concurrency, timeout_s, progress))
+        report["machine"] = machine(server.version)
+        return report
