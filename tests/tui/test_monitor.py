@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual.widgets import Button
+from textual.widgets import Button, Select
 
 from app.live import LiveState
 from app.screens.monitor import MonitorScreen
@@ -180,3 +180,30 @@ async def test_lost_connection_shows_and_recovers(ops: OpsStack, ops_worker: Any
         assert types.count("run_started") == 1  # nothing replayed twice
         assert types.count("node_completed") == 6
         assert types[-1] == "run_completed"
+
+
+async def test_runs_list_filters_pages_and_palette(ops: OpsStack) -> None:
+    stuck = [await ops.start_run(STUCK) for _ in range(3)]
+    async with ops.client("operator") as otto:
+        await otto.cancel_run(stuck[0])
+    async with ops.app("operator").run_test(size=SIZE) as pilot:
+        screen = await _monitor(pilot)
+        runs = screen.runs_list
+        await wait_for(pilot, lambda: runs.total == 3, what="the runs")
+        # Newest first, and the newest is opened.
+        assert list(runs.table.rows) and [str(k.value) for k in runs.table.rows] == stuck[::-1]
+        await wait_for(pilot, lambda: screen.run_id == stuck[-1], what="the newest run")
+        runs.query_one("#status-filter", Select).value = "cancelled"
+        await wait_for(pilot, lambda: runs.total == 1, what="the filter")
+        assert [str(k.value) for k in runs.table.rows] == [stuck[0]]
+        runs.query_one("#status-filter", Select).clear()
+        runs.page_size = 2
+        screen.load_runs(0)
+        await wait_for(pilot, lambda: runs.table.row_count == 2 and runs.has_more, what="page 1")
+        runs.table.focus()
+        await pilot.press("right_square_bracket")
+        await wait_for(pilot, lambda: runs.page_offset == 2, what="page 2")
+        assert [str(k.value) for k in runs.table.rows] == [stuck[0]]
+        palette = {c.title: c.help for c in screen.palette_commands()}
+        assert "unavailable" not in palette["Cancel run"]  # the open run is running
+        assert "Retry run" in palette

@@ -1,0 +1,111 @@
+"""The pure pieces of the ops screens: event -> status, labels, lines and table rows."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.canvas.glyphs import STATUSES
+from app.live import (
+    NODE_EVENT_STATUS,
+    LiveState,
+    backoff_s,
+    run_status_from_event,
+    state_label,
+    status_from_event,
+)
+from app.widgets.event_log import event_line
+from app.widgets.node_details import describe_node
+from app.widgets.ops_format import clock, duration_text, json_text, stamp
+from app.widgets.queue_table import depth_rows, shard_text
+from app.widgets.run_header import header_text
+from tests.tui.ops_canned import EVENTS, QUEUES, RUN_VIEW
+
+
+@pytest.mark.parametrize(
+    ("kind", "status"),
+    [
+        ("node_queued", "queued"),
+        ("node_started", "running"),
+        ("node_retrying", "waiting"),
+        ("node_compensating", "compensating"),
+        ("node_compensated", "compensated"),
+        ("compensation_failed", "completed"),
+    ],
+)
+def test_node_events_imply_a_status(kind: str, status: str) -> None:
+    assert status_from_event({"type": kind, "nodeId": "n"}) == ("n", status)
+
+
+def test_every_implied_status_is_drawable_and_run_events_imply_none() -> None:
+    assert set(NODE_EVENT_STATUS.values()) <= set(STATUSES)
+    assert status_from_event({"type": "run_failed"}) is None
+    assert status_from_event({"type": "node_started"}) is None  # no node id
+    assert status_from_event({"type": "surprise", "nodeId": "n"}) is None
+    assert run_status_from_event({"type": "run_compensated"}) == "compensated"
+
+
+def test_replaying_the_saga_events_gives_the_runs_statuses() -> None:
+    statuses: dict[str, str] = {}
+    for event in EVENTS:
+        implied = status_from_event(event)
+        if implied:
+            statuses[implied[0]] = implied[1]
+    expected = {n: v["status"] for n, v in RUN_VIEW["nodes"].items()}
+    # cancel_shipment never ran: only the final GET says it was skipped.
+    assert statuses == {k: v for k, v in expected.items() if k != "cancel_shipment"}
+
+
+def test_state_labels_and_backoff() -> None:
+    assert state_label(LiveState.LIVE) == "● live"
+    assert state_label(LiveState.RECONNECTING, 3) == "◍ reconnecting… (attempt 3)"
+    assert [backoff_s(n) for n in (1, 2, 3, 4, 5, 9)] == [0.2, 0.4, 0.8, 1.6, 2.0, 2.0]
+
+
+def test_formatting() -> None:
+    assert clock("2026-01-15T09:30:02.500Z", millis=True) == "09:30:02.500"
+    assert clock(1768469400000) == "09:30:00"
+    assert clock(None) == clock("not a time") == "—"
+    assert stamp("2026-01-15T09:30:00+00:00") == "2026-01-15 09:30:00"
+    assert [duration_text(v) for v in (250, 4200, 185_000, 7_260_000, -1, True)] == [
+        "250ms", "4.2s", "3m05s", "2h01m", "—", "—",
+    ]  # fmt: skip
+    assert json_text({"b": 1, "a": [1]}) == '{\n  "a": [\n    1\n  ],\n  "b": 1\n}'
+    assert json_text("x" * 50, max_chars=10).endswith("(42 more characters)")
+
+
+def test_event_lines_mark_the_compensation_path() -> None:
+    by_type: dict[str, str] = {}
+    for event in EVENTS:  # the first event of each type
+        by_type.setdefault(event["type"], event_line(event).plain)
+    assert by_type["node_compensating"].startswith("09:30:02.900 ↺ node_compensating")
+    assert "compensation refund_payment" in by_type["node_compensating"]
+    assert "carrier unavailable" in by_type["node_failed"]
+    assert "retry in 1s" in by_type["node_retrying"]
+    assert "✓ node_completed" in by_type["node_completed"]
+
+
+def test_header_and_details_text() -> None:
+    text = header_text(RUN_VIEW, title="Order Processing", state=LiveState.ENDED).plain
+    assert text.splitlines() == [
+        "■ ended   ↩ compensated   Order Processing v1",
+        "run-0000000saga0001 · started 09:30:00 · took 3.2s",
+        "✗ node ship_order failed: carrier unavailable (fail_at=ship_order)",
+    ]
+    lost = header_text(RUN_VIEW, state=LiveState.RECONNECTING, attempt=2, detail="refused")
+    assert lost.plain.startswith("◍ reconnecting… (attempt 2) refused")
+    waiting = {"nodeId": "n", "status": "queued", "attempts": 1, "waitingFor": "no worker"}
+    body = describe_node(waiting, kind="task", handler="h")
+    assert "⚠ waiting: no worker" in str(getattr(body, "renderables", [""])[-1])
+
+
+def test_depth_rows_sorted_by_handler_then_lane() -> None:
+    rows = depth_rows(QUEUES["handlers"])
+    assert [(r[0], r[1]) for r in rows] == [
+        ("chargePayment", "normal"),
+        ("nobodyOffersThis", "low"),
+        ("shipOrder", "high"),
+        ("shipOrder", "normal"),
+    ]
+    assert rows[2] == ("shipOrder", "high", 2, 1, 1, 1)
+    assert depth_rows({"h": "junk", "g": {"normal": None}}) == []
+    assert shard_text(QUEUES["shards"]).plain == "shard 0  inbox 4 · timers 1 · dead letters 2"
