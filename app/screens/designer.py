@@ -29,6 +29,7 @@ from app.screens.dialogs.run_params import RunParametersDialog
 from app.screens.dialogs.text_input import InputDialog
 from app.session import Session, describe_error
 from app.widgets.canvas_view import CanvasView
+from app.widgets.design_canvas import DesignCanvas
 from app.widgets.inspector import Inspector
 from app.widgets.node_palette import NodePalette
 from app.widgets.status_line import StatusLine
@@ -91,13 +92,13 @@ class DesignerScreen(Screen[None]):
         """Canvas and status line on the left; properties, palette and problems on the right."""
         with Horizontal(id="body"):
             with Vertical(id="main"):
-                yield CanvasView(id="canvas")
+                yield DesignCanvas(id="canvas")
                 yield StatusLine(id="status")
             with Vertical(id="side"):
                 yield Inspector(id="inspector")
                 yield NodePalette(id="palette")
                 yield ValidationPanel(id="problems")
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def canvas(self) -> CanvasView:

@@ -73,7 +73,7 @@ class WorkflowsScreen(Screen[None]):
             yield DataTable(id="list", cursor_type="row", zebra_stripes=True)
             yield Static("", id="summary")
             yield Static("", id="role")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         """Columns, the role line, and the first load."""
