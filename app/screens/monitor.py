@@ -25,9 +25,9 @@ from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
 from textual.widgets import Button, Footer, Header
 
-from app.canvas.layout import ZOOM_LEVELS, compute_layout
 from app.canvas.model import CanvasGraph, as_canvas_graph
 from app.live import LiveState, RunFollower, run_status_from_event, status_from_event
+from app.screens.monitor_rules import action_reason, best_zoom, interesting_node
 from app.screens.ops_base import OpsScreen, confirm_then
 from app.session import Session
 from app.widgets.canvas_view import CanvasView
@@ -37,9 +37,6 @@ from app.widgets.run_header import RunHeader
 from app.widgets.runs_list import RunsList
 from orchestrator.errors import DagqError
 from orchestrator.spec.model import Node, WorkflowSpec
-
-CANCELLABLE = frozenset({"pending", "running"})
-RETRYABLE = frozenset({"failed", "cancelled", "compensated"})
 
 
 class MonitorScreen(OpsScreen):
@@ -288,36 +285,18 @@ class MonitorScreen(OpsScreen):
         self._update_actions()
 
     def _select_interesting(self, view: Mapping[str, Any]) -> None:
-        """Select the failed node, else the first running one, else the first node."""
-        nodes: Mapping[str, Any] = view.get("nodes") or {}
-        pick = view.get("errorNode")
-        for wanted in ("running", "queued", "waiting", "compensating"):
-            if pick:
-                break
-            pick = next((n for n, v in nodes.items() if v.get("status") == wanted), None)
-        pick = pick or next(iter(nodes), None)
-        if isinstance(pick, str):
+        pick = interesting_node(view)
+        if pick is not None:
             # A node the drawing lacks (the spec changed) is simply not selected.
             with contextlib.suppress(DagqError):
                 self.canvas.select(pick)
 
     def _fit_zoom(self) -> None:
-        """The most detailed zoom at which the graph fits the canvas's height.
-
-        Full boxes may overflow by half a screen: a little scrolling (the canvas follows
-        the selection) reads better than names cut to five letters.
-        """
+        """Choose the zoom that fits (until the user picks one)."""
         canvas, graph = self.canvas, self._canvas_graph
         if graph is None or canvas.size.height <= 0:
             return
-        positions = canvas.positions()
-        levels = sorted(ZOOM_LEVELS)
-        chosen = levels[-1]
-        for zoom in levels:
-            room = canvas.size.height * (1.5 if zoom == levels[0] else 1.0)
-            if compute_layout(graph, zoom=zoom, positions=positions).height <= room:
-                chosen = zoom
-                break
+        chosen = best_zoom(graph, canvas.positions(), canvas.size.height)
         self._fitted_height = canvas.size.height
         self._zoom_by_me = chosen
         canvas.zoom = chosen
@@ -404,34 +383,15 @@ class MonitorScreen(OpsScreen):
     # -- actions ---------------------------------------------------------------------------
     def _reason(self, action: str) -> str:
         """Why ``action`` cannot run now (empty when it can)."""
-        run = self.run
-        if action == "cancel":
-            if blocked := self.blocked("run:cancel"):
-                return blocked
-            if run is None:
-                return "no run selected"
-            if run.get("status") not in CANCELLABLE:
-                return (
-                    f"the run is {run.get('status')}; only pending or running runs can be cancelled"
-                )
-            return ""
-        if blocked := self.blocked("workflow:execute"):
-            return blocked
-        if run is None:
-            return "no run selected"
-        if run.get("status") not in RETRYABLE:
-            return (
-                f"the run is {run.get('status')}; "
-                "only failed, cancelled or compensated runs can be retried"
-            )
-        if action == "retry-node":
-            node_id = self.canvas.selected
-            if node_id is None:
-                return "select the node to retry from on the canvas"
-            spec_node = self._spec_node(node_id)
-            if spec_node is not None and spec_node.type == "compensation":
-                return f"{node_id} is a compensation node; retry from the task it undoes"
-        return ""
+        node_id = self.canvas.selected if action == "retry-node" else None
+        spec_node = self._spec_node(node_id) if node_id else None
+        return action_reason(
+            action,
+            self.run,
+            self.blocked,
+            node_id=node_id,
+            node_type=spec_node.type if spec_node else None,
+        )
 
     def _spec_node(self, node_id: str) -> Node | None:
         if self.spec is None:

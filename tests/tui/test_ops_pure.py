@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from app.canvas.glyphs import STATUSES
+from app.canvas.model import as_canvas_graph
 from app.live import (
     NODE_EVENT_STATUS,
     LiveState,
@@ -13,12 +16,15 @@ from app.live import (
     state_label,
     status_from_event,
 )
+from app.screens.monitor_rules import action_reason, best_zoom, interesting_node
 from app.widgets.event_log import event_line
 from app.widgets.node_details import describe_node
 from app.widgets.ops_format import clock, duration_text, json_text, stamp
 from app.widgets.queue_table import depth_rows, shard_text
 from app.widgets.run_header import header_text
+from orchestrator.spec.loader import load_file
 from tests.tui.ops_canned import EVENTS, QUEUES, RUN_VIEW
+from tests.tui.ops_fixtures import EXAMPLES
 
 
 @pytest.mark.parametrize(
@@ -109,3 +115,36 @@ def test_depth_rows_sorted_by_handler_then_lane() -> None:
     assert rows[2] == ("shipOrder", "high", 2, 1, 1, 1)
     assert depth_rows({"h": "junk", "g": {"normal": None}}) == []
     assert shard_text(QUEUES["shards"]).plain == "shard 0  inbox 4 · timers 1 · dead letters 2"
+
+
+def _blocked_unless(*held: str) -> Callable[[str], str]:
+    return lambda perm: "" if perm in held else f"operators cannot ({perm})"
+
+
+def test_action_reasons() -> None:
+    running, failed = {"status": "running"}, {"status": "failed"}
+    both = _blocked_unless("run:cancel", "workflow:execute")
+    assert action_reason("cancel", running, both) == ""
+    assert "only pending or running" in action_reason("cancel", failed, both)
+    assert action_reason("cancel", running, _blocked_unless()) == "operators cannot (run:cancel)"
+    assert action_reason("retry", None, both) == "no run selected"
+    assert "only failed, cancelled or compensated" in action_reason("retry", running, both)
+    assert action_reason("retry", failed, both) == ""
+    assert "select the node" in action_reason("retry-node", failed, both)
+    assert "compensation node" in action_reason(
+        "retry-node", failed, both, node_id="refund", node_type="compensation"
+    )
+    assert action_reason("retry-node", failed, both, node_id="ship", node_type="task") == ""
+
+
+def test_interesting_node_and_best_zoom() -> None:
+    assert interesting_node(RUN_VIEW) == "ship_order"
+    busy = {"nodes": {"a": {"status": "completed"}, "b": {"status": "queued"}}}
+    assert interesting_node(busy) == "b"
+    assert interesting_node({"nodes": {"a": {"status": "pending"}}}) == "a"
+    assert interesting_node({}) is None
+    graph = as_canvas_graph(load_file(EXAMPLES / "order-processing.yaml"))
+    assert best_zoom(graph, {}, 40) == 1
+    assert best_zoom(graph, {}, 10) == 1  # 15 rows: a little scrolling is fine
+    assert best_zoom(graph, {}, 8) == 2
+    assert best_zoom(graph, {}, 2) == 3

@@ -1,0 +1,81 @@
+"""The Monitor's decisions, apart from its widgets: what may be done to a run, which
+node to show first, which zoom fits.  Pure functions, so they are tested alone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from app.canvas.layout import ZOOM_LEVELS, compute_layout
+from app.canvas.model import CanvasGraph
+
+CANCELLABLE = frozenset({"pending", "running"})
+RETRYABLE = frozenset({"failed", "cancelled", "compensated"})
+FIRST_LOOK = ("running", "queued", "waiting", "compensating")
+"""Statuses worth selecting when a run opens (after its failed node)."""
+
+
+def action_reason(
+    action: str,
+    run: Mapping[str, Any] | None,
+    blocked: Callable[[str], str],
+    *,
+    node_id: str | None = None,
+    node_type: str | None = None,
+) -> str:
+    """Why ``action`` (``cancel``, ``retry``, ``retry-node``) cannot run now; empty if it can.
+
+    ``blocked(perm)`` is the session's reason for a missing permission; ``node_id`` and
+    ``node_type`` describe the node selected on the canvas (for ``retry-node``).
+    """
+    if action == "cancel":
+        if reason := blocked("run:cancel"):
+            return reason
+        if run is None:
+            return "no run selected"
+        if run.get("status") not in CANCELLABLE:
+            return f"the run is {run.get('status')}; only pending or running runs can be cancelled"
+        return ""
+    if reason := blocked("workflow:execute"):
+        return reason
+    if run is None:
+        return "no run selected"
+    if run.get("status") not in RETRYABLE:
+        return (
+            f"the run is {run.get('status')}; "
+            "only failed, cancelled or compensated runs can be retried"
+        )
+    if action == "retry-node":
+        if node_id is None:
+            return "select the node to retry from on the canvas"
+        if node_type == "compensation":
+            return f"{node_id} is a compensation node; retry from the task it undoes"
+    return ""
+
+
+def interesting_node(view: Mapping[str, Any]) -> str | None:
+    """The node to select when a run opens: the failed one, else the first busy one,
+    else the first node."""
+    nodes: Mapping[str, Any] = view.get("nodes") or {}
+    pick = view.get("errorNode")
+    if isinstance(pick, str) and pick:
+        return pick
+    for wanted in FIRST_LOOK:
+        found = next((n for n, v in nodes.items() if v.get("status") == wanted), None)
+        if found is not None:
+            return str(found)
+    return next(iter(nodes), None)
+
+
+def best_zoom(graph: CanvasGraph, positions: Mapping[str, tuple[int, int]], height: int) -> int:
+    """The most detailed zoom at which ``graph`` fits ``height`` rows.
+
+    Full boxes may overflow by half a screen: a little scrolling (the canvas follows
+    the selection) reads better than names cut to five letters.
+    """
+    levels = sorted(ZOOM_LEVELS)
+    for zoom in levels:
+        room = height * (1.5 if zoom == levels[0] else 1.0)
+        if compute_layout(graph, zoom=zoom, positions=dict(positions)).height <= room:
+            return zoom
+    return levels[-1]
