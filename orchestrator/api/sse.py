@@ -74,6 +74,7 @@ async def stream_events(
     last = after or "0-0"
     terminal = run.terminal
     status: str = run.status
+    finished = False
     try:
         await response.write(f"retry: {_RETRY_MS}\n\n".encode())
         while not st.closing.is_set():
@@ -90,6 +91,7 @@ async def stream_events(
                     ended = True
                     status = ev.type.removeprefix("run_")
             if ended or (terminal and not entries):
+                finished = True
                 break
             if entries:
                 continue
@@ -97,10 +99,13 @@ async def stream_events(
             try:
                 current = await st.service.get(run_id)
             except NotFound:
-                status = "expired"
+                status, finished = "expired", True
                 break
             terminal, status = current.terminal, current.status
-        await response.write(frame({"runId": run_id, "status": status}, event="end"))
+        # Only a run that ended gets the final frame: when the server is shutting down the
+        # stream just closes, and clients reconnect with Last-Event-ID to another replica.
+        if finished:
+            await response.write(frame({"runId": run_id, "status": status}, event="end"))
     except (ConnectionResetError, ConnectionError):
         pass  # the client went away; nothing to clean up but the response
     return response
