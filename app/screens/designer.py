@@ -361,9 +361,9 @@ class DesignerScreen(Screen[None]):
             return
         statuses = {nid: str(node.status) for nid, node in run.state.nodes.items()}
         self.canvas.set_statuses(statuses)
-        self.notify(
-            f"Simulated run: {run.state.status} ({len(run.events)} events)", title="Simulate"
-        )
+        why = f" at {run.state.error_node}: {run.state.error}" if run.state.error else ""
+        note = " (every task returns its input)"
+        self.notify(f"Simulated run: {run.state.status}{why}{note}", title="Simulate")
 
     def action_export(self) -> None:
         """Write the design to a YAML or JSON file."""

@@ -41,7 +41,10 @@ def help_text(shortcuts: Mapping[str, str]) -> str:
 | ctrl+arrows | pan the canvas |
 | `+` / `-` | zoom |
 | `L` | lay the graph out again |
-| `i` | edit the selected node's properties |
+| `i` | edit the selected node's properties (Enter: next field, Escape: back) |
+| `g` | go to a node by its id (or the start of it) |
+| `s` | simulate: replay the design in memory, statuses on the canvas |
+| `x` | export the design to a YAML or JSON file |
 | `ctrl+p` | every action, by name |
 | `escape` | cancel a connection, leave a dialog, back to the list |
 

@@ -327,6 +327,8 @@ class Inspector(VerticalScroll):
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        if self.problem_of(event.input) is not None:
+            return  # stay on the field until it is fixed (or Escape)
         self._commit(event.input)
         inputs = list(self._fields)
         if event.input is inputs[-1]:

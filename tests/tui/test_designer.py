@@ -7,6 +7,7 @@ from typing import Any
 from textual.widgets import Input
 
 from app.screens.designer import DesignerScreen
+from app.screens.dialogs.confirm import ConfirmDialog
 from app.screens.workflows import WorkflowsScreen
 from app.widgets.status_line import StatusLine
 from orchestrator.worker.worker import Worker
@@ -146,3 +147,55 @@ async def test_build_example_one_by_keyboard_save_and_run(tui: Tui, worker: Work
         async for _ in client.stream_run_events(run_id):
             pass  # the stream ends with the run
         assert (await client.get_run_status(run_id)).status == "completed"
+
+
+async def test_inline_checks_undo_redo_delete_and_palette(tui: Tui) -> None:
+    app = tui.app("designer")
+    async with app.run_test(size=SIZE) as pilot:
+        await workflows_of(pilot)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(pilot.app.focused, Input), what="name dialog")
+        await type_text(pilot, "Checks")
+        await pilot.press("enter")
+        screen = await designer_of(pilot)
+        await pilot.press("n", "w")  # a delay node: id, name, duration, cron
+        await wait_for(pilot, lambda: isinstance(pilot.app.focused, Input), what="the id field")
+        assert screen.editor.node("delay_1")["duration"] == "1m"
+        await pilot.press("enter", "enter")  # keep the id and the empty name
+        await type_text(pilot, "soon")
+        await pilot.press("enter")  # refused: the problem shows under the field
+        problems = [str(s.render()) for s in screen.query(".problem") if s.display]
+        assert problems == ["'soon' is not a duration; write e.g. 300ms, 60s, 1m30s or 2h"]
+        assert screen.editor.node("delay_1")["duration"] == "1m"
+        focused = pilot.app.focused
+        assert isinstance(focused, Input)
+        focused.value = ""
+        await type_text(pilot, "90s")
+        await pilot.press("enter")
+        await type_text(pilot, "0 9 * * 1")  # both duration and cron: the validator objects
+        await pilot.press("enter")
+        assert screen.editor.node("delay_1")["cron"] == "0 9 * * 1"
+        assert "1 error ✗" in status(screen)
+        await pilot.press("e")
+        assert "exactly one of duration or cron" in notifications(app)[-1]
+
+        await pilot.press("ctrl+z")  # the cron goes again
+        assert "cron" not in screen.editor.node("delay_1")
+        assert status(screen).startswith("Status: Valid ✓  Nodes: 1  Edges: 0")
+        await pilot.press("ctrl+y")
+        assert screen.editor.node("delay_1")["cron"] == "0 9 * * 1"
+
+        await pilot.press("d")
+        assert screen.editor.node_ids() == []
+        await pilot.press("ctrl+z")
+        assert screen.editor.node_ids() == ["delay_1"]
+
+        titles = {c.title for c in app.get_system_commands(pilot.app.screen)}
+        assert {"Add node", "Connect", "Validate", "Save", "Run", "Simulate", "Undo"} <= titles
+        assert {"Go to Monitor", "Help"} <= titles
+
+        await pilot.press("escape")  # unsaved: asks first
+        await wait_for(pilot, lambda: not isinstance(pilot.app.screen, DesignerScreen))
+        assert isinstance(pilot.app.screen, ConfirmDialog)
+        await pilot.press("tab", "enter")  # Discard
+        await workflows_of(pilot)
