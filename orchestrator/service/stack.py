@@ -70,17 +70,36 @@ def write_local_config(settings: Settings, info: StackInfo) -> Path:
     return path
 
 
-def ensure_local_admin(policies_dir: Path, name: str = LOCAL_ADMIN) -> tuple[str, bool]:
-    """A fresh API key for the local admin, creating the user on first start.
+def recorded_key(settings: Settings) -> str | None:
+    """The admin key ``local.json`` holds, if any (it may be stale)."""
+    path = Path(settings.data_dir) / LOCAL_CONFIG
+    try:
+        data = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    key = data.get("api_key") if isinstance(data, dict) else None
+    return key if isinstance(key, str) else None
 
-    Returns the key and whether the user was created.  The key is rotated on every
-    start: only the hash is kept on disk, so the old plaintext cannot be recovered.
+
+def ensure_local_admin(
+    policies_dir: Path, name: str = LOCAL_ADMIN, *, known_key: str | None = None
+) -> tuple[str, bool]:
+    """An API key for the local admin, creating the user on first start.
+
+    Returns the key and whether the user was created.  ``known_key`` (the one
+    ``local.json`` recorded) is kept while it still verifies, so a second local
+    session does not lock out the first; otherwise the key is rotated: only its
+    hash is on disk, so a lost plaintext cannot be recovered.
     """
     ensure_policies_dir(policies_dir)
     users = UserStore.in_dir(policies_dir)
     if users.get(name) is None:
         _, key = users.add(name, "workflow_admin")
         return key, True
+    if known_key is not None:
+        user = users.verify_key(known_key)
+        if user is not None and user.name == name:
+            return known_key, False
     return users.rotate(name), False
 
 
@@ -130,7 +149,9 @@ class LocalStack:
         registry = Registry()
         for source in self.handlers:
             registry.load(source)
-        key, _ = await asyncio.to_thread(ensure_local_admin, policies)
+        key, _ = await asyncio.to_thread(
+            ensure_local_admin, policies, known_key=recorded_key(self.settings)
+        )
         self._conn = conn = await connect(self.settings, stay=self.stay)
         try:
             app = create_app(self.settings, conn, policies_dir=policies)
