@@ -81,3 +81,22 @@ async def test_run_dialog_refuses_then_answers() -> None:
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: app.answered, what="the answer")
     assert app.answer == {"records": 12, "mode": "fast"}
+
+
+class BareHost(DialogHost):
+    def on_mount(self) -> None:
+        def done(values: dict[str, Any] | None) -> None:
+            self.answer, self.answered = values, True
+
+        self.push_screen(RunParametersDialog("Pipeline", {}), done)
+
+
+@pytest.mark.parametrize(("keys", "answer"), [(["enter"], {}), (["tab", "enter"], None)])
+async def test_run_dialog_keys_reach_its_buttons(keys: list[str], answer: Any) -> None:
+    # Tab from Run goes to Cancel, never to the dialog's scroll panel (where Enter did nothing).
+    app = BareHost()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunParametersDialog))
+        await pilot.press(*keys)
+        await wait_for(pilot, lambda: app.answered, what="the answer")
+    assert app.answer == answer

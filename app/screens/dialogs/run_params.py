@@ -86,7 +86,7 @@ class RunParametersDialog(Dialog[dict[str, Any]]):
 
     def compose(self) -> ComposeResult:
         """A labelled field per parameter, then Cancel and Run."""
-        with VerticalScroll(classes="panel") as panel:
+        with VerticalScroll(classes="panel", can_focus=False) as panel:
             panel.border_title = f"Run {self.workflow}"
             if not self.parameters:
                 yield Static("This workflow declares no parameters.", classes="hint")
