@@ -83,7 +83,14 @@ async def test_run_dialog_refuses_then_answers() -> None:
     assert app.answer == {"records": 12, "mode": "fast"}
 
 
-class BareHost(DialogHost):
+class BareHost(App[None]):
+    """Opens the run dialog of a workflow without parameters."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answer: dict[str, Any] | None = None
+        self.answered = False
+
     def on_mount(self) -> None:
         def done(values: dict[str, Any] | None) -> None:
             self.answer, self.answered = values, True
@@ -96,7 +103,7 @@ async def test_run_dialog_keys_reach_its_buttons(keys: list[str], answer: Any) -
     # Tab from Run goes to Cancel, never to the dialog's scroll panel (where Enter did nothing).
     app = BareHost()
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, RunParametersDialog))
+        await wait_for(pilot, lambda: getattr(app.focused, "id", None) == "run", what="Run focused")
         await pilot.press(*keys)
         await wait_for(pilot, lambda: app.answered, what="the answer")
     assert app.answer == answer
