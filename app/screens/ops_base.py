@@ -10,14 +10,12 @@ screen lists them in :meth:`OpsScreen.palette_commands`
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
-from textual.app import ComposeResult, SystemCommand
-from textual.binding import Binding, BindingType
-from textual.containers import Grid
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Label
+from textual.app import SystemCommand
+from textual.screen import Screen
 
+from app.screens.dialogs.confirm import ConfirmDialog
 from app.session import Session, describe_error
 from orchestrator.errors import DagqError, Forbidden
 
@@ -81,52 +79,6 @@ class OpsScreen(Screen[None]):
         return None
 
 
-class ConfirmDialog(ModalScreen[bool]):
-    """Ask a yes/no question before something that cannot be undone."""
-
-    DEFAULT_CSS = """
-    ConfirmDialog { align: center middle; }
-    ConfirmDialog > Grid {
-        grid-size: 2; grid-gutter: 1 2; grid-rows: auto 3;
-        width: 60; max-width: 90%; height: auto; padding: 1 2;
-        border: thick $warning; background: $surface;
-    }
-    ConfirmDialog #question { column-span: 2; width: 1fr; }
-    ConfirmDialog Button { width: 1fr; }
-    """
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "Yes"),
-        Binding("n,escape", "answer(False)", "No"),
-    ]
-
-    def __init__(self, question: str, *, yes: str = "Yes") -> None:
-        """A dialog asking ``question``; ``yes`` labels the confirming button."""
-        super().__init__()
-        self.question = question
-        self.yes = yes
-
-    def compose(self) -> ComposeResult:
-        """Question and two buttons."""
-        with Grid():
-            yield Label(self.question, id="question")
-            yield Button(self.yes, variant="error", id="yes")
-            yield Button("Keep it", variant="primary", id="no")
-
-    def on_mount(self) -> None:
-        """Focus the safe answer."""
-        self.query_one("#no", Button).focus()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        """Answer with the button."""
-        event.stop()
-        self.dismiss(event.button.id == "yes")
-
-    def action_answer(self, answer: bool) -> None:
-        """Answer from the keyboard."""
-        self.dismiss(answer)
-
-
 def confirm_then(
     screen: Screen[Any], question: str, then: Callable[[], object], *, yes: str = "Yes"
 ) -> None:
@@ -136,4 +88,4 @@ def confirm_then(
         if ok:
             then()
 
-    screen.app.push_screen(ConfirmDialog(question, yes=yes), answered)
+    screen.app.push_screen(ConfirmDialog(question, confirm=yes, danger=True), answered)

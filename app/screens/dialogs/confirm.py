@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
 
@@ -11,7 +14,13 @@ from app.screens.dialogs.base import Dialog
 
 
 class ConfirmDialog(Dialog[bool]):
-    """Asks ``question``; dismisses True on the confirm button, None on cancel/escape."""
+    """Asks ``question``; dismisses True on the confirm button or ``y``, None on cancel,
+    ``n`` or escape."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n", "answer(False)", "No"),
+    ]
 
     def __init__(self, question: str, *, confirm: str = "OK", danger: bool = False) -> None:
         super().__init__()
@@ -40,3 +49,7 @@ class ConfirmDialog(Dialog[bool]):
     @on(Button.Pressed, "#cancel")
     def _no(self) -> None:
         self.dismiss(None)
+
+    def action_answer(self, answer: bool) -> None:
+        """Answer from the keyboard."""
+        self.dismiss(True if answer else None)
