@@ -58,9 +58,6 @@ async def _up(
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, stop.set)
     examples = Path.cwd() / "examples"
-    # The local stack keeps its users with its data, not in a ./policies checkout.
-    if policies is None and settings.policies_dir is None:
-        policies = Path(settings.data_dir) / "policies"
     stack = LocalStack(
         settings,
         handlers=handlers,

@@ -103,6 +103,13 @@ def ensure_local_admin(
     return users.rotate(name), False
 
 
+def local_policies_dir(settings: Settings) -> Path:
+    """Where a local stack keeps its users and policy: the configured policies dir
+    (``DAGQ_POLICIES_DIR`` or the config file), else ``<data dir>/policies`` — never a
+    ``./policies`` checkout, whose files are templates under version control."""
+    return settings.policies_dir or Path(settings.data_dir) / "policies"
+
+
 def default_handlers() -> list[str]:
     """``examples/handlers.py`` when run from a checkout, else nothing."""
     candidate = Path.cwd() / "examples" / "handlers.py"
@@ -145,7 +152,7 @@ class LocalStack:
 
     async def start(self) -> StackInfo:
         """Connect (starting the embedded Redis if needed), serve the API, start workers."""
-        policies = self.policies_dir or self.settings.resolved_policies_dir()
+        policies = self.policies_dir or local_policies_dir(self.settings)
         registry = Registry()
         for source in self.handlers:
             registry.load(source)

@@ -7,9 +7,10 @@ import stat
 from pathlib import Path
 
 import orjson
+import pytest
 
 from orchestrator.client import LOCAL_CONFIG, DagqClient, client_for
-from orchestrator.service.stack import LOCAL_ADMIN, LocalStack
+from orchestrator.service.stack import LOCAL_ADMIN, LocalStack, local_policies_dir
 from orchestrator.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,3 +72,18 @@ async def test_a_second_stack_keeps_the_first_ones_admin_key(
             await second.stop()
     finally:
         await first.stop()
+
+
+def test_a_local_stack_never_writes_into_a_policies_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checkout = tmp_path / "repo"
+    (checkout / "policies").mkdir(parents=True)
+    (checkout / "policies" / "model.conf").write_text("[request_definition]\n")
+    monkeypatch.chdir(checkout)
+    monkeypatch.delenv("DAGQ_POLICIES_DIR", raising=False)
+    settings = Settings(data_dir=tmp_path / "data")
+    assert settings.resolved_policies_dir() == checkout / "policies"  # what `dagq api` uses
+    assert local_policies_dir(settings) == tmp_path / "data" / "policies"
+    explicit = Settings(data_dir=tmp_path / "data", policies_dir=tmp_path / "mine")
+    assert local_policies_dir(explicit) == tmp_path / "mine"
