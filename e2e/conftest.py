@@ -36,7 +36,7 @@ E2E_USERS = {
 }
 _GOOGLE_FONTS = re.compile(r"^https?://fonts\.(googleapis|gstatic)\.com/")
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]"}
-_PAGE_KEY = pytest.StashKey[Page]()
+_CONTEXTS_KEY = pytest.StashKey[list[BrowserContext]]()
 
 OutsideRequests = list[str]
 
@@ -79,10 +79,12 @@ def outside_requests() -> OutsideRequests:
 
 @pytest.fixture
 def new_context(
-    browser: Browser, outside_requests: OutsideRequests
+    request: pytest.FixtureRequest, browser: Browser, outside_requests: OutsideRequests
 ) -> Iterator[Callable[[], BrowserContext]]:
-    """Make fresh browser contexts (separate cookie jars: one per person in a test)."""
+    """Make fresh browser contexts (separate cookie jars: one per person in a test); every page
+    of them is saved to ``test-artifacts/`` if the test fails."""
     contexts: list[BrowserContext] = []
+    request.node.stash[_CONTEXTS_KEY] = contexts
 
     def make() -> BrowserContext:
         context = browser.new_context(viewport={"width": 1280, "height": 800})
@@ -107,22 +109,23 @@ def new_context(
 
 
 @pytest.fixture
-def page(request: pytest.FixtureRequest, new_context: Callable[[], BrowserContext]) -> Page:
+def page(new_context: Callable[[], BrowserContext]) -> Page:
     """A page in a fresh context; saved to ``test-artifacts/`` if the test fails."""
-    page = new_context().new_page()
-    request.node.stash[_PAGE_KEY] = page
-    return page
+    return new_context().new_page()
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    """On a failed test, keep a screenshot and the terminal text of its page."""
+    """On a failed test, keep a screenshot and the terminal text of each of its pages."""
     report = yield
     if report.failed and report.when == "call":  # type: ignore[attr-defined]
-        page = item.stash.get(_PAGE_KEY, None)
-        if page is not None and not page.is_closed():
+        pages = [p for c in item.stash.get(_CONTEXTS_KEY, []) for p in c.pages if not p.is_closed()]
+        for i, page in enumerate(pages):
+            # The first page keeps the plain test name; a second person's page gets a suffix
+            # (kept clear of save_artifacts' cut at 150 characters).
+            name = item.nodeid if i == 0 else f"{item.nodeid[:140]}-page{i + 1}"
             try:
-                for path in save_artifacts(page, item.nodeid):
+                for path in save_artifacts(page, name):
                     report.sections.append(("artifact", str(path)))  # type: ignore[attr-defined]
             except Exception as exc:  # a broken page must not hide the real failure
                 report.sections.append(("artifact", f"could not save: {exc}"))  # type: ignore[attr-defined]
