@@ -77,6 +77,15 @@ def wait_for_text(
         page.wait_for_timeout(_POLL_MS)
 
 
+def wait_for_no_text(page: Page, text: str, timeout_s: float = 20) -> None:
+    """Poll the screen until ``text`` is gone (a dialog closed); fail with the screen."""
+    deadline = time.monotonic() + timeout_s
+    while text in (screen := screen_text(page)):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{text!r} still there after {timeout_s}s; the screen:\n{screen}")
+        page.wait_for_timeout(_POLL_MS)
+
+
 def type_keys(page: Page, text: str = "", *, press: Sequence[str] = ()) -> None:
     """Type ``text`` into the terminal, then press each key (Playwright names: ``"Enter"``,
     ``"Control+q"``, ``"ArrowDown"``)."""
