@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import redis
 
 from e2e.conftest import E2E_USERS
 from e2e.helpers import ROOT, WebServer, start_web_server
@@ -228,6 +229,18 @@ def _users(policies: Path) -> dict[str, str]:
     return {name: store.add(name, role, password=pw)[1] for name, (role, pw) in E2E_USERS.items()}
 
 
+def _delete_keys(url: str, prefix: str) -> None:
+    """Delete this stack's keys (and only those) from a server it shares."""
+    client = redis.Redis.from_url(url)
+    try:
+        batch = list(client.scan_iter(match=f"{prefix}*", count=500))
+        while batch:
+            client.unlink(*batch[:500])
+            batch = batch[500:]
+    finally:
+        client.close()
+
+
 @pytest.fixture
 def stack(redis_url: str, tmp_path: Path) -> Iterator[Stack]:
     """Redis, ``dagq api``, one ``dagq worker`` (examples/handlers.py) and ``dagq web`` serving
@@ -236,6 +249,7 @@ def stack(redis_url: str, tmp_path: Path) -> Iterator[Stack]:
     data_dir.mkdir()
     policies = tmp_path / "policies"
     keys = _users(policies)
+    prefix = f"e2e{uuid.uuid4().hex[:8]}:"
     env = {
         "PATH": os.environ.get("PATH", os.defpath),
         "LANG": "C.UTF-8",
@@ -244,7 +258,7 @@ def stack(redis_url: str, tmp_path: Path) -> Iterator[Stack]:
         "DAGQ_REDIS_URL": redis_url,
         "DAGQ_POLICIES_DIR": str(policies),
         # Its own keys on a shared server: nothing of another stack (or test run) is seen.
-        "DAGQ_WORKFLOW__STORAGE__PREFIX": f"e2e{uuid.uuid4().hex[:8]}:",
+        "DAGQ_WORKFLOW__STORAGE__PREFIX": prefix,
     }
     dagq = dagq_command()
     services: list[Service] = []
@@ -283,3 +297,4 @@ def stack(redis_url: str, tmp_path: Path) -> Iterator[Stack]:
             web.stop()
         for service in reversed(services):
             service.stop(signal.SIGTERM)
+        _delete_keys(redis_url, prefix)
