@@ -1,15 +1,21 @@
 """``dagq bench``: measurements printed for people (or as JSON), never pass/fail tests.
 
-A plain click group: other benchmarks add their subcommands to it.
+The heavy benchmarks (throughput against Celery and RQ, latency, the design's
+table, scale) import their modules only when run.  ``dagq bench canvas`` lives in
+the app layer and is attached by the top-level command line.
 """
 
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 
 from orchestrator.bench import validate_bench
+from orchestrator.errors import DagqError
 
 
 @click.group()
@@ -35,3 +41,273 @@ def validate_cmd(nodes: int, repeat: int, seed: int, as_json: bool) -> None:
     click.echo(f"  {'measurement':<14} {'min ms':>9} {'p50 ms':>9} {'p99 ms':>9}")
     for name, t in report["timings"].items():
         click.echo(f"  {name:<14} {t['min_ms']:>9.2f} {t['p50_ms']:>9.2f} {t['p99_ms']:>9.2f}")
+
+
+def _progress(as_json: bool) -> Any:
+    """Progress lines on stderr (stdout stays one JSON object with --json)."""
+    del as_json  # on stderr either way
+    return lambda message: click.echo(f"  {message}", err=True)
+
+
+def _fail(exc: DagqError) -> NoReturn:
+    click.echo(f"dagq bench: {exc.message}", err=True)
+    sys.exit(1)
+
+
+def _machine_line(m: dict[str, Any]) -> str:
+    return (
+        f"machine: {m['nproc']} cores ({m['cpu']}), {m['memory_gb']} GB, Python {m['python']}, "
+        f"Redis {m['redis']}"
+    )
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        values = [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated numbers, got {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise click.BadParameter("every value must be a positive number")
+    return values
+
+
+@bench.command("throughput")
+@click.option("--quick", is_flag=True, help="Fewer runs: finishes in well under a minute.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=2,
+    show_default=True,
+    help="Worker processes per peer.",
+)
+@click.option(
+    "--runs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Runs of the diamond for dagq (default 3000, quick 800).",
+)
+@click.option(
+    "--peer-runs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Runs for Celery and RQ (default: --runs; quick 200).",
+)
+@click.option(
+    "--peers", default="dagq,celery,rq", show_default=True, help="Which of dagq, celery, rq to run."
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 4096),
+    default=64,
+    show_default=True,
+    help="Jobs in flight per dagq worker.",
+)
+@click.option(
+    "--orchestrator",
+    type=click.Choice(["embedded", "separate"]),
+    default="embedded",
+    show_default=True,
+    help="dagq's orchestrator loop inside each worker, or one extra process.",
+)
+@click.option("--sweep", default=None, help="Worker counts to run in turn, e.g. 1,2,4.")
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="With --sweep: write the throughput-against-workers plot (PNG).",
+)
+def throughput_cmd(
+    quick: bool,
+    as_json: bool,
+    workers: int,
+    runs: int | None,
+    peer_runs: int | None,
+    peers: str,
+    concurrency: int,
+    orchestrator: str,
+    sweep: str | None,
+    plot: Path | None,
+) -> None:
+    """Nodes/s of dagq, Celery and RQ running the same 10-task DAG on one Redis."""
+    from orchestrator.bench import throughput
+
+    names = tuple(p.strip() for p in peers.split(",") if p.strip())
+    options: dict[str, Any] = {
+        "workers": workers,
+        "runs": runs,
+        "peer_runs": peer_runs,
+        "peers": names,
+        "concurrency": concurrency,
+        "orchestrator": orchestrator,
+        "progress": _progress(as_json),
+    }
+    if quick:
+        cfg = throughput.ThroughputConfig.quick(**options)
+    else:
+        cfg = throughput.ThroughputConfig(**{k: v for k, v in options.items() if v is not None})
+    try:
+        results = throughput.sweep(cfg, _ints(sweep)) if sweep else [throughput.run(cfg)]
+        if plot is not None:
+            from orchestrator.bench.plots import throughput_plot
+
+            throughput_plot(results, plot)
+    except DagqError as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps(results if sweep else results[0], indent=2))
+        return
+    for report in results:
+        _print_throughput(report)
+    if plot is not None:
+        click.echo(f"plot: {plot}")
+
+
+def _print_throughput(report: dict[str, Any]) -> None:
+    c = report["config"]
+    click.echo(f"throughput: {c['dag']}, {c['workers']} worker process(es) per peer")
+    click.echo(
+        f"  {'peer':<8} {'runs':>6} {'seconds':>8} {'nodes/s':>10} {'nodes/min':>11} "
+        f"{'cpu s':>7} {'redis cpu s':>11}"
+    )
+    for peer in ("dagq", "celery", "rq"):
+        if peer in report:
+            r = report[peer]
+            click.echo(
+                f"  {peer:<8} {r['runs']:>6} {r['seconds']:>8.2f} {r['nodes_per_s']:>10,.0f} "
+                f"{r['nodes_per_min']:>11,} {r['workers_cpu_s']:>7.2f} {r['redis_cpu_s']:>11.2f}"
+            )
+    for name, ratio in report["ratios"].items():
+        click.echo(f"  {name.replace('_', ' ')}: {ratio:.1f}x")
+    click.echo("  " + _machine_line(report["machine"]))
+
+
+@bench.command("latency")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option(
+    "--clients",
+    type=click.IntRange(1, 1024),
+    default=16,
+    show_default=True,
+    help="Concurrent API clients.",
+)
+@click.option(
+    "--requests",
+    type=click.IntRange(min=1),
+    default=2000,
+    show_default=True,
+    help="Calls per operation.",
+)
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True)
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the latency CDF plot (PNG).",
+)
+def latency_cmd(
+    as_json: bool, clients: int, requests: int, workers: int, plot: Path | None
+) -> None:
+    """p50/p99 of create workflow, start run and status query through the API; node hop."""
+    from orchestrator.bench import latency
+
+    try:
+        report = latency.run(
+            clients=clients, requests=requests, workers=workers, progress=_progress(as_json)
+        )
+        if plot is not None:
+            from orchestrator.bench.plots import latency_cdf
+
+            latency_cdf(report["samples_ms"], plot)
+    except DagqError as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(latency.dumps_without_samples(report).decode())
+        return
+    c = report["config"]
+    click.echo(
+        f"latency: {c['clients']} concurrent clients, {c['requests']} calls each, "
+        f"{c['workers']} worker(s)"
+    )
+    click.echo(f"  {'operation':<16} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+    for op in ("create_workflow", "start_run", "status_query", "node_hop"):
+        s = report[op]
+        click.echo(
+            f"  {op:<16} {s['p50_ms']:>8.2f} {s['p90_ms']:>8.2f} {s['p99_ms']:>8.2f} "
+            f"{s['max_ms']:>8.2f}"
+        )
+    click.echo("  " + _machine_line(report["machine"]))
+
+
+@bench.command("table")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option(
+    "--rows", default="5,20,50,100,500", show_default=True, help="Node counts (Appendix C rows)."
+)
+@click.option("--repeat", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
+def table_cmd(as_json: bool, rows: str, repeat: int, workers: int) -> None:
+    """The design's Appendix C: execution time, peak memory, CPU per workflow size."""
+    from orchestrator.bench import table
+
+    sizes = _ints(rows)
+    if any(n > 1000 for n in sizes):
+        raise click.BadParameter("rows are at most 1000 nodes", param_hint="--rows")
+    try:
+        report = table.run(sizes, repeat=repeat, workers=workers, progress=_progress(as_json))
+    except DagqError as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    click.echo(f"Appendix C: {repeat} runs per row, 1 orchestrator + {workers} worker processes")
+    click.echo(
+        f"  {'workflow':<14} {'nodes':>5} {'time p50':>9} {'(design)':>9} "
+        f"{'memory':>8} {'(design)':>9} {'cpu':>6} {'(design)':>9}"
+    )
+    for r in report["rows"]:
+        d = r["design"]
+        click.echo(
+            f"  {r['workflow']:<14} {r['nodes']:>5} {r['execution_ms']['p50']:>7.0f}ms "
+            f"{d['execution_ms']:>7.0f}ms {r['memory_mb']['total']:>6.0f}MB "
+            f"{d['memory_mb']:>7.0f}MB "
+            f"{r['cpu_pct_machine']:>5.0f}% {d['cpu_pct']:>8.0f}%"
+        )
+    click.echo("  " + _machine_line(report["machine"]))
+
+
+@bench.command("scale")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option(
+    "--runs",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="Runs active at once before the workers start.",
+)
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
+def scale_cmd(as_json: bool, runs: int, workers: int) -> None:
+    """Start --runs runs at once, then drain them: time, orchestrator and worker memory."""
+    from orchestrator.bench import scale
+
+    try:
+        report = scale.run(runs=runs, workers=workers, progress=_progress(as_json))
+    except DagqError as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    r = report
+    click.echo(
+        f"scale: {r['runs']:,} runs of the diamond active at once "
+        f"({r['redis_used_mb_all_active']:.0f} MB in Redis), {r['workers']} workers"
+    )
+    click.echo(
+        f"  submitted in {r['submit_s']:.1f}s, drained in {r['drain_s']:.1f}s "
+        f"({r['nodes_per_s']:,.0f} nodes/s), {r['failed']} failed"
+    )
+    click.echo(
+        f"  peak RSS: orchestrator {r['orchestrator_peak_rss_mb']:.0f} MB, "
+        f"workers {r['workers_peak_rss_mb']:.0f} MB"
+    )
+    click.echo("  " + _machine_line(r["machine"]))
