@@ -11,6 +11,12 @@ TOP_COMMANDS: dict[str, str] = {
 }
 
 
+# Subcommands of the orchestrator's groups that live in upper layers.
+SUB_COMMANDS: dict[str, dict[str, str]] = {
+    "bench": {"canvas": "app.bench.cli:canvas"},
+}
+
+
 def main() -> None:
     """Entry point of the ``dagq`` console script."""
-    build_cli(TOP_COMMANDS)()
+    build_cli(TOP_COMMANDS, sub=SUB_COMMANDS)()

@@ -65,8 +65,56 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
 
-def build_cli(extra: dict[str, str] | None = None) -> LazyGroup:
-    """The ``dagq`` group with the orchestrator's commands plus ``extra`` ones."""
+class LazySubgroup(LazyGroup):
+    """A lazily loaded group (``"module:attribute"``) with extra lazy subcommands.
+
+    Lets an upper layer add a subcommand to a group of a lower one (``dagq bench
+    canvas`` from the app into the orchestrator's ``bench``) without either layer
+    importing the other's modules before the command runs.
+    """
+
+    def __init__(self, name: str, target: str, extra: dict[str, str]) -> None:
+        super().__init__(name=name, lazy=extra)
+        self.target = target
+        self._loaded: click.Group | None = None
+
+    def _base(self) -> click.Group:
+        if self._loaded is None:
+            module_name, attr = self.target.split(":")
+            group = getattr(importlib.import_module(module_name), attr)
+            if not isinstance(group, click.Group):
+                raise TypeError(f"{self.target} is not a click group")
+            self._loaded = group
+            self.help = group.help
+            self.params = group.params
+            self.callback = group.callback
+            self.short_help = group.short_help
+        return self._loaded
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self._base().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            return super().get_command(ctx, cmd_name)
+        return self._base().get_command(ctx, cmd_name)
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        self._base()
+        return super().get_short_help_str(limit)
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        self._base()
+        return super().make_context(*args, **kwargs)
+
+
+def build_cli(
+    extra: dict[str, str] | None = None, sub: dict[str, dict[str, str]] | None = None
+) -> LazyGroup:
+    """The ``dagq`` group with the orchestrator's commands plus ``extra`` ones.
+
+    ``sub`` adds lazy subcommands to lazy groups: ``{"bench": {"canvas": "app.x:canvas"}}``.
+    """
 
     @click.group(
         cls=LazyGroup,
@@ -78,6 +126,9 @@ def build_cli(extra: dict[str, str] | None = None) -> LazyGroup:
         """dagq: workflows over Redis, designed and watched in a terminal or a browser."""
 
     assert isinstance(dagq, LazyGroup)
+    for group_name, commands in (sub or {}).items():
+        target = dagq.lazy.pop(group_name)
+        dagq.add_command(LazySubgroup(group_name, target, commands))
     return dagq
 
 
