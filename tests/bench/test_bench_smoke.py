@@ -1,0 +1,151 @@
+"""Each benchmark in a tiny configuration: it runs end to end and reports the right
+JSON shape.  Never timing assertions: speed lives in ``dagq bench``."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from orchestrator.bench import latency, scale, table, throughput
+from orchestrator.cli import build_cli
+from serve.cli import SUB_COMMANDS, TOP_COMMANDS
+
+PEERS_INSTALLED = all(importlib.util.find_spec(m) for m in ("celery", "rq"))
+
+
+def _cli() -> CliRunner:
+    return CliRunner()
+
+
+def test_throughput_dagq_alone_reports_a_rate() -> None:
+    cfg = throughput.ThroughputConfig(
+        workers=1, runs=6, warmup_runs=1, concurrency=4, peers=("dagq",)
+    )
+    report = throughput.run(cfg)
+    dagq = report["dagq"]
+    assert dagq["runs"] == 6
+    assert dagq["nodes"] == 60
+    assert dagq["nodes_per_s"] > 0
+    assert {"seconds", "workers_cpu_s", "redis_cpu_s", "workers_peak_rss_mb"} <= set(dagq)
+    assert report["ratios"] == {}
+    assert report["machine"]["nproc"] >= 1
+    assert report["machine"]["redis"]
+
+
+@pytest.mark.skipif(not PEERS_INSTALLED, reason="Celery and RQ come with the bench extra")
+def test_throughput_json_from_the_command_line_has_every_peer_and_ratios() -> None:
+    result = _cli().invoke(
+        build_cli(),
+        ["bench", "throughput", "--json", "--workers", "1", "--runs", "4", "--peer-runs", "3"],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    for peer in ("dagq", "celery", "rq"):
+        assert report[peer]["nodes_per_s"] > 0
+        assert report[peer]["nodes"] == report[peer]["runs"] * 10
+    assert set(report["ratios"]) == {"dagq_vs_celery", "dagq_vs_rq"}
+    assert report["config"]["workers"] == 1
+
+
+def test_throughput_refuses_an_unknown_peer_with_a_sentence() -> None:
+    result = _cli().invoke(build_cli(), ["bench", "throughput", "--peers", "dagq,sidekiq"])
+    assert result.exit_code == 1
+    assert "unknown peer(s) sidekiq" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_throughput_sweep_refuses_junk() -> None:
+    result = _cli().invoke(build_cli(), ["bench", "throughput", "--sweep", "1,x"])
+    assert result.exit_code == 2
+    assert "comma-separated numbers" in result.output
+
+
+def test_throughput_sweep_writes_a_plot(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    plot = tmp_path / "throughput.png"
+    result = _cli().invoke(
+        build_cli(),
+        [
+            "bench",
+            "throughput",
+            "--peers",
+            "dagq",
+            "--runs",
+            "3",
+            "--sweep",
+            "1",
+            "--plot",
+            str(plot),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert isinstance(json.loads(result.stdout), list)
+    assert plot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_latency_reports_every_operation_and_the_hop(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    report = latency.run(clients=2, requests=4)
+    for op in ("create_workflow", "start_run", "status_query"):
+        assert report[op]["n"] == 4
+        assert report[op]["p50_ms"] > 0
+    # 4 runs of the diamond: every node but the first has a hop.
+    assert report["node_hop"]["n"] == 4 * 9
+    from orchestrator.bench.plots import latency_cdf
+
+    path = latency_cdf(report["samples_ms"], tmp_path / "cdf.png")
+    assert path.read_bytes().startswith(b"\x89PNG")
+    assert "samples_ms" not in json.loads(latency.dumps_without_samples(report))
+
+
+def test_latency_refuses_fewer_requests_than_clients() -> None:
+    result = _cli().invoke(build_cli(), ["bench", "latency", "--clients", "4", "--requests", "2"])
+    assert result.exit_code == 1
+    assert "as many requests as clients" in result.stderr
+
+
+def test_table_row_has_the_design_figures_beside() -> None:
+    report = table.run([5], repeat=1, workers=1)
+    (row,) = report["rows"]
+    assert row["nodes"] == 5
+    assert row["workflow"] == "Simple Linear"
+    assert row["execution_ms"]["p50"] > 0
+    assert row["memory_mb"]["orchestrator"] > 0
+    assert row["memory_mb"]["workers"] > 0
+    assert row["design"] == {"execution_ms": 50, "memory_mb": 10, "cpu_pct": 5}
+
+
+def test_table_refuses_rows_over_1000_nodes() -> None:
+    result = _cli().invoke(build_cli(), ["bench", "table", "--rows", "5,2000"])
+    assert result.exit_code == 2
+
+
+def test_scale_drains_every_run() -> None:
+    report = scale.run(runs=12, workers=1)
+    assert report["active_at_once"] == 12
+    assert report["failed"] == 0
+    assert report["orchestrator_peak_rss_mb"] > 0
+    assert report["drain_s"] > 0
+
+
+def test_canvas_is_a_bench_subcommand_of_the_full_cli() -> None:
+    result = _cli().invoke(
+        build_cli(TOP_COMMANDS, sub=SUB_COMMANDS),
+        ["bench", "canvas", "--nodes", "12", "--repeat", "2", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["nodes"] == 12
+    assert set(report["render_ms"]) == {"p50", "p99"}
+
+
+def test_bench_help_lists_orchestrator_and_app_benchmarks() -> None:
+    result = _cli().invoke(build_cli(TOP_COMMANDS, sub=SUB_COMMANDS), ["bench", "--help"])
+    assert result.exit_code == 0
+    for name in ("canvas", "latency", "scale", "table", "throughput", "validate"):
+        assert name in result.output
