@@ -41,7 +41,9 @@ def _friendly(func: Callable[P, R]) -> Callable[P, R]:
 
 
 def policies_dir(explicit: Path | None) -> Path:
-    """``--policies``, else ``$DAGQ_POLICIES_DIR``, else the settings' policies directory."""
+    """``--policies``, else ``$DAGQ_POLICIES_DIR``, else the configured policies dir, else
+    the running local stack's (``dagq up`` records it in ``local.json``), else ``./policies``
+    or the data dir's."""
     if explicit is not None:
         return explicit
     env = os.environ.get("DAGQ_POLICIES_DIR")
@@ -49,7 +51,24 @@ def policies_dir(explicit: Path | None) -> Path:
         return Path(env)
     from orchestrator.settings import load_settings
 
-    return load_settings().resolved_policies_dir()
+    settings = load_settings()
+    if settings.policies_dir is not None:
+        return settings.policies_dir
+    return _local_stack_policies(settings.data_dir) or settings.resolved_policies_dir()
+
+
+def _local_stack_policies(data_dir: Path) -> Path | None:
+    """The policies dir of the local stack recorded in ``<data dir>/local.json``, if any."""
+    import orjson
+
+    from orchestrator.client import LOCAL_CONFIG
+
+    try:
+        recorded = orjson.loads((Path(data_dir) / LOCAL_CONFIG).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    value = recorded.get("policies_dir") if isinstance(recorded, dict) else None
+    return Path(value) if isinstance(value, str) and value else None
 
 
 def _store(explicit: Path | None) -> UserStore:
@@ -62,7 +81,7 @@ _policies_option = click.option(
     "policies",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Policies directory (default: $DAGQ_POLICIES_DIR, ./policies or the data dir's).",
+    help="Policies directory (default: $DAGQ_POLICIES_DIR, the local stack's, ./policies).",
 )
 
 

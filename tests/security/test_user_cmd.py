@@ -119,3 +119,29 @@ def test_duplicate_add_fails(tmp_path: Path) -> None:
     assert _run("add", "alice", "-r", "designer", "--policies", str(tmp_path))[0] == 0
     code, _, err = _run("add", "alice", "-r", "admin", "--policies", str(tmp_path))
     assert code == 1 and "exists already" in err
+
+
+def test_without_policies_option_it_follows_the_running_local_stack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `dagq up` keeps its users in <data dir>/policies and records that in local.json;
+    # `dagq user add` run from a checkout must land there, not in ./policies.
+    checkout = tmp_path / "repo"
+    (checkout / "policies").mkdir(parents=True)
+    (checkout / "policies" / "model.conf").write_text(default_text("model.conf"))
+    (checkout / "policies" / "policy.csv").write_text(default_text("policy.csv"))
+    stack_policies = tmp_path / "data" / "policies"
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "local.json").write_text(
+        json.dumps(
+            {"api_url": "http://127.0.0.1:1", "api_key": "k", "policies_dir": str(stack_policies)}
+        )
+    )
+    monkeypatch.chdir(checkout)
+    monkeypatch.delenv("DAGQ_POLICIES_DIR", raising=False)
+    monkeypatch.setenv("DAGQ_DATA_DIR", str(tmp_path / "data"))
+    code, out, err = _run("add", "carol", "--role", "operator")
+    assert code == 0, out + err
+    assert UserStore.in_dir(stack_policies).get("carol") is not None
+    assert not (checkout / "policies" / "users.yaml").exists()
+    assert "carol" not in (checkout / "policies" / "policy.csv").read_text()
