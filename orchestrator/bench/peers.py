@@ -29,39 +29,48 @@ URL_ENV = "DAGQ_BENCH_REDIS_URL"
 CELERY_QUEUE = "dagq-bench"
 RQ_QUEUE = "dagq-bench"
 
-celery_app = Celery("dagq_bench")
+NOOP = "dagq_bench.noop"
 
 
-def configure_celery(url: str) -> Any:
-    """Point the Celery app at ``url`` (broker and result backend)."""
-    celery_app.conf.update(
-        broker_url=url,
-        result_backend=url,
-        task_default_queue=CELERY_QUEUE,
-        # JSON and no pickle: what a production deployment runs.
-        task_serializer="json",
-        result_serializer="json",
-        accept_content=["json"],
-        broker_connection_retry_on_startup=True,
-        worker_hijack_root_logger=False,
-        result_expires=3600,
-    )
-    return celery_app
-
-
-if os.environ.get(URL_ENV):
-    configure_celery(os.environ[URL_ENV])
-
-
-@celery_app.task(name="dagq_bench.noop")  # type: ignore[untyped-decorator]
 def celery_noop() -> dict[str, bool]:
     """Do nothing and succeed (Celery's twin of the ``noop`` handler)."""
     return {"ok": True}
 
 
-def celery_diamond() -> Any:
+def make_celery(url: str | None) -> Any:
+    """A Celery app on ``url`` (broker and result backend) with the no-op task.
+
+    A new app per benchmark run: an app caches its broker connections and
+    per-thread result backends, which would still point at the previous run's Redis.
+    """
+    app = Celery("dagq_bench")
+    if url:
+        app.conf.update(
+            broker_url=url,
+            result_backend=url,
+            task_default_queue=CELERY_QUEUE,
+            # JSON and no pickle: what a production deployment runs.
+            task_serializer="json",
+            result_serializer="json",
+            accept_content=["json"],
+            broker_connection_retry_on_startup=True,
+            worker_hijack_root_logger=False,
+            result_expires=3600,
+        )
+    app.task(name=NOOP)(celery_noop)
+    return app
+
+
+# What ``celery -A orchestrator.bench.peers:celery_app worker`` loads.
+celery_app = make_celery(os.environ.get(URL_ENV))
+
+
+def celery_diamond(app: Any) -> Any:
     """The diamond as a Celery canvas (immutable signatures: no results passed on)."""
-    sig = celery_noop.si
+
+    def sig() -> Any:
+        return app.signature(NOOP, immutable=True)
+
     return chain(sig(), group([sig() for _ in range(4)]), sig(), sig(), sig(), sig(), sig())
 
 

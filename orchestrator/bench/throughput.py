@@ -214,7 +214,7 @@ def run_celery(cfg: ThroughputConfig, server: BenchRedis, workdir: Path) -> dict
     """``celery worker`` subprocesses running the diamond canvas; the measured rate."""
     from orchestrator.bench import peers
 
-    app = peers.configure_celery(server.url)
+    app = peers.make_celery(server.url)
     # The bench polls the result backend itself, so nothing subscribes to result
     # channels (the flag Celery sets inside its workers) and nothing needs an
     # unsubscribe: an AsyncResult collected after our Redis stopped would otherwise
@@ -244,7 +244,7 @@ def run_celery(cfg: ThroughputConfig, server: BenchRedis, workdir: Path) -> dict
         def submit(count: int) -> tuple[list[str], float]:
             t0 = time.perf_counter()
             ids = list(
-                pool.map(lambda _: str(peers.celery_diamond().apply_async().id), range(count))
+                pool.map(lambda _: str(peers.celery_diamond(app).apply_async().id), range(count))
             )
             return ids, time.perf_counter() - t0
 
@@ -378,7 +378,12 @@ def run(cfg: ThroughputConfig) -> dict[str, Any]:
         for peer in cfg.peers:
             cfg.progress(f"{peer}: {cfg.workers} worker process(es)...")
             server.flush()
-            out[peer] = RUNNERS[peer](cfg, server, server.workdir)
+            try:
+                out[peer] = RUNNERS[peer](cfg, server, server.workdir)
+            except BenchError:
+                raise
+            except Exception as exc:  # a peer's own error (kombu, rq): one sentence
+                raise BenchError(f"{peer} failed: {type(exc).__name__}: {exc}") from exc
             cfg.progress(f"{peer}: {out[peer]['nodes_per_s']:,.0f} nodes/s")
         out["machine"] = machine(server.version)
     dagq = out.get("dagq", {}).get("nodes_per_s")

@@ -71,7 +71,7 @@ def test_a_redis_server_binary_is_found() -> None:
 
 def test_celery_canvas_and_rq_chain_have_the_diamond_shape() -> None:
     peers = pytest.importorskip("orchestrator.bench.peers")
-    canvas = peers.celery_diamond()
+    canvas = peers.celery_diamond(peers.make_celery(None))
 
     def leaves(sig: Any) -> int:
         body = getattr(sig, "body", None)
