@@ -67,7 +67,7 @@ class Orchestrator:
         consumer: str | None = None,
         batch: int = 1000,
         claim_idle_s: float | None = None,
-        cache_size: int = 20_000,
+        cache_size: int = 4096,
     ) -> None:
         self.service = service
         self.redis: aioredis.Redis = service.redis

@@ -33,14 +33,18 @@ class Graph:
     """Task id -> id of the compensation node that undoes it (either link direction)."""
     index: Mapping[str, int] = field(default_factory=dict)
     """Node id -> position in ``order``."""
+    succ: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Node id -> targets of its outgoing edges (computed once: the engine asks often)."""
+    pred: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Node id -> sources of its incoming edges."""
 
     def successors(self, node_id: str) -> tuple[str, ...]:
         """Targets of the node's outgoing edges, in edge order."""
-        return tuple(e.target for e in self.out_edges.get(node_id, ()))
+        return self.succ.get(node_id, ())
 
     def predecessors(self, node_id: str) -> tuple[str, ...]:
         """Sources of the node's incoming edges, in edge order."""
-        return tuple(e.source for e in self.in_edges.get(node_id, ()))
+        return self.pred.get(node_id, ())
 
 
 def compile_graph(spec: WorkflowSpec) -> Graph:
@@ -77,4 +81,6 @@ def compile_graph(spec: WorkflowSpec) -> Graph:
         entries=tuple(n for n in forward if not in_edges[n]),
         compensation_of=MappingProxyType(compensation_of),
         index=MappingProxyType({n: i for i, n in enumerate(order)}),
+        succ=MappingProxyType({n: tuple(e.target for e in out_edges[n]) for n in forward}),
+        pred=MappingProxyType({n: tuple(e.source for e in in_edges[n]) for n in forward}),
     )
