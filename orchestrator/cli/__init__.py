@@ -43,17 +43,20 @@ class LazyGroup(click.Group):
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Help lists each command's first line without importing its module.
-        rows = []
+        commands: list[tuple[str, click.Command]] = []
         for name in self.list_commands(ctx):
             target = self.lazy.get(name)
             if target is not None and importlib.util.find_spec(target.split(":")[0]) is None:
                 continue
             command = self.get_command(ctx, name)
             if command is not None and not command.hidden:
-                rows.append((name, command.get_short_help_str(limit=70)))
-        if rows:
+                commands.append((name, command))
+        if commands:
+            limit = formatter.width - 6 - max(len(name) for name, _ in commands)
             with formatter.section("Commands"):
-                formatter.write_dl(rows)
+                formatter.write_dl(
+                    [(name, cmd.get_short_help_str(limit=limit)) for name, cmd in commands]
+                )
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy:
