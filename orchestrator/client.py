@@ -16,7 +16,6 @@ with the server's code, message and details; a server that cannot be reached is
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import os
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -29,35 +28,16 @@ from urllib.parse import quote
 import aiohttp
 import orjson
 
+from orchestrator.client_wire import error_from, frames, loads, pause
 from orchestrator.errors import (
-    BadRequest,
     ConfigError,
-    Conflict,
     DagqError,
-    Forbidden,
-    LimitExceeded,
-    NotFound,
-    ParameterError,
-    PayloadTooLarge,
-    RateLimited,
-    SpecInvalid,
-    Unauthorized,
     Unavailable,
 )
 from orchestrator.settings import Settings
 
 LOCAL_CONFIG = "local.json"
 PREFIX = "/api/v1"
-_STATUS_ERRORS: dict[int, type[DagqError]] = {
-    400: BadRequest,
-    401: Unauthorized,
-    403: Forbidden,
-    404: NotFound,
-    409: Conflict,
-    413: PayloadTooLarge,
-    422: SpecInvalid,
-    503: Unavailable,
-}
 _ERRNO_WORDS = {
     errno.ECONNREFUSED: "connection refused",
     errno.EHOSTUNREACH: "host unreachable",
@@ -134,28 +114,6 @@ def client_for(
     return DagqClient(url, api_key=key, token=bearer, timeout_s=timeout_s)
 
 
-def _error_from(status: int, body: Any, retry_after: str | None) -> DagqError:
-    if isinstance(body, dict) and isinstance(body.get("message"), str):
-        code = str(body.get("error") or "")
-        message = body["message"]
-        details = body.get("details") if isinstance(body.get("details"), dict) else {}
-    else:
-        code, message, details = "", f"HTTP {status}: {str(body)[:200]}", {}
-    if status == 429:
-        if code == "RATE_LIMITED" or (retry_after and code != "LIMIT_EXCEEDED"):
-            wait = int(retry_after) if retry_after and retry_after.isdigit() else 1
-            return RateLimited(message, retry_after_s=wait, code=code or None, details=details)
-        return LimitExceeded(message, code=code or None, details=details)
-    if status == 400 and code == ParameterError.code:
-        return ParameterError(message, details=details)
-    cls = _STATUS_ERRORS.get(status)
-    if cls is not None:
-        return cls(message, code=code or None, details=details)
-    err = DagqError(message, code=code or f"HTTP_{status}", details=details)
-    err.http_status = status
-    return err
-
-
 class DagqClient:
     """Async client of one dagq API; use as ``async with``."""
 
@@ -228,9 +186,9 @@ class DagqClient:
             ) as resp:
                 if resp.status == 204:
                     return None
-                decoded = _loads(await resp.read())
+                decoded = loads(await resp.read())
                 if resp.status >= 400:
-                    raise _error_from(resp.status, decoded, resp.headers.get("Retry-After"))
+                    raise error_from(resp.status, decoded, resp.headers.get("Retry-After"))
                 return decoded
         except (aiohttp.ClientConnectionError, TimeoutError) as exc:
             raise self._unreachable(exc) from None
@@ -419,10 +377,8 @@ class DagqClient:
                 ) as resp:
                     if resp.status != 200:
                         body = await resp.read()
-                        raise _error_from(
-                            resp.status, _loads(body), resp.headers.get("Retry-After")
-                        )
-                    async for event, event_id, data in _frames(resp):
+                        raise error_from(resp.status, loads(body), resp.headers.get("Retry-After"))
+                    async for event, event_id, data in frames(resp):
                         failures = 0
                         if event == "end":
                             return
@@ -537,38 +493,3 @@ def _clean(
             continue
         out.append((key, ("true" if value else "false") if isinstance(value, bool) else str(value)))
     return out
-
-
-def _loads(raw: bytes) -> Any:
-    try:
-        return orjson.loads(raw) if raw else None
-    except orjson.JSONDecodeError:
-        return raw.decode("utf-8", "replace")
-
-
-async def _frames(
-    resp: aiohttp.ClientResponse,
-) -> AsyncIterator[tuple[str, str | None, Any]]:
-    """``(event, id, data)`` of each SSE frame (comments and retry hints skipped)."""
-    event, event_id = "message", None
-    data: list[str] = []
-    async for raw in resp.content:
-        line = raw.decode("utf-8", "replace").rstrip("\r\n")
-        if not line:
-            if data:
-                yield event, event_id, _loads("\n".join(data).encode())
-            event, event_id, data = "message", None, []
-            continue
-        name, _, value = line.partition(":")
-        value = value[1:] if value.startswith(" ") else value
-        if name == "data":
-            data.append(value)
-        elif name == "event":
-            event = value
-        elif name == "id":
-            event_id = value
-
-
-async def pause(attempt: int) -> None:
-    """Back off before reconnect ``attempt`` (0.2 s doubling, at most 5 s)."""
-    await asyncio.sleep(min(5.0, 0.2 * 2 ** max(0, attempt - 1)))
