@@ -24,7 +24,8 @@ from typing import Any
 
 from app.canvas.model import CanvasEdge, CanvasGraph, CanvasNode, as_canvas_graph, graph_from_spec
 from orchestrator.errors import BadRequest, Conflict, NotFound
-from orchestrator.spec.loader import Format, build_spec, dump_spec, spec_invalid, spec_to_data
+from orchestrator.spec.export import dump_spec, spec_to_data
+from orchestrator.spec.loader import Format, build_spec, spec_invalid
 from orchestrator.spec.model import ID_PATTERN, NODE_TYPES, WorkflowSpec, slugify
 from orchestrator.spec.validator import DEFAULT_MAX_NODES, ValidationResult, validate_data
 

@@ -51,12 +51,17 @@ def redis_url() -> Iterator[str]:
         return
     port = _free_port()
     workdir = tempfile.mkdtemp(prefix="dagq-test-redis-")
+    options = {
+        "port": str(port),
+        "bind": "127.0.0.1",
+        "save": "",
+        "appendonly": "no",
+        "dir": workdir,
+        "daemonize": "no",
+        "loglevel": "warning",
+    }
     proc = subprocess.Popen(
-        [
-            redis_server_binary(),
-            "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--dir", workdir, "--daemonize", "no", "--loglevel", "warning",
-        ],
+        [redis_server_binary(), *(a for k, v in options.items() for a in (f"--{k}", v))],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

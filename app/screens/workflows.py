@@ -24,7 +24,8 @@ from app.screens.dialogs.text_input import InputDialog
 from app.screens.dialogs.versions import VersionChoice, VersionPicker
 from app.session import PERMISSION_ACTIONS, Session, describe_error
 from orchestrator.errors import DagqError, NotFound
-from orchestrator.spec.loader import build_spec, dump_spec, parse_document, read_document
+from orchestrator.spec.export import dump_spec
+from orchestrator.spec.loader import build_spec, parse_document, read_document
 
 PAGE = 100
 MAX_ROWS = 2000

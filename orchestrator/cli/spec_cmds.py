@@ -15,7 +15,8 @@ from typing import Any
 import click
 
 from orchestrator.errors import DagqError
-from orchestrator.spec.loader import Format, SpecIssue, dump_spec, read_document
+from orchestrator.spec.export import dump_spec
+from orchestrator.spec.loader import Format, SpecIssue, read_document
 from orchestrator.spec.model import WorkflowSpec
 from orchestrator.spec.validator import ValidationResult, validate_text
 

@@ -9,13 +9,8 @@ import pytest
 import yaml
 
 from orchestrator.errors import BadRequest, NotFound, SpecInvalid
-from orchestrator.spec.loader import (
-    MAX_DOCUMENT_BYTES,
-    dump_spec,
-    load_file,
-    load_text,
-    parse_document,
-)
+from orchestrator.spec.export import dump_spec
+from orchestrator.spec.loader import MAX_DOCUMENT_BYTES, load_file, load_text, parse_document
 from orchestrator.spec.model import WorkflowSpec
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

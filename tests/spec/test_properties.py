@@ -11,8 +11,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from orchestrator.spec.export import dump_spec
 from orchestrator.spec.expressions import ExpressionError, check_expression, evaluate
-from orchestrator.spec.loader import Format, dump_spec, load_text
+from orchestrator.spec.loader import Format, load_text
 from orchestrator.spec.validator import validate_data, validate_text
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

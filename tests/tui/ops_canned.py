@@ -17,7 +17,8 @@ from pydantic import BaseModel
 
 from orchestrator.api import schemas
 from orchestrator.client import DagqClient, Page
-from orchestrator.spec.loader import load_file, spec_to_data
+from orchestrator.spec.export import spec_to_data
+from orchestrator.spec.loader import load_file
 from tests.tui.ops_fixtures import EXAMPLES
 
 DAY = "2026-01-15T"

@@ -11,7 +11,8 @@ import pytest
 from app.diff import compare
 from app.editor import Editor, edge_key, spec_data_from_api
 from orchestrator.errors import BadRequest, Conflict, NotFound, SpecInvalid
-from orchestrator.spec.loader import load_file, load_text, spec_to_data
+from orchestrator.spec.export import spec_to_data
+from orchestrator.spec.loader import load_file, load_text
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -12,7 +12,8 @@ from orchestrator.cli.remote.common import EXIT_FAILED, Remote, api_options, fai
 from orchestrator.cli.remote.render import echo_json, echo_table, issue_lines, when
 from orchestrator.client import DagqClient
 from orchestrator.errors import DagqError, NotFound
-from orchestrator.spec.loader import dump_spec, load_file, spec_to_data
+from orchestrator.spec.export import dump_spec, spec_to_data
+from orchestrator.spec.loader import load_file
 from orchestrator.spec.model import WorkflowSpec
 
 _SPEC_FIELDS = frozenset(WorkflowSpec.model_fields)
