@@ -22,7 +22,7 @@ from cronsim import CronSim
 
 from orchestrator.engine.commands import Command, Dispatch, Emit, Finished, StartTimer
 from orchestrator.engine.config import EngineConfig
-from orchestrator.engine.state import IN_FLIGHT, NodeState, NodeStatus, RunState, RunStatus
+from orchestrator.engine.state import IN_FLIGHT, NodeState, RunState, RunStatus
 from orchestrator.keys import lane_for_priority
 from orchestrator.protocol import Job
 from orchestrator.spec.expressions import ExpressionError, evaluate
@@ -366,7 +366,3 @@ class Tx:
             if st.status == "pending":  # compensation nodes a completed run never needed
                 self.set(node_id, status="skipped")
         self.finish_run("completed", "run_completed")
-
-    def node_status(self, node_id: str) -> NodeStatus:
-        """Current status of a node in this transition."""
-        return self.nodes[node_id].status

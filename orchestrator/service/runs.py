@@ -7,7 +7,6 @@ compare-and-set, retried when another process changed the run meanwhile.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import time
 from collections.abc import Mapping
@@ -315,10 +314,3 @@ def _summary(meta: Mapping[str, Any]) -> RunSummary:
         end_ms=meta.get("end"),
         error=meta.get("error"),
     )
-
-
-async def wait_any(tasks: list[asyncio.Task[Any]]) -> None:
-    """Wait until one of ``tasks`` ends and re-raise its error, if any."""
-    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    for task in done:
-        task.result()

@@ -29,7 +29,3 @@ class SpecCache:
         if len(self._graphs) > self.size:
             self._graphs.popitem(last=False)
         return graph
-
-    def put(self, workflow_id: str, version: int, graph: Graph) -> None:
-        """Remember a graph compiled elsewhere (the version was just written)."""
-        self._graphs[(workflow_id, version)] = graph
