@@ -18,6 +18,7 @@ import click
 
 from orchestrator.client import local_config
 from orchestrator.errors import DagqError
+from orchestrator.logs import configure_structlog, redacting
 from orchestrator.settings import Settings, load_settings
 
 EXIT_CANNOT_START = 2
@@ -39,8 +40,8 @@ def _log_to_file(settings: Settings) -> Path:
     """Send the in-process stack's logs to a file: the terminal belongs to the app."""
     path = Path(settings.data_dir) / "tui.log"
     path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler = redacting(logging.FileHandler(path))
+    configure_structlog()
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)

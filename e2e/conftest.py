@@ -26,6 +26,7 @@ from e2e.helpers import (
 )
 from orchestrator.security.policy_file import ensure_policies_dir
 from orchestrator.security.users import UserStore
+from tests import logscan
 
 CHROMIUM = os.environ.get("DAGQ_CHROMIUM", "/usr/bin/chromium")
 HELLO_APP = Path(__file__).with_name("hello_app.py")
@@ -39,6 +40,11 @@ _LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]"}
 _CONTEXTS_KEY = pytest.StashKey[list[BrowserContext]]()
 
 OutsideRequests = list[str]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The secret scan of the session's logs, when e2e runs on its own (``tests/logscan.py``)."""
+    logscan.install(config)
 
 
 @pytest.fixture(scope="session")

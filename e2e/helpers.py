@@ -18,6 +18,8 @@ from pathlib import Path
 
 from playwright.sync_api import Page
 
+from orchestrator.logs import LOG_DIR_ENV
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 
@@ -162,6 +164,8 @@ def start_web_server(
         "DAGQ_DATA_DIR": str(data_dir),
         # Planted so a test can prove the app never receives the server's secrets.
         "DAGQ_E2E_PLANTED_SECRET": "server-only-secret",
+        # The session's log folder, scanned for secrets at the end (tests/logscan.py).
+        **{k: v for k, v in os.environ.items() if k == LOG_DIR_ENV},
     }
     command = [
         sys.executable, "-c", "from serve.cli import main; main()", "web",

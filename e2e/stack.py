@@ -35,6 +35,7 @@ import redis
 
 from e2e.conftest import E2E_USERS
 from e2e.helpers import ROOT, WebServer, start_web_server
+from orchestrator.logs import LOG_DIR_ENV
 from orchestrator.security.policy_file import ensure_policies_dir
 from orchestrator.security.users import UserStore
 
@@ -259,6 +260,8 @@ def stack(redis_url: str, tmp_path: Path) -> Iterator[Stack]:
         "DAGQ_POLICIES_DIR": str(policies),
         # Its own keys on a shared server: nothing of another stack (or test run) is seen.
         "DAGQ_WORKFLOW__STORAGE__PREFIX": prefix,
+        # The session's log folder, scanned for secrets at the end (tests/logscan.py).
+        **{k: v for k, v in os.environ.items() if k == LOG_DIR_ENV},
     }
     dagq = dagq_command()
     services: list[Service] = []

@@ -90,6 +90,10 @@ class ResourceLimits(_Section):
     """Highest ``retries`` a task may ask for."""
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     """Largest HTTP request body the API reads."""
+    max_json_depth: int = Field(default=64, ge=8, le=200)
+    """Deepest nesting of objects and lists the API accepts in a request body (run
+    parameters, a task's ``input``, ``metadata``); deeper bodies get 413 before any model
+    is built."""
 
 
 class TuiSection(_Section):

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from aiohttp import web
+from multidict import MultiDictProxy
 
 from orchestrator.errors import DagqError
 from serve.pages import SESSION, PublicUrls, render, see_other
@@ -33,6 +34,22 @@ NOTICES = {
 }
 _MAX_NAME = 128
 _MAX_PASSWORD = 1024
+
+
+async def read_form(
+    request: web.Request,
+) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
+    """The posted form; 400 when a stranger's body cannot be one (a multipart body without
+    its boundary, bytes that are not UTF-8, an unknown charset, a lying Content-Encoding)."""
+    try:
+        return await request.post()
+    except (ValueError, LookupError, web.RequestPayloadError):
+        raise web.HTTPBadRequest(text="The form could not be read.") from None
+
+
+def _text(value: object) -> str:
+    """A form field as text: an uploaded file where text belongs counts as empty."""
+    return value if isinstance(value, str) else ""
 
 
 class LoginFlow:
@@ -79,6 +96,15 @@ class LoginFlow:
         if user is None or user.disabled:
             return None
         return session if user.role == session.role else replace(session, role=user.role)
+
+    def _who(self, username: str) -> str:
+        """The name for the log: people type passwords into the user name field, so a name
+        that is not a user is logged only by its length."""
+        try:
+            known = self.users.get(username) is not None
+        except DagqError:
+            known = False
+        return repr(username) if known else f"an unknown user name ({len(username)} characters)"
 
     def message(
         self, request: web.Request, title: str, message: str, *, status: int, retry: bool = True
@@ -159,9 +185,9 @@ class LoginFlow:
         """``POST /login``: check the CSRF token, the throttle, then the password."""
         if not self.urls.origin_ok(request, required=False):
             raise web.HTTPForbidden(text="Cross-site sign-in refused.")
-        form = await request.post()
-        username = str(form.get("username", "")).strip()[:_MAX_NAME]
-        password = str(form.get("password", ""))
+        form = await read_form(request)
+        username = _text(form.get("username")).strip()[:_MAX_NAME]
+        password = _text(form.get("password"))
         field = form.get("csrf")
         cookie = request.cookies.get(CSRF_COOKIE)
         if not self.csrf.check(cookie, field if isinstance(field, str) else None):
@@ -195,7 +221,7 @@ class LoginFlow:
             return self.message(request, "Sign-in unavailable", exc.message, status=503)
         if user is None:
             self.limiter.record_failure(throttle_key)
-            log.warning("failed sign-in for %r from %s", username, request.remote)
+            log.warning("failed sign-in for %s from %s", self._who(username), request.remote)
             return self.form(request, status=401, error=WRONG_LOGIN, username=username)
         self.limiter.reset(throttle_key)
         log.info("%s (%s) signed in from %s", user.name, user.role, request.remote)
@@ -207,7 +233,7 @@ class LoginFlow:
         login = self.urls.base(request) + "/login"
         if session is None:
             raise web.HTTPSeeOther(login)
-        form = await request.post()
+        form = await read_form(request)
         field = form.get("csrf")
         if not self.urls.origin_ok(request, required=False) or not self.csrf.check_session(
             session, field if isinstance(field, str) else None

@@ -14,12 +14,12 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sys
 from pathlib import Path
 
 import click
 
 from orchestrator.errors import DagqError
+from orchestrator.logs import setup_logging
 from orchestrator.service.stack import LOCAL_ADMIN, LocalStack, StackInfo, default_handlers
 from orchestrator.settings import Settings, load_settings
 from serve.server import DagqServer
@@ -119,11 +119,7 @@ def up(
     policies: Path | None,
 ) -> None:
     """Start Redis, the API, workers and the web designer; print the sign-in link."""
-    logging.basicConfig(
-        level=logging.WARNING,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging("up", level=logging.WARNING)
     try:
         settings = load_settings()
         asyncio.run(

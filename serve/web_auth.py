@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeGuard
 from urllib.parse import urlsplit
 
 import jwt
@@ -24,6 +25,16 @@ from orchestrator.errors import ConfigError
 
 SESSION_AUDIENCE = "dagq-web-session"
 _MAX_NAME = 128
+# What our cookies and form tokens are made of.  A stranger's cookie of "\xff" reaches us as a
+# lone surrogate that neither PyJWT nor hmac can encode: refuse it here, not with a 500.
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9_.~-]+")
+
+
+def _token_shaped(value: str | None, max_chars: int = 256) -> TypeGuard[str]:
+    return (
+        value is not None and len(value) <= max_chars and _TOKEN_CHARS.fullmatch(value) is not None
+    )
 
 
 class UserLike(Protocol):
@@ -109,7 +120,7 @@ class SessionCodec:
 
     def read(self, token: str | None) -> Session | None:
         """The session in a cookie value; ``None`` if missing, forged, expired or revoked."""
-        if not token or len(token) > 4096:
+        if not token or len(token) > 4096 or not _COMPACT_JWS.fullmatch(token):
             return None
         try:
             claims = jwt.decode(
@@ -160,7 +171,7 @@ class CsrfGuard:
 
     def check(self, cookie: str | None, field: str | None) -> bool:
         """True when the cookie is ours (signature) and its token equals the submitted field."""
-        if not cookie or not field or len(cookie) > 256 or len(field) > 256:
+        if not _token_shaped(cookie) or not _token_shaped(field):
             return False
         token, _, signature = cookie.rpartition(".")
         if not token or not hmac.compare_digest(signature, self._sign("form:" + token)):
@@ -173,7 +184,7 @@ class CsrfGuard:
 
     def check_session(self, session: Session, field: str | None) -> bool:
         """True when ``field`` is the session-bound token of ``session``."""
-        if not field or len(field) > 256:
+        if not _token_shaped(field):
             return False
         return hmac.compare_digest(field.encode(), self.session_token(session).encode())
 
@@ -252,7 +263,7 @@ class OneTimeToken:
 
     def consume(self, candidate: str | None) -> bool:
         """Spend the token if ``candidate`` matches; any later call returns False."""
-        if self._used or not candidate or len(candidate) > 256:
+        if self._used or not _token_shaped(candidate):
             return False
         if not hmac.compare_digest(candidate.encode(), self.token.encode()):
             return False

@@ -6,13 +6,12 @@ stderr.
 
 from __future__ import annotations
 
-import logging
-import sys
 from pathlib import Path
 
 import click
 
 from orchestrator.errors import ConfigError, DagqError
+from orchestrator.logs import setup_logging
 from orchestrator.security import tokens
 from orchestrator.security.policy_file import ensure_policies_dir
 from orchestrator.security.users import UserStore
@@ -125,11 +124,7 @@ def web(
     app_command: str | None,
 ) -> None:
     """Serve the designer to browsers, behind a login."""
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging("web")
     try:
         server = build_server(
             load_settings(),

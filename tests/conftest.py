@@ -22,6 +22,12 @@ import redis
 import redis.asyncio as aioredis
 
 from orchestrator.keys import Keys
+from tests import logscan
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The secret scan of the session's logs (see ``tests/logscan.py``)."""
+    logscan.install(config)
 
 
 def _free_port() -> int:

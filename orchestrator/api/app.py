@@ -18,6 +18,7 @@ from orchestrator.api.middleware import ROUTE_INDEX, guard, outer
 from orchestrator.api.openapi import build_document
 from orchestrator.api.routes import ROUTES, Route
 from orchestrator.api.state import STATE, ApiState
+from orchestrator.logs import describe_exception, ensure_structlog
 from orchestrator.security import tokens
 from orchestrator.security.audit import AuditLog
 from orchestrator.security.policy_file import ensure_policies_dir
@@ -63,6 +64,7 @@ def create_app(
     Raises :class:`~orchestrator.errors.ConfigError` when the policies cannot be loaded:
     the API never starts without a policy that decides.
     """
+    ensure_structlog()  # never structlog's default renderer: it prints tracebacks with locals
     directory = ensure_policies_dir(Path(policies_dir or settings.resolved_policies_dir()))
     state = ApiState(
         settings=settings,
@@ -98,6 +100,7 @@ def create_app(
         with contextlib.suppress(asyncio.CancelledError):
             await task
         app[STATE].audit.close()
+        app[STATE].cpu.close()
 
     app.cleanup_ctx.append(watch_policies)
     if run_orchestrator:
@@ -115,7 +118,7 @@ async def _watch(state: ApiState, interval_s: float) -> None:
             if state.users.reload_if_changed():
                 state.key_cache.clear()  # revoked or rotated keys stop working now
         except Exception as exc:  # the watcher must outlive any surprise
-            log.exception("policy_watch_failed", error=str(exc))
+            log.error("policy_watch_failed", error=describe_exception(exc))
 
 
 async def _orchestrator(app: web.Application) -> AsyncIterator[None]:
@@ -131,7 +134,7 @@ async def _orchestrator(app: web.Application) -> AsyncIterator[None]:
     except TimeoutError:
         log.warning("orchestrator_stop_timeout")
     except Exception as exc:
-        log.exception("orchestrator_failed", error=str(exc))
+        log.error("orchestrator_failed", error=describe_exception(exc))
 
 
 async def _closing(app: web.Application) -> None:

@@ -13,9 +13,9 @@ from typing import Any
 
 from orchestrator.errors import SpecInvalid
 from orchestrator.settings import Settings
-from orchestrator.spec.loader import SpecIssue, build_spec
+from orchestrator.spec.loader import SpecIssue
 from orchestrator.spec.model import WorkflowSpec
-from orchestrator.spec.validator import ValidationResult, validate_data, validate_spec
+from orchestrator.spec.validator import ValidationResult, validate_and_build, validate_spec
 
 
 def limit_issues(spec: WorkflowSpec, settings: Settings) -> tuple[list[SpecIssue], list[SpecIssue]]:
@@ -73,10 +73,10 @@ def limit_issues(spec: WorkflowSpec, settings: Settings) -> tuple[list[SpecIssue
 def judge(raw: Any, settings: Settings) -> tuple[ValidationResult, WorkflowSpec | None]:
     """Validate parsed JSON as a spec; the spec is returned only when it is valid."""
     max_nodes = settings.execution.max_nodes_per_workflow
-    spec, _ = build_spec(raw)
+    result, spec = validate_and_build(raw, max_nodes=max_nodes)
     if spec is None:
-        return validate_data(raw, max_nodes=max_nodes), None
-    return judge_spec(spec, settings)
+        return result, None
+    return _with_limits(result, spec, settings)
 
 
 def judge_spec(
@@ -84,6 +84,12 @@ def judge_spec(
 ) -> tuple[ValidationResult, WorkflowSpec | None]:
     """Validate a built spec against the graph rules and the limits."""
     result = validate_spec(spec, max_nodes=settings.execution.max_nodes_per_workflow)
+    return _with_limits(result, spec, settings)
+
+
+def _with_limits(
+    result: ValidationResult, spec: WorkflowSpec, settings: Settings
+) -> tuple[ValidationResult, WorkflowSpec | None]:
     errors, warnings = limit_issues(spec, settings)
     if errors or warnings:
         result = ValidationResult((*result.errors, *errors), (*result.warnings, *warnings))

@@ -2,10 +2,16 @@
 rate limits, body limits and parsing, and the audit trail.
 
 Two middlewares.  ``outer`` wraps everything: it names the request, times it, and
-turns every failure into the JSON error body (a real bug is logged and answered
-with a JSON 500, never a traceback).  ``guard`` applies what the matched route
-declares: who may call it, its rate-limit action, its query and body models; it
-audits every denial and every mutating request with its outcome.
+turns every failure into the JSON error body (a real bug is logged once, in one line
+without locals, and answered with a JSON 500 carrying the request id).  ``guard``
+applies what the matched route declares: who may call it, its rate-limit action, its
+query and body models; it audits every denial and every mutating request with its
+outcome.
+
+Whatever a stranger sends (bytes that are not UTF-8 in a header, a body that lies about
+its encoding, JSON nested 1,000 deep) is answered with a 4xx decided here, cheaply: a
+body is bounded in size and depth before any model is built, and a big one is parsed in
+the :class:`~orchestrator.api.state.CpuPool`, off the event loop.
 """
 
 from __future__ import annotations
@@ -35,8 +41,10 @@ from orchestrator.errors import (
     Unauthorized,
     Unavailable,
 )
+from orchestrator.logs import describe_exception
 from orchestrator.security import tokens
 from orchestrator.security.audit import Outcome
+from orchestrator.spec.loader import nested_deeper_than
 
 log = structlog.get_logger("dagq.api")
 
@@ -44,8 +52,33 @@ ROUTE_INDEX: web.AppKey[dict[AbstractRoute, Route]] = web.AppKey("dagq_route_ind
 """The aiohttp route object of each table entry."""
 
 MAX_PATH_PARAM = 128
+OFFLOAD_BYTES = 32 * 1024
+"""Bodies bigger than this are parsed and checked in the CPU pool, not on the loop."""
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _JSON_TYPES = ("application/json", "text/json")
+
+
+def is_text(value: str) -> bool:
+    """Whether ``value`` is real text: aiohttp hands over bytes that are not UTF-8 as lone
+    surrogates, which every encoder (orjson, Redis, a log file) refuses later."""
+    if value.isascii():
+        return True
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _printable(value: Any) -> Any:
+    """``value`` with every string made encodable (for error bodies that quote input)."""
+    if isinstance(value, str):
+        return value if is_text(value) else value.encode("utf-8", "backslashreplace").decode()
+    if isinstance(value, dict):
+        return {_printable(k): _printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable(v) for v in value]
+    return value
 
 
 def _request_id(request: web.Request) -> str:
@@ -62,7 +95,10 @@ def error_response(exc: DagqError, request_id: str) -> web.Response:
         headers["Retry-After"] = "1"
     elif isinstance(exc, Unauthorized):
         headers["WWW-Authenticate"] = 'Bearer realm="dagq"'
-    return json_response(exc.to_dict(), status=exc.http_status, headers=headers)
+    try:
+        return json_response(exc.to_dict(), status=exc.http_status, headers=headers)
+    except TypeError:  # a message or detail quoting a stranger's non-UTF-8 bytes
+        return json_response(_printable(exc.to_dict()), status=exc.http_status, headers=headers)
 
 
 def _status_error(
@@ -103,19 +139,35 @@ async def outer(request: web.Request, handler: Any) -> web.StreamResponse:
         response = error_response(_http_error(exc, request), request_id)
         if exc.status == 405:
             response.headers["Allow"] = exc.headers.get("Allow", "")
-    except Exception:
-        log.exception("api_unhandled", path=request.path, method=request.method, rid=request_id)
+    except Exception as exc:
+        # One line: type, message, innermost frame, route, request id.  Never a traceback
+        # with locals (those printed other users' keys), and cheap enough for a flood.
+        log.error(
+            "api_unhandled",
+            error=describe_exception(exc),
+            method=request.method,
+            route=_template(request),
+            rid=request_id,
+        )
         response = error_response(
-            DagqError("internal error; the server log has the details", code="INTERNAL"),
+            DagqError(
+                f"internal error; the server log has the details under request id {request_id}",
+                code="INTERNAL",
+                details={"requestId": request_id},
+            ),
             request_id,
         )
     if not response.prepared:
         response.headers["X-Request-Id"] = request_id
-    resource = request.match_info.route.resource
-    template = resource.canonical if resource is not None else "unmatched"
+    template = _template(request)
     st = request.app[STATE]
     st.metrics.observe(request.method, template, response.status, time.perf_counter() - started)
     return response
+
+
+def _template(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
 
 
 # --- identity and authorization ----------------------------------------------------------
@@ -127,17 +179,20 @@ def identify(request: web.Request, st: ApiState) -> Identity:
     if key is not None:
         found = st.key_cache.get(key)
         if found is None:
-            found = st.users.verify_key(key.strip())
+            # The exact value: a key with a leading vertical tab or a trailing no-break space
+            # is not the key.  (HTTP itself drops spaces and tabs around a header value.)
+            found = st.users.verify_key(key)
             if found is None:
                 raise Unauthorized("invalid API key")
             st.key_cache.put(key, found)
         return Identity(found.name, "key")
     auth = request.headers.get("Authorization")
     if auth is not None:
-        scheme, _, token = auth.strip().partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        scheme, _, token = auth.partition(" ")
+        token = token.lstrip(" ")  # RFC 6750: "Bearer" 1*SP token
+        if scheme.lower() != "bearer" or not token:
             raise Unauthorized("the Authorization header must be 'Bearer <token>'")
-        claims = tokens.verify(token.strip(), secret=st.jwt_secret)
+        claims = tokens.verify(token, secret=st.jwt_secret)
         account = st.users.get(claims.sub)
         if account is None or account.disabled:
             raise Unauthorized("the token's user no longer exists or is disabled")
@@ -174,6 +229,8 @@ def parse_query(request: web.Request, model: type[BaseModel]) -> BaseModel:
     data: dict[str, Any] = {}
     for name in set(request.query.keys()):
         values = request.query.getall(name)
+        if not all(is_text(v) for v in (name, *values)):
+            raise BadRequest(f"query parameter {_printable(name)!r} is not UTF-8 text")
         field = model.model_fields.get(name)
         is_list = field is not None and typing.get_origin(field.annotation) is list
         data[name] = list(values) if is_list else values[-1]
@@ -187,8 +244,11 @@ def parse_query(request: web.Request, model: type[BaseModel]) -> BaseModel:
         ) from None
 
 
-async def read_json(request: web.Request, route: Route, max_bytes: int) -> Any:
-    """The parsed JSON body (None when empty); 413 over ``max_bytes``, 400 when malformed."""
+async def read_json(request: web.Request, route: Route, st: ApiState) -> Any:
+    """The parsed JSON body (None when empty); 413 over the size or depth limit, 400 when
+    malformed, undecodable (a lying ``Content-Encoding``) or not an object."""
+    limits = st.settings.limits
+    max_bytes = limits.max_body_bytes
     if request.content_length is not None and request.content_length > max_bytes:
         raise PayloadTooLarge(
             f"request body of {request.content_length} bytes is over the {max_bytes} byte limit",
@@ -200,6 +260,11 @@ async def read_json(request: web.Request, route: Route, max_bytes: int) -> Any:
         raise PayloadTooLarge(
             f"request body is over the {max_bytes} byte limit", details={"limit": max_bytes}
         ) from None
+    except web.RequestPayloadError as exc:
+        encoding = request.headers.get("Content-Encoding", "")
+        said = f" as its Content-Encoding {_printable(encoding)!r} says" if encoding else ""
+        reason = " ".join(str(getattr(exc.__cause__, "message", "") or exc).split())
+        raise BadRequest(f"the request body could not be decoded{said}: {reason}") from None
     if not raw.strip():
         if route.body_required:
             raise BadRequest("this request needs a JSON body")
@@ -208,15 +273,35 @@ async def read_json(request: web.Request, route: Route, max_bytes: int) -> Any:
     if request.headers.get("Content-Type") and not (
         ctype in _JSON_TYPES or ctype.endswith("+json")
     ):
-        raise BadRequest(f"send the body as application/json, not {ctype}")
+        raise BadRequest(f"send the body as application/json, not {_printable(ctype)}")
+    if len(raw) > OFFLOAD_BYTES:
+        return await st.cpu.run(decode_json, raw, limits.max_json_depth)
+    return decode_json(raw, limits.max_json_depth)
+
+
+def decode_json(raw: bytes, max_depth: int) -> Any:
+    """A JSON object from ``raw``, nested at most ``max_depth`` levels; 400 or 413 if not."""
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        if "recursion" in str(exc).lower():  # orjson's own ceiling, far above ours
+            raise _too_deep(max_depth) from None
         raise BadRequest(f"malformed JSON body: {exc}") from None
     if not isinstance(data, dict):
         # Every body of this API is an object; ``null`` or a list is not "no body".
         raise BadRequest("the body must be a JSON object")
+    if nested_deeper_than(data, max_depth):
+        raise _too_deep(max_depth)
     return data
+
+
+def _too_deep(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"the request body nests objects and lists more than {limit} levels deep; the limit "
+        "is workflow.resource_limits.max_json_depth",
+        code="NESTING_TOO_DEEP",
+        details={"limit": limit},
+    )
 
 
 def parse_body(route: Route, data: Any) -> Any:
@@ -289,10 +374,12 @@ async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
         for name, value in request.match_info.items():
             if len(value) > MAX_PATH_PARAM:  # no id is longer; the document says so too
                 raise NotFound(f"no {name} {value[:40]!r}...", details={name: value[:128]})
+            if not is_text(value):
+                raise NotFound(f"no {name} {value[:40]!r}", details={name: _printable(value)})
         if route.query is not None:
             request[QUERY] = parse_query(request, route.query)
         if route.body is not None:
-            data = await read_json(request, route, st.settings.limits.max_body_bytes)
+            data = await read_json(request, route, st)
             request[BODY] = parse_body(route, data)
         response = await handler(request)
     except DagqError as exc:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, ParamSpec, TypeVar
 
 from aiohttp import web
 
@@ -25,6 +27,8 @@ from orchestrator.store.connection import Connection
 from orchestrator.store.queue import JobQueue
 from orchestrator.worker.heartbeat import LiveWorkers
 
+P = ParamSpec("P")
+T = TypeVar("T")
 AuthMethod = Literal["key", "token", "none"]
 _KEY_CACHE_S = 2.0
 _KEY_CACHE_MAX = 10_000
@@ -70,6 +74,28 @@ class KeyCache:
         self._entries.clear()
 
 
+class CpuPool:
+    """Threads for the CPU-heavy part of a request (parsing and judging big bodies).
+
+    The event loop must answer ``/healthz`` and every other request within milliseconds,
+    so a 1 MB body is parsed and a 500-node spec judged here, not on the loop.  Two
+    threads: under the GIL more would only take longer turns away from the loop, and a
+    flood of big bodies queues here instead of multiplying.
+    """
+
+    def __init__(self, threads: int = 2) -> None:
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="dagq-cpu")
+
+    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``fn(*args, **kwargs)`` in a pool thread; its exception propagates."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+
+    def close(self) -> None:
+        """Stop the threads (work not started yet is dropped)."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
 @dataclass
 class ApiState:
     """The services one API process works with."""
@@ -86,6 +112,7 @@ class ApiState:
     metrics: ApiMetrics
     jwt_secret: str
     key_cache: KeyCache = field(default_factory=KeyCache)
+    cpu: CpuPool = field(default_factory=CpuPool)
     closing: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when the application shuts down: live event streams finish."""
 

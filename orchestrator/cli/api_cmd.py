@@ -9,8 +9,9 @@ from pathlib import Path
 import click
 from aiohttp import web
 
-from orchestrator.cli.worker_cmd import install_stop_signals, setup_logging
+from orchestrator.cli.worker_cmd import install_stop_signals
 from orchestrator.errors import DagqError
+from orchestrator.logs import setup_logging
 from orchestrator.settings import Settings, load_settings
 
 EXIT_OK, EXIT_CANNOT_START = 0, 2
@@ -84,7 +85,7 @@ async def serve(
 )
 def api(host: str | None, port: int | None, policies: Path | None, orchestrator: bool) -> None:
     """Serve the dagq HTTP API under /api/v1 and print its URL."""
-    setup_logging()
+    setup_logging("api")
     try:
         settings = load_settings()
         asyncio.run(

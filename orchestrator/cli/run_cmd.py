@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from orchestrator.errors import DagqError
+from orchestrator.logs import setup_logging
 from orchestrator.settings import load_settings
 from orchestrator.spec.loader import load_file
 from orchestrator.worker.registry import Registry
@@ -84,9 +85,7 @@ def run(
     Exit status: 0 the run completed (or was started, without --wait), 1 it ended
     otherwise, 2 it could not start (bad spec, bad parameters, Redis unreachable).
     """
-    logging.basicConfig(
-        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
-    )
+    setup_logging("run")
     params = _params(params_text)
     if wait and not handlers:
         raise click.UsageError("--wait executes the run here: give --handlers FILE_OR_MODULE")

@@ -19,6 +19,7 @@ import click
 from redis.exceptions import RedisError
 
 from orchestrator.errors import DagqError
+from orchestrator.logs import setup_logging
 from orchestrator.service.orchestrator import Orchestrator
 from orchestrator.service.runs import RunService
 from orchestrator.settings import Settings, load_settings
@@ -32,15 +33,6 @@ ExtraTask = Callable[[Connection, asyncio.Event], Coroutine[Any, Any, None]]
 """A coroutine function run beside the worker until the stop event is set."""
 
 EXIT_OK, EXIT_FAILED, EXIT_CANNOT_START = 0, 1, 2
-
-
-def setup_logging(level: int = logging.INFO) -> None:
-    """Log lines to stderr (stdout stays free for command output)."""
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
 
 
 def install_stop_signals(stop: asyncio.Event) -> None:
@@ -157,7 +149,7 @@ def worker(
     grace_s: float,
 ) -> None:
     """Run handlers for queued jobs until SIGTERM (in-flight jobs finish or are handed back)."""
-    setup_logging()
+    setup_logging("worker")
     try:
         settings = load_settings()
         registry = Registry()
@@ -193,7 +185,7 @@ def worker(
 @click.command()
 def orchestrate() -> None:
     """Run the orchestrator loop alone: apply results to runs and fire timers, until SIGTERM."""
-    setup_logging()
+    setup_logging("orchestrator")
 
     async def main() -> None:
         stop = asyncio.Event()

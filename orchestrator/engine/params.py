@@ -1,13 +1,20 @@
-"""Run parameters checked against a workflow's declared ``parameters``."""
+"""Run parameters checked against a workflow's declared ``parameters``.
+
+Every check is linear in the size of the value: patterns run on RE2
+(:mod:`orchestrator.spec.patterns`), never on a backtracking engine, and messages quote
+at most a short prefix of a value (a 1 MB string must not become a 1 MB error).
+"""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from orchestrator.errors import ParameterError
 from orchestrator.spec.model import Parameter, WorkflowSpec
+from orchestrator.spec.patterns import PatternError, full_match
+
+_SHOWN_CHARS = 80
 
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -24,15 +31,20 @@ def _any(value: Any) -> Any:
     return value
 
 
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else f"{text[:_SHOWN_CHARS]}... ({len(text)} chars)"
+
+
 def _problem(name: str, decl: Parameter, value: Any) -> str | None:
     expected = _JSON_TYPES[decl.type]
     value = _any(value)
     is_bool = isinstance(value, bool)
     if not isinstance(value, expected) or (is_bool and decl.type in ("number", "integer")):
-        return f"parameter {name!r} must be {decl.type}, got {type(value).__name__} {value!r}"
+        return f"parameter {name!r} must be {decl.type}, got {type(value).__name__} {_shown(value)}"
     value = _any(value)
     if decl.enum is not None and value not in decl.enum:
-        return f"parameter {name!r} must be one of {decl.enum}, got {value!r}"
+        return f"parameter {name!r} must be one of {_shown(decl.enum)}, got {_shown(value)}"
     if decl.type in ("number", "integer"):
         if decl.minimum is not None and value < decl.minimum:
             return f"parameter {name!r} must be >= {decl.minimum:g}, got {value!r}"
@@ -40,10 +52,11 @@ def _problem(name: str, decl: Parameter, value: Any) -> str | None:
             return f"parameter {name!r} must be <= {decl.maximum:g}, got {value!r}"
     if decl.type == "string" and decl.pattern is not None:
         try:
-            if not re.fullmatch(decl.pattern, value):
-                return f"parameter {name!r} must match {decl.pattern!r}, got {value!r}"
-        except re.error:
-            return f"parameter {name!r} has an invalid pattern {decl.pattern!r} in the workflow"
+            if not full_match(decl.pattern, value):
+                return f"parameter {name!r} must match {decl.pattern!r}, got {_shown(value)}"
+        except PatternError as exc:
+            # Saved before patterns were checked at save time: say so rather than guess.
+            return f"parameter {name!r} has a pattern this server cannot use: {exc}"
     return None
 
 

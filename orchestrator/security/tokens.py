@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import tempfile
 import time
@@ -18,12 +19,17 @@ from pathlib import Path
 import jwt
 
 from orchestrator.errors import ConfigError, Unauthorized
+from orchestrator.logs import register_secret
 
 ISSUER = "dagq"
 ALGORITHM = "HS256"
 SECRET_FILE = "jwt.secret"
 MIN_SECRET_BYTES = 32
+MAX_TOKEN_CHARS = 4096
 _REQUIRED = ["sub", "role", "iat", "exp", "jti", "iss"]
+# A compact JWS: three base64url parts.  Anything else (a stranger's bytes that are not
+# even UTF-8 included) is refused before PyJWT sees it.
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +71,7 @@ def mint(user: str, role: str, *, secret: str, ttl_s: float = 900, now: float | 
 def verify(token: str, *, secret: str) -> Claims:
     """The claims of a valid token; :class:`Unauthorized` "token expired" or "invalid token"."""
     key = _check_secret(secret)
-    if not token or len(token) > 4096:
+    if len(token) > MAX_TOKEN_CHARS or not _COMPACT_JWS.fullmatch(token):
         raise Unauthorized("invalid token")
     try:
         data = jwt.decode(
@@ -106,6 +112,7 @@ def load_or_create_secret(data_dir: Path, *, configured: str | None = None) -> s
     Creation is race-free between processes: the file appears complete or not at all.
     """
     if configured:
+        register_secret(configured)
         return _check_secret(configured)
     path = Path(data_dir) / SECRET_FILE
     if not path.exists():
@@ -131,6 +138,7 @@ def load_or_create_secret(data_dir: Path, *, configured: str | None = None) -> s
         secret = path.read_text("ascii").strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the JWT secret {path}: {exc}") from None
+    register_secret(secret)
     try:
         return _check_secret(secret)
     except ConfigError:

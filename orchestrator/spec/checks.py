@@ -45,8 +45,31 @@ class EdgeRecord:
         return None if self.index is None else f"edges[{self.index}]"
 
 
+EDGES_PER_NODE = 10
+"""A workflow may have at most this many edges per allowed node (``max_nodes`` x 10)."""
+
+
+def too_many_edges(count: int, max_nodes: int) -> str:
+    """The message of TOO_MANY_EDGES."""
+    return (
+        f"the workflow has {count} edges; the limit is {max_nodes * EDGES_PER_NODE} "
+        f"({EDGES_PER_NODE} per node of the {max_nodes}-node limit)"
+    )
+
+
 def _names(ids: list[str]) -> str:
     return ", ".join(f"'{i}'" for i in ids)
+
+
+def _listed(items: list[str], shown: int = 3) -> str:
+    """``a and b``, ``a, b, c and 17 more``."""
+    if len(items) <= shown:
+        return " and ".join([", ".join(items[:-1]), items[-1]] if len(items) > 1 else items)
+    return f"{', '.join(items[:shown])} and {len(items) - shown} more"
+
+
+def _places(edges: list[EdgeRecord]) -> str:
+    return _listed([e.path or e.text for e in edges])
 
 
 class Checker:
@@ -86,6 +109,8 @@ class Checker:
                 "TOO_MANY_NODES",
                 f"the workflow has {len(self.nodes)} nodes; the limit is {max_nodes}",
             )
+        if len(self.edges) > max_nodes * EDGES_PER_NODE:
+            self.error("TOO_MANY_EDGES", too_many_edges(len(self.edges), max_nodes))
 
     def duplicate_nodes(self) -> None:
         places: dict[str, list[int]] = {}
@@ -102,8 +127,8 @@ class Checker:
                 )
 
     def edge_structure(self) -> None:
-        seen_pairs: dict[tuple[str, str], EdgeRecord] = {}
-        seen_ids: dict[str, EdgeRecord] = {}
+        copies: dict[tuple[str, str], list[EdgeRecord]] = {}
+        named: dict[str, list[EdgeRecord]] = {}
         for edge in self.edges:
             known = [e for e in (edge.source, edge.target) if e in self.by_id]
             where = {"node_id": known[0] if known else None, "edge_id": edge.id, "path": edge.path}
@@ -114,19 +139,31 @@ class Checker:
                         f"edge {edge.text} {role} '{end}', which is not a node of this workflow",
                         **where,
                     )
-            first = seen_pairs.setdefault((edge.source, edge.target), edge)
-            if first is not edge:
+            same_pair = copies.setdefault((edge.source, edge.target), [])
+            same_pair.append(edge)
+            if len(same_pair) == 1:
+                named.setdefault(edge.id, []).append(edge)
+        # One error per duplicated pair or id, however many copies: 20,000 copies of one
+        # edge are one mistake, not 19,999.
+        for same in copies.values():
+            if len(same) > 1:
+                times = "twice" if len(same) == 2 else f"{len(same)} times"
                 self.error(
                     "DUPLICATE_EDGE",
-                    f"edge {edge.text} is listed twice ({first.path} and {edge.path})",
-                    **where,
+                    f"edge {same[0].text} is listed {times} ({_places(same)})",
+                    node_id=same[0].source if same[0].source in self.by_id else None,
+                    edge_id=same[1].id,
+                    path=same[1].path,
                 )
-            same_id = seen_ids.setdefault(edge.id, edge)
-            if same_id is not edge and first is edge:
+        for edge_id, same in named.items():
+            if len(same) > 1:
+                users = _listed([e.text for e in same])
                 self.error(
                     "DUPLICATE_EDGE",
-                    f"edge id '{edge.id}' is used by {same_id.text} and {edge.text}",
-                    **where,
+                    f"edge id '{edge_id}' is used by {users}",
+                    node_id=same[1].source if same[1].source in self.by_id else None,
+                    edge_id=edge_id,
+                    path=same[1].path,
                 )
 
     def compensation_links(self, *, types_known: bool) -> None:

@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import math
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -29,8 +30,8 @@ from orchestrator.spec.model import NODE_TYPES, WorkflowSpec
 
 Format = Literal["yaml", "json"]
 MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
-MAX_NESTING = 100
-"""Deepest nesting of lists/mappings accepted in a document."""
+MAX_NESTING = 64
+"""Deepest nesting of lists/mappings accepted in a document (the API's default too)."""
 _ALIAS_SLACK = 10_000
 """Values allowed beyond one per character (YAML merge keys legitimately reuse a little)."""
 
@@ -142,20 +143,24 @@ def _load_json(text: str) -> Any:
         raise _ParseFailure(f"invalid JSON: {exc}") from None
     except RecursionError:
         raise _ParseFailure(f"the document is nested more than {MAX_NESTING} levels deep") from None
-    if isinstance(data, dict | list):
-        _check_depth(data)
+    if nested_deeper_than(data, MAX_NESTING):
+        raise _ParseFailure(f"the document is nested more than {MAX_NESTING} levels deep")
     return data
 
 
-def _check_depth(data: Any) -> None:
-    # Same nesting limit as YAML, so a spec that loads here also stores (orjson stops at 255).
+def nested_deeper_than(data: Any, limit: int) -> bool:
+    """Whether ``data`` holds objects/lists more than ``limit`` levels deep (a scalar or an
+    empty top-level container is level 0).  Iterative, and stops at the first offender."""
     stack: list[tuple[Any, int]] = [(data, 0)]
     while stack:
         value, depth = stack.pop()
-        children = value.values() if isinstance(value, dict) else value
-        if depth >= MAX_NESTING:
-            raise _ParseFailure(f"the document is nested more than {MAX_NESTING} levels deep")
+        if not isinstance(value, dict | list):
+            continue
+        children: Iterable[Any] = value.values() if isinstance(value, dict) else value
+        if depth >= limit:
+            return True
         stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
 
 
 def _load_yaml(text: str) -> Any:
@@ -250,7 +255,12 @@ def _plain(value: Any, budget: list[int], depth: int) -> Any:
 
 # --- model errors -----------------------------------------------------------------------
 
-_CODE_OF_TYPE = {"bad_duration": "BAD_DURATION", "bad_cron": "BAD_CRON", "delay_spec": "DELAY_SPEC"}
+_CODE_OF_TYPE = {
+    "bad_duration": "BAD_DURATION",
+    "bad_cron": "BAD_CRON",
+    "delay_spec": "DELAY_SPEC",
+    "bad_pattern": "BAD_PATTERN",
+}
 _UNION_MEMBERS = frozenset({"bool", "constrained-str", "str"})
 
 

@@ -11,13 +11,14 @@ import asyncio
 import errno
 import re
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import redis
 import redis.asyncio as aioredis
 
 from orchestrator.errors import Unavailable
 from orchestrator.keys import Keys
+from orchestrator.logs import register_secret
 from orchestrator.settings import Settings
 from orchestrator.store.embedded import EmbeddedRedis
 
@@ -47,6 +48,17 @@ def redact_url(url: str) -> str:
     user = parts.username or ""
     host = parts.netloc.rsplit("@", 1)[-1]
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def _keep_out_of_logs(url: str) -> None:
+    """The URL's password never appears in a log line, even outside the URL."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return
+    if password:
+        register_secret(password)
+        register_secret(unquote(password))
 
 
 def _reason(exc: BaseException) -> str:
@@ -145,6 +157,7 @@ async def connect(settings: Settings, *, stay: bool = False) -> Connection:
     embedded: EmbeddedRedis | None = None
     if settings.redis_url:
         url = settings.redis_url
+        _keep_out_of_logs(url)
     else:
         embedded = EmbeddedRedis(settings.data_dir)
         url = await asyncio.to_thread(embedded.ensure, stay=stay)

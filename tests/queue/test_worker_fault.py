@@ -13,6 +13,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from orchestrator.keys import Keys
+from orchestrator.logs import LOG_DIR_ENV
 from orchestrator.store.queue import JobQueue
 from orchestrator.worker.heartbeat import LiveWorkers
 from tests.queue.helpers import eventually, inbox_messages, make_job
@@ -35,7 +36,8 @@ def blocker(input, ctx):
 def start_worker(
     tmp_path: Path, redis_url: str, key_prefix: str, worker_id: str, *, block: bool
 ) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGQ_")}
+    # No DAGQ_ settings of the outer environment, but the session's log folder (secret scan).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGQ_") or k == LOG_DIR_ENV}
     env.update(
         DAGQ_REDIS_URL=redis_url,
         DAGQ_DATA_DIR=str(tmp_path / "data"),

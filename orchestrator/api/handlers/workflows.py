@@ -1,4 +1,8 @@
-"""Workflow definitions: list, create, read, update, delete, validate, versions."""
+"""Workflow definitions: list, create, read, update, delete, validate, versions.
+
+Judging a spec costs CPU in proportion to its size (a 500-node spec, thousands of edges),
+so it runs in the state's CPU pool: the event loop keeps answering other requests.
+"""
 
 from __future__ import annotations
 
@@ -38,7 +42,7 @@ async def list_workflows(request: web.Request) -> web.StreamResponse:
 async def create_workflow(request: web.Request) -> web.StreamResponse:
     """Store a new workflow as version 1 (422 with every problem when invalid)."""
     st = state(request)
-    spec = require_valid(raw_body(request), st.settings)
+    spec = await st.cpu.run(require_valid, raw_body(request), st.settings)
     record = await st.service.workflows.create(spec, user=user(request))
     return json_response(
         record.to_api(), status=201, headers={"Location": f"{request.path}/{record.id}"}
@@ -55,7 +59,9 @@ async def update_workflow(request: web.Request) -> web.StreamResponse:
     """Store the body as the next version; ``expectedVersion`` guards lost updates."""
     st = state(request)
     q = query(request, schemas.SpecWriteQuery)
-    spec = require_valid(_with_id(raw_body(request), _wf_id(request)), st.settings)
+    spec = await st.cpu.run(
+        require_valid, _with_id(raw_body(request), _wf_id(request)), st.settings
+    )
     record = await st.service.workflows.update(
         _wf_id(request),
         spec,
@@ -102,16 +108,17 @@ async def validate_workflow(request: web.Request) -> web.StreamResponse:
     st = state(request)
     raw = raw_body(request)
     if raw is not None:
-        result, _ = judge(_with_id(raw, _wf_id(request)), st.settings)
+        result, _ = await st.cpu.run(judge, _with_id(raw, _wf_id(request)), st.settings)
     else:
         record = await st.service.workflows.get(_wf_id(request))
-        result, _ = judge_spec(record.spec, st.settings)
+        result, _ = await st.cpu.run(judge_spec, record.spec, st.settings)
     return json_response(result.to_dict())
 
 
 async def validate_spec(request: web.Request) -> web.StreamResponse:
     """Validate an unsaved spec (the designer's live check)."""
-    result, _ = judge(raw_body(request), state(request).settings)
+    st = state(request)
+    result, _ = await st.cpu.run(judge, raw_body(request), st.settings)
     return json_response(result.to_dict())
 
 
@@ -128,7 +135,9 @@ async def create_version(request: web.Request) -> web.StreamResponse:
     """Store the body as a new version and return that version."""
     st = state(request)
     q = query(request, schemas.SpecWriteQuery)
-    spec = require_valid(_with_id(raw_body(request), _wf_id(request)), st.settings)
+    spec = await st.cpu.run(
+        require_valid, _with_id(raw_body(request), _wf_id(request)), st.settings
+    )
     version = await st.service.workflows.create_version(
         _wf_id(request),
         spec,
