@@ -127,6 +127,12 @@ class DagqClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._headers: dict[str, str] = {"Accept": "application/json"}
+        if api_key and api_key != api_key.strip():
+            # HTTP drops spaces and tabs around a header value, so the server would see the
+            # bare key and accept it: refuse here, where the exact value is still known.
+            raise ConfigError(
+                "the API key has spaces or other blanks around it; give the key exactly"
+            )
         if api_key:
             self._headers["X-API-Key"] = api_key
         elif token:

@@ -60,7 +60,10 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]+"), rf"\1\2{MASK}"),
     # name=value, name: value, "name": "value" for names that say they hold a secret.
     (
-        re.compile(rf"(?i)\b({_SENSITIVE_NAME})([\"']?\s*[=:]\s*)([\"']?)[^\s\"',;&}})\]]+"),
+        re.compile(
+            rf"(?i)\b({_SENSITIVE_NAME})([\"']?\s*[=:]\s*)([\"']?)"
+            r"(?!(?:bearer|basic)\s)[^\s\"',;&})\]]+"  # the scheme's credentials are masked above
+        ),
         rf"\1\2\3{MASK}",
     ),
 )

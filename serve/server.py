@@ -375,7 +375,9 @@ class DagqServer(Server):
 
     async def start(self) -> None:
         """Bind and start serving (``port=0`` picks a free port, reflected in ``self.port``)."""
-        runner = web.AppRunner(await self._make_app(), shutdown_timeout=10.0)
+        # No inflating of gzip bodies on the loop: no form here is compressed, and a 0.5 MB
+        # gzip bomb would hold the loop for seconds.
+        runner = web.AppRunner(await self._make_app(), shutdown_timeout=10.0, auto_decompress=False)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
         await site.start()

@@ -20,6 +20,7 @@ import re
 import time
 import typing
 import uuid
+import zlib
 from typing import Any
 
 import orjson
@@ -260,11 +261,17 @@ async def read_json(request: web.Request, route: Route, st: ApiState) -> Any:
         raise PayloadTooLarge(
             f"request body is over the {max_bytes} byte limit", details={"limit": max_bytes}
         ) from None
-    except web.RequestPayloadError as exc:
-        encoding = request.headers.get("Content-Encoding", "")
-        said = f" as its Content-Encoding {_printable(encoding)!r} says" if encoding else ""
+    except web.RequestPayloadError as exc:  # a broken chunked encoding
         reason = " ".join(str(getattr(exc.__cause__, "message", "") or exc).split())
-        raise BadRequest(f"the request body could not be decoded{said}: {reason}") from None
+        raise BadRequest(f"the request body could not be read: {reason}") from None
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in _WBITS:
+        raise BadRequest(
+            f"Content-Encoding {_printable(encoding)!r} is not supported: send the body "
+            "uncompressed, or as gzip or deflate"
+        )
+    if raw and encoding != "identity":
+        raw = await st.cpu.run(inflate, raw, encoding, max_bytes)
     if not raw.strip():
         if route.body_required:
             raise BadRequest("this request needs a JSON body")
@@ -277,6 +284,30 @@ async def read_json(request: web.Request, route: Route, st: ApiState) -> Any:
     if len(raw) > OFFLOAD_BYTES:
         return await st.cpu.run(decode_json, raw, limits.max_json_depth)
     return decode_json(raw, limits.max_json_depth)
+
+
+_WBITS = {"identity": 0, "gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS,
+          "deflate": zlib.MAX_WBITS}  # fmt: skip
+
+
+def inflate(raw: bytes, encoding: str, max_bytes: int) -> bytes:
+    """``raw`` decompressed, never past ``max_bytes`` (413); 400 when it is not what
+    ``encoding`` says."""
+    inflater = zlib.decompressobj(_WBITS[encoding])
+    try:
+        out = inflater.decompress(raw, max_bytes + 1)
+    except zlib.error:
+        raise BadRequest(
+            f"the request body is not valid {encoding} data, as its Content-Encoding says"
+        ) from None
+    if len(out) > max_bytes or inflater.unconsumed_tail:
+        raise PayloadTooLarge(
+            f"the request body inflates to more than the {max_bytes} byte limit",
+            details={"limit": max_bytes},
+        )
+    if not inflater.eof:
+        raise BadRequest(f"the request body ends inside its {encoding} data")
+    return out
 
 
 def decode_json(raw: bytes, max_depth: int) -> Any:

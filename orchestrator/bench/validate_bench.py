@@ -4,8 +4,9 @@
 of the shapes real workflows have: task chains with timeouts and retries, decisions
 whose two branches meet again, parallel fan-outs joined by ``all`` or ``n_of_m``,
 exclusive gateways with expression conditions and a default, and delays.
-:func:`run` times text -> validated result (YAML and JSON) and the graph checks on a
-built model alone, with ``time.perf_counter``.
+:func:`run` times text -> validated result (YAML and JSON), the graph checks on a
+built model alone, and the same spec padded with copies of one edge up to the edge limit
+(an attack once made quadratic: it must stay linear), with ``time.perf_counter``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from typing import Any
 
 import yaml
 
-from orchestrator.spec.validator import validate_spec, validate_text
+from orchestrator.spec.checks import EDGES_PER_NODE
+from orchestrator.spec.validator import validate_data, validate_spec, validate_text
 
 
 class _Builder:
@@ -167,6 +169,9 @@ def run(nodes: int = 500, repeat: int = 50, *, seed: int = 7) -> dict[str, Any]:
         for fmt, text in texts.items()
     }
     timings["graph_checks"] = _time(lambda: validate_spec(spec), repeat)
+    copies = max(0, nodes * EDGES_PER_NODE - len(data["edges"]))
+    padded = {**data, "edges": data["edges"] + [data["edges"][0]] * copies}
+    timings["edge_copies"] = _time(lambda: validate_data(padded), max(1, repeat // 10))
     return {
         "nodes": len(spec.nodes),
         "edges": len(spec.edges),

@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from orchestrator.api.app import MAX_LINE_BYTES, create_app
+from orchestrator.api.app import SERVER_OPTIONS, create_app
 from orchestrator.security.policy_file import ensure_policies_dir
 from orchestrator.security.users import UserStore
 from orchestrator.settings import Settings, load_settings
@@ -89,9 +89,10 @@ async def make_api(policies: Path, role_keys: dict[str, str]) -> AsyncIterator[A
             settings, conn, policies_dir=policies, run_orchestrator=orchestrator,
             watch_interval_s=0.1,
         )  # fmt: skip
-        client: TestClient[web.Request, web.Application] = TestClient(
-            TestServer(app, max_line_size=MAX_LINE_BYTES, max_field_size=MAX_LINE_BYTES)
-        )
+        server = TestServer(app)
+        # TestServer(app, **options) drops the options: only start_server passes them on.
+        await server.start_server(**SERVER_OPTIONS)
+        client: TestClient[web.Request, web.Application] = TestClient(server)
         await client.start_server()
         started.append((client, conn))
         return Api(client, app, conn, settings, policies, dict(role_keys))

@@ -138,7 +138,7 @@ def test_bench_validate_json(runner: CliRunner) -> None:
     assert code == 0
     report = json.loads(out)
     assert report["nodes"] == 40
-    assert set(report["timings"]) == {"yaml_text", "json_text", "graph_checks"}
+    assert set(report["timings"]) == {"yaml_text", "json_text", "graph_checks", "edge_copies"}
 
 
 def test_real_subprocess_validates_the_examples() -> None:
