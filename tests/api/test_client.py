@@ -213,6 +213,17 @@ async def test_unreachable_api_is_unavailable() -> None:
     assert str(exc.value) == f"cannot reach the dagq API at {url}: connection refused"
 
 
+@pytest.mark.parametrize("blank", [" ", "\t", "\n", "\u00a0"])
+async def test_a_key_with_blanks_around_it_is_refused_before_sending(api: Api, blank: str) -> None:
+    # HTTP drops spaces and tabs around a header value: the server would see the bare key.
+    key = api.keys["operator"]
+    for given in (blank + key, key + blank):
+        with pytest.raises(ConfigError, match="blanks around it"):
+            DagqClient(api.base_url, api_key=given)
+    async with DagqClient(api.base_url, api_key=key) as exact:
+        assert (await exact.whoami())["user"] == "otto"
+
+
 async def test_local_config_and_client_for(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("DAGQ_API_URL", "DAGQ_API_KEY", "DAGQ_API_TOKEN"):
         monkeypatch.delenv(name, raising=False)

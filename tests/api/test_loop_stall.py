@@ -49,9 +49,7 @@ class ApiProcess:
 
 
 @pytest.fixture(scope="module")
-def api_process(
-    redis_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ApiProcess]:
+def api_process(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
     """``dagq api`` on a free port, its own key prefix and data dir, one admin."""
     home = tmp_path_factory.mktemp("stall")
     policies = ensure_policies_dir(home / "policies")
@@ -161,7 +159,7 @@ async def bearer_not_utf8(api: ApiProcess, http: aiohttp.ClientSession) -> list[
 async def nested_parameters(api: ApiProcess, http: aiohttp.ClientSession) -> list[int]:
     # 1,000 levels in a 6 KB body: 26-308 s each, and a 500.
     await post(http, api.url + "/api/v1/workflows", _spec("deep"), **api.auth)
-    body = b'{"parameters": {"p": ' + b"[" * 1000 + b"]" * 1000 + b"}, \"metadata\": {}}"
+    body = b'{"parameters": {"p": ' + b"[" * 1000 + b"]" * 1000 + b'}, "metadata": {}}'
     url = api.url + "/api/v1/workflows/deep/runs"
     return list(await asyncio.gather(*(post(http, url, body, **api.auth) for _ in range(5))))
 

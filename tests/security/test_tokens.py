@@ -86,3 +86,22 @@ def test_secret_file_too_short(tmp_path: Path) -> None:
     (tmp_path / "jwt.secret").write_text("abc\n")
     with pytest.raises(ConfigError, match="too short"):
         load_or_create_secret(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "\udcff\udcfe\udc80",  # what aiohttp hands over for "Bearer \xff\xfe\x80"
+        "a.b.\udcff",
+        "\u00e9.\u00e9.\u00e9",
+        " " + mint("alice", "r", secret=SECRET),
+        mint("alice", "r", secret=SECRET) + "\t",
+        "a.b",
+        "x" * 5000,
+    ],
+    ids=["surrogates", "surrogate-signature", "non-ascii", "leading-space", "trailing-tab",
+         "two-parts", "too-long"],
+)  # fmt: skip
+def test_a_token_that_is_not_a_compact_jws_is_invalid_not_a_crash(token: str) -> None:
+    with pytest.raises(Unauthorized, match="invalid token"):
+        verify(token, secret=SECRET)

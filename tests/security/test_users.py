@@ -77,6 +77,10 @@ def test_wrong_and_malformed_keys_are_refused(policies: Path) -> None:
         "dagq_",
         "Bearer " + key,
         key + "\n",
+        " " + key,
+        key + "\t",
+        "\u00a0" + key,
+        key + "\u3000",
         "x" * 10_000,
     ]:
         assert store.verify_key(bad) is None, bad
