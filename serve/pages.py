@@ -79,14 +79,18 @@ class PublicUrls:
         self.public_url = public_url.rstrip("/") if public_url else None
 
     def base(self, request: web.Request) -> str:
-        """The base URL of this request, without a trailing slash."""
-        return base_url(
-            self.public_url,
-            scheme=request.scheme,
-            host=request.host,
-            forwarded_proto=request.headers.get("X-Forwarded-Proto"),
-            forwarded_host=request.headers.get("X-Forwarded-Host"),
-        )
+        """The base URL of this request, without a trailing slash (400 for a Host header
+        that is not a host name)."""
+        try:
+            return base_url(
+                self.public_url,
+                scheme=request.scheme,
+                host=request.host,
+                forwarded_proto=request.headers.get("X-Forwarded-Proto"),
+                forwarded_host=request.headers.get("X-Forwarded-Host"),
+            )
+        except ValueError:
+            raise web.HTTPBadRequest(text="The Host header is not a host name.") from None
 
     def origin_ok(self, request: web.Request, *, required: bool) -> bool:
         """Whether the request's ``Origin`` is our own (a missing one passes unless required)."""

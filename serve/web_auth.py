@@ -29,6 +29,7 @@ _MAX_NAME = 128
 # lone surrogate that neither PyJWT nor hmac can encode: refuse it here, not with a 500.
 _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _TOKEN_CHARS = re.compile(r"[A-Za-z0-9_.~-]+")
+_HOST = re.compile(r"(?:[A-Za-z0-9_.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?")
 
 
 def _token_shaped(value: str | None, max_chars: int = 256) -> TypeGuard[str]:
@@ -315,4 +316,10 @@ def base_url(
     proto = (first_header_value(forwarded_proto) or scheme).lower()
     if proto not in {"http", "https"}:
         proto = scheme
-    return f"{proto}://{first_header_value(forwarded_host) or host}"
+    forwarded = first_header_value(forwarded_host)
+    # A Host that is not a host name (a stranger's "\xff") would make a Location header
+    # that cannot be encoded: ignore the forwarded one, and refuse a bad Host outright.
+    chosen = forwarded if forwarded and _HOST.fullmatch(forwarded) else host
+    if not _HOST.fullmatch(chosen):
+        raise ValueError(f"not a host name: {chosen!r}")
+    return f"{proto}://{chosen}"

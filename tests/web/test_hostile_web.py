@@ -20,7 +20,8 @@ async def raw(client: TestClient[Any, Any], head: bytes, body: bytes = b"") -> t
     assert port is not None
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     length = f"\r\nContent-Length: {len(body)}".encode() if body else b""
-    writer.write(head + length + b"\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n" + body)
+    host = b"" if b"\r\nHost:" in head else b"\r\nHost: 127.0.0.1"
+    writer.write(head + length + host + b"\r\nConnection: close\r\n\r\n" + body)
     await writer.drain()
     answer = await reader.read()
     writer.close()
@@ -47,6 +48,11 @@ CASES = {
     "form-lying-gzip": (FORM + b"\r\nContent-Encoding: gzip", b"not gzip", {400}),
     "one-time-token-ff": (b"GET /?token=%FF%FE HTTP/1.1", b"", {303}),
     "one-time-token-bytes": (b"GET /?token=\xff HTTP/1.1", b"", {400}),
+    "forwarded-host-ff": (b"GET / HTTP/1.1\r\nX-Forwarded-Host: \xff\xfe", b"", {303}),
+    "forwarded-proto-ff": (b"GET / HTTP/1.1\r\nX-Forwarded-Proto: \xff", b"", {303}),
+    "host-ff": (b"GET /login HTTP/1.1\r\nHost: \xff", b"", {400}),
+    "origin-ff": (FORM + b"\r\nOrigin: \xff", b"username=a&password=b&csrf=x", {403}),
+    "accept-ff": (b"GET /login HTTP/1.1\r\nAccept: \xff", b"", {200}),
 }  # fmt: skip
 
 
