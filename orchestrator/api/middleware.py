@@ -286,8 +286,12 @@ async def read_json(request: web.Request, route: Route, st: ApiState) -> Any:
     return decode_json(raw, limits.max_json_depth)
 
 
-_WBITS = {"identity": 0, "gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS,
-          "deflate": zlib.MAX_WBITS}  # fmt: skip
+_WBITS = {
+    "identity": 0,  # not compressed
+    "gzip": 16 + zlib.MAX_WBITS,
+    "x-gzip": 16 + zlib.MAX_WBITS,
+    "deflate": zlib.MAX_WBITS,  # HTTP's "deflate" is the zlib format
+}
 
 
 def inflate(raw: bytes, encoding: str, max_bytes: int) -> bytes:
@@ -315,7 +319,7 @@ def decode_json(raw: bytes, max_depth: int) -> Any:
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        if "recursion" in str(exc).lower():  # orjson's own ceiling, far above ours
+        if "depth limit" in str(exc):  # orjson's own ceiling (1,024), far above ours
             raise _too_deep(max_depth) from None
         raise BadRequest(f"malformed JSON body: {exc}") from None
     if not isinstance(data, dict):

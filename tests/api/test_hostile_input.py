@@ -94,6 +94,8 @@ CASES = {
     "gzip-bomb": (JSON_POST + b"\r\nContent-Encoding: gzip{key}",
                   _gzip(b"{" + b" " * 5_000_000 + b"}"), 413, "PAYLOAD_TOO_LARGE"),
     "nested-1000-deep": (RUN_POST + b"{key}", DEEP, 413, "NESTING_TOO_DEEP"),
+    "nested-past-orjson": (RUN_POST + b"{key}", b'{"p": ' + b"[" * 5000 + b"]" * 5000 + b"}", 413,
+                           "NESTING_TOO_DEEP"),
     "number-out-of-range": (RUN_POST + b"{key}", b'{"priority": 1e999}', 400, "BAD_REQUEST"),
 }  # fmt: skip
 
