@@ -124,7 +124,8 @@ async def test_malformed_input_is_400_never_500(api: Api) -> None:
     nested = await c.post(
         "/api/v1/validate", data=deep, headers={**h, "Content-Type": "application/json"}
     )
-    assert nested.status == 400
+    assert nested.status == 413  # over resource_limits.max_json_depth before anything else
+    assert (await nested.json())["error"] == "NESTING_TOO_DEEP"
 
 
 async def test_body_too_large_is_413(api: Api) -> None:
