@@ -22,12 +22,12 @@ from urllib.parse import urlsplit
 import jwt
 
 from orchestrator.errors import ConfigError
+from orchestrator.security.tokens import is_compact_jws
 
 SESSION_AUDIENCE = "dagq-web-session"
 _MAX_NAME = 128
-# What our cookies and form tokens are made of.  A stranger's cookie of "\xff" reaches us as a
-# lone surrogate that neither PyJWT nor hmac can encode: refuse it here, not with a 500.
-_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+# What our form tokens are made of.  A stranger's cookie of "\xff" reaches us as a lone
+# surrogate that neither PyJWT nor hmac can encode: refuse it here, not with a 500.
 _TOKEN_CHARS = re.compile(r"[A-Za-z0-9_.~-]+")
 _HOST = re.compile(r"(?:[A-Za-z0-9_.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?")
 
@@ -121,7 +121,7 @@ class SessionCodec:
 
     def read(self, token: str | None) -> Session | None:
         """The session in a cookie value; ``None`` if missing, forged, expired or revoked."""
-        if not token or len(token) > 4096 or not _COMPACT_JWS.fullmatch(token):
+        if not token or not is_compact_jws(token):
             return None
         try:
             claims = jwt.decode(

@@ -71,7 +71,7 @@ def mint(user: str, role: str, *, secret: str, ttl_s: float = 900, now: float | 
 def verify(token: str, *, secret: str) -> Claims:
     """The claims of a valid token; :class:`Unauthorized` "token expired" or "invalid token"."""
     key = _check_secret(secret)
-    if len(token) > MAX_TOKEN_CHARS or not _COMPACT_JWS.fullmatch(token):
+    if not is_compact_jws(token):
         raise Unauthorized("invalid token")
     try:
         data = jwt.decode(
@@ -97,6 +97,11 @@ def verify(token: str, *, secret: str) -> Claims:
     except (TypeError, ValueError):
         raise Unauthorized("invalid token") from None
     return claims
+
+
+def is_compact_jws(token: str) -> bool:
+    """Whether ``token`` is shaped like a JWT (three base64url parts, at most 4,096 chars)."""
+    return len(token) <= MAX_TOKEN_CHARS and _COMPACT_JWS.fullmatch(token) is not None
 
 
 def _str(value: object) -> str:
