@@ -73,8 +73,8 @@ class ExecutionSection(_Section):
     """Runs that may be active at once (all workflows); more are refused."""
     max_nodes_per_workflow: int = Field(default=500, ge=1)
     """Largest workflow the validator accepts (TOO_MANY_NODES)."""
-    default_timeout: Seconds = 300.0
-    """Timeout of a task attempt that does not set its own."""
+    default_timeout: Seconds = Field(default=300.0, gt=0)
+    """Timeout of a task attempt that does not set its own (above 0: there is no unlimited)."""
     retry_policy: RetryDefaults = Field(default_factory=RetryDefaults)
     """Retry defaults for tasks."""
 

@@ -44,6 +44,14 @@ def check_duration(text: str) -> str | None:
     return None
 
 
+def check_timeout(text: str) -> str | None:
+    """A task's timeout: a duration above zero (empty means the default)."""
+    problem = check_duration(text)
+    if problem is None and parse_duration(text) <= 0:
+        return "must be more than 0; leave empty for the default (there is no unlimited)"
+    return problem
+
+
 def check_cron(text: str) -> str | None:
     """A 5-field cron expression."""
     fields = text.split()
@@ -107,7 +115,7 @@ _NAME = Field("name", "Name", placeholder="(shown on the canvas)")
 _HANDLER = Field("handler", "Handler", _pattern(HANDLER_PATTERN, "a handler name"), "handler")
 _RUNNABLE = (
     _HANDLER,
-    Field("timeout", "Timeout", check_duration, placeholder="e.g. 30s (default)"),
+    Field("timeout", "Timeout", check_timeout, placeholder="e.g. 30s (default)"),
     Field("retries", "Retries", _integer(0, 100), "int", "default"),
     Field("priority", "Priority", _integer(0, 10), "int", "5"),
 )

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 
 from cronsim import CronSim, CronSimError
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -78,11 +79,27 @@ def _pattern(value: object) -> object:
     return value
 
 
+def _positive_timeout(value: float) -> float:
+    # Temporal and Conductor read 0 as "no timeout"; the upstream schema (minimum: 1) and
+    # Airflow refuse it.  A zero typed by mistake must not silently unbound a task.
+    if value <= 0:
+        raise PydanticCustomError(
+            "bad_duration",
+            "a timeout must be more than 0 (got {got}); leave it out to use the default "
+            "(workflow.execution.default_timeout), or give a long one such as 24h: "
+            "dagq has no unlimited timeout",
+            {"got": format_duration(value)},
+        )
+    return value
+
+
 Duration = Annotated[
     float,
     BeforeValidator(_duration),
     PlainSerializer(format_duration, return_type=str, when_used="json-unless-none"),
 ]
+Timeout = Annotated[Duration, AfterValidator(_positive_timeout)]
+"""A task attempt's timeout: a duration above zero."""
 Cron = Annotated[str, BeforeValidator(_cron)]
 NodeId = Annotated[str, Field(min_length=1, max_length=128, pattern=ID_PATTERN)]
 HandlerName = Annotated[str, Field(min_length=1, max_length=128, pattern=HANDLER_PATTERN)]
@@ -141,7 +158,7 @@ class _NodeBase(_Model):
 
 class _Runnable(_NodeBase):
     handler: HandlerName
-    timeout: Duration | None = None
+    timeout: Timeout | None = None
     retries: int | None = Field(default=None, ge=0, le=100)
     retry_policy: RetryPolicy | None = None
     priority: int = Field(default=5, ge=0, le=10)

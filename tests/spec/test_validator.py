@@ -200,6 +200,21 @@ def test_bad_duration() -> None:
     assert "'soon'" in issue.message and "'a'" in issue.message
 
 
+@pytest.mark.parametrize("zero", [0, 0.0, "0s", "0ms", "0m0s"])
+@pytest.mark.parametrize("kind", ["task", "compensation"])
+def test_a_zero_timeout_is_refused_not_read_as_no_timeout(zero: object, kind: str) -> None:
+    # Issue 10 item 9: `timeout: 0` silently disabled the task's timeout.
+    node = {**task("a", timeout=zero), "type": kind}
+    issue = only(validate_data(spec([node])), "BAD_DURATION")
+    assert issue.node_id == "a" and issue.path == "nodes[0].timeout"
+    assert "must be more than 0" in issue.message and "leave it out" in issue.message
+
+
+def test_a_short_timeout_is_fine() -> None:
+    result = validate_data(spec([task("a", timeout="300ms")]))
+    assert result.valid, result.to_dict()
+
+
 def test_bad_cron() -> None:
     nodes = [{"id": "wait", "type": "delay", "cron": "61 * * * *"}]
     issue = only(validate_data(spec(nodes)), "BAD_CRON")
