@@ -55,6 +55,21 @@ class HandlerContext:
     handler: str = ""
     timeout_s: float = 300.0
     """The attempt's timeout; the worker reports a timeout when it is exceeded."""
+    token: str = ""
+    """The attempt's lease token, ``<epoch>.<attempt>``: the epoch grows with each retry of
+    the run, the attempt with each retry of the node."""
+
+    @property
+    def idempotency_key(self) -> str:
+        """``<run_id>:<node_id>:<token>``: stable for one attempt, new for every retry.
+
+        A worker that dies after the handler's side effect but before its result is
+        recorded gets the job redelivered (at least once): the redelivery carries the same
+        key, so pass it to the service you call (a payment provider's ``Idempotency-Key``
+        header, a unique column) and the second call changes nothing.  A retry after a
+        failure, or a retry of the run, is a new attempt with a new key.
+        """
+        return f"{self.run_id}:{self.node_id}:{self.token or self.attempt}"
 
     @property
     def logger(self) -> logging.LoggerAdapter[logging.Logger]:

@@ -218,6 +218,7 @@ class Worker:
             worker_id=self.worker_id,
             handler=job.handler,
             timeout_s=job.timeout_s,
+            token=job.token,
         )
         timeout = job.timeout_s if job.timeout_s > 0 else None
         try:

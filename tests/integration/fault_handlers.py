@@ -29,3 +29,21 @@ def quick(data: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
     _mark(ctx)
     time.sleep(float(ctx.params.get("pause_s", 0)))
     return {ctx.node_id: True}
+
+
+@handler("payment")
+def payment(data: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    """A side effect recorded under the attempt's idempotency key, then a crash window.
+
+    1st call: records, then sleeps (its worker is killed there); 2nd (the redelivery):
+    records, then fails (so the node retries); 3rd (the retry attempt): records, succeeds.
+    """
+    ledger = Path(ctx.params["marker_dir"]) / f"ledger.{ctx.run_id}"
+    with ledger.open("a") as fh:
+        fh.write(ctx.idempotency_key + "\n")
+    calls = len(ledger.read_text().splitlines())
+    if calls == 1:
+        time.sleep(float(ctx.params.get("sleep_s", 3)))
+    elif calls == 2:
+        raise RuntimeError("card declined")
+    return {"charged": ctx.idempotency_key}

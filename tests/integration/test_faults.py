@@ -123,6 +123,48 @@ async def test_kill_9_of_a_worker_mid_node_redelivers_and_applies_once(
     assert set((await completions(stack, run.run_id)).values()) == {1}
 
 
+async def test_a_redelivered_attempt_has_the_same_idempotency_key_and_a_retry_a_new_one(
+    make_stack: StackFactory, processes: Processes, tmp_path: Path
+) -> None:
+    # Issue 10 item 12: the worker dies between the side effect and the acknowledgement.
+    stack = await make_stack(visibility_timeout=1)
+    stack.start(workers=0)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    spec = await stack.workflow(
+        {
+            "name": "pay",
+            "nodes": [
+                {
+                    "id": "charge",
+                    "type": "task",
+                    "handler": "payment",
+                    "retries": 1,
+                    "retry_policy": {"backoff": "fixed", "initial_interval": "10ms"},
+                }
+            ],
+        }
+    )
+    doomed = processes.start("worker", "--handlers", HANDLERS, "--no-orchestrator")
+    run = await stack.service.start(spec.id, {"marker_dir": str(marks), "sleep_s": 60})
+    ledger = marks / f"ledger.{run.run_id}"
+
+    async def charged_once() -> bool:
+        return ledger.exists() and len(ledger.read_text().splitlines()) == 1
+
+    await stack.until(charged_once, timeout_s=30)
+    processes.kill9(doomed)  # after the side effect, before any result
+    processes.start("worker", "--handlers", HANDLERS, "--no-orchestrator")
+    final = await stack.wait(run.run_id, timeout_s=60)
+
+    assert final.status == "completed"
+    first, redelivered, retried = ledger.read_text().splitlines()
+    assert first == redelivered == f"{run.run_id}:charge:{final.epoch}.1"
+    assert retried == f"{run.run_id}:charge:{final.epoch}.2"
+    assert final.nodes["charge"].attempts == 2
+    assert final.nodes["charge"].output == {"charged": retried}
+
+
 async def test_every_orchestrator_killed_mid_run_and_restarted(
     make_stack: StackFactory, processes: Processes, tmp_path: Path
 ) -> None:
