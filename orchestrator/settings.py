@@ -169,6 +169,16 @@ class QueueSection(_Section):
     """A worker silent for this long is considered gone."""
 
 
+class RedisSection(_Section):
+    """The embedded Redis (used when ``redis_url`` is unset)."""
+
+    embedded_fsync: Literal["always", "everysec", "no"] = "everysec"
+    """When its append-only file is fsynced: ``everysec`` can lose up to about 1 s of
+    acknowledged runs on a machine crash or power loss (not on a process crash);
+    ``always`` loses none and costs throughput (see docs/benchmarks.md); ``no`` leaves it
+    to the kernel (up to ~30 s).  Set by the process that starts the server."""
+
+
 class ApiSection(_Section):
     """The HTTP API."""
 
@@ -224,6 +234,7 @@ class Settings(BaseSettings):
     """The YAML file these settings were read from, if any."""
     workflow: WorkflowSection = Field(default_factory=WorkflowSection)
     queue: QueueSection = Field(default_factory=QueueSection)
+    redis: RedisSection = Field(default_factory=RedisSection)
     api: ApiSection = Field(default_factory=ApiSection)
     web: WebSection = Field(default_factory=WebSection)
 

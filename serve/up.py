@@ -28,9 +28,26 @@ from serve.web_cmd import build_server
 log = logging.getLogger("dagq.up")
 
 
+_FSYNC_PROMISE = {
+    "always": "every acknowledged run is on disk",
+    "everysec": "a machine crash can lose the last ~1 s of acknowledged runs",
+    "no": "a machine crash can lose the last ~30 s of acknowledged runs",
+}
+
+
 def _print_ready(settings: Settings, info: StackInfo, server: DagqServer, workers: int) -> None:
     click.echo(f"dagq is up (data in {settings.data_dir})")
     click.echo(f"  Redis      {info.redis_url}")
+    if info.redis_fsync is not None:
+        promise = _FSYNC_PROMISE.get(info.redis_fsync, "")
+        click.echo(f"  Durability AOF fsync {info.redis_fsync}: {promise}")
+        wanted = settings.redis.embedded_fsync
+        if info.redis_fsync != wanted:
+            click.echo(
+                f"  (fsync {wanted} was asked for, but the embedded Redis was already running, "
+                "started by another dagq process; `dagq redis stop` first to change it)",
+                err=True,
+            )
     click.echo(
         f"  API        {info.api_url}  (key of {info.admin} in {settings.data_dir}/local.json)"
     )
@@ -105,6 +122,14 @@ async def _up(
     help="Handler file or module for the workers (default: examples/handlers.py).",
 )
 @click.option(
+    "--fsync",
+    type=click.Choice(["always", "everysec", "no"]),
+    default=None,
+    help="When the embedded Redis fsyncs its append-only file (default: "
+    "redis.embedded_fsync, everysec: a machine crash can lose ~1 s of acknowledged runs; "
+    "always: none, at a cost in throughput).",
+)
+@click.option(
     "--policies",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -116,12 +141,20 @@ def up(
     api_port: int,
     workers: int,
     handlers: tuple[str, ...],
+    fsync: str | None,
     policies: Path | None,
 ) -> None:
     """Start Redis, the API, workers and the web designer; print the sign-in link."""
     setup_logging("up", level=logging.WARNING)
     try:
         settings = load_settings()
+        if fsync is not None:
+            if settings.redis_url:
+                raise click.UsageError(
+                    "--fsync sets the embedded Redis's appendfsync, but a Redis URL is "
+                    "configured (DAGQ_REDIS_URL): set appendfsync in that server's own config"
+                )
+            settings = load_settings(redis={"embedded_fsync": fsync})
         asyncio.run(
             _up(
                 settings,

@@ -17,7 +17,7 @@ import redis
 
 from orchestrator.errors import DagqError
 from orchestrator.settings import Settings, load_settings
-from orchestrator.store.connection import describe_error, redact_url
+from orchestrator.store.connection import describe_error, embedded_redis, redact_url
 from orchestrator.store.embedded import EmbeddedRedis
 
 P = ParamSpec("P")
@@ -77,6 +77,7 @@ def _status(settings: Settings) -> dict[str, Any]:
         "pid": embedded.pid(),
         "socket": str(embedded.socket_path) if embedded.socket_path.exists() else None,
         "keptRunning": embedded.keep_file.exists(),
+        "fsync": embedded.fsync_policy(),
         **_probe(url),
     }
 
@@ -108,6 +109,7 @@ def status(as_json: bool) -> None:
                 kept = "kept running" if info["keptRunning"] else "stops with its starter"
                 click.echo(f"Running:    yes, pid {info['pid']} ({kept})")
                 click.echo(f"URL:        {info['url']}")
+                click.echo(f"AOF fsync:  {info['fsync']}")
                 if info["socket"]:
                     click.echo(f"Socket:     {info['socket']}")
         if info["reachable"]:
@@ -131,7 +133,7 @@ def start() -> None:
             f"a Redis URL is configured ({redact_url(settings.redis_url)}): "
             "dagq does not use the embedded server; unset DAGQ_REDIS_URL to use it"
         )
-    embedded = EmbeddedRedis(settings.data_dir)
+    embedded = embedded_redis(settings)
     was_running = embedded.running()
     url = embedded.ensure(stay=True)
     verb = "already running" if was_running else "started"
@@ -162,7 +164,7 @@ def url(start_it: bool) -> None:
     if settings.redis_url:
         click.echo(settings.redis_url)
         return
-    embedded = EmbeddedRedis(settings.data_dir)
+    embedded = embedded_redis(settings)
     found = embedded.ensure(stay=True) if start_it else embedded.url()
     if found is None:
         raise click.ClickException(

@@ -45,6 +45,8 @@ class StackInfo:
     admin: str
     policies_dir: Path
     redis_url: str
+    redis_fsync: str | None = None
+    """The embedded Redis's ``appendfsync`` as it runs (None for a configured Redis)."""
 
 
 def write_local_config(settings: Settings, info: StackInfo) -> Path:
@@ -184,6 +186,9 @@ class LocalStack:
             admin=LOCAL_ADMIN,
             policies_dir=policies,
             redis_url=conn.safe_url,
+            redis_fsync=(
+                await asyncio.to_thread(conn.embedded.fsync_policy) if conn.embedded else None
+            ),
         )
         write_local_config(self.settings, self.info)
         return self.info

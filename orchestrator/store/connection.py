@@ -87,6 +87,11 @@ def describe_error(url: str, exc: BaseException) -> Unavailable:
     return Unavailable(f"cannot reach Redis at {where}: {why}", details={"url": where})
 
 
+def embedded_redis(settings: Settings) -> EmbeddedRedis:
+    """The data dir's embedded server, with the configured ``redis.embedded_fsync``."""
+    return EmbeddedRedis(settings.data_dir, fsync=settings.redis.embedded_fsync)
+
+
 def redis_url_for(settings: Settings, *, stay: bool = False) -> str:
     """The Redis URL this process should use, starting the embedded server if needed.
 
@@ -95,7 +100,7 @@ def redis_url_for(settings: Settings, *, stay: bool = False) -> str:
     """
     if settings.redis_url:
         return settings.redis_url
-    return EmbeddedRedis(settings.data_dir).ensure(stay=stay)
+    return embedded_redis(settings).ensure(stay=stay)
 
 
 @dataclass(eq=False)
@@ -159,7 +164,7 @@ async def connect(settings: Settings, *, stay: bool = False) -> Connection:
         url = settings.redis_url
         _keep_out_of_logs(url)
     else:
-        embedded = EmbeddedRedis(settings.data_dir)
+        embedded = embedded_redis(settings)
         url = await asyncio.to_thread(embedded.ensure, stay=stay)
     try:
         # A blocking pool: a burst of concurrent callers waits for a connection instead

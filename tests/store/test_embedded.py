@@ -290,3 +290,81 @@ def test_redis_url_for_prefers_the_configured_url(short_dir: Path) -> None:
     settings = Settings(data_dir=short_dir, redis_url="redis://example:6379/0")
     assert redis_url_for(settings) == "redis://example:6379/0"
     assert not EmbeddedRedis(short_dir).running()
+
+
+# --- durability (issue 10 item 10) and orphans (item 11) --------------------------------
+
+_OWNER_THEN = (
+    "import os, signal, sys, time; from pathlib import Path; "
+    "from orchestrator.store.embedded import EmbeddedRedis; "
+    "e = EmbeddedRedis(Path(sys.argv[1])); e.ensure(); print(e.pid(), flush=True); "
+    "{then}"
+)
+
+
+def test_the_default_fsync_is_everysec_and_always_reaches_the_server(short_dir: Path) -> None:
+    default = EmbeddedRedis(short_dir)
+    assert default.fsync == "everysec"
+    client = _client(default.ensure())
+    assert client.config_get("appendfsync") == {"appendfsync": "everysec"}
+    client.close()
+    default.close()
+
+    durable = EmbeddedRedis(short_dir, fsync="always")
+    client = _client(durable.ensure())
+    assert client.config_get("appendfsync") == {"appendfsync": "always"}
+    assert durable.fsync_policy() == "always"
+    assert "appendfsync always" in durable.conf_file.read_text()
+    client.close()
+    durable.close()
+    assert durable.fsync_policy() is None
+
+
+def test_an_unknown_fsync_policy_is_refused(short_dir: Path) -> None:
+    with pytest.raises(Unavailable, match="always, everysec, no"):
+        EmbeddedRedis(short_dir, fsync="sometimes")
+
+
+def test_the_orphan_of_a_killed_owner_is_adopted_then_stopped(short_dir: Path) -> None:
+    # The owner dies by SIGKILL (no atexit): its server is left running, owned by nobody.
+    owner = subprocess.run(
+        [sys.executable, "-c", _OWNER_THEN.format(then="os.kill(os.getpid(), 9)"), str(short_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert owner.returncode == -signal.SIGKILL
+    orphan = int(owner.stdout)
+    assert EmbeddedRedis(short_dir).pid() == orphan
+
+    adopter = EmbeddedRedis(short_dir, fsync="always")
+    client = _client(adopter.ensure())
+    assert adopter.owner and adopter.pid() == orphan  # the same server, now ours
+    assert client.config_get("appendfsync") == {"appendfsync": "always"}
+    client.close()
+    adopter.close()
+    _wait_gone(orphan)
+    assert not adopter.owner_file.exists()
+
+
+def test_a_live_owner_in_another_process_is_not_robbed(short_dir: Path) -> None:
+    owner = subprocess.Popen(
+        [sys.executable, "-c", _OWNER_THEN.format(then="time.sleep(120)"), str(short_dir)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert owner.stdout is not None
+        pid = int(owner.stdout.readline())
+        guest = EmbeddedRedis(short_dir)
+        guest.ensure()
+        assert not guest.owner
+        guest.close()
+        assert guest.pid() == pid  # still running: the guest did not stop it
+    finally:
+        owner.terminate()  # SIGTERM: no atexit either, so the server is orphaned again
+        owner.wait(30)
+    kept = EmbeddedRedis(short_dir)
+    kept.ensure(stay=True)  # `dagq redis start`: adopts it, to stay
+    kept.close()
+    assert kept.pid() == pid
