@@ -86,21 +86,32 @@ def redis_server_binary() -> str:
 
 
 class BenchRedis:
-    """A throw-away Redis server for one benchmark; use as a context manager."""
+    """A throw-away Redis server for one benchmark; use as a context manager.
 
-    def __init__(self, workdir: Path) -> None:
+    ``binary`` defaults to :func:`redis_server_binary`; ``fsync`` turns the append-only
+    file on with that ``appendfsync`` (off by default: the peers' benchmarks measure the
+    engines, not the disk).
+    """
+
+    def __init__(
+        self, workdir: Path, *, binary: str | None = None, fsync: str | None = None
+    ) -> None:
         self.workdir = workdir
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen[bytes] | None = None
         self.version = ""
+        self.binary = binary
+        self.fsync = fsync
 
     def __enter__(self) -> BenchRedis:
+        aof = ("--appendonly", "yes", "--appendfsync", self.fsync) if self.fsync else ()
         self.proc = subprocess.Popen(
             [
-                redis_server_binary(),
+                self.binary or redis_server_binary(),
                 *("--port", str(self.port), "--bind", "127.0.0.1"),
                 *("--save", "", "--appendonly", "no", "--dir", str(self.workdir)),
+                *aof,
                 *("--daemonize", "no", "--loglevel", "warning"),
                 *("--maxclients", "10000"),
             ],

