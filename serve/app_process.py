@@ -61,8 +61,9 @@ def app_environment(
             "HOME": str(home),
             "TERM": "xterm-256color",
             "COLORTERM": "truecolor",
-            # Exactly what textual_serve.app_service.AppService._build_environment adds.
-            "TEXTUAL_DRIVER": "textual.drivers.web_driver:WebDriver",
+            # What textual_serve.app_service.AppService._build_environment adds, but our
+            # web driver: it ends the app when the server (its stdin) goes away.
+            "TEXTUAL_DRIVER": "serve.app_driver:DagqWebDriver",
             "TEXTUAL_FPS": "60",
             "TEXTUAL_COLOR_SYSTEM": "truecolor",
             "TERM_PROGRAM": "textual",

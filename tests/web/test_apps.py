@@ -6,6 +6,7 @@ Each test spawns the real test app (``envdump_app.py``) through the real server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,7 @@ async def test_the_app_gets_the_session_identity_and_no_server_secret(
     claims = tokens.verify(env["DAGQ_API_TOKEN"], secret=SECRET)
     assert (claims.sub, claims.role) == ("alice", "workflow_designer")
     assert claims.exp - claims.iat <= 60
-    assert env["TEXTUAL_DRIVER"] == "textual.drivers.web_driver:WebDriver"
+    assert env["TEXTUAL_DRIVER"] == "serve.app_driver:DagqWebDriver"
     assert env["COLUMNS"] == "100" and env["ROWS"] == "30"
     assert "PLANTED_SERVER_SECRET" not in env and "DAGQ_REDIS_URL" not in env
     assert SECRET not in " ".join(env.values())
@@ -129,7 +130,8 @@ async def test_overall_cap_refuses_other_users_too(make_server: ServerFactory) -
 async def test_an_idle_app_is_closed(make_server: ServerFactory) -> None:
     server, client = await make_server(idle_timeout_s=1.0)
     await login(client, "alice")
-    ws = await open_app(client)
+    # Not open_app(): on a loaded machine the app may take longer than 1 s to draw.
+    ws = await client.ws_connect("/ws", origin=origin_of(client))
     assert await _receive_close(ws) == CLOSE_IDLE
     await wait_until(lambda: not server.live, "the idle app to be stopped")
 
@@ -171,3 +173,40 @@ async def test_garbage_from_the_browser_is_ignored(make_server: ServerFactory) -
         assert message.type == aiohttp.WSMsgType.BINARY
     assert len(server.live) == 1
     await ws.close()
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                children = [int(c) for c in (task / "children").read_text().split()]
+                found += children
+                todo += children
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+async def test_an_app_whose_server_is_gone_exits(make_server: ServerFactory) -> None:
+    # Issue 10 item 11: a killed server closes the app's stdin and nothing else; the app
+    # lived on.  Closing the pipe here is exactly what the server's death does to it.
+    server, client = await make_server()
+    await login(client, "alice")
+    ws = await open_app(client)
+    (live,) = server.live
+    assert live.service is not None and live.service._process is not None
+    shell = live.service._process.pid
+    pids = [shell, *_descendants(shell)]
+    assert len(pids) >= 2  # the shell and the Python app under it
+    assert live.service._stdin is not None
+    live.service._stdin.close()
+    await wait_until(lambda: not any(_alive(p) for p in pids), "the app processes to exit")
+    await _receive_close(ws)
+    await wait_until(lambda: not server.live, "the session to end")
