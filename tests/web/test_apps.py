@@ -16,6 +16,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from orchestrator.security import tokens
+from orchestrator.store.pids import pid_alive
 from serve.server import CLOSE_IDLE, CLOSE_SIGNED_OUT
 from tests.web.conftest import (
     SECRET,
@@ -186,14 +187,6 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
-
-
 async def test_an_app_whose_server_is_gone_exits(make_server: ServerFactory) -> None:
     # Issue 10 item 11: a killed server closes the app's stdin and nothing else; the app
     # lived on.  Closing the pipe here is exactly what the server's death does to it.
@@ -207,6 +200,6 @@ async def test_an_app_whose_server_is_gone_exits(make_server: ServerFactory) -> 
     assert len(pids) >= 2  # the shell and the Python app under it
     assert live.service._stdin is not None
     live.service._stdin.close()
-    await wait_until(lambda: not any(_alive(p) for p in pids), "the app processes to exit")
+    await wait_until(lambda: not any(pid_alive(p) for p in pids), "the app processes to exit")
     await _receive_close(ws)
     await wait_until(lambda: not server.live, "the session to end")
