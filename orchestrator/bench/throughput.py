@@ -18,9 +18,10 @@ number of processes as the peers) or as one extra ``dagq orchestrator`` process
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -135,15 +136,24 @@ def _deadline_check(deadline: float, what: str, procs: Procs) -> None:
 # -- dagq -------------------------------------------------------------------------
 
 
-async def _dagq_measure(
-    cfg: ThroughputConfig, server: BenchRedis, procs: Procs, workdir: Path
-) -> dict[str, Any]:
+@contextlib.asynccontextmanager
+async def diamond_service(server: BenchRedis, workdir: Path) -> AsyncIterator[RunService]:
+    """A run service on the bench's Redis, with the diamond workflow stored."""
     settings = load_settings(**bench_settings_overrides(server.url, workdir))
     conn = await connect(settings)
     try:
         service = RunService(conn.redis, conn.keys, settings)
         spec = load_text(orjson.dumps(workloads.diamond()).decode(), filename="diamond.json")
         await upsert_workflow(service, spec)
+        yield service
+    finally:
+        await conn.aclose()
+
+
+async def _dagq_measure(
+    cfg: ThroughputConfig, server: BenchRedis, procs: Procs, workdir: Path
+) -> dict[str, Any]:
+    async with diamond_service(server, workdir) as service:
 
         async def submit(count: int) -> tuple[list[str], float]:
             ids: list[str] = []
@@ -181,8 +191,6 @@ async def _dagq_measure(
         ids, submit_s = await submit(cfg.runs)
         last_ms = await drain(ids)
         return window.close(_rate(cfg.runs, first_ms, last_ms, submit_s))
-    finally:
-        await conn.aclose()
 
 
 def run_dagq(cfg: ThroughputConfig, server: BenchRedis, workdir: Path) -> dict[str, Any]:

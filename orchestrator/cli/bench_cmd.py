@@ -221,11 +221,15 @@ def fsync_cmd(as_json: bool, policies: str, workers: int, runs: int, folder: Pat
         f"fsync: {c['dag']}, {c['workers']} worker process(es), {c['runs']} runs per policy, "
         f"AOF on {c['filesystem'] or 'an unknown filesystem'} ({c['folder']})"
     )
-    click.echo(f"  {'appendfsync':<12} {'nodes/s':>10} {'vs everysec':>12} {'redis cpu s':>12}")
+    click.echo(
+        f"  {'appendfsync':<12} {'nodes/s':>10} {'vs everysec':>12} {'redis cpu s':>12} "
+        f"{'start p50 ms':>13} {'start p99 ms':>13}"
+    )
     for name, r in report["policies"].items():
+        start = r["start_run_ms"]
         click.echo(
             f"  {name:<12} {r['nodes_per_s']:>10,.0f} {r['vs_everysec']:>11.2f}x "
-            f"{r['redis_cpu_s']:>12.2f}"
+            f"{r['redis_cpu_s']:>12.2f} {start['p50_ms']:>13.2f} {start['p99_ms']:>13.2f}"
         )
     click.echo("  " + _machine_line(report["machine"]))
 

