@@ -70,6 +70,10 @@ class RetryRequested:
     from_node: str | None = None
     only_node: bool = False
     """Retry just ``from_node`` (and what it unblocks), not its completed descendants."""
+    skip_nodes: tuple[str, ...] = ()
+    """Tasks or delays not to run again: they are skipped, and their successors go on."""
+    params: Mapping[str, Any] | None = None
+    """The run's parameters from now on (already checked), when the retry changes them."""
 
 
 Event = (

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from orchestrator.errors import ParameterError
+from orchestrator.spec.expressions import ExpressionError, evaluate
 from orchestrator.spec.model import Parameter, WorkflowSpec
 from orchestrator.spec.patterns import PatternError, full_match
 
@@ -82,6 +83,22 @@ def resolve_params(spec: WorkflowSpec, given: Mapping[str, Any] | None) -> dict[
         problem = _problem(name, decl, params[name])
         if problem:
             problems.append(problem)
+    if not problems:  # a declared type must hold before a validation can mean anything
+        problems = [p for p in (_validation(n, d, params) for n, d in spec.parameters.items()) if p]
     if problems:
         raise ParameterError("; ".join(problems), details={"problems": problems})
     return params
+
+
+def _validation(name: str, decl: Parameter, params: dict[str, Any]) -> str | None:
+    """Why the parameter's ``validation`` expression does not hold, or None."""
+    if decl.validation is None or name not in params:  # an absent optional one is fine
+        return None
+    try:
+        held = evaluate(decl.validation, output={}, params=params, nodes={})
+    except ExpressionError as exc:
+        return f"parameter {name!r}: its validation {decl.validation!r} failed: {exc.message}"
+    if not held:
+        got = params.get(name)
+        return f"parameter {name!r} fails its validation {decl.validation!r} (got {got!r})"
+    return None

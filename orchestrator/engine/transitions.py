@@ -12,6 +12,7 @@ return no commands: that is what makes at-least-once delivery safe.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from orchestrator.engine import saga
@@ -30,7 +31,7 @@ from orchestrator.engine.events import (
 from orchestrator.engine.retry import delay_s, should_retry
 from orchestrator.engine.state import IN_FLIGHT, NodeState, RunState
 from orchestrator.engine.tx import Tx
-from orchestrator.errors import Conflict, NotFound
+from orchestrator.errors import BadRequest, Conflict, NotFound
 from orchestrator.spec.graph import Graph
 
 Result = tuple[RunState, list[Command]]
@@ -219,6 +220,16 @@ _RESET_ON_RETRY = frozenset(
 )
 
 
+def _check_skippable(tx: Tx, skip: tuple[str, ...]) -> None:
+    unknown = [n for n in skip if n not in tx.g.nodes]
+    if unknown:
+        raise NotFound(f"run {tx.base.run_id} has no step {', '.join(map(repr, unknown))} to skip")
+    kinds = {n: tx.g.nodes[n].type for n in skip if tx.g.nodes[n].type not in ("task", "delay")}
+    if kinds:
+        names = ", ".join(f"{n!r} ({kind})" for n, kind in kinds.items())
+        raise BadRequest(f"only tasks and delays can be skipped, not {names}")
+
+
 def _retry(tx: Tx, ev: RetryRequested) -> None:
     if tx.status not in ("failed", "cancelled", "compensated"):
         raise Conflict(
@@ -242,10 +253,18 @@ def _retry(tx: Tx, ev: RetryRequested) -> None:
     else:
         reset = {n for n, st in tx.nodes.items() if st.status in _RESET_ON_RETRY}
     reset |= set(tx.g.compensation_of.values())
+    _check_skippable(tx, ev.skip_nodes)
     tx.epoch += 1
     for node_id in tx.g.order:
         if node_id in reset:
             tx.nodes[node_id] = NodeState()
+    if ev.params is not None:
+        tx.base = replace(tx.base, params=dict(ev.params))  # what the new attempts read
+    for node_id in ev.skip_nodes:
+        if node_id in reset:  # one that will not run again anyway needs no skipping
+            out = tuple(e.id or "" for e in tx.g.out_edges.get(node_id, ()))
+            tx.set(node_id, status="skipped", end_ms=tx.now, taken=out)
+            tx.emit("node_skipped", node_id, reason="skipped by the retry")
     tx.inflight = 0
     tx.status = "running"
     tx.error = tx.error_node = None

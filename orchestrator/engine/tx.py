@@ -106,7 +106,8 @@ class Tx:
                 return TAKEN
             return TAKEN if edge.id in src.taken else NOT_TAKEN
         if src.status in _DEAD_FOR_SUCCESSORS:
-            return NOT_TAKEN
+            # Skipped on request (a retry's skipNodes): it passes its edges on, as if done.
+            return TAKEN if src.taken is not None and edge.id in src.taken else NOT_TAKEN
         return OPEN
 
     def examine(self, node_id: str) -> None:

@@ -217,11 +217,12 @@ class RunService:
         status: str | None = None,
         limit: int = 20,
         offset: int = 0,
+        since_ms: int | None = None,
     ) -> tuple[list[RunSummary], int]:
-        """Runs newest first, optionally of one workflow and one status."""
+        """Runs newest first, optionally of one workflow, one status, started since a time."""
         if status is None:
             ids, total = await self.runs.run_ids(
-                workflow_id=workflow_id, limit=limit, offset=offset
+                workflow_id=workflow_id, limit=limit, offset=offset, since_ms=since_ms
             )
             metas = await self.runs.load_meta_many(ids)
             gone = [rid for rid in ids if rid not in metas]
@@ -234,7 +235,7 @@ class RunService:
         page, scan_offset = 200, 0
         while True:
             ids, total = await self.runs.run_ids(
-                workflow_id=workflow_id, limit=page, offset=scan_offset
+                workflow_id=workflow_id, limit=page, offset=scan_offset, since_ms=since_ms
             )
             if not ids:
                 break
@@ -276,12 +277,32 @@ class RunService:
         return await self._change(run_id, CancelRequested(at_ms=now_ms(), reason=reason))
 
     async def retry(
-        self, run_id: str, *, from_node: str | None = None, only_node: bool = False
+        self,
+        run_id: str,
+        *,
+        from_node: str | None = None,
+        only_node: bool = False,
+        skip_nodes: tuple[str, ...] = (),
+        params: Mapping[str, Any] | None = None,
     ) -> RunState:
-        """Run a failed, cancelled or compensated run again from its failure (or a node)."""
-        return await self._change(
-            run_id, RetryRequested(at_ms=now_ms(), from_node=from_node, only_node=only_node)
+        """Run a failed, cancelled or compensated run again from its failure (or a node).
+
+        ``skip_nodes`` are not run again (their successors go on); ``params`` override
+        the run's parameters and are checked against the declarations as at start.
+        """
+        resolved: dict[str, Any] | None = None
+        if params is not None:
+            state = await self.get(run_id)
+            graph = await self.specs.graph(state.workflow_id, state.workflow_version)
+            resolved = resolve_params(graph.spec, {**state.params, **params})
+        event = RetryRequested(
+            at_ms=now_ms(),
+            from_node=from_node,
+            only_node=only_node,
+            skip_nodes=skip_nodes,
+            params=resolved,
         )
+        return await self._change(run_id, event)
 
     async def wait(self, run_id: str, *, timeout_s: float | None = None) -> RunState:
         """Block until the run ends (or ``timeout_s`` passes); return its state."""

@@ -25,6 +25,7 @@ class NodeRecord:
     condition: str | None = None
     join: str | None = None
     join_count: int | None = None
+    strategy: str | None = None
 
 
 @dataclass(slots=True)
@@ -237,7 +238,7 @@ class Checker:
                 self._expression(edge.condition, f"edge {edge.text}", edge.source, edge.id, path)
 
     def _expression(
-        self, text: str, what: str, node_id: str, edge_id: str | None, path: str | None
+        self, text: str, what: str, node_id: str | None, edge_id: str | None, path: str | None
     ) -> None:
         try:
             check_expression(text)
@@ -464,6 +465,25 @@ class Checker:
                     comp.id,
                     f"set compensates: <task id> on '{comp.id}', or compensation: {comp.id} "
                     "on the task it undoes",
+                )
+
+    def parameter_validations(self, validations: dict[str, str]) -> None:
+        """Each declared parameter's ``validation`` must be an allowed expression."""
+        for name, text in validations.items():
+            self._expression(
+                text, f"parameter '{name}'", None, None, f"parameters.{name}.validation"
+            )
+
+    def compensation_strategies(self) -> None:
+        """``strategy: manual`` (the reference's) is accepted, but dagq runs it anyway."""
+        for node in self.nodes:
+            if node.type == "compensation" and node.strategy == "manual":
+                self.warn(
+                    "COMPENSATION_STRATEGY",
+                    f"compensation node '{node.id}' has strategy manual, but dagq runs every "
+                    "compensation itself when a saga rolls back",
+                    node.id,
+                    "leave strategy out (immediate), or leave the node out and undo by hand",
                 )
 
 

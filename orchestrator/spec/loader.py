@@ -260,6 +260,7 @@ _CODE_OF_TYPE = {
     "bad_cron": "BAD_CRON",
     "delay_spec": "DELAY_SPEC",
     "bad_pattern": "BAD_PATTERN",
+    "decision_branches": "DECISION_BRANCHES",
 }
 _UNION_MEMBERS = frozenset({"bool", "constrained-str", "str"})
 

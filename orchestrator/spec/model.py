@@ -25,6 +25,8 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -32,6 +34,7 @@ from pydantic_core import PydanticCustomError
 
 from orchestrator.durations import DurationError, format_duration, parse_duration
 from orchestrator.spec.patterns import PatternError, compile_pattern
+from orchestrator.spec.reference import decision_booleans, expand_branches
 
 ID_PATTERN = r"^[A-Za-z0-9_-]+$"
 HANDLER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.:-]*$"
@@ -150,6 +153,13 @@ class _NodeBase(_Model):
     position: Position | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("name")
+    @classmethod
+    def _name_is_not_the_id(cls, name: str | None, info: ValidationInfo) -> str | None:
+        # A name equal to the id shows the same; the API writes one for every node (the
+        # reference requires it), and reading that back must not make the spec differ.
+        return None if name == info.data.get("id") else name
+
     @property
     def label(self) -> str:
         """The name shown on the canvas: ``name`` when set, else the id."""
@@ -216,6 +226,10 @@ class CompensationNode(_Runnable):
 
     type: Literal["compensation"]
     compensates: NodeId | None = None
+    strategy: Literal["immediate", "deferred", "manual"] = "immediate"
+    """The upstream reference's field.  dagq compensates once the forward work in flight
+    has settled, in reverse order, which serves ``immediate`` and ``deferred`` alike;
+    ``manual`` is accepted with a warning that dagq still runs it."""
 
 
 Node = Annotated[
@@ -249,6 +263,9 @@ class Parameter(_Model):
     maximum: float | None = None
     pattern: Annotated[str, BeforeValidator(_pattern)] | None = None
     """A string parameter's value must match it whole; RE2 syntax (see ``spec.patterns``)."""
+    validation: Expression | None = None
+    """An expression over ``params`` that must hold when a run starts
+    (``params.amount > 0``), checked after the defaults are applied."""
 
 
 class WorkflowConfig(_Model):
@@ -336,9 +353,13 @@ class WorkflowSpec(_Model):
             data["nodes"] = [_normalise_node(n) for n in data["nodes"]]
         edges = data.get("edges")
         if edges is None and "edges" in data:
-            data["edges"] = []
+            data["edges"] = edges = []
+        if isinstance(data.get("nodes"), list) and isinstance(edges, list | None):
+            expanded = expand_branches(data["nodes"], list(edges or []))
+            if expanded is not None:
+                data["edges"] = edges = expanded
         if isinstance(edges, list):
-            data["edges"] = _derive_edge_ids(edges)
+            data["edges"] = _derive_edge_ids(decision_booleans(data.get("nodes"), edges))
         return data
 
     def node(self, node_id: str) -> Node:

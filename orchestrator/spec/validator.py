@@ -70,7 +70,7 @@ def _records_from_spec(spec: WorkflowSpec) -> tuple[list[NodeRecord], list[EdgeR
         if n.type == "task":
             record.compensation = n.compensation
         elif n.type == "compensation":
-            record.compensates = n.compensates
+            record.compensates, record.strategy = n.compensates, n.strategy
         elif n.type == "decision":
             record.condition = n.condition
         elif n.type == "parallel":
@@ -151,7 +151,11 @@ def validate_spec(spec: WorkflowSpec, *, max_nodes: int = DEFAULT_MAX_NODES) -> 
     check.entries_and_reach()
     check.joins()
     check.expressions()
+    check.parameter_validations(
+        {name: p.validation for name, p in spec.parameters.items() if p.validation is not None}
+    )
     check.saga(spec.compensation_strategy)
+    check.compensation_strategies()
     return ValidationResult(tuple(check.errors), tuple(check.warnings))
 
 

@@ -266,17 +266,26 @@ class RunStore:
         return [decode_event(eid, fields) for eid, fields in entries]
 
     async def run_ids(
-        self, *, workflow_id: str | None = None, limit: int = 20, offset: int = 0
+        self,
+        *,
+        workflow_id: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+        since_ms: int | None = None,
     ) -> tuple[list[str], int]:
-        """Run ids newest first (all shards merged) and the total count."""
+        """Run ids newest first (all shards merged) and the total count; ``since_ms``
+        keeps the runs started at or after it (the indexes are scored by start time)."""
         keys = [
             self.keys.runs_of(s, workflow_id) if workflow_id else self.keys.runs_all(s)
             for s in self.keys.all_shards()
         ]
+        low = "-inf" if since_ms is None else since_ms
         async with self.redis.pipeline(transaction=False) as pipe:
             for key in keys:
-                pipe.zrevrange(key, 0, offset + limit - 1, withscores=True)
-                pipe.zcard(key)
+                pipe.zrevrangebyscore(
+                    key, "+inf", low, start=0, num=offset + limit, withscores=True
+                )
+                pipe.zcount(key, low, "+inf")
             results = await pipe.execute()
         merged: list[tuple[float, str]] = []
         total = 0
