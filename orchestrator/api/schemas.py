@@ -14,7 +14,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+)
 
 from orchestrator.engine.state import NodeStatus, RunStatus
 from orchestrator.spec.model import ID_PATTERN, WorkflowSpec
@@ -34,6 +41,19 @@ StreamId = Annotated[
     Field(pattern=r"^\d{1,20}(-\d{1,20})?$", max_length=41),
     AfterValidator(_fits_64_bits),
 ]
+
+
+def _iso_time(value: object) -> object:
+    # pydantic would read "0.5" as a Unix timestamp; the documented form is ISO 8601 only.
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+    raise ValueError("expected an ISO 8601 time with a zone, e.g. 2025-01-31T12:00:00Z")
+
+
+IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_time)]
 Tag = Annotated[str, Field(min_length=1, max_length=64)]
 NodeRef = Annotated[str, Field(min_length=1, max_length=128, pattern=ID_PATTERN)]
 
@@ -89,6 +109,9 @@ class RunListQuery(_In):
     """Filters and paging of run listings."""
 
     status: RunStatus | None = None
+    startTime: IsoTime | None = Field(
+        default=None, description="Runs started at or after this ISO 8601 time (with a zone)"
+    )
     limit: int = Field(default=20, ge=1, le=100)
     offset: int = Field(default=0, ge=0, le=1_000_000)
 
@@ -146,6 +169,14 @@ class RetryOptions(_Body):
 
     fromNode: NodeRef | None = Field(default=None, description="Retry from this node onwards")
     onlyNode: bool = Field(default=False, description="Rerun only fromNode, then continue")
+    skipNodes: list[NodeRef] = Field(
+        default_factory=list,
+        max_length=500,
+        description="Tasks or delays not to run again: skipped, their successors go on",
+    )
+    parameters: dict[str, Any] | None = Field(
+        default=None, description="Parameters to change for the retry (merged over the run's)"
+    )
 
 
 class DeadLetterIds(_Body):

@@ -10,8 +10,10 @@ from aiohttp import web
 
 from orchestrator.api import schemas
 from orchestrator.api.http import body, json_response, no_content, query, state, user
+from orchestrator.api.shapes import node_shape, run_shape, summaries_shape
 from orchestrator.api.sse import event_view, stream_events, wants_stream
-from orchestrator.errors import BadRequest, NotFound
+from orchestrator.errors import BadRequest, DagqError, NotFound
+from orchestrator.service.runs import RunService, RunSummary
 
 _STREAM_ID = re.compile(r"^\d{1,20}(-\d{1,20})?$")
 _MAX_SEQ = "18446744073709551615"
@@ -58,17 +60,36 @@ async def start_run(request: web.Request) -> web.StreamResponse:
         metadata=metadata,
     )
     st.metrics.runs_started.inc()
-    view = await st.service.describe(run)
+    view = run_shape(await st.service.describe(run))
     return json_response(view, status=201, headers={"Location": f"/api/v1/runs/{run.run_id}"})
 
 
+async def _summaries(service: RunService, rows: list[RunSummary]) -> list[dict[str, Any]]:
+    """The page's rows with their workflow's name and node counts (one round trip)."""
+    states = await service.runs.load_many(r.id for r in rows)
+    names: dict[tuple[str, int], str | None] = {}
+    for key in {(r.workflow_id, r.workflow_version) for r in rows}:
+        try:
+            names[key] = (await service.specs.graph(*key)).spec.name
+        except DagqError:  # the workflow was deleted since
+            names[key] = None
+    return summaries_shape(
+        [r.to_api() for r in rows], {rid: st for rid, (st, _) in states.items()}, names
+    )
+
+
 async def _run_page(request: web.Request, workflow_id: str | None, q: schemas.RunListQuery) -> Any:
-    rows, total = await state(request).service.list_runs(
-        workflow_id=workflow_id, status=q.status, limit=q.limit, offset=q.offset
+    service = state(request).service
+    rows, total = await service.list_runs(
+        workflow_id=workflow_id,
+        status=q.status,
+        limit=q.limit,
+        offset=q.offset,
+        since_ms=int(q.startTime.timestamp() * 1000) if q.startTime else None,
     )
     return json_response(
         {
-            "runs": [r.to_api() for r in rows],
+            "runs": await _summaries(service, rows),
             "total": total,
             "hasMore": q.offset + len(rows) < total,
         }
@@ -94,7 +115,7 @@ async def list_runs(request: web.Request) -> web.StreamResponse:
 
 async def get_run(request: web.Request) -> web.StreamResponse:
     """The run with every node."""
-    return json_response(await state(request).service.view(_run_id(request)))
+    return json_response(run_shape(await state(request).service.view(_run_id(request))))
 
 
 async def cancel_run(request: web.Request) -> web.StreamResponse:
@@ -109,13 +130,19 @@ async def retry_run(request: web.Request) -> web.StreamResponse:
     opts = body(request, schemas.RetryOptions)
     if opts.onlyNode and not opts.fromNode:
         raise BadRequest("onlyNode needs fromNode")
-    run = await st.service.retry(_run_id(request), from_node=opts.fromNode, only_node=opts.onlyNode)
-    return json_response(await st.service.describe(run), status=201)
+    run = await st.service.retry(
+        _run_id(request),
+        from_node=opts.fromNode,
+        only_node=opts.onlyNode,
+        skip_nodes=tuple(opts.skipNodes),
+        params=opts.parameters,
+    )
+    return json_response(run_shape(await st.service.describe(run)), status=201)
 
 
 async def list_nodes(request: web.Request) -> web.StreamResponse:
     """Every node of the run."""
-    view = await state(request).service.view(_run_id(request))
+    view = run_shape(await state(request).service.view(_run_id(request)))
     return json_response({"nodes": list(view["nodes"].values())})
 
 
@@ -126,8 +153,7 @@ def _node(view: dict[str, Any], node_id: str) -> dict[str, Any]:
             f"run {view['runId']} has no node '{node_id}'",
             details={"runId": view["runId"], "nodeId": node_id},
         )
-    result: dict[str, Any] = node
-    return result
+    return node_shape(node, node_id)
 
 
 async def get_node(request: web.Request) -> web.StreamResponse:

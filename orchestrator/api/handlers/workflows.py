@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from orchestrator.api import schemas
 from orchestrator.api.http import json_response, no_content, query, raw_body, state, user
 from orchestrator.api.judge import judge, judge_spec, require_valid
+from orchestrator.api.shapes import spec_shape, version_shape
 from orchestrator.errors import Conflict, NotFound
 from orchestrator.keys import Keys
 from orchestrator.store.queue_admin import as_str
@@ -45,14 +46,16 @@ async def create_workflow(request: web.Request) -> web.StreamResponse:
     spec = await st.cpu.run(require_valid, raw_body(request), st.settings)
     record = await st.service.workflows.create(spec, user=user(request))
     return json_response(
-        record.to_api(), status=201, headers={"Location": f"{request.path}/{record.id}"}
+        spec_shape(record.to_api()),
+        status=201,
+        headers={"Location": f"{request.path}/{record.id}"},
     )
 
 
 async def get_workflow(request: web.Request) -> web.StreamResponse:
     """The workflow's current version and record fields."""
     record = await state(request).service.workflows.get(_wf_id(request))
-    return json_response(record.to_api())
+    return json_response(spec_shape(record.to_api()))
 
 
 async def update_workflow(request: web.Request) -> web.StreamResponse:
@@ -69,7 +72,7 @@ async def update_workflow(request: web.Request) -> web.StreamResponse:
         change_log=q.changeLog,
         expected_version=q.expectedVersion,
     )
-    return json_response(record.to_api())
+    return json_response(spec_shape(record.to_api()))
 
 
 async def active_runs_of(redis: Redis, keys: Keys, workflow_id: str) -> list[str]:
@@ -128,7 +131,9 @@ async def list_versions(request: web.Request) -> web.StreamResponse:
     q = query(request, schemas.VersionListQuery)
     versions = await st.service.workflows.list_versions(_wf_id(request), limit=q.limit)
     total = versions[0].version if versions else 0
-    return json_response({"versions": [v.to_api() for v in versions], "total": total})
+    return json_response(
+        {"versions": [version_shape(v.to_api()) for v in versions], "total": total}
+    )
 
 
 async def create_version(request: web.Request) -> web.StreamResponse:
@@ -145,7 +150,7 @@ async def create_version(request: web.Request) -> web.StreamResponse:
         change_log=q.changeLog,
         expected_version=q.expectedVersion,
     )
-    return json_response(version.to_api(), status=201)
+    return json_response(version_shape(version.to_api()), status=201)
 
 
 async def get_version(request: web.Request) -> web.StreamResponse:
@@ -154,7 +159,7 @@ async def get_version(request: web.Request) -> web.StreamResponse:
     if not raw.isdigit() or len(raw) > 9 or int(raw) < 1:
         raise NotFound(f"workflow '{_wf_id(request)}' has no version {raw!r}")
     version = await state(request).service.workflows.get_version(_wf_id(request), int(raw))
-    return json_response(version.to_api())
+    return json_response(version_shape(version.to_api()))
 
 
 def _with_id(raw: Any, workflow_id: str) -> Any:

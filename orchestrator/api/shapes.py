@@ -1,0 +1,91 @@
+"""The upstream reference's fields beside ours, in what the API answers.
+
+The reference (``../shared/reference/f003-openapi.yaml``) and dagq name some things
+differently.  Our answers keep our names (the designer, the command line and existing
+clients read them) and add the reference's wherever they differ, so a client written
+against the reference finds every field it documents:
+
+- a workflow's nodes always have a ``name`` (the reference requires one; ours defaults
+  to the id) and a decision's edge conditions are the strings ``"true"``/``"false"``
+  (the reference's ``Edge.condition`` is a string; ours is a boolean, and both load);
+- a version always has a ``changeLog`` (empty when none was given);
+- a run has ``nodeStatuses`` beside ``nodes`` (the same objects), and each node a
+  ``nodeName`` and, when it failed, an ``error`` beside ``lastError``;
+- a run summary has ``workflowName``, ``completedNodes`` and ``totalNodes``.
+
+Statuses and event types are dagq's own, a superset of the reference's enums (queued,
+waiting, cancelled, compensating...): mapping them onto fewer words would lose what the
+monitor shows.  Pure functions over the plain dicts the handlers already built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from orchestrator.engine.state import RunState
+
+
+def spec_shape(spec: dict[str, Any]) -> dict[str, Any]:
+    """A spec's JSON (snake_case, as stored) with the reference's node names and edge words."""
+    nodes = spec.get("nodes")
+    if not isinstance(nodes, list):
+        return spec
+    decisions = {n.get("id") for n in nodes if n.get("type") == "decision"}
+    out = dict(spec)
+    out["nodes"] = [n if n.get("name") else {**n, "name": n.get("id")} for n in nodes]
+    out["edges"] = [
+        {**e, "condition": "true" if e["condition"] else "false"}
+        if e.get("source") in decisions and isinstance(e.get("condition"), bool)
+        else e
+        for e in spec.get("edges") or []
+    ]
+    return out
+
+
+def version_shape(version: dict[str, Any]) -> dict[str, Any]:
+    """A stored version's JSON with its spec shaped and a ``changeLog`` always present."""
+    out = {**version, "spec": spec_shape(version["spec"])}
+    out.setdefault("changeLog", "")
+    return out
+
+
+def run_shape(view: dict[str, Any]) -> dict[str, Any]:
+    """A run's view with ``nodeStatuses``, and each node's ``nodeName`` and ``error``."""
+    nodes: dict[str, dict[str, Any]] = view.get("nodes") or {}
+    for node_id, node in nodes.items():
+        node_shape(node, node_id)
+    view["nodeStatuses"] = nodes
+    return view
+
+
+def node_shape(node: dict[str, Any], node_id: str | None = None) -> dict[str, Any]:
+    """One node's view with the reference's ``nodeName`` (the id when unnamed) and ``error``."""
+    node.setdefault("nodeName", node_id or node.get("nodeId"))
+    if node.get("status") == "failed" and node.get("lastError"):
+        node.setdefault("error", node["lastError"])
+    return node
+
+
+def summary_shape(
+    summary: dict[str, Any], state: RunState | None, workflow_name: str | None
+) -> dict[str, Any]:
+    """A run summary with the workflow's name and the run's node counts (when known)."""
+    if workflow_name:
+        summary["workflowName"] = workflow_name
+    if state is not None:
+        summary["completedNodes"] = sum(1 for n in state.nodes.values() if n.status == "completed")
+        summary["totalNodes"] = len(state.nodes)
+    return summary
+
+
+def summaries_shape(
+    summaries: Sequence[dict[str, Any]],
+    states: Mapping[str, RunState],
+    names: Mapping[tuple[str, int], str | None],
+) -> list[dict[str, Any]]:
+    """:func:`summary_shape` over a page of summaries."""
+    return [
+        summary_shape(s, states.get(s["id"]), names.get((s["workflowId"], s["workflowVersion"])))
+        for s in summaries
+    ]
