@@ -358,3 +358,32 @@ async def test_a_parameter_validation_is_enforced_when_a_run_starts(
     assert refused.status == 400, await refused.text()
     body = await refused.json()
     assert "fails its validation 'params.amount > 0' (got -5)" in body["message"]
+
+
+async def test_a_bad_start_time_or_skip_node_gets_a_clear_error(
+    api: Api, handlers: Handlers
+) -> None:
+    admin = api.auth("admin")
+    for bad in ("0.5", "yesterday", "2025-01-31"):
+        resp = await api.client.get("/api/v1/runs", params={"startTime": bad}, headers=admin)
+        assert resp.status == 400, await resp.text()
+        assert "startTime" in (await resp.json())["message"]
+    created = await api.client.post("/api/v1/workflows", json=WORKFLOW, headers=admin)
+    wid = (await created.json())["id"]
+    started = await api.client.post(
+        f"/api/v1/workflows/{wid}/runs", json=RUN_PARAMETERS, headers=admin
+    )
+    rid = (await started.json())["id"]
+    await Caller(api, Reference(reference_dir())).settled(rid)  # fails at ship
+    unknown = await api.client.post(
+        f"/api/v1/runs/{rid}/retry", json={"skipNodes": ["nope"]}, headers=admin
+    )
+    assert unknown.status == 404 and "no step 'nope' to skip" in await unknown.text()
+    gateway = await api.client.post(
+        f"/api/v1/runs/{rid}/retry", json={"skipNodes": ["fork"]}, headers=admin
+    )
+    assert gateway.status == 400 and "not 'fork' (parallel)" in await gateway.text()
+    invalid = await api.client.post(
+        f"/api/v1/runs/{rid}/retry", json={"parameters": {"amount": 0}}, headers=admin
+    )
+    assert invalid.status == 400 and "fails its validation" in await invalid.text()
