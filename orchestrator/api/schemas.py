@@ -246,7 +246,7 @@ class WorkflowVersion(_Out):
     spec: WorkflowSpec
     createdAt: datetime
     createdBy: str | None = None
-    changeLog: str | None = None
+    changeLog: str = Field(default="", description="Empty when none was given")
 
 
 class VersionList(_Out):
@@ -287,6 +287,9 @@ class NodeStatusView(_Out):
     dueTime: datetime | None = None
     duration: int | None = None
     lastError: str | None = None
+    error: str | None = Field(
+        default=None, description="The reference's name of lastError, when the node failed"
+    )
     worker: str | None = None
     input: dict[str, Any] | None = None
     output: dict[str, Any] | None = None
@@ -306,6 +309,9 @@ class WorkflowRun(_Out):
     endTime: datetime | None = None
     duration: int | None = None
     nodes: dict[str, NodeStatusView]
+    nodeStatuses: dict[str, NodeStatusView] = Field(
+        default_factory=dict, description="The reference's name of nodes (the same objects)"
+    )
     context: dict[str, Any]
     parameters: dict[str, Any]
     priority: int
@@ -329,6 +335,9 @@ class WorkflowRunSummary(_Out):
     endTime: datetime | None = None
     duration: int | None = None
     error: str | None = None
+    workflowName: str | None = Field(default=None, description="Absent once it was deleted")
+    completedNodes: int | None = Field(default=None, description="Nodes that completed")
+    totalNodes: int | None = None
 
 
 class RunList(_Out):
