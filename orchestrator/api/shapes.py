@@ -6,8 +6,11 @@ clients read them) and add the reference's wherever they differ, so a client wri
 against the reference finds every field it documents:
 
 - a workflow's nodes always have a ``name`` (the reference requires one; ours defaults
-  to the id) and a decision's edge conditions are the strings ``"true"``/``"false"``
-  (the reference's ``Edge.condition`` is a string; ours is a boolean, and both load);
+  to the id) and the reference's ``config`` object beside our flat fields (seconds as
+  numbers), the workflow's ``config`` its camelCase fields beside ours, and a decision's
+  edge conditions are the strings ``"true"``/``"false"`` (the reference's
+  ``Edge.condition`` is a string; ours is a boolean).  All of it loads back: where both
+  forms are given, ours wins;
 - a version always has a ``changeLog`` (empty when none was given);
 - a run has ``nodeStatuses`` beside ``nodes`` (the same objects), and each node a
   ``nodeName`` and, when it failed, an ``error`` beside ``lastError``;
@@ -23,6 +26,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pydantic.alias_generators import to_camel
+
+from orchestrator.durations import DurationError, parse_duration
 from orchestrator.engine.state import RunState
 
 
@@ -33,7 +39,10 @@ def spec_shape(spec: dict[str, Any]) -> dict[str, Any]:
         return spec
     decisions = {n.get("id") for n in nodes if n.get("type") == "decision"}
     out = dict(spec)
-    out["nodes"] = [n if n.get("name") else {**n, "name": n.get("id")} for n in nodes]
+    out["nodes"] = [
+        {**n, "name": n.get("name") or n.get("id"), "config": _node_config(n)} for n in nodes
+    ]
+    out["config"] = _workflow_config(spec)
     out["edges"] = [
         {**e, "condition": "true" if e["condition"] else "false"}
         if e.get("source") in decisions and isinstance(e.get("condition"), bool)
@@ -41,6 +50,66 @@ def spec_shape(spec: dict[str, Any]) -> dict[str, Any]:
         for e in spec.get("edges") or []
     ]
     return out
+
+
+def _seconds(value: Any) -> Any:
+    """A stored duration (``"1m30s"``) as the reference's seconds (whole when it is)."""
+    try:
+        seconds = parse_duration(value)
+    except DurationError:
+        return value
+    return int(seconds) if seconds.is_integer() else seconds
+
+
+def _node_config(node: dict[str, Any]) -> dict[str, Any]:
+    """The reference's ``config`` object of a node (Task/Decision/Delay/Gateway/Compensation)."""
+    kind = node.get("type")
+    config: dict[str, Any] = {}
+    if kind in ("task", "compensation"):
+        config["handler"] = node.get("handler")
+        for ours, theirs in (("timeout", "timeout"), ("retries", "retries")):
+            if node.get(ours) is not None:
+                config[theirs] = _seconds(node[ours]) if ours == "timeout" else node[ours]
+        policy = node.get("retry_policy")
+        if isinstance(policy, dict):
+            config["retryBackoff"] = {
+                "type": policy.get("backoff", "exponential"),
+                **{
+                    to_camel(k): _seconds(v)
+                    for k, v in policy.items()
+                    if k in ("initial_interval", "max_interval")
+                },
+                **({"multiplier": policy["multiplier"]} if "multiplier" in policy else {}),
+            }
+    if kind == "task" and node.get("compensation"):
+        config["compensationNode"] = node["compensation"]
+    elif kind == "compensation":
+        config["strategy"] = node.get("strategy", "immediate")
+        if node.get("compensates"):
+            config["compensates"] = node["compensates"]
+    elif kind == "decision":
+        config["condition"] = node.get("condition")
+    elif kind == "delay":
+        if node.get("duration") is not None:
+            config["duration"] = _seconds(node["duration"])
+        if node.get("cron") is not None:
+            config["cron"] = node["cron"]
+    elif kind in ("parallel", "exclusive"):
+        config["gatewayType"] = kind
+        if kind == "parallel":
+            config["joinStrategy"] = node.get("join", "all")
+            if node.get("join_count") is not None:
+                config["joinCount"] = node["join_count"]
+    return config
+
+
+def _workflow_config(spec: dict[str, Any]) -> dict[str, Any]:
+    """Our ``config`` plus the reference's camelCase ``WorkflowConfig`` fields."""
+    ours: dict[str, Any] = dict(spec.get("config") or {})
+    theirs: dict[str, Any] = {"compensationStrategy": spec.get("compensation_strategy", "none")}
+    for name, value in ours.items():
+        theirs[to_camel(name)] = _seconds(value) if name == "max_execution_time" else value
+    return {**ours, **theirs}
 
 
 def version_shape(version: dict[str, Any]) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic.alias_generators import to_camel
+from pydantic.alias_generators import to_camel, to_snake
 from pydantic_core import PydanticCustomError
 
 from orchestrator.durations import DurationError, format_duration, parse_duration
@@ -293,6 +293,12 @@ _NODE_SYNONYMS = {
 }
 
 
+def _has_field(data: dict[str, Any], key: str) -> bool:
+    """Whether ``data`` sets the field ``key`` names, under any of its spellings."""
+    canonical = _NODE_SYNONYMS.get(key, to_snake(key))
+    return any(k in data for k in (key, canonical, to_camel(canonical)))
+
+
 def _normalise_node(raw: Any) -> Any:
     """Flatten the reference's nested ``config`` and rename its synonyms."""
     if not isinstance(raw, dict):
@@ -301,7 +307,9 @@ def _normalise_node(raw: Any) -> Any:
     config = node.pop("config", None)
     if isinstance(config, dict):
         for key, value in config.items():
-            node.setdefault(key, value)
+            # An answer of ours carries both forms; the flat, canonical one wins.
+            if not _has_field(node, key):
+                node[key] = value
     elif config is not None:
         node["config"] = config  # let the model report it
     for old, new in _NODE_SYNONYMS.items():
@@ -346,6 +354,9 @@ class WorkflowSpec(_Model):
             for key in ("compensationStrategy", "compensation_strategy"):
                 if key in config:
                     data.setdefault("compensation_strategy", config.pop(key))
+            for name in WorkflowConfig.model_fields:
+                if name in config and to_camel(name) != name:
+                    config.pop(to_camel(name), None)  # an answer of ours has both: ours wins
             data["config"] = config
         if "compensationStrategy" in data and "compensation_strategy" not in data:
             data["compensation_strategy"] = data.pop("compensationStrategy")

@@ -20,6 +20,9 @@ from typing import Any
 
 import pytest
 
+from app.editor import spec_data_from_api
+from orchestrator.cli.remote.workflows import same_spec, spec_of
+from orchestrator.spec.export import spec_to_data
 from orchestrator.worker.registry import HandlerContext, Registry
 from orchestrator.worker.worker import Worker
 from tests.api.conftest import Api
@@ -268,6 +271,15 @@ async def test_every_operation_answers_in_the_reference_shape(
     release = next(n for n in created["nodes"] if n["id"] == "release")
     assert release["strategy"] == "immediate"
     assert created["parameters"]["amount"]["validation"] == "params.amount > 0"
+    # The reference's config objects come back as they were sent (branches became edges).
+    answered = {n["id"]: n["config"] for n in created["nodes"]}
+    for node in WORKFLOW["nodes"]:
+        sent = {k: v for k, v in node["config"].items() if k != "branches"}
+        assert {k: answered[node["id"]].get(k) for k in sent} == sent, node["id"]
+    assert WORKFLOW["config"].items() <= created["config"].items()
+    # ... and the answer loads back as the same spec, as the CLI and the designer read it.
+    assert same_spec(spec_of(created), spec_of({**WORKFLOW, "id": wid}))
+    assert spec_data_from_api(created) == spec_to_data(spec_of(created))
 
     listed = await call("listWorkflows", 200, query={"name": "fulfil", "tag": "orders"})
     assert [w["id"] for w in listed["workflows"]] == [wid]
