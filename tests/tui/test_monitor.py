@@ -126,7 +126,9 @@ async def test_retry_from_a_node(ops: OpsStack, ops_worker: Any) -> None:
         await wait_for(
             pilot,
             lambda: screen.statuses.get("finish") == "completed"
-            and screen.run is not None and screen.run.get("status") == "completed",
+            and screen.run is not None and screen.run.get("status") == "completed"
+            # the header shows the retry count once the refresh after the events has landed
+            and "retried 1x" in screen.header.label,
             what="the retried run to complete",
         )  # fmt: skip
         assert screen.statuses == {
