@@ -44,6 +44,7 @@ def test_start_status_url_stop(env: Path) -> None:
     info = json.loads(result.output)
     assert info["kind"] == "embedded" and info["reachable"] and info["keptRunning"]
     assert info["version"].startswith("6.2") and "***" in info["url"]
+    assert info["fsync"] == "everysec"  # the documented default
 
     result = runner.invoke(redis_group, ["url"])
     assert result.exit_code == 0
@@ -55,6 +56,19 @@ def test_start_status_url_stop(env: Path) -> None:
     assert result.exit_code == 0 and "stopped" in result.output
     assert not EmbeddedRedis(env).running()
     assert "not running" in runner.invoke(redis_group, ["stop"]).output
+
+
+def test_start_with_the_fsync_setting(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DAGQ_REDIS__EMBEDDED_FSYNC", "always")
+    runner = CliRunner()
+    assert runner.invoke(redis_group, ["start"]).exit_code == 0
+    result = runner.invoke(redis_group, ["status"])
+    assert result.exit_code == 0 and "AOF fsync:  always" in result.output
+    url = runner.invoke(redis_group, ["url"]).output.strip()
+    client = redis.Redis.from_url(url)
+    assert client.config_get("appendfsync") == {"appendfsync": "always"}
+    client.close()
+    runner.invoke(redis_group, ["stop"])
 
 
 def test_url_start_flag(env: Path) -> None:
