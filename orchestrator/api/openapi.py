@@ -12,8 +12,13 @@ import re
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from pydantic import BaseModel
-from pydantic.json_schema import JsonSchemaMode, models_json_schema
+from pydantic import BaseModel, ConfigDict
+from pydantic.json_schema import (
+    GenerateJsonSchema,
+    JsonSchemaMode,
+    JsonSchemaValue,
+    models_json_schema,
+)
 
 from orchestrator.api.routes import AUTHENTICATED, PUBLIC, Route
 from orchestrator.api.schemas import ErrorResponse
@@ -92,6 +97,19 @@ def path_parameters(path: str) -> list[dict[str, Any]]:
 Refs = dict[tuple[type[BaseModel], JsonSchemaMode], dict[str, Any]]
 
 
+class _OpenAnswers(GenerateJsonSchema):
+    """Bodies keep ``additionalProperties: false``; answers may carry more fields than the
+    models declare (the upstream reference's, beside ours: :mod:`orchestrator.api.shapes`).
+    A model then has an ``-Input`` and an ``-Output`` schema where the two differ."""
+
+    def _update_class_schema(
+        self, json_schema: JsonSchemaValue, cls: type[Any], config: ConfigDict
+    ) -> None:
+        super()._update_class_schema(json_schema, cls, config)
+        if self.mode == "serialization" and json_schema.get("additionalProperties") is False:
+            del json_schema["additionalProperties"]
+
+
 def _component_refs(routes: Iterable[Route]) -> tuple[Refs, dict[str, Any]]:
     pairs: list[tuple[type[BaseModel], JsonSchemaMode]] = [(ErrorResponse, "serialization")]
     for route in routes:
@@ -100,7 +118,9 @@ def _component_refs(routes: Iterable[Route]) -> tuple[Refs, dict[str, Any]]:
         if route.response is not None:
             pairs.append((route.response, "serialization"))
     unique = list(dict.fromkeys(pairs))
-    refs, defs = models_json_schema(unique, ref_template=_REF, by_alias=False)
+    refs, defs = models_json_schema(
+        unique, ref_template=_REF, by_alias=False, schema_generator=_OpenAnswers
+    )
     out: Refs = {}
     for (model, mode), ref in refs.items():
         if isinstance(model, type) and issubclass(model, BaseModel):
