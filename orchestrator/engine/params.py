@@ -99,6 +99,6 @@ def _validation(name: str, decl: Parameter, params: dict[str, Any]) -> str | Non
     except ExpressionError as exc:
         return f"parameter {name!r}: its validation {decl.validation!r} failed: {exc.message}"
     if not held:
-        got = params.get(name)
-        return f"parameter {name!r} fails its validation {decl.validation!r} (got {got!r})"
+        got = _shown(params.get(name))
+        return f"parameter {name!r} fails its validation {decl.validation!r} (got {got})"
     return None
