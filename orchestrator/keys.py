@@ -24,7 +24,15 @@ Cluster-wide, never touched by multi-key scripts:
     P{w}:worker:<id>         hash  worker info (handlers, host, pid, concurrency)
     P{rl}:<user>:<action>    rate-limit windows (the ``limits`` library adds its own suffix)
     P{audit}:log             stream  audit entries
+    P{audit}:inflight        hash  request id -> JSON of an audited change under way
+    P{audit}:owner:<id>      string  a live process that may hold in-flight entries (TTL)
+    P{audit}:strangers:<min> hash  address -> unauthenticated requests refused in that minute
+    P{audit}:files           hash  the policies files as last audited (digests, texts)
     P{cfg}:policy            hash  policy status published by API replicas
+    P{web}:revoked:<sid>     string  a signed-out web session id (TTL: its remaining life)
+    P{web}:link:<sha256>     string  an unused one-time sign-in link -> the user it signs in
+    P{login}:user:<sha256>   zset  a user name's failed sign-ins in the window (ms scores)
+    P{login}:addr:<address>  zset  an address's failed sign-ins in the window (ms scores)
 """
 
 from __future__ import annotations
@@ -135,6 +143,38 @@ class Keys:
     def audit_log(self) -> str:
         """Stream of audit entries."""
         return f"{self.prefix}{{audit}}:log"
+
+    def audit_inflight(self) -> str:
+        """Hash of audited changes under way (written before the change, removed after)."""
+        return f"{self.prefix}{{audit}}:inflight"
+
+    def audit_owner(self, owner: str) -> str:
+        """Liveness key of a process that writes in-flight audit entries."""
+        return f"{self.prefix}{{audit}}:owner:{owner}"
+
+    def audit_strangers(self, minute: int) -> str:
+        """Hash of refused unauthenticated requests per address in one minute (epoch min)."""
+        return f"{self.prefix}{{audit}}:strangers:{minute}"
+
+    def audit_files(self) -> str:
+        """Hash holding the policies files as the audit trail last recorded them."""
+        return f"{self.prefix}{{audit}}:files"
+
+    def web_revoked(self, session_id: str) -> str:
+        """Marker of a signed-out web session, kept until the session would have expired."""
+        return f"{self.prefix}{{web}}:revoked:{session_id}"
+
+    def web_link(self, token_sha256: str) -> str:
+        """An unused one-time sign-in link (by the sha256 of its token)."""
+        return f"{self.prefix}{{web}}:link:{token_sha256}"
+
+    def login_user(self, name_sha256: str) -> str:
+        """Failed sign-ins for one user name (by hash: a password typed as a name stays out)."""
+        return f"{self.prefix}{{login}}:user:{name_sha256}"
+
+    def login_address(self, address: str) -> str:
+        """Failed sign-ins from one client address."""
+        return f"{self.prefix}{{login}}:addr:{address}"
 
     def policy_status(self) -> str:
         """Hash where API replicas publish their policy reload status."""

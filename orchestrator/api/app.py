@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +20,12 @@ from orchestrator.api.routes import ROUTES, Route
 from orchestrator.api.state import STATE, ApiState
 from orchestrator.logs import describe_exception, ensure_structlog
 from orchestrator.security import tokens
-from orchestrator.security.audit import AuditLog
+from orchestrator.security.audit import AUDIT_FILE, AuditLog
+from orchestrator.security.file_audit import FileAuditor, FileState
 from orchestrator.security.policy_file import ensure_policies_dir
 from orchestrator.security.ratelimit import RateLimiter
 from orchestrator.security.rbac import Authorizer
+from orchestrator.security.strangers import StrangerCounter
 from orchestrator.security.users import UserStore
 from orchestrator.service.orchestrator import Orchestrator
 from orchestrator.service.runs import RunService
@@ -34,7 +36,6 @@ from orchestrator.worker.heartbeat import LiveWorkers
 
 log = structlog.get_logger("dagq.api")
 
-AUDIT_FILE = "audit.jsonl"
 MAX_LINE_BYTES = 32768
 """Request line and header size the server accepts (``web.AppRunner(max_line_size=...,
 max_field_size=...)``): every URL the OpenAPI document allows reaches the JSON error
@@ -74,13 +75,16 @@ def create_app(
     """
     ensure_structlog()  # never structlog's default renderer: it prints tracebacks with locals
     directory = ensure_policies_dir(Path(policies_dir or settings.resolved_policies_dir()))
+    audit = AuditLog(conn.redis, conn.keys, path=settings.data_dir / AUDIT_FILE)
     state = ApiState(
         settings=settings,
         conn=conn,
         service=RunService(conn.redis, conn.keys, settings),
         authorizer=Authorizer.from_dir(directory),
         users=UserStore.in_dir(directory),
-        audit=AuditLog(conn.redis, conn.keys, path=settings.data_dir / AUDIT_FILE),
+        audit=audit,
+        strangers=StrangerCounter(conn.redis, conn.keys),
+        files=FileAuditor(audit, conn.redis, conn.keys),
         limiter=RateLimiter.from_settings(conn.redis, conn.keys, settings),
         queue=JobQueue(conn.redis, conn.keys, settings),
         workers=LiveWorkers(conn.redis, conn.keys, settings),
@@ -102,31 +106,93 @@ def create_app(
     app[OPENAPI_DOC] = encode_document(build_document(ROUTES))
 
     async def watch_policies(app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(_watch(app[STATE], watch_interval_s))
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        async with _until_stopped(_watch, app[STATE], watch_interval_s):
+            yield
         app[STATE].audit.close()
         app[STATE].cpu.close()
 
     app.cleanup_ctx.append(watch_policies)
+    app.cleanup_ctx.append(_audit_upkeep)
     if run_orchestrator:
         app.cleanup_ctx.append(_orchestrator)
     app.on_shutdown.append(_closing)
     return app
 
 
-async def _watch(state: ApiState, interval_s: float) -> None:
-    """Hot reload: policy files through the Authorizer, the users file through the store."""
-    while True:
-        await asyncio.sleep(interval_s)
+Loop = Callable[[ApiState, float, asyncio.Event], Coroutine[Any, Any, None]]
+
+
+@contextlib.asynccontextmanager
+async def _until_stopped(loop: Loop, state: ApiState, interval_s: float) -> AsyncIterator[None]:
+    """Run ``loop`` as a task until the block ends, stopping it with an event, not a cancel:
+    redis-py 8.1 can swallow a cancellation that lands inside a command, and the loop would
+    then run on forever."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(loop(state, interval_s, stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        try:
+            await asyncio.wait_for(task, _STOP_GRACE_S)
+        except TimeoutError:
+            log.warning("background_stop_timeout", loop=getattr(loop, "__name__", "?"))
+
+
+async def _tick(stop: asyncio.Event, interval_s: float) -> bool:
+    """Wait ``interval_s`` or until ``stop``; True while the loop should go on."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), interval_s)
+    return not stop.is_set()
+
+
+async def _watch(state: ApiState, interval_s: float, stop: asyncio.Event) -> None:
+    """Hot reload: policy files through the Authorizer, the users file through the store;
+    every reload, accepted or refused, goes to the audit trail."""
+    while await _tick(stop, interval_s):
         try:
             state.authorizer.poll()
             if state.users.reload_if_changed():
                 state.key_cache.clear()  # revoked or rotated keys stop working now
+            await _audit_file_changes(state)
         except Exception as exc:  # the watcher must outlive any surprise
             log.error("policy_watch_failed", error=describe_exception(exc))
+
+
+async def _audit_file_changes(state: ApiState) -> None:
+    if not state.settings.workflow.security.audit_logging:
+        return
+    for policy in state.authorizer.take_changes():
+        state.files.add(FileState.of_policy(policy))
+    for users in state.users.take_changes():
+        state.files.add(FileState.of_users(users))
+    await state.files.flush()
+
+
+_AUDIT_UPKEEP_S = 10.0
+
+
+async def _upkeep(state: ApiState, interval_s: float, stop: asyncio.Event) -> None:
+    """Record the files as found at start, keep this process's audit owner key alive, and
+    record the in-flight entries of processes that died as interrupted."""
+    if state.settings.workflow.security.audit_logging:
+        found = (state.authorizer.in_force(), state.users.in_force())
+        await state.files.record(FileState.of_policy(found[0]), at_start=True)
+        await state.files.record(FileState.of_users(found[1]), at_start=True)
+    while True:
+        try:
+            await state.audit.heartbeat()
+            await state.audit.sweep()
+        except Exception as exc:  # a Redis outage must not end the upkeep
+            log.warning("audit_upkeep_failed", error=str(exc))
+        if not await _tick(stop, interval_s):
+            return
+
+
+async def _audit_upkeep(app: web.Application) -> AsyncIterator[None]:
+    """The audit upkeep (:func:`_upkeep`) while the app runs."""
+    async with _until_stopped(_upkeep, app[STATE], _AUDIT_UPKEEP_S):
+        yield
 
 
 async def _orchestrator(app: web.Application) -> AsyncIterator[None]:

@@ -5,8 +5,9 @@ Two middlewares.  ``outer`` wraps everything: it names the request, times it, an
 turns every failure into the JSON error body (a real bug is logged once, in one line
 without locals, and answered with a JSON 500 carrying the request id).  ``guard``
 applies what the matched route declares: who may call it, its rate-limit action, its
-query and body models; it audits every denial and every mutating request with its
-outcome.
+query and body models; it audits every denial of a known caller, and every mutating
+request before the change (then its outcome after: see ``security.audit``).  Refused
+strangers are only counted (``security.strangers``).
 
 Whatever a stranger sends (bytes that are not UTF-8 in a header, a body that lies about
 its encoding, JSON nested 1,000 deep) is answered with a 4xx decided here, cheaply: a
@@ -16,6 +17,7 @@ the :class:`~orchestrator.api.state.CpuPool`, off the event loop.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import typing
@@ -44,7 +46,7 @@ from orchestrator.errors import (
 )
 from orchestrator.logs import describe_exception
 from orchestrator.security import tokens
-from orchestrator.security.audit import Outcome
+from orchestrator.security.audit import Outcome, Pending
 from orchestrator.spec.loader import nested_deeper_than
 
 log = structlog.get_logger("dagq.api")
@@ -55,6 +57,7 @@ ROUTE_INDEX: web.AppKey[dict[AbstractRoute, Route]] = web.AppKey("dagq_route_ind
 MAX_PATH_PARAM = 128
 OFFLOAD_BYTES = 32 * 1024
 """Bodies bigger than this are parsed and checked in the CPU pool, not on the loop."""
+_FINISHING: set[asyncio.Future[str | None]] = set()  # audit writes outliving their request
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _JSON_TYPES = ("application/json", "text/json")
 
@@ -384,6 +387,34 @@ async def audit(
         log.error("audit_failed", error=exc.message, rid=request[REQUEST_ID])
 
 
+async def _stranger(st: ApiState, request: web.Request) -> None:
+    """Count a refused unauthenticated request (never an audit entry: see strangers.py)."""
+    if not st.settings.workflow.security.audit_logging:
+        return
+    try:
+        await st.strangers.hit(request.remote)
+    except Unavailable as exc:
+        log.error("audit_failed", error=exc.message, rid=request[REQUEST_ID])
+
+
+async def _begin(
+    st: ApiState, request: web.Request, route: Route, ident: Identity, role: str
+) -> Pending | None:
+    """Put the change on record before the handler makes it (Unavailable: refuse it)."""
+    if not st.settings.workflow.security.audit_logging:
+        return None
+    body = request.get(BODY)
+    target = body.get("id") if route.spec_body and isinstance(body, dict) else None
+    return await st.audit.begin(
+        user=ident.user,
+        role=role or None,
+        action=route.operation_id,
+        resource=f"{request.method} {request.path}",
+        request_id=request[REQUEST_ID],
+        detail=f"workflow {target}" if isinstance(target, str) else None,
+    )
+
+
 @web.middleware
 async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
     """Enforce the matched route's declarations (see the module docstring)."""
@@ -403,8 +434,12 @@ async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
         if route.rate_limit is not None:
             await st.limiter.hit(ident.user, route.rate_limit)
     except (Unauthorized, Forbidden, RateLimited) as exc:
-        await audit(st, request, route, ident, role, "denied", exc.http_status, exc.message)
+        if ident is None:
+            await _stranger(st, request)
+        else:
+            await audit(st, request, route, ident, role, "denied", exc.http_status, exc.message)
         raise
+    pending: Pending | None = None
     try:
         for name, value in request.match_info.items():
             if len(value) > MAX_PATH_PARAM:  # no id is longer; the document says so too
@@ -416,15 +451,47 @@ async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
         if route.body is not None:
             data = await read_json(request, route, st)
             request[BODY] = parse_body(route, data)
+        if route.mutating:
+            pending = await _begin(st, request, route, ident, role)
         response = await handler(request)
     except DagqError as exc:
         if route.mutating:
-            await audit(st, request, route, ident, role, "error", exc.http_status, exc.message)
+            await _end(st, request, route, ident, pending, "error", exc.http_status, exc.message)
+        raise
+    except asyncio.CancelledError:
+        # The client went away mid-change (aiohttp cancels the handler): the change may or
+        # may not have happened. Record that, in a task the cancellation cannot stop.
+        if pending is not None:
+            task = asyncio.ensure_future(
+                st.audit.finish(pending, "interrupted", detail="the client disconnected")
+            )
+            _FINISHING.add(task)
+            task.add_done_callback(_FINISHING.discard)
         raise
     except Exception as exc:
-        if route.mutating and not isinstance(exc, web.HTTPException):
-            await audit(st, request, route, ident, role, "error", 500, type(exc).__name__)
+        if route.mutating and (pending is not None or not isinstance(exc, web.HTTPException)):
+            status = exc.status if isinstance(exc, web.HTTPException) else 500
+            await _end(st, request, route, ident, pending, "error", status, type(exc).__name__)
         raise
     if route.mutating:
-        await audit(st, request, route, ident, role, "allowed", response.status)
+        await _end(st, request, route, ident, pending, "allowed", response.status)
     return response
+
+
+async def _end(
+    st: ApiState,
+    request: web.Request,
+    route: Route,
+    ident: Identity,
+    pending: Pending | None,
+    outcome: Outcome,
+    status: int,
+    detail: str | None = None,
+) -> None:
+    """The outcome of a mutating request: completes its begun entry, or (refused before the
+    change began: bad query, body or path) records one on its own."""
+    if pending is not None:
+        await st.audit.finish(pending, outcome, status=status, detail=detail)
+    else:
+        role = request.get(ROLE) or ""
+        await audit(st, request, route, ident, role, outcome, status, detail)

@@ -141,7 +141,13 @@ class AuditQuery(_In):
     before: StreamId | None = None
     limit: int = Field(default=100, ge=1, le=1000)
     user: str | None = Field(default=None, max_length=128)
-    outcome: Literal["allowed", "denied", "error"] | None = None
+    outcome: Literal["allowed", "denied", "error", "interrupted"] | None = None
+
+
+class StrangersQuery(_In):
+    """How far back to look at refused unauthenticated requests."""
+
+    minutes: int = Field(default=60, ge=1, le=1440)
 
 
 class DeadLetterQuery(_In):
@@ -385,12 +391,38 @@ class AuditEntry(_Out):
     requestId: str
     status: int | None = None
     detail: str | None = None
+    source: Literal["api", "cli", "file"] = "api"
+    """Where the change was made: an API request, a ``dagq`` command, a policies-file edit."""
 
 
 class AuditList(_Out):
     """Audit entries, newest first."""
 
     entries: list[AuditEntry]
+
+
+class StrangerAddress(_Out):
+    """One address's refused unauthenticated requests in a minute."""
+
+    address: str
+    count: int
+
+
+class StrangerMinute(_Out):
+    """Refused unauthenticated requests in one minute."""
+
+    minute: datetime
+    total: int
+    addresses: list[StrangerAddress]
+    """The busiest addresses, most requests first."""
+    others: int
+    """Requests from addresses past the list."""
+
+
+class StrangerList(_Out):
+    """Minutes that saw refused unauthenticated requests, newest first."""
+
+    minutes: list[StrangerMinute]
 
 
 class PolicyStatus(_Out):

@@ -18,8 +18,10 @@ from aiohttp import web
 from orchestrator.api.metrics import ApiMetrics
 from orchestrator.keys import Keys
 from orchestrator.security.audit import AuditLog
+from orchestrator.security.file_audit import FileAuditor
 from orchestrator.security.ratelimit import RateLimiter
 from orchestrator.security.rbac import Authorizer
+from orchestrator.security.strangers import StrangerCounter
 from orchestrator.security.users import User, UserStore
 from orchestrator.service.runs import RunService
 from orchestrator.settings import Settings
@@ -106,6 +108,10 @@ class ApiState:
     authorizer: Authorizer
     users: UserStore
     audit: AuditLog
+    strangers: StrangerCounter
+    """Refused unauthenticated requests, counted apart from the audit trail."""
+    files: FileAuditor
+    """Audit entries of policies-file edits."""
     limiter: RateLimiter
     queue: JobQueue
     workers: LiveWorkers

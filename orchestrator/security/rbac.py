@@ -2,15 +2,18 @@
 
 The model and policy are read as text, checked line by line (Casbin itself loads a
 line with the wrong field count and then raises on *every* decision), built into a
-fresh enforcer, probed for every role and permission, and only then swapped in.
-A rejected edit leaves the last good policy in force and is recorded in
-:meth:`Authorizer.status` for admins.
+fresh enforcer, probed for every role and permission, checked against the invariants
+(``security.invariants``: an edit that parses but opens everything is refused), and
+only then swapped in.  A rejected edit leaves the last good policy in force and is
+recorded in :meth:`Authorizer.status` for admins; every reload, accepted or refused, is
+also queued as a :class:`PolicyChange` for the audit trail.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,28 +25,16 @@ from casbin.model import Model
 from casbin.persist import Adapter, load_policy_line
 
 from orchestrator.errors import ConfigError
+from orchestrator.security import invariants
 from orchestrator.security.policy_file import MODEL_FILE, POLICY_FILE, parse_policy
+from orchestrator.security.roles import PERMISSIONS as PERMISSIONS
+from orchestrator.security.roles import ROLES as ROLES
 
 log = structlog.get_logger(__name__)
 
-ROLES: tuple[str, ...] = ("workflow_designer", "workflow_operator", "workflow_admin")
-"""The design's three roles."""
-
-PERMISSIONS: tuple[str, ...] = (
-    "workflow:create",
-    "workflow:read",
-    "workflow:update",
-    "workflow:delete",
-    "workflow:validate",
-    "workflow:execute",
-    "run:read",
-    "run:cancel",
-    "system:configure",
-)
-"""Every permission the design names; API routes declare one of these."""
-
 _CACHE_MAX = 50_000
 _PROBE_STRANGER = "\x00dagq-probe-stranger"
+_CHANGES_KEPT = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +74,19 @@ class PolicyStatus:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class PolicyChange:
+    """One reload of the policy files as the audit trail records it: accepted or refused."""
+
+    accepted: bool
+    error: str | None
+    digest: str
+    """Content hash of the files judged."""
+    model_text: str
+    policy_text: str
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
 class _LinesAdapter(Adapter):  # type: ignore[misc]
     """Feeds already validated policy lines to Casbin (no second read of the file)."""
 
@@ -101,28 +105,47 @@ class _Loaded:
     policy_lines: int
     roles: tuple[str, ...]
     role_perms: dict[str, tuple[str, ...]]
+    admins: tuple[str, ...]
+    """Users the policy gives workflow_admin (the keeps-an-admin invariant)."""
+    model_text: str = ""
+    policy_text: str = ""
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text("utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path.name} is missing from {path.parent}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from None
+@dataclass(frozen=True, slots=True)
+class _Files:
+    digest: str
+    model: bytes | None
+    policy: bytes | None
 
 
-def _digest(policies_dir: Path) -> str:
-    """Content hash of the model and policy (mtimes alone miss same-size edits in one tick)."""
+def _snapshot(policies_dir: Path) -> _Files:
+    """Both files' bytes and their content hash (mtimes alone miss same-size edits in one
+    tick); a missing or unreadable file counts as a content of its own."""
     h = hashlib.sha256()
+    found: list[bytes | None] = []
     for name in (MODEL_FILE, POLICY_FILE):
         try:
-            h.update((policies_dir / name).read_bytes())
+            data: bytes | None = (policies_dir / name).read_bytes()
+            h.update(data or b"")
         except OSError as exc:
+            data = None
             h.update(f"<unreadable {exc.errno}>".encode())
         h.update(b"\x00")
-    return h.hexdigest()
+        found.append(data)
+    return _Files(h.hexdigest(), found[0], found[1])
+
+
+def _text(policies_dir: Path, name: str, data: bytes | None) -> str:
+    if data is None:
+        path = policies_dir / name
+        if not path.exists():
+            raise ConfigError(f"{name} is missing from {policies_dir}")
+        raise ConfigError(f"cannot read {path}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"cannot read {policies_dir / name}: {exc}") from None
 
 
 def _build_model(text: str) -> Model:
@@ -141,6 +164,11 @@ def _build_model(text: str) -> Model:
         )
     if len(model.model["r"]["r"].tokens) != 2:
         raise ConfigError("model.conf: the request must be 'r = sub, perm' (two fields)")
+    grouping = model.model.get("g", {}).get("g")
+    if grouping is None or len(grouping.tokens) != 2:
+        raise ConfigError(
+            "model.conf: the role definition must be 'g = _, _' (users get roles by g lines)"
+        )
     return model
 
 
@@ -170,11 +198,18 @@ def _check_lines(model: Model, policy_text: str) -> tuple[list[str], int]:
     return lines, len(lines)
 
 
-def load_policies(policies_dir: Path) -> _Loaded:
-    """Read, check, build and probe the policy in ``policies_dir``; ConfigError if unusable."""
-    digest = _digest(policies_dir)
-    model = _build_model(_read(policies_dir / MODEL_FILE))
-    lines, count = _check_lines(model, _read(policies_dir / POLICY_FILE))
+def _decider(enforcer: casbin.Enforcer) -> Callable[[str, str], bool]:
+    def decide(subject: str, perm: str) -> bool:
+        return bool(enforcer.enforce(subject, perm))
+
+    return decide
+
+
+def build_policies(model_text: str, policy_text: str, digest: str = "") -> _Loaded:
+    """Check, build, probe and hold to the invariants one model and policy; ConfigError if
+    unusable or unsafe."""
+    model = _build_model(model_text)
+    lines, count = _check_lines(model, policy_text)
     try:
         enforcer = casbin.Enforcer(model, _LinesAdapter(lines))
         roles = tuple(sorted({str(rule[0]) for rule in enforcer.get_policy()}))
@@ -189,11 +224,42 @@ def load_policies(policies_dir: Path) -> _Loaded:
         for subject in (*roles, *users[:100], _PROBE_STRANGER):
             for perm in (*PERMISSIONS, *granted):
                 enforcer.enforce(subject, perm)
+        # The invariants ask a twin enforcer that also holds the probe users' g lines,
+        # so the enforcer that goes into service never contains them.
+        probe_model = _build_model(model_text)
+        twin = casbin.Enforcer(probe_model, _LinesAdapter(lines + invariants.probe_lines()))
+        invariants.check(_decider(twin))
     except ConfigError:
         raise
     except Exception as exc:
         raise ConfigError(f"policy cannot decide: {type(exc).__name__}: {exc}") from None
-    return _Loaded(enforcer, digest, count, roles, role_perms)
+    admins = tuple(
+        sorted(
+            user
+            for user in set(users)
+            if user not in role_perms
+            and invariants.ADMIN_ROLE in enforcer.get_implicit_roles_for_user(user)
+        )
+    )
+    return _Loaded(enforcer, digest, count, roles, role_perms, admins, model_text, policy_text)
+
+
+def read_policy_files(policies_dir: Path) -> PolicyChange:
+    """The policy files as they are on disk, unjudged (what ``dagq user`` hands the audit)."""
+    files = _snapshot(policies_dir)
+    model_text = (files.model or b"").decode("utf-8", "replace")
+    policy_text = (files.policy or b"").decode("utf-8", "replace")
+    return PolicyChange(True, None, files.digest, model_text, policy_text)
+
+
+def load_policies(policies_dir: Path) -> _Loaded:
+    """Read, check, build and probe the policy in ``policies_dir``; ConfigError if unusable."""
+    files = _snapshot(policies_dir)
+    return build_policies(
+        _text(policies_dir, MODEL_FILE, files.model),
+        _text(policies_dir, POLICY_FILE, files.policy),
+        files.digest,
+    )
 
 
 class Authorizer:
@@ -209,6 +275,7 @@ class Authorizer:
         self._last_error: str | None = None
         self._last_error_at: datetime | None = None
         self._in_error = False
+        self._changes: list[PolicyChange] = []
 
     @classmethod
     def from_dir(cls, path: Path) -> Authorizer:
@@ -257,7 +324,7 @@ class Authorizer:
     def reload_now(self) -> bool:
         """Reload from disk at once; True if the new policy is in force, False if rejected."""
         self._pending_digest = None
-        return self._reload(_digest(self.policies_dir))
+        return self._reload(_snapshot(self.policies_dir))
 
     def poll(self) -> bool:
         """One watcher tick: reload when the files changed and held still for a tick.
@@ -265,15 +332,15 @@ class Authorizer:
         Waiting one tick for the content to settle keeps a half-written file (an
         editor writing in place) from being read. Returns True when a reload happened.
         """
-        digest = _digest(self.policies_dir)
-        if digest == self._seen_digest:
+        files = _snapshot(self.policies_dir)
+        if files.digest == self._seen_digest:
             self._pending_digest = None
             return False
-        if digest != self._pending_digest:
-            self._pending_digest = digest
+        if files.digest != self._pending_digest:
+            self._pending_digest = files.digest
             return False
         self._pending_digest = None
-        return self._reload(digest)
+        return self._reload(files)
 
     async def watch(self, interval_s: float = 0.5) -> None:
         """Poll the files forever (run as a task; cancel to stop). Edits apply within ~2 ticks."""
@@ -284,21 +351,29 @@ class Authorizer:
             except Exception as exc:  # the watcher must outlive any surprise
                 log.exception("policy_watch_failed", error=str(exc))
 
-    def _reload(self, digest: str) -> bool:
-        self._seen_digest = digest
+    def _reload(self, files: _Files) -> bool:
+        self._seen_digest = files.digest
         self._last_reload_at = datetime.now(UTC)
+        model_text = (files.model or b"").decode("utf-8", "replace")
+        policy_text = (files.policy or b"").decode("utf-8", "replace")
         try:
-            loaded = load_policies(self.policies_dir)
+            loaded = build_policies(
+                _text(self.policies_dir, MODEL_FILE, files.model),
+                _text(self.policies_dir, POLICY_FILE, files.policy),
+                files.digest,
+            )
+            invariants.check_keeps_admin(self._loaded.admins, loaded.admins)
         except ConfigError as exc:
-            self._last_error = exc.message
+            self._last_error = f"{exc.message}; the previous policy stays in force"
             self._last_error_at = self._last_reload_at
             self._in_error = True
+            self._note(PolicyChange(False, exc.message, files.digest, model_text, policy_text))
             log.error("policy_rejected", policies_dir=str(self.policies_dir), error=exc.message)
             return False
         self._loaded = loaded
-        self._seen_digest = loaded.digest
         self._cache = {}
         self._in_error = False
+        self._note(PolicyChange(True, None, files.digest, model_text, policy_text))
         log.info(
             "policy_reloaded",
             policies_dir=str(self.policies_dir),
@@ -306,6 +381,22 @@ class Authorizer:
             roles=list(loaded.roles),
         )
         return True
+
+    def _note(self, change: PolicyChange) -> None:
+        self._changes.append(change)
+        del self._changes[:-_CHANGES_KEPT]
+
+    def in_force(self) -> PolicyChange:
+        """The policy in force, as a change record (what start-up hands the audit trail)."""
+        loaded = self._loaded
+        return PolicyChange(
+            True, None, loaded.digest, loaded.model_text, loaded.policy_text, loaded.loaded_at
+        )
+
+    def take_changes(self) -> list[PolicyChange]:
+        """Reloads since the last call, oldest first (the caller audits them)."""
+        changes, self._changes = self._changes, []
+        return changes
 
     def status(self) -> PolicyStatus:
         """The policy in force and the outcome of the latest reload attempt."""

@@ -7,6 +7,11 @@ people and get argon2id, slow on purpose. No plaintext secret ever reaches the d
 Every change is written atomically (temp file + ``os.replace``) with mode 0600,
 under a file lock so two ``dagq user`` commands cannot lose each other's edits, and
 a role change also rewrites the user's ``g`` line in ``policy.csv``.
+
+No change may leave the users without an enabled admin when they had one (an empty
+``users.yaml`` locks everyone out): ``dagq user`` refuses such a change, and a hand edit
+that does it is refused on reload, the previous users staying in force.  Every reload,
+accepted or refused, is queued as a :class:`UsersChange` for the audit trail.
 """
 
 from __future__ import annotations
@@ -18,9 +23,12 @@ import os
 import re
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import orjson
 import structlog
 import yaml
 from argon2 import PasswordHasher
@@ -56,6 +64,8 @@ _HEADER = (
     "# passwords. Keep this file private (mode 0600).\n"
 )
 _hasher = PasswordHasher()  # argon2id with the library's RFC 9106 low-memory profile
+_CHANGES_KEPT = 20
+ADMIN_ROLE = "workflow_admin"
 
 
 def _now() -> datetime:
@@ -89,6 +99,54 @@ class User(BaseModel):
     def has_password(self) -> bool:
         """True when a web-login password is set."""
         return self.password_hash is not None
+
+
+def users_summary(users: dict[str, User]) -> dict[str, dict[str, Any]]:
+    """What the audit trail compares between two versions of the users: roles, state, key
+    ids, and whether (not what) the password changed; never a secret or a usable hash."""
+    return {
+        name: {
+            "role": user.role,
+            "disabled": user.disabled,
+            "keys": [key.id for key in user.api_keys],
+            "password": hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+            if user.password_hash
+            else None,
+        }
+        for name, user in sorted(users.items())
+    }
+
+
+def admins(users: dict[str, User]) -> tuple[str, ...]:
+    """Enabled users with the admin role."""
+    return tuple(n for n, u in sorted(users.items()) if u.role == ADMIN_ROLE and not u.disabled)
+
+
+@dataclass(frozen=True, slots=True)
+class UsersChange:
+    """One reload of ``users.yaml`` as the audit trail records it: accepted or refused."""
+
+    accepted: bool
+    error: str | None
+    summary: dict[str, dict[str, Any]]
+    """:func:`users_summary` of the file judged (of the users in force when refused
+    because it did not parse)."""
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def digest(self) -> str:
+        """Content hash of the summary."""
+        return hashlib.sha256(orjson.dumps(self.summary, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _keeps_admin(old: dict[str, User], new: dict[str, User]) -> str | None:
+    """Why ``new`` may not replace ``old`` (no enabled admin left), or None."""
+    if admins(old) and not admins(new):
+        return (
+            "invariant 'keeps-an-admin' fails (someone must be able to administer dagq): "
+            f"no enabled {ADMIN_ROLE} would be left (now: {', '.join(admins(old)[:5])})"
+        )
+    return None
 
 
 class _UsersFile(BaseModel):
@@ -149,6 +207,7 @@ class UserStore:
         self._key_index: dict[str, tuple[str, str]] = {}
         self._stamp: tuple[int, int, int] | None = None
         self.last_error: str | None = None
+        self._changes: builtins.list[UsersChange] = []
         if not self.path.exists():
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -173,8 +232,7 @@ class UserStore:
             return None
         return (st.st_mtime_ns, st.st_size, st.st_ino)
 
-    def _load(self) -> None:
-        stamp = self._file_stamp()
+    def _parse(self) -> dict[str, User]:
         try:
             raw = yaml.safe_load(self.path.read_text("utf-8")) or {}
             parsed = _UsersFile.model_validate(raw)
@@ -189,7 +247,11 @@ class UserStore:
         for name, user in parsed.users.items():
             if user.name != name:
                 raise ConfigError(f"users file {self.path}: entry {name!r} names {user.name!r}")
-        self._set(parsed.users)
+        return parsed.users
+
+    def _load(self) -> None:
+        stamp = self._file_stamp()
+        self._set(self._parse())
         self._stamp = stamp
         self.last_error = None
 
@@ -202,18 +264,40 @@ class UserStore:
     def reload_if_changed(self) -> bool:
         """Re-read the file if its mtime, size or inode changed; True if it was reloaded.
 
-        A file that no longer parses is logged and the last good users stay in force.
+        A file that no longer parses, or that would leave no enabled admin, is logged,
+        shown in :attr:`last_error`, and the last good users stay in force.
         """
-        if self._file_stamp() == self._stamp:
+        stamp = self._file_stamp()
+        if stamp == self._stamp:
             return False
+        self._stamp = stamp
         try:
-            self._load()
+            users = self._parse()
+            why = _keeps_admin(self._users, users)
+            if why is not None:
+                raise ConfigError(f"users file {self.path} refused: {why}")
         except ConfigError as exc:
-            self._stamp = self._file_stamp()
-            self.last_error = exc.message
+            self.last_error = f"{exc.message}; the previous users stay in force"
+            self._note(UsersChange(False, exc.message, users_summary(self._users)))
             log.error("users_file_rejected", path=str(self.path), error=exc.message)
             return False
+        self._set(users)
+        self.last_error = None
+        self._note(UsersChange(True, None, users_summary(users)))
         return True
+
+    def _note(self, change: UsersChange) -> None:
+        self._changes.append(change)
+        del self._changes[:-_CHANGES_KEPT]
+
+    def in_force(self) -> UsersChange:
+        """The users in force, as a change record (what start-up hands the audit trail)."""
+        return UsersChange(True, None, users_summary(self._users))
+
+    def take_changes(self) -> builtins.list[UsersChange]:
+        """Reloads since the last call, oldest first (the caller audits them)."""
+        changes, self._changes = self._changes, []
+        return changes
 
     def list(self) -> builtins.list[User]:
         """Every user, by name."""
@@ -279,6 +363,12 @@ class UserStore:
             self._load()  # always from disk: another process may have written since
             users = dict(self._users)
             change(users)
+            why = _keeps_admin(self._users, users)
+            if why is not None:
+                raise Conflict(
+                    f"refused: {why}. Give another user the admin role first "
+                    "(dagq user role NAME admin)."
+                )
             self._write(users)
             if policy is not None:
                 set_user_role(self.policy_path, policy[0], policy[1])

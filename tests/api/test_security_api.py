@@ -93,7 +93,11 @@ async def test_audit_records_mutations_and_denials(api: Api) -> None:
     assert create["resource"] == "POST /api/v1/workflows"
     deny = by_request["req-denied-1"]
     assert (deny["outcome"], deny["status"], deny["action"]) == ("denied", 403, "startWorkflowRun")
-    assert any(e["user"] is None and e["status"] == 401 for e in entries)
+    # A stranger's refusal is counted apart, never an entry that could push users' out.
+    assert not any(e["status"] == 401 for e in entries)
+    strangers = await api.client.get("/api/v1/audit/strangers", headers=api.auth("admin"))
+    [minute] = (await strangers.json())["minutes"]
+    assert minute["total"] == 1 and minute["addresses"] == [{"address": "127.0.0.1", "count": 1}]
     assert not any(e["action"] == "listWorkflows" for e in entries)  # reads are not audited
     only_denied = await api.client.get("/api/v1/audit?outcome=denied", headers=api.auth("admin"))
     assert {e["outcome"] for e in (await only_denied.json())["entries"]} == {"denied"}

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -12,6 +16,7 @@ import redis.asyncio as aioredis
 from orchestrator.errors import BadRequest
 from orchestrator.keys import Keys
 from orchestrator.security.audit import AuditLog
+from tests.conftest import until
 
 
 async def test_record_goes_to_stream_and_file(
@@ -101,3 +106,89 @@ async def test_bad_read_arguments(
 ) -> None:
     with pytest.raises(BadRequest):
         await AuditLog(redis_client, keys, path=None).read(**kwargs)  # type: ignore[arg-type]
+
+
+async def test_a_change_is_on_record_before_it_and_once_after(
+    redis_client: aioredis.Redis, keys: Keys, tmp_path: Path
+) -> None:
+    audit = AuditLog(redis_client, keys, path=tmp_path / "audit.jsonl")
+    pending = await audit.begin(
+        user="ada", role="workflow_admin", action="deleteWorkflow", resource="DELETE /w/x",
+        request_id="req-9", detail="workflow x",
+    )  # fmt: skip
+    # Before the change: in flight, not yet in the trail.
+    assert await redis_client.hlen(keys.audit_inflight()) == 1
+    assert await redis_client.xlen(keys.audit_log()) == 0
+    entry_id = await audit.finish(pending, "error", status=409, detail="active runs")
+    assert await redis_client.hlen(keys.audit_inflight()) == 0
+    [entry] = await audit.read()
+    assert entry["id"] == entry_id
+    assert (entry["outcome"], entry["status"], entry["requestId"]) == ("error", 409, "req-9")
+    assert entry["detail"] == "workflow x: active runs" and entry["source"] == "api"
+    # A live writer's in-flight entries are left alone by the sweep.
+    await audit.begin(user="ada", role=None, action="a", resource="r", request_id="req-10")
+    assert await audit.sweep() == 0
+    assert await redis_client.hlen(keys.audit_inflight()) == 1
+    audit.close()
+    lines = [orjson.loads(line) for line in (tmp_path / "audit.jsonl").read_bytes().splitlines()]
+    assert [line["requestId"] for line in lines] == ["req-9"]
+
+
+_WRITER = """
+import asyncio, sys
+import redis.asyncio as aioredis
+from orchestrator.keys import Keys
+from orchestrator.security.audit import AuditLog
+
+async def main() -> None:
+    client = aioredis.Redis.from_url(sys.argv[1])
+    audit = AuditLog(client, Keys(prefix=sys.argv[2]), path=None, source="cli", owner_ttl_s=1)
+    await audit.begin(user="op@host", role=None, action="addUser", resource="user eve",
+                      request_id="cli-killed", detail="role workflow_admin")
+    print("begun", flush=True)
+    await asyncio.sleep(3600)
+
+asyncio.run(main())
+"""
+
+
+def _kill_9_after_begin(redis_url: str, key_prefix: str) -> None:
+    """Run a real writer process until it has begun a change, then kill -9 it."""
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, redis_url, key_prefix], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert writer.stdout is not None
+        assert writer.stdout.readline().strip() == "begun"
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(10)
+
+
+async def test_a_writer_killed_mid_change_leaves_an_interrupted_entry(
+    redis_client: aioredis.Redis, redis_url: str, keys: Keys, key_prefix: str, tmp_path: Path
+) -> None:
+    await asyncio.to_thread(_kill_9_after_begin, redis_url, key_prefix)
+    audit = AuditLog(redis_client, keys, path=tmp_path / "audit.jsonl")
+    # The owner key outlives the process by its TTL; then the sweep records the attempt.
+    moved: list[int] = []
+
+    async def swept() -> bool:
+        moved.append(await audit.sweep())
+        return moved[-1] > 0
+
+    await until(swept, "the dead writer's entry to be swept")
+    assert moved[-1] == 1
+    [entry] = await audit.read()
+    assert (entry["outcome"], entry["requestId"], entry["user"]) == (
+        "interrupted",
+        "cli-killed",
+        "op@host",
+    )
+    assert entry["source"] == "cli" and entry["status"] is None
+    assert "may or may not have been applied" in entry["detail"]
+    assert "role workflow_admin" in entry["detail"]
+    assert await audit.sweep() == 0  # recorded once
+    assert await redis_client.hlen(keys.audit_inflight()) == 0
+    assert [e["outcome"] for e in await audit.read(outcome="interrupted")] == ["interrupted"]
+    audit.close()

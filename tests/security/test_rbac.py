@@ -104,11 +104,11 @@ async def _until(predicate: object, what: str) -> None:
 
 async def test_hot_reload_applies_an_edit(policies_with_users: Path) -> None:
     authz = Authorizer.from_dir(policies_with_users)
-    assert not authz.allowed("dee", "workflow:execute")  # cached now: reload must clear it
+    assert not authz.allowed("dee", "run:read")  # cached now: reload must clear it
     task = asyncio.create_task(authz.watch(interval_s=0.05))
     try:
-        _append(policies_with_users, "p, workflow_designer, workflow:execute\n")
-        await _until(lambda: authz.allowed("dee", "workflow:execute"), "the edit to apply")
+        _append(policies_with_users, "p, workflow_designer, run:read\n")
+        await _until(lambda: authz.allowed("dee", "run:read"), "the edit to apply")
         status = authz.status()
         assert not status.in_error
         assert status.last_reload_at is not None
@@ -205,10 +205,10 @@ def test_first_load_never_fails_open(policies: Path) -> None:
 def test_poll_waits_for_the_file_to_settle(policies_with_users: Path) -> None:
     authz = Authorizer.from_dir(policies_with_users)
     assert authz.poll() is False
-    _append(policies_with_users, "p, workflow_operator, workflow:update\n")
+    _append(policies_with_users, "p, workflow_operator, workflow:validate\n")
     assert authz.poll() is False  # first sight of the change: wait a tick
     assert authz.poll() is True
-    assert authz.allowed("otto", "workflow:update")
+    assert authz.allowed("otto", "workflow:validate")
     assert authz.poll() is False
 
 

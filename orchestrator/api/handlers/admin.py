@@ -63,6 +63,12 @@ async def audit(request: web.Request) -> web.StreamResponse:
     return json_response({"entries": entries})
 
 
+async def strangers(request: web.Request) -> web.StreamResponse:
+    """Refused unauthenticated requests per minute and address, newest first."""
+    q = query(request, schemas.StrangersQuery)
+    return json_response({"minutes": await state(request).strangers.read(q.minutes)})
+
+
 async def policy_status(request: web.Request) -> web.StreamResponse:
     """The policy in force, when it was loaded, and why the latest edit was refused."""
     st = state(request)
