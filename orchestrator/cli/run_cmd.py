@@ -1,4 +1,8 @@
-"""``dagq run``: register a spec, start a run, optionally execute it here and wait."""
+"""``dagq run``: register a spec, start a run, optionally execute it here and wait.
+
+Storing the workflow and starting the run are changes made outside the API, so each is
+audited like the API's (see ``cli.audited``).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,12 @@ from typing import Any
 
 import click
 
+from orchestrator.engine.state import RunState
 from orchestrator.errors import DagqError
 from orchestrator.logs import setup_logging
 from orchestrator.settings import load_settings
 from orchestrator.spec.loader import load_file
+from orchestrator.store.records import WorkflowRecord
 from orchestrator.worker.registry import Registry
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_CANNOT_START = 0, 1, 2
@@ -39,6 +45,7 @@ async def _run(
     timeout_s: float | None,
     concurrency: int,
 ) -> tuple[int, dict[str, Any]]:
+    from orchestrator.cli.audited import cli_audit
     from orchestrator.service.local import local_stack, upsert_workflow
     from orchestrator.store.connection import connect
 
@@ -49,9 +56,33 @@ async def _run(
     settings = load_settings()
     conn = await connect(settings)
     try:
-        async with local_stack(conn, registry if wait else None, concurrency=concurrency) as svc:
-            record = await upsert_workflow(svc, spec, user="cli")
-            state = await svc.start(record.spec.id, params, user="cli")
+        async with (
+            cli_audit(settings, conn) as audit,
+            local_stack(conn, registry if wait else None, concurrency=concurrency) as svc,
+        ):
+
+            async def store() -> WorkflowRecord:
+                return await upsert_workflow(svc, spec, user="cli")
+
+            async def start(workflow_id: str) -> RunState:
+                return await svc.start(workflow_id, params, user="cli")
+
+            if audit is None:
+                record = await store()
+                state = await start(record.spec.id)
+            else:
+                record = await audit.change(
+                    "storeWorkflow",
+                    f"workflow {spec.id}",
+                    store,
+                    done=lambda r: f"version {r.version}",
+                )
+                state = await audit.change(
+                    "startWorkflowRun",
+                    f"workflow {record.spec.id}",
+                    lambda: start(record.spec.id),
+                    done=lambda s: f"run {s.run_id}",
+                )
             logging.getLogger("dagq").info("started %s of %s", state.run_id, record.spec.id)
             if wait:
                 state = await svc.wait(state.run_id, timeout_s=timeout_s)

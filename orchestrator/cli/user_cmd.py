@@ -1,11 +1,13 @@
 """``dagq user``: manage API users (keys, passwords, roles) in the policies directory.
 
 Commands that issue a key print it alone on the last line of stdout, so scripts can
-take it with ``tail -n1``; prompts go to stderr.
+take it with ``tail -n1``; prompts go to stderr.  Every change is audited (see
+``cli.audited``): without a reachable Redis for the trail, nothing is changed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import os
@@ -19,7 +21,7 @@ import click
 from orchestrator.errors import DagqError
 from orchestrator.security.policy_file import POLICY_FILE, ensure_policies_dir, user_roles
 from orchestrator.security.rbac import ROLES
-from orchestrator.security.users import ROLE_ALIASES, User, UserStore
+from orchestrator.security.users import ROLE_ALIASES, User, UserStore, normalize_role
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -76,6 +78,47 @@ def _store(explicit: Path | None) -> UserStore:
     return UserStore.in_dir(directory)
 
 
+def _changed(
+    store: UserStore,
+    action: str,
+    name: str,
+    change: Callable[[], R],
+    *,
+    detail: str | None = None,
+    done: Callable[[R], str | None] | None = None,
+) -> R:
+    """Make one change to the users through the audit trail (entry before, outcome after);
+    the files it rewrites are then on record, so the API's reload does not log them again."""
+    from orchestrator.cli.audited import cli_audit, run_sync
+    from orchestrator.security.file_audit import FileState
+    from orchestrator.security.rbac import read_policy_files
+    from orchestrator.settings import load_settings
+
+    def files() -> tuple[FileState, FileState]:
+        policy = read_policy_files(store.policy_path.parent)
+        return FileState.of_policy(policy), FileState.of_users(store.in_force())
+
+    async def job() -> R:
+        async with cli_audit(load_settings()) as audit:
+            if audit is None:
+                return change()
+            store.reload_if_changed()
+            before = files()
+
+            async def make() -> R:
+                return await asyncio.to_thread(change)
+
+            async def adopt() -> None:  # before the entry completes: see file_audit
+                for old, new in zip(before, files(), strict=True):
+                    await audit.adopt(old, new)
+
+            return await audit.change(
+                action, f"user {name}", make, detail=detail, done=done, settle=adopt
+            )
+
+    return run_sync(job)
+
+
 _policies_option = click.option(
     "--policies",
     "policies",
@@ -114,7 +157,14 @@ def add_cmd(
     """Create user NAME with ROLE and print its new API key (shown once) on the last line."""
     store = _store(policies)
     password = _read_password(password_stdin) if (ask_password or password_stdin) else None
-    created, key = store.add(name, role, password=password)
+    created, key = _changed(
+        store,
+        "addUser",
+        name,
+        lambda: store.add(name, role, password=password),
+        detail=f"role {normalize_role(role)}" + (", web password" if password else ""),
+        done=lambda made: f"API key {made[0].api_keys[0].id}",
+    )
     click.echo(f"created user {created.name} with role {created.role}")
     click.echo(f"policy: {store.policy_path} (g, {created.name}, {created.role})")
     click.echo(f"web password: {'set' if created.has_password else 'not set'}")
@@ -186,7 +236,8 @@ def _row_json(u: User, policy_roles: list[str]) -> dict[str, object]:
 @_friendly
 def rm_cmd(name: str, policies: Path | None) -> None:
     """Remove user NAME: its keys stop working and its role line goes."""
-    _store(policies).remove(name)
+    store = _store(policies)
+    _changed(store, "removeUser", name, lambda: store.remove(name))
     click.echo(f"removed user {name}")
 
 
@@ -196,7 +247,14 @@ def rm_cmd(name: str, policies: Path | None) -> None:
 @_friendly
 def rotate_cmd(name: str, policies: Path | None) -> None:
     """Give NAME a new API key (printed on the last line) and revoke its old ones."""
-    key = _store(policies).rotate(name)
+    store = _store(policies)
+    key = _changed(
+        store,
+        "rotateUserKey",
+        name,
+        lambda: store.rotate(name),
+        done=lambda new: f"new API key {new.split('_')[1]}; older keys revoked",
+    )
     click.echo(f"rotated the API key of {name}; older keys no longer work")
     click.echo("API key (shown once, store it now):")
     click.echo(key)
@@ -214,10 +272,11 @@ def passwd_cmd(name: str, password_stdin: bool, clear: bool, policies: Path | No
     if store.get(name) is None:
         raise click.ClickException(f"no user called {name!r}")
     if clear:
-        store.set_password(name, None)
+        _changed(store, "clearUserPassword", name, lambda: store.set_password(name, None))
         click.echo(f"cleared the password of {name}")
         return
-    store.set_password(name, _read_password(password_stdin))
+    password = _read_password(password_stdin)
+    _changed(store, "setUserPassword", name, lambda: store.set_password(name, password))
     click.echo(f"set the password of {name}")
 
 
@@ -228,7 +287,14 @@ def passwd_cmd(name: str, password_stdin: bool, clear: bool, policies: Path | No
 @_friendly
 def role_cmd(name: str, role: str, policies: Path | None) -> None:
     """Change the role of NAME (in users.yaml and policy.csv)."""
-    changed = _store(policies).set_role(name, role)
+    store = _store(policies)
+    changed = _changed(
+        store,
+        "setUserRole",
+        name,
+        lambda: store.set_role(name, role),
+        detail=f"role -> {normalize_role(role)}",
+    )
     click.echo(f"{name} now has role {changed.role}")
 
 
@@ -238,7 +304,8 @@ def role_cmd(name: str, role: str, policies: Path | None) -> None:
 @_friendly
 def disable_cmd(name: str, policies: Path | None) -> None:
     """Refuse NAME's keys and password without deleting the user."""
-    _store(policies).set_disabled(name, True)
+    store = _store(policies)
+    _changed(store, "disableUser", name, lambda: store.set_disabled(name, True))
     click.echo(f"disabled {name}")
 
 
@@ -248,5 +315,6 @@ def disable_cmd(name: str, policies: Path | None) -> None:
 @_friendly
 def enable_cmd(name: str, policies: Path | None) -> None:
     """Accept NAME's keys and password again."""
-    _store(policies).set_disabled(name, False)
+    store = _store(policies)
+    _changed(store, "enableUser", name, lambda: store.set_disabled(name, False))
     click.echo(f"enabled {name}")

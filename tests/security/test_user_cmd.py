@@ -16,6 +16,17 @@ from orchestrator.security.users import UserStore
 PASSWORD = "a long enough password"
 
 
+@pytest.fixture(autouse=True)
+def audit_trail(
+    redis_url: str, key_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every change is audited: on the test's Redis, never an embedded server of a real data
+    dir."""
+    monkeypatch.setenv("DAGQ_REDIS_URL", redis_url)
+    monkeypatch.setenv("DAGQ_WORKFLOW__STORAGE__PREFIX", key_prefix)
+    monkeypatch.setenv("DAGQ_DATA_DIR", str(tmp_path / "user-cmd-data"))
+
+
 def _run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
     result = CliRunner().invoke(build_cli(), ["user", *args], input=stdin)
     return result.exit_code, result.stdout, result.stderr
