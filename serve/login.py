@@ -1,4 +1,8 @@
-"""Signing in and out of the web front end: the form, the one-time URL, the session cookie."""
+"""Signing in and out of the web front end: the form, the one-time URL, the session cookie.
+
+Sign-outs, the one-time links and the failed-attempt windows live in Redis
+(``serve.web_store``), so they hold on every replica and across restarts.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +14,10 @@ from dataclasses import replace
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from orchestrator.errors import DagqError
+from orchestrator.errors import DagqError, RateLimited
 from serve.pages import SESSION, PublicUrls, render, see_other
-from serve.web_auth import (
-    CsrfGuard,
-    LoginRateLimiter,
-    OneTimeToken,
-    Session,
-    SessionCodec,
-    UserDirectory,
-)
+from serve.web_auth import CsrfGuard, Session, SessionCodec, UserDirectory
+from serve.web_store import WebStore
 
 log = logging.getLogger("dagq.web")
 
@@ -65,8 +63,7 @@ class LoginFlow:
         urls: PublicUrls,
         sessions: SessionCodec,
         csrf: CsrfGuard,
-        limiter: LoginRateLimiter,
-        one_time: OneTimeToken,
+        store: WebStore,
         admin_user: str | None,
         on_logout: Callable[[Session], Awaitable[None]],
     ) -> None:
@@ -74,19 +71,20 @@ class LoginFlow:
         self.urls = urls
         self.sessions = sessions
         self.csrf = csrf
-        self.limiter = limiter
-        self.one_time = one_time
+        self.store = store
         self.admin_user = admin_user
         self.on_logout = on_logout
 
-    def current(self, cookie: str | None) -> Session | None:
-        """The session of a cookie, checked against the users file as it is now.
+    async def current(self, cookie: str | None) -> Session | None:
+        """The session of a cookie, checked against sign-outs and the users file as it is now.
 
-        A removed or disabled user loses the session at once, and a role change applies to the
-        next app the user opens (the API also asks the live policy on every call).
+        A signed-out session is refused on every replica; a removed or disabled user loses the
+        session at once, and a role change applies to the next app the user opens (the API
+        also asks the live policy on every call).  :class:`Unavailable` when Redis cannot say
+        whether the session was signed out (refused rather than guessed).
         """
         session = self.sessions.read(cookie)
-        if session is None:
+        if session is None or await self.store.revocations.is_revoked(session.sid):
             return None
         try:
             user = self.users.get(session.user)
@@ -139,10 +137,11 @@ class LoginFlow:
         response.del_cookie(CSRF_COOKIE, path=self.urls.cookie_path(request, "/login"))
         return response
 
-    def token_login(self, request: web.Request) -> web.Response:
-        """``GET /?token=...``: the one-time URL signs the local admin in, once."""
-        admin = self.users.get(self.admin_user) if self.admin_user else None
-        if admin is None or admin.disabled or not self.one_time.consume(request.query["token"]):
+    async def token_login(self, request: web.Request) -> web.Response:
+        """``GET /?token=...``: a one-time URL (printed by any replica) signs its user in, once."""
+        name = await self.store.link.consume(request.query["token"])
+        admin = self.users.get(name) if name else None
+        if admin is None or admin.disabled:
             log.warning("refused a one-time sign-in link from %s", request.remote)
             raise web.HTTPSeeOther(self.urls.base(request) + "/login?m=link-used")
         log.info("local admin %s signed in with the one-time link", admin.name)
@@ -199,31 +198,25 @@ class LoginFlow:
             )
         if not username or not password or len(password) > _MAX_PASSWORD:
             return self.form(request, status=400, error=WRONG_LOGIN, username=username)
-        # In memory, per process: see LoginRateLimiter.
-        throttle_key = self.limiter.key(username, request.remote or "?")
-        wait_s = self.limiter.retry_after_s(throttle_key)
-        if wait_s is not None:
-            minutes = max(1, round(wait_s / 60))
-            page = self.message(
-                request,
-                "Too many attempts",
-                f"Too many failed sign-in attempts. Try again in about {minutes} minute(s).",
-                status=429,
-                retry=False,
-            )
-            page.headers["Retry-After"] = str(int(wait_s) + 1)
-            return page
+        address = request.remote or "unknown"
+        throttle = self.store.throttle
         try:
+            # Counted before the check, per user name and per address: parallel guesses
+            # cannot slip past, and neither can one address trying many names.
+            attempt = await throttle.reserve(username, address)
             # Password hashing is slow on purpose: keep it off the event loop.
             user = await asyncio.to_thread(self.users.verify_password, username, password)
+        except RateLimited as exc:
+            page = self.message(request, "Too many attempts", exc.message, status=429, retry=False)
+            page.headers["Retry-After"] = str(exc.retry_after_s)
+            return page
         except DagqError as exc:
             log.error("sign-in unavailable: %s", exc)
             return self.message(request, "Sign-in unavailable", exc.message, status=503)
         if user is None:
-            self.limiter.record_failure(throttle_key)
-            log.warning("failed sign-in for %s from %s", self._who(username), request.remote)
+            log.warning("failed sign-in for %s from %s", self._who(username), address)
             return self.form(request, status=401, error=WRONG_LOGIN, username=username)
-        self.limiter.reset(throttle_key)
+        await throttle.succeeded(username, address, attempt)
         log.info("%s (%s) signed in from %s", user.name, user.role, request.remote)
         return self.start_session(request, user.name, user.role)
 
@@ -239,7 +232,14 @@ class LoginFlow:
             session, field if isinstance(field, str) else None
         ):
             raise web.HTTPForbidden(text="Sign-out refused: the form did not come from this site.")
-        self.sessions.revoke(session)
+        try:
+            await self.store.revocations.revoke(session.sid, session.expires_at)
+        except DagqError as exc:
+            # Never say "signed out" while the cookie would still open the designer.
+            log.error("sign-out not recorded: %s", exc)
+            return self.message(
+                request, "Sign-out failed", f"{exc.message}. Please try again.", status=503
+            )
         await self.on_logout(session)
         response = see_other(login + "?m=signed-out")
         response.del_cookie(SESSION_COOKIE, path=self.urls.cookie_path(request))

@@ -6,6 +6,8 @@ the app.  This subclass adds, as aiohttp middleware and routes: a CSRF-safe logi
 HttpOnly SameSite=Strict session cookie, a one-time login URL for the local admin, an Origin check
 on ``/ws``, per-user and overall process caps, an idle timeout, a scrubbed app environment, links
 that are right behind a reverse proxy, and a page that loads nothing from outside hosts.
+Sign-outs, one-time links and sign-in throttling are kept in Redis (``serve.web_store``), so
+replicas share them and restarts keep them.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import logging
 import secrets
 import shlex
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -26,7 +29,7 @@ from pathlib import Path
 from aiohttp import WSMsgType, web
 from textual_serve.server import Server
 
-from orchestrator.errors import DagqError
+from orchestrator.errors import DagqError, Unavailable
 from serve.app_process import DagqAppService, LiveApp, app_environment
 from serve.login import SESSION_COOKIE, LoginFlow
 from serve.pages import (
@@ -38,15 +41,8 @@ from serve.pages import (
     new_nonce,
     render,
 )
-from serve.web_auth import (
-    CsrfGuard,
-    LoginRateLimiter,
-    OneTimeToken,
-    Session,
-    SessionCodec,
-    TokenMinter,
-    UserDirectory,
-)
+from serve.web_auth import CsrfGuard, Session, SessionCodec, TokenMinter, UserDirectory
+from serve.web_store import WebStore
 
 log = logging.getLogger("dagq.web")
 
@@ -55,6 +51,17 @@ CLOSE_SESSION_EXPIRED = 4001
 CLOSE_SIGNED_OUT = 4002
 CLOSE_SHUTDOWN = 1001
 _PROTECTED_ROUTES = {"index", "websocket", "download"}
+_SIGN_OUT_CHECK_S = 5.0  # how soon an app closes after its session is signed out elsewhere
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event that SIGINT or SIGTERM sets (call it inside the running loop)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    return stop
 
 
 def default_command() -> str:
@@ -77,7 +84,7 @@ class DagqServer(Server):
     ``(user, role)`` into the short-lived API token the user's app receives; ``secret`` signs
     session and CSRF cookies (share it between replicas; ``None`` means a random one per
     process, so sessions end with the process).  ``admin_user`` (a user of the users file) is
-    who the one-time URL signs in.
+    who the one-time URL signs in.  ``store`` is the Redis-backed state replicas share.
     """
 
     def __init__(
@@ -87,6 +94,7 @@ class DagqServer(Server):
         users: UserDirectory,
         token_minter: TokenMinter,
         api_url: str,
+        store: WebStore,
         secret: str | bytes | None = None,
         host: str = "127.0.0.1",
         port: int = 8000,
@@ -98,8 +106,6 @@ class DagqServer(Server):
         max_apps: int = 32,
         idle_timeout_s: float = 1800.0,
         data_dir: Path | None = None,
-        login_max_failures: int = 5,
-        login_window_s: float = 300.0,
     ) -> None:
         super().__init__(command or default_command(), host=host, port=port, title=title)
         self.urls = PublicUrls(public_url)
@@ -113,20 +119,22 @@ class DagqServer(Server):
         self.data_dir = data_dir
         key = secret if secret is not None else secrets.token_bytes(32)
         self.csrf = CsrfGuard(key)
-        self.one_time = OneTimeToken()
+        self.store = store
+        self.one_time = store.link
         self.login = LoginFlow(
             users=users,
             urls=self.urls,
             sessions=SessionCodec(key, ttl_s=session_ttl_s),
             csrf=self.csrf,
-            limiter=LoginRateLimiter(max_failures=login_max_failures, window_s=login_window_s),
-            one_time=self.one_time,
+            store=store,
             admin_user=admin_user,
             on_logout=self._close_session_apps,
         )
         self.live: set[LiveApp] = set()
         self._cleanups: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
+        self._stop_link = asyncio.Event()
+        self._link_keeper: asyncio.Task[None] | None = None
 
     @property
     def listen_url(self) -> str:
@@ -168,13 +176,22 @@ class DagqServer(Server):
     @web.middleware
     async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Read the session, refuse protected routes without one, add security headers."""
-        session = self.login.current(request.cookies.get(SESSION_COOKIE))
-        request[SESSION] = session
+        request[SESSION] = None
         request[NONCE] = new_nonce()
+        try:
+            session = await self.login.current(request.cookies.get(SESSION_COOKIE))
+        except Unavailable as exc:
+            log.error("cannot check the session: %s", exc)
+            page = self.login.message(
+                request, "Sign-in unavailable", exc.message, status=503, retry=True
+            )
+            add_security_headers(request, page)
+            return page
+        request[SESSION] = session
         route = request.match_info.route.name
         try:
             if route == "index" and "token" in request.query:
-                response: web.StreamResponse = self.login.token_login(request)
+                response: web.StreamResponse = await self.login.token_login(request)
             elif route in _PROTECTED_ROUTES and session is None:
                 if route == "index":
                     raise web.HTTPSeeOther(self.urls.base(request) + "/login")
@@ -334,9 +351,11 @@ class DagqServer(Server):
                 await service.blur()
 
     async def _watch(self, live: LiveApp) -> None:
-        """Close the tab's app after ``idle_timeout_s`` without input, or when the session ends."""
+        """Close the tab's app after ``idle_timeout_s`` without input, when the session ends,
+        or when it is signed out (on any replica: checked every few seconds)."""
         session_left_s = live.session.expires_at - time.time()
         session_end = time.monotonic() + session_left_s
+        next_check = time.monotonic() + _SIGN_OUT_CHECK_S
         while True:
             now = time.monotonic()
             idle_end = live.last_input + self.idle_timeout_s
@@ -347,9 +366,16 @@ class DagqServer(Server):
                 log.info("closing an idle app of %s", live.session.user)
                 await live.close(CLOSE_IDLE, "idle timeout")
                 return
+            if now >= next_check:
+                next_check = now + _SIGN_OUT_CHECK_S
+                with contextlib.suppress(Unavailable):  # Redis down: keep the app, ask again
+                    if await self.store.revocations.is_revoked(live.session.sid):
+                        await live.close(CLOSE_SIGNED_OUT, "signed out")
+                        return
             live.activity.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(live.activity.wait(), min(idle_end, session_end) - now)
+                wake = min(idle_end, session_end, next_check) - now
+                await asyncio.wait_for(live.activity.wait(), max(wake, 0.0))
 
     async def handle_download(self, request: web.Request) -> web.StreamResponse:
         """``GET /download/{key}``: only the owner of the app that offered the file may fetch it."""
@@ -384,9 +410,32 @@ class DagqServer(Server):
         self._runner = runner
         if self.port == 0 and runner.addresses:
             self.port = int(runner.addresses[0][1])
+        await self.publish_link()
+
+    async def publish_link(self) -> None:
+        """Make the one-time link live (in Redis, for every replica) while this server runs."""
+        if self.admin_user is None or self._link_keeper is not None:
+            return
+        await self.one_time.publish(self.admin_user)
+        self._stop_link.clear()
+        self._link_keeper = asyncio.create_task(self._keep_link())
+
+    async def _keep_link(self) -> None:
+        # Stopped by an event, not a cancel: redis-py can swallow a cancellation.
+        interval_s = self.one_time.ttl_s / 3
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop_link.wait(), interval_s)
+            if self._stop_link.is_set() or not await self.one_time.keep_alive():
+                return
 
     async def shutdown(self) -> None:
-        """Close every app and stop listening."""
+        """Close every app, withdraw the unused sign-in link, and stop listening."""
+        if self._link_keeper is not None:
+            self._stop_link.set()
+            await self._link_keeper
+            self._link_keeper = None
+            await self.one_time.withdraw()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -412,13 +461,6 @@ class DagqServer(Server):
         self.debug = debug
 
         async def main() -> None:
-            import signal
-
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(NotImplementedError):
-                    loop.add_signal_handler(signum, stop.set)
-            await self.run_until_stopped(stop, on_ready)
+            await self.run_until_stopped(stop_on_signals(), on_ready)
 
         asyncio.run(main())

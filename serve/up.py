@@ -87,6 +87,8 @@ async def _up(
     try:
         server = build_server(
             settings,
+            redis=stack.connection.redis,
+            keys=stack.connection.keys,
             host=host,
             port=port,
             api_url=info.api_url,

@@ -1,9 +1,10 @@
-"""The web tier's small security pieces, free of HTTP: sessions, CSRF, login throttling, origins.
+"""The web tier's small security pieces, free of HTTP and of state: sessions, CSRF, origins.
 
-Everything here is pure or in-memory so it can be tested alone; ``serve.server`` wires it to
-aiohttp.  Keys are derived from one server secret with a purpose label (HMAC), so a session
-cookie can never pass as an API bearer token or a CSRF signature, even when the web tier and the
-API share that secret.
+Everything here is pure so it can be tested alone; ``serve.server`` wires it to aiohttp, and
+what must be shared by replicas and survive restarts (sign-outs, the one-time sign-in link,
+sign-in throttling) lives in Redis (``serve.web_store``).  Keys are derived from one server
+secret with a purpose label (HMAC), so a session cookie can never pass as an API bearer token
+or a CSRF signature, even when the web tier and the API share that secret.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import hmac
 import re
 import secrets
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeGuard
@@ -102,8 +102,6 @@ class SessionCodec:
         self._key = derive_key(secret, "session")
         self.ttl_s = ttl_s
         self._clock = clock
-        # Logged-out session ids until their natural expiry; in memory, so per replica.
-        self._revoked: dict[str, float] = {}
 
     def issue(self, user: str, role: str) -> tuple[str, Session]:
         """A new session for ``user``: the cookie value and what it says."""
@@ -120,7 +118,8 @@ class SessionCodec:
         return jwt.encode(claims, self._key, algorithm="HS256"), session
 
     def read(self, token: str | None) -> Session | None:
-        """The session in a cookie value; ``None`` if missing, forged, expired or revoked."""
+        """The session in a cookie value; ``None`` if missing, forged or expired (whether it
+        was signed out is for ``web_store.SessionRevocations`` to say)."""
         if not token or not is_compact_jws(token):
             return None
         try:
@@ -139,15 +138,7 @@ class SessionCodec:
         if not isinstance(exp, int | float) or exp <= self._clock():
             # Checked here rather than by PyJWT so the injected clock rules (tests, no sleeps).
             return None
-        if sid in self._revoked:
-            return None
         return Session(user, role, sid, float(exp))
-
-    def revoke(self, session: Session) -> None:
-        """Void a session (logout) until it would have expired anyway."""
-        now = self._clock()
-        self._revoked = {k: v for k, v in self._revoked.items() if v > now}
-        self._revoked[session.sid] = session.expires_at
 
 
 class CsrfGuard:
@@ -188,88 +179,6 @@ class CsrfGuard:
         if not _token_shaped(field):
             return False
         return hmac.compare_digest(field.encode(), self.session_token(session).encode())
-
-
-class LoginRateLimiter:
-    """Failed logins per key (username + client address) in a sliding window; in memory.
-
-    Per process on purpose: the web tier keeps no shared state, so N replicas allow up to N
-    times the limit.  Entries are pruned so a flood of distinct keys cannot grow it unbounded.
-    """
-
-    def __init__(
-        self,
-        *,
-        max_failures: int = 5,
-        window_s: float = 300.0,
-        max_keys: int = 10_000,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.max_failures = max_failures
-        self.window_s = window_s
-        self.max_keys = max_keys
-        self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
-
-    @staticmethod
-    def key(username: str, address: str) -> str:
-        """The throttling key of a login attempt."""
-        return f"{username.strip().lower()[:_MAX_NAME]}\x00{address}"
-
-    def _recent(self, key: str) -> deque[float] | None:
-        times = self._failures.get(key)
-        if times is None:
-            return None
-        horizon = self._clock() - self.window_s
-        while times and times[0] <= horizon:
-            times.popleft()
-        if not times:
-            del self._failures[key]
-            return None
-        return times
-
-    def retry_after_s(self, key: str) -> float | None:
-        """Seconds until another attempt is allowed, or ``None`` if allowed now."""
-        times = self._recent(key)
-        if times is None or len(times) < self.max_failures:
-            return None
-        return max(1.0, times[0] + self.window_s - self._clock())
-
-    def record_failure(self, key: str) -> None:
-        """Count one failed attempt."""
-        if len(self._failures) >= self.max_keys:
-            for stale in list(self._failures):
-                self._recent(stale)
-            if len(self._failures) >= self.max_keys:
-                # Still full of live keys: forget the oldest rather than grow without bound.
-                self._failures.pop(next(iter(self._failures)))
-        self._failures.setdefault(key, deque()).append(self._clock())
-
-    def reset(self, key: str) -> None:
-        """Forget the failures of ``key`` (after a successful login)."""
-        self._failures.pop(key, None)
-
-
-class OneTimeToken:
-    """The login token printed at start (as Jupyter does): good for exactly one use."""
-
-    def __init__(self, token: str | None = None) -> None:
-        self.token = token or secrets.token_urlsafe(32)
-        self._used = False
-
-    @property
-    def used(self) -> bool:
-        """Whether the token has been spent."""
-        return self._used
-
-    def consume(self, candidate: str | None) -> bool:
-        """Spend the token if ``candidate`` matches; any later call returns False."""
-        if self._used or not _token_shaped(candidate):
-            return False
-        if not hmac.compare_digest(candidate.encode(), self.token.encode()):
-            return False
-        self._used = True
-        return True
 
 
 def normalise_origin(url: str) -> str | None:

@@ -1,22 +1,28 @@
 """``dagq web``: the designer in the browser, behind a login.
 
 Prints the one-time sign-in URL (as Jupyter does) on stdout once the port is bound; logs go to
-stderr.
+stderr.  Needs the deployment's Redis (``redis_url``, else the embedded one in the data dir):
+sign-outs, sign-in links and sign-in throttling are kept there, shared by every replica.
 """
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import click
+import redis.asyncio as aioredis
 
 from orchestrator.errors import ConfigError, DagqError
+from orchestrator.keys import Keys
 from orchestrator.logs import setup_logging
 from orchestrator.security import tokens
 from orchestrator.security.policy_file import ensure_policies_dir
 from orchestrator.security.users import UserStore
 from orchestrator.settings import Settings, load_settings
-from serve.server import DagqServer
+from serve.server import DagqServer, stop_on_signals
+from serve.web_store import WebStore
 
 
 def api_url_of(settings: Settings) -> str:
@@ -39,6 +45,8 @@ def first_admin(users: UserStore) -> str | None:
 def build_server(
     settings: Settings,
     *,
+    redis: aioredis.Redis,
+    keys: Keys,
     host: str | None = None,
     port: int | None = None,
     api_url: str | None = None,
@@ -47,7 +55,8 @@ def build_server(
     admin: str | None = None,
     app_command: str | None = None,
 ) -> DagqServer:
-    """A ``DagqServer`` from the settings (``web``, ``api``, data dir), options overriding them."""
+    """A ``DagqServer`` from the settings (``web``, ``api``, data dir), options overriding them,
+    keeping its shared state in ``redis`` under ``keys``."""
     directory = ensure_policies_dir(policies or settings.resolved_policies_dir())
     users = UserStore.in_dir(directory)
     if admin is not None:
@@ -68,6 +77,7 @@ def build_server(
         users=users,
         token_minter=mint,
         api_url=api_url or api_url_of(settings),
+        store=WebStore(redis, keys),
         # The same secret as the API's tokens, but the server derives separate keys from it
         # for cookies, so a session cookie can never pass as an API token.
         secret=secret,
@@ -126,18 +136,31 @@ def web(
     """Serve the designer to browsers, behind a login."""
     setup_logging("web")
     try:
-        server = build_server(
-            load_settings(),
-            host=host,
-            port=port,
-            api_url=api_url,
-            public_url=public_url,
-            policies=policies,
-            admin=admin,
-            app_command=app_command,
+        asyncio.run(
+            _serve(
+                load_settings(),
+                host=host,
+                port=port,
+                api_url=api_url,
+                public_url=public_url,
+                policies=policies,
+                admin=admin,
+                app_command=app_command,
+            )
         )
-        server.serve(on_ready=announce)
     except DagqError as exc:
         raise click.ClickException(exc.message) from None
     except OSError as exc:
         raise click.ClickException(f"cannot serve: {exc}") from None
+
+
+async def _serve(settings: Settings, **options: Any) -> None:
+    """Connect to Redis, serve until SIGINT/SIGTERM, then stop every app cleanly."""
+    from orchestrator.store.connection import connect
+
+    conn = await connect(settings)
+    try:
+        server = build_server(settings, redis=conn.redis, keys=conn.keys, **options)
+        await server.run_until_stopped(stop_on_signals(), on_ready=announce)
+    finally:
+        await conn.aclose()

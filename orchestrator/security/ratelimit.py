@@ -1,4 +1,5 @@
-"""Per-user rate limits kept in Redis, so they hold across API replicas.
+"""Per-user rate limits and sign-in throttling kept in Redis, so they hold across replicas
+and restarts.
 
 Limits come from ``workflow.security.rate_limiting`` (``create_workflow: 10/min``).
 A moving window is used: no more than N hits in *any* window, not N per clock
@@ -11,9 +12,11 @@ app supports work (passwords, TLS, ``unix://`` sockets) without rewriting URLs.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import redis.asyncio as aioredis
 from limits import RateLimitItem, RateLimitItemPerSecond
@@ -89,3 +92,98 @@ class RateLimiter:
         item = self.limits.get(action)
         if item is not None:
             await self._limiter.clear(item, user, action)
+
+
+# KEYS[1] the user name's window, KEYS[2] the address's (one hash tag); ARGV[1] now ms,
+# ARGV[2] window ms, ARGV[3] max per user, ARGV[4] max per address, ARGV[5] attempt id.
+# Checking and counting in one step means parallel attempts cannot all slip past the check:
+# each attempt takes a place in both windows before its password is checked.
+_RESERVE_LUA = """
+local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local wait = 0
+for i, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  if redis.call('ZCARD', key) >= tonumber(ARGV[2 + i]) then
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    wait = math.max(wait, tonumber(oldest[2]) + window - now)
+  end
+end
+if wait > 0 then return wait end
+for _, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, ARGV[5])
+  redis.call('PEXPIRE', key, window)
+end
+return 0
+"""
+
+
+class LoginThrottle:
+    """Failed sign-ins per user name and per client address, in Redis (sliding windows).
+
+    Both count: per user stops guessing one account's password from many addresses, per
+    address stops one address trying many accounts (password spraying).  An attempt takes a
+    place in both windows before its password is checked (:meth:`reserve`); a successful one
+    gives its places back (:meth:`succeeded`), so only failures accumulate.
+    """
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        keys: Keys,
+        *,
+        max_user_failures: int = 5,
+        max_address_failures: int = 10,
+        window_s: float = 300.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if min(max_user_failures, max_address_failures) < 1 or window_s <= 0:
+            raise ConfigError("sign-in throttling needs limits of at least 1 and a window")
+        self._redis = redis
+        self._keys = keys
+        self.max_user_failures = max_user_failures
+        self.max_address_failures = max_address_failures
+        self.window_s = window_s
+        self._clock = clock
+        self._reserve = redis.register_script(_RESERVE_LUA)
+
+    def _pair(self, username: str, address: str) -> list[str]:
+        name = username.strip().lower()[:128].encode()
+        return [
+            self._keys.login_user(hashlib.sha256(name).hexdigest()),
+            self._keys.login_address(address[:64] or "unknown"),
+        ]
+
+    async def reserve(self, username: str, address: str) -> str:
+        """Count one attempt; returns its id, or raises :class:`RateLimited` (``retry_after_s``)
+        when the user name or the address has used up its failures."""
+        attempt = secrets.token_hex(8)
+        try:
+            wait_ms = await self._reserve(
+                keys=self._pair(username, address),
+                args=[
+                    int(self._clock() * 1000),
+                    int(self.window_s * 1000),
+                    self.max_user_failures,
+                    self.max_address_failures,
+                    attempt,
+                ],
+            )
+        except RedisError as exc:
+            raise Unavailable(f"sign-in throttling unavailable: {exc}") from None
+        if int(wait_ms) > 0:
+            retry_after_s = max(1, math.ceil(int(wait_ms) / 1000))
+            raise RateLimited(
+                f"Too many failed sign-in attempts. Try again in {retry_after_s} s.",
+                retry_after_s=retry_after_s,
+            )
+        return attempt
+
+    async def succeeded(self, username: str, address: str, attempt: str) -> None:
+        """Give back the places of a successful attempt."""
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                for key in self._pair(username, address):
+                    pipe.zrem(key, attempt)
+                await pipe.execute()
+        except RedisError:
+            pass  # the places expire with the window; a success must not fail on this

@@ -193,6 +193,13 @@ class LocalStack:
         write_local_config(self.settings, self.info)
         return self.info
 
+    @property
+    def connection(self) -> Connection:
+        """The stack's Redis connection (once started): the web tier shares it."""
+        if self._conn is None:
+            raise RuntimeError("the local stack is not started")
+        return self._conn
+
     def _bound_port(self, site: web.TCPSite) -> int:
         server = site._server  # aiohttp keeps the listening socket here
         sockets = getattr(server, "sockets", None) or []

@@ -18,12 +18,16 @@ from typing import Any
 
 import aiohttp
 import pytest
+import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient, TestServer
 
+from orchestrator.keys import Keys
 from orchestrator.security import tokens
 from orchestrator.security.policy_file import ensure_policies_dir
+from orchestrator.security.ratelimit import LoginThrottle
 from orchestrator.security.users import UserStore
 from serve.server import DagqServer
+from serve.web_store import WebStore
 
 SECRET = "test-secret-" + "x" * 40
 PASSWORDS = {"alice": "alice-password-1", "bob": "bob-password-12", "root": "root-password-1"}
@@ -57,23 +61,38 @@ def env_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def make_server(users: UserStore, env_file: Path) -> AsyncIterator[ServerFactory]:
-    """Build a DagqServer (keyword overrides allowed) and a test client for it."""
+async def make_server(
+    users: UserStore, env_file: Path, redis_client: aioredis.Redis, keys: Keys
+) -> AsyncIterator[ServerFactory]:
+    """Build a DagqServer (keyword overrides allowed) and a test client for it.
+
+    Every server of one test shares the test's Redis and key prefix, as replicas of one
+    deployment do; ``login_*`` overrides tune the sign-in throttle.
+    """
     clients: list[tuple[DagqServer, TestClient[Any, Any]]] = []
 
     async def factory(**overrides: Any) -> tuple[DagqServer, TestClient[Any, Any]]:
         command = f"{shlex.quote(sys.executable)} {shlex.quote(str(ENVDUMP))} {env_file}"
+        throttle = {
+            name: overrides.pop(f"login_{name}")
+            for name in ("max_user_failures", "max_address_failures", "window_s")
+            if f"login_{name}" in overrides
+        }
         options: dict[str, Any] = {
             "users": users,
             "token_minter": lambda user, role: tokens.mint(user, role, secret=SECRET, ttl_s=60),
             "api_url": "http://api.test:8080",
             "secret": SECRET,
             "admin_user": "root",
+            "store": WebStore(
+                redis_client, keys, throttle=LoginThrottle(redis_client, keys, **throttle)
+            ),
         }
         options.update(overrides)
         server = DagqServer(options.pop("command", command), **options)
         client: TestClient[Any, Any] = TestClient(TestServer(await server.make_app()))
         await client.start_server()
+        await server.publish_link()  # what start() does for a real server
         clients.append((server, client))
         return server, client
 

@@ -206,7 +206,7 @@ async def test_logout_needs_the_session_token_and_voids_the_cookie(
 async def test_failed_logins_are_throttled_per_user_and_address(
     make_server: ServerFactory,
 ) -> None:
-    _, client = await make_server(login_max_failures=3, login_window_s=600)
+    _, client = await make_server(login_max_user_failures=3, login_window_s=600)
     for _ in range(3):
         assert (await login(client, "alice", "wrong-password")).status == 401
     blocked = await login(client, "alice")  # even the right password waits now
