@@ -253,18 +253,32 @@ class AuditLog:
 
     async def sweep(self) -> int:
         """Record in-flight entries whose writer died as ``interrupted``; returns how many."""
-        moved = 0
         try:
             inflight = await self._redis.hgetall(self._inflight)
         except RedisError as exc:
             log.warning("audit_sweep_failed", error=str(exc))
             return 0
+        entries: dict[str, dict[str, str]] = {}
         for raw_field, raw_entry in inflight.items():
             try:
                 entry = {str(k): str(v) for k, v in orjson.loads(raw_entry).items()}
             except (orjson.JSONDecodeError, AttributeError):
                 entry = {"action": "unknown", "resource": "", "detail": "unreadable"}
+            entries[_text(raw_field)] = entry
+        owners = sorted({entry.get("owner", "") for entry in entries.values()})
+        try:  # one round trip for the liveness of every writer, not one per entry
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for owner in owners:
+                    pipe.exists(self._keys.audit_owner(owner))
+                alive = {o for o, n in zip(owners, await pipe.execute(), strict=True) if n}
+        except RedisError as exc:
+            log.warning("audit_sweep_failed", error=str(exc))
+            return 0
+        moved = 0
+        for field, entry in entries.items():
             owner = entry.pop("owner", "")
+            if owner in alive:
+                continue
             entry["outcome"] = "interrupted"
             entry["detail"] = _clip(
                 f"{INTERRUPTED} ({entry['detail']})" if entry.get("detail") else INTERRUPTED,
@@ -273,7 +287,7 @@ class AuditLog:
             try:
                 entry_id = await self._sweep(
                     keys=[self._inflight, self._stream, self._keys.audit_owner(owner)],
-                    args=[_text(raw_field), self.maxlen, *_pairs(entry)],
+                    args=[field, self.maxlen, *_pairs(entry)],
                 )
             except RedisError as exc:
                 log.warning("audit_sweep_failed", error=str(exc))
