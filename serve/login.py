@@ -16,7 +16,7 @@ from multidict import MultiDictProxy
 
 from orchestrator.errors import DagqError, RateLimited
 from serve.pages import SESSION, PublicUrls, render, see_other
-from serve.web_auth import CsrfGuard, Session, SessionCodec, UserDirectory
+from serve.web_auth import CsrfGuard, Session, SessionCodec, UserDirectory, client_address
 from serve.web_store import WebStore
 
 log = logging.getLogger("dagq.web")
@@ -198,7 +198,7 @@ class LoginFlow:
             )
         if not username or not password or len(password) > _MAX_PASSWORD:
             return self.form(request, status=400, error=WRONG_LOGIN, username=username)
-        address = request.remote or "unknown"
+        address = client_address(request.remote, request.headers.get("X-Forwarded-For"))
         throttle = self.store.throttle
         try:
             # Counted before the check, per user name and per address: parallel guesses

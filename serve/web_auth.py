@@ -9,8 +9,10 @@ or a CSRF signature, even when the web tier and the API share that secret.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import ipaddress
 import re
 import secrets
 import time
@@ -197,6 +199,26 @@ def normalise_origin(url: str) -> str | None:
     if port is None or (scheme, port) in {("http", 80), ("https", 443)}:
         return f"{scheme}://{host}"
     return f"{scheme}://{host}:{port}"
+
+
+def client_address(peer: str | None, forwarded_for: str | None) -> str:
+    """The address sign-in throttling counts: the peer, or, when the peer is on this host or a
+    private network (a reverse proxy), the address that proxy appended to ``X-Forwarded-For``.
+
+    Only the last entry is taken: earlier ones are whatever the client sent.  A client that
+    reaches the server directly from a public address cannot choose its address this way.
+    """
+    if not peer:
+        return "unknown"
+    try:
+        direct = ipaddress.ip_address(peer)
+    except ValueError:
+        return peer[:64]
+    if forwarded_for and (direct.is_loopback or direct.is_private):
+        last = forwarded_for.split(",")[-1].strip()
+        with contextlib.suppress(ValueError):
+            return str(ipaddress.ip_address(last))
+    return str(direct)
 
 
 def first_header_value(value: str | None) -> str | None:

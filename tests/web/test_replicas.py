@@ -140,3 +140,28 @@ async def test_password_spraying_from_one_address_gets_429(make_server: ServerFa
     assert f"Too many failed sign-in attempts. Try again in {retry_after} s." in (
         await refused.text()
     )
+
+
+async def test_behind_a_proxy_each_client_address_has_its_own_budget(
+    make_server: ServerFactory,
+) -> None:
+    _, client = await make_server(login_max_user_failures=50, login_max_address_failures=3)
+
+    async def attempt(user: str, forwarded_for: str) -> int:
+        page = await client.get("/login")
+        response = await client.post(
+            "/login",
+            data={
+                "username": user,
+                "password": "wrong-password",
+                "csrf": csrf_of(await page.text()),
+            },
+            headers={"X-Forwarded-For": forwarded_for},
+            allow_redirects=False,
+        )
+        return response.status
+
+    assert [await attempt(f"u{n}", "198.51.100.1") for n in range(4)] == [401, 401, 401, 429]
+    # The test client is a peer on this host: a proxy, whose appended address counts.
+    assert await attempt("u9", "198.51.100.2") == 401
+    assert await attempt("u9", "6.6.6.6, 198.51.100.1") == 429  # a forged first entry is ignored

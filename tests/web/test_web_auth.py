@@ -8,7 +8,14 @@ import pytest
 
 from orchestrator.errors import ConfigError
 from serve.app_process import app_environment
-from serve.web_auth import CsrfGuard, SessionCodec, base_url, derive_key, normalise_origin
+from serve.web_auth import (
+    CsrfGuard,
+    SessionCodec,
+    base_url,
+    client_address,
+    derive_key,
+    normalise_origin,
+)
 
 SECRET = "unit-test-secret-0123456789"
 
@@ -127,3 +134,21 @@ def test_app_environment_is_built_from_scratch(tmp_path: Path) -> None:
         user="a", role="r", api_url="u", api_token="t", home=tmp_path, data_dir=tmp_path, source={}
     )
     assert with_data["DAGQ_DATA_DIR"] == str(tmp_path) and with_data["LANG"] == "C.UTF-8"
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "address"),
+    [
+        ("93.184.216.34", None, "93.184.216.34"),
+        ("93.184.216.34", "10.9.9.9", "93.184.216.34"),  # a public peer cannot pick its own
+        ("127.0.0.1", "198.51.100.7", "198.51.100.7"),  # a proxy on this host
+        ("10.0.0.2", "1.1.1.1, 198.51.100.7", "198.51.100.7"),  # the proxy's own entry wins
+        ("172.17.0.1", "not-an-address", "172.17.0.1"),
+        ("::1", "2001:db8::7", "2001:db8::7"),
+        (None, "198.51.100.7", "unknown"),
+    ],
+)
+def test_client_address_trusts_only_a_proxy_on_a_private_network(
+    peer: str | None, forwarded: str | None, address: str
+) -> None:
+    assert client_address(peer, forwarded) == address
