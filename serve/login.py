@@ -64,7 +64,6 @@ class LoginFlow:
         sessions: SessionCodec,
         csrf: CsrfGuard,
         store: WebStore,
-        admin_user: str | None,
         on_logout: Callable[[Session], Awaitable[None]],
     ) -> None:
         self.users = users
@@ -72,7 +71,6 @@ class LoginFlow:
         self.sessions = sessions
         self.csrf = csrf
         self.store = store
-        self.admin_user = admin_user
         self.on_logout = on_logout
 
     async def current(self, cookie: str | None) -> Session | None:
@@ -139,7 +137,11 @@ class LoginFlow:
 
     async def token_login(self, request: web.Request) -> web.Response:
         """``GET /?token=...``: a one-time URL (printed by any replica) signs its user in, once."""
-        name = await self.store.link.consume(request.query["token"])
+        try:
+            name = await self.store.link.consume(request.query["token"])
+        except DagqError as exc:
+            log.error("cannot check a sign-in link: %s", exc)
+            return self.message(request, "Sign-in unavailable", exc.message, status=503)
         admin = self.users.get(name) if name else None
         if admin is None or admin.disabled:
             log.warning("refused a one-time sign-in link from %s", request.remote)

@@ -127,7 +127,6 @@ class DagqServer(Server):
             sessions=SessionCodec(key, ttl_s=session_ttl_s),
             csrf=self.csrf,
             store=store,
-            admin_user=admin_user,
             on_logout=self._close_session_apps,
         )
         self.live: set[LiveApp] = set()

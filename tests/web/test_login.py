@@ -7,10 +7,13 @@ from typing import Any
 
 import aiohttp
 import pytest
+import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 
+from orchestrator.keys import Keys
 from orchestrator.security.users import UserStore
 from serve.login import CSRF_COOKIE, SESSION_COOKIE, WRONG_LOGIN
+from serve.web_store import WebStore
 from tests.web.conftest import PASSWORDS, ServerFactory, csrf_of, login, origin_of
 
 
@@ -244,3 +247,20 @@ async def test_the_app_page_loads_nothing_from_other_hosts(make_server: ServerFa
     assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
     font = await client.get("/static/fonts/RobotoMono-VariableFont_wght.ttf")
     assert font.status == 200
+
+
+async def test_without_redis_sign_in_says_so_instead_of_guessing(
+    make_server: ServerFactory, keys: Keys
+) -> None:
+    down = aioredis.Redis.from_url("redis://127.0.0.1:9/0")  # nothing listens there
+    server, client = await make_server(store=WebStore(down, keys), admin_user=None)
+    refused = await login(client, "alice")  # the throttle cannot count: no password check
+    assert refused.status == 503 and "Sign-in unavailable" in await refused.text()
+    cookie, _ = server.login.sessions.issue("alice", "workflow_designer")
+    client.session.cookie_jar.update_cookies({SESSION_COOKIE: cookie})
+    page = await client.get("/", allow_redirects=False)  # signed out? nobody can tell: refused
+    assert page.status == 503 and "Sign-in unavailable" in await page.text()
+    client.session.cookie_jar.clear()
+    link = await client.get("/?token=anything", allow_redirects=False)
+    assert link.status == 503
+    await down.aclose()
