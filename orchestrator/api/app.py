@@ -24,7 +24,7 @@ from orchestrator.security.audit import AUDIT_FILE, AuditLog
 from orchestrator.security.file_audit import FileAuditor, FileState
 from orchestrator.security.policy_file import ensure_policies_dir
 from orchestrator.security.ratelimit import RateLimiter
-from orchestrator.security.rbac import Authorizer
+from orchestrator.security.rbac import Authorizer, read_policy_files
 from orchestrator.security.strangers import StrangerCounter
 from orchestrator.security.users import UserStore
 from orchestrator.service.orchestrator import Orchestrator
@@ -76,15 +76,20 @@ def create_app(
     ensure_structlog()  # never structlog's default renderer: it prints tracebacks with locals
     directory = ensure_policies_dir(Path(policies_dir or settings.resolved_policies_dir()))
     audit = AuditLog(conn.redis, conn.keys, path=settings.data_dir / AUDIT_FILE)
+    users = UserStore.in_dir(directory)
+
+    def on_disk(kind: str) -> str | None:
+        return read_policy_files(directory).digest if kind == "policy" else users.disk_digest()
+
     state = ApiState(
         settings=settings,
         conn=conn,
         service=RunService(conn.redis, conn.keys, settings),
         authorizer=Authorizer.from_dir(directory),
-        users=UserStore.in_dir(directory),
+        users=users,
         audit=audit,
         strangers=StrangerCounter(conn.redis, conn.keys),
-        files=FileAuditor(audit, conn.redis, conn.keys),
+        files=FileAuditor(audit, conn.redis, conn.keys, on_disk=on_disk),
         limiter=RateLimiter.from_settings(conn.redis, conn.keys, settings),
         queue=JobQueue(conn.redis, conn.keys, settings),
         workers=LiveWorkers(conn.redis, conn.keys, settings),

@@ -10,7 +10,9 @@ in one Redis hash (``keys.audit_files()``: a digest and a snapshot per kind), so
 - an edit made while no API ran is recorded when the next one starts;
 - ``dagq user``, which writes its own entry naming the change, *adopts* the new files as
   recorded before it completes that entry; reloads seen while a command's entry is in flight
-  wait (:meth:`FileAuditor.flush`), so the same change is not recorded twice.
+  wait (:meth:`FileAuditor.flush`), and an accepted version the files have moved on from by
+  then is dropped (the reload lags the disk by a tick), so nothing is recorded twice or
+  backwards.
 
 Snapshots hold policy texts and the users' :func:`users_summary`: never a secret.
 """
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -182,8 +184,17 @@ def diff_summary(old: dict[str, Any] | None, state: FileState) -> str:
 class FileAuditor:
     """Writes the audit entries of the policies files (see the module docstring)."""
 
-    def __init__(self, audit: AuditLog, redis: aioredis.Redis, keys: Keys) -> None:
+    def __init__(
+        self,
+        audit: AuditLog,
+        redis: aioredis.Redis,
+        keys: Keys,
+        *,
+        on_disk: Callable[[Kind], str | None] | None = None,
+    ) -> None:
         self._audit = audit
+        self._on_disk = on_disk
+        """The digest of a kind's files as they are on disk now (None: cannot tell)."""
         self._redis = redis
         self._files = keys.audit_files()
         self._stream = keys.audit_log()
@@ -218,6 +229,10 @@ class FileAuditor:
                 kept = [k for k in kept if not (k.accepted and k.kind == state.kind)]
             kept.append(state)
         for state in kept:
+            if state.accepted and self._on_disk is not None:
+                now = self._on_disk(state.kind)
+                if now is not None and now != state.digest:
+                    continue  # stale: the reload of what is on disk now comes next
             await self.record(state)
 
     async def record(self, state: FileState, *, at_start: bool = False) -> str | None:

@@ -290,6 +290,13 @@ class UserStore:
         self._changes.append(change)
         del self._changes[:-_CHANGES_KEPT]
 
+    def disk_digest(self) -> str | None:
+        """The digest (:attr:`UsersChange.digest`) of the file as it is now; None if unreadable."""
+        try:
+            return UsersChange(True, None, users_summary(self._parse())).digest
+        except ConfigError:
+            return None
+
     def in_force(self) -> UsersChange:
         """The users in force, as a change record (what start-up hands the audit trail)."""
         return UsersChange(True, None, users_summary(self._users))
