@@ -7,10 +7,15 @@ API's Redis and policies directory, while the API's watcher reloads the files th
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from orchestrator.cli.audited import actor
+from orchestrator.logs import stop_logging
 from orchestrator.security.users import UserStore
 from tests.api.conftest import Api
 from tests.cli.conftest import invoke
@@ -113,6 +118,16 @@ async def test_without_the_audit_trail_nothing_is_changed(api: Api, tmp_path: Pa
     assert (api.policies / "users.yaml").read_text() == before
 
 
+@pytest.fixture
+def own_logging() -> Iterator[None]:
+    """``dagq run`` sets up the process's logging; this test process gets its own back."""
+    level = logging.getLogger().level
+    yield
+    stop_logging()
+    logging.getLogger().setLevel(level)
+
+
+@pytest.mark.usefixtures("own_logging")
 async def test_dagq_run_audits_storing_the_workflow_and_starting_the_run(
     api: Api, tmp_path: Path
 ) -> None:
