@@ -16,12 +16,14 @@ from typing import ClassVar
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from app.messages import OpenRun, OpenWorkflow, PaletteCommands, RunViewer, SwitchMode
 from app.screens.connecting import ConnectingScreen, MissingScreen
 from app.screens.help import HelpScreen
 from app.session import ConnectionState, Session, StateChange, describe_error
+from app.text import brief, clip
 from orchestrator.errors import DagqError, Unauthorized
 
 MODE_SCREENS: dict[str, str] = {
@@ -32,6 +34,9 @@ MODE_SCREENS: dict[str, str] = {
 }
 """Each mode's screen class, ``module:Class``, constructed as ``Class(session)``."""
 MODE_TITLES = {"workflows": "Workflows", "monitor": "Monitor", "queues": "Queues", "admin": "Admin"}
+NOTIFY_CHARS = 400
+"""The most characters of one notification's message (a toast is a glance, not a log)."""
+NOTIFY_TITLE_WIDTH = 60
 
 
 def load_screen(path: str) -> Callable[[Session], Screen[None]]:
@@ -133,6 +138,29 @@ class DagqApp(App[None]):
         await self.session.reconnect()
         if self.session.connected:
             self.notify("Connected to the API again.", title="Online")
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Show a toast.  Its text is always plain: ``markup`` is ignored.
+
+        Notifications carry server messages, handler errors and names users typed, so
+        none is parsed as markup (``[/]`` would raise, ``[@click=...]`` act), controls are
+        shown escaped and the message is cut after :data:`NOTIFY_CHARS` characters.
+        """
+        super().notify(
+            brief(message, NOTIFY_CHARS),
+            title=clip(title, NOTIFY_TITLE_WIDTH),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     # -- routing -------------------------------------------------------------------------
     async def action_mode(self, mode: str) -> None:

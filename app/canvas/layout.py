@@ -35,6 +35,7 @@ from app.canvas.model import (
     as_canvas_graph,
 )
 from app.canvas.routing import Occupancy, route_free, self_loop, simplify
+from app.text import clip, width_of
 from orchestrator.errors import BadRequest
 
 
@@ -80,22 +81,8 @@ def metrics_for(zoom: int) -> Metrics:
 
 
 def box_width(text: str, metrics: Metrics) -> int:
-    """Width of a node's box: its label plus chrome, clamped to the zoom's bounds."""
-    return max(metrics.min_w, min(metrics.max_w, cell_len(text) + metrics.chrome))
-
-
-def truncate(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` cells with an ellipsis (by characters; labels are short)."""
-    if limit <= 0:
-        return ""
-    if cell_len(text) <= limit:
-        return text
-    out = ""
-    for char in text:
-        if cell_len(out + char) > limit - 1:
-            break
-        out += char
-    return out + "…"
+    """Width of a node's box: its label (as drawn) plus chrome, clamped to the zoom's bounds."""
+    return max(metrics.min_w, min(metrics.max_w, width_of(text, metrics.max_w) + metrics.chrome))
 
 
 def compute_layout(
@@ -135,7 +122,7 @@ def _side_lanes(g: CanvasGraph) -> dict[str, list[str]]:
 def _label(edge: CanvasEdge, metrics: Metrics) -> str | None:
     if not edge.label or metrics.label_max <= 0:
         return None
-    return truncate(" ".join(edge.label.split()), metrics.label_max)
+    return clip(" ".join(edge.label.split()), metrics.label_max)
 
 
 @dataclass(slots=True)

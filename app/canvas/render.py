@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
-from rich.cells import cell_len
+from rich.cells import cell_len, get_character_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
@@ -39,6 +39,7 @@ from app.canvas.glyphs import (
     UP,
 )
 from app.canvas.model import Box, CanvasNode, Layout, Point
+from app.text import clip
 
 DiffKind = Literal["added", "removed", "changed"]
 
@@ -84,18 +85,12 @@ def _colour(colour: str, bold: bool = False) -> Style:
 
 
 def fit(text: str, width: int) -> list[str]:
-    """``text`` as exactly ``width`` cells: cut with ``…``, padded, wide chars + ``""``."""
-    clean = "".join(ch if ch.isprintable() else " " for ch in text)
-    if cell_len(clean) > width:
-        limit, cut = width - 1, ""
-        for ch in clean:
-            if cell_len(cut + ch) > limit:
-                break
-            cut += ch
-        clean = cut + "…" if width > 0 else ""
+    """``text`` as exactly ``width`` cells: controls escaped, cut with ``…``, padded, wide
+    chars + ``""``.  Reads about ``width`` characters however long ``text`` is."""
+    clean = clip(text, width)
     cells: list[str] = []
     for ch in clean:
-        size = cell_len(ch)
+        size = get_character_cell_size(ch)
         if size == 0:
             continue
         if len(cells) + size > width:

@@ -18,6 +18,7 @@ from textual.widgets import Footer, Header, Static
 
 from app.screens.ops_base import OpsScreen
 from app.session import Session
+from app.text import safe
 from app.widgets.audit_log import AuditLog
 from app.widgets.policy_status import PolicyStatus
 from app.widgets.users_table import UsersTable
@@ -58,9 +59,12 @@ class AdminScreen(OpsScreen):
         if not self.allowed:
             with Middle(id="admins-only"), Center():
                 yield Static(
-                    f"Admins only: {self.blocked(ADMIN_PERMISSION)}.\n"
-                    "Ask an admin for the workflow_admin role to see users, the policy "
-                    "status and the audit log.",
+                    safe(
+                        f"Admins only: {self.blocked(ADMIN_PERMISSION)}.\n"
+                        "Ask an admin for the workflow_admin role to see users, the policy "
+                        "status and the audit log.",
+                        multiline=True,
+                    ),
                     id="admins-only-message",
                 )
             yield Footer()

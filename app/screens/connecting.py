@@ -7,6 +7,8 @@ from textual.containers import Center, Middle
 from textual.screen import Screen
 from textual.widgets import Footer, LoadingIndicator, Static
 
+from app.text import safe
+
 
 class ConnectingScreen(Screen[None]):
     """Shown while the app asks the API who we are (and while it cannot reach it)."""
@@ -24,14 +26,15 @@ class ConnectingScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         """A spinner and where we are connecting to."""
         with Middle(), Center():
-            yield Static(f"Connecting to the dagq API at {self.api_url}…", id="where")
+            # Text, not markup: an IPv6 address ("http://[::1]:8080") is not a tag.
+            yield Static(safe(f"Connecting to the dagq API at {self.api_url}…"), id="where")
             yield LoadingIndicator()
             yield Static("", id="problem")
         yield Footer()
 
     def show_problem(self, text: str) -> None:
         """Say why the connection does not work yet."""
-        self.query_one("#problem", Static).update(text)
+        self.query_one("#problem", Static).update(safe(text, multiline=True))
 
 
 class MissingScreen(Screen[None]):
@@ -46,5 +49,7 @@ class MissingScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         """One sentence: what is missing and why."""
-        yield Static(f"The {self.title_text} screen is not available in this build ({self.why}).")
+        yield Static(
+            safe(f"The {self.title_text} screen is not available in this build ({self.why}).")
+        )
         yield Footer()

@@ -28,6 +28,7 @@ from app.screens.dialogs.path import PathDialog
 from app.screens.dialogs.run_params import RunParametersDialog
 from app.screens.dialogs.text_input import InputDialog
 from app.session import Session, describe_error
+from app.text import clip, safe
 from app.widgets.canvas_view import CanvasView
 from app.widgets.design_canvas import DesignCanvas
 from app.widgets.inspector import Inspector
@@ -46,6 +47,8 @@ SHORTCUT_ACTIONS = {
     "execute": ("run", "Run"),
 }
 """Configurable shortcut name -> (screen action, footer label)."""
+TITLE_NAME_WIDTH = 60
+"""Cells of the workflow's name in the title (the inspector shows it whole)."""
 
 
 class DesignerScreen(Screen[None]):
@@ -107,8 +110,8 @@ class DesignerScreen(Screen[None]):
 
     def on_mount(self) -> None:
         """Titles, the first drawing, and the handler names of live workers."""
-        self.query_one("#main").border_title = (
-            self.caption or f"Workflow Designer — {self.editor.name}"
+        self.query_one("#main").border_title = safe(
+            self.caption or f"Workflow Designer — {clip(self.editor.name, TITLE_NAME_WIDTH)}"
         )
         self.query_one(Inspector).border_title = "Properties"
         self.query_one(NodePalette).border_title = "Node Palette"
@@ -145,7 +148,8 @@ class DesignerScreen(Screen[None]):
         elif self.editor.dirty:
             parts.append("● modified")
         if self.canvas.pending_source:
-            parts.append(f"connect {self.canvas.pending_source} → select the target, press c")
+            source = clip(self.canvas.pending_source, 40)
+            parts.append(f"connect {source} → select the target, press c")
         return "  ".join(parts)
 
     @work(group="inspector")

@@ -11,6 +11,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
+from app.text import clip
+
 SHORTCUT_TITLES = {
     "add_node": "add a node (choose the type in the palette)",
     "delete_node": "delete the selected node",
@@ -23,7 +25,7 @@ SHORTCUT_TITLES = {
 def help_text(shortcuts: Mapping[str, str]) -> str:
     """The help page as Markdown, with the configured shortcut keys."""
     rows = "\n".join(
-        f"| `{shortcuts.get(name, '?')}` | {what} |" for name, what in SHORTCUT_TITLES.items()
+        f"| `{_key(shortcuts.get(name, '?'))}` | {what} |" for name, what in SHORTCUT_TITLES.items()
     )
     return f"""\
 # dagq designer
@@ -56,6 +58,11 @@ two: added, removed and changed nodes are highlighted), `/` filters.
 
 What your role may not do is disabled; the reason shows when you try.
 """
+
+
+def _key(key: str) -> str:
+    """A configured key as safe Markdown in a code span (no backtick or pipe ends it early)."""
+    return clip(key, 40).replace("`", "'").replace("|", "¦")
 
 
 class HelpScreen(ModalScreen[None]):

@@ -30,6 +30,7 @@ from app.live import LiveState, RunFollower, run_status_from_event, status_from_
 from app.screens.monitor_rules import action_reason, best_zoom, interesting_node
 from app.screens.ops_base import OpsScreen, confirm_then
 from app.session import Session
+from app.text import safe
 from app.widgets.canvas_view import CanvasView
 from app.widgets.event_log import EventLog
 from app.widgets.node_details import NodeDetails
@@ -113,7 +114,7 @@ class MonitorScreen(OpsScreen):
         self.watch(self.canvas, "zoom", self._zoom_changed, init=False)
         if reason := self.blocked("run:read"):
             self.runs_list.show_message(reason)
-            self.header.update(reason)
+            self.header.update(safe(reason))
             return
         self.load_runs()
         self._list_timer = self.set_interval(self.list_refresh_s, self._tick, pause=False)
@@ -405,7 +406,7 @@ class MonitorScreen(OpsScreen):
         for button in self.query("#run-actions Button").results(Button):
             reason = self._reason(str(button.id))
             button.disabled = bool(reason)
-            button.tooltip = reason or None
+            button.tooltip = safe(reason) if reason else None
 
     @on(Button.Pressed, "#run-actions Button")
     def _button(self, event: Button.Pressed) -> None:

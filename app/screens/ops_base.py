@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 from textual.app import SystemCommand
+from textual.markup import escape
 from textual.screen import Screen
 
 from app.screens.dialogs.confirm import ConfirmDialog
@@ -45,11 +46,12 @@ class OpsScreen(Screen[None]):
         self, title: str, help: str, callback: Callable[[], object], reason: str = ""
     ) -> SystemCommand:
         """A palette entry; when ``reason`` says it is unavailable, choosing it says why."""
+        # The palette reads help as markup, and a reason can quote a role's name.
         if reason:
             return SystemCommand(
-                title, f"{help} (unavailable: {reason})", lambda: self.refuse(reason)
+                title, escape(f"{help} (unavailable: {reason})"), lambda: self.refuse(reason)
             )
-        return SystemCommand(title, help, callback)
+        return SystemCommand(title, escape(help), callback)
 
     def blocked(self, perm: str) -> str:
         """Why the user cannot use ``perm`` (empty when they can)."""

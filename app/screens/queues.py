@@ -17,12 +17,14 @@ from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
-from textual.widgets import Button, Footer, Header, Static
+from textual.widgets import Button, DataTable, Footer, Header, Static
 
 from app.screens.ops_base import OpsScreen, confirm_then
 from app.session import Session
+from app.text import safe
 from app.widgets.dead_letters import DeadLetters, LetterRef
 from app.widgets.queue_table import QueueTable
+from app.widgets.row_detail import RowDetail
 from app.widgets.workers_table import WorkersTable
 
 ADMIN_PERMISSION = "system:configure"
@@ -63,6 +65,7 @@ class QueuesScreen(OpsScreen):
             yield WorkersTable(id="workers-table")
         with Vertical(id="dead-pane"):
             yield DeadLetters(id="dead-letters")
+            yield RowDetail(id="dead-detail")
             with Horizontal(id="dead-actions"):
                 yield Button("Requeue", id="requeue", compact=True, variant="primary")
                 yield Button("Purge", id="purge", compact=True, variant="error")
@@ -77,7 +80,7 @@ class QueuesScreen(OpsScreen):
         self.query_one("#dead-pane").border_title = "Dead letters"
         self._update_actions()
         if reason := self.blocked("run:read"):
-            self.query_one("#dead-note", Static).update(reason)
+            self.query_one("#dead-note", Static).update(safe(reason))
             self.notify(reason, title="Not available", severity="warning")
             return
         self.load()
@@ -119,7 +122,17 @@ class QueuesScreen(OpsScreen):
             letters = await self.api(self.session.client.dead_letters(limit=200), quiet=quiet)
             if letters is not None:
                 self.dead_letters.show(letters)
+        self._show_letter_detail()
         self._update_actions()
+
+    def _show_letter_detail(self) -> None:
+        """The highlighted letter's reason (and ids) whole, when the table cut them."""
+        letters = self.dead_letters
+        self.query_one(RowDetail).show(letters.detail(letters.highlighted_key()))
+
+    @on(DataTable.RowHighlighted, "#dead-letters")
+    def _letter_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_letter_detail()
 
     # -- actions ---------------------------------------------------------------------------
     def _reason(self) -> str:
@@ -133,12 +146,12 @@ class QueuesScreen(OpsScreen):
         reason = self._reason()
         for button in self.query("#dead-actions Button").results(Button):
             button.disabled = bool(reason)
-            button.tooltip = reason or None
+            button.tooltip = safe(reason) if reason else None
         marked = len(self.dead_letters.marked)
         note = reason or (
             f"{marked} marked (space marks)" if marked else "acts on the highlighted letter"
         )
-        self.query_one("#dead-note", Static).update(note)
+        self.query_one("#dead-note", Static).update(safe(note))
 
     @on(DeadLetters.MarksChanged)
     def _marks_changed(self, message: DeadLetters.MarksChanged) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -23,6 +24,7 @@ from app.screens.dialogs.path import PathDialog
 from app.screens.dialogs.text_input import InputDialog
 from app.screens.dialogs.versions import VersionChoice, VersionPicker
 from app.session import PERMISSION_ACTIONS, Session, describe_error
+from app.text import clip, safe
 from orchestrator.errors import DagqError, NotFound
 from orchestrator.spec.export import dump_spec
 from orchestrator.spec.loader import build_spec, parse_document, read_document
@@ -30,6 +32,12 @@ from orchestrator.spec.loader import build_spec, parse_document, read_document
 PAGE = 100
 MAX_ROWS = 2000
 COLUMNS = ("Name", "Id", "Ver", "Status", "Nodes", "Edges", "Tags")
+NAME_WIDTH = 48
+ID_WIDTH = 40
+TAGS_WIDTH = 40
+"""Cells of the list's text columns: longer values end in ``…`` (the Designer shows
+them whole)."""
+CAPTION_NAME_WIDTH = 48
 
 
 def parse_filter(text: str) -> tuple[str | None, str | None, list[str]]:
@@ -85,7 +93,7 @@ class WorkflowsScreen(Screen[None]):
         table.focus()
         self.reload()
 
-    def role_line(self) -> str:
+    def role_line(self) -> Text:
         """Who is signed in, and what the role may not do here."""
         missing = [
             PERMISSION_ACTIONS[p]
@@ -93,7 +101,7 @@ class WorkflowsScreen(Screen[None]):
             if not self.session.can(p)
         ]
         who = f"{self.session.user} ({self.session.role or 'no role'})"
-        return f"{who} · cannot {', '.join(missing)}" if missing else who
+        return safe(f"{who} · cannot {', '.join(missing)}" if missing else who, width=200)
 
     # -- loading -------------------------------------------------------------------------
     def action_reload(self) -> None:
@@ -117,7 +125,7 @@ class WorkflowsScreen(Screen[None]):
                     break
         except DagqError as exc:
             self.query_one("#summary", Static).update(
-                f"Cannot list workflows: {describe_error(exc)}"
+                safe(f"Cannot list workflows: {describe_error(exc)}", width=300)
             )
             return
         self.show_rows(rows)
@@ -130,13 +138,13 @@ class WorkflowsScreen(Screen[None]):
         table.clear()
         for row in rows:
             table.add_row(
-                row.get("name", ""),
-                row["id"],
-                str(row.get("version", "")),
-                row.get("status", ""),
-                str(row.get("nodeCount", "")),
-                str(row.get("edgeCount", "")),
-                ", ".join(row.get("tags", [])),
+                safe(row.get("name", ""), width=NAME_WIDTH),
+                safe(row["id"], width=ID_WIDTH),
+                safe(row.get("version", ""), width=8),
+                safe(row.get("status", ""), width=12),
+                safe(row.get("nodeCount", ""), width=8),
+                safe(row.get("edgeCount", ""), width=8),
+                safe(", ".join(str(t) for t in row.get("tags", [])), width=TAGS_WIDTH),
                 key=row["id"],
             )
         ids = [r["id"] for r in rows]
@@ -207,7 +215,7 @@ class WorkflowsScreen(Screen[None]):
                 editor = Editor(
                     ver["spec"], workflow_id=workflow_id, version=version, read_only=True
                 )
-                caption = f"{editor.name} — version {version} (read-only)"
+                caption = f"{clip(editor.name, CAPTION_NAME_WIDTH)} — version {version} (read-only)"
         except DagqError as exc:
             self.notify(describe_error(exc), title="Cannot open", severity="error")
             return
@@ -361,7 +369,7 @@ class WorkflowsScreen(Screen[None]):
             k: sum(1 for v in diff.values() if v == k) for k in ("added", "removed", "changed")
         }
         caption = (
-            f"{editor.name}: v{choice.base} → v{choice.version}  "
+            f"{clip(editor.name, CAPTION_NAME_WIDTH)}: v{choice.base} → v{choice.version}  "
             f"+{counts['added']} added  -{counts['removed']} removed  ~{counts['changed']} changed"
         )
         self.open_designer(DesignerScreen(self.session, editor, diff=diff, caption=caption))

@@ -20,11 +20,32 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Input, Select, Static
 
-from app.widgets.ops_format import short, stamp
+from app.text import safe
+from app.widgets.ops_format import stamp
+from app.widgets.row_detail import RowDetail, cut_detail
 
 OUTCOMES = ("allowed", "denied", "error")
 OUTCOME_STYLES = {"allowed": "#5fd75f", "denied": "bold #ffaf5f", "error": "bold #ff5f5f"}
 PAGE_SIZE = 50
+USER_WIDTH = 24
+ACTION_WIDTH = 32
+RESOURCE_WIDTH = 40
+DETAIL_WIDTH = 60
+OUTCOME_WIDTH = 16
+PAGER_WIDTH = 200
+
+
+def audit_detail(entry: Mapping[str, Any]) -> Text | None:
+    """The entry's texts whole when its row cut one (see :func:`cut_detail`)."""
+    return cut_detail(
+        [
+            ("user", entry.get("user"), USER_WIDTH),
+            ("action", entry.get("action"), ACTION_WIDTH),
+            ("resource", entry.get("resource"), RESOURCE_WIDTH),
+            ("outcome", entry.get("outcome"), OUTCOME_WIDTH),
+            ("detail", entry.get("detail"), DETAIL_WIDTH),
+        ]
+    )
 
 
 def audit_cells(entry: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -33,12 +54,12 @@ def audit_cells(entry: Mapping[str, Any]) -> tuple[Any, ...]:
     status = entry.get("status")
     return (
         stamp(entry.get("time")),
-        str(entry.get("user") or "—"),
-        str(entry.get("action", "?")),
-        short(str(entry.get("resource", "")), 40),
-        Text(outcome, style=OUTCOME_STYLES.get(outcome, "")),
+        safe(entry.get("user") or "—", width=USER_WIDTH),
+        safe(entry.get("action", "?"), width=ACTION_WIDTH),
+        safe(entry.get("resource", ""), width=RESOURCE_WIDTH),
+        safe(outcome, width=OUTCOME_WIDTH, style=OUTCOME_STYLES.get(outcome, "")),
         Text("" if status is None else str(status), justify="right"),
-        short(str(entry.get("detail") or ""), 60),
+        safe(entry.get("detail") or "", width=DETAIL_WIDTH),
     )
 
 
@@ -98,6 +119,7 @@ class AuditLog(Vertical):
         for label in ("time (UTC)", "user", "action", "resource", "outcome", "http", "detail"):
             table.add_column(label, key=label)
         yield table
+        yield RowDetail(id="audit-detail")
         yield Static("", id="audit-pager")
 
     def current_query(self) -> AuditLog.QueryChanged:
@@ -123,6 +145,16 @@ class AuditLog(Vertical):
             self.outcome, self.before, self._starts = outcome, None, []
             self._changed()
 
+    def _show_detail(self) -> None:
+        row = self.query_one("#audit-table", DataTable).cursor_row
+        entry = self.entries[row] if 0 <= row < len(self.entries) else None
+        self.query_one(RowDetail).show(audit_detail(entry) if entry else None)
+
+    @on(DataTable.RowHighlighted, "#audit-table")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self._show_detail()
+
     def action_page(self, step: int) -> None:
         """Turn to the older (+1) or newer (-1) page."""
         if step > 0 and self.has_more and self.entries:
@@ -141,13 +173,18 @@ class AuditLog(Vertical):
         table.clear()
         for n, entry in enumerate(self.entries):
             table.add_row(*audit_cells(entry), key=str(entry.get("id") or n))
+        self._show_detail()
         page = len(self._starts) + 1
         hints = [h for h, ok in (("[ newer", bool(self._starts)), ("] older", self.has_more)) if ok]
         filters = [f"user={self.user}"] * bool(self.user) + [f"outcome={self.outcome}"] * bool(
             self.outcome
         )
+        # The filter is what the admin typed: plain text, never markup.
         self.query_one("#audit-pager", Static).update(
-            f"page {page} · {len(self.entries)} entries"
-            + (f" · {' '.join(filters)}" if filters else "")
-            + ("  " + "  ".join(hints) if hints else "")
+            safe(
+                f"page {page} · {len(self.entries)} entries"
+                + (f" · {' '.join(filters)}" if filters else "")
+                + ("  " + "  ".join(hints) if hints else ""),
+                width=PAGER_WIDTH,
+            )
         )

@@ -16,10 +16,15 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable
 
-from app.widgets.ops_format import clock, short
+from app.text import safe
+from app.widgets.ops_format import clock
+from app.widgets.row_detail import cut_detail
 
 MARK = "●"
 REASON_WIDTH = 48
+ID_WIDTH = 32
+STREAM_WIDTH = 1_000
+"""Not a column: the stream is shown with a letter's details, never cut by itself."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,11 +93,33 @@ class DeadLetters(DataTable[Any]):
         return (
             Text(MARK if key in self.marked else " ", style="bold #ffaf5f"),
             clock(letter.get("atMs")),
-            str(letter.get("runId") or "—"),
-            str(letter.get("nodeId") or "—"),
-            str(letter.get("handler") or "—"),
+            safe(letter.get("runId") or "—", width=ID_WIDTH),
+            safe(letter.get("nodeId") or "—", width=ID_WIDTH),
+            safe(letter.get("handler") or "—", width=ID_WIDTH),
             Text(str(letter.get("deliveries", "?")), justify="right"),
-            Text(short(str(letter.get("reason", "")), REASON_WIDTH), style="#ff5f5f"),
+            safe(letter.get("reason", ""), width=REASON_WIDTH, style="#ff5f5f"),
+        )
+
+    def highlighted_key(self) -> str | None:
+        """The key of the letter under the cursor, if any."""
+        if not self.letters or not self.row_count:
+            return None
+        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        return str(key) if key in self.letters else None
+
+    def detail(self, key: str | None) -> Text | None:
+        """The letter's texts whole when the table cut one (see :func:`cut_detail`)."""
+        letter = self.letters.get(key or "")
+        if letter is None:
+            return None
+        return cut_detail(
+            [
+                ("reason", letter.get("reason"), REASON_WIDTH),
+                ("run", letter.get("runId"), ID_WIDTH),
+                ("node", letter.get("nodeId"), ID_WIDTH),
+                ("handler", letter.get("handler"), ID_WIDTH),
+                ("stream", letter.get("stream"), STREAM_WIDTH),
+            ]
         )
 
     def show_message(self, text: str) -> None:
@@ -100,7 +127,8 @@ class DeadLetters(DataTable[Any]):
         self.message = text
         self.letters, self.marked = {}, set()
         self.clear()
-        self.add_row(Text(" "), Text(text, style="italic"), "", "", "", "", "", key="message")
+        message = safe(text, width=300, style="italic")
+        self.add_row(Text(" "), message, "", "", "", "", "", key="message")
 
     def action_toggle_mark(self) -> None:
         """Mark or unmark the highlighted letter."""

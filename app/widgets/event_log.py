@@ -16,11 +16,15 @@ from textual.widgets import RichLog
 
 from app.canvas.glyphs import STATUS_COLOURS
 from app.live import COMPENSATION_EVENTS, run_status_from_event, status_from_event
-from app.widgets.ops_format import clock, short, status_mark
+from app.text import safe
+from app.widgets.ops_format import clock, status_mark
 
 COMPENSATION_STYLE = "bold #ffaf5f"
 TYPE_WIDTH = 19
 NODE_WIDTH = 18
+DETAIL_WIDTH = 300
+"""Cells of an event's detail: an error longer than that ends in ``…`` here (the node
+details show it whole)."""
 _DETAIL_KEYS = ("error", "reason", "worker", "handler", "compensation", "fromNode", "nodes")
 
 
@@ -56,14 +60,22 @@ def event_line(event: Mapping[str, Any]) -> Text:
     mark = "↺" if compensation else status_mark(status) if status else "·"
     line = Text(clock(event.get("timestamp"), millis=True) + " ", style="dim")
     line.append(f"{mark} ", style=STATUS_COLOURS.get(status or "", ""))
-    line.append(f"{kind:<{TYPE_WIDTH}} ", style=COMPENSATION_STYLE if compensation else "bold")
+    style = COMPENSATION_STYLE if compensation else "bold"
+    line.append_text(_column(kind, TYPE_WIDTH, style, cut=TYPE_WIDTH * 2))
     node = event.get("nodeId")
-    line.append(f"{short(str(node), NODE_WIDTH) if node else '':<{NODE_WIDTH}} ")
+    line.append_text(_column(node or "", NODE_WIDTH))
     detail = event_detail(event)
     if detail:
         style = "#ff5f5f" if kind in ("node_failed", "run_failed", "node_retrying") else ""
-        line.append(detail, style=style)
+        line.append_text(safe(detail, width=DETAIL_WIDTH, style=style))
     return line
+
+
+def _column(value: object, width: int, style: str = "", *, cut: int | None = None) -> Text:
+    """``value`` padded to ``width`` cells (cut at ``cut``, by default ``width``), then a space."""
+    text = safe(value, width=cut or width, style=style)
+    text.append(" " * (max(0, width - text.cell_len) + 1))
+    return text
 
 
 class EventLog(RichLog):

@@ -27,9 +27,13 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label, Static
 
 from app.editor import edge_key
+from app.text import clip, safe, visible
 from orchestrator.durations import DurationError, parse_duration
 from orchestrator.spec.expressions import ExpressionError, check_expression
 from orchestrator.spec.model import HANDLER_PATTERN, ID_PATTERN
+
+EDGE_TARGET_WIDTH = 40
+"""Cells of a target's id in an edge's label (the id is whole in the target's own heading)."""
 
 Check = Callable[[str], str | None]
 """Returns the problem with a typed value, or None when it is fine (empty is fine)."""
@@ -150,14 +154,18 @@ WORKFLOW_FIELDS = (
 
 
 def shown(value: Any) -> str:
-    """A property value as the text in its field."""
+    """A property value as the text in its field, controls shown as escapes.
+
+    Inputs draw their text as it is, so a control character would reach the terminal:
+    the field holds the visible form instead (an edited field stores what it shows).
+    """
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return str(value)
+        return ", ".join(visible(v) for v in value)
+    return visible(value)
 
 
 def convert(field: Field, text: str) -> Any:
@@ -260,7 +268,9 @@ class Inspector(VerticalScroll):
         source = node if node is not None else workflow
         targets = tuple(str(e.get("target")) for e in outgoing)
         signature = (kind, tuple(f.key for f in fields), targets, read_only)
-        heading = "Workflow" if node is None else f"Node: {node['id']}  Type: {str(kind).title()}"
+        heading = safe(
+            "Workflow" if node is None else f"Node: {node['id']}  Type: {str(kind).title()}"
+        )
         self._node_id = str(node["id"]) if node else None
         if signature == self._signature:
             self.query_one("#heading", Static).update(heading)
@@ -285,7 +295,8 @@ class Inspector(VerticalScroll):
         for field in fields:
             widgets += self._field(field, shown(source.get(field.key)))
         for edge in outgoing:
-            field = Field("condition", f"→ {edge['target']} when", check_edge_condition, "edge")
+            target = clip(edge["target"], EDGE_TARGET_WIDTH)
+            field = Field("condition", f"→ {target} when", check_edge_condition, "edge")
             inp_widgets = self._field(field, shown(edge.get("condition")))
             self._edges[next(w for w in inp_widgets if isinstance(w, Input))] = edge_key(edge)
             widgets += inp_widgets
@@ -306,7 +317,7 @@ class Inspector(VerticalScroll):
         self._fields[inp] = field
         self._problems[inp] = problem
         self._committed[inp] = value
-        return [Label(field.label), inp, problem]
+        return [Label(safe(field.label)), inp, problem]
 
     def focus_first(self) -> None:
         """Focus the first field (after adding a node: type its id straight away)."""
@@ -329,7 +340,7 @@ class Inspector(VerticalScroll):
         label = self._problems.get(event.input)
         event.input.set_class(problem is not None, "-invalid")
         if label is not None:
-            label.update(problem or "")
+            label.update(safe(problem, multiline=True))
             label.display = problem is not None
 
     @on(Input.Submitted)

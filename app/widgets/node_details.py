@@ -16,6 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from app.text import safe
 from app.widgets.ops_format import NO_VALUE, clock, duration_text, json_text, status_text
 
 LABEL_STYLE = "bold"
@@ -35,17 +36,19 @@ def describe_node(
     if node is None:
         if node_id is None:
             return Text("Select a node on the canvas to see its attempts, input and output.")
-        return Text(f"{node_id}: this run has no state for it yet.")
+        return safe(f"{node_id}: this run has no state for it yet.")
+    # The panel wraps: every value is whole here (lists and the canvas cut them).
     nid = str(node.get("nodeId") or node_id or "?")
-    head = Text(nid, style="bold")
+    head = safe(nid, style="bold")
     name = node.get("nodeName")
     if name and name != nid:
-        head.append(f"  {name}", style="italic")
+        head.append("  ")
+        head.append_text(safe(name, style="italic"))
     lines: list[RenderableType] = [head]
 
     def row(label: str, value: Text | str) -> None:
         line = Text(f"{label:<9}", style=LABEL_STYLE)
-        line.append(value if isinstance(value, Text) else Text(value))
+        line.append_text(value if isinstance(value, Text) else safe(value))
         lines.append(line)
 
     kind_text = kind or NO_VALUE
@@ -66,14 +69,15 @@ def describe_node(
     if node.get("takenEdges") is not None:
         row("took edge", ", ".join(str(e) for e in node["takenEdges"]) or NO_VALUE)
     if node.get("waitingFor"):
-        lines.append(Text(f"⚠ waiting: {node['waitingFor']}", style=WARN_STYLE))
+        lines.append(safe(f"⚠ waiting: {node['waitingFor']}", multiline=True, style=WARN_STYLE))
     if node.get("lastError"):
         lines.append(Text("last error", style=LABEL_STYLE))
-        lines.append(Text(str(node["lastError"]), style=ERROR_STYLE))
+        lines.append(safe(node["lastError"], multiline=True, style=ERROR_STYLE))
     for key in ("input", "output"):
         if node.get(key) is not None:
             lines.append(Text(key, style=LABEL_STYLE))
-            lines.append(Text(json_text(node[key], max_chars=1500)))
+            # JSON escapes controls in strings, but not bidi or other format characters.
+            lines.append(safe(json_text(node[key], max_chars=1500), multiline=True))
     return Group(*lines)
 
 

@@ -92,8 +92,3 @@ def json_text(value: Any, *, max_chars: int = 2000) -> str:
     if len(text) > max_chars:
         text = f"{text[:max_chars]}\n… ({len(text) - max_chars} more characters)"
     return text
-
-
-def short(text: str, width: int) -> str:
-    """``text`` cut to ``width`` cells with an ellipsis."""
-    return text if len(text) <= width else text[: max(0, width - 1)] + "…"

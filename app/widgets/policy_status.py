@@ -12,6 +12,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
+from app.text import safe
 from app.widgets.ops_format import NO_VALUE, stamp
 
 OK_STYLE = "bold #5fd75f"
@@ -30,7 +31,8 @@ def policy_text(status: Mapping[str, Any] | None) -> Text:
 
     def row(label: str, value: str, style: str = "") -> None:
         text.append(f"{label:<13}", style="bold")
-        text.append(f"{value}\n", style=style)
+        text.append_text(safe(value, style=style))
+        text.append("\n")
 
     row("loaded", stamp(status.get("loadedAt")))
     row("last reload", stamp(status.get("lastReloadAt")))
@@ -40,10 +42,12 @@ def policy_text(status: Mapping[str, Any] | None) -> Text:
     row("directory", str(status.get("policiesDir") or NO_VALUE))
     if status.get("lastError"):
         row("last error", stamp(status.get("lastErrorAt")))
-        text.append(f"{status['lastError']}\n", style="#ff5f5f")
+        text.append_text(safe(status["lastError"], multiline=True, style="#ff5f5f"))
+        text.append("\n")
     if status.get("usersFileError"):
         text.append("users file: ", style="bold")
-        text.append(f"{status['usersFileError']}\n", style="#ff5f5f")
+        text.append_text(safe(status["usersFileError"], multiline=True, style="#ff5f5f"))
+        text.append("\n")
     text.rstrip()
     return text
 

@@ -17,7 +17,10 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
+from app.text import safe
+
 LANES = ("high", "normal", "low")
+HANDLER_WIDTH = 48
 _LANE_ORDER = {lane: n for n, lane in enumerate(LANES)}
 
 
@@ -54,8 +57,10 @@ def shard_text(shards: Any) -> Text:
         if text:
             text.append("\n")
         dlq = int(shard.get("dlq") or 0)
-        text.append(f"shard {shard.get('shard')}  ", style="bold")
-        text.append(f"inbox {shard.get('inbox', 0)} · timers {shard.get('timers', 0)} · ")
+        text.append_text(safe(f"shard {shard.get('shard')}  ", style="bold"))
+        text.append_text(
+            safe(f"inbox {shard.get('inbox', 0)} · timers {shard.get('timers', 0)} · ")
+        )
         text.append(f"dead letters {dlq}", style="bold #ff5f5f" if dlq else "")
     return text or Text("no shards reported", style="dim")
 
@@ -97,8 +102,8 @@ class QueueTable(Vertical):
             table.clear()
             for handler, lane, length, waiting, pending, lag in rows:
                 table.add_row(
-                    handler,
-                    lane,
+                    safe(handler, width=HANDLER_WIDTH),
+                    safe(lane, width=12),
                     _count(length),
                     _count(waiting, warn=True),
                     _count(pending),

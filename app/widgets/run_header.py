@@ -13,7 +13,13 @@ from rich.text import Text
 from textual.widgets import Static
 
 from app.live import STATE_COLOURS, LiveState, state_label
-from app.widgets.ops_format import clock, duration_text, short, status_text
+from app.text import safe
+from app.widgets.ops_format import clock, duration_text, status_text
+
+TITLE_WIDTH = 120
+ERROR_WIDTH = 300
+"""Cells of the run's title and error: the header cuts them at its width anyway, this
+keeps a 10,000-character value from being laid out at all."""
 
 
 def header_text(
@@ -33,14 +39,18 @@ def header_text(
         return Text("No run selected: pick one in the list.", style="dim")
     line = Text(state_label(state, attempt), style=f"bold {STATE_COLOURS[state]}")
     if state is LiveState.RECONNECTING and detail:
-        line.append(f" {short(detail, 60)}", style="dim")
+        line.append(" ")
+        line.append_text(safe(detail, width=60, style="dim"))
     line.append("   ")
     line.append_text(status_text(str(run.get("status"))))
-    workflow = title or str(run.get("workflowId", "?"))
+    workflow = title or run.get("workflowId", "?")
     version = run.get("workflowVersion")
-    line.append(f"   {workflow}" + (f" v{version}" if version else ""), style="bold")
+    title_text = safe(workflow, width=TITLE_WIDTH)
+    line.append_text(
+        Text.assemble("   ", title_text, f" v{version}" if version else "", style="bold")
+    )
     line.append("\n")
-    line.append(str(run.get("runId", "?")), style="dim")
+    line.append_text(safe(run.get("runId", "?"), width=TITLE_WIDTH, style="dim"))
     if run.get("startTime"):
         line.append(f" · started {clock(run.get('startTime'))}", style="dim")
     if run.get("duration") is not None:
@@ -50,7 +60,8 @@ def header_text(
     error = run.get("error")
     if error:
         line.append("\n")
-        line.append(f"✗ {error}", style="#ff5f5f")
+        # One line (the header is three): the node details show the whole error.
+        line.append_text(safe(f"✗ {error}", width=ERROR_WIDTH, style="#ff5f5f"))
     return line
 
 

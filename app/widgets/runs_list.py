@@ -21,11 +21,13 @@ from textual.message import Message
 from textual.widgets import DataTable, Select, Static
 from textual.widgets.data_table import CellDoesNotExist
 
-from app.widgets.ops_format import clock, short, status_text
+from app.text import safe
+from app.widgets.ops_format import clock, status_text
 from orchestrator.engine.state import RUN_STATUSES
 
 PAGE_SIZE = 20
 MIN_WORKFLOW_WIDTH = 6
+MESSAGE_WIDTH = 300
 FIXED_COLUMNS_WIDTH = 3 + 10 + 2 + 2
 """The status and started columns and the workflow's padding, and a scrollbar."""
 
@@ -154,11 +156,10 @@ class RunsList(Vertical):
                 table.move_cursor(row=table.get_row_index(keep), animate=False)
         self._update_pager()
 
-    def _cells(self, run: dict[str, Any]) -> tuple[Text, str, str]:
-        workflow = str(run.get("workflowId", "?"))
+    def _cells(self, run: dict[str, Any]) -> tuple[Text, Text, str]:
         return (
             status_text(str(run.get("status")), word=False),
-            short(workflow, self._name_width),
+            safe(run.get("workflowId", "?"), width=self._name_width),
             clock(run.get("startTime")),
         )
 
@@ -178,7 +179,7 @@ class RunsList(Vertical):
     def _update_pager(self) -> None:
         pager = self.query_one("#pager", Static)
         if not self.total:
-            pager.update("no runs" + (f" {self.status_filter}" if self.status_filter else ""))
+            pager.update(safe("no runs" + (f" {self.status_filter}" if self.status_filter else "")))
             return
         first, last = self.page_offset + 1, self.page_offset + len(self._runs)
         hints = []
@@ -186,14 +187,14 @@ class RunsList(Vertical):
             hints.append("[ newer")
         if self.has_more:
             hints.append("] older")
-        pager.update(f"{first}-{last} of {self.total}  " + "  ".join(hints))
+        pager.update(safe(f"{first}-{last} of {self.total}  " + "  ".join(hints)))
 
     def show_message(self, text: str) -> None:
         """Show ``text`` instead of runs (the role may not see them, the API is away...)."""
         self._runs = {}
         self.total = 0
         self.table.clear()
-        self.query_one("#pager", Static).update(text)
+        self.query_one("#pager", Static).update(safe(text, width=MESSAGE_WIDTH))
 
     def select_run(self, run_id: str) -> bool:
         """Put the cursor on ``run_id`` if it is on this page (no message); True if it is."""

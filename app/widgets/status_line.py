@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
+from app.text import safe
+
 
 def status_text(errors: int, nodes: int, edges: int) -> str:
     """``Status: Valid ✓  Nodes: 7  Edges: 7``, or ``Status: 2 errors ✗  Nodes: ...``."""
@@ -23,4 +25,5 @@ class StatusLine(Static):
         """Show the counts, and ``note`` (modified, read-only, connecting...) after them."""
         text = status_text(errors, nodes, edges)
         self.set_class(errors > 0, "-invalid")
-        self.update(f"{text}  {note}" if note else text)
+        # The note can name a node: plain text, never markup.
+        self.update(safe(f"{text}  {note}" if note else text))

@@ -13,9 +13,12 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
+from app.text import safe
 from app.widgets.ops_format import stamp
 
 WARN_STYLE = "bold #ffaf5f"
+NAME_WIDTH = 40
+ROLE_WIDTH = 32
 
 
 def user_cells(user: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -25,9 +28,13 @@ def user_cells(user: Mapping[str, Any]) -> tuple[Any, ...]:
     disabled = bool(user.get("disabled"))
     keys = user.get("keys") or []
     return (
-        Text(str(user.get("name", "?")), style="strike dim" if disabled else "bold"),
-        str(role or "—"),
-        Text(str(policy_role or "none"), style=WARN_STYLE if mismatch or not policy_role else ""),
+        safe(user.get("name", "?"), width=NAME_WIDTH, style="strike dim" if disabled else "bold"),
+        safe(role or "—", width=ROLE_WIDTH),
+        safe(
+            policy_role or "none",
+            width=ROLE_WIDTH,
+            style=WARN_STYLE if mismatch or not policy_role else "",
+        ),
         Text(str(len(keys) if isinstance(keys, list) else 0), justify="right"),
         "yes" if user.get("hasPassword") else "no",
         Text("disabled", style="#ff5f5f") if disabled else Text("active", style="#5fd75f"),

@@ -10,13 +10,17 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from app.text import safe
 from orchestrator.spec.loader import SpecIssue
+
+MESSAGE_WIDTH = 300
+"""Cells of one message (it wraps); a message that quotes a huge name ends in ``…``."""
 
 
 def issue_line(issue: SpecIssue, *, warning: bool = False) -> Text:
     """``✗ node: message`` (errors) or ``! message`` (warnings)."""
     mark = Text("! ", style="bold yellow") if warning else Text("✗ ", style="bold red")
-    return mark + Text(issue.message)
+    return mark + safe(issue.message, width=MESSAGE_WIDTH)
 
 
 class ValidationPanel(OptionList):

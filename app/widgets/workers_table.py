@@ -12,9 +12,12 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
-from app.widgets.ops_format import clock, short
+from app.text import safe
+from app.widgets.ops_format import clock
 
 HANDLERS_WIDTH = 40
+WORKER_WIDTH = 40
+HOST_WIDTH = 32
 
 
 class WorkersTable(DataTable[Any]):
@@ -47,12 +50,12 @@ class WorkersTable(DataTable[Any]):
             handlers = worker.get("handlers") or []
             busy = Text(f"{in_flight}/{slots}", style="bold #ffd75f" if in_flight else "dim")
             self.add_row(
-                str(worker.get("id")),
+                safe(worker.get("id"), width=WORKER_WIDTH),
                 busy,
                 Text(str(worker.get("processed", 0)), justify="right"),
                 clock(worker.get("lastSeenMs")),
-                f"{worker.get('host', '?')}:{worker.get('pid', '?')}",
-                short(", ".join(str(h) for h in handlers), HANDLERS_WIDTH),
+                safe(f"{worker.get('host', '?')}:{worker.get('pid', '?')}", width=HOST_WIDTH),
+                safe(", ".join(str(h) for h in handlers), width=HANDLERS_WIDTH),
                 key=str(worker.get("id")),
             )
         if rows:

@@ -12,6 +12,7 @@ from app.canvas.glyphs import KIND_GLYPHS, STATUS_MARKS, STATUSES, all_glyphs
 from app.canvas.layout import compute_layout
 from app.canvas.model import CanvasEdge, CanvasGraph, CanvasNode, Layout
 from app.canvas.render import Decorations, Scene, fit, render_lines, render_text
+from app.text import escape_of
 from orchestrator.spec.model import WorkflowSpec
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -139,6 +140,23 @@ def test_wide_and_control_characters_keep_rows_aligned() -> None:
     assert fit("abcdef", 4) == ["a", "b", "c", "…"]
     assert fit("処理", 3) == ["処", "", "…"]
     assert fit("処理", 5) == ["処", "", "理", "", " "]
+
+
+def test_hostile_labels_are_escaped_and_cut_without_moving_a_cell() -> None:
+    huge = "\x1b[31m" + "x" * 10_000
+    nodes = (CanvasNode("[/]", huge), CanvasNode("b", "\u202eevil"))
+    edges = (CanvasEdge("[/]", "b", label="\x1b]0;t\x07[b]"),)
+    for zoom in (1, 2, 3):
+        layout = compute_layout(CanvasGraph(nodes, edges), zoom=zoom)
+        rows = render_text(layout)
+        assert not [c for row in rows for c in row if escape_of(c) is not None]
+        for strip in render_lines(Scene(layout), Decorations(), 0, 0, layout.width, layout.height):
+            assert cell_len(strip.text) == layout.width
+    layout = compute_layout(CanvasGraph(nodes, edges))
+    text = "\n".join(render_text(layout))
+    assert layout.boxes["[/]"].w == 24  # the widest box, however long the name
+    assert "\\x1b[31mxxxxxxxxx…" in text and "\\u202eevil" in text
+    assert "\\x1b]0;t…" in text  # an edge label, cut before an escape rather than in it
 
 
 def test_long_labels_are_truncated_with_an_ellipsis() -> None:

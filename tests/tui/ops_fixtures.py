@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,11 +195,14 @@ def _flaky_registry() -> Registry:
     return registry
 
 
-@pytest.fixture
-async def ops_worker(ops: OpsStack) -> AsyncIterator[Worker]:
-    """A real in-process worker with the example handlers (own Redis connection)."""
-    conn = await connect(ops.settings)
-    worker = Worker(conn.redis, conn.keys, ops.settings, _flaky_registry(), concurrency=4)
+@asynccontextmanager
+async def running_worker(
+    settings: Settings, registry: Registry, **options: Any
+) -> AsyncIterator[Worker]:
+    """A real in-process worker on its own Redis connection, stopped on the way out
+    (``options`` go to :class:`Worker`: ``concurrency``, ``worker_id``...)."""
+    conn = await connect(settings)
+    worker = Worker(conn.redis, conn.keys, settings, registry, **options)
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
     try:
@@ -207,6 +211,13 @@ async def ops_worker(ops: OpsStack) -> AsyncIterator[Worker]:
         stop.set()
         await task
         await conn.aclose()
+
+
+@pytest.fixture
+async def ops_worker(ops: OpsStack) -> AsyncIterator[Worker]:
+    """A real in-process worker with the example handlers (own Redis connection)."""
+    async with running_worker(ops.settings, _flaky_registry(), concurrency=4) as worker:
+        yield worker
 
 
 async def wait_for(

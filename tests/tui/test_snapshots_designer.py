@@ -110,7 +110,8 @@ async def designer_ready(pilot: Pilot[Any]) -> DesignerScreen:
     screen.canvas.select("transform")
     await wait_for(
         pilot,
-        lambda: "transform" in str(screen.query_one("#heading").render()),
+        # query, not query_one: the inspector rebuilds its fields, heading included.
+        lambda: any("transform" in str(h.render()) for h in screen.query("#heading")),
         what="inspector",
     )
     await pilot.pause()

@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
 
 from app.screens.dialogs.base import Dialog
+from app.text import safe
 
 
 class ConfirmDialog(Dialog[bool]):
@@ -31,7 +32,7 @@ class ConfirmDialog(Dialog[bool]):
     def compose(self) -> ComposeResult:
         """The question and two buttons."""
         with Vertical(classes="panel"):
-            yield Static(self.question)
+            yield Static(safe(self.question, multiline=True))
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button(

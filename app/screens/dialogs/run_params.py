@@ -13,6 +13,10 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Input, Label, Static
 
 from app.screens.dialogs.base import Dialog
+from app.text import clip, safe
+
+NAME_WIDTH = 120
+"""Cells of a parameter's name in its label."""
 
 
 class ParamProblem(ValueError):
@@ -87,18 +91,19 @@ class RunParametersDialog(Dialog[dict[str, Any]]):
     def compose(self) -> ComposeResult:
         """A labelled field per parameter, then Cancel and Run."""
         with VerticalScroll(classes="panel", can_focus=False) as panel:
-            panel.border_title = f"Run {self.workflow}"
+            panel.border_title = safe(f"Run {self.workflow}", width=64)
             if not self.parameters:
                 yield Static("This workflow declares no parameters.", classes="hint")
             for name, decl in self.parameters.items():
                 kind = decl.get("type") or "string"
                 need = " (required)" if decl.get("required") else ""
-                yield Label(f"{name}: {kind}{need}")
+                # The designer's words: plain text; the description whole (it wraps).
+                yield Label(safe(f"{clip(name, NAME_WIDTH)}: {kind}{need}"))
+                if decl.get("description"):
+                    yield Static(safe(decl["description"], multiline=True), classes="hint")
                 default = decl.get("default")
                 hint = f"default {json.dumps(default)}" if default is not None else ""
-                if decl.get("description"):
-                    hint = f"{decl['description']}  {hint}".strip()
-                inp = Input(placeholder=hint, id=f"param-{len(self._inputs)}")
+                inp = Input(placeholder=clip(hint, 200), id=f"param-{len(self._inputs)}")
                 self._inputs[name] = inp
                 yield inp
             yield Static("", classes="problem", id="problem")
@@ -117,7 +122,7 @@ class RunParametersDialog(Dialog[dict[str, Any]]):
         try:
             params = collect(self.parameters, texts)
         except ParamProblem as exc:
-            self.query_one("#problem", Static).update(str(exc))
+            self.query_one("#problem", Static).update(safe(str(exc), multiline=True))
             return
         self.dismiss(params)
 

@@ -10,7 +10,9 @@ from textual.containers import Vertical
 from textual.widgets import Input, Static
 
 from app.screens.dialogs.base import Dialog
+from app.text import clip, safe, visible
 
+TITLE_WIDTH = 64
 TextCheck = Callable[[str], str | None]
 """The problem with the typed text, or None."""
 
@@ -37,11 +39,13 @@ class InputDialog(Dialog[str]):
     def compose(self) -> ComposeResult:
         """Title, field, problem line, hint."""
         with Vertical(classes="panel") as panel:
-            panel.border_title = self.title_text
-            yield Input(value=self.value, placeholder=self.placeholder, id="value")
+            panel.border_title = safe(self.title_text, width=TITLE_WIDTH)
+            yield Input(
+                value=visible(self.value), placeholder=clip(self.placeholder, 200), id="value"
+            )
             yield Static("", classes="problem", id="problem")
             if self.hint:
-                yield Static(self.hint, classes="hint")
+                yield Static(safe(self.hint, multiline=True), classes="hint")
 
     def problem(self, text: str) -> str | None:
         """What is wrong with ``text``, if anything."""
@@ -58,6 +62,7 @@ class InputDialog(Dialog[str]):
         event.stop()
         problem = self.problem(event.value)
         if problem:
-            self.query_one("#problem", Static).update(problem)
+            # The problem may quote what was typed: plain text, never markup.
+            self.query_one("#problem", Static).update(safe(problem, multiline=True))
             return
         self.dismiss(event.value.strip())

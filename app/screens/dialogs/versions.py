@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -13,6 +14,10 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from app.screens.dialogs.base import Dialog
+from app.text import safe
+
+LINE_WIDTH = 300
+"""Cells of one version's line (it wraps in the list)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,11 +29,14 @@ class VersionChoice:
     base: int | None = None
 
 
-def version_line(v: dict[str, Any]) -> str:
-    """``v3  by ada  — changed the retries`` (no clock: times are in the monitor)."""
+def version_line(v: dict[str, Any]) -> Text:
+    """``v3  by ada  — changed the retries`` (no clock: times are in the monitor).
+
+    Who and the change message are users' words: plain text, one line, cut with ``…``.
+    """
     who = f"  by {v['createdBy']}" if v.get("createdBy") else ""
     log = f"  — {v['changeLog']}" if v.get("changeLog") else ""
-    return f"v{v.get('version')}{who}{log}"
+    return safe(f"v{v.get('version')}{who}{log}", width=LINE_WIDTH)
 
 
 class VersionPicker(Dialog[VersionChoice]):
@@ -48,7 +56,7 @@ class VersionPicker(Dialog[VersionChoice]):
     def compose(self) -> ComposeResult:
         """The versions, newest first, and how to use the list."""
         with Vertical(classes="panel") as panel:
-            panel.border_title = f"Versions of {self.workflow_id}"
+            panel.border_title = safe(f"Versions of {self.workflow_id}", width=64)
             yield OptionList(
                 *(Option(version_line(v), id=str(v["version"])) for v in self.versions),
                 id="versions",
