@@ -16,6 +16,7 @@ from typing import ClassVar
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.markup import escape
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
@@ -204,7 +205,9 @@ class DagqApp(App[None]):
         yield SystemCommand("Help", "Keys and concepts of the designer (F1)", self.action_help)
         for key, (mode, title) in enumerate(MODE_TITLES.items(), start=1):
             yield SystemCommand(
-                f"Go to {title}", f"Switch to the {title} screen ({key})", _switch_to(self, mode)
+                escape(f"Go to {title}"),
+                escape(f"Switch to the {title} screen ({key})"),
+                _switch_to(self, mode),
             )
         if isinstance(screen, PaletteCommands):
             yield from screen.palette_commands()

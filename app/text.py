@@ -120,8 +120,8 @@ def _line(value: object, width: int) -> tuple[list[tuple[str, bool]], bool]:
     something was left out (then they fill at most ``width - 1`` cells: room for ``…``).
 
     Only the first ``4 * width + 16`` characters are read, so the cost does not depend on
-    the length of the text; more than that in ``width`` cells takes a run of zero-width
-    characters, and then the ``…`` is right anyway.
+    the length of the text.  A longer text fits in ``width`` cells only with many
+    zero-width marks; it is shown cut, with ``…``.
     """
     text = "" if value is None else str(value)
     if width <= 0:

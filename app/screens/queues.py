@@ -113,9 +113,9 @@ class QueuesScreen(OpsScreen):
         self.query_one(QueueTable).show(queues)
         self.query_one(WorkersTable).show(queues.get("workers") or [])
         live = len(queues.get("workers") or [])
-        self.query_one("#workers-table").border_subtitle = f"{live} live"
+        self.query_one("#workers-table").border_subtitle = safe(f"{live} live")
         count = int(queues.get("deadLetters") or 0)
-        self.query_one("#dead-pane").border_title = f"Dead letters ({count})"
+        self.query_one("#dead-pane").border_title = safe(f"Dead letters ({count})")
         if reason := self.blocked(ADMIN_PERMISSION):
             self.dead_letters.show_message(f"{count} dead letter(s); listing them: {reason}")
         else:

@@ -152,7 +152,7 @@ class WorkflowsScreen(Screen[None]):
             table.move_cursor(row=ids.index(keep))
         count = f"{len(rows)} workflow{'s' if len(rows) != 1 else ''}"
         self.query_one("#summary", Static).update(
-            f"{count} · enter open · n new · i import · x export · v versions · / filter"
+            safe(f"{count} · enter open · n new · i import · x export · v versions · / filter")
         )
 
     def selected_id(self) -> str | None:

@@ -233,7 +233,8 @@ class Inspector(VerticalScroll):
 
     def set_handlers(self, names: Sequence[str]) -> None:
         """Handler names live workers offer, suggested while typing a handler."""
-        self._handlers = sorted(set(names))
+        # Workers report these names: suggestions are drawn as typed text, so visible forms.
+        self._handlers = sorted({visible(name) for name in names})
         for inp, field in self._fields.items():
             if field.kind == "handler":
                 inp.suggester = SuggestFromList(self._handlers, case_sensitive=True)

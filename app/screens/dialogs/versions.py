@@ -78,7 +78,7 @@ class VersionPicker(Dialog[VersionChoice]):
         self.marked = self._highlighted()
         if self.marked is not None:
             self.query_one("#hint", Static).update(
-                f"v{self.marked} marked · highlight another version and press c to compare"
+                safe(f"v{self.marked} marked · highlight another version and press c to compare")
             )
 
     def action_compare(self) -> None:
