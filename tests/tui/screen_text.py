@@ -56,16 +56,32 @@ def assert_display_safe(app: App[Any]) -> None:
         assert not raw, f"row {row} sends {raw} to the terminal: {line!r}"
 
 
-def assert_drawn(app: App[Any], widget: Widget, *expected: str) -> None:
-    """Each of ``expected`` is in what ``widget`` drew (spaces aside: a row may wrap at one)."""
+def _missing(app: App[Any], widget: Widget, expected: tuple[str, ...]) -> list[str]:
     text = "".join(drawn(app, widget).split())
-    for value in expected:
-        assert "".join(value.split()) in text, f"{value[:80]!r} not drawn in {widget!r}"
+    return [value for value in expected if "".join(value.split()) not in text]
 
 
-def on_screen(app: App[Any], expected: str) -> None:
-    """``expected`` is on one row of the screen (a title in a border)."""
-    assert any(expected in line for line in screen_lines(app)), f"{expected[:80]!r} not drawn"
+async def shows(pilot: Pilot[Any], widget: Widget, *expected: str) -> None:
+    """Each of ``expected`` is in what ``widget`` drew (spaces aside: a row may wrap at one),
+    waiting for the next frames until it is (a deadline, not a timed assertion)."""
+    app = pilot.app
+    try:
+        await wait_for(pilot, lambda: not _missing(app, widget, expected), timeout_s=10)
+    except AssertionError:
+        missing = _missing(app, widget, expected)
+        raise AssertionError(f"{missing[0][:80]!r} not drawn in {widget!r}") from None
+
+
+async def on_screen(pilot: Pilot[Any], expected: str) -> None:
+    """``expected`` is on one row of the screen (a title in a border), waiting for it."""
+
+    def drawn_somewhere() -> bool:
+        return any(expected in line for line in screen_lines(pilot.app))
+
+    try:
+        await wait_for(pilot, drawn_somewhere, timeout_s=10)
+    except AssertionError:
+        raise AssertionError(f"{expected[:80]!r} not drawn") from None
 
 
 async def reach(pilot: Pilot[Any], key: str | None, kind: type[S]) -> S:

@@ -60,11 +60,11 @@ from tests.tui.hostile_canned import WORKFLOW, Hostile, HostileClient
 from tests.tui.screen_text import (
     WRAPPED_PREFIX,
     assert_display_safe,
-    assert_drawn,
     designer_fields,
     head,
     on_screen,
     reach,
+    shows,
     wrapped,
 )
 
@@ -92,15 +92,15 @@ async def workflows_list(pilot: Pilot[Any], h: Hostile) -> WorkflowsScreen:
     screen = await reach(pilot, None, WorkflowsScreen)
     await wait_for(pilot, lambda: len(screen.rows) == 2, what="rows")
     await pilot.pause()
-    assert_drawn(
-        app,
+    await shows(
+        pilot,
         screen.query_one(DataTable),
         clip(h("wn"), workflows.NAME_WIDTH),
         clip(h("wi"), workflows.ID_WIDTH),
         clip(h("tg", 64), workflows.TAGS_WIDTH),
     )
     role = screen.query_one("#role", Static)
-    assert_drawn(app, role, head(h("me")))
+    await shows(pilot, role, head(h("me")))
     # As markup, "me:[@click=app.quit]Payroll[/]" makes "Payroll" a quit button.
     await pilot.click(role, offset=(6, 0))
     await pilot.pause()
@@ -117,12 +117,12 @@ async def refused_delete(pilot: Pilot[Any], h: Hostile, screen: WorkflowsScreen)
     await pilot.press("delete")
     await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="confirm")
     await pilot.pause()
-    assert_drawn(app, app.screen.query_one(Static), wrapped(h("wi")))
+    await shows(pilot, app.screen.query_one(Static), wrapped(h("wi")))
     assert_display_safe(app)
     await pilot.press("y")
     await wait_for(pilot, lambda: bool(app.screen.query(Toast)), what="notification")
     await pilot.pause()
-    assert_drawn(app, app.screen.query(Toast).last(), wrapped(h("nx")))
+    await shows(pilot, app.screen.query(Toast).last(), wrapped(h("nx")))
     assert_display_safe(app)
     screen.query_one(DataTable).move_cursor(row=0)
     await wait_for(pilot, lambda: screen.selected_id() == WORKFLOW, what="first row")
@@ -136,12 +136,12 @@ async def versions_and_compare(pilot: Pilot[Any], h: Hostile) -> None:
     await wait_for(pilot, lambda: isinstance(app.screen, VersionPicker), what="versions")
     await pilot.pause()
     line = f"v2  by {h('vb')}  — {h('v2')}"
-    assert_drawn(app, app.screen.query_one(OptionList), clip(line, versions.LINE_WIDTH))
+    await shows(pilot, app.screen.query_one(OptionList), clip(line, versions.LINE_WIDTH))
     assert_display_safe(app)
     await pilot.press("m", "down", "c")
     await wait_for(pilot, lambda: isinstance(app.screen, DesignerScreen), what="comparison")
     await pilot.pause()
-    on_screen(app, clip(h("wn"), workflows.CAPTION_NAME_WIDTH) + ": v1 → v2")
+    await on_screen(pilot, clip(h("wn"), workflows.CAPTION_NAME_WIDTH) + ": v1 → v2")
     assert_display_safe(app)
     await pilot.press("escape")
     await wait_for(pilot, lambda: isinstance(app.screen, WorkflowsScreen), what="back")
@@ -152,10 +152,10 @@ async def designer(pilot: Pilot[Any], h: Hostile) -> None:
     app = pilot.app
     assert isinstance(app, DagqApp)
     screen, inspector = await designer_fields(pilot, "enter")
-    on_screen(app, clip(h("wn", 256), designer_screen.TITLE_NAME_WIDTH))
-    assert_drawn(app, screen.canvas, clip(h("nn", 256), 18), clip(h("n2", 256), 18))
+    await on_screen(pilot, clip(h("wn", 256), designer_screen.TITLE_NAME_WIDTH))
+    await shows(pilot, screen.canvas, clip(h("nn", 256), 18), clip(h("n2", 256), 18))
     problem = f"edge id '{h('ei', 256)}' is used by"
-    assert_drawn(app, screen.query_one(ValidationPanel), head(problem))
+    await shows(pilot, screen.query_one(ValidationPanel), head(problem))
     values = [i.value for i in inspector.query(Input)]
     assert values == [visible(h("wn", 256)), visible(h("wd", 4096)), visible(h("tg", 64))]
     assert_display_safe(app)
@@ -175,7 +175,7 @@ async def designer(pilot: Pilot[Any], h: Hostile) -> None:
     panel = app.screen.query_one(".panel")
     panel.scroll_home(animate=False)  # the field has the focus, under a long description
     await pilot.pause()
-    assert_drawn(app, panel, head(h("pn")), wrapped(h("pd")))
+    await shows(pilot, panel, head(h("pn")), wrapped(h("pd")))
     assert_display_safe(app)
     await pilot.press("escape")
     await wait_for(pilot, lambda: app.screen is screen, what="designer again")
@@ -200,11 +200,11 @@ async def monitor(pilot: Pilot[Any], h: Hostile) -> None:
     )
     await pilot.pause()
     runs = screen.runs_list
-    assert_drawn(app, runs.table, clip(h("rw"), runs._name_width))
+    await shows(pilot, runs.table, clip(h("rw"), runs._name_width))
     header = head(h("wn", 256))
-    assert_drawn(app, screen.header, header, head(h("re")))
-    assert_drawn(
-        app,
+    await shows(pilot, screen.header, header, head(h("re")))
+    await shows(
+        pilot,
         screen.event_log,
         head(h("ev")),
         clip(h("et"), event_log.TYPE_WIDTH * 2),
@@ -212,7 +212,7 @@ async def monitor(pilot: Pilot[Any], h: Hostile) -> None:
         head(h("rf")),
     )
     details = screen.query_one(NodeDetails)
-    assert_drawn(app, details, wrapped(h("nm"))[:40])
+    await shows(pilot, details, wrapped(h("nm"))[:40])
     text = details.text.replace("\n", "")
     for tag in ("nm", "wk", "te"):
         assert visible(h(tag)) in text, tag
@@ -229,22 +229,22 @@ async def queues(pilot: Pilot[Any], h: Hostile) -> None:
     screen = await reach(pilot, "3", QueuesScreen)
     await wait_for(pilot, lambda: len(screen.dead_letters.letters) == 1, what="dead letters")
     await pilot.pause()
-    assert_drawn(
-        app,
+    await shows(
+        pilot,
         screen.query_one(QueueTable),
         clip(h("qh"), queue_table.HANDLER_WIDTH),
         clip(h("ql"), 12),
     )
     # The handlers column starts near the table's edge: its start must be literal.
-    assert_drawn(
-        app,
+    await shows(
+        pilot,
         screen.query_one(WorkersTable),
         clip(h("wo"), workers_table.WORKER_WIDTH),
         clip(f"{h('ho')}:7", workers_table.HOST_WIDTH),
         visible(h("wh"))[:6],
     )
-    assert_drawn(
-        app,
+    await shows(
+        pilot,
         screen.dead_letters,
         *(clip(h(tag), dead_letters.ID_WIDTH) for tag in ("du", "dn", "dh")),
         clip(h("dr"), dead_letters.REASON_WIDTH),
@@ -255,7 +255,7 @@ async def queues(pilot: Pilot[Any], h: Hostile) -> None:
     await wait_for(pilot, lambda: detail.display == cut, what="the letter's detail")
     if cut:
         assert visible(h("dr"), multiline=True) in detail.text
-        assert_drawn(app, detail, wrapped(h("dr"))[:60])
+        await shows(pilot, detail, wrapped(h("dr"))[:60])
     assert_display_safe(app)
 
 
@@ -276,8 +276,8 @@ async def admin(pilot: Pilot[Any], h: Hostile) -> None:
         what="the admin data",
     )
     await pilot.pause()
-    assert_drawn(
-        app,
+    await shows(
+        pilot,
         screen.query_one(UsersTable),
         clip(h("un"), users_table.NAME_WIDTH),
         clip(h("ur"), users_table.ROLE_WIDTH),
@@ -285,12 +285,12 @@ async def admin(pilot: Pilot[Any], h: Hostile) -> None:
     )
     # One-line values (the directory) wrap in the panel too: their breaks are escaped.
     policy = screen.query_one(PolicyStatus)
-    assert_drawn(app, policy, visible(h("pr"))[:WRAPPED_PREFIX])
+    await shows(pilot, policy, visible(h("pr"))[:WRAPPED_PREFIX])
     if len(h.payload) < 100:  # long roles push the rest below the panel
-        assert_drawn(app, policy, visible(h("pp")), wrapped(h("pe")), wrapped(h("pu")))
+        await shows(pilot, policy, visible(h("pp")), wrapped(h("pe")), wrapped(h("pu")))
     audit = screen.audit_log
-    assert_drawn(
-        app,
+    await shows(
+        pilot,
         audit.query_one(DataTable),
         clip(h("au"), audit_log.USER_WIDTH),
         clip(h("aa"), audit_log.ACTION_WIDTH),
@@ -319,7 +319,7 @@ async def admin(pilot: Pilot[Any], h: Hostile) -> None:
     await wait_for(pilot, lambda: audit.user == typed, what="the user filter")
     await pilot.pause()
     pager = audit.query_one("#audit-pager", Static)
-    assert_drawn(app, pager, head(f"user={typed}"))
+    await shows(pilot, pager, head(f"user={typed}"))
     assert_display_safe(app)
 
 

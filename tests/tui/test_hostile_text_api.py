@@ -33,11 +33,11 @@ from tests.tui import ops_fixtures
 from tests.tui.ops_fixtures import OpsStack, running_worker, wait_for
 from tests.tui.screen_text import (
     assert_display_safe,
-    assert_drawn,
     designer_fields,
     head,
     on_screen,
     reach,
+    shows,
 )
 
 ops = ops_fixtures.ops
@@ -99,21 +99,21 @@ async def test_what_users_store_and_handlers_raise_is_shown_literally(
         table.move_cursor(row=[r["id"] for r in screen.rows].index("payroll"))
         await wait_for(pilot, lambda: screen.selected_id() == "payroll", what="selected")
         await pilot.pause()
-        assert_drawn(app, table, f"{NAME} payroll", "[b, [reverse]")
+        await shows(pilot, table, f"{NAME} payroll", "[b, [reverse]")
         assert_display_safe(app)
 
         # Its versions: the change message, escaped where it holds an ANSI escape.
         await pilot.press("v")
         await wait_for(pilot, lambda: isinstance(app.screen, VersionPicker), what="versions")
         await pilot.pause()
-        assert_drawn(app, app.screen.query_one(OptionList), visible(CHANGE_LOG))
+        await shows(pilot, app.screen.query_one(OptionList), visible(CHANGE_LOG))
         assert_display_safe(app)
         await pilot.press("escape")
 
         # The Designer: the name in the title, the node's name on the canvas, the fields.
         designer, inspector = await designer_fields(pilot, "enter")
-        on_screen(app, f"Workflow Designer — {NAME}")
-        assert_drawn(app, designer.canvas, clip(NODE_NAME, 18))
+        await on_screen(pilot, f"Workflow Designer — {NAME}")
+        await shows(pilot, designer.canvas, clip(NODE_NAME, 18))
         values = [i.value for i in inspector.query(Input)]
         assert values == [NAME, f"{DESCRIPTION} v2", "[b, [reverse]"]
         assert_display_safe(app)
@@ -129,8 +129,8 @@ async def test_what_users_store_and_handlers_raise_is_shown_literally(
         )
         await wait_for(pilot, lambda: visible(ERROR) in monitor.details.text, what="the error")
         await pilot.pause()
-        assert_drawn(app, monitor.event_log, head(ERROR))
-        assert_drawn(app, monitor.details, visible(ERROR), visible(WORKER_ID))
+        await shows(pilot, monitor.event_log, head(ERROR))
+        await shows(pilot, monitor.details, visible(ERROR), visible(WORKER_ID))
         assert_display_safe(app)
 
         # Queues: the live worker by its chosen name.
@@ -138,7 +138,7 @@ async def test_what_users_store_and_handlers_raise_is_shown_literally(
         workers = queues.query_one(WorkersTable)
         await wait_for(pilot, lambda: WORKER_ID in workers.worker_ids, what="the worker")
         await pilot.pause()
-        assert_drawn(app, workers, clip(WORKER_ID, WORKER_WIDTH))
+        await shows(pilot, workers, clip(WORKER_ID, WORKER_WIDTH))
         assert_display_safe(app)
         # Leave before the end: a refresh in flight while the app closes fails to find
         # the widgets it fills (a race of QueuesScreen.load at exit, not of this test).
@@ -167,18 +167,18 @@ async def test_an_imported_file_with_hostile_ids_and_a_huge_name(
         dialog.query_one(Input).value = str(file)
         designer, inspector = await designer_fields(pilot, "enter")
         # Cut with an ellipsis in the title and on the canvas, whole in the inspector.
-        on_screen(app, clip(f"Workflow Designer — {clip(name, 60)}", 200))
-        assert_drawn(app, designer.canvas, clip(name, 18), clip("a\x1b[31mb", 18))
+        await on_screen(pilot, clip(f"Workflow Designer — {clip(name, 60)}", 200))
+        await shows(pilot, designer.canvas, clip(name, 18), clip("a\x1b[31mb", 18))
         assert inspector.query(Input).first().value == name
         # The problems name the ids literally (they are not valid ids).
-        assert_drawn(app, designer.query_one(ValidationPanel), "[/]")
+        await shows(pilot, designer.query_one(ValidationPanel), "[/]")
         assert_display_safe(app)
 
         designer.canvas.select("[/]")
         await wait_for(pilot, lambda: inspector.node_id == "[/]", what="the node's fields")
         await pilot.pause()
         assert [i.value for i in inspector.query(Input)][:2] == ["[/]", name]
-        assert_drawn(app, inspector.query_one("#heading"), "Node: [/]")
+        await shows(pilot, inspector.query_one("#heading"), "Node: [/]")
         assert_display_safe(app)
         # The list itself never saw the file: a 10,000-character name stays in the designer.
         assert len(name) > NAME_WIDTH
