@@ -71,7 +71,9 @@ async def test_queues_show_depths_workers_and_requeue_then_purge(
         assert (letter["runId"], letter["nodeId"], letter["handler"]) == (
             run_id, "wait_here", HANDLER
         )  # fmt: skip
-        assert "Dead letters (1)" in str(screen.query_one("#dead-pane").border_title)
+        # The count comes from GET /queues, which may have answered before the letter moved.
+        pane = screen.query_one("#dead-pane")
+        await wait_for(pilot, lambda: "Dead letters (1)" in str(pane.border_title), what="count")
         letters.focus()
         await pilot.press("space")  # mark it
         assert letters.marked
