@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -322,12 +322,20 @@ class DagqClient:
         await self._call("DELETE", _run(run_id))
 
     async def retry_run(
-        self, run_id: str, *, from_node: str | None = None, only_node: bool = False
+        self,
+        run_id: str,
+        *,
+        from_node: str | None = None,
+        only_node: bool = False,
+        skip_nodes: Sequence[str] = (),
     ) -> dict[str, Any]:
-        """Run a failed or cancelled run again, from its failure or from ``from_node``."""
+        """Run a failed or cancelled run again, from its failure or from ``from_node``;
+        ``skip_nodes`` are not run again (their successors go on)."""
         body: dict[str, Any] = {"onlyNode": only_node}
         if from_node is not None:
             body["fromNode"] = from_node
+        if skip_nodes:
+            body["skipNodes"] = list(skip_nodes)
         return await self._obj("POST", f"{_run(run_id)}/retry", body=body)
 
     async def get_run_status(self, run_id: str) -> RunStatus:

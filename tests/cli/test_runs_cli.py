@@ -126,6 +126,22 @@ async def test_failed_run_retry_from_node_then_watch(
     assert (await cli("runs", "retry", run_id, "--only-node")).exit_code == 2
 
 
+async def test_retry_skipping_the_failed_node(cli: Cli, tmp_path: Path, flaky: Flaky) -> None:
+    await push(cli, write_spec(tmp_path, "skip-flow", "flaky"))
+    failed = await cli("runs", "start", "skip-flow", "--wait")
+    assert failed.exit_code == 1
+    run_id = failed.stdout.split()[1]
+    unknown = await cli("runs", "retry", run_id, "--skip", "nope")
+    assert unknown.exit_code == 1 and "nope" in unknown.stderr
+
+    retried = await cli("runs", "retry", run_id, "--skip", "work", "--wait", "--json")
+    assert retried.exit_code == 0, retried.output
+    view = json.loads(retried.stdout)
+    assert view["status"] == "completed"
+    assert view["nodes"]["work"]["status"] == "skipped"
+    assert flaky.calls[run_id] == 1  # the failed handler was not called again
+
+
 async def test_cancel_a_waiting_run_and_watch_it_end(cli: Cli, tmp_path: Path) -> None:
     # Nobody offers `nobodyHandles`: the run waits on its second node until cancelled.
     await push(cli, write_spec(tmp_path, "stuck", "nobodyHandles"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Input, Select, Static
 
 from app.screens.admin import AdminScreen
 from app.screens.queues import QueuesScreen
@@ -15,6 +15,8 @@ from app.widgets.queue_table import QueueTable
 from app.widgets.users_table import UsersTable
 from app.widgets.workers_table import WorkersTable
 from orchestrator.errors import Forbidden
+from orchestrator.security.audit import OUTCOMES
+from orchestrator.security.audit import AuditLog as AuditTrail
 from orchestrator.store.queue import JobQueue
 from tests.tui import ops_fixtures
 from tests.tui.ops_fixtures import STUCK, OpsStack, wait_for
@@ -150,6 +152,28 @@ async def test_admin_sees_users_policy_and_filters_the_audit_log(ops: OpsStack) 
                 e["outcome"] == "allowed" and e["user"] == "otto" for e in audit.entries
             ),
             what="otto's allowed entries",
+        )  # fmt: skip
+
+
+async def test_admin_filter_finds_interrupted_changes(ops: OpsStack) -> None:
+    # A change whose writer died mid-way is on record as ``interrupted``: an admin can find it.
+    trail = AuditTrail(ops.conn.redis, ops.conn.keys, path=None, source="cli")
+    await trail.record(
+        user="root", role="admin", action="addUser", resource="user:mallory",
+        outcome="interrupted", request_id="cli-1", detail="the process died",
+    )  # fmt: skip
+    async with ops.app("admin", start_mode="admin").run_test(size=SIZE) as pilot:
+        screen: AdminScreen = await _screen(pilot, AdminScreen)
+        viewer = screen.query_one(AuditLog)
+        choice = viewer.query_one("#audit-outcome", Select)
+        assert [value for _, value in choice._options[1:]] == list(OUTCOMES)
+        choice.value = "interrupted"
+        await wait_for(
+            pilot,
+            lambda: viewer.outcome == "interrupted" and [
+                (e["user"], e["action"], e["outcome"]) for e in viewer.entries
+            ] == [("root", "addUser", "interrupted")],
+            what="the interrupted change",
         )  # fmt: skip
 
 

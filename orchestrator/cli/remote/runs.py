@@ -201,6 +201,13 @@ def cancel(run_id: str, api_url: str | None, api_key: str | None) -> None:
 @click.argument("run_id")
 @click.option("--from-node", default=None, metavar="NODE", help="Rerun from this node onwards.")
 @click.option("--only-node", is_flag=True, help="Rerun only --from-node, then continue.")
+@click.option(
+    "--skip",
+    "skip_nodes",
+    multiple=True,
+    metavar="NODE",
+    help="Do not run NODE again: it counts as skipped and its successors go on (repeatable).",
+)
 @click.option("--wait", is_flag=True, help="Wait for the end; exit 1 unless it completed.")
 @json_option
 @api_options
@@ -208,6 +215,7 @@ def retry(
     run_id: str,
     from_node: str | None,
     only_node: bool,
+    skip_nodes: tuple[str, ...],
     wait: bool,
     as_json: bool,
     api_url: str | None,
@@ -218,7 +226,9 @@ def retry(
         raise click.UsageError("--only-node needs --from-node")
 
     async def go(c: DagqClient) -> dict[str, Any]:
-        run = await c.retry_run(run_id, from_node=from_node, only_node=only_node)
+        run = await c.retry_run(
+            run_id, from_node=from_node, only_node=only_node, skip_nodes=skip_nodes
+        )
         return await _wait(c, run) if wait else run
 
     run = Remote(api_url, api_key, as_json).run("retry runs", go)
