@@ -79,6 +79,8 @@ class MonitorScreen(OpsScreen):
         self._fitted_height = -1
         self._zoom_by_me: int | None = None
         self._event_seq = 0
+        self.view_seq = -1
+        """How many events had arrived when the run on screen was fetched."""
         self._overlay: list[tuple[int, str, str]] = []
         self._refresh_timer: Timer | None = None
         self._list_timer: Timer | None = None
@@ -257,6 +259,7 @@ class MonitorScreen(OpsScreen):
     def _apply_view(self, view: dict[str, Any], spec: WorkflowSpec | None, seq: int) -> None:
         """Show a fetched run; events that arrived after the request still win."""
         self.run = view
+        self.view_seq = seq
         self.spec = spec
         key = (str(view.get("workflowId")), int(view.get("workflowVersion") or 0))
         nodes: Mapping[str, Any] = view.get("nodes") or {}
@@ -334,6 +337,11 @@ class MonitorScreen(OpsScreen):
             self.runs_list.set_run_status(message.run_id, run_status)
             self._update_actions()
         self._schedule_refresh()
+
+    @property
+    def settled(self) -> bool:
+        """No refresh is due: the run on screen was fetched after the last event."""
+        return self._refresh_timer is None and self.view_seq == self._event_seq
 
     def _schedule_refresh(self) -> None:
         """Fetch the run shortly after a burst of events (at most one fetch per interval)."""

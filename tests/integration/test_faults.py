@@ -192,7 +192,8 @@ async def test_every_orchestrator_killed_mid_run_and_restarted(
     await stack.until(some_progress, timeout_s=60)
     for proc in orchestrators:
         processes.kill9(proc)
-    await asyncio.sleep(0.5)  # results pile up in the inbox with nobody to apply them
+    # Results pile up in the inbox with nobody to apply them.
+    await stack.until(lambda: _results_waiting(stack))
     for _ in range(2):
         processes.start("orchestrator")
     finals = await asyncio.gather(*(stack.wait(r.run_id, timeout_s=90) for r in runs))
@@ -201,6 +202,17 @@ async def test_every_orchestrator_killed_mid_run_and_restarted(
     for final in finals:
         counts = await completions(stack, final.run_id)
         assert len(counts) == 8 and set(counts.values()) == {1}
+
+
+async def _results_waiting(stack: Stack) -> bool:
+    """Some shard's inbox holds entries no orchestrator has read."""
+    for shard in range(stack.keys.shards):
+        inbox = stack.keys.inbox(shard)
+        groups: Any = await stack.redis.xinfo_groups(inbox)
+        delivered = groups[0]["last-delivered-id"] if groups else b"0-0"
+        if await stack.redis.xrange(inbox, min=b"(" + delivered, count=1):
+            return True
+    return False
 
 
 async def test_1000_concurrent_runs_of_a_10_node_dag(make_stack: StackFactory) -> None:

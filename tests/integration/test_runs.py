@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from orchestrator.errors import Conflict, LimitExceeded, ParameterError
+from orchestrator.keys import ORCH_GROUP
 from orchestrator.protocol import InboxMessage
 from orchestrator.worker.registry import HandlerContext, Registry
 from tests.integration.conftest import Stack, StackFactory
@@ -240,12 +241,22 @@ async def test_cancel_stops_dispatch_and_ignores_late_results(
     release.set()
     # The late result reaches the inbox and is ignored: nothing after it is dispatched.
     await stack.until(lambda: _inbox_has(stack, "succeeded"))
-    await asyncio.sleep(0.3)
+    await stack.until(lambda: _inbox_applied(stack))
     state = await stack.service.get(run.run_id)
     assert state.status == "cancelled"
     assert state.nodes["hold"].status == "cancelled"
     assert state.nodes["after"].status == "cancelled"
     assert not any(e.type == "node_completed" for e in await stack.events(run.run_id))
+
+
+async def _inbox_applied(stack: Stack) -> bool:
+    """The orchestrator has read and acknowledged every inbox entry so far."""
+    inbox = stack.keys.inbox(0)
+    last: Any = await stack.redis.xrevrange(inbox, count=1)
+    groups: Any = await stack.redis.xinfo_groups(inbox)
+    (group,) = [g for g in groups if g["name"] in (ORCH_GROUP, ORCH_GROUP.encode())]
+    delivered = group["last-delivered-id"]
+    return bool(last) and group["pending"] == 0 and delivered == last[0][0]
 
 
 async def _inbox_has(stack: Stack, kind: str) -> bool:

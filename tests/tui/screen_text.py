@@ -69,7 +69,10 @@ async def shows(pilot: Pilot[Any], widget: Widget, *expected: str) -> None:
         await wait_for(pilot, lambda: not _missing(app, widget, expected), timeout_s=10)
     except AssertionError:
         missing = _missing(app, widget, expected)
-        raise AssertionError(f"{missing[0][:80]!r} not drawn in {widget!r}") from None
+        seen = drawn(app, widget)[:400]
+        raise AssertionError(
+            f"{missing[0][:80]!r} not drawn in {widget!r}; it drew {seen!r}"
+        ) from None
 
 
 async def on_screen(pilot: Pilot[Any], expected: str) -> None:

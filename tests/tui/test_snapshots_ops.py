@@ -52,7 +52,7 @@ async def _monitor_ready(pilot: Pilot[Any]) -> None:
         and screen.canvas.selected == "ship_order",
         what="the run on screen",
     )  # fmt: skip
-    await pilot.pause(0.3)  # the debounced refresh after the last event
+    await wait_for(pilot, lambda: screen.settled, what="the refresh after the last event")
     await pilot.wait_for_scheduled_animations()
 
 
