@@ -24,7 +24,9 @@ from typing import Any
 
 from app.canvas.model import CanvasEdge, CanvasGraph, CanvasNode, as_canvas_graph, graph_from_spec
 from orchestrator.errors import BadRequest, Conflict, NotFound
+from orchestrator.settings import Settings
 from orchestrator.spec.export import dump_spec, spec_to_data
+from orchestrator.spec.limits import judge_data
 from orchestrator.spec.loader import Format, build_spec, spec_invalid
 from orchestrator.spec.model import ID_PATTERN, NODE_TYPES, WorkflowSpec, slugify
 from orchestrator.spec.validator import DEFAULT_MAX_NODES, ValidationResult, validate_data
@@ -143,9 +145,12 @@ class Editor:
                 node["position"] = {"x": at[0], "y": at[1]}
         return data
 
-    def validate(self, *, max_nodes: int = DEFAULT_MAX_NODES) -> ValidationResult:
-        """Everything the local validator finds (never raises)."""
-        return validate_data(self.to_data(), max_nodes=max_nodes)
+    def validate(self, settings: Settings | None = None) -> ValidationResult:
+        """Everything the validator finds (never raises); with ``settings``, judged against
+        the deployment's limits too, as the API will judge it when saved."""
+        if settings is None:
+            return validate_data(self.to_data(), max_nodes=DEFAULT_MAX_NODES)
+        return judge_data(self.to_data(), settings)
 
     def to_spec(self, positions: Mapping[str, tuple[int, int]] | None = None) -> WorkflowSpec:
         """The model of this design; SpecInvalid (with every schema issue) when incomplete."""

@@ -127,8 +127,7 @@ class DesignerScreen(Screen[None]):
         """Redraw everything from the editor and validate (local validator: instant)."""
         graph = self.editor.canvas_graph()
         self.canvas.set_graph(graph)
-        max_nodes = self.session.settings.execution.max_nodes_per_workflow
-        self.result = self.editor.validate(max_nodes=max_nodes)
+        self.result = self.editor.validate(self.session.settings)
         errors = self.result.errors
         self.canvas.set_marks(
             {e.node_id for e in errors if e.node_id}, {e.edge_id for e in errors if e.edge_id}

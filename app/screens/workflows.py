@@ -275,7 +275,7 @@ class WorkflowsScreen(Screen[None]):
         except DagqError as exc:
             note = describe_error(exc)
         editor.dirty = True
-        problems = len(editor.validate().errors)
+        problems = len(editor.validate(self.session.settings).errors)
         extra = f"; {problems} problems (see Problems)" if problems else ""
         self.notify(f"{note}{extra}", title=f"Imported {path.name}")
         self.open_designer(DesignerScreen(self.session, editor))

@@ -10,15 +10,19 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from orchestrator.errors import DagqError
 from orchestrator.spec.export import dump_spec
+from orchestrator.spec.limits import judge_text
 from orchestrator.spec.loader import Format, SpecIssue, read_document
 from orchestrator.spec.model import WorkflowSpec
-from orchestrator.spec.validator import ValidationResult, validate_text
+from orchestrator.spec.validator import ValidationResult
+
+if TYPE_CHECKING:
+    from orchestrator.settings import Settings
 
 _FILE = click.Path(exists=True, dir_okay=False, readable=True, path_type=Path)
 
@@ -29,19 +33,19 @@ class FileProblem(click.FileError):
     exit_code = 2
 
 
-def _max_nodes(option: int | None) -> int:
-    """``--max-nodes`` when given, else the configured limit (a broken config is exit 2)."""
-    if option is not None:
-        return option
-    from orchestrator.settings import load_settings  # pydantic-settings only when needed
+def _settings() -> Settings:
+    """The deployment's settings, whose limits the API enforces (a broken config is exit 2)."""
+    from orchestrator.settings import load_settings
 
     try:
-        return load_settings().execution.max_nodes_per_workflow
+        return load_settings()
     except DagqError as exc:
         raise click.UsageError(exc.message) from None
 
 
-def _check_file(path: Path, max_nodes: int) -> tuple[ValidationResult, WorkflowSpec | None]:
+def _check_file(
+    path: Path, settings: Settings, max_nodes: int | None
+) -> tuple[ValidationResult, WorkflowSpec | None]:
     try:
         text = read_document(path)
     except DagqError as exc:
@@ -49,7 +53,7 @@ def _check_file(path: Path, max_nodes: int) -> tuple[ValidationResult, WorkflowS
             errors = tuple(SpecIssue(e["code"], e["message"]) for e in exc.details["errors"])
             return ValidationResult(errors), None
         raise FileProblem(str(path), hint=exc.message) from None
-    return validate_text(text, str(path), max_nodes=max_nodes)
+    return judge_text(text, str(path), settings, max_nodes=max_nodes)
 
 
 def _issue_line(mark: str, issue: SpecIssue) -> str:
@@ -90,11 +94,14 @@ def _summary(name: str, result: ValidationResult, spec: WorkflowSpec | None) -> 
 def validate(files: tuple[Path, ...], as_json: bool, max_nodes: int | None) -> None:
     """Validate workflow files (YAML or JSON); exit 1 when any is invalid.
 
+    Judged as the API would: the graph rules and this deployment's resource limits
+    (workflow.resource_limits in the config).
+
     With --json and one file, prints one result object
     {"valid", "errors", "warnings"}; with several, an object keyed by file name.
     """
-    limit = _max_nodes(max_nodes)
-    results = {str(path): _check_file(path, limit) for path in files}
+    settings = _settings()
+    results = {str(path): _check_file(path, settings, max_nodes) for path in files}
     if as_json:
         out: dict[str, Any] = {name: r.to_dict() for name, (r, _) in results.items()}
         payload = next(iter(out.values())) if len(out) == 1 else out
@@ -136,7 +143,7 @@ def export(file: Path, fmt: str | None, output: Path | None, max_nodes: int | No
 
     The input must be valid; its errors are listed on stderr (exit 1) otherwise.
     """
-    result, spec = _check_file(file, _max_nodes(max_nodes))
+    result, spec = _check_file(file, _settings(), max_nodes)
     if not result.valid or spec is None:
         click.echo("\n".join(_summary(str(file), result, spec)), err=True)
         raise SystemExit(1)

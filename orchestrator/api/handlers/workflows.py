@@ -14,10 +14,10 @@ from redis.asyncio import Redis
 
 from orchestrator.api import schemas
 from orchestrator.api.http import json_response, no_content, query, raw_body, state, user
-from orchestrator.api.judge import judge, judge_spec, require_valid
 from orchestrator.api.shapes import spec_shape, version_shape
 from orchestrator.errors import Conflict, NotFound
 from orchestrator.keys import Keys
+from orchestrator.spec.limits import judge, judge_spec, require_valid
 from orchestrator.store.queue_admin import as_str
 
 

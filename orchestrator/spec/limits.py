@@ -1,10 +1,11 @@
-"""Judging a workflow spec that arrives over HTTP: the validator plus the API's limits.
+"""Judging a workflow spec as this deployment would: the validator plus its limits.
 
-The validator knows graphs; the API also enforces the deployment's resource limits
+The validator knows graphs; a deployment also has resource limits
 (``workflow.resource_limits``): no node may ask for more retries than
 ``max_retry_attempts`` and no workflow for more parallelism than
-``max_parallel_executions``.  Both are reported as validation errors, with codes,
-so the designer shows them beside every other problem.
+``max_parallel_executions``.  Both are reported as validation errors, with codes.
+The API refuses what fails here, and ``dagq validate`` and the designer judge with
+the same functions, so all three report the same problems.
 """
 
 from __future__ import annotations
@@ -15,7 +16,12 @@ from orchestrator.errors import SpecInvalid
 from orchestrator.settings import Settings
 from orchestrator.spec.loader import SpecIssue
 from orchestrator.spec.model import WorkflowSpec
-from orchestrator.spec.validator import ValidationResult, validate_and_build, validate_spec
+from orchestrator.spec.validator import (
+    ValidationResult,
+    validate_and_build,
+    validate_spec,
+    validate_text,
+)
 
 
 def limit_issues(spec: WorkflowSpec, settings: Settings) -> tuple[list[SpecIssue], list[SpecIssue]]:
@@ -85,6 +91,27 @@ def judge_spec(
     """Validate a built spec against the graph rules and the limits."""
     result = validate_spec(spec, max_nodes=settings.execution.max_nodes_per_workflow)
     return _with_limits(result, spec, settings)
+
+
+def judge_text(
+    text: str, filename: str, settings: Settings, *, max_nodes: int | None = None
+) -> tuple[ValidationResult, WorkflowSpec | None]:
+    """Parse and judge a YAML/JSON document (never raises for bad input).
+
+    As :func:`~orchestrator.spec.validator.validate_text`, the spec is returned whenever
+    the model could be built, even when checks failed: check ``result.valid``.
+    """
+    limit = max_nodes if max_nodes is not None else settings.execution.max_nodes_per_workflow
+    result, spec = validate_text(text, filename, max_nodes=limit)
+    if spec is None:
+        return result, None
+    judged, _ = _with_limits(result, spec, settings)
+    return judged, spec
+
+
+def judge_data(raw: Any, settings: Settings) -> ValidationResult:
+    """Everything wrong with parsed data (the designer's Problems); never raises."""
+    return judge(raw, settings)[0]
 
 
 def _with_limits(
