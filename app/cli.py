@@ -66,7 +66,7 @@ async def run_tui(
     if local is not None and await answers(local[0]):
         await create_app(settings=settings, api_url=local[0], api_key=local[1]).run_async()
         return 0
-    from orchestrator.service.stack import LocalStack
+    from orchestrator.runtime.stack import LocalStack
 
     await asyncio.to_thread(_log_to_file, settings)
     stack = LocalStack(settings, examples=examples)

@@ -20,7 +20,7 @@ import click
 
 from orchestrator.errors import DagqError
 from orchestrator.logs import setup_logging
-from orchestrator.service.stack import LOCAL_ADMIN, LocalStack, StackInfo, default_handlers
+from orchestrator.runtime.stack import LOCAL_ADMIN, LocalStack, StackInfo, default_handlers
 from orchestrator.settings import Settings, load_settings
 from serve.server import DagqServer
 from serve.web_cmd import build_server

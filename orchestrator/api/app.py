@@ -32,7 +32,7 @@ from orchestrator.service.runs import RunService
 from orchestrator.settings import Settings
 from orchestrator.store.connection import Connection
 from orchestrator.store.queue import JobQueue
-from orchestrator.worker.heartbeat import LiveWorkers
+from orchestrator.store.workers import LiveWorkers
 
 log = structlog.get_logger("dagq.api")
 

@@ -15,9 +15,9 @@ import orjson
 from aiohttp import web
 
 from orchestrator.api.state import ApiState
-from orchestrator.engine.codec import iso
 from orchestrator.errors import NotFound
 from orchestrator.service.runs import TERMINAL_EVENTS
+from orchestrator.service.views import iso
 from orchestrator.store.runs import StoredEvent, decode_event
 
 EVENT_STREAM = "text/event-stream"

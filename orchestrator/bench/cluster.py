@@ -22,8 +22,8 @@ from orchestrator.bench.procs import (
     bench_settings_overrides,
     dagq_env,
 )
-from orchestrator.service.local import upsert_workflow
 from orchestrator.service.runs import RunService
+from orchestrator.service.workflows import upsert_workflow
 from orchestrator.settings import load_settings
 from orchestrator.spec.loader import load_text
 from orchestrator.store.connection import Connection, connect

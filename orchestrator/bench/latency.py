@@ -36,7 +36,7 @@ from orchestrator.bench.procs import (
 )
 from orchestrator.client import DagqClient
 from orchestrator.errors import DagqError
-from orchestrator.service.stack import ensure_local_admin
+from orchestrator.runtime.stack import ensure_local_admin
 from orchestrator.settings import load_settings
 from orchestrator.store.connection import connect
 from orchestrator.store.runs import RunStore

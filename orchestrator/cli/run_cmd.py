@@ -46,7 +46,8 @@ async def _run(
     concurrency: int,
 ) -> tuple[int, dict[str, Any]]:
     from orchestrator.cli.audited import cli_audit
-    from orchestrator.service.local import local_stack, upsert_workflow
+    from orchestrator.runtime.oneshot import local_stack
+    from orchestrator.service.workflows import upsert_workflow
     from orchestrator.store.connection import connect
 
     spec = load_file(spec_path)

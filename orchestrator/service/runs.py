@@ -16,7 +16,6 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from orchestrator.engine import transitions
-from orchestrator.engine.codec import iso, run_view
 from orchestrator.engine.config import EngineConfig
 from orchestrator.engine.events import CancelRequested, Event, RetryRequested
 from orchestrator.engine.params import resolve_params
@@ -24,13 +23,14 @@ from orchestrator.engine.state import IN_FLIGHT, TERMINAL_RUN, RunState
 from orchestrator.errors import Conflict, DagqError, SpecInvalid
 from orchestrator.keys import Keys
 from orchestrator.service.specs import SpecCache
+from orchestrator.service.views import iso, run_view
 from orchestrator.settings import Settings
 from orchestrator.spec.graph import Graph
 from orchestrator.spec.validator import validate_spec
 from orchestrator.store.queue_admin import DeadLetter, QueueAdmin
 from orchestrator.store.runs import RunStore, StoredEvent
+from orchestrator.store.workers import LiveWorkers
 from orchestrator.store.workflows import WorkflowStore
-from orchestrator.worker.heartbeat import LiveWorkers
 
 TERMINAL_EVENTS = frozenset({"run_completed", "run_failed", "run_cancelled", "run_compensated"})
 _CAS_ATTEMPTS = 50

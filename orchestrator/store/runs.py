@@ -17,7 +17,6 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
-from orchestrator.engine.codec import changed_fields, decode_run
 from orchestrator.engine.commands import (
     Command,
     Dispatch,
@@ -31,6 +30,7 @@ from orchestrator.engine.state import RunState
 from orchestrator.errors import LimitExceeded, NotFound
 from orchestrator.keys import Keys
 from orchestrator.protocol import InboxMessage, timer_entry
+from orchestrator.store.codec import changed_fields, decode_run
 
 # KEYS: 1 run hash, 2 events stream, 3 shard's run index, 4 workflow's run index,
 #       5 active set, 6 timers, 7.. one queue stream per dispatched job (in order).

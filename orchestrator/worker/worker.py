@@ -35,7 +35,7 @@ from orchestrator.protocol import InboxMessage
 from orchestrator.settings import Settings
 from orchestrator.store.queue import Delivery, JobQueue
 from orchestrator.store.timers import now_ms
-from orchestrator.worker.heartbeat import LiveWorkers
+from orchestrator.store.workers import LiveWorkers
 from orchestrator.worker.registry import HandlerContext, HandlerEntry, Registry
 
 log = logging.getLogger("dagq.worker")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.service.stack import StackInfo, write_local_config
+from orchestrator.runtime.stack import StackInfo, write_local_config
 from orchestrator.settings import load_settings
 from tests.api.conftest import Api
 from tests.cli.conftest import EXAMPLES, ROOT, Cli, invoke

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from orchestrator.client import LOCAL_CONFIG, DagqClient, client_for
-from orchestrator.service.stack import LOCAL_ADMIN, LocalStack, local_policies_dir
+from orchestrator.runtime.stack import LOCAL_ADMIN, LocalStack, local_policies_dir
 from orchestrator.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

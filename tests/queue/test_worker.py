@@ -18,7 +18,7 @@ from orchestrator.keys import WORKER_GROUP, Keys
 from orchestrator.protocol import InboxMessage, Job
 from orchestrator.settings import Settings
 from orchestrator.store.queue import JobQueue
-from orchestrator.worker.heartbeat import LiveWorkers
+from orchestrator.store.workers import LiveWorkers
 from orchestrator.worker.registry import Registry
 from orchestrator.worker.worker import Worker
 from tests.queue.helpers import eventually, inbox_messages, make_job

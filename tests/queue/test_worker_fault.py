@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from orchestrator.keys import Keys
 from orchestrator.logs import LOG_DIR_ENV
 from orchestrator.store.queue import JobQueue
-from orchestrator.worker.heartbeat import LiveWorkers
+from orchestrator.store.workers import LiveWorkers
 from tests.queue.helpers import eventually, inbox_messages, make_job
 
 HANDLERS = """

@@ -1,7 +1,7 @@
-"""An in-process stack: orchestrator loop plus workers in this process.
+"""A one-shot stack: orchestrator loop plus workers in this process.
 
-Used by ``dagq run --wait`` (and by ``dagq up`` and the TUI's local mode) so a
-user with nothing installed but dagq can run a workflow with one command.
+Used by ``dagq run --wait`` so a user with nothing installed but dagq can run a
+workflow with one command.
 """
 
 from __future__ import annotations
@@ -11,32 +11,11 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from orchestrator.errors import NotFound
 from orchestrator.service.orchestrator import Orchestrator
 from orchestrator.service.runs import RunService
-from orchestrator.spec.model import WorkflowSpec
 from orchestrator.store.connection import Connection
-from orchestrator.store.records import WorkflowRecord
 from orchestrator.worker.registry import Registry
 from orchestrator.worker.worker import Worker
-
-
-def _same_spec(a: WorkflowSpec, b: WorkflowSpec) -> bool:
-    dump = {"exclude": {"version"}, "mode": "json"}
-    return a.model_dump(**dump) == b.model_dump(**dump)  # type: ignore[arg-type]
-
-
-async def upsert_workflow(
-    service: RunService, spec: WorkflowSpec, *, user: str | None = None
-) -> WorkflowRecord:
-    """Store ``spec``: create it, or add a version when it differs from the current one."""
-    try:
-        current = await service.workflows.get(spec.id)
-    except NotFound:
-        return await service.workflows.create(spec, user=user)
-    if _same_spec(current.spec, spec):
-        return current
-    return await service.workflows.update(spec.id, spec, user=user, change_log="pushed again")
 
 
 @contextlib.asynccontextmanager

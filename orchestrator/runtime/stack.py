@@ -24,8 +24,8 @@ from orchestrator.client import LOCAL_CONFIG
 from orchestrator.errors import DagqError
 from orchestrator.security.policy_file import ensure_policies_dir
 from orchestrator.security.users import UserStore
-from orchestrator.service.local import upsert_workflow
 from orchestrator.service.runs import RunService
+from orchestrator.service.workflows import upsert_workflow
 from orchestrator.settings import Settings
 from orchestrator.spec.loader import load_file
 from orchestrator.store.connection import Connection, connect

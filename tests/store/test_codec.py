@@ -7,19 +7,16 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchestrator.engine.codec import (
+from orchestrator.engine.state import NODE_STATUSES, RUN_STATUSES, NodeState, RunState
+from orchestrator.service.views import iso, node_view, run_view
+from orchestrator.store.codec import (
     changed_fields,
     decode_node,
     decode_run,
     encode_meta,
     encode_node,
-    iso,
-    node_view,
-    run_view,
 )
-from orchestrator.engine.state import NODE_STATUSES, RUN_STATUSES, NodeState, RunState
-
-from .helpers import T0, Run, edge, task
+from tests.engine.helpers import T0, Run, edge, task
 
 json_scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=8)
 json_values = st.recursive(
