@@ -16,12 +16,11 @@ from pathlib import Path
 import aiohttp
 import click
 
+from orchestrator.cli.exits import Exit, fail
 from orchestrator.client import local_config
 from orchestrator.errors import DagqError
 from orchestrator.logs import configure_structlog, redacting
 from orchestrator.settings import Settings, load_settings
-
-EXIT_CANNOT_START = 2
 
 
 async def answers(api_url: str, *, timeout_s: float = 2.0) -> bool:
@@ -88,8 +87,7 @@ def tui(api_url: str | None, api_key: str | None) -> None:
         found = examples if examples.is_dir() else None
         code = asyncio.run(run_tui(settings, api_url, api_key, examples=found))
     except DagqError as exc:
-        click.echo(f"dagq tui: {exc.message}", err=True)
-        raise SystemExit(EXIT_CANNOT_START) from None
+        fail(exc, code=Exit.USAGE)  # it cannot start
     except KeyboardInterrupt:
-        code = 130
+        code = Exit.INTERRUPTED
     raise SystemExit(code)

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import click
 
-from orchestrator.errors import DagqError
+from orchestrator.cli.exits import Exit, fail
+from orchestrator.errors import DagqError, Unavailable
 from orchestrator.logs import setup_logging
 from orchestrator.runtime.stack import LOCAL_ADMIN, LocalStack, StackInfo, default_handlers
 from orchestrator.settings import Settings, load_settings
@@ -169,6 +170,6 @@ def up(
             )
         )
     except DagqError as exc:
-        raise click.ClickException(exc.message) from None
+        fail(exc, code=Exit.USAGE)  # it cannot start
     except OSError as exc:
-        raise click.ClickException(f"cannot start: {exc}") from None
+        fail(Unavailable(f"cannot start: {exc}"))

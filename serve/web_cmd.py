@@ -14,7 +14,8 @@ from typing import Any
 import click
 import redis.asyncio as aioredis
 
-from orchestrator.errors import ConfigError, DagqError
+from orchestrator.cli.exits import Exit, fail
+from orchestrator.errors import ConfigError, DagqError, Unavailable
 from orchestrator.keys import Keys
 from orchestrator.logs import setup_logging
 from orchestrator.security import tokens
@@ -149,9 +150,9 @@ def web(
             )
         )
     except DagqError as exc:
-        raise click.ClickException(exc.message) from None
+        fail(exc, code=Exit.USAGE)  # it cannot start
     except OSError as exc:
-        raise click.ClickException(f"cannot serve: {exc}") from None
+        fail(Unavailable(f"cannot serve: {exc}"))
 
 
 async def _serve(settings: Settings, **options: Any) -> None:

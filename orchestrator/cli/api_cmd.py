@@ -9,12 +9,12 @@ from pathlib import Path
 import click
 from aiohttp import web
 
+from orchestrator.cli.exits import Exit, fail
 from orchestrator.cli.worker_cmd import install_stop_signals
 from orchestrator.errors import DagqError
 from orchestrator.logs import setup_logging
 from orchestrator.settings import Settings, load_settings
 
-EXIT_OK, EXIT_CANNOT_START = 0, 2
 _SHUTDOWN_S = 10.0
 
 
@@ -98,8 +98,7 @@ def api(host: str | None, port: int | None, policies: Path | None, orchestrator:
             )
         )
     except DagqError as exc:
-        click.echo(f"dagq api: {exc.message}", err=True)
-        sys.exit(EXIT_CANNOT_START)
+        fail(exc, code=Exit.USAGE)  # it cannot start
     except KeyboardInterrupt:
         pass
-    sys.exit(EXIT_OK)
+    sys.exit(Exit.OK)

@@ -8,13 +8,13 @@ the app layer and is attached by the top-level command line.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
 from orchestrator.bench import validate_bench
+from orchestrator.cli.exits import Exit, fail
 from orchestrator.errors import DagqError
 
 
@@ -47,11 +47,6 @@ def _progress(as_json: bool) -> Any:
     """Progress lines on stderr (stdout stays one JSON object with --json)."""
     del as_json  # on stderr either way
     return lambda message: click.echo(f"  {message}", err=True)
-
-
-def _fail(exc: DagqError) -> NoReturn:
-    click.echo(f"dagq bench: {exc.message}", err=True)
-    sys.exit(1)
 
 
 def _machine_line(m: dict[str, Any]) -> str:
@@ -153,7 +148,7 @@ def throughput_cmd(
 
             throughput_plot(results, plot)
     except DagqError as exc:
-        _fail(exc)
+        fail(exc, code=Exit.FAILED)
     if as_json:
         click.echo(json.dumps(results if sweep else results[0], indent=2))
         return
@@ -212,7 +207,7 @@ def fsync_cmd(as_json: bool, policies: str, workers: int, runs: int, folder: Pat
             names, folder=where, workers=workers, runs=runs, progress=_progress(as_json)
         )
     except DagqError as exc:
-        _fail(exc)
+        fail(exc, code=Exit.FAILED)
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
@@ -273,7 +268,7 @@ def latency_cmd(
 
             latency_cdf(report["samples_ms"], plot)
     except DagqError as exc:
-        _fail(exc)
+        fail(exc, code=Exit.FAILED)
     if as_json:
         click.echo(latency.dumps_without_samples(report).decode())
         return
@@ -309,7 +304,7 @@ def table_cmd(as_json: bool, rows: str, repeat: int, workers: int) -> None:
     try:
         report = table.run(sizes, repeat=repeat, workers=workers, progress=_progress(as_json))
     except DagqError as exc:
-        _fail(exc)
+        fail(exc, code=Exit.FAILED)
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
@@ -346,7 +341,7 @@ def scale_cmd(as_json: bool, runs: int, workers: int) -> None:
     try:
         report = scale.run(runs=runs, workers=workers, progress=_progress(as_json))
     except DagqError as exc:
-        _fail(exc)
+        fail(exc, code=Exit.FAILED)
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return

@@ -7,34 +7,17 @@ commands in a row share one server and its data.
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import click
 import redis
 
-from orchestrator.errors import DagqError
+from orchestrator.cli.exits import Exit, reported
+from orchestrator.errors import ConfigError, Unavailable
 from orchestrator.settings import Settings, load_settings
 from orchestrator.store.connection import describe_error, embedded_redis, redact_url
 from orchestrator.store.embedded import EmbeddedRedis
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _friendly(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn dagq errors into a one-line ``Error: ...`` and exit status 1, not a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except DagqError as exc:
-            raise click.ClickException(exc.message) from None
-
-    return wrapper
 
 
 def _probe(url: str) -> dict[str, Any]:
@@ -89,7 +72,7 @@ def redis_group() -> None:
 
 @redis_group.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@_friendly
+@reported
 def status(as_json: bool) -> None:
     """Which Redis is used, whether it answers, its version and memory.
 
@@ -120,16 +103,16 @@ def status(as_json: bool) -> None:
         elif info.get("error"):
             click.echo(f"Reachable:  no: {info['error']}")
     if not info["reachable"]:
-        raise SystemExit(1)
+        raise SystemExit(Exit.FAILED)
 
 
 @redis_group.command()
-@_friendly
+@reported
 def start() -> None:
     """Start the embedded Redis and keep it running until `dagq redis stop`."""
     settings = load_settings()
     if settings.redis_url:
-        raise click.ClickException(
+        raise ConfigError(
             f"a Redis URL is configured ({redact_url(settings.redis_url)}): "
             "dagq does not use the embedded server; unset DAGQ_REDIS_URL to use it"
         )
@@ -141,7 +124,7 @@ def start() -> None:
 
 
 @redis_group.command()
-@_friendly
+@reported
 def stop() -> None:
     """Stop the embedded Redis (its data stays in the data dir)."""
     settings = load_settings()
@@ -157,7 +140,7 @@ def stop() -> None:
 @click.option(
     "--start", "start_it", is_flag=True, help="Start the embedded one (to stay) if needed."
 )
-@_friendly
+@reported
 def url(start_it: bool) -> None:
     """Print the Redis URL, password included (for scripts: keep it private)."""
     settings = load_settings()
@@ -167,7 +150,7 @@ def url(start_it: bool) -> None:
     embedded = embedded_redis(settings)
     found = embedded.ensure(stay=True) if start_it else embedded.url()
     if found is None:
-        raise click.ClickException(
+        raise Unavailable(
             "the embedded Redis is not running; start it with `dagq redis start` "
             "(or `dagq redis url --start`)"
         )

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from orchestrator.cli.exits import Exit, fail
 from orchestrator.engine.state import RunState
 from orchestrator.errors import DagqError
 from orchestrator.logs import setup_logging
@@ -21,8 +22,6 @@ from orchestrator.settings import load_settings
 from orchestrator.spec.loader import load_file
 from orchestrator.store.records import WorkflowRecord
 from orchestrator.worker.registry import Registry
-
-EXIT_OK, EXIT_RUN_FAILED, EXIT_CANNOT_START = 0, 1, 2
 
 
 def _params(text: str | None) -> dict[str, Any]:
@@ -91,8 +90,8 @@ async def _run(
     finally:
         await conn.aclose()
     if not wait:
-        return EXIT_OK, view
-    return (EXIT_OK if state.status == "completed" else EXIT_RUN_FAILED), view
+        return Exit.OK, view
+    return (Exit.OK if state.status == "completed" else Exit.FAILED), view
 
 
 @click.command()
@@ -124,13 +123,7 @@ def run(
     try:
         code, view = asyncio.run(_run(spec, handlers, params, wait, timeout_s, concurrency))
     except DagqError as exc:
-        click.echo(f"dagq run: {exc.message}", err=True)
-        for err in exc.details.get("errors", []):
-            where = f" [{err['nodeId']}]" if err.get("nodeId") else ""
-            click.echo(f"  ✗ {err['code']}{where} {err['message']}", err=True)
-        if as_json:
-            click.echo(json.dumps(exc.to_dict()))
-        sys.exit(EXIT_CANNOT_START)
+        fail(exc, as_json=as_json, code=Exit.USAGE)  # the run could not start
     if as_json:
         click.echo(json.dumps(view, indent=2))
     else:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from orchestrator.cli.exits import Exit, fail
 from orchestrator.errors import DagqError
 from orchestrator.spec.export import dump_spec
 from orchestrator.spec.limits import judge_text
@@ -40,7 +41,7 @@ def _settings() -> Settings:
     try:
         return load_settings()
     except DagqError as exc:
-        raise click.UsageError(exc.message) from None
+        fail(exc)
 
 
 def _check_file(
@@ -110,7 +111,7 @@ def validate(files: tuple[Path, ...], as_json: bool, max_nodes: int | None) -> N
         for name, (result, spec) in results.items():
             click.echo("\n".join(_summary(name, result, spec)))
     if not all(result.valid for result, _ in results.values()):
-        raise SystemExit(1)
+        raise SystemExit(Exit.FAILED)
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -146,7 +147,7 @@ def export(file: Path, fmt: str | None, output: Path | None, max_nodes: int | No
     result, spec = _check_file(file, _settings(), max_nodes)
     if not result.valid or spec is None:
         click.echo("\n".join(_summary(str(file), result, spec)), err=True)
-        raise SystemExit(1)
+        raise SystemExit(Exit.FAILED)
     chosen: Format = "yaml"
     if fmt == "json" or (fmt is None and output is not None and output.suffix == ".json"):
         chosen = "json"

@@ -8,38 +8,24 @@ take it with ``tail -n1``; prompts go to stderr.  Every change is audited (see
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import TypeVar
 
 import click
 
-from orchestrator.errors import DagqError
+from orchestrator.cli.exits import reported
+from orchestrator.errors import NotFound
 from orchestrator.security.policy_file import POLICY_FILE, ensure_policies_dir, user_roles
 from orchestrator.security.rbac import ROLES
 from orchestrator.security.users import ROLE_ALIASES, User, UserStore, normalize_role
 
-P = ParamSpec("P")
 R = TypeVar("R")
 
 _ROLE_CHOICE = click.Choice([*ROLES, *ROLE_ALIASES], case_sensitive=False)
-
-
-def _friendly(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn dagq errors into a one-line ``Error: ...`` and exit status 1, not a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except DagqError as exc:
-            raise click.ClickException(exc.message) from None
-
-    return wrapper
 
 
 def policies_dir(explicit: Path | None) -> Path:
@@ -133,7 +119,7 @@ def _read_password(from_stdin: bool) -> str:
         line = sys.stdin.readline()
         password = line.rstrip("\r\n")
         if not password:
-            raise click.ClickException("no password on stdin")
+            raise click.UsageError("no password on stdin")
         return password
     value: str = click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
     return value
@@ -150,7 +136,7 @@ def user() -> None:
 @click.option("--password", "ask_password", is_flag=True, help="Prompt for a web password.")
 @click.option("--password-stdin", is_flag=True, help="Read the web password from stdin.")
 @_policies_option
-@_friendly
+@reported
 def add_cmd(
     name: str, role: str, ask_password: bool, password_stdin: bool, policies: Path | None
 ) -> None:
@@ -175,7 +161,7 @@ def add_cmd(
 @user.command("ls")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @_policies_option
-@_friendly
+@reported
 def ls_cmd(as_json: bool, policies: Path | None) -> None:
     """List users: name, role, keys, password, created."""
     store = _store(policies)
@@ -233,7 +219,7 @@ def _row_json(u: User, policy_roles: list[str]) -> dict[str, object]:
 @user.command("rm")
 @click.argument("name")
 @_policies_option
-@_friendly
+@reported
 def rm_cmd(name: str, policies: Path | None) -> None:
     """Remove user NAME: its keys stop working and its role line goes."""
     store = _store(policies)
@@ -244,7 +230,7 @@ def rm_cmd(name: str, policies: Path | None) -> None:
 @user.command("rotate")
 @click.argument("name")
 @_policies_option
-@_friendly
+@reported
 def rotate_cmd(name: str, policies: Path | None) -> None:
     """Give NAME a new API key (printed on the last line) and revoke its old ones."""
     store = _store(policies)
@@ -265,12 +251,12 @@ def rotate_cmd(name: str, policies: Path | None) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
 @click.option("--clear", is_flag=True, help="Remove the password (no web login).")
 @_policies_option
-@_friendly
+@reported
 def passwd_cmd(name: str, password_stdin: bool, clear: bool, policies: Path | None) -> None:
     """Set (or --clear) the web-login password of NAME."""
     store = _store(policies)
     if store.get(name) is None:
-        raise click.ClickException(f"no user called {name!r}")
+        raise NotFound(f"no user called {name!r}")
     if clear:
         _changed(store, "clearUserPassword", name, lambda: store.set_password(name, None))
         click.echo(f"cleared the password of {name}")
@@ -284,7 +270,7 @@ def passwd_cmd(name: str, password_stdin: bool, clear: bool, policies: Path | No
 @click.argument("name")
 @click.argument("role", type=_ROLE_CHOICE)
 @_policies_option
-@_friendly
+@reported
 def role_cmd(name: str, role: str, policies: Path | None) -> None:
     """Change the role of NAME (in users.yaml and policy.csv)."""
     store = _store(policies)
@@ -301,7 +287,7 @@ def role_cmd(name: str, role: str, policies: Path | None) -> None:
 @user.command("disable")
 @click.argument("name")
 @_policies_option
-@_friendly
+@reported
 def disable_cmd(name: str, policies: Path | None) -> None:
     """Refuse NAME's keys and password without deleting the user."""
     store = _store(policies)
@@ -312,7 +298,7 @@ def disable_cmd(name: str, policies: Path | None) -> None:
 @user.command("enable")
 @click.argument("name")
 @_policies_option
-@_friendly
+@reported
 def enable_cmd(name: str, policies: Path | None) -> None:
     """Accept NAME's keys and password again."""
     store = _store(policies)

@@ -18,7 +18,8 @@ from typing import Any
 import click
 from redis.exceptions import RedisError
 
-from orchestrator.errors import DagqError
+from orchestrator.cli.exits import Exit, fail
+from orchestrator.errors import DagqError, Unavailable
 from orchestrator.logs import setup_logging
 from orchestrator.service.orchestrator import Orchestrator
 from orchestrator.service.runs import RunService
@@ -32,7 +33,6 @@ log = logging.getLogger("dagq.worker")
 ExtraTask = Callable[[Connection, asyncio.Event], Coroutine[Any, Any, None]]
 """A coroutine function run beside the worker until the stop event is set."""
 
-EXIT_OK, EXIT_FAILED, EXIT_CANNOT_START = 0, 1, 2
 
 
 def install_stop_signals(stop: asyncio.Event) -> None:
@@ -167,19 +167,17 @@ def worker(
             )
         )
     except DagqError as exc:
-        click.echo(f"dagq worker: {exc.message}", err=True)
-        sys.exit(EXIT_CANNOT_START)
+        fail(exc, code=Exit.USAGE)  # it cannot start
     except (RedisError, OSError) as exc:
-        click.echo(f"dagq worker: Redis failed: {exc}", err=True)
-        sys.exit(EXIT_FAILED)
+        fail(Unavailable(f"Redis failed: {exc}"), code=Exit.FAILED)
     busy = done.busy_threads()
     if busy:
         # Sync handlers past their timeout cannot be stopped; their jobs were handed
         # back, so leave without waiting for the threads (the interpreter would).
         log.warning("%d handler thread(s) still running; exiting without them", busy)
         logging.shutdown()
-        os._exit(EXIT_OK)
-    sys.exit(EXIT_OK)
+        os._exit(Exit.OK)
+    sys.exit(Exit.OK)
 
 
 @click.command()
@@ -200,8 +198,6 @@ def orchestrate() -> None:
     try:
         asyncio.run(main())
     except DagqError as exc:
-        click.echo(f"dagq orchestrator: {exc.message}", err=True)
-        sys.exit(EXIT_CANNOT_START)
+        fail(exc, code=Exit.USAGE)  # it cannot start
     except (RedisError, OSError) as exc:
-        click.echo(f"dagq orchestrator: Redis failed: {exc}", err=True)
-        sys.exit(EXIT_FAILED)
+        fail(Unavailable(f"Redis failed: {exc}"), code=Exit.FAILED)

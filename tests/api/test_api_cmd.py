@@ -63,5 +63,5 @@ def test_dagq_api_refuses_a_broken_policy(tmp_path: Path, redis_url: str) -> Non
         capture_output=True, env=env, cwd=tmp_path, timeout=60,
     )  # fmt: skip
     assert result.returncode == 2
-    assert b"dagq api: policy.csv line 1" in result.stderr
+    assert b"error [CONFIG]: policy.csv line 1" in result.stderr
     assert b"Traceback" not in result.stderr

@@ -8,7 +8,7 @@ from typing import Any
 import click
 import pytest
 
-from orchestrator.cli.remote.common import denial, exit_code_of
+from orchestrator.cli.exits import denial, exit_code_of
 from orchestrator.cli.remote.queues import depth_rows
 from orchestrator.cli.remote.render import duration, issue_line, shorten, table
 from orchestrator.cli.remote.runs import parse_params

@@ -31,8 +31,9 @@ def test_start_status_url_stop(env: Path) -> None:
     result = runner.invoke(redis_group, ["status"])
     assert result.exit_code == 1 and "Running:    no" in result.output
 
-    result = runner.invoke(redis_group, ["url"])
-    assert result.exit_code == 1 and "not running" in result.output
+    result = runner.invoke(redis_group, ["url"])  # it cannot be done as asked: exit 2
+    assert result.exit_code == 2 and "error [UNAVAILABLE]" in result.output
+    assert "not running" in result.output
 
     result = runner.invoke(redis_group, ["start"])
     assert result.exit_code == 0, result.output
@@ -85,8 +86,8 @@ def test_external_url(env: Path, monkeypatch: pytest.MonkeyPatch, redis_url: str
         result.exit_code == 0 and "external" in result.output and "Reachable:  yes" in result.output
     )
     assert runner.invoke(redis_group, ["url"]).output.strip() == redis_url
-    result = runner.invoke(redis_group, ["start"])
-    assert result.exit_code == 1 and "a Redis URL is configured" in result.output
+    result = runner.invoke(redis_group, ["start"])  # a configuration conflict: exit 2
+    assert result.exit_code == 2 and "error [CONFIG]: a Redis URL is configured" in result.output
 
     monkeypatch.setenv("DAGQ_REDIS_URL", "redis://:secret@127.0.0.1:1/0")
     result = runner.invoke(redis_group, ["status"])

@@ -1,10 +1,6 @@
-"""What every remote command shares: ``--api``/``--key``, the client, errors and exit codes.
+"""What every remote command shares: ``--api``/``--key``, the client, and reaching the API.
 
-Exit codes: 0 ok, 1 a failed or invalid outcome (an invalid spec, a run that did not
-complete, a conflict, something not found), 2 a usage error or an API that cannot be
-reached or configured, 3 authentication or permission refused.  Every
-:class:`DagqError` becomes one line on stderr (its code and message), followed by the
-validator's errors when the API sent them; never a traceback.
+Errors end a command through :func:`orchestrator.cli.exits.fail` (exit codes there).
 """
 
 from __future__ import annotations
@@ -12,36 +8,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 import click
 
-from orchestrator.cli.remote.render import echo_json, issue_lines
+from orchestrator.cli.exits import fail
 from orchestrator.client import DagqClient, client_for
-from orchestrator.errors import (
-    BadRequest,
-    ConfigError,
-    DagqError,
-    Forbidden,
-    ParameterError,
-    Unauthorized,
-    Unavailable,
-)
+from orchestrator.errors import DagqError, Unavailable
 from orchestrator.settings import load_settings
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DENIED = 0, 1, 2, 3
-EXIT_INTERRUPTED = 130
-
-_ROLE_WORDS = {
-    "workflow_designer": "designers",
-    "workflow_operator": "operators",
-    "workflow_admin": "admins",
-}
-
 
 def api_options(func: F) -> F:
     """``--api URL`` and ``--key KEY`` (also ``DAGQ_API_URL``/``DAGQ_API_KEY``)."""
@@ -65,38 +43,6 @@ def api_options(func: F) -> F:
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-
-
-def denial(exc: Forbidden, action: str) -> str:
-    """``permission denied: operators cannot purge dead letters (system:configure)``."""
-    role = exc.details.get("role")
-    permission = exc.details.get("permission")
-    if not permission:
-        return f"permission denied: {exc.message}"
-    who = _ROLE_WORDS.get(role, f"{role} users") if isinstance(role, str) and role else None
-    return f"permission denied: {who or 'users without a role'} cannot {action} ({permission})"
-
-
-def exit_code_of(exc: DagqError) -> int:
-    """The exit code a :class:`DagqError` ends a command with (see the module docstring)."""
-    if isinstance(exc, Unauthorized | Forbidden):
-        return EXIT_DENIED
-    if isinstance(exc, Unavailable | ConfigError | BadRequest | ParameterError):
-        return EXIT_USAGE
-    return EXIT_FAILED
-
-
-def fail(exc: DagqError, *, action: str, as_json: bool = False) -> NoReturn:
-    """Report ``exc`` (stderr; also its JSON on stdout with ``--json``) and exit."""
-    message = denial(exc, action) if isinstance(exc, Forbidden) else exc.message
-    if isinstance(exc, Unauthorized):
-        message = f"authentication failed: {exc.message}"
-    click.echo(f"error [{exc.code}]: {message}", err=True)
-    for line in issue_lines(exc.details.get("errors"), exc.details.get("warnings")):
-        click.echo(line, err=True)
-    if as_json:
-        echo_json(exc.to_dict())
-    raise SystemExit(exit_code_of(exc))
 
 
 @dataclass(frozen=True, slots=True)

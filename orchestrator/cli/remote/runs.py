@@ -9,14 +9,8 @@ from typing import Any
 
 import click
 
-from orchestrator.cli.remote.common import (
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    Remote,
-    api_options,
-    json_option,
-)
+from orchestrator.cli.exits import Exit
+from orchestrator.cli.remote.common import Remote, api_options, json_option
 from orchestrator.cli.remote.render import (
     duration,
     echo_json,
@@ -77,8 +71,8 @@ def print_run(run: Mapping[str, Any], as_json: bool) -> None:
     echo_table(("node", "status", "attempts", "duration", "last error"), node_rows(run), "no nodes")
 
 
-def _outcome(run: Mapping[str, Any]) -> int:
-    return EXIT_OK if run["status"] == "completed" else EXIT_FAILED
+def _outcome(run: Mapping[str, Any]) -> Exit:
+    return Exit.OK if run["status"] == "completed" else Exit.FAILED
 
 
 async def _wait(client: DagqClient, run: dict[str, Any]) -> dict[str, Any]:
@@ -273,7 +267,7 @@ def watch(run_id: str, as_json: bool, api_url: str | None, api_key: str | None) 
         run = Remote(api_url, api_key, as_json).run("read runs", go)
     except KeyboardInterrupt:
         click.echo(f"\nstopped watching {run_id}; the run goes on", err=True)
-        raise SystemExit(EXIT_INTERRUPTED) from None
+        raise SystemExit(Exit.INTERRUPTED) from None
     if not as_json:
         for line in _summary(run):
             click.echo(line)

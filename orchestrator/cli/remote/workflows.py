@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from orchestrator.cli.remote.common import EXIT_FAILED, Remote, api_options, fail, json_option
+from orchestrator.cli.exits import Exit, fail
+from orchestrator.cli.remote.common import Remote, api_options, json_option
 from orchestrator.cli.remote.render import echo_json, echo_table, issue_lines, when
 from orchestrator.client import DagqClient
 from orchestrator.errors import DagqError, NotFound
@@ -211,4 +212,4 @@ def validate(workflow_id: str, as_json: bool, api_url: str | None, api_key: str 
         for line in issue_lines(errors, warnings):
             click.echo(line)
     if not verdict.get("valid"):
-        raise SystemExit(EXIT_FAILED)
+        raise SystemExit(Exit.FAILED)
