@@ -20,7 +20,7 @@ from textual.markup import escape
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
-from app.messages import OpenRun, OpenWorkflow, PaletteCommands, RunViewer, SwitchMode
+from app.messages import OpenRun, PaletteCommands, RunViewer
 from app.screens.connecting import ConnectingScreen, MissingScreen
 from app.screens.help import HelpScreen
 from app.session import ConnectionState, Session, StateChange, describe_error
@@ -177,10 +177,6 @@ class DagqApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.session.settings.workflow.tui.shortcuts))
 
-    @on(SwitchMode)
-    async def _switch(self, message: SwitchMode) -> None:
-        await self.action_mode(message.mode)
-
     @on(OpenRun)
     async def _open_run(self, message: OpenRun) -> None:
         await self.action_mode("monitor")
@@ -189,15 +185,6 @@ class DagqApp(App[None]):
             screen.show_run(message.run_id)
         else:
             self.notify(f"Run {message.run_id} started.", title="Run")
-
-    @on(OpenWorkflow)
-    async def _open_workflow(self, message: OpenWorkflow) -> None:
-        await self.action_mode("workflows")
-        # The workflows screen is the base of its stack; it opens the Designer on top.
-        base = self.screen_stack[0] if self.screen_stack else self.screen
-        opener = getattr(base, "open_workflow", None)
-        if callable(opener):
-            opener(message.workflow_id, message.version)
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """The app's commands, the modes, then the active screen's own actions."""

@@ -1,16 +1,12 @@
 """Requests any screen may post to the app; the app decides where to go.
 
-Screens never reach into each other: the Workflows screen, the Designer and the
-Monitor/Queues/Admin screens post one of these (``self.post_message(OpenRun(id))``),
+Screens never reach into each other: a screen posts one of these
+(``self.post_message(OpenRun(id))``),
 it bubbles up to :class:`~app.app.DagqApp`, which switches mode and hands the
 target screen what it needs:
 
 - :class:`OpenRun` switches to the ``monitor`` mode and calls the monitor screen's
   ``show_run(run_id)`` (see :class:`RunViewer`).
-- :class:`OpenWorkflow` switches to the ``workflows`` mode and opens the workflow in
-  the Designer (``version`` for an old version, read-only).
-- :class:`SwitchMode` goes to a named mode (``workflows``, ``monitor``, ``queues``,
-  ``admin``).
 
 Command palette: the app asks the active screen for its commands; a screen that
 offers ``palette_commands()`` (see :class:`PaletteCommands`) gets them listed after
@@ -33,21 +29,6 @@ class OpenRun(Message):
 
     run_id: str
     workflow_id: str | None = None
-
-
-@dataclass
-class OpenWorkflow(Message):
-    """Open this workflow (the current version, or ``version`` read-only) in the Designer."""
-
-    workflow_id: str
-    version: int | None = None
-
-
-@dataclass
-class SwitchMode(Message):
-    """Go to one of the app's modes."""
-
-    mode: str
 
 
 @runtime_checkable

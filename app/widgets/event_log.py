@@ -8,7 +8,7 @@ saga's compensation path are marked ``↺`` and highlighted so the way back stan
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from rich.text import Text
@@ -103,11 +103,6 @@ class EventLog(RichLog):
         node = event.get("nodeId")
         self.entries.append((str(event.get("type", "?")), str(node) if node else None))
         self.write(event_line(event))
-
-    def add_many(self, events: Iterable[Mapping[str, Any]]) -> None:
-        """Append several events."""
-        for event in events:
-            self.add(event)
 
     def reset(self, note: str | None = None) -> None:
         """Empty the log (another run was selected), optionally with a note line."""

@@ -1,6 +1,7 @@
 """The upstream reference's fields beside ours, in what the API answers.
 
-The reference (``../shared/reference/f003-openapi.yaml``) and dagq name some things
+The reference (the upstream project's OpenAPI description of this API, whose
+examples ``tests/api/test_reference_shapes.py`` posts) and dagq name some things
 differently.  Our answers keep our names (the designer, the command line and existing
 clients read them) and add the reference's wherever they differ, so a client written
 against the reference finds every field it documents:

@@ -244,11 +244,6 @@ def _cpu_s(pid: int) -> float:
     return 0.0
 
 
-def rss_bytes(pid: int) -> int:
-    """Resident memory of ``pid`` now (0 when unknown)."""
-    return _status_kb(pid, "VmRSS") * 1024
-
-
 def tree_stats(pid: int) -> ProcStats:
     """Peak RSS (``VmHWM``, summed over the tree) and CPU seconds used so far."""
     stats = ProcStats()

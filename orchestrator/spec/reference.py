@@ -1,6 +1,7 @@
 """The upstream reference's ways of writing a decision, turned into ours.
 
-The reference (``../shared/reference/f003-openapi.yaml``) writes a decision edge's
+The reference (the upstream project's OpenAPI description of this API, whose
+examples ``tests/api/test_reference_shapes.py`` posts) writes a decision edge's
 condition as the string ``"true"``/``"false"`` and may list a decision's paths as
 ``config.branches`` (``[{condition, targetNode, label}]``, with a ``defaultBranch``).
 These run on the raw data before the model is built, so the stored spec is in dagq's

@@ -1,5 +1,5 @@
 """Stored workflow records, shaped like the API's ``Workflow``, ``WorkflowSummary`` and
-``WorkflowVersion`` schemas (``../shared/reference/f003-openapi.yaml``).
+``WorkflowVersion`` schemas (the upstream project's OpenAPI description of this API).
 
 Record fields are camelCase on the wire (``createdAt``, ``nodeCount``); the spec part
 stays the spec's own snake_case JSON (``model_dump(mode="json", exclude_none=True)``),
