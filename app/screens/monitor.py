@@ -84,6 +84,8 @@ class MonitorScreen(OpsScreen):
         self._overlay: list[tuple[int, str, str]] = []
         self._refresh_timer: Timer | None = None
         self._list_timer: Timer | None = None
+        self._list_offset = 0
+        """The runs list's page asked for last (the shown one until a load lands)."""
         self._wanted: str | None = None
         """A run asked for with show_run before the list had it."""
 
@@ -162,16 +164,25 @@ class MonitorScreen(OpsScreen):
     def _tick(self) -> None:
         self.load_runs()
 
+    def load_runs(self, offset: int | None = None) -> None:
+        """Fetch the list's current page (or the page at ``offset``).
+
+        A load cancels the one in flight, so the page asked for is remembered here, at
+        once: a background refresh that starts meanwhile fetches that page too.
+        """
+        if offset is not None:
+            self._list_offset = offset
+        self._fetch_runs(quiet=offset is None and self.runs_list.total > 0)
+
     @work(exclusive=True, group="list")
-    async def load_runs(self, offset: int | None = None) -> None:
-        """Fetch the list's current page (or the page at ``offset``)."""
+    async def _fetch_runs(self, *, quiet: bool) -> None:
         runs = self.runs_list
-        start = runs.page_offset if offset is None else offset
+        start = self._list_offset
         page = await self.api(
             self.session.client.list_runs(
                 status=runs.status_filter, limit=runs.page_size, offset=start
             ),
-            quiet=offset is None and runs.total > 0,  # background refreshes stay quiet
+            quiet=quiet,  # background refreshes stay quiet
         )
         if page is None:
             return

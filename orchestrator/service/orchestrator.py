@@ -94,15 +94,24 @@ class Orchestrator:
                 if "BUSYGROUP" not in str(exc):
                     raise
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Consume, promote timers and claim abandoned entries until ``stop`` is set."""
+    async def run(self, stop: asyncio.Event, *, grace_s: float = 10.0) -> None:
+        """Consume, promote timers and claim abandoned entries until ``stop`` is set.
+
+        A stop lets each shard's consumer finish the batch in hand (up to ``grace_s``):
+        entries read but not acknowledged would otherwise wait a whole visibility timeout
+        for another orchestrator to claim them, and every run they belong to would stall.
+        """
         await self.ensure_groups()
-        tasks = [asyncio.create_task(self._consume(s, stop)) for s in self.keys.all_shards()]
-        tasks.append(asyncio.create_task(self.timers.run(stop, max_sleep_s=0.25)))
-        tasks.append(asyncio.create_task(self._claim_loop(stop)))
+        consumers = [asyncio.create_task(self._consume(s, stop)) for s in self.keys.all_shards()]
+        others = [
+            asyncio.create_task(self.timers.run(stop, max_sleep_s=0.25)),
+            asyncio.create_task(self._claim_loop(stop)),
+        ]
         try:
             await stop.wait()
+            await asyncio.wait(consumers, timeout=grace_s)
         finally:
+            tasks = [*consumers, *others]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -205,6 +205,13 @@ async def test_runs_list_filters_pages_and_palette(ops: OpsStack) -> None:
         runs.table.focus()
         await pilot.press("right_square_bracket")
         await wait_for(pilot, lambda: runs.page_offset == 2, what="page 2")
+        # A background refresh that starts while a page is loading (it cancels that load)
+        # fetches the page asked for, not the one on screen.
+        screen.load_runs(0)
+        await wait_for(pilot, lambda: runs.page_offset == 0, what="page 1 again")
+        screen.load_runs(2)
+        screen.load_runs()  # the refresh timer's call
+        await wait_for(pilot, lambda: runs.page_offset == 2, what="page 2 after a refresh")
         assert [str(k.value) for k in runs.table.rows] == [stuck[0]]
         palette = {c.title: c.help for c in screen.palette_commands()}
         assert "unavailable" not in palette["Cancel run"]  # the open run is running
