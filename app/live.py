@@ -28,52 +28,24 @@ from textual.message import Message
 from textual.message_pump import MessagePump
 
 from app.session import Session, describe_error
-from orchestrator.engine.state import TERMINAL_RUN
 from orchestrator.errors import DagqError, Unavailable
+from orchestrator.vocab import (
+    COMPENSATION_EVENTS,
+    NODE_EVENT_STATUS,
+    RUN_EVENT_STATUS,
+    TERMINAL_RUN,
+    NodeStatus,
+    RunStatus,
+)
 
 CATCH_UP_BATCH = 1000
 """Events asked for per catch-up request (the API's largest page)."""
 
-NODE_EVENT_STATUS: Mapping[str, str] = {
-    "node_queued": "queued",
-    "node_started": "running",
-    "node_completed": "completed",
-    "node_failed": "failed",
-    "node_retrying": "waiting",
-    "node_waiting": "waiting",
-    "node_skipped": "skipped",
-    "node_compensating": "compensating",
-    "node_compensated": "compensated",
-    # A compensation that failed leaves its task completed (and the run failed).
-    "compensation_failed": "completed",
-}
-"""The status a node event leaves its node in."""
 
-RUN_EVENT_STATUS: Mapping[str, str] = {
-    "run_started": "running",
-    "run_retried": "running",
-    "run_compensating": "compensating",
-    "run_completed": "completed",
-    "run_failed": "failed",
-    "run_compensated": "compensated",
-    "run_cancelled": "cancelled",
-}
-"""The status a run event leaves the run in."""
-
-COMPENSATION_EVENTS = frozenset(
-    {
-        "run_compensating",
-        "compensation_started",
-        "node_compensating",
-        "node_compensated",
-        "compensation_failed",
-        "run_compensated",
-    }
-)
-"""Events of a saga's compensation path (the event log highlights them)."""
+__all__ = ["COMPENSATION_EVENTS", "NODE_EVENT_STATUS", "RUN_EVENT_STATUS"]
 
 
-def status_from_event(event: Mapping[str, Any]) -> tuple[str, str] | None:
+def status_from_event(event: Mapping[str, Any]) -> tuple[str, NodeStatus] | None:
     """``(node id, status)`` a node event implies; None for run events and unknown types."""
     node = event.get("nodeId")
     status = NODE_EVENT_STATUS.get(str(event.get("type", "")))
@@ -82,7 +54,7 @@ def status_from_event(event: Mapping[str, Any]) -> tuple[str, str] | None:
     return node, status
 
 
-def run_status_from_event(event: Mapping[str, Any]) -> str | None:
+def run_status_from_event(event: Mapping[str, Any]) -> RunStatus | None:
     """The run status a run event implies (``run_failed`` -> ``failed``), else None."""
     return RUN_EVENT_STATUS.get(str(event.get("type", "")))
 

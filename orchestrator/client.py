@@ -35,6 +35,7 @@ from orchestrator.errors import (
     Unavailable,
 )
 from orchestrator.settings import Settings
+from orchestrator.vocab import TERMINAL_RUN
 
 LOCAL_CONFIG = "local.json"
 PREFIX = "/api/v1"
@@ -44,7 +45,6 @@ _ERRNO_WORDS = {
     errno.ENETUNREACH: "network unreachable",
     errno.ETIMEDOUT: "timed out",
 }
-TERMINAL_STATUSES = frozenset({"completed", "failed", "compensated", "cancelled"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +69,7 @@ class RunStatus:
     @property
     def is_complete(self) -> bool:
         """True once the run has ended (completed, failed, compensated or cancelled)."""
-        return self.status in TERMINAL_STATUSES
+        return self.status in TERMINAL_RUN
 
 
 def local_config(settings: Settings) -> tuple[str, str] | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from orchestrator.engine.state import NODE_STATUSES
+from orchestrator.vocab import NodeStatus
 
 KIND_GLYPHS: Mapping[str, str] = MappingProxyType(
     {
@@ -34,36 +34,36 @@ KIND_COLOURS: Mapping[str, str] = MappingProxyType(
     }
 )
 
-STATUSES: tuple[str, ...] = NODE_STATUSES
+STATUSES: tuple[NodeStatus, ...] = tuple(NodeStatus)
 
 STATUS_MARKS: Mapping[str, str] = MappingProxyType(
     {
-        "pending": "○",
-        "queued": "◔",
-        "running": "●",
-        "waiting": "…",
-        "completed": "✓",
-        "failed": "✗",
-        "skipped": "⊘",
-        "compensating": "↻",
-        "compensated": "↩",
-        "cancelled": "⊖",
+        NodeStatus.PENDING: "○",
+        NodeStatus.QUEUED: "◔",
+        NodeStatus.RUNNING: "●",
+        NodeStatus.WAITING: "…",
+        NodeStatus.COMPLETED: "✓",
+        NodeStatus.FAILED: "✗",
+        NodeStatus.SKIPPED: "⊘",
+        NodeStatus.COMPENSATING: "↻",
+        NodeStatus.COMPENSATED: "↩",
+        NodeStatus.CANCELLED: "⊖",
     }
 )
 UNKNOWN_STATUS_MARK = "?"
 
 STATUS_COLOURS: Mapping[str, str] = MappingProxyType(
     {
-        "pending": "#808080",
-        "queued": "#5fafff",
-        "running": "#ffd75f",
-        "waiting": "#d7afff",
-        "completed": "#5fd75f",
-        "failed": "#ff5f5f",
-        "skipped": "#a8a8a8",
-        "compensating": "#ffaf5f",
-        "compensated": "#d7875f",
-        "cancelled": "#d75f87",
+        NodeStatus.PENDING: "#808080",
+        NodeStatus.QUEUED: "#5fafff",
+        NodeStatus.RUNNING: "#ffd75f",
+        NodeStatus.WAITING: "#d7afff",
+        NodeStatus.COMPLETED: "#5fd75f",
+        NodeStatus.FAILED: "#ff5f5f",
+        NodeStatus.SKIPPED: "#a8a8a8",
+        NodeStatus.COMPENSATING: "#ffaf5f",
+        NodeStatus.COMPENSATED: "#d7875f",
+        NodeStatus.CANCELLED: "#d75f87",
     }
 )
 

@@ -38,6 +38,7 @@ from app.widgets.run_header import RunHeader
 from app.widgets.runs_list import RunsList
 from orchestrator.errors import DagqError
 from orchestrator.spec.model import Node, WorkflowSpec
+from orchestrator.vocab import RunStatus
 
 
 class MonitorScreen(OpsScreen):
@@ -227,7 +228,7 @@ class MonitorScreen(OpsScreen):
         self.run_id, self.run, self.follower = run_id, None, None
         self.statuses, self._overlay = {}, []
         self.event_log.reset()
-        self.header.show_run({"runId": run_id, "status": "pending"})
+        self.header.show_run({"runId": run_id, "status": RunStatus.PENDING})
         self.header.show_state(LiveState.CONNECTING)
         self.details.show(None)
         self._update_actions()

@@ -8,10 +8,11 @@ from typing import Any
 
 from app.canvas.layout import ZOOM_LEVELS, compute_layout
 from app.canvas.model import CanvasGraph
+from orchestrator.vocab import NodeStatus, RunStatus
 
-CANCELLABLE = frozenset({"pending", "running"})
-RETRYABLE = frozenset({"failed", "cancelled", "compensated"})
-FIRST_LOOK = ("running", "queued", "waiting", "compensating")
+CANCELLABLE = frozenset({RunStatus.PENDING, RunStatus.RUNNING})
+RETRYABLE = frozenset({RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.COMPENSATED})
+FIRST_LOOK = (NodeStatus.RUNNING, NodeStatus.QUEUED, NodeStatus.WAITING, NodeStatus.COMPENSATING)
 """Statuses worth selecting when a run opens (after its failed node)."""
 
 

@@ -23,14 +23,15 @@ from textual.widgets import DataTable, Input, Select, Static
 from app.text import safe
 from app.widgets.ops_format import stamp
 from app.widgets.row_detail import RowDetail, cut_detail
-from orchestrator.security.audit import OUTCOMES
+from orchestrator.vocab import AuditOutcome
 
-OUTCOME_STYLES = {
-    "allowed": "#5fd75f",
-    "denied": "bold #ffaf5f",
-    "error": "bold #ff5f5f",
+OUTCOMES: tuple[AuditOutcome, ...] = tuple(AuditOutcome)
+OUTCOME_STYLES: Mapping[str, str] = {
+    AuditOutcome.ALLOWED: "#5fd75f",
+    AuditOutcome.DENIED: "bold #ffaf5f",
+    AuditOutcome.ERROR: "bold #ff5f5f",
     # A change whose writer died (or whose client left) before it said how it ended.
-    "interrupted": "bold #d7d75f",
+    AuditOutcome.INTERRUPTED: "bold #d7d75f",
 }
 PAGE_SIZE = 50
 USER_WIDTH = 24

@@ -18,6 +18,7 @@ from app.canvas.glyphs import STATUS_COLOURS
 from app.live import COMPENSATION_EVENTS, run_status_from_event, status_from_event
 from app.text import safe
 from app.widgets.ops_format import clock, status_mark
+from orchestrator.vocab import EventType
 
 COMPENSATION_STYLE = "bold #ffaf5f"
 TYPE_WIDTH = 19
@@ -51,6 +52,9 @@ def event_detail(event: Mapping[str, Any]) -> str:
     return "  ".join(parts)
 
 
+_FAILURES = frozenset({EventType.NODE_FAILED, EventType.RUN_FAILED, EventType.NODE_RETRYING})
+
+
 def event_line(event: Mapping[str, Any]) -> Text:
     """One event as a log line (pure: the tests read it)."""
     kind = str(event.get("type", "?"))
@@ -66,7 +70,7 @@ def event_line(event: Mapping[str, Any]) -> Text:
     line.append_text(_column(node or "", NODE_WIDTH))
     detail = event_detail(event)
     if detail:
-        style = "#ff5f5f" if kind in ("node_failed", "run_failed", "node_retrying") else ""
+        style = "#ff5f5f" if kind in _FAILURES else ""
         line.append_text(safe(detail, width=DETAIL_WIDTH, style=style))
     return line
 

@@ -23,7 +23,7 @@ from textual.widgets.data_table import CellDoesNotExist
 
 from app.text import safe
 from app.widgets.ops_format import clock, status_text
-from orchestrator.engine.state import RUN_STATUSES
+from orchestrator.vocab import RUN_STATUSES
 
 PAGE_SIZE = 20
 MIN_WORKFLOW_WIDTH = 6

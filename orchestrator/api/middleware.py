@@ -48,6 +48,7 @@ from orchestrator.logs import describe_exception
 from orchestrator.security import tokens
 from orchestrator.security.audit import Outcome, Pending
 from orchestrator.spec.loader import nested_deeper_than
+from orchestrator.vocab import AuditOutcome
 
 log = structlog.get_logger("dagq.api")
 
@@ -437,7 +438,9 @@ async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
         if ident is None:
             await _stranger(st, request)
         else:
-            await audit(st, request, route, ident, role, "denied", exc.http_status, exc.message)
+            await audit(
+                st, request, route, ident, role, AuditOutcome.DENIED, exc.http_status, exc.message
+            )
         raise
     pending: Pending | None = None
     try:
@@ -456,14 +459,16 @@ async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
         response = await handler(request)
     except DagqError as exc:
         if route.mutating:
-            await _end(st, request, route, ident, pending, "error", exc.http_status, exc.message)
+            await _end(
+                st, request, route, ident, pending, AuditOutcome.ERROR, exc.http_status, exc.message
+            )
         raise
     except asyncio.CancelledError:
         # The client went away mid-change (aiohttp cancels the handler): the change may or
         # may not have happened. Record that, in a task the cancellation cannot stop.
         if pending is not None:
             task = asyncio.ensure_future(
-                st.audit.finish(pending, "interrupted", detail="the client disconnected")
+                st.audit.finish(pending, AuditOutcome.INTERRUPTED, detail="the client disconnected")
             )
             _FINISHING.add(task)
             task.add_done_callback(_FINISHING.discard)
@@ -471,10 +476,12 @@ async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
     except Exception as exc:
         if route.mutating and (pending is not None or not isinstance(exc, web.HTTPException)):
             status = exc.status if isinstance(exc, web.HTTPException) else 500
-            await _end(st, request, route, ident, pending, "error", status, type(exc).__name__)
+            await _end(
+                st, request, route, ident, pending, AuditOutcome.ERROR, status, type(exc).__name__
+            )
         raise
     if route.mutating:
-        await _end(st, request, route, ident, pending, "allowed", response.status)
+        await _end(st, request, route, ident, pending, AuditOutcome.ALLOWED, response.status)
     return response
 
 

@@ -23,8 +23,8 @@ from pydantic import (
     Field,
 )
 
-from orchestrator.engine.state import NodeStatus, RunStatus
 from orchestrator.spec.model import ID_PATTERN, WorkflowSpec
+from orchestrator.vocab import AuditOutcome, NodeStatus, RunStatus
 
 MAX_ID_PART = 2**64 - 1
 
@@ -141,7 +141,7 @@ class AuditQuery(_In):
     before: StreamId | None = None
     limit: int = Field(default=100, ge=1, le=1000)
     user: str | None = Field(default=None, max_length=128)
-    outcome: Literal["allowed", "denied", "error", "interrupted"] | None = None
+    outcome: AuditOutcome | None = None
 
 
 class StrangersQuery(_In):

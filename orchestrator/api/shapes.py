@@ -31,6 +31,7 @@ from pydantic.alias_generators import to_camel
 
 from orchestrator.durations import DurationError, parse_duration
 from orchestrator.engine.state import RunState
+from orchestrator.vocab import NodeStatus
 
 
 def spec_shape(spec: dict[str, Any]) -> dict[str, Any]:
@@ -132,7 +133,7 @@ def run_shape(view: dict[str, Any]) -> dict[str, Any]:
 def node_shape(node: dict[str, Any], node_id: str | None = None) -> dict[str, Any]:
     """One node's view with the reference's ``nodeName`` (the id when unnamed) and ``error``."""
     node.setdefault("nodeName", node_id or node.get("nodeId"))
-    if node.get("status") == "failed" and node.get("lastError"):
+    if node.get("status") == NodeStatus.FAILED and node.get("lastError"):
         node.setdefault("error", node["lastError"])
     return node
 
@@ -144,7 +145,9 @@ def summary_shape(
     if workflow_name:
         summary["workflowName"] = workflow_name
     if state is not None:
-        summary["completedNodes"] = sum(1 for n in state.nodes.values() if n.status == "completed")
+        summary["completedNodes"] = sum(
+            1 for n in state.nodes.values() if n.status == NodeStatus.COMPLETED
+        )
         summary["totalNodes"] = len(state.nodes)
     return summary
 

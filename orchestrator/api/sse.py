@@ -16,9 +16,9 @@ from aiohttp import web
 
 from orchestrator.api.state import ApiState
 from orchestrator.errors import NotFound
-from orchestrator.service.runs import TERMINAL_EVENTS
 from orchestrator.service.views import iso
 from orchestrator.store.runs import StoredEvent, decode_event
+from orchestrator.vocab import TERMINAL_EVENTS
 
 EVENT_STREAM = "text/event-stream"
 _BLOCK_MS = 2000

@@ -40,6 +40,7 @@ from orchestrator.runtime.stack import ensure_local_admin
 from orchestrator.settings import load_settings
 from orchestrator.store.connection import connect
 from orchestrator.store.runs import RunStore
+from orchestrator.vocab import EventType
 
 _URL = re.compile(r"listening on (http://\S+)")
 
@@ -75,9 +76,9 @@ def node_hops(events: Sequence[tuple[str, str | None, int]], edges: Sequence[Any
     for kind, node, at in events:
         if node is None:
             continue
-        if kind == "node_completed":
+        if kind == EventType.NODE_COMPLETED:
             done.setdefault(node, at)
-        elif kind == "node_started":
+        elif kind == EventType.NODE_STARTED:
             started.setdefault(node, at)
     hops = []
     for node, at in started.items():

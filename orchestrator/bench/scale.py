@@ -18,6 +18,7 @@ from typing import Any
 from orchestrator.bench import workloads
 from orchestrator.bench.cluster import DagqCluster
 from orchestrator.bench.procs import BenchError, BenchRedis, bench_redis, machine
+from orchestrator.vocab import RunStatus
 
 _SUBMITTERS = 16
 
@@ -60,7 +61,7 @@ async def _scale(
         for i in range(0, len(ids), 1000):
             metas = await service.runs.load_meta_many(ids[i : i + 1000])
             for meta in metas.values():
-                failed += meta["status"] != "completed"
+                failed += meta["status"] != RunStatus.COMPLETED
                 last_ms = max(last_ms, int(meta["end"]))
         stats = cluster.stats()
     drain_s = max(0.001, (last_ms - first_ms) / 1000)

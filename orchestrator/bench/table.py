@@ -25,6 +25,7 @@ from typing import Any
 from orchestrator.bench import workloads
 from orchestrator.bench.cluster import DagqCluster
 from orchestrator.bench.procs import BenchError, BenchRedis, bench_redis, machine, tree_stats
+from orchestrator.vocab import RunStatus
 
 ROWS = tuple(workloads.APPENDIX_C)
 
@@ -42,7 +43,7 @@ async def _row(server: BenchRedis, nodes: int, repeat: int, workers: int) -> dic
             t0 = time.perf_counter()
             state = await service.start(spec["id"])
             final = await service.wait(state.run_id, timeout_s=120)
-            if final.status != "completed":
+            if final.status != RunStatus.COMPLETED:
                 raise BenchError(f"{nodes}-node run ended {final.status}: {final.error}")
             return (time.perf_counter() - t0) * 1000
 

@@ -48,6 +48,7 @@ from orchestrator.service.workflows import upsert_workflow
 from orchestrator.settings import load_settings
 from orchestrator.spec.loader import load_text
 from orchestrator.store.connection import connect
+from orchestrator.vocab import RunStatus
 
 PEERS = ("dagq", "celery", "rq")
 _SUBMITTERS = 8
@@ -178,7 +179,7 @@ async def _dagq_measure(
                 metas = await service.runs.load_meta_many(ids[i : i + 1000])
                 for rid in ids[i : i + 1000]:
                     meta = metas.get(rid)
-                    if meta is None or meta["status"] != "completed":
+                    if meta is None or meta["status"] != RunStatus.COMPLETED:
                         raise BenchError(f"dagq run {rid} ended {meta and meta['status']}")
                     last = max(last, int(meta["end"]))
             return last

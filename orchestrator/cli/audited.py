@@ -25,6 +25,7 @@ from orchestrator.security.audit import AUDIT_FILE, AuditLog
 from orchestrator.security.file_audit import FileAuditor, FileState
 from orchestrator.settings import Settings
 from orchestrator.store.connection import Connection, connect
+from orchestrator.vocab import AuditOutcome
 
 T = TypeVar("T")
 _OWNER_TTL_S = 60  # a command counts as alive this long after it began a change
@@ -78,14 +79,14 @@ class CliAudit:
         try:
             result = await make()
         except DagqError as exc:
-            await self.log.finish(pending, "error", detail=exc.message)
+            await self.log.finish(pending, AuditOutcome.ERROR, detail=exc.message)
             raise
         except BaseException as exc:  # Ctrl+C or a bug: the outcome is unknown
-            await self.log.finish(pending, "interrupted", detail=type(exc).__name__)
+            await self.log.finish(pending, AuditOutcome.INTERRUPTED, detail=type(exc).__name__)
             raise
         if settle is not None:
             await settle()
-        await self.log.finish(pending, "allowed", detail=done(result) if done else None)
+        await self.log.finish(pending, AuditOutcome.ALLOWED, detail=done(result) if done else None)
         return result
 
     async def adopt(self, before: FileState, after: FileState) -> None:

@@ -21,6 +21,7 @@ from orchestrator.logs import setup_logging
 from orchestrator.settings import load_settings
 from orchestrator.spec.loader import load_file
 from orchestrator.store.records import WorkflowRecord
+from orchestrator.vocab import RunStatus
 from orchestrator.worker.registry import Registry
 
 
@@ -91,7 +92,7 @@ async def _run(
         await conn.aclose()
     if not wait:
         return Exit.OK, view
-    return (Exit.OK if state.status == "completed" else Exit.FAILED), view
+    return (Exit.OK if state.status == RunStatus.COMPLETED else Exit.FAILED), view
 
 
 @click.command()

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.protocol import Job
+from orchestrator.vocab import EventType, RunStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +38,7 @@ class StartDeadline:
 class Emit:
     """Append an event to the run's event stream."""
 
-    type: str
+    type: EventType
     at_ms: int
     node: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
@@ -47,7 +48,7 @@ class Emit:
 class Finished:
     """The run reached a terminal status: drop it from the active set, start retention."""
 
-    status: str
+    status: RunStatus
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,44 +12,46 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from orchestrator.vocab import EventType, NodeStatus, RunStatus
+
 if TYPE_CHECKING:
     from orchestrator.engine.tx import Tx
 
-_NEVER_RAN = frozenset({"pending", "waiting"})
+_NEVER_RAN = frozenset({NodeStatus.PENDING, NodeStatus.WAITING})
 
 
 def fail_run(tx: Tx, error: str, node_id: str | None) -> None:
     """The run cannot complete: fail it, or start compensating it."""
-    if tx.status != "running":
+    if tx.status != RunStatus.RUNNING:
         return
     tx.error = error
     tx.error_node = node_id
     tx.cancel_nodes(_NEVER_RAN, forward_only=True)
     if tx.g.spec.compensation_strategy == "saga":
-        tx.status = "compensating"
-        tx.emit("run_compensating", error=error)
+        tx.status = RunStatus.COMPENSATING
+        tx.emit(EventType.RUN_COMPENSATING, error=error)
         maybe_compensate(tx)
         return
-    tx.cancel_nodes(frozenset({"queued"}), forward_only=True)
-    tx.cancel_nodes(frozenset({"pending"}))
-    tx.finish_run("failed", "run_failed", error=error)
+    tx.cancel_nodes(frozenset({NodeStatus.QUEUED}), forward_only=True)
+    tx.cancel_nodes(frozenset({NodeStatus.PENDING}))
+    tx.finish_run(RunStatus.FAILED, EventType.RUN_FAILED, error=error)
 
 
 def maybe_compensate(tx: Tx) -> None:
     """When nothing is in flight any more, run the next compensation or end the saga."""
-    if tx.status != "compensating":
+    if tx.status != RunStatus.COMPENSATING:
         return
-    if tx.inflight or any(st.status == "waiting" for st in tx.nodes.values()):
+    if tx.inflight or any(st.status == NodeStatus.WAITING for st in tx.nodes.values()):
         return
     if not tx.comp_started:
         tx.comp_started = True
         tx.comp_queue = _compensation_order(tx)
-        tx.emit("compensation_started", nodes=list(tx.comp_queue))
+        tx.emit(EventType.COMPENSATION_STARTED, nodes=list(tx.comp_queue))
     if tx.comp_queue:
         task_id = tx.comp_queue.pop(0)
         comp_id = tx.g.compensation_of[task_id]
-        tx.set(task_id, status="compensating")
-        tx.emit("node_compensating", task_id, compensation=comp_id)
+        tx.set(task_id, status=NodeStatus.COMPENSATING)
+        tx.emit(EventType.NODE_COMPENSATING, task_id, compensation=comp_id)
         tx.set(comp_id, input=dict(tx.nodes[task_id].output or {}), attempts=0)
         tx.dispatch(comp_id, kind="compensation")
         return
@@ -60,34 +62,36 @@ def _compensation_order(tx: Tx) -> list[str]:
     done = [
         (st.seq or 0, node_id)
         for node_id, st in tx.nodes.items()
-        if st.status == "completed" and node_id in tx.g.compensation_of
+        if st.status == NodeStatus.COMPLETED and node_id in tx.g.compensation_of
     ]
     return [node_id for _, node_id in sorted(done, reverse=True)]
 
 
 def _end_saga(tx: Tx) -> None:
     for node_id, st in tx.nodes.items():
-        if st.status == "pending":
+        if st.status == NodeStatus.PENDING:
             tx.set(
                 node_id,
-                status="skipped" if tx.g.nodes[node_id].type == "compensation" else "cancelled",
+                status=NodeStatus.SKIPPED
+                if tx.g.nodes[node_id].type == "compensation"
+                else NodeStatus.CANCELLED,
             )
     if tx.comp_failed:
         tx.error = f"{tx.error}; a compensation failed too" if tx.error else "a compensation failed"
-        tx.finish_run("failed", "run_failed", error=tx.error)
+        tx.finish_run(RunStatus.FAILED, EventType.RUN_FAILED, error=tx.error)
     else:
-        tx.finish_run("compensated", "run_compensated", error=tx.error)
+        tx.finish_run(RunStatus.COMPENSATED, EventType.RUN_COMPENSATED, error=tx.error)
 
 
 def compensation_done(tx: Tx, comp_id: str, ok: bool) -> None:
     """A compensation node settled: mark its task, then go on with the saga."""
     task_id = next((t for t, c in tx.g.compensation_of.items() if c == comp_id), None)
-    if task_id is not None and tx.nodes[task_id].status == "compensating":
+    if task_id is not None and tx.nodes[task_id].status == NodeStatus.COMPENSATING:
         if ok:
-            tx.set(task_id, status="compensated")
-            tx.emit("node_compensated", task_id, compensation=comp_id)
+            tx.set(task_id, status=NodeStatus.COMPENSATED)
+            tx.emit(EventType.NODE_COMPENSATED, task_id, compensation=comp_id)
         else:
-            tx.set(task_id, status="completed")
+            tx.set(task_id, status=NodeStatus.COMPLETED)
             tx.comp_failed = True
-            tx.emit("compensation_failed", task_id, compensation=comp_id)
+            tx.emit(EventType.COMPENSATION_FAILED, task_id, compensation=comp_id)
     maybe_compensate(tx)

@@ -9,32 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal, get_args
+from typing import Any
 
-RunStatus = Literal[
-    "pending", "running", "completed", "failed", "compensating", "compensated", "cancelled"
-]
-NodeStatus = Literal[
-    "pending",
-    "queued",
-    "running",
-    "waiting",
-    "completed",
-    "failed",
-    "skipped",
-    "compensating",
-    "compensated",
-    "cancelled",
-]
-
-RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
-NODE_STATUSES: tuple[NodeStatus, ...] = get_args(NodeStatus)
-TERMINAL_RUN: frozenset[str] = frozenset({"completed", "failed", "compensated", "cancelled"})
-IN_FLIGHT: frozenset[str] = frozenset({"queued", "running"})
-SETTLED: frozenset[str] = frozenset(
-    {"completed", "failed", "skipped", "cancelled", "compensating", "compensated"}
-)
-"""Node statuses after which a node's outcome for its successors is known."""
+from orchestrator.vocab import TERMINAL_RUN, NodeStatus, RunStatus
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -43,7 +20,7 @@ EMPTY: Mapping[str, Any] = MappingProxyType({})
 class NodeState:
     """One node of one run."""
 
-    status: NodeStatus = "pending"
+    status: NodeStatus = NodeStatus.PENDING
     attempts: int = 0
     """Attempts started so far (1-based count)."""
     token: str | None = None

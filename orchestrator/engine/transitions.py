@@ -29,10 +29,11 @@ from orchestrator.engine.events import (
     TimerFired,
 )
 from orchestrator.engine.retry import delay_s, should_retry
-from orchestrator.engine.state import IN_FLIGHT, NodeState, RunState
+from orchestrator.engine.state import NodeState, RunState
 from orchestrator.engine.tx import Tx
 from orchestrator.errors import BadRequest, Conflict, NotFound
 from orchestrator.spec.graph import Graph
+from orchestrator.vocab import ACTIVE, IN_FLIGHT, EventType, NodeStatus, RunStatus
 
 Result = tuple[RunState, list[Command]]
 
@@ -54,7 +55,7 @@ def start(
         run_id=run_id,
         workflow_id=graph.spec.id,
         workflow_version=workflow_version,
-        status="running",
+        status=RunStatus.RUNNING,
         start_ms=now_ms,
         nodes={node_id: NodeState() for node_id in graph.order},
         params=dict(params),
@@ -63,7 +64,7 @@ def start(
         meta=dict(meta or {}),
     )
     tx = Tx(graph, state, config, now_ms)
-    tx.emit("run_started", workflowId=graph.spec.id, workflowVersion=workflow_version)
+    tx.emit(EventType.RUN_STARTED, workflowId=graph.spec.id, workflowVersion=workflow_version)
     tx.commands.append(StartDeadline(due_ms=deadline))
     for node_id in graph.entries:
         tx.examine(node_id)
@@ -103,10 +104,10 @@ def _current(tx: Tx, node_id: str, token: str) -> NodeState | None:
 
 def _started(tx: Tx, ev: NodeStarted) -> None:
     st = _current(tx, ev.node, ev.token)
-    if st is None or st.status == "running":
+    if st is None or st.status == NodeStatus.RUNNING:
         return
-    tx.set(ev.node, status="running", start_ms=ev.at_ms, worker=ev.worker)
-    tx.emit("node_started", ev.node, attempt=st.attempts, worker=ev.worker)
+    tx.set(ev.node, status=NodeStatus.RUNNING, start_ms=ev.at_ms, worker=ev.worker)
+    tx.emit(EventType.NODE_STARTED, ev.node, attempt=st.attempts, worker=ev.worker)
 
 
 def _succeeded(tx: Tx, ev: NodeSucceeded) -> None:
@@ -114,19 +115,21 @@ def _succeeded(tx: Tx, ev: NodeSucceeded) -> None:
         return
     node = tx.g.nodes[ev.node]
     if node.type == "compensation":
-        tx.set(ev.node, status="completed", output=dict(ev.output), end_ms=ev.at_ms)
-        tx.emit("node_completed", ev.node, attempt=tx.nodes[ev.node].attempts)
+        tx.set(ev.node, status=NodeStatus.COMPLETED, output=dict(ev.output), end_ms=ev.at_ms)
+        tx.emit(EventType.NODE_COMPLETED, ev.node, attempt=tx.nodes[ev.node].attempts)
         saga.compensation_done(tx, ev.node, ok=True)
         return
-    if tx.status == "running":
+    if tx.status == RunStatus.RUNNING:
         tx.complete(ev.node, ev.output)
         tx.fill_slots()
         tx.check_done()
         return
     # The run failed or was cancelled meanwhile: record what the worker did, move nothing on.
     tx.seq += 1
-    tx.set(ev.node, status="completed", output=dict(ev.output), end_ms=ev.at_ms, seq=tx.seq)
-    tx.emit("node_completed", ev.node, attempt=tx.nodes[ev.node].attempts, late=True)
+    tx.set(
+        ev.node, status=NodeStatus.COMPLETED, output=dict(ev.output), end_ms=ev.at_ms, seq=tx.seq
+    )
+    tx.emit(EventType.NODE_COMPLETED, ev.node, attempt=tx.nodes[ev.node].attempts, late=True)
     saga.maybe_compensate(tx)
 
 
@@ -137,14 +140,14 @@ def _failed(tx: Tx, ev: NodeFailed) -> None:
     node = tx.g.nodes[ev.node]
     rule = tx.cfg.rule_for(tx.g.spec, node)
     error = f"timeout: {ev.error}" if ev.timed_out and "time" not in ev.error.lower() else ev.error
-    retrying = tx.status == "running" or node.type == "compensation"
+    retrying = tx.status == RunStatus.RUNNING or node.type == "compensation"
     if retrying and should_retry(rule, st.attempts):
         wait_s = delay_s(rule, st.attempts, seed=f"{tx.base.run_id}:{ev.node}:{tx.epoch}")
         due = ev.at_ms + int(wait_s * 1000)
-        tx.set(ev.node, status="waiting", last_error=error, due_ms=due, worker=None)
+        tx.set(ev.node, status=NodeStatus.WAITING, last_error=error, due_ms=due, worker=None)
         tx.commands.append(StartTimer(node=ev.node, token=ev.token, due_ms=due))
         tx.emit(
-            "node_retrying",
+            EventType.NODE_RETRYING,
             ev.node,
             attempt=st.attempts,
             error=error,
@@ -156,40 +159,46 @@ def _failed(tx: Tx, ev: NodeFailed) -> None:
         saga.maybe_compensate(tx)
         return
     if node.type == "compensation":
-        tx.set(ev.node, status="failed", last_error=error, end_ms=ev.at_ms)
-        tx.emit("node_failed", ev.node, error=error, attempt=st.attempts)
+        tx.set(ev.node, status=NodeStatus.FAILED, last_error=error, end_ms=ev.at_ms)
+        tx.emit(EventType.NODE_FAILED, ev.node, error=error, attempt=st.attempts)
         saga.compensation_done(tx, ev.node, ok=False)
         return
-    if tx.status == "running":
+    if tx.status == RunStatus.RUNNING:
         tx.fail_node(ev.node, error)
         return
-    tx.set(ev.node, status="failed", last_error=error, end_ms=ev.at_ms)
-    tx.emit("node_failed", ev.node, error=error, attempt=st.attempts, late=True)
+    tx.set(ev.node, status=NodeStatus.FAILED, last_error=error, end_ms=ev.at_ms)
+    tx.emit(EventType.NODE_FAILED, ev.node, error=error, attempt=st.attempts, late=True)
     saga.maybe_compensate(tx)
 
 
 def _timer(tx: Tx, ev: TimerFired) -> None:
     st = tx.nodes.get(ev.node)
-    if st is None or st.status != "waiting" or st.token != ev.token:
+    if st is None or st.status != NodeStatus.WAITING or st.token != ev.token:
         return
     node = tx.g.nodes[ev.node]
     if node.type == "delay":
-        if tx.status != "running":
+        if tx.status != RunStatus.RUNNING:
             return
         tx.complete(ev.node, st.input or {})
         tx.check_done()
         return
-    if tx.status == "running" and tx.inflight >= tx.max_parallel:
+    if tx.status == RunStatus.RUNNING and tx.inflight >= tx.max_parallel:
         # No free slot: queue the retry ahead of nodes that became ready after it.
-        tx.set(ev.node, status="pending", due_ms=None)
+        tx.set(ev.node, status=NodeStatus.PENDING, due_ms=None)
         tx.ready.insert(0, ev.node)
         return
-    if tx.status == "running" or (tx.status == "compensating" and node.type == "compensation"):
+    if tx.status == RunStatus.RUNNING or (
+        tx.status == RunStatus.COMPENSATING and node.type == "compensation"
+    ):
         tx.dispatch(ev.node, kind=node.type)
 
 
 def _deadline(tx: Tx) -> None:
-    if tx.status != "running" or tx.base.deadline_ms is None or tx.now < tx.base.deadline_ms:
+    if (
+        tx.status != RunStatus.RUNNING
+        or tx.base.deadline_ms is None
+        or tx.now < tx.base.deadline_ms
+    ):
         return
     limit_s = (tx.base.deadline_ms - tx.base.start_ms) / 1000
     tx.cancel_nodes(IN_FLIGHT, forward_only=True)
@@ -197,27 +206,16 @@ def _deadline(tx: Tx) -> None:
 
 
 def _cancel(tx: Tx, ev: CancelRequested) -> None:
-    if tx.status not in ("pending", "running"):
+    if tx.status not in (RunStatus.PENDING, RunStatus.RUNNING):
         raise Conflict(
             f"run {tx.base.run_id} is {tx.status}; only a pending or running run can be cancelled"
         )
-    tx.cancel_nodes(frozenset({"pending", "queued", "running", "waiting"}))
+    tx.cancel_nodes(ACTIVE)
     tx.error = ev.reason
-    tx.finish_run("cancelled", "run_cancelled", reason=ev.reason)
+    tx.finish_run(RunStatus.CANCELLED, EventType.RUN_CANCELLED, reason=ev.reason)
 
 
-_RESET_ON_RETRY = frozenset(
-    {
-        "failed",
-        "cancelled",
-        "skipped",
-        "compensating",
-        "compensated",
-        "queued",
-        "running",
-        "waiting",
-    }
-)
+_RESET_ON_RETRY = frozenset(NodeStatus) - {NodeStatus.PENDING, NodeStatus.COMPLETED}
 
 
 def _check_skippable(tx: Tx, skip: tuple[str, ...]) -> None:
@@ -231,7 +229,7 @@ def _check_skippable(tx: Tx, skip: tuple[str, ...]) -> None:
 
 
 def _retry(tx: Tx, ev: RetryRequested) -> None:
-    if tx.status not in ("failed", "cancelled", "compensated"):
+    if tx.status not in (RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.COMPENSATED):
         raise Conflict(
             f"run {tx.base.run_id} is {tx.status}; only a failed, cancelled or compensated run "
             "can be retried"
@@ -263,10 +261,10 @@ def _retry(tx: Tx, ev: RetryRequested) -> None:
     for node_id in ev.skip_nodes:
         if node_id in reset:  # one that will not run again anyway needs no skipping
             out = tuple(e.id or "" for e in tx.g.out_edges.get(node_id, ()))
-            tx.set(node_id, status="skipped", end_ms=tx.now, taken=out)
-            tx.emit("node_skipped", node_id, reason="skipped by the retry")
+            tx.set(node_id, status=NodeStatus.SKIPPED, end_ms=tx.now, taken=out)
+            tx.emit(EventType.NODE_SKIPPED, node_id, reason="skipped by the retry")
     tx.inflight = 0
-    tx.status = "running"
+    tx.status = RunStatus.RUNNING
     tx.error = tx.error_node = None
     tx.end_ms = None
     tx.output = None
@@ -276,7 +274,7 @@ def _retry(tx: Tx, ev: RetryRequested) -> None:
     tx.deadline_ms = tx.now + int(tx.cfg.max_duration_for(tx.g.spec) * 1000)
     tx.commands.append(Reopened())
     tx.commands.append(StartDeadline(due_ms=tx.deadline_ms))
-    tx.emit("run_retried", epoch=tx.epoch, fromNode=ev.from_node)
+    tx.emit(EventType.RUN_RETRIED, epoch=tx.epoch, fromNode=ev.from_node)
     for node_id in tx.g.forward:
         tx.examine(node_id)
     tx.check_done()

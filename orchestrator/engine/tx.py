@@ -22,17 +22,23 @@ from cronsim import CronSim
 
 from orchestrator.engine.commands import Command, Dispatch, Emit, Finished, StartTimer
 from orchestrator.engine.config import EngineConfig
-from orchestrator.engine.state import IN_FLIGHT, NodeState, RunState, RunStatus
+from orchestrator.engine.state import NodeState, RunState
 from orchestrator.keys import lane_for_priority
 from orchestrator.protocol import Job
 from orchestrator.spec.expressions import ExpressionError, evaluate
 from orchestrator.spec.graph import Graph
 from orchestrator.spec.model import AnyNode, Edge
+from orchestrator.vocab import (
+    ACTIVE,
+    DEAD_FOR_SUCCESSORS,
+    DONE_FOR_SUCCESSORS,
+    IN_FLIGHT,
+    EventType,
+    NodeStatus,
+    RunStatus,
+)
 
 TAKEN, NOT_TAKEN, OPEN = 1, 0, -1
-_DONE_FOR_SUCCESSORS = frozenset({"completed", "compensating", "compensated"})
-_DEAD_FOR_SUCCESSORS = frozenset({"skipped", "failed", "cancelled"})
-_ACTIVE = frozenset({"pending", "queued", "running", "waiting"})
 
 
 class Tx:
@@ -70,7 +76,7 @@ class Tx:
         self.nodes[node_id] = new
         return new
 
-    def emit(self, type_: str, node: str | None = None, **data: Any) -> None:
+    def emit(self, type_: EventType, node: str | None = None, **data: Any) -> None:
         """Append an event for the run's event stream."""
         self.commands.append(Emit(type=type_, at_ms=self.now, node=node, data=data))
 
@@ -101,11 +107,11 @@ class Tx:
     def edge_state(self, edge: Edge) -> int:
         """Whether ``edge`` was taken, not taken, or is still open."""
         src = self.nodes[edge.source]
-        if src.status in _DONE_FOR_SUCCESSORS:
+        if src.status in DONE_FOR_SUCCESSORS:
             if src.taken is None:
                 return TAKEN
             return TAKEN if edge.id in src.taken else NOT_TAKEN
-        if src.status in _DEAD_FOR_SUCCESSORS:
+        if src.status in DEAD_FOR_SUCCESSORS:
             # Skipped on request (a retry's skipNodes): it passes its edges on, as if done.
             return TAKEN if src.taken is not None and edge.id in src.taken else NOT_TAKEN
         return OPEN
@@ -113,7 +119,11 @@ class Tx:
     def examine(self, node_id: str) -> None:
         """Run, queue or skip a pending forward node whose inputs have settled."""
         state = self.nodes[node_id]
-        if state.status != "pending" or node_id in self.ready or self.status != "running":
+        if (
+            state.status != NodeStatus.PENDING
+            or node_id in self.ready
+            or self.status != RunStatus.RUNNING
+        ):
             return
         edges = self.g.in_edges.get(node_id, ())
         node = self.g.nodes[node_id]
@@ -152,8 +162,8 @@ class Tx:
 
     def skip(self, node_id: str) -> None:
         """No path into the node was taken: skip it and, through it, its successors."""
-        self.set(node_id, status="skipped", end_ms=self.now)
-        self.emit("node_skipped", node_id)
+        self.set(node_id, status=NodeStatus.SKIPPED, end_ms=self.now)
+        self.emit(EventType.NODE_SKIPPED, node_id)
         self.examine_successors(node_id)
 
     def merged_input(self, node_id: str) -> dict[str, Any]:
@@ -190,7 +200,7 @@ class Tx:
             token = self.token(1)
             self.set(
                 node_id,
-                status="waiting",
+                status=NodeStatus.WAITING,
                 input=data,
                 start_ms=self.now,
                 due_ms=due,
@@ -198,7 +208,7 @@ class Tx:
                 attempts=1,
             )
             self.commands.append(StartTimer(node=node_id, token=token, due_ms=due))
-            self.emit("node_waiting", node_id, dueMs=due)
+            self.emit(EventType.NODE_WAITING, node_id, dueMs=due)
 
     def delay_due(self, node: AnyNode) -> int:
         """When a delay node's wait ends: now + duration, or the next cron tick (UTC)."""
@@ -235,7 +245,7 @@ class Tx:
         )
         self.set(
             node_id,
-            status="queued",
+            status=NodeStatus.QUEUED,
             attempts=attempt,
             token=token,
             input=payload,
@@ -243,13 +253,13 @@ class Tx:
             worker=None,
         )
         self.commands.append(Dispatch(job=job, lane=lane_for_priority(priority)))
-        self.emit("node_queued", node_id, attempt=attempt, handler=node.handler)
+        self.emit(EventType.NODE_QUEUED, node_id, attempt=attempt, handler=node.handler)
 
     def fill_slots(self) -> None:
         """Dispatch waiting ready nodes while the run's parallelism allows."""
-        while self.ready and self.inflight < self.max_parallel and self.status == "running":
+        while self.ready and self.inflight < self.max_parallel and self.status == RunStatus.RUNNING:
             node_id = self.ready.pop(0)
-            if self.nodes[node_id].status == "pending":
+            if self.nodes[node_id].status == NodeStatus.PENDING:
                 self.dispatch(node_id)
 
     def complete(
@@ -259,7 +269,7 @@ class Tx:
         self.seq += 1
         self.set(
             node_id,
-            status="completed",
+            status=NodeStatus.COMPLETED,
             output=dict(output),
             end_ms=self.now,
             taken=taken,
@@ -270,7 +280,7 @@ class Tx:
         data: dict[str, Any] = {"attempt": self.nodes[node_id].attempts}
         if taken is not None:
             data["taken"] = list(taken)
-        self.emit("node_completed", node_id, **data)
+        self.emit(EventType.NODE_COMPLETED, node_id, **data)
         self.examine_successors(node_id)
 
     # -- gateways --------------------------------------------------------------------
@@ -329,8 +339,8 @@ class Tx:
     # -- failure -------------------------------------------------------------------------
     def fail_node(self, node_id: str, error: str) -> None:
         """A node failed for good: the run fails (and compensates, for a saga)."""
-        self.set(node_id, status="failed", last_error=error, end_ms=self.now, due_ms=None)
-        self.emit("node_failed", node_id, error=error, attempt=self.nodes[node_id].attempts)
+        self.set(node_id, status=NodeStatus.FAILED, last_error=error, end_ms=self.now, due_ms=None)
+        self.emit(EventType.NODE_FAILED, node_id, error=error, attempt=self.nodes[node_id].attempts)
         from orchestrator.engine.saga import fail_run
 
         fail_run(self, f"node {node_id} failed: {error}", node_id)
@@ -341,10 +351,10 @@ class Tx:
             if st.status in statuses and not (
                 forward_only and self.g.nodes[node_id].type == "compensation"
             ):
-                self.set(node_id, status="cancelled", end_ms=self.now, due_ms=None)
+                self.set(node_id, status=NodeStatus.CANCELLED, end_ms=self.now, due_ms=None)
         self.ready.clear()
 
-    def finish_run(self, status: RunStatus, event: str, **data: Any) -> None:
+    def finish_run(self, status: RunStatus, event: EventType, **data: Any) -> None:
         """End the run with ``status``."""
         self.status = status
         self.end_ms = self.now
@@ -353,17 +363,20 @@ class Tx:
 
     def check_done(self) -> None:
         """A running run with nothing left to do has completed."""
-        if self.status != "running" or self.ready:
+        if self.status != RunStatus.RUNNING or self.ready:
             return
         for node_id in self.g.forward:
-            if self.nodes[node_id].status in _ACTIVE:
+            if self.nodes[node_id].status in ACTIVE:
                 return
         out: dict[str, Any] = {}
         for node_id in self.g.forward:
-            if not self.g.out_edges.get(node_id) and self.nodes[node_id].status == "completed":
+            if (
+                not self.g.out_edges.get(node_id)
+                and self.nodes[node_id].status == NodeStatus.COMPLETED
+            ):
                 out.update(self.nodes[node_id].output or {})
         self.output = out
         for node_id, st in self.nodes.items():
-            if st.status == "pending":  # compensation nodes a completed run never needed
-                self.set(node_id, status="skipped")
-        self.finish_run("completed", "run_completed")
+            if st.status == NodeStatus.PENDING:  # compensation nodes a completed run never needed
+                self.set(node_id, status=NodeStatus.SKIPPED)
+        self.finish_run(RunStatus.COMPLETED, EventType.RUN_COMPLETED)

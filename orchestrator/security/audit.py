@@ -35,13 +35,14 @@ from redis.exceptions import RedisError
 
 from orchestrator.errors import BadRequest, Unavailable
 from orchestrator.keys import Keys
+from orchestrator.vocab import AuditOutcome
 
 log = structlog.get_logger(__name__)
 
 AUDIT_FILE = "audit.jsonl"
 """The audit file's name in the data dir (shared by the API and the command line)."""
-Outcome = Literal["allowed", "denied", "error", "interrupted"]
-OUTCOMES: tuple[str, ...] = ("allowed", "denied", "error", "interrupted")
+Outcome = AuditOutcome
+OUTCOMES: tuple[AuditOutcome, ...] = tuple(AuditOutcome)
 Source = Literal["api", "cli", "file"]
 INTERRUPTED = (
     "the process making this change ended before it could record the outcome; "
@@ -202,7 +203,7 @@ class AuditLog:
             role=role,
             action=action,
             resource=resource,
-            outcome="interrupted",
+            outcome=AuditOutcome.INTERRUPTED,
             request_id=request_id,
             detail=detail,
             source=source,
@@ -279,7 +280,7 @@ class AuditLog:
             owner = entry.pop("owner", "")
             if owner in alive:
                 continue
-            entry["outcome"] = "interrupted"
+            entry["outcome"] = AuditOutcome.INTERRUPTED
             entry["detail"] = _clip(
                 f"{INTERRUPTED} ({entry['detail']})" if entry.get("detail") else INTERRUPTED,
                 _DETAIL_MAX,

@@ -35,6 +35,7 @@ from orchestrator.security.audit import AuditLog
 from orchestrator.security.policy_file import MODEL_FILE, POLICY_FILE, USERS_FILE, parse_policy
 from orchestrator.security.rbac import PolicyChange
 from orchestrator.security.users import UsersChange
+from orchestrator.vocab import AuditOutcome
 
 log = structlog.get_logger(__name__)
 
@@ -290,7 +291,7 @@ class FileAuditor:
             role=None,
             action="reloadUsers" if state.kind == "users" else "reloadPolicy",
             resource=f"file {names}",
-            outcome="allowed" if state.accepted else "denied",
+            outcome=AuditOutcome.ALLOWED if state.accepted else AuditOutcome.DENIED,
             request_id=f"file-{secrets.token_hex(6)}",
             detail=detail,
             source="file",

@@ -19,7 +19,7 @@ from orchestrator.engine import transitions
 from orchestrator.engine.config import EngineConfig
 from orchestrator.engine.events import CancelRequested, Event, RetryRequested
 from orchestrator.engine.params import resolve_params
-from orchestrator.engine.state import IN_FLIGHT, TERMINAL_RUN, RunState
+from orchestrator.engine.state import RunState
 from orchestrator.errors import Conflict, DagqError, SpecInvalid
 from orchestrator.keys import Keys
 from orchestrator.service.specs import SpecCache
@@ -31,8 +31,8 @@ from orchestrator.store.queue_admin import DeadLetter, QueueAdmin
 from orchestrator.store.runs import RunStore, StoredEvent
 from orchestrator.store.workers import LiveWorkers
 from orchestrator.store.workflows import WorkflowStore
+from orchestrator.vocab import IN_FLIGHT, TERMINAL_RUN, NodeStatus
 
-TERMINAL_EVENTS = frozenset({"run_completed", "run_failed", "run_cancelled", "run_compensated"})
 _CAS_ATTEMPTS = 50
 
 
@@ -183,7 +183,7 @@ class RunService:
                         f"requeue or purge dead letter {letter.entry_id}"
                     )
                     view["nodes"][node_id]["deadLetter"] = letter.to_dict()
-                elif state.nodes[node_id].status == "queued" and handler not in offered:
+                elif state.nodes[node_id].status == NodeStatus.QUEUED and handler not in offered:
                     note = f"no live worker offers handler {handler!r}"
                 else:
                     continue

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from orchestrator.engine.state import NodeState, RunState
+from orchestrator.vocab import NodeStatus, RunStatus
 
 NODE_PREFIX = "n:"
 _NODE_KEYS: tuple[tuple[str, str], ...] = (
@@ -47,7 +48,7 @@ def decode_node(raw: bytes | str) -> NodeState:
     """Inverse of :func:`encode_node`."""
     d = orjson.loads(raw)
     kwargs: dict[str, Any] = {attr: d.get(short) for attr, short in _NODE_KEYS if short in d}
-    kwargs.setdefault("status", "pending")
+    kwargs["status"] = NodeStatus(d.get("s", NodeStatus.PENDING))
     kwargs.setdefault("attempts", 0)
     if "k" in d:
         kwargs["taken"] = tuple(d["k"])
@@ -96,7 +97,7 @@ def decode_run(fields: Mapping[bytes, bytes]) -> tuple[RunState, int]:
         run_id=m["id"],
         workflow_id=m["wf"],
         workflow_version=int(m["ver"]),
-        status=m["status"],
+        status=RunStatus(m["status"]),
         start_ms=int(m["start"]),
         nodes=nodes,
         params=m.get("params") or {},

@@ -26,7 +26,7 @@ from typing import Any
 import jsonschema_rs
 import yaml
 
-from orchestrator.engine.state import NODE_STATUSES, RUN_STATUSES
+from orchestrator.vocab import NODE_STATUSES, RUN_STATUSES
 
 ROOT = Path(__file__).resolve().parents[2]
 OPENAPI = "f003-openapi.yaml"

@@ -11,9 +11,9 @@ import pytest
 from orchestrator.engine.commands import Reopened, StartDeadline
 from orchestrator.engine.config import EngineConfig
 from orchestrator.engine.events import CancelRequested, RetryRequested
-from orchestrator.engine.state import IN_FLIGHT
 from orchestrator.engine.transitions import apply
 from orchestrator.errors import Conflict, NotFound
+from orchestrator.vocab import IN_FLIGHT, RunStatus
 
 from .helpers import Run, dispatched, dispatched_nodes, edge, emitted, finished, task
 
@@ -66,7 +66,7 @@ def test_cancel_stops_every_unfinished_node_and_ends_the_run(setup: Callable[[Ru
 
 def test_a_pending_run_can_be_cancelled() -> None:
     run = Run(_cancel_spec())
-    pending = replace(run.state, status="pending")
+    pending = replace(run.state, status=RunStatus.PENDING)
     state, cmds = apply(
         run.graph, pending, CancelRequested(run.now, reason="changed my mind"), run.cfg
     )

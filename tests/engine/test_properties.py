@@ -18,9 +18,10 @@ from orchestrator.engine.commands import Command, Dispatch, StartTimer
 from orchestrator.engine.config import EngineConfig
 from orchestrator.engine.events import Event, NodeFailed, NodeStarted, NodeSucceeded, TimerFired
 from orchestrator.engine.simulate import simulate
-from orchestrator.engine.state import IN_FLIGHT, RunState
+from orchestrator.engine.state import RunState
 from orchestrator.engine.transitions import apply, start
 from orchestrator.spec.graph import Graph
+from orchestrator.vocab import IN_FLIGHT
 
 from .helpers import T0, graph_of
 

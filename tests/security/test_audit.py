@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 from orchestrator.errors import BadRequest
 from orchestrator.keys import Keys
 from orchestrator.security.audit import AuditLog
+from orchestrator.vocab import AuditOutcome
 from tests.conftest import until
 
 
@@ -30,7 +31,7 @@ async def test_record_goes_to_stream_and_file(
             role="workflow_admin",
             action="workflow:create",
             resource="/api/v1/workflows",
-            outcome="allowed",
+            outcome=AuditOutcome.ALLOWED,
             request_id="req-1",
             status=201,
         )
@@ -39,7 +40,7 @@ async def test_record_goes_to_stream_and_file(
             role="workflow_designer",
             action="workflow:execute",
             resource="/api/v1/workflows/w1/runs",
-            outcome="denied",
+            outcome=AuditOutcome.DENIED,
             request_id="req-2",
             status=403,
             detail="line one\nline two",
@@ -71,7 +72,7 @@ async def test_read_filters_and_pages(redis_client: aioredis.Redis, keys: Keys) 
                 role=None,
                 action="run:cancel",
                 resource=f"/runs/{i}",
-                outcome="denied" if i % 2 else "allowed",
+                outcome=AuditOutcome.DENIED if i % 2 else AuditOutcome.ALLOWED,
                 request_id=f"r{i}",
             )
         )
@@ -81,7 +82,7 @@ async def test_read_filters_and_pages(redis_client: aioredis.Redis, keys: Keys) 
     assert [e["requestId"] for e in older] == ["r24", "r23", "r22"]
     since = await audit.read(since_id=ids[26])
     assert [e["requestId"] for e in since] == ["r29", "r28", "r27"]
-    denied = await audit.read(outcome="denied", user="otto")
+    denied = await audit.read(outcome=AuditOutcome.DENIED, user="otto")
     assert denied and all(e["outcome"] == "denied" and e["user"] == "otto" for e in denied)
     assert len(denied) == len([i for i in range(30) if i % 2 and i % 3])
     anonymous = await audit.read(limit=100)
@@ -92,7 +93,12 @@ async def test_stream_is_trimmed(redis_client: aioredis.Redis, keys: Keys) -> No
     audit = AuditLog(redis_client, keys, path=None, maxlen=10)
     for i in range(300):
         await audit.record(
-            user="u", role="r", action="a", resource="x", outcome="error", request_id=str(i)
+            user="u",
+            role="r",
+            action="a",
+            resource="x",
+            outcome=AuditOutcome.ERROR,
+            request_id=str(i),
         )
     # MAXLEN ~ trims whole macro nodes: approximate, but far below what was written.
     assert await redis_client.xlen(keys.audit_log()) < 300
@@ -119,7 +125,7 @@ async def test_a_change_is_on_record_before_it_and_once_after(
     # Before the change: in flight, not yet in the trail.
     assert await redis_client.hlen(keys.audit_inflight()) == 1
     assert await redis_client.xlen(keys.audit_log()) == 0
-    entry_id = await audit.finish(pending, "error", status=409, detail="active runs")
+    entry_id = await audit.finish(pending, AuditOutcome.ERROR, status=409, detail="active runs")
     assert await redis_client.hlen(keys.audit_inflight()) == 0
     [entry] = await audit.read()
     assert entry["id"] == entry_id

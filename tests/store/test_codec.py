@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchestrator.engine.state import NODE_STATUSES, RUN_STATUSES, NodeState, RunState
+from orchestrator.engine.state import NodeState, RunState
 from orchestrator.service.views import iso, node_view, run_view
 from orchestrator.store.codec import (
     changed_fields,
@@ -16,6 +16,7 @@ from orchestrator.store.codec import (
     encode_meta,
     encode_node,
 )
+from orchestrator.vocab import NODE_STATUSES, RUN_STATUSES
 from tests.engine.helpers import T0, Run, edge, task
 
 json_scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=8)

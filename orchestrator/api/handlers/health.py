@@ -13,8 +13,8 @@ from redis.exceptions import RedisError
 
 from orchestrator.api.http import json_response, state
 from orchestrator.api.state import ApiState
-from orchestrator.engine.state import NODE_STATUSES, RUN_STATUSES
 from orchestrator.store.queue_admin import as_str
+from orchestrator.vocab import NODE_STATUSES, RUN_STATUSES
 
 _READY_TIMEOUT_S = 2.0
 _NODE_SAMPLE = 1000

@@ -20,7 +20,7 @@ from orchestrator.cli.remote.render import (
 )
 from orchestrator.cli.remote.watch import EventPrinter, Progress, follow, node_rows
 from orchestrator.client import DagqClient
-from orchestrator.engine.state import RUN_STATUSES
+from orchestrator.vocab import RunStatus
 
 
 def parse_params(params_json: str | None, pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -72,7 +72,7 @@ def print_run(run: Mapping[str, Any], as_json: bool) -> None:
 
 
 def _outcome(run: Mapping[str, Any]) -> Exit:
-    return Exit.OK if run["status"] == "completed" else Exit.FAILED
+    return Exit.OK if run["status"] == RunStatus.COMPLETED else Exit.FAILED
 
 
 async def _wait(client: DagqClient, run: dict[str, Any]) -> dict[str, Any]:
@@ -127,7 +127,7 @@ def start(
 
 @runs.command("ls")
 @click.option("--workflow", "workflow_id", default=None, help="Only this workflow's runs.")
-@click.option("--status", type=click.Choice(RUN_STATUSES), default=None)
+@click.option("--status", type=click.Choice([s.value for s in RunStatus]), default=None)
 @click.option("--limit", type=click.IntRange(1, 100), default=20, show_default=True)
 @click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
 @json_option
@@ -250,7 +250,7 @@ def watch(run_id: str, as_json: bool, api_url: str | None, api_key: str | None) 
     async def go(c: DagqClient) -> dict[str, Any]:
         start = await c.get_run(run_id)
         # Events replay from the run's start, so progress starts from all-pending.
-        progress = Progress({n: "pending" for n in start.get("nodes", {})}, "pending")
+        progress = Progress.pending(start)
         printer = EventPrinter(out, progress, live=out.isatty() and not as_json, quiet=as_json)
 
         def on_event(event: dict[str, Any]) -> None:

@@ -16,20 +16,17 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from orchestrator.cli.remote.render import clock, duration, shorten
-from orchestrator.client import TERMINAL_STATUSES, DagqClient
+from orchestrator.client import DagqClient
+from orchestrator.vocab import (
+    NODE_EVENT_STATUS,
+    RUN_EVENT_STATUS,
+    TERMINAL_RUN,
+    EventType,
+    NodeStatus,
+    RunStatus,
+)
 
-_NODE_EVENTS = {
-    "node_queued": "queued",
-    "node_started": "running",
-    "node_completed": "completed",
-    "node_failed": "failed",
-    "node_retrying": "waiting",
-    "node_waiting": "waiting",
-    "node_skipped": "skipped",
-    "node_compensating": "compensating",
-    "node_compensated": "compensated",
-}
-_NOT_RESET = frozenset({"completed"})
+_NOT_RESET = frozenset({NodeStatus.COMPLETED})
 
 
 @dataclass
@@ -37,28 +34,34 @@ class Progress:
     """Each node's status, updated from events; the counts a progress line shows."""
 
     nodes: dict[str, str] = field(default_factory=dict)
-    run_status: str = "pending"
+    run_status: str = RunStatus.PENDING
 
     @classmethod
     def of(cls, run: Mapping[str, Any]) -> Progress:
         """The progress of a run view (the API's ``WorkflowRun``)."""
-        nodes = {nid: str(n.get("status", "pending")) for nid, n in run.get("nodes", {}).items()}
-        return cls(nodes, str(run.get("status", "pending")))
+        nodes = {
+            nid: str(n.get("status", NodeStatus.PENDING)) for nid, n in run.get("nodes", {}).items()
+        }
+        return cls(nodes, str(run.get("status", RunStatus.PENDING)))
+
+    @classmethod
+    def pending(cls, run: Mapping[str, Any]) -> Progress:
+        """Every node of a run view pending: where a replay from the run's start begins."""
+        return cls(dict.fromkeys(run.get("nodes", {}), NodeStatus.PENDING), RunStatus.PENDING)
 
     def apply(self, event: Mapping[str, Any]) -> None:
         """Update from one event (unknown types change nothing)."""
         kind, node = str(event.get("type", "")), event.get("nodeId")
-        if kind == "run_started":
-            self.run_status = "running"
-        elif kind == "run_retried":
+        if kind == EventType.RUN_RETRIED:
             # The event does not list the nodes it resets; the ones that had not
             # completed certainly are, the others show up again as they are queued.
-            self.nodes = {n: s if s in _NOT_RESET else "pending" for n, s in self.nodes.items()}
-            self.run_status = "running"
-        elif kind.startswith("run_"):
-            self.run_status = kind.removeprefix("run_")
-        elif isinstance(node, str) and kind in _NODE_EVENTS:
-            self.nodes[node] = _NODE_EVENTS[kind]
+            self.nodes = {
+                n: s if s in _NOT_RESET else NodeStatus.PENDING for n, s in self.nodes.items()
+            }
+        if kind in RUN_EVENT_STATUS:
+            self.run_status = RUN_EVENT_STATUS[kind]
+        elif isinstance(node, str) and kind in NODE_EVENT_STATUS:
+            self.nodes[node] = NODE_EVENT_STATUS[kind]
 
     def count(self, *statuses: str) -> int:
         """How many nodes are in any of ``statuses``."""
@@ -66,10 +69,17 @@ class Progress:
 
     def line(self) -> str:
         """``[run running] 3/7 completed, 1 running, 0 failed`` (+ skipped, waiting when any)."""
-        parts = [f"{self.count('completed')}/{len(self.nodes)} completed"]
-        parts.append(f"{self.count('running', 'queued')} running")
-        parts.append(f"{self.count('failed')} failed")
-        for extra in ("waiting", "skipped", "compensated", "cancelled"):
+        done, failed = NodeStatus.COMPLETED, NodeStatus.FAILED
+        parts = [f"{self.count(done)}/{len(self.nodes)} {done}"]
+        parts.append(f"{self.count(NodeStatus.RUNNING, NodeStatus.QUEUED)} {NodeStatus.RUNNING}")
+        parts.append(f"{self.count(failed)} {failed}")
+        extras = (
+            NodeStatus.WAITING,
+            NodeStatus.SKIPPED,
+            NodeStatus.COMPENSATED,
+            NodeStatus.CANCELLED,
+        )
+        for extra in extras:
             if n := self.count(extra):
                 parts.append(f"{n} {extra}")
         return f"[run {self.run_status}] " + ", ".join(parts)
@@ -150,7 +160,7 @@ async def follow(
         run = await client.get_run(run_id)
         # Ended and nothing newer came: done.  A retried run's stream stops at its
         # earlier terminal event, so while the run goes on (or events keep coming) follow on.
-        if run["status"] in TERMINAL_STATUSES and seen == 0:
+        if run["status"] in TERMINAL_RUN and seen == 0:
             return run
 
 
