@@ -13,9 +13,11 @@ neither of duration/cron) fail model construction with pydantic errors whose
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from itertools import pairwise
-from typing import Annotated, Any, Literal
+from types import MappingProxyType
+from typing import Annotated, Any, Literal, get_args
 
 from cronsim import CronSim, CronSimError
 from pydantic import (
@@ -232,12 +234,27 @@ class CompensationNode(_Runnable):
     ``manual`` is accepted with a warning that dagq still runs it."""
 
 
-Node = Annotated[
-    TaskNode | DecisionNode | ExclusiveNode | ParallelNode | DelayNode | CompensationNode,
-    Field(discriminator="type"),
-]
-NODE_TYPES: tuple[str, ...] = ("task", "decision", "exclusive", "parallel", "delay", "compensation")
-RUNNABLE_TYPES: tuple[str, ...] = ("task", "compensation")
+AnyNode = TaskNode | DecisionNode | ExclusiveNode | ParallelNode | DelayNode | CompensationNode
+"""Every node kind: a new kind is a class above, added here (and nowhere else in the spec)."""
+Node = Annotated[AnyNode, Field(discriminator="type")]
+NODE_CLASSES: tuple[type[_NodeBase], ...] = get_args(AnyNode)
+
+
+def _type_of(cls: type[_NodeBase]) -> str:
+    (kind,) = get_args(cls.model_fields["type"].annotation)
+    return str(kind)
+
+
+NODE_TYPES: tuple[str, ...] = tuple(_type_of(cls) for cls in NODE_CLASSES)
+"""The node types, in the union's order (derived from each class's ``type`` literal)."""
+NODE_CLASS: Mapping[str, type[_NodeBase]] = MappingProxyType(
+    {_type_of(cls): cls for cls in NODE_CLASSES}
+)
+"""Node type -> its pydantic class."""
+RUNNABLE_TYPES: tuple[str, ...] = tuple(
+    kind for kind, cls in NODE_CLASS.items() if issubclass(cls, _Runnable)
+)
+"""Node types that run a handler on a worker."""
 
 
 class Edge(_Model):
@@ -411,6 +428,3 @@ def _derive_edge_ids(edges: list[Any]) -> list[Any]:
             edge = {**edge, "id": candidate}
         out.append(edge)
     return out
-
-
-AnyNode = TaskNode | DecisionNode | ExclusiveNode | ParallelNode | DelayNode | CompensationNode
