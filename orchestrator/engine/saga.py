@@ -10,14 +10,17 @@ compensation fails after its retries (the others still run: best effort).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from orchestrator.engine.tx import Tx
 from orchestrator.vocab import EventType, NodeStatus, RunStatus
 
-if TYPE_CHECKING:
-    from orchestrator.engine.tx import Tx
-
 _NEVER_RAN = frozenset({NodeStatus.PENDING, NodeStatus.WAITING})
+
+
+def fail_node(tx: Tx, node_id: str, error: str) -> None:
+    """A node failed for good: the run fails (and compensates, for a saga)."""
+    tx.set(node_id, status=NodeStatus.FAILED, last_error=error, end_ms=tx.now, due_ms=None)
+    tx.emit(EventType.NODE_FAILED, node_id, error=error, attempt=tx.nodes[node_id].attempts)
+    fail_run(tx, f"node {node_id} failed: {error}", node_id)
 
 
 def fail_run(tx: Tx, error: str, node_id: str | None) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, assert_never
 
 from orchestrator.engine import saga
 from orchestrator.engine.commands import Command, Reopened, StartDeadline, StartTimer
@@ -28,6 +28,7 @@ from orchestrator.engine.events import (
     RetryRequested,
     TimerFired,
 )
+from orchestrator.engine.kinds import KINDS, runnable
 from orchestrator.engine.retry import delay_s, should_retry
 from orchestrator.engine.state import NodeState, RunState
 from orchestrator.engine.tx import Tx
@@ -63,7 +64,7 @@ def start(
         priority=priority,
         meta=dict(meta or {}),
     )
-    tx = Tx(graph, state, config, now_ms)
+    tx = Tx(graph, state, config, now_ms, KINDS)
     tx.emit(EventType.RUN_STARTED, workflowId=graph.spec.id, workflowVersion=workflow_version)
     tx.commands.append(StartDeadline(due_ms=deadline))
     for node_id in graph.entries:
@@ -74,21 +75,24 @@ def start(
 
 def apply(graph: Graph, state: RunState, event: Event, config: EngineConfig) -> Result:
     """The run after ``event``; unchanged (and no commands) when the event is stale."""
-    tx = Tx(graph, state, config, event.at_ms)
-    if isinstance(event, NodeStarted):
-        _started(tx, event)
-    elif isinstance(event, NodeSucceeded):
-        _succeeded(tx, event)
-    elif isinstance(event, NodeFailed):
-        _failed(tx, event)
-    elif isinstance(event, TimerFired):
-        _timer(tx, event)
-    elif isinstance(event, DeadlinePassed):
-        _deadline(tx)
-    elif isinstance(event, CancelRequested):
-        _cancel(tx, event)
-    elif isinstance(event, RetryRequested):
-        _retry(tx, event)
+    tx = Tx(graph, state, config, event.at_ms, KINDS)
+    match event:
+        case NodeStarted():
+            _started(tx, event)
+        case NodeSucceeded():
+            _succeeded(tx, event)
+        case NodeFailed():
+            _failed(tx, event)
+        case TimerFired():
+            _timer(tx, event)
+        case DeadlinePassed():
+            _deadline(tx)
+        case CancelRequested():
+            _cancel(tx, event)
+        case RetryRequested():
+            _retry(tx, event)
+        case _:
+            assert_never(event)
     if not tx.commands and tx.nodes == state.nodes and tx.status == state.status:
         return state, []
     return tx.freeze(), tx.commands
@@ -113,24 +117,7 @@ def _started(tx: Tx, ev: NodeStarted) -> None:
 def _succeeded(tx: Tx, ev: NodeSucceeded) -> None:
     if _current(tx, ev.node, ev.token) is None:
         return
-    node = tx.g.nodes[ev.node]
-    if node.type == "compensation":
-        tx.set(ev.node, status=NodeStatus.COMPLETED, output=dict(ev.output), end_ms=ev.at_ms)
-        tx.emit(EventType.NODE_COMPLETED, ev.node, attempt=tx.nodes[ev.node].attempts)
-        saga.compensation_done(tx, ev.node, ok=True)
-        return
-    if tx.status == RunStatus.RUNNING:
-        tx.complete(ev.node, ev.output)
-        tx.fill_slots()
-        tx.check_done()
-        return
-    # The run failed or was cancelled meanwhile: record what the worker did, move nothing on.
-    tx.seq += 1
-    tx.set(
-        ev.node, status=NodeStatus.COMPLETED, output=dict(ev.output), end_ms=ev.at_ms, seq=tx.seq
-    )
-    tx.emit(EventType.NODE_COMPLETED, ev.node, attempt=tx.nodes[ev.node].attempts, late=True)
-    saga.maybe_compensate(tx)
+    runnable(tx.g.nodes[ev.node].type).succeeded(tx, ev.node, ev.output)
 
 
 def _failed(tx: Tx, ev: NodeFailed) -> None:
@@ -138,10 +125,10 @@ def _failed(tx: Tx, ev: NodeFailed) -> None:
     if st is None:
         return
     node = tx.g.nodes[ev.node]
+    kind = runnable(node.type)
     rule = tx.cfg.rule_for(tx.g.spec, node)
     error = f"timeout: {ev.error}" if ev.timed_out and "time" not in ev.error.lower() else ev.error
-    retrying = tx.status == RunStatus.RUNNING or node.type == "compensation"
-    if retrying and should_retry(rule, st.attempts):
+    if kind.retries(tx) and should_retry(rule, st.attempts):
         wait_s = delay_s(rule, st.attempts, seed=f"{tx.base.run_id}:{ev.node}:{tx.epoch}")
         due = ev.at_ms + int(wait_s * 1000)
         tx.set(ev.node, status=NodeStatus.WAITING, last_error=error, due_ms=due, worker=None)
@@ -158,39 +145,14 @@ def _failed(tx: Tx, ev: NodeFailed) -> None:
         tx.fill_slots()
         saga.maybe_compensate(tx)
         return
-    if node.type == "compensation":
-        tx.set(ev.node, status=NodeStatus.FAILED, last_error=error, end_ms=ev.at_ms)
-        tx.emit(EventType.NODE_FAILED, ev.node, error=error, attempt=st.attempts)
-        saga.compensation_done(tx, ev.node, ok=False)
-        return
-    if tx.status == RunStatus.RUNNING:
-        tx.fail_node(ev.node, error)
-        return
-    tx.set(ev.node, status=NodeStatus.FAILED, last_error=error, end_ms=ev.at_ms)
-    tx.emit(EventType.NODE_FAILED, ev.node, error=error, attempt=st.attempts, late=True)
-    saga.maybe_compensate(tx)
+    kind.failed(tx, ev.node, error, st.attempts)
 
 
 def _timer(tx: Tx, ev: TimerFired) -> None:
     st = tx.nodes.get(ev.node)
     if st is None or st.status != NodeStatus.WAITING or st.token != ev.token:
         return
-    node = tx.g.nodes[ev.node]
-    if node.type == "delay":
-        if tx.status != RunStatus.RUNNING:
-            return
-        tx.complete(ev.node, st.input or {})
-        tx.check_done()
-        return
-    if tx.status == RunStatus.RUNNING and tx.inflight >= tx.max_parallel:
-        # No free slot: queue the retry ahead of nodes that became ready after it.
-        tx.set(ev.node, status=NodeStatus.PENDING, due_ms=None)
-        tx.ready.insert(0, ev.node)
-        return
-    if tx.status == RunStatus.RUNNING or (
-        tx.status == RunStatus.COMPENSATING and node.type == "compensation"
-    ):
-        tx.dispatch(ev.node, kind=node.type)
+    KINDS[tx.g.nodes[ev.node].type].timer(tx, ev.node, st)
 
 
 def _deadline(tx: Tx) -> None:
@@ -222,7 +184,7 @@ def _check_skippable(tx: Tx, skip: tuple[str, ...]) -> None:
     unknown = [n for n in skip if n not in tx.g.nodes]
     if unknown:
         raise NotFound(f"run {tx.base.run_id} has no step {', '.join(map(repr, unknown))} to skip")
-    kinds = {n: tx.g.nodes[n].type for n in skip if tx.g.nodes[n].type not in ("task", "delay")}
+    kinds = {n: tx.g.nodes[n].type for n in skip if not KINDS[tx.g.nodes[n].type].skippable}
     if kinds:
         names = ", ".join(f"{n!r} ({kind})" for n, kind in kinds.items())
         raise BadRequest(f"only tasks and delays can be skipped, not {names}")

@@ -15,19 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from cronsim import CronSim
-
-from orchestrator.engine.commands import Command, Dispatch, Emit, Finished, StartTimer
+from orchestrator.engine.commands import Command, Dispatch, Emit, Finished
 from orchestrator.engine.config import EngineConfig
 from orchestrator.engine.state import NodeState, RunState
 from orchestrator.keys import lane_for_priority
-from orchestrator.protocol import Job
-from orchestrator.spec.expressions import ExpressionError, evaluate
+from orchestrator.protocol import Job, JobKind
 from orchestrator.spec.graph import Graph
-from orchestrator.spec.model import AnyNode, Edge
+from orchestrator.spec.model import AnyNode, CompensationNode, Edge, TaskNode
 from orchestrator.vocab import (
     ACTIVE,
     DEAD_FOR_SUCCESSORS,
@@ -41,11 +37,29 @@ from orchestrator.vocab import (
 TAKEN, NOT_TAKEN, OPEN = 1, 0, -1
 
 
+class Rules(Protocol):
+    """What a transition asks of a node kind (``orchestrator.engine.kinds.KINDS``)."""
+
+    def ready(self, tx: Tx, node_id: str, data: dict[str, Any]) -> None:
+        """The node's inputs are there."""
+
+    def join_need(self, node: AnyNode, edges: int) -> int | None:
+        """How many incoming edges must be taken (None: the default rule)."""
+
+
 class Tx:
     """Mutable scratch state of one transition."""
 
-    def __init__(self, graph: Graph, state: RunState, config: EngineConfig, now_ms: int) -> None:
+    def __init__(
+        self,
+        graph: Graph,
+        state: RunState,
+        config: EngineConfig,
+        now_ms: int,
+        kinds: Mapping[str, Rules],
+    ) -> None:
         self.g = graph
+        self.kinds = kinds
         self.cfg = config
         self.now = now_ms
         self.base = state
@@ -137,11 +151,7 @@ class Tx:
                 taken += 1
             elif s == OPEN:
                 open_ += 1
-        need: int | None = None
-        if node.type == "parallel" and node.join == "any":
-            need = 1
-        elif node.type == "parallel" and node.join == "n_of_m":
-            need = node.join_count or len(edges)
+        need = self.kinds[node.type].join_need(node, len(edges))
         if need is not None:
             if taken >= need:
                 self.make_ready(node_id)
@@ -178,54 +188,15 @@ class Tx:
 
     # -- running nodes -----------------------------------------------------------
     def make_ready(self, node_id: str) -> None:
-        """Inputs are there: gateways and delays act now, runnable nodes are dispatched."""
-        node = self.g.nodes[node_id]
-        data = self.merged_input(node_id)
-        if node.type == "task":
-            data.update(node.input)
-            self.set(node_id, input=data)
-            if self.inflight >= self.max_parallel:
-                self.ready.append(node_id)
-                return
-            self.dispatch(node_id)
-        elif node.type == "decision":
-            self.decide(node_id, node.condition, data)
-        elif node.type == "exclusive":
-            self.choose(node_id, data)
-        elif node.type == "parallel":
-            self.set(node_id, input=data, start_ms=self.now)
-            self.complete(node_id, data)
-        elif node.type == "delay":
-            due = self.delay_due(node)
-            token = self.token(1)
-            self.set(
-                node_id,
-                status=NodeStatus.WAITING,
-                input=data,
-                start_ms=self.now,
-                due_ms=due,
-                token=token,
-                attempts=1,
-            )
-            self.commands.append(StartTimer(node=node_id, token=token, due_ms=due))
-            self.emit(EventType.NODE_WAITING, node_id, dueMs=due)
-
-    def delay_due(self, node: AnyNode) -> int:
-        """When a delay node's wait ends: now + duration, or the next cron tick (UTC)."""
-        assert node.type == "delay"
-        if node.duration is not None:
-            return self.now + int(node.duration * 1000)
-        assert node.cron is not None
-        start = datetime.fromtimestamp(self.now / 1000, tz=UTC)
-        tick = next(CronSim(node.cron, start))
-        return int(tick.timestamp() * 1000)
+        """Inputs are there: the node's kind acts (a gateway decides, a task is dispatched)."""
+        self.kinds[self.g.nodes[node_id].type].ready(self, node_id, self.merged_input(node_id))
 
     def dispatch(
-        self, node_id: str, *, kind: str = "task", data: dict[str, Any] | None = None
+        self, node_id: str, *, kind: JobKind = "task", data: dict[str, Any] | None = None
     ) -> None:
         """Queue the next attempt of a runnable node."""
         node = self.g.nodes[node_id]
-        assert node.type in ("task", "compensation")
+        assert isinstance(node, TaskNode | CompensationNode)
         state = self.nodes[node_id]
         attempt = state.attempts + 1
         token = self.token(attempt)
@@ -237,7 +208,7 @@ class Tx:
             attempt=attempt,
             token=token,
             handler=node.handler,
-            kind="compensation" if kind == "compensation" else "task",
+            kind=kind,
             workflow=self.base.workflow_id,
             input=payload,
             params=dict(self.base.params),
@@ -291,59 +262,6 @@ class Tx:
             for nid, st in self.nodes.items()
         }
         return {"output": dict(data), "params": dict(self.base.params), "nodes": nodes}
-
-    def decide(self, node_id: str, condition: str, data: dict[str, Any]) -> None:
-        """Evaluate a decision and take the edges labelled with its result."""
-        self.set(node_id, input=data, start_ms=self.now, attempts=1)
-        try:
-            result = bool(evaluate(condition, **self.expression_scope(data)))
-        except ExpressionError as exc:
-            self.fail_node(node_id, f"condition {condition!r} failed: {exc}")
-            return
-        taken = tuple(
-            e.id or ""
-            for e in self.g.out_edges.get(node_id, ())
-            if e.condition is None or e.condition is result
-        )
-        self.complete(node_id, data, taken)
-
-    def choose(self, node_id: str, data: dict[str, Any]) -> None:
-        """Exclusive gateway: the first edge whose condition holds, else the default."""
-        self.set(node_id, input=data, start_ms=self.now, attempts=1)
-        default: Edge | None = None
-        scope: dict[str, Any] | None = None
-        for edge in self.g.out_edges.get(node_id, ()):
-            if edge.default:
-                default = default or edge
-                continue
-            cond = edge.condition
-            if cond is None or cond is True:
-                self.complete(node_id, data, (edge.id or "",))
-                return
-            if cond is False:
-                continue
-            scope = scope or self.expression_scope(data)
-            try:
-                hit = bool(evaluate(cond, **scope))
-            except ExpressionError as exc:
-                self.fail_node(node_id, f"condition {cond!r} on edge {edge.id} failed: {exc}")
-                return
-            if hit:
-                self.complete(node_id, data, (edge.id or "",))
-                return
-        if default is not None:
-            self.complete(node_id, data, (default.id or "",))
-            return
-        self.fail_node(node_id, "no condition matched and the gateway has no default edge")
-
-    # -- failure -------------------------------------------------------------------------
-    def fail_node(self, node_id: str, error: str) -> None:
-        """A node failed for good: the run fails (and compensates, for a saga)."""
-        self.set(node_id, status=NodeStatus.FAILED, last_error=error, end_ms=self.now, due_ms=None)
-        self.emit(EventType.NODE_FAILED, node_id, error=error, attempt=self.nodes[node_id].attempts)
-        from orchestrator.engine.saga import fail_run
-
-        fail_run(self, f"node {node_id} failed: {error}", node_id)
 
     def cancel_nodes(self, statuses: frozenset[str], *, forward_only: bool = False) -> None:
         """Mark nodes in ``statuses`` cancelled (their late results will be ignored)."""
