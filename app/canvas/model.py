@@ -15,16 +15,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from orchestrator.errors import BadRequest
-from orchestrator.spec.model import Edge, WorkflowSpec
-
-NODE_KINDS: tuple[str, ...] = (
-    "task",
-    "decision",
-    "exclusive",
-    "parallel",
-    "delay",
-    "compensation",
-)
+from orchestrator.spec.model import NODE_TYPES, Edge, WorkflowSpec
 
 RouteKind = Literal["flow", "back", "self", "link"]
 """How an edge is drawn: ``flow`` downwards, ``back`` (an edge that closes a cycle,
@@ -189,7 +180,7 @@ def _coerce_edges(items: Any) -> list[CanvasEdge]:
 def _build(nodes: Sequence[CanvasNode], edges: Sequence[CanvasEdge]) -> CanvasGraph:
     unique: dict[str, CanvasNode] = {}
     for node in nodes:
-        if node.kind not in NODE_KINDS:
+        if node.kind not in NODE_TYPES:
             raise BadRequest(
                 f"node '{node.id}' has unknown type '{node.kind}'",
                 code="CANVAS_INPUT",

@@ -19,8 +19,8 @@ _TOP_ORDER = (
     "compensation_strategy", "transaction_mode", "config", "metadata",
 )  # fmt: skip
 _NODE_ORDER = (
-    "id", "type", "name", "handler", "condition", "compensation", "compensates", "join",
-    "join_count", "duration", "cron", "timeout", "retries", "retry_policy", "priority",
+    "id", "type", "name", "handler", "condition", "compensation", "compensates", "strategy",
+    "join", "join_count", "duration", "cron", "timeout", "retries", "retry_policy", "priority",
     "input", "description", "position", "metadata",
 )  # fmt: skip
 _EDGE_ORDER = ("id", "source", "target", "condition", "default", "label")
