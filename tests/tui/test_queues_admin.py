@@ -18,6 +18,7 @@ from orchestrator.errors import Forbidden
 from orchestrator.security.audit import OUTCOMES
 from orchestrator.security.audit import AuditLog as AuditTrail
 from orchestrator.store.queue import JobQueue
+from orchestrator.vocab import AuditOutcome
 from tests.tui import ops_fixtures
 from tests.tui.ops_fixtures import STUCK, OpsStack, wait_for
 
@@ -160,7 +161,7 @@ async def test_admin_filter_finds_interrupted_changes(ops: OpsStack) -> None:
     trail = AuditTrail(ops.conn.redis, ops.conn.keys, path=None, source="cli")
     await trail.record(
         user="root", role="admin", action="addUser", resource="user:mallory",
-        outcome="interrupted", request_id="cli-1", detail="the process died",
+        outcome=AuditOutcome.INTERRUPTED, request_id="cli-1", detail="the process died",
     )  # fmt: skip
     async with ops.app("admin", start_mode="admin").run_test(size=SIZE) as pilot:
         screen: AdminScreen = await _screen(pilot, AdminScreen)
