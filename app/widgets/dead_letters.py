@@ -1,4 +1,5 @@
-"""The dead-letter stream: jobs that were delivered too often (or could not be read).
+"""The dead-letter stream: jobs that were delivered too often (or could not be read), and
+inbox messages (results, timers) the orchestrators failed to apply too often.
 
 Rows can be marked with space; the screen requeues or purges the marked letters, or
 the highlighted one when none is marked (:meth:`DeadLetters.chosen`).  For a role
@@ -25,6 +26,13 @@ REASON_WIDTH = 48
 ID_WIDTH = 32
 STREAM_WIDTH = 1_000
 """Not a column: the stream is shown with a letter's details, never cut by itself."""
+
+
+def handler_cell(letter: Mapping[str, Any]) -> str:
+    """The job's handler; for an inbox letter, ``inbox: <message type>``."""
+    if letter.get("source") == "inbox":
+        return f"inbox: {letter.get('messageType') or 'unreadable'}"
+    return str(letter.get("handler") or "—")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +103,7 @@ class DeadLetters(DataTable[Any]):
             clock(letter.get("atMs")),
             safe(letter.get("runId") or "—", width=ID_WIDTH),
             safe(letter.get("nodeId") or "—", width=ID_WIDTH),
-            safe(letter.get("handler") or "—", width=ID_WIDTH),
+            safe(handler_cell(letter), width=ID_WIDTH),
             Text(str(letter.get("deliveries", "?")), justify="right"),
             safe(letter.get("reason", ""), width=REASON_WIDTH, style="#ff5f5f"),
         )
@@ -117,7 +125,7 @@ class DeadLetters(DataTable[Any]):
                 ("reason", letter.get("reason"), REASON_WIDTH),
                 ("run", letter.get("runId"), ID_WIDTH),
                 ("node", letter.get("nodeId"), ID_WIDTH),
-                ("handler", letter.get("handler"), ID_WIDTH),
+                ("handler", handler_cell(letter), ID_WIDTH),
                 ("stream", letter.get("stream"), STREAM_WIDTH),
             ]
         )

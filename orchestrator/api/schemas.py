@@ -507,7 +507,7 @@ class Queues(_Out):
 
 
 class DeadLetter(_Out):
-    """A dead-lettered job."""
+    """A dead-lettered job, or an inbox message the orchestrators could not apply."""
 
     shard: int
     id: str
@@ -520,6 +520,11 @@ class DeadLetter(_Out):
     nodeId: str | None = None
     handler: str | None = None
     attempt: int | None = None
+    source: Literal["job", "inbox"] = "job"
+    """``inbox``: a result or signal that failed to apply ``deliveries`` times (``reason``
+    says why); requeueing puts it back on the inbox."""
+    messageType: str | None = None
+    """The inbox message's type (``succeeded``, ``timer``...), for an inbox letter."""
 
 
 class DeadLetters(_Out):

@@ -6,7 +6,10 @@ or ``dagq orchestrator``).  Each reads its shard inboxes through the consumer gr
 (cached by version) and writes every run's result in one pipelined round trip of
 compare-and-set scripts.  A run someone else changed meanwhile is reloaded and its
 messages re-applied; stale messages are no-ops, so redelivery is harmless.  Entries
-a crashed orchestrator left pending are claimed after ``claim_idle_s``.
+a crashed orchestrator left pending are claimed after ``claim_idle_s``, and so are
+entries this one could not apply (a run contended for every round, a message that
+raised): an entry is acknowledged only once applied, and one that keeps failing moves
+to the shard's dead letters with its error.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import logging
 import os
 import socket
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -36,6 +40,7 @@ from orchestrator.errors import DagqError
 from orchestrator.keys import ORCH_GROUP
 from orchestrator.protocol import InboxMessage
 from orchestrator.service.runs import RunService
+from orchestrator.store.queue_admin import QueueAdmin
 from orchestrator.store.timers import Timers
 
 log = logging.getLogger("dagq.orchestrator")
@@ -55,6 +60,14 @@ def to_event(msg: InboxMessage) -> Event | None:
     if msg.type == "deadline":
         return DeadlinePassed(msg.at_ms)
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """An inbox entry read but not yet acknowledged, and the event it stands for."""
+
+    entry_id: str
+    event: Event
 
 
 class Orchestrator:
@@ -81,6 +94,7 @@ class Orchestrator:
         self.cache_size = cache_size
         self._cache: OrderedDict[str, tuple[RunState, int]] = OrderedDict()
         self.timers = Timers(self.redis, self.keys)
+        self.admin = QueueAdmin(self.redis, self.keys)
         self.applied = 0
 
     async def ensure_groups(self) -> None:
@@ -166,26 +180,67 @@ class Orchestrator:
                 return claimed
 
     async def process(self, shard: int, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
-        """Apply a batch of inbox entries and acknowledge them."""
-        by_run: dict[str, list[Event]] = {}
-        for entry_id, fields in entries:
+        """Apply a batch of inbox entries; acknowledge those applied (or moot).
+
+        An entry whose run stayed contended, or whose message failed to apply, is left
+        pending: it is delivered again (claimed after ``claim_idle_s``).  One that
+        failed ``queue.max_deliveries`` times, or cannot be read, moves to the shard's
+        dead letters with its error.
+        """
+        by_run: dict[str, list[Pending]] = {}
+        done: list[str] = []
+        for raw_id, fields in entries:
+            entry_id = raw_id.decode() if isinstance(raw_id, bytes) else raw_id
             try:
                 msg = InboxMessage.decode(fields[b"d"])
             except (KeyError, ValueError, TypeError) as exc:
-                log.warning("dropping malformed inbox entry %r: %s", entry_id, exc)
+                await self._dead_letter(shard, entry_id, 1, f"malformed inbox message: {exc}")
                 continue
             event = to_event(msg)
-            if event is not None:
-                by_run.setdefault(msg.run, []).append(event)
+            if event is None:
+                done.append(entry_id)
+            else:
+                by_run.setdefault(msg.run, []).append(Pending(entry_id, event))
+        failed: dict[str, str] = {}
         if by_run:
-            await self._apply_batch(by_run)
-        await self.redis.xack(self.keys.inbox(shard), ORCH_GROUP, *[e[0] for e in entries])
+            left = await self._apply_batch(by_run, failed)
+            kept = {p.entry_id for run_id in left for p in by_run[run_id]} | set(failed)
+            done += [p.entry_id for ps in by_run.values() for p in ps if p.entry_id not in kept]
+        if done:
+            await self.redis.xack(self.keys.inbox(shard), ORCH_GROUP, *done)
+        if failed:
+            await self._after_failures(shard, failed)
 
-    async def _apply_batch(self, by_run: dict[str, list[Event]]) -> None:
+    async def _after_failures(self, shard: int, failed: dict[str, str]) -> None:
+        """Dead-letter the failing entries that were delivered too often; leave the rest."""
+        limit = self.service.settings.queue.max_deliveries
+        inbox = self.keys.inbox(shard)
+        for entry_id, error in failed.items():
+            rows: Any = await self.redis.xpending_range(inbox, ORCH_GROUP, entry_id, entry_id, 1)
+            deliveries = int(rows[0]["times_delivered"]) if rows else 1
+            if deliveries >= limit:
+                await self._dead_letter(shard, entry_id, deliveries, error)
+            else:
+                log.warning(
+                    "inbox entry %s failed (delivery %d of %d), left for redelivery: %s",
+                    entry_id, deliveries, limit, error,
+                )  # fmt: skip
+
+    async def _dead_letter(self, shard: int, entry_id: str, deliveries: int, why: str) -> None:
+        log.error("inbox entry %s (shard %d) moved to the dead letters: %s", entry_id, shard, why)
+        await self.admin.dead_letter_inbox(shard, ORCH_GROUP, entry_id, deliveries, why)
+
+    async def _apply_batch(
+        self, by_run: dict[str, list[Pending]], failed: dict[str, str]
+    ) -> set[str]:
+        """Apply each run's messages; the runs still contended after the last round.
+
+        Entries whose message raised are recorded in ``failed`` (entry id -> error).
+        """
         todo = dict(by_run)
         for _ in range(_MAX_ROUNDS):
             if not todo:
-                return
+                return set()
             missing = [r for r in todo if r not in self._cache]
             fresh = set(missing)
             if missing:
@@ -198,10 +253,10 @@ class Orchestrator:
                         todo.pop(run_id)
             writes: list[tuple[RunState, RunState, list[Command], int]] = []
             order: list[str] = []
-            retry: dict[str, list[Event]] = {}
-            for run_id, events in todo.items():
+            retry: dict[str, list[Pending]] = {}
+            for run_id, pending in todo.items():
                 state, version = self._cache[run_id]
-                new, commands = await self._apply_events(state, events)
+                new, commands = await self._apply_events(state, pending, failed)
                 if new is not state:
                     writes.append((state, new, commands, version))
                     order.append(run_id)
@@ -213,7 +268,7 @@ class Orchestrator:
                     # were read is recent enough: a result cannot exist before the
                     # write that dispatched its job.
                     self._cache.pop(run_id, None)
-                    retry[run_id] = events
+                    retry[run_id] = pending
             results = await self.service.runs.write_many(writes)
             for run_id, (_, new, _, _), result in zip(order, writes, results, strict=True):
                 if result is None:
@@ -226,27 +281,36 @@ class Orchestrator:
                     else:
                         self._remember(run_id, new, result)
             todo = retry
-        log.warning("gave up on %d runs after %d contended rounds", len(todo), _MAX_ROUNDS)
+        if todo:
+            log.warning(
+                "%d runs still contended after %d rounds: their messages are left for redelivery",
+                len(todo),
+                _MAX_ROUNDS,
+            )
+        return set(todo)
 
     async def _apply_events(
-        self, state: RunState, events: list[Event]
+        self, state: RunState, pending: list[Pending], failed: dict[str, str]
     ) -> tuple[RunState, list[Command]]:
         try:
             graph = await self.service.specs.graph(state.workflow_id, state.workflow_version)
         except DagqError as exc:
-            log.error("run %s: cannot load its workflow: %s", state.run_id, exc)
+            for p in pending:
+                failed[p.entry_id] = f"cannot load the run's workflow: {exc.message}"
             return state, []
         commands: list[Command] = []
         current = state
-        for event in events:
+        for p in pending:
             try:
-                current, cmds = transitions.apply(graph, current, event, self.service.config)
-            except DagqError as exc:
-                log.warning("run %s: %s ignored: %s", state.run_id, type(event).__name__, exc)
+                current, cmds = transitions.apply(graph, current, p.event, self.service.config)
+            except DagqError as exc:  # refused (e.g. a cancel of a finished run): moot
+                log.warning("run %s: %s ignored: %s", state.run_id, type(p.event).__name__, exc)
                 continue
-            except Exception:  # a bug must not wedge the inbox: log it and keep going
-                log.exception("run %s: applying %r failed", state.run_id, event)
+            except Exception as exc:  # a bug must not wedge the inbox, nor drop a result
+                log.exception("run %s: applying %r failed", state.run_id, p.event)
+                failed[p.entry_id] = f"applying {type(p.event).__name__} failed: {exc!r}"
                 continue
+            failed.pop(p.entry_id, None)
             commands.extend(cmds)
         return current, commands
 

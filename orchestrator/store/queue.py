@@ -28,29 +28,10 @@ from redis.exceptions import ResponseError
 from orchestrator.keys import LANES, WORKER_GROUP, Keys, lane_for_priority
 from orchestrator.protocol import InboxMessage, Job
 from orchestrator.settings import Settings
-from orchestrator.store.queue_admin import QueueAdmin, as_str
+from orchestrator.store.queue_admin import DEAD_LETTER_FN, QueueAdmin, as_str
 from orchestrator.store.timers import now_ms
 
 log = logging.getLogger("dagq.queue")
-
-# Shared by the scripts that dead-letter: copy the entry to the dlq with where it
-# came from, then ack and delete it from its queue.
-_DEAD_LETTER_FN = """
-local function field(fields, name)
-  for j = 1, #fields, 2 do if fields[j] == name then return fields[j + 1] end end
-  return nil
-end
-local function dead_letter(dlq, key, group, id, fields, count, reason, now)
-  redis.call('XADD', dlq, '*', 'd', field(fields, 'd') or '', 'stream', key, 'id', id,
-    'deliveries', count, 'at', now, 'reason', reason)
-  redis.call('XACK', key, group, id)
-  redis.call('XDEL', key, id)
-end
-local function now_ms()
-  local t = redis.call('TIME')
-  return string.format('%d', t[1] * 1000 + math.floor(t[2] / 1000))
-end
-"""
 
 # One script per read so the total handed out is exactly ARGV[3] (a plain
 # multi-stream XREADGROUP returns COUNT entries *per stream*) and lanes are taken in
@@ -58,7 +39,7 @@ end
 # already written is skipped).  When nothing waits it returns each stream's
 # last-delivered id so the caller can block on XREAD from exactly there (no race).
 READ_LUA = (
-    _DEAD_LETTER_FN
+    DEAD_LETTER_FN
     + """
 local group, consumer, want = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local out, got = {}, 0
@@ -156,7 +137,7 @@ return done
 # XPENDING IDLE + XCLAIM rather than XAUTOCLAIM: the delivery count must be read
 # before claiming, so a worn-out entry goes to the dlq instead of being run again.
 RECLAIM_LUA = (
-    _DEAD_LETTER_FN
+    DEAD_LETTER_FN
     + """
 local dlq = KEYS[1]
 local group, consumer = ARGV[1], ARGV[2]
@@ -192,17 +173,6 @@ return {out, dead}
 """
 )
 
-# One malformed entry straight to the dlq (ack + delete with it, atomically).
-DEAD_LETTER_LUA = (
-    _DEAD_LETTER_FN
-    + """
-local e = redis.call('XRANGE', KEYS[2], ARGV[2], ARGV[2])
-if not e[1] then return 0 end
-dead_letter(KEYS[1], KEYS[2], ARGV[1], ARGV[2], e[1][2], ARGV[3], ARGV[4], now_ms())
-return 1
-"""
-)
-
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Delivery:
@@ -227,7 +197,6 @@ class JobQueue(QueueAdmin):
         self._extend = redis.register_script(EXTEND_LUA)
         self._hand_back = redis.register_script(HAND_BACK_LUA)
         self._reclaim = redis.register_script(RECLAIM_LUA)
-        self._dead_letter = redis.register_script(DEAD_LETTER_LUA)
         self._turn = itertools.count()
 
     # -- producing ---------------------------------------------------------------

@@ -21,9 +21,41 @@ from orchestrator.store.timers import now_ms
 
 _STREAM_ID = re.compile(r"^\d{1,20}(-\d{1,20})?$")
 
+# Shared by the scripts that dead-letter: copy the entry to the dlq with where it
+# came from, then ack and delete it from its queue.
+DEAD_LETTER_FN = """
+local function field(fields, name)
+  for j = 1, #fields, 2 do if fields[j] == name then return fields[j + 1] end end
+  return nil
+end
+local function dead_letter(dlq, key, group, id, fields, count, reason, now)
+  redis.call('XADD', dlq, '*', 'd', field(fields, 'd') or '', 'stream', key, 'id', id,
+    'deliveries', count, 'at', now, 'reason', reason)
+  redis.call('XACK', key, group, id)
+  redis.call('XDEL', key, id)
+end
+local function now_ms()
+  local t = redis.call('TIME')
+  return string.format('%d', t[1] * 1000 + math.floor(t[2] / 1000))
+end
+"""
+
+# One entry straight to the dlq (ack + delete with it, atomically): a malformed job,
+# or an inbox entry the orchestrators failed to apply too often.
+DEAD_LETTER_LUA = (
+    DEAD_LETTER_FN
+    + """
+local e = redis.call('XRANGE', KEYS[2], ARGV[2], ARGV[2])
+if not e[1] then return 0 end
+dead_letter(KEYS[1], KEYS[2], ARGV[1], ARGV[2], e[1][2], ARGV[3], ARGV[4], now_ms())
+return 1
+"""
+)
+
+
 # Atomic so a dead letter is either back on its queue or still in the dlq, never
 # both or neither.  The target stream comes from the entry's data: it must be a
-# job queue of this shard (ARGV[1] is the shard's tag prefix).
+# job queue or the inbox of this shard (ARGV[1] is the shard's tag prefix).
 REQUEUE_LUA = """
 local prefix = ARGV[1] .. 'q:'
 local n = 0
@@ -33,7 +65,9 @@ for i = 2, #ARGV do
     local m = {}
     for j = 1, #e[1][2], 2 do m[e[1][2][j]] = e[1][2][j + 1] end
     local s = m['stream']
-    if type(s) == 'string' and string.sub(s, 1, #prefix) == prefix and m['d'] then
+    local ours = type(s) == 'string' and (string.sub(s, 1, #prefix) == prefix
+      or s == ARGV[1] .. 'inbox')
+    if ours and m['d'] then
       redis.call('XADD', s, '*', 'd', m['d'])
       redis.call('XDEL', KEYS[1], ARGV[i])
       n = n + 1
@@ -79,10 +113,35 @@ class DeadLetter:
     reason: str
     payload: bytes
     job: Job | None
-    """The job, or None when the payload was not a valid job."""
+    """The job, or None when the payload was not a valid job (or is an inbox message)."""
+    from_inbox: bool = False
+    """A result or signal the orchestrators could not apply (not a job)."""
+    message: InboxMessage | None = None
+    """The inbox message, when ``from_inbox`` and its payload could be read."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form for the API and the CLI."""
+        if self.from_inbox:
+            msg = self.message
+            return {
+                **self._where(),
+                "source": "inbox",
+                "runId": msg.run if msg else None,
+                "nodeId": msg.node if msg else None,
+                "handler": None,
+                "attempt": None,
+                "messageType": msg.type if msg else None,
+            }
+        return {
+            **self._where(),
+            "source": "job",
+            "runId": self.job.run if self.job else None,
+            "nodeId": self.job.node if self.job else None,
+            "handler": self.job.handler if self.job else None,
+            "attempt": self.job.attempt if self.job else None,
+        }
+
+    def _where(self) -> dict[str, Any]:
         return {
             "shard": self.shard,
             "id": self.entry_id,
@@ -91,10 +150,6 @@ class DeadLetter:
             "deliveries": self.deliveries,
             "atMs": self.at_ms,
             "reason": self.reason,
-            "runId": self.job.run if self.job else None,
-            "nodeId": self.job.node if self.job else None,
-            "handler": self.job.handler if self.job else None,
-            "attempt": self.job.attempt if self.job else None,
         }
 
 
@@ -113,6 +168,7 @@ class QueueAdmin:
         self.keys = keys
         self._requeue = redis.register_script(REQUEUE_LUA)
         self._purge = redis.register_script(PURGE_LUA)
+        self._dead_letter = redis.register_script(DEAD_LETTER_LUA)
 
     # -- dead letters ------------------------------------------------------------
     async def dead_letters(self, shard: int | None = None, count: int = 100) -> list[DeadLetter]:
@@ -123,8 +179,22 @@ class QueueAdmin:
             rows = await self.redis.xrange(self.keys.dead_letters(s), count=count)
             for entry_id, fields in rows or []:
                 if entry_id is not None and fields is not None:
-                    out.append(_dead_letter(s, as_str(entry_id), fields))
+                    out.append(_letter_of(self.keys, s, as_str(entry_id), fields))
         return out[:count] if shard is None else out
+
+    async def dead_letter_inbox(
+        self, shard: int, group: str, entry_id: str, deliveries: int, reason: str
+    ) -> bool:
+        """Move an inbox entry ``group`` cannot apply to the dead letters, with ``reason``.
+
+        The entry is acknowledged and deleted in the same step; False when it was gone.
+        Requeueing the letter puts it back on the inbox.
+        """
+        moved = await self._dead_letter(
+            keys=[self.keys.dead_letters(shard), self.keys.inbox(shard)],
+            args=[group, entry_id, deliveries, reason],
+        )
+        return bool(moved)
 
     async def requeue_dead(self, entry_ids: Iterable[str], shard: int | None = None) -> int:
         """Put dead letters back on their queue as fresh entries; return how many moved."""
@@ -153,7 +223,7 @@ class QueueAdmin:
                 fields = rows[0][1] if rows else None
                 if fields is None:
                     continue
-                letter = _dead_letter(s, entry_id, fields)
+                letter = _letter_of(self.keys, s, entry_id, fields)
                 msg = b""
                 if letter.job is not None:
                     msg = InboxMessage(
@@ -251,21 +321,29 @@ def _group_info(groups: Any) -> dict[str, Any]:
     return {}
 
 
-def _dead_letter(shard: int, entry_id: str, fields: dict[Any, Any]) -> DeadLetter:
+def _letter_of(keys: Keys, shard: int, entry_id: str, fields: dict[Any, Any]) -> DeadLetter:
     f = {as_str(k): v for k, v in fields.items()}
     payload = _b(f.get("d", b""))
+    stream = as_str(f.get("stream", b""))
+    job: Job | None = None
+    message: InboxMessage | None = None
     try:
-        job: Job | None = Job.decode(payload)
+        if stream == keys.inbox(shard):
+            message = InboxMessage.decode(payload)
+        else:
+            job = Job.decode(payload)
     except (ValueError, KeyError, TypeError):
-        job = None
+        pass
     return DeadLetter(
         shard=shard,
         entry_id=entry_id,
-        stream=as_str(f.get("stream", b"")),
+        stream=stream,
         original_id=as_str(f.get("id", b"")),
         deliveries=int(f.get("deliveries", 0)),
         at_ms=int(f.get("at", 0)),
         reason=as_str(f.get("reason", b"")),
         payload=payload,
         job=job,
+        from_inbox=stream == keys.inbox(shard),
+        message=message,
     )

@@ -1,0 +1,143 @@
+"""The orchestrator acknowledges an inbox entry only once it is applied.
+
+A result whose run stays contended, or whose message fails to apply, stays pending and
+is delivered again; one that keeps failing (or cannot be read) moves to the shard's
+dead letters with its error, where the Queues API and screen list it and a requeue
+puts it back on the inbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from app.widgets.dead_letters import handler_cell
+from orchestrator.engine import transitions
+from orchestrator.engine.commands import Command
+from orchestrator.engine.config import EngineConfig
+from orchestrator.engine.events import Event, NodeSucceeded
+from orchestrator.engine.state import RunState
+from orchestrator.keys import ORCH_GROUP
+from orchestrator.protocol import InboxMessage
+from orchestrator.service.orchestrator import Orchestrator
+from orchestrator.service.runs import RunService
+from orchestrator.spec.graph import Graph
+from orchestrator.vocab import NodeStatus
+from tests.integration.conftest import Stack, StackFactory
+
+ONE_TASK = {"name": "inbox", "nodes": [{"id": "only", "type": "task", "handler": "echo"}]}
+Entries = list[tuple[bytes, dict[bytes, bytes]]]
+
+
+async def _started(stack: Stack) -> tuple[RunState, int, Orchestrator]:
+    """A run whose task is queued, its result on the inbox, and an idle orchestrator."""
+    spec = await stack.workflow(ONE_TASK)
+    run = await stack.service.start(spec.id)
+    shard = stack.keys.shard_of(run.run_id)
+    orch = Orchestrator(RunService(stack.redis, stack.keys, stack.settings), claim_idle_s=0)
+    await orch.ensure_groups()
+    token = run.nodes["only"].token
+    result = InboxMessage("succeeded", run.run_id, 1, node="only", token=token, output={"n": 1})
+    await stack.redis.xadd(stack.keys.inbox(shard), {"d": result.encode()})
+    return run, shard, orch
+
+
+async def _read(stack: Stack, orch: Orchestrator, shard: int) -> Entries:
+    reply: Any = await stack.redis.xreadgroup(
+        ORCH_GROUP, orch.consumer, {stack.keys.inbox(shard): ">"}, count=100
+    )
+    entries: Entries = [e for _, batch in reply or [] for e in batch]
+    return entries
+
+
+async def _pending(stack: Stack, shard: int) -> int:
+    info: Any = await stack.redis.xpending(stack.keys.inbox(shard), ORCH_GROUP)
+    return int(info["pending"])
+
+
+async def test_a_result_that_loses_every_compare_and_set_is_left_for_redelivery(
+    make_stack: StackFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = await make_stack()
+    run, shard, orch = await _started(stack)
+    write_many = orch.service.runs.write_many
+
+    async def rival_first(
+        writes: Sequence[tuple[RunState, RunState, Sequence[Command], int]],
+    ) -> list[int | None]:
+        # Another orchestrator moves the run on just before each of our writes.
+        for old, *_ in writes:
+            await stack.redis.hincrby(stack.keys.run(old.run_id), "v", 1)
+        return await write_many(writes)
+
+    monkeypatch.setattr(orch.service.runs, "write_many", rival_first)
+    await orch.process(shard, await _read(stack, orch, shard))
+    assert await _pending(stack, shard) == 1, "a result that was not applied was acknowledged"
+    assert (await stack.service.get(run.run_id)).nodes["only"].status == NodeStatus.QUEUED
+
+    monkeypatch.undo()  # the contention is over: the redelivery applies it
+    assert await orch.claim_abandoned(shard) == 1
+    assert (await stack.service.get(run.run_id)).nodes["only"].status == NodeStatus.COMPLETED
+    assert await _pending(stack, shard) == 0
+
+
+async def test_an_entry_that_keeps_failing_is_dead_lettered_with_its_error(
+    make_stack: StackFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = await make_stack(max_deliveries=2)
+    run, shard, orch = await _started(stack)
+    apply = transitions.apply
+
+    def engine_bug(
+        graph: Graph, state: RunState, event: Event, config: EngineConfig
+    ) -> tuple[RunState, list[Command]]:
+        if isinstance(event, NodeSucceeded):
+            raise RuntimeError("engine bug")
+        return apply(graph, state, event, config)
+
+    monkeypatch.setattr(transitions, "apply", engine_bug)
+    await orch.process(shard, await _read(stack, orch, shard))
+    assert await _pending(stack, shard) == 1, "a failed entry was acknowledged"
+    assert await orch.admin.dead_letters(shard) == []
+
+    assert await orch.claim_abandoned(shard) == 1  # the second delivery fails too: worn out
+    assert await _pending(stack, shard) == 0
+    [letter] = [d.to_dict() for d in await orch.admin.dead_letters(shard)]
+    assert letter["source"] == "inbox"
+    assert letter["stream"] == stack.keys.inbox(shard)
+    assert (letter["runId"], letter["nodeId"], letter["messageType"]) == (
+        run.run_id,
+        "only",
+        "succeeded",
+    )
+    assert letter["deliveries"] == 2
+    assert "engine bug" in letter["reason"]
+    depths = await orch.admin.depths()
+    assert [s["dlq"] for s in depths["shards"] if s["shard"] == shard] == [1]
+
+    monkeypatch.undo()  # the bug is fixed: requeue the letter onto the inbox
+    assert await orch.admin.requeue_dead([letter["id"]], shard=shard) == 1
+    await orch.process(shard, await _read(stack, orch, shard))
+    state = await stack.service.get(run.run_id)
+    assert state.nodes["only"].status == NodeStatus.COMPLETED
+    assert state.nodes["only"].output == {"n": 1}
+
+
+async def test_a_malformed_inbox_entry_is_dead_lettered_at_once(make_stack: StackFactory) -> None:
+    stack = await make_stack()
+    _, shard, orch = await _started(stack)
+    await stack.redis.xadd(stack.keys.inbox(shard), {"d": b"{not json"})
+    await orch.process(shard, await _read(stack, orch, shard))
+    assert await _pending(stack, shard) == 0
+    [letter] = [d.to_dict() for d in await orch.admin.dead_letters(shard)]
+    assert letter["source"] == "inbox"
+    assert letter["reason"].startswith("malformed inbox message")
+    assert letter["runId"] is None
+
+
+def test_the_queues_screen_names_an_inbox_letter() -> None:
+    assert handler_cell({"source": "inbox", "messageType": "succeeded"}) == "inbox: succeeded"
+    assert handler_cell({"source": "inbox"}) == "inbox: unreadable"
+    assert handler_cell({"source": "job", "handler": "echo"}) == "echo"
