@@ -121,7 +121,7 @@ _RUNNABLE = (
     _HANDLER,
     Field("timeout", "Timeout", check_timeout, placeholder="e.g. 30s (default)"),
     Field("retries", "Retries", _integer(0, 100), "int", "default"),
-    Field("priority", "Priority", _integer(0, 10), "int", "5"),
+    Field("priority", "Priority", _integer(0, 10), "int", "the run's"),
 )
 FIELDS: dict[str, tuple[Field, ...]] = {
     "task": (

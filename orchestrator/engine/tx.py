@@ -201,7 +201,7 @@ class Tx:
         attempt = state.attempts + 1
         token = self.token(attempt)
         payload = dict(state.input or {}) if data is None else data
-        priority = node.priority if node.priority != 5 else self.base.priority
+        priority = self.base.priority if node.priority is None else node.priority
         job = Job(
             run=self.base.run_id,
             node=node_id,

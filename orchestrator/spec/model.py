@@ -173,7 +173,8 @@ class _Runnable(_NodeBase):
     timeout: Timeout | None = None
     retries: int | None = Field(default=None, ge=0, le=100)
     retry_policy: RetryPolicy | None = None
-    priority: int = Field(default=5, ge=0, le=10)
+    priority: int | None = Field(default=None, ge=0, le=10)
+    """0-10, the lane of its jobs (7-10 high, 4-6 normal, 0-3 low); unset: the run's."""
 
 
 class TaskNode(_Runnable):

@@ -199,6 +199,7 @@ def test_export_is_clean_and_ordered() -> None:
         "type": "task",
         "handler": "h",
         "timeout": "1m30s",
+        "priority": 5,  # set, so kept: unset (the run's priority) is not 5
         "position": {"x": 3.0, "y": 4.0},
     }
     assert data["nodes"][1] == {"id": "w", "type": "delay", "duration": "1.5s"}
