@@ -110,7 +110,7 @@ ROUTES: tuple[Route, ...] = (
        "List a workflow's runs", R, response=s.RunList, query=s.RunListQuery, errors=(404,)),
     _r("POST", WF + "/runs", runs.start_run, "workflow:execute", "startWorkflowRun",
        "Start a run", R, status=201, response=s.WorkflowRun, body=s.RunParameters,
-       errors=(404, 422, 429), rate_limit="start_run"),
+       errors=(404, 409, 422, 429), rate_limit="start_run"),
     _r("GET", "/runs", runs.list_runs, "run:read", "listRuns", "List runs", R,
        response=s.RunList, query=s.AllRunsQuery),
     _r("GET", RUN, runs.get_run, "run:read", "getWorkflowRun", "Get a run", R,

@@ -27,7 +27,7 @@ from orchestrator.engine.commands import (
     StartTimer,
 )
 from orchestrator.engine.state import RunState
-from orchestrator.errors import LimitExceeded, NotFound
+from orchestrator.errors import Conflict, LimitExceeded, NotFound
 from orchestrator.keys import Keys
 from orchestrator.protocol import InboxMessage, timer_entry
 from orchestrator.store.codec import changed_fields, decode_run
@@ -189,7 +189,8 @@ class RunStore:
     async def create(
         self, state: RunState, commands: Sequence[Command], *, max_active: int = 0
     ) -> int:
-        """Write a new run; ``LimitExceeded`` when ``max_active`` runs are active already."""
+        """Write a new run; ``LimitExceeded`` when ``max_active`` runs are active already,
+        ``Conflict`` when a run with its id exists."""
         keys, args = self._call(None, state, commands, 0, max_active=max_active)
         result = int(await self._apply(keys=keys, args=args))
         if result == -2:
@@ -199,7 +200,7 @@ class RunStore:
                 details={"limit": max_active},
             )
         if result == -1:
-            raise LimitExceeded(f"run id {state.run_id} exists already")
+            raise Conflict(f"run id {state.run_id} exists already", details={"runId": state.run_id})
         return result
 
     async def write(
