@@ -30,7 +30,6 @@ from textual.message_pump import MessagePump
 from app.session import Session, describe_error
 from orchestrator.errors import DagqError, Unavailable
 from orchestrator.vocab import (
-    COMPENSATION_EVENTS,
     NODE_EVENT_STATUS,
     RUN_EVENT_STATUS,
     TERMINAL_RUN,
@@ -40,9 +39,6 @@ from orchestrator.vocab import (
 
 CATCH_UP_BATCH = 1000
 """Events asked for per catch-up request (the API's largest page)."""
-
-
-__all__ = ["COMPENSATION_EVENTS", "NODE_EVENT_STATUS", "RUN_EVENT_STATUS"]
 
 
 def status_from_event(event: Mapping[str, Any]) -> tuple[str, NodeStatus] | None:

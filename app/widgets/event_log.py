@@ -15,10 +15,10 @@ from rich.text import Text
 from textual.widgets import RichLog
 
 from app.canvas.glyphs import STATUS_COLOURS
-from app.live import COMPENSATION_EVENTS, run_status_from_event, status_from_event
+from app.live import run_status_from_event, status_from_event
 from app.text import safe
 from app.widgets.ops_format import clock, status_mark
-from orchestrator.vocab import EventType
+from orchestrator.vocab import COMPENSATION_EVENTS, EventType
 
 COMPENSATION_STYLE = "bold #ffaf5f"
 TYPE_WIDTH = 19

@@ -9,7 +9,6 @@ import pytest
 from app.canvas.glyphs import STATUSES
 from app.canvas.model import as_canvas_graph
 from app.live import (
-    NODE_EVENT_STATUS,
     LiveState,
     backoff_s,
     run_status_from_event,
@@ -23,6 +22,7 @@ from app.widgets.ops_format import clock, duration_text, json_text, stamp
 from app.widgets.queue_table import depth_rows, shard_text
 from app.widgets.run_header import header_text
 from orchestrator.spec.loader import load_file
+from orchestrator.vocab import NODE_EVENT_STATUS
 from tests.tui.ops_canned import EVENTS, QUEUES, RUN_VIEW
 from tests.tui.ops_fixtures import EXAMPLES
 
