@@ -1,8 +1,10 @@
 """One transition in progress: a scratch copy of a run that the rules edit.
 
 The public functions in :mod:`orchestrator.engine.transitions` build a ``Tx`` from
-an immutable :class:`RunState`, let the rules below edit it, and freeze the result.
-Nothing here does I/O; time comes in as ``now_ms``.
+an immutable :class:`RunState`, let the rules edit it, and freeze the result.
+Nothing here does I/O; time comes in as ``now_ms``.  What a node does once its
+inputs are there is its kind's business: ``Tx`` is handed the table of kinds
+(:data:`orchestrator.engine.kinds.KINDS`) and imports none of them, nor the saga.
 
 Readiness and skipping follow Airflow's ``none_failed_min_one_success``: a node
 with several incoming edges runs once every predecessor has settled and at least
