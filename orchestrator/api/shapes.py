@@ -31,6 +31,7 @@ from pydantic.alias_generators import to_camel
 
 from orchestrator.durations import DurationError, parse_duration
 from orchestrator.engine.state import RunState
+from orchestrator.spec.model import RUNNABLE_TYPES
 from orchestrator.vocab import NodeStatus
 
 
@@ -67,7 +68,7 @@ def _node_config(node: dict[str, Any]) -> dict[str, Any]:
     """The reference's ``config`` object of a node (Task/Decision/Delay/Gateway/Compensation)."""
     kind = node.get("type")
     config: dict[str, Any] = {}
-    if kind in ("task", "compensation"):
+    if kind in RUNNABLE_TYPES:
         config["handler"] = node.get("handler")
         for ours, theirs in (("timeout", "timeout"), ("retries", "retries")):
             if node.get(ours) is not None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from orchestrator.engine.retry import RetryRule
 from orchestrator.settings import Settings
-from orchestrator.spec.model import AnyNode, WorkflowSpec
+from orchestrator.spec.model import AnyNode, RunnableNode, WorkflowSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +54,7 @@ class EngineConfig:
 
     def rule_for(self, spec: WorkflowSpec, node: AnyNode) -> RetryRule:
         """The retry rule of a runnable node; gateways and delays never retry."""
-        if node.type not in ("task", "compensation"):
+        if not isinstance(node, RunnableNode):
             return RetryRule(max_attempts=1)
         if node.retries is not None:
             retries = node.retries
@@ -84,6 +84,6 @@ class EngineConfig:
 
     def timeout_for(self, node: AnyNode) -> float:
         """Seconds one attempt of a runnable node may take."""
-        if node.type in ("task", "compensation") and node.timeout is not None:
+        if isinstance(node, RunnableNode) and node.timeout is not None:
             return node.timeout
         return self.default_timeout_s

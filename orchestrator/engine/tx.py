@@ -25,7 +25,7 @@ from orchestrator.engine.state import NodeState, RunState
 from orchestrator.keys import lane_for_priority
 from orchestrator.protocol import Job, JobKind
 from orchestrator.spec.graph import Graph
-from orchestrator.spec.model import AnyNode, CompensationNode, Edge, TaskNode
+from orchestrator.spec.model import AnyNode, Edge, RunnableNode
 from orchestrator.vocab import (
     ACTIVE,
     DEAD_FOR_SUCCESSORS,
@@ -198,7 +198,7 @@ class Tx:
     ) -> None:
         """Queue the next attempt of a runnable node."""
         node = self.g.nodes[node_id]
-        assert isinstance(node, TaskNode | CompensationNode)
+        assert isinstance(node, RunnableNode)
         state = self.nodes[node_id]
         attempt = state.attempts + 1
         token = self.token(attempt)

@@ -26,6 +26,7 @@ from orchestrator.service.specs import SpecCache
 from orchestrator.service.views import iso, run_view
 from orchestrator.settings import Settings
 from orchestrator.spec.graph import Graph
+from orchestrator.spec.model import RunnableNode
 from orchestrator.spec.validator import validate_spec
 from orchestrator.store.queue_admin import DeadLetter, QueueAdmin
 from orchestrator.store.runs import RunStore, StoredEvent
@@ -161,7 +162,7 @@ class RunService:
             for node_id, node in graph.nodes.items():
                 if node.name:
                     names[node_id] = node.name
-                if node.type in ("task", "compensation"):
+                if isinstance(node, RunnableNode):
                     handlers[node_id] = node.handler
             # Show nodes in the order the spec lists them (a hash has no order).
             ordered = {n: state.nodes[n] for n in graph.order if n in state.nodes}

@@ -15,7 +15,7 @@ from typing import Any
 from orchestrator.errors import SpecInvalid
 from orchestrator.settings import Settings
 from orchestrator.spec.loader import SpecIssue
-from orchestrator.spec.model import WorkflowSpec
+from orchestrator.spec.model import RunnableNode, WorkflowSpec
 from orchestrator.spec.validator import (
     ValidationResult,
     validate_and_build,
@@ -31,7 +31,7 @@ def limit_issues(spec: WorkflowSpec, settings: Settings) -> tuple[list[SpecIssue
     warnings: list[SpecIssue] = []
     max_retries = limits.max_retry_attempts
     for node in spec.nodes:
-        retries = node.retries if node.type in ("task", "compensation") else None
+        retries = node.retries if isinstance(node, RunnableNode) else None
         if retries is not None and retries > max_retries:
             errors.append(
                 SpecIssue(

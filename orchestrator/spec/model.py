@@ -168,7 +168,9 @@ class _NodeBase(_Model):
         return self.name or self.id
 
 
-class _Runnable(_NodeBase):
+class RunnableNode(_NodeBase):
+    """A node that runs a handler on a worker (``isinstance`` tells the kinds apart)."""
+
     handler: HandlerName
     timeout: Timeout | None = None
     retries: int | None = Field(default=None, ge=0, le=100)
@@ -177,7 +179,7 @@ class _Runnable(_NodeBase):
     """0-10, the lane of its jobs (7-10 high, 4-6 normal, 0-3 low); unset: the run's."""
 
 
-class TaskNode(_Runnable):
+class TaskNode(RunnableNode):
     """Runs ``handler`` on a worker with the merged outputs of its predecessors."""
 
     type: Literal["task"]
@@ -224,7 +226,7 @@ class DelayNode(_NodeBase):
         return self
 
 
-class CompensationNode(_Runnable):
+class CompensationNode(RunnableNode):
     """Undoes a completed task when a saga fails; runs ``handler``."""
 
     type: Literal["compensation"]
@@ -253,7 +255,7 @@ NODE_CLASS: Mapping[str, type[_NodeBase]] = MappingProxyType(
 )
 """Node type -> its pydantic class."""
 RUNNABLE_TYPES: tuple[str, ...] = tuple(
-    kind for kind, cls in NODE_CLASS.items() if issubclass(cls, _Runnable)
+    kind for kind, cls in NODE_CLASS.items() if issubclass(cls, RunnableNode)
 )
 """Node types that run a handler on a worker."""
 
