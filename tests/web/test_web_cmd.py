@@ -101,6 +101,6 @@ def test_web_command_reports_bad_options_without_a_traceback(
 ) -> None:
     monkeypatch.setenv("DAGQ_REDIS_URL", redis_url)
     result = CliRunner().invoke(web, ["--policies", str(policies), "--admin", "nobody"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # it cannot start as asked (cli/exits.py)
     assert "not an enabled user" in result.output
     assert "Traceback" not in result.output
