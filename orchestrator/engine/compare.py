@@ -44,12 +44,14 @@ def compare_runs(
     durations_a: Mapping[str, int],
     durations_b: Mapping[str, int],
     version_diff: Mapping[str, str] | None = None,
+    execution: tuple[Mapping[str, int], Mapping[str, int]] = ({}, {}),
 ) -> dict[str, Any]:
     """What differs between runs ``a`` and ``b`` of one workflow.
 
     ``branches``: nodes whose status differs (one ran, the other skipped it...) or whose
     gateway took other edges; ``outputs``: a JSON diff per node; ``durations``: each
-    node's duration in both and the change; ``version_diff``: node -> kind of change
+    node's duration (release to end; ``execution``: time running) in both and the
+    change; ``version_diff``: node -> kind of change
     between the pinned versions, when they differ.
     """
     nodes = list(dict.fromkeys([*a.nodes, *b.nodes]))
@@ -74,7 +76,15 @@ def compare_runs(
             change = None if da is None or db is None else db - da
             ratio = None if change is None or not da else round(change / da, 4)
             durations.append(
-                {"node": node, "a_ms": da, "b_ms": db, "change_ms": change, "change": ratio}
+                {
+                    "node": node,
+                    "a_ms": da,
+                    "b_ms": db,
+                    "change_ms": change,
+                    "change": ratio,
+                    "a_exec_ms": execution[0].get(node),
+                    "b_exec_ms": execution[1].get(node),
+                }
             )
     return {
         "workflow": a.workflow_id,
@@ -99,18 +109,28 @@ def percentile(values: Sequence[int], q: float) -> int:
     return ordered[rank - 1]
 
 
-def node_stats(per_run: Sequence[Mapping[str, int]]) -> dict[str, dict[str, int]]:
-    """p50/p95/max duration (ms) and run count per node over runs' node durations."""
+def node_stats(
+    per_run: Sequence[Mapping[str, int]], execution: Sequence[Mapping[str, int]] = ()
+) -> dict[str, dict[str, int]]:
+    """p50/p95/max duration (ms) and run count per node over runs' node durations, and
+    p50/p95 of the time executing when ``execution`` (per run, same order) is given."""
     samples: dict[str, list[int]] = {}
+    running: dict[str, list[int]] = {}
     for durations in per_run:
         for node, ms in durations.items():
             samples.setdefault(node, []).append(ms)
-    return {
-        node: {
+    for per_node in execution:
+        for node, ms in per_node.items():
+            running.setdefault(node, []).append(ms)
+    out: dict[str, dict[str, int]] = {}
+    for node, v in samples.items():
+        out[node] = {
             "runs": len(v),
             "p50_ms": percentile(v, 50),
             "p95_ms": percentile(v, 95),
             "max_ms": max(v),
         }
-        for node, v in samples.items()
-    }
+        if running.get(node):
+            out[node]["exec_p50_ms"] = percentile(running[node], 50)
+            out[node]["exec_p95_ms"] = percentile(running[node], 95)
+    return out

@@ -284,6 +284,12 @@ def node_durations(timeline: Timeline) -> dict[str, int]:
     return {n: s.end - s.release for n, s in spans.items()}
 
 
+def node_execution(timeline: Timeline) -> dict[str, int]:
+    """Each node's time executing in the last epoch, over all its attempts (ms)."""
+    spans = _spans(timeline.bars, timeline.epochs[-1])
+    return {n: sum(b.parts()["execution"] for b in s.bars) for n, s in spans.items()}
+
+
 def to_json(timeline: Timeline) -> dict[str, Any]:
     """The timeline as JSON: offsets in ms from the run's start."""
     t0 = timeline.start_ms
