@@ -54,7 +54,8 @@ def compare_runs(
     change; ``version_diff``: node -> kind of change
     between the pinned versions, when they differ.
     """
-    nodes = list(dict.fromkeys([*a.nodes, *b.nodes]))
+    # Nodes in the order they ran (the durations come from timelines), then the rest.
+    nodes = list(dict.fromkeys([*durations_a, *durations_b, *a.nodes, *b.nodes]))
     branches = []
     outputs = {}
     durations = []

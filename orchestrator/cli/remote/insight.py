@@ -54,7 +54,7 @@ def replay(
         f"run {run_id} at {out['at']:g}s (event {out['event']} of {out['events']}: {what})"
         + (f"  run {out['status']}" if out.get("status") else "")
     )
-    echo_table(("node", "status"), sorted(out["nodes"].items()), "no nodes")
+    echo_table(("node", "status"), list(out["nodes"].items()), "no nodes")
     if out.get("note"):
         click.echo(f"note: {out['note']}")
 
