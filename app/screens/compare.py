@@ -62,7 +62,9 @@ def describe(diff: Mapping[str, Any]) -> Text:
         out.append_text(safe(str(br["node"]), width=24))
         out.append(f"  A {br['a'] or '-'}  B {br['b'] or '-'}")
         if br.get("taken_a") != br.get("taken_b"):
-            out.append(f"  edges A {br.get('taken_a')} B {br.get('taken_b')}", style="#ff9e64")
+            edges = safe(f"  edges A {br.get('taken_a')} B {br.get('taken_b')}", width=120)
+            edges.stylize("#ff9e64")
+            out.append_text(edges)
         out.append("\n")
     out.append("Outputs\n", style="bold underline")
     if not diff["outputs"]:
