@@ -25,6 +25,7 @@ from typing import Any
 from app.canvas.model import CanvasEdge, CanvasGraph, CanvasNode, as_canvas_graph, graph_from_spec
 from orchestrator.errors import BadRequest, Conflict, NotFound
 from orchestrator.settings import Settings
+from orchestrator.spec.diff import edge_key
 from orchestrator.spec.export import dump_spec, spec_to_data
 from orchestrator.spec.limits import judge_data
 from orchestrator.spec.loader import Format, build_spec, spec_invalid
@@ -47,12 +48,6 @@ _WORKFLOW_KEYS = frozenset(
      "transaction_mode", "config"}
 )  # fmt: skip
 _RECORD_KEYS = ("status", "createdAt", "updatedAt", "createdBy", "updatedBy")
-
-
-def edge_key(edge: Mapping[str, Any]) -> str:
-    """An edge's id, or ``source->target`` (the id the loader derives) when it has none."""
-    eid = edge.get("id")
-    return eid if isinstance(eid, str) and eid else f"{edge.get('source')}->{edge.get('target')}"
 
 
 def spec_data_from_api(workflow: Mapping[str, Any]) -> dict[str, Any]:

@@ -410,6 +410,29 @@ class DagqClient:
             await pause(failures)
 
     # -- administration ------------------------------------------------------------------
+    # -- insight ----------------------------------------------------------------------------
+    async def replay_run(
+        self, run_id: str, *, at_s: float | None = None, event: int | None = None
+    ) -> dict[str, Any]:
+        """Node statuses at ``at_s`` seconds after the start or after ``event`` events."""
+        return await self._obj("GET", _run(run_id) + "/replay", params={"at": at_s, "event": event})
+
+    async def replay_steps(self, run_id: str) -> dict[str, Any]:
+        """The whole replay of a run, one step per recorded event."""
+        return await self._obj("GET", _run(run_id) + "/replay/steps")
+
+    async def run_gantt(self, run_id: str) -> dict[str, Any]:
+        """Node attempts on a time axis and the critical path."""
+        return await self._obj("GET", _run(run_id) + "/gantt")
+
+    async def diff_runs(self, run_a: str, run_b: str) -> dict[str, Any]:
+        """Run ``run_a`` compared with ``run_b``."""
+        return await self._obj("GET", _run(run_a) + "/diff", params={"other": run_b})
+
+    async def workflow_stats(self, workflow_id: str, *, last: int = 20) -> dict[str, Any]:
+        """p50/p95 duration per node over the workflow's last finished runs."""
+        return await self._obj("GET", _wf(workflow_id) + "/stats", params={"last": last})
+
     async def whoami(self) -> dict[str, Any]:
         """``{user, role, permissions, auth}`` of this client's identity."""
         return await self._obj("GET", f"{PREFIX}/whoami")

@@ -54,6 +54,10 @@ class Decorations:
     marked_nodes: frozenset[str] = frozenset()
     marked_edges: frozenset[str] = frozenset()
     diff: Mapping[str, DiffKind] = field(default_factory=dict)
+    highlighted: frozenset[str] = frozenset()
+    """Nodes drawn heavy in the highlight colour (a run's critical path)."""
+    heat: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    """Node -> (border colour, label on its bottom border): the designer's duration overlay."""
 
 
 class Palette(NamedTuple):
@@ -70,6 +74,7 @@ class Palette(NamedTuple):
     border_selected: Style = Style(color="#7dcfff", bold=True)
     border_marked: Style = Style(color="#ff5f5f", bold=True)
     border_source: Style = Style(color="#ff79c6", bold=True)
+    border_highlighted: Style = Style(color="#ff9e64", bold=True)
     compact_selected: Style = Style(reverse=True, bold=True)
 
 
@@ -283,11 +288,15 @@ def _box_row(
         shape, border = "double", palette.border_selected
     elif deco.pending_source == node.id:
         shape, border = "double", palette.border_source
+    elif node.id in deco.highlighted:
+        shape, border = "heavy", palette.border_highlighted
     else:
         shape = KIND_BORDERS.get(node.kind, "round")
         border = palette.border
         if diff:
             border = _colour(DIFF_COLOURS[diff])
+        elif node.id in deco.heat:
+            border = _colour(deco.heat[node.id][0], bold=True)
         elif status and status in STATUS_COLOURS:
             border = _colour(STATUS_COLOURS[status])
     text_style = palette.text_selected if selected else palette.text
@@ -314,7 +323,13 @@ def _box_row(
             top[-2] = ERROR_MARK
         return [(ch, border) for ch in top]
     if r == box.h - 1:
-        return [(ch, border) for ch in [bl] + [hz] * (box.w - 2) + [br]]
+        bottom = [bl] + [hz] * (box.w - 2) + [br]
+        label = deco.heat[node.id][1] if node.id in deco.heat else ""
+        if len(label) + 2 > box.w:  # "p95 110ms" -> "110ms" in a narrow box
+            label = label.rsplit(" ", 1)[-1]
+        if label and len(label) + 2 <= box.w:
+            bottom[1 : 1 + len(label)] = list(label)
+        return [(ch, border) for ch in bottom]
     if r != box.h // 2:
         return [(vt, border)] + [(" ", text_style)] * (box.w - 2) + [(vt, border)]
     cells = [(vt, border), (glyph, glyph_style), (" ", text_style)]

@@ -17,7 +17,6 @@ from textual import on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Footer
 
 from app.canvas.render import DiffKind
@@ -27,6 +26,7 @@ from app.screens.dialogs.confirm import ConfirmDialog
 from app.screens.dialogs.path import PathDialog
 from app.screens.dialogs.run_params import RunParametersDialog
 from app.screens.dialogs.text_input import InputDialog
+from app.screens.heat import HeatScreen
 from app.session import Session, describe_error
 from app.text import clip, safe
 from app.widgets.canvas_view import CanvasView
@@ -51,7 +51,7 @@ TITLE_NAME_WIDTH = 60
 """Cells of the workflow's name in the title (the inspector shows it whole)."""
 
 
-class DesignerScreen(Screen[None]):
+class DesignerScreen(HeatScreen):
     """Draw, validate, save and run one workflow."""
 
     CSS_PATH = "designer.tcss"
@@ -107,6 +107,10 @@ class DesignerScreen(Screen[None]):
     def canvas(self) -> CanvasView:
         """The canvas widget."""
         return self.query_one(CanvasView)
+
+    def heat_workflow(self) -> str | None:
+        """The saved workflow (the heat overlay's stats are its runs')."""
+        return self.editor.workflow_id
 
     def on_mount(self) -> None:
         """Titles, the first drawing, and the handler names of live workers."""

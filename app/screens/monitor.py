@@ -7,7 +7,9 @@ node's details.  The run is followed live (:class:`~app.live.RunFollower`): each
 event recolours its node at once, and a debounced ``GET /runs/{id}`` fills in what
 events do not carry (attempts, output, nodes a cancel or retry reset).
 
-Actions: cancel (``x``), retry the run (``R``), retry from the selected node (``F``).
+Actions: cancel (``x``), retry the run (``R``), retry from the selected node (``F``);
+replay (``p``), Gantt (``g``), mark and compare two runs (``m``, ``c``): see
+:mod:`app.screens.insight_keys`.
 What the role cannot do is disabled with the reason (buttons' tooltips, and a
 notification when the key is pressed); a 403 is a message, never a crash.
 """
@@ -27,8 +29,9 @@ from textual.widgets import Button, Footer, Header
 
 from app.canvas.model import CanvasGraph, as_canvas_graph
 from app.live import LiveState, RunFollower, run_status_from_event, status_from_event
+from app.screens.insight_keys import RunInsightScreen
 from app.screens.monitor_rules import action_reason, best_zoom, interesting_node
-from app.screens.ops_base import OpsScreen, confirm_then
+from app.screens.ops_base import confirm_then
 from app.session import Session
 from app.text import safe
 from app.widgets.canvas_view import CanvasView
@@ -41,7 +44,7 @@ from orchestrator.spec.model import Node, WorkflowSpec
 from orchestrator.vocab import RunStatus
 
 
-class MonitorScreen(OpsScreen):
+class MonitorScreen(RunInsightScreen):
     """Runs and their live execution."""
 
     CSS_PATH = "monitor.tcss"

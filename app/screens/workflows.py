@@ -16,7 +16,6 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from app.diff import compare
 from app.editor import Editor, spec_data_from_api
 from app.screens.designer import DesignerScreen
 from app.screens.dialogs.confirm import ConfirmDialog
@@ -26,6 +25,7 @@ from app.screens.dialogs.versions import VersionChoice, VersionPicker
 from app.session import PERMISSION_ACTIONS, Session, describe_error
 from app.text import clip, safe
 from orchestrator.errors import DagqError, NotFound
+from orchestrator.spec.diff import compare
 from orchestrator.spec.export import dump_spec
 from orchestrator.spec.loader import build_spec, parse_document, read_document
 

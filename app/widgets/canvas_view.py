@@ -143,6 +143,8 @@ class CanvasView(ScrollView, can_focus=True):
         self._marked_nodes: frozenset[str] = frozenset()
         self._marked_edges: frozenset[str] = frozenset()
         self._diff: dict[str, DiffKind] = {}
+        self._highlighted: frozenset[str] = frozenset()
+        self._heat: dict[str, tuple[str, str]] = {}
         self._drag: tuple[str, int, int] | None = None
         self._dragged = False
         self._frozen_pad: int | None = None
@@ -215,6 +217,16 @@ class CanvasView(ScrollView, can_focus=True):
         self._diff = dict(diff)
         self._redecorate()
 
+    def set_highlight(self, node_ids: Iterable[str] = ()) -> None:
+        """Draw these nodes heavy in the highlight colour (a run's critical path)."""
+        self._highlighted = frozenset(node_ids)
+        self._redecorate()
+
+    def set_heat(self, heat: Mapping[str, tuple[str, str]]) -> None:
+        """Colour nodes' borders and label them (node -> (colour, label)); {} clears."""
+        self._heat = dict(heat)
+        self._redecorate()
+
     def select(self, node_id: str | None, *, scroll: bool = True) -> None:
         """Select ``node_id`` (None clears); posts ``NodeSelected`` when it changes."""
         if node_id is not None and (self._graph is None or node_id not in self._graph.by_id):
@@ -271,6 +283,8 @@ class CanvasView(ScrollView, can_focus=True):
                 marked_nodes=self._marked_nodes,
                 marked_edges=self._marked_edges,
                 diff=self._diff,
+                highlighted=self._highlighted,
+                heat=self._heat,
             )
             scene = (
                 self._frame.scene

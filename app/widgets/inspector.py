@@ -26,9 +26,9 @@ from textual.message import Message
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label, Static
 
-from app.editor import edge_key
 from app.text import clip, safe, visible
 from orchestrator.durations import DurationError, parse_duration
+from orchestrator.spec.diff import edge_key
 from orchestrator.spec.expressions import ExpressionError, check_expression
 from orchestrator.spec.model import HANDLER_PATTERN, ID_PATTERN
 

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from aiohttp import web
 from pydantic import BaseModel
 
+from orchestrator.api import insight_schemas as si
 from orchestrator.api import schemas as s
-from orchestrator.api.handlers import admin, health, runs, workflows
+from orchestrator.api.handlers import admin, health, insight, runs, workflows
 from orchestrator.api.http import API_PREFIX
 from orchestrator.spec.model import WorkflowSpec
 
@@ -129,6 +130,22 @@ ROUTES: tuple[Route, ...] = (
     _r("GET", RUN + "/events", runs.run_events, "run:read", "streamRunEvents",
        "Run events: JSON after `since`, or a live text/event-stream", R,
        response=s.EventList, query=s.EventsQuery, errors=(404,), event_stream=True),
+    # -- insight: replay, Gantt, compare, stats -------------------------------------------
+    _r("GET", RUN + "/replay", insight.replay_at, "run:read", "replayRun",
+       "Every node's status at a moment of the run, rebuilt from its events", R,
+       response=si.ReplayAt, query=si.ReplayQuery, errors=(404,)),
+    _r("GET", RUN + "/replay/steps", insight.replay_frames, "run:read", "replayRunSteps",
+       "The run's replay: each recorded event and the nodes it changed", R,
+       response=si.ReplayFrames, errors=(404,)),
+    _r("GET", RUN + "/gantt", insight.gantt, "run:read", "getRunGantt",
+       "Node attempts on a time axis and the critical path", R, response=si.Gantt,
+       errors=(404,)),
+    _r("GET", RUN + "/diff", insight.diff, "run:read", "diffRuns",
+       "Compare the run with another run of its workflow", R, response=si.RunDiff,
+       query=si.DiffQuery, errors=(404,)),
+    _r("GET", WF + "/stats", insight.stats, "run:read", "getWorkflowStats",
+       "Duration percentiles per node over the workflow's last finished runs", W,
+       response=si.WorkflowStats, query=si.StatsQuery, errors=(404,)),
     # -- administration -----------------------------------------------------------------
     _r("GET", "/whoami", admin.whoami, AUTHENTICATED, "whoami",
        "The caller, its role and permissions", A, response=s.WhoAmI),

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from app.diff import compare
-from app.editor import Editor, edge_key, spec_data_from_api
+from app.editor import Editor, spec_data_from_api
 from orchestrator.errors import BadRequest, Conflict, NotFound, SpecInvalid
+from orchestrator.spec.diff import compare, edge_key
 from orchestrator.spec.export import spec_to_data
 from orchestrator.spec.loader import load_file, load_text
 

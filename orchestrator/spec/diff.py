@@ -1,7 +1,8 @@
 """Compare two versions of a workflow: which nodes were added, removed or changed.
 
 Pure data in, pure data out, so the designer can draw the union of both versions with
-:meth:`~app.widgets.canvas_view.CanvasView.set_diff` marks.
+:meth:`~app.widgets.canvas_view.CanvasView.set_diff` marks, and a comparison of two runs
+of different versions (:mod:`orchestrator.engine.compare`) can say what changed.
 """
 
 from __future__ import annotations
@@ -10,11 +11,15 @@ import copy
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from app.editor import edge_key
-
 DiffKind = Literal["added", "removed", "changed"]
 _IGNORED = frozenset({"position"})
 """Moving a node is not a change of the workflow."""
+
+
+def edge_key(edge: Mapping[str, Any]) -> str:
+    """An edge's id, or ``source->target`` (the id the loader derives) when it has none."""
+    eid = edge.get("id")
+    return eid if isinstance(eid, str) and eid else f"{edge.get('source')}->{edge.get('target')}"
 
 
 def _meaning(node: Mapping[str, Any]) -> dict[str, Any]:
