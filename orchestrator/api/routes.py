@@ -57,6 +57,10 @@ class Route:
     event_stream: bool = False
     """Also answers ``text/event-stream``."""
     media_type: str = "application/json"
+    headers: tuple[str, ...] = ()
+    """Request headers the route reads (documented in the OpenAPI document)."""
+    replay_status: int | None = None
+    """A second success status (200 when an ``Idempotency-Key`` returns the first run)."""
 
     @property
     def mutating(self) -> bool:
@@ -110,7 +114,8 @@ ROUTES: tuple[Route, ...] = (
        "List a workflow's runs", R, response=s.RunList, query=s.RunListQuery, errors=(404,)),
     _r("POST", WF + "/runs", runs.start_run, "workflow:execute", "startWorkflowRun",
        "Start a run", R, status=201, response=s.WorkflowRun, body=s.RunParameters,
-       errors=(404, 409, 422, 429), rate_limit="start_run"),
+       errors=(404, 409, 422, 429), rate_limit="start_run", headers=("Idempotency-Key",),
+       replay_status=200),
     _r("GET", "/runs", runs.list_runs, "run:read", "listRuns", "List runs", R,
        response=s.RunList, query=s.AllRunsQuery),
     _r("GET", RUN, runs.get_run, "run:read", "getWorkflowRun", "Get a run", R,
