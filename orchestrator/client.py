@@ -28,6 +28,7 @@ from urllib.parse import quote
 import aiohttp
 import orjson
 
+from orchestrator.client_triggers import TriggerCalls
 from orchestrator.client_wire import error_from, frames, loads, pause
 from orchestrator.errors import (
     ConfigError,
@@ -114,8 +115,9 @@ def client_for(
     return DagqClient(url, api_key=key, token=bearer, timeout_s=timeout_s)
 
 
-class DagqClient:
-    """Async client of one dagq API; use as ``async with``."""
+class DagqClient(TriggerCalls):
+    """Async client of one dagq API; use as ``async with`` (schedules and hooks:
+    :class:`~orchestrator.client_triggers.TriggerCalls`)."""
 
     def __init__(
         self,

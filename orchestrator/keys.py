@@ -38,6 +38,8 @@ claim-and-advance script touches a schedule, the due set and its outcomes at onc
     P{sched}:due             zset  schedule id -> due ms (next fire + jitter)
     P{sched}:out:<id>        list  the last outcomes, newest first (JSON)
     P{sched}:tick            string  ms of the last scheduler pass (outage detection)
+    P{sched}:outage          string  "<from ms>,<to ms>": the last time no scheduler ran
+    P{sched}:lease:<id>      string  the process working on a schedule (token, TTL)
     P{sched}:bf:<id>         hash  a schedule's backfill (range, cursor, max parallel)
     P{sched}:backfills       set   schedule ids with a backfill under way
     P{hook}:defs             hash  hook id -> JSON (workflow, mapping, secret digest)
@@ -213,6 +215,14 @@ class Keys:
     def scheduler_tick(self) -> str:
         """Time (ms) of the last scheduler pass of any process."""
         return f"{self.prefix}{{sched}}:tick"
+
+    def scheduler_outage(self) -> str:
+        """The last span with no scheduler pass (``<from ms>,<to ms>``)."""
+        return f"{self.prefix}{{sched}}:outage"
+
+    def schedule_lease(self, schedule_id: str) -> str:
+        """Token of the process working on a schedule (with a TTL)."""
+        return f"{self.prefix}{{sched}}:lease:{schedule_id}"
 
     def backfill(self, schedule_id: str) -> str:
         """Hash of a schedule's backfill."""

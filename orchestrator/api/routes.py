@@ -16,7 +16,8 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from orchestrator.api import schemas as s
-from orchestrator.api.handlers import admin, health, runs, workflows
+from orchestrator.api import trigger_schemas as ts
+from orchestrator.api.handlers import admin, health, runs, schedules, workflows
 from orchestrator.api.http import API_PREFIX
 from orchestrator.spec.model import WorkflowSpec
 
@@ -74,8 +75,10 @@ def _r(method: str, path: str, handler: Handler, permission: str, op: str, summa
 
 
 W, R, N, V, A = "workflows", "runs", "nodes", "versions", "admin"
+S = "schedules"
 WF = "/workflows/{workflowId}"
 RUN = "/runs/{runId}"
+SC = "/schedules/{scheduleId}"
 
 ROUTES: tuple[Route, ...] = (
     # -- workflows ----------------------------------------------------------------------
@@ -134,6 +137,36 @@ ROUTES: tuple[Route, ...] = (
     _r("GET", RUN + "/events", runs.run_events, "run:read", "streamRunEvents",
        "Run events: JSON after `since`, or a live text/event-stream", R,
        response=s.EventList, query=s.EventsQuery, errors=(404,), event_stream=True),
+    # -- schedules ----------------------------------------------------------------------
+    _r("GET", "/schedules", schedules.list_schedules, "schedule:read", "listSchedules",
+       "List schedules", S, response=ts.ScheduleList, query=ts.ScheduleListQuery),
+    _r("POST", "/schedules", schedules.create_schedule, "schedule:write", "createSchedule",
+       "Create a schedule", S, status=201, response=ts.ScheduleView, body=ts.ScheduleSpec,
+       body_required=True, errors=(404, 409)),
+    _r("GET", SC, schedules.get_schedule, "schedule:read", "getSchedule",
+       "Get a schedule: next 5 fires, last 20 outcomes", S, response=ts.ScheduleView,
+       errors=(404,)),
+    _r("PUT", SC, schedules.update_schedule, "schedule:write", "updateSchedule",
+       "Replace a schedule", S, response=ts.ScheduleView, body=ts.ScheduleUpdate,
+       body_required=True, errors=(404,)),
+    _r("DELETE", SC, schedules.delete_schedule, "schedule:write", "deleteSchedule",
+       "Delete a schedule (its runs stay)", S, status=204, errors=(404,)),
+    _r("POST", SC + "/pause", schedules.pause_schedule, "schedule:write", "pauseSchedule",
+       "Pause a schedule, with a note", S, response=ts.ScheduleView, body=ts.PauseNote,
+       errors=(404,)),
+    _r("POST", SC + "/resume", schedules.resume_schedule, "schedule:write", "resumeSchedule",
+       "Resume a schedule from its next fire time", S, response=ts.ScheduleView,
+       body=ts.PauseNote, errors=(404,)),
+    _r("POST", SC + "/trigger", schedules.trigger_schedule, "workflow:execute",
+       "triggerSchedule", "Start a run of the schedule now", S, response=ts.ScheduleView,
+       errors=(404, 429), rate_limit="start_run"),
+    _r("POST", SC + "/backfill", schedules.start_backfill, "workflow:execute",
+       "startBackfill", "Start one run per fire time in a past range", S, status=202,
+       response=ts.BackfillView, body=ts.BackfillRequest, body_required=True,
+       errors=(404, 409)),
+    _r("GET", SC + "/backfill", schedules.get_backfill, "schedule:read", "getBackfill",
+       "The schedule's backfill and its progress", S, response=ts.BackfillView,
+       errors=(404,)),
     # -- administration -----------------------------------------------------------------
     _r("GET", "/whoami", admin.whoami, AUTHENTICATED, "whoami",
        "The caller, its role and permissions", A, response=s.WhoAmI),
