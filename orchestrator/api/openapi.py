@@ -129,6 +129,8 @@ def _component_refs(routes: Iterable[Route]) -> tuple[Refs, dict[str, Any]]:
 
 
 HEADER_TEXT = {
+    "X-Dagq-Timestamp": "Unix seconds when the delivery was signed (at most 5 min off)",
+    "X-Dagq-Signature": "sha256=<hex of HMAC-SHA256(secret, timestamp + '.' + raw body)>",
     "Idempotency-Key": "Start at most once: within the retention window (24 h by default) "
     "the same key answers 200 with the first run; with other parameters, 409.",
 }

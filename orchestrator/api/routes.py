@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from orchestrator.api import schemas as s
 from orchestrator.api import trigger_schemas as ts
-from orchestrator.api.handlers import admin, health, runs, schedules, workflows
+from orchestrator.api.handlers import admin, health, hooks, runs, schedules, workflows
 from orchestrator.api.http import API_PREFIX
 from orchestrator.spec.model import WorkflowSpec
 
@@ -75,7 +75,8 @@ def _r(method: str, path: str, handler: Handler, permission: str, op: str, summa
 
 
 W, R, N, V, A = "workflows", "runs", "nodes", "versions", "admin"
-S = "schedules"
+S, H = "schedules", "hooks"
+HK = "/hooks/{hookId}"
 WF = "/workflows/{workflowId}"
 RUN = "/runs/{runId}"
 SC = "/schedules/{scheduleId}"
@@ -167,6 +168,17 @@ ROUTES: tuple[Route, ...] = (
     _r("GET", SC + "/backfill", schedules.get_backfill, "schedule:read", "getBackfill",
        "The schedule's backfill and its progress", S, response=ts.BackfillView,
        errors=(404,)),
+    # -- webhooks -----------------------------------------------------------------------
+    _r("GET", "/hooks", hooks.list_hooks, "hook:read", "listHooks", "List webhooks", H,
+       response=ts.HookList),
+    _r("POST", "/hooks", hooks.create_hook, "hook:write", "createHook",
+       "Create a webhook (the answer holds its secret, shown this once)", H, status=201,
+       response=ts.HookSecret, body=ts.HookCreate, body_required=True, errors=(404,)),
+    _r("DELETE", HK, hooks.delete_hook, "hook:write", "deleteHook", "Delete a webhook", H,
+       status=204, errors=(404,)),
+    _r("POST", HK + "/rotate", hooks.rotate_hook, "hook:write", "rotateHook",
+       "A new secret for a webhook (the old one stops working)", H,
+       response=ts.HookSecret, errors=(404,)),
     # -- administration -----------------------------------------------------------------
     _r("GET", "/whoami", admin.whoami, AUTHENTICATED, "whoami",
        "The caller, its role and permissions", A, response=s.WhoAmI),
@@ -197,6 +209,11 @@ ROUTES: tuple[Route, ...] = (
           response=s.Health),
     Route("GET", "/readyz", health.readyz, PUBLIC, "readyz", "Readiness (Redis reachable)",
           "health", response=s.Health, errors=(503,)),
+    Route("POST", HK, hooks.deliver, PUBLIC, "deliverHook",
+          "A signed webhook delivery: X-Dagq-Timestamp and X-Dagq-Signature "
+          "(sha256=<hex HMAC-SHA256(secret, timestamp + '.' + raw body)>) start a run",
+          H, status=202, response=ts.HookAccepted, errors=(401, 404, 409, 413, 422, 429),
+          headers=("X-Dagq-Timestamp", "X-Dagq-Signature", "Idempotency-Key")),
     Route("GET", "/metrics", health.metrics, PUBLIC, "metrics", "Prometheus metrics",
           "health", media_type="text/plain"),
     Route("GET", API_PREFIX + "/openapi.json", health.openapi, PUBLIC, "openapi",

@@ -28,6 +28,7 @@ ORCHESTRATOR_COMMANDS: dict[str, str] = {
     "runs": "orchestrator.cli.remote_cmds:runs",
     "queues": "orchestrator.cli.remote_cmds:queues",
     "schedules": "orchestrator.cli.schedule_cmds:schedules",
+    "hooks": "orchestrator.cli.hook_cmds:hooks",
     "bench": "orchestrator.cli.bench_cmd:bench",
 }
 
