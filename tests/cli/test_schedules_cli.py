@@ -76,3 +76,27 @@ async def test_runs_start_idempotency_key(cli: Cli) -> None:
     assert one.stdout == two.stdout
     other = await cli(*args, "--param", "x=1")
     assert other.exit_code == 1 and "CONFLICT" in other.stderr
+
+
+async def test_backfill_waits_for_its_runs(cli: Cli, worker: None) -> None:
+    pushed = await cli("workflows", "push", str(EXAMPLES / "data-pipeline.yaml"))
+    assert pushed.exit_code == 0
+    added = await cli("schedules", "add", "hourly", PIPELINE, "--every", "1h", role="designer")
+    assert added.exit_code == 0, added.output
+    args = ("schedules", "backfill", "hourly", "--from", "2026-01-01T00:00:00Z",
+            "--to", "2026-01-01T02:00:00Z", "--max-parallel", "2")  # fmt: skip
+    first = await cli(*args, "--wait", "--json", role="operator")
+    assert first.exit_code == 0, first.output
+    view = json.loads(first.stdout)
+    assert (view["total"], view["started"], view["created"], view["state"]) == (3, 3, 3, "done")
+    again = await cli(*args, "--wait")
+    assert again.exit_code == 0, again.output
+    assert "3 started (0 new), done" in again.stdout
+    runs = json.loads((await cli("runs", "ls", "--json")).stdout)["runs"]
+    assert len(runs) == 3 and {r["status"] for r in runs} == {"completed"}
+    denied = await cli(*args, role="designer")
+    assert denied.exit_code == 3
+    future = await cli(
+        "schedules", "backfill", "hourly", "--from", "2026-01-01", "--to", "2999-01-01"
+    )
+    assert future.exit_code == 2 and "past fire times only" in future.stderr
