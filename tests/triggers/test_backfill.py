@@ -45,7 +45,7 @@ async def test_backfill_interrupted_and_resumed(triggers: Triggers) -> None:
     await cancel_active()
 
     async def done() -> bool:
-        return (await driver.view("bf"))["state"] == "done"
+        return bool((await driver.view("bf"))["state"] == "done")
 
     await until(done, "the backfill to end")
     runs = await triggers.runs()
