@@ -144,10 +144,8 @@ def push(
 
     record, outcome, applied = Remote(api_url, api_key, as_json).run("push workflows", push_all)
     if as_json:
-        echo_json(
-            {"id": record["id"], "version": record["version"], "outcome": outcome,
-             "schedules": applied}
-        )  # fmt: skip
+        answer = {"id": record["id"], "version": record["version"], "outcome": outcome}
+        echo_json({**answer, "schedules": applied} if schedules else answer)
     else:
         click.echo(f"{record['id']} version {record['version']} ({outcome})")
         for schedule_id in applied:
