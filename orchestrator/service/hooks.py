@@ -2,12 +2,14 @@
 
 A hook is ``P{hook}:defs[<id>]`` (JSON: workflow, version, parameter map, secret).  A
 delivery carries ``X-Dagq-Timestamp: <unix seconds>`` and ``X-Dagq-Signature:
-sha256=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>``; :func:`verify` compares in
-constant time, refuses a timestamp more than ``triggers.hook_max_skew`` away and a
-signature seen before (``SET NX`` of its digest, kept twice the skew: past that the
-timestamp alone refuses it).  The secret must be readable to check an HMAC, so it is
-kept in Redis as it is (protect Redis as the keys to every hook); it is shown to a
-person once, when the hook is created or rotated.
+sha256=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>``; ``authenticate`` compares in
+constant time and refuses a timestamp more than ``triggers.hook_max_skew`` away;
+:meth:`HookService.consume` refuses a signature seen before (``SET NX`` of its digest,
+kept twice the skew: past that the timestamp alone refuses it).  A delivery refused by
+the rate limit never consumes its signature, and one that fails for a passing reason
+(a limit, Redis) gives it back, so the sender may retry it as it is.  The secret must be
+readable to check an HMAC, so it is kept in Redis as it is (protect Redis as the keys
+to every hook); it is shown to a person once, when the hook is created or rotated.
 
 The JSON body becomes the run's parameters, or, with a map, each parameter is an
 expression (:mod:`orchestrator.spec.expressions`) over the body, which expressions see
@@ -152,10 +154,10 @@ class HookService:
         return HookDef(**data)
 
     # -- delivery --------------------------------------------------------------------------
-    async def verify(
+    def authenticate(
         self, hook: HookDef, timestamp: str | None, signature: str | None, body: bytes
-    ) -> None:
-        """Refuse a delivery that is not signed with the hook's secret now, or is replayed."""
+    ) -> str:
+        """The delivery's signature if it is the hook's, made now; else :class:`HookRefused`."""
         if not timestamp or not signature:
             raise HookRefused("X-Dagq-Timestamp and X-Dagq-Signature are required")
         if not TIMESTAMP.fullmatch(timestamp):
@@ -168,10 +170,20 @@ class HookService:
         expected = sign(hook.secret, timestamp, body)
         if match is None or not hmac.compare_digest(expected, f"sha256={match.group(1)}"):
             raise HookRefused("the signature does not match the hook's secret")
-        seen = self.keys.hook_seen(hashlib.sha256(expected.encode()).hexdigest())
+        return expected
+
+    def _seen_key(self, signature: str) -> str:
+        return self.keys.hook_seen(hashlib.sha256(signature.encode()).hexdigest())
+
+    async def consume(self, hook: HookDef, signature: str) -> None:
+        """Mark the signature used; :class:`Replayed` when it was already."""
         ttl_s = int(self.max_skew_s * 2) + 1
-        if not await self.redis.set(seen, hook.id, nx=True, ex=ttl_s):
+        if not await self.redis.set(self._seen_key(signature), hook.id, nx=True, ex=ttl_s):
             raise Replayed("this signature was used already (a replayed delivery)")
+
+    async def give_back(self, signature: str) -> None:
+        """Forget a used signature whose delivery failed for a reason worth a retry."""
+        await self.redis.delete(self._seen_key(signature))
 
     def parameters(self, hook: HookDef, payload: Any) -> dict[str, Any]:
         """The run's parameters from the body (through the hook's map, if any)."""

@@ -14,7 +14,14 @@ from orchestrator.api.http import (
     state,
     user,
 )
-from orchestrator.errors import BadRequest, DagqError, PayloadTooLarge
+from orchestrator.errors import (
+    BadRequest,
+    DagqError,
+    LimitExceeded,
+    PayloadTooLarge,
+    RateLimited,
+    Unavailable,
+)
 from orchestrator.security.audit import Outcome
 from orchestrator.service.hooks import HookDef, HookService
 
@@ -87,15 +94,20 @@ async def deliver(request: web.Request) -> web.StreamResponse:
     outcome: Outcome = "denied"
     status, detail = 401, ""
     try:
-        await service.verify(
+        signature = service.authenticate(
             hook, request.headers.get("X-Dagq-Timestamp"),
             request.headers.get("X-Dagq-Signature"), raw,
         )  # fmt: skip
         await st.limiter.hit(f"hook:{hook.id}", RATE_ACTION)
-        payload = decode_json(raw, st.settings.limits.max_json_depth) if raw.strip() else None
-        run_id, run_status, created = await service.deliver(
-            hook, payload, delivery_id=request.headers.get("Idempotency-Key")
-        )
+        await service.consume(hook, signature)
+        try:
+            payload = decode_json(raw, st.settings.limits.max_json_depth) if raw.strip() else None
+            run_id, run_status, created = await service.deliver(
+                hook, payload, delivery_id=request.headers.get("Idempotency-Key")
+            )
+        except (LimitExceeded, RateLimited, Unavailable):
+            await service.give_back(signature)  # worth a retry as it is
+            raise
         outcome, status, detail = "allowed", 202, f"run {run_id}"
     except Exception as exc:
         status = getattr(exc, "http_status", 500)
