@@ -62,7 +62,7 @@ class Scheduler:
     async def pass_once(self) -> float:
         """One pass; the seconds until the next one is useful."""
         now = now_ms()
-        outage = await self.store.tick(now, self.outage_after_ms)
+        outage = await self.store.tick(self.outage_after_ms)
         for schedule_id in await self.store.due(now):
             token = await self.store.lease(schedule_id)
             if token is None:

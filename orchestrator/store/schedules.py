@@ -52,14 +52,18 @@ if ARGV[5] == '1' and ARGV[2] ~= '' then redis.call('DEL', KEYS[4]) end
 return 1
 """
 
-# KEYS: 1 tick, 2 outage.  ARGV: 1 now ms, 2 outage threshold ms.
+# KEYS: 1 tick, 2 outage.  ARGV: 1 outage threshold ms.  The server's clock, not the
+# callers': processes on machines whose clocks differ must not see a gap that is not there.
 _TICK = """
+if redis.replicate_commands then redis.replicate_commands() end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local prev = tonumber(redis.call('GET', KEYS[1]) or '')
-redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[1], now)
 if not prev then
-  redis.call('SET', KEYS[2], '0,' .. ARGV[1])
-elseif tonumber(ARGV[1]) - prev > tonumber(ARGV[2]) then
-  redis.call('SET', KEYS[2], prev .. ',' .. ARGV[1])
+  redis.call('SET', KEYS[2], '0,' .. now)
+elseif now - prev > tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[2], prev .. ',' .. now)
 end
 return redis.call('GET', KEYS[2])
 """
@@ -169,14 +173,14 @@ class ScheduleStore:
         return bool(removed)
 
     # -- passes ---------------------------------------------------------------------------
-    async def tick(self, now_ms: int, outage_after_ms: int) -> Outage | None:
+    async def tick(self, outage_after_ms: int) -> Outage | None:
         """Record a scheduler pass; the last outage (no pass for ``outage_after_ms``).
 
         Before the very first pass nothing was scheduling: that is an outage too, so fires
         due before any orchestrator ran follow their schedule's ``catchup``."""
         raw = await self._tick(
             keys=[self.keys.scheduler_tick(), self.keys.scheduler_outage()],
-            args=[now_ms, outage_after_ms],
+            args=[outage_after_ms],
         )
         if not raw:
             return None
