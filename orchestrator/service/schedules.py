@@ -13,12 +13,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from orchestrator.engine.fires import due_ms, iso_ms, next_fire, next_fires
-from orchestrator.engine.state import TERMINAL_RUN
 from orchestrator.errors import BadRequest, DagqError, NotFound
 from orchestrator.service.idempotent import start_once
 from orchestrator.service.runs import RunService, now_ms
 from orchestrator.spec.schedule import ScheduleSpec
 from orchestrator.store.schedules import ScheduleStore, Stored
+from orchestrator.vocab import TERMINAL_RUN
 
 MAX_NOTE = 1024
 

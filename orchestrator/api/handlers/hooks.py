@@ -22,8 +22,8 @@ from orchestrator.errors import (
     RateLimited,
     Unavailable,
 )
-from orchestrator.security.audit import Outcome
 from orchestrator.service.hooks import HookDef, HookService
+from orchestrator.vocab import AuditOutcome
 
 RATE_ACTION = "hook_delivery"
 """The rate limiter's action for deliveries (``triggers.hook_rate_limit``, per hook)."""
@@ -91,7 +91,7 @@ async def deliver(request: web.Request) -> web.StreamResponse:
     service = _service(request)
     hook = await service.get(request.match_info["hookId"])
     raw = await _raw_body(request)
-    outcome: Outcome = "denied"
+    outcome = AuditOutcome.DENIED
     status, detail = 401, ""
     try:
         signature = service.authenticate(
@@ -108,7 +108,7 @@ async def deliver(request: web.Request) -> web.StreamResponse:
         except (LimitExceeded, RateLimited, Unavailable):
             await service.give_back(signature)  # worth a retry as it is
             raise
-        outcome, status, detail = "allowed", 202, f"run {run_id}"
+        outcome, status, detail = AuditOutcome.ALLOWED, 202, f"run {run_id}"
     except Exception as exc:
         status = getattr(exc, "http_status", 500)
         detail = getattr(exc, "message", type(exc).__name__)
@@ -121,7 +121,7 @@ async def deliver(request: web.Request) -> web.StreamResponse:
 
 
 async def _audit(
-    request: web.Request, hook: HookDef, outcome: Outcome, status: int, detail: str
+    request: web.Request, hook: HookDef, outcome: AuditOutcome, status: int, detail: str
 ) -> None:
     st = state(request)
     if not st.settings.workflow.security.audit_logging:
