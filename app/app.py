@@ -1,9 +1,9 @@
 """The dagq Textual app: modes, app-wide keys, the connection, and nothing else.
 
 Screens do the work; the app routes between them.  Modes (one screen stack each):
-``workflows`` (the list and, pushed on it, the Designer), ``monitor``, ``queues`` and
-``admin``, switched with ``1``-``4`` or the command palette.  Every mode's screen is
-built with the app's :class:`~app.session.Session`.  Build the app with
+``workflows`` (the list and, pushed on it, the Designer), ``monitor``, ``queues``,
+``admin`` and ``schedules``, switched with ``1``-``5`` or the command palette.  Every mode's
+screen is built with the app's :class:`~app.session.Session`.  Build the app with
 :func:`app.factory.create_app`.
 """
 
@@ -32,9 +32,16 @@ MODE_SCREENS: dict[str, str] = {
     "monitor": "app.screens.monitor:MonitorScreen",
     "queues": "app.screens.queues:QueuesScreen",
     "admin": "app.screens.admin:AdminScreen",
+    "schedules": "app.screens.schedules:SchedulesScreen",
 }
 """Each mode's screen class, ``module:Class``, constructed as ``Class(session)``."""
-MODE_TITLES = {"workflows": "Workflows", "monitor": "Monitor", "queues": "Queues", "admin": "Admin"}
+MODE_TITLES = {
+    "workflows": "Workflows",
+    "monitor": "Monitor",
+    "queues": "Queues",
+    "admin": "Admin",
+    "schedules": "Schedules",
+}
 NOTIFY_CHARS = 400
 """The most characters of one notification's message (a toast is a glance, not a log)."""
 NOTIFY_TITLE_WIDTH = 60
@@ -57,6 +64,7 @@ class DagqApp(App[None]):
         Binding("2", "mode('monitor')", "Monitor", show=False),
         Binding("3", "mode('queues')", "Queues", show=False),
         Binding("4", "mode('admin')", "Admin", show=False),
+        Binding("5", "mode('schedules')", "Schedules", show=False),
         Binding("f1", "help", "Help"),
     ]
 

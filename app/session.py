@@ -42,6 +42,10 @@ PERMISSION_ACTIONS: dict[str, str] = {
     "workflow:execute": "run workflows",
     "run:read": "see runs",
     "run:cancel": "cancel or retry runs",
+    "schedule:read": "see schedules",
+    "schedule:write": "change schedules",
+    "hook:read": "see webhooks",
+    "hook:write": "change webhooks",
     "system:configure": "administer the system",
 }
 """What each permission lets a person do, in words for "<role>s cannot <action>"."""

@@ -28,6 +28,7 @@ from urllib.parse import quote
 import aiohttp
 import orjson
 
+from orchestrator.client_triggers import TriggerCalls
 from orchestrator.client_wire import error_from, frames, loads, pause
 from orchestrator.errors import (
     ConfigError,
@@ -114,8 +115,9 @@ def client_for(
     return DagqClient(url, api_key=key, token=bearer, timeout_s=timeout_s)
 
 
-class DagqClient:
-    """Async client of one dagq API; use as ``async with``."""
+class DagqClient(TriggerCalls):
+    """Async client of one dagq API; use as ``async with`` (schedules and hooks:
+    :class:`~orchestrator.client_triggers.TriggerCalls`)."""
 
     def __init__(
         self,
@@ -180,15 +182,18 @@ class DagqClient:
         *,
         body: Any = None,
         params: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
         """One request; the decoded JSON answer (None for 204)."""
         session = self._ensure_session()
         data = orjson.dumps(body) if body is not None else None
-        headers = {"Content-Type": "application/json"} if data is not None else None
+        sent = dict(headers or {})
+        if data is not None:
+            sent["Content-Type"] = "application/json"
         query = _clean(params)
         try:
             async with session.request(
-                method, self.base_url + path, data=data, params=query, headers=headers
+                method, self.base_url + path, data=data, params=query, headers=sent or None
             ) as resp:
                 if resp.status == 204:
                     return None
@@ -286,8 +291,12 @@ class DagqClient:
         tags: Iterable[str] = (),
         metadata: Mapping[str, Any] | None = None,
         version: int | None = None,
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        """Start a run; ParameterError for bad parameters, RateLimited/LimitExceeded at limits."""
+        """Start a run; ParameterError for bad parameters, RateLimited/LimitExceeded at limits.
+
+        With ``idempotency_key`` a repeated start returns the first run (Conflict when the
+        parameters differ)."""
         body: dict[str, Any] = {"parameters": dict(params or {})}
         if priority is not None:
             body["priority"] = priority
@@ -297,7 +306,8 @@ class DagqClient:
             body["metadata"] = dict(metadata)
         if version is not None:
             body["version"] = version
-        return await self._obj("POST", f"{_wf(workflow_id)}/runs", body=body)
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        return await self._obj("POST", f"{_wf(workflow_id)}/runs", body=body, headers=headers)
 
     async def get_run(self, run_id: str) -> dict[str, Any]:
         """The run with every node."""

@@ -29,6 +29,21 @@ Cluster-wide, never touched by multi-key scripts:
     P{audit}:strangers:<min> hash  address -> unauthenticated requests refused in that minute
     P{audit}:files           hash  the policies files as last audited (digests, texts)
     P{cfg}:policy            hash  policy status published by API replicas
+    P{idem}:<sha256>         string  an Idempotency-Key's first run (JSON: run, fingerprint)
+
+Schedules, webhooks and backfills, hash tag ``{sched}`` (one slot: the scheduler's
+claim-and-advance script touches a schedule, the due set and its outcomes at once):
+    P{sched}:defs            hash  schedule id -> JSON definition
+    P{sched}:state:<id>      hash  next fire, last run, buffered fire, pause note, lease
+    P{sched}:due             zset  schedule id -> due ms (next fire + jitter)
+    P{sched}:out:<id>        list  the last outcomes, newest first (JSON)
+    P{sched}:tick            string  ms of the last scheduler pass (outage detection)
+    P{sched}:outage          string  "<from ms>,<to ms>": the last time no scheduler ran
+    P{sched}:lease:<id>      string  the process working on a schedule (token, TTL)
+    P{sched}:bf:<id>         hash  a schedule's backfill (range, cursor, max parallel)
+    P{sched}:backfills       set   schedule ids with a backfill under way
+    P{hook}:defs             hash  hook id -> JSON (workflow, mapping, secret digest)
+    P{hook}:seen:<sha256>    string  a used webhook signature (TTL: the allowed skew x2)
     P{web}:revoked:<sid>     string  a signed-out web session id (TTL: its remaining life)
     P{web}:link:<sha256>     string  an unused one-time sign-in link -> the user it signs in
     P{login}:user:<sha256>   zset  a user name's failed sign-ins in the window (ms scores)
@@ -175,6 +190,55 @@ class Keys:
     def login_address(self, address: str) -> str:
         """Failed sign-ins from one client address."""
         return f"{self.prefix}{{login}}:addr:{address}"
+
+    # -- triggers -----------------------------------------------------------------
+    def idempotency(self, key_sha256: str) -> str:
+        """An Idempotency-Key's record (by the sha256 of the key)."""
+        return f"{self.prefix}{{idem}}:{key_sha256}"
+
+    def schedules(self) -> str:
+        """Hash of schedule definitions."""
+        return f"{self.prefix}{{sched}}:defs"
+
+    def schedule_state(self, schedule_id: str) -> str:
+        """Hash of one schedule's moving parts (next fire, last run, lease...)."""
+        return f"{self.prefix}{{sched}}:state:{schedule_id}"
+
+    def schedules_due(self) -> str:
+        """Sorted set of schedule ids by due time (ms)."""
+        return f"{self.prefix}{{sched}}:due"
+
+    def schedule_outcomes(self, schedule_id: str) -> str:
+        """List of a schedule's last outcomes, newest first."""
+        return f"{self.prefix}{{sched}}:out:{schedule_id}"
+
+    def scheduler_tick(self) -> str:
+        """Time (ms) of the last scheduler pass of any process."""
+        return f"{self.prefix}{{sched}}:tick"
+
+    def scheduler_outage(self) -> str:
+        """The last span with no scheduler pass (``<from ms>,<to ms>``)."""
+        return f"{self.prefix}{{sched}}:outage"
+
+    def schedule_lease(self, schedule_id: str) -> str:
+        """Token of the process working on a schedule (with a TTL)."""
+        return f"{self.prefix}{{sched}}:lease:{schedule_id}"
+
+    def backfill(self, schedule_id: str) -> str:
+        """Hash of a schedule's backfill."""
+        return f"{self.prefix}{{sched}}:bf:{schedule_id}"
+
+    def backfills(self) -> str:
+        """Set of schedule ids with a backfill under way."""
+        return f"{self.prefix}{{sched}}:backfills"
+
+    def hooks(self) -> str:
+        """Hash of webhook definitions."""
+        return f"{self.prefix}{{hook}}:defs"
+
+    def hook_seen(self, signature_sha256: str) -> str:
+        """A webhook signature already used (refused when seen again)."""
+        return f"{self.prefix}{{hook}}:seen:{signature_sha256}"
 
     def policy_status(self) -> str:
         """Hash where API replicas publish their policy reload status."""

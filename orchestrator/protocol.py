@@ -35,11 +35,15 @@ class Job:
     input: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     timeout_s: float = 300.0
+    logical_time: str | None = None
+    """A scheduled run's fire time (ISO 8601), else None."""
 
     def encode(self) -> bytes:
         """Compact JSON for the stream field ``d``."""
+        extra = {"lt": self.logical_time} if self.logical_time else {}
         return orjson.dumps(
             {
+                **extra,
                 "run": self.run,
                 "node": self.node,
                 "attempt": self.attempt,
@@ -70,6 +74,7 @@ class Job:
             input=dict(d.get("input") or {}),
             params=dict(d.get("params") or {}),
             timeout_s=float(d.get("timeout_s", 300.0)),
+            logical_time=str(d["lt"]) if d.get("lt") else None,
         )
 
 

@@ -214,6 +214,20 @@ class WebSection(_Section):
     """An app with no input for this long is closed."""
 
 
+class TriggersSection(_Section):
+    """Idempotent starts, schedules and webhooks."""
+
+    idempotency_retention: Seconds = Field(default=86400.0, gt=0)
+    """How long an ``Idempotency-Key`` keeps answering with its first run."""
+    outage_after: Seconds = Field(default=10.0, ge=2.0)
+    """No scheduler pass for this long means every orchestrator was down: fires that fell
+    due meanwhile are *missed* and handled by each schedule's ``catchup``."""
+    hook_max_skew: Seconds = Field(default=300.0, gt=0)
+    """A webhook's ``X-Dagq-Timestamp`` may be this far from the server's clock."""
+    hook_rate_limit: str = "60/minute"
+    """Deliveries one webhook accepts (``N/second|minute|hour``)."""
+
+
 class Settings(BaseSettings):
     """Every setting of a dagq process."""
 
@@ -237,6 +251,7 @@ class Settings(BaseSettings):
     redis: RedisSection = Field(default_factory=RedisSection)
     api: ApiSection = Field(default_factory=ApiSection)
     web: WebSection = Field(default_factory=WebSection)
+    triggers: TriggersSection = Field(default_factory=TriggersSection)
 
     @classmethod
     def settings_customise_sources(

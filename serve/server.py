@@ -31,6 +31,7 @@ from textual_serve.server import Server
 
 from orchestrator.errors import DagqError, Unavailable
 from serve.app_process import DagqAppService, LiveApp, app_environment
+from serve.hook_proxy import hook_relay
 from serve.login import SESSION_COOKIE, LoginFlow
 from serve.pages import (
     NONCE,
@@ -162,6 +163,7 @@ class DagqServer(Server):
                 web.post("/login", self.login.handle_login, name="login_post"),
                 web.post("/logout", self.login.handle_logout, name="logout"),
                 web.get("/healthz", self.handle_healthz, name="healthz"),
+                web.post("/hooks/{hookId}", hook_relay(self.api_url), name="hook"),
                 web.static("/static", self.statics_path, name="static"),
             ]
         )

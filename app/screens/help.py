@@ -51,7 +51,8 @@ def help_text(shortcuts: Mapping[str, str]) -> str:
 | `ctrl+p` | every action, by name |
 | `escape` | cancel a connection, leave a dialog, back to the list |
 
-**Screens**: `1` Workflows, `2` Monitor, `3` Queues, `4` Admin.
+**Screens**: `1` Workflows, `2` Monitor, `3` Queues, `4` Admin, `5` Schedules
+(`p` pause, `r` resume, `t` trigger).
 
 **Workflows**: `enter` opens in the Designer, `n` new, `i` import a YAML/JSON file,
 `x` export, `delete` deletes, `v` versions (open an old version read-only, or compare

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from textual.app import SystemCommand
 from textual.markup import escape
 from textual.screen import Screen
+from textual.timer import Timer
 
 from app.screens.dialogs.confirm import ConfirmDialog
 from app.session import Session, describe_error
@@ -79,6 +80,44 @@ class OpsScreen(Screen[None]):
             if not quiet:
                 self.notify(describe_error(exc), title="Unexpected error", severity="error")
         return None
+
+
+class PollingScreen(OpsScreen):
+    """An operations screen that reloads every ``refresh_s`` while it is shown."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        refresh_s: float = 1.0,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        """A screen over ``session`` polling every ``refresh_s`` once started."""
+        super().__init__(session, name=name, id=id, classes=classes)
+        self.refresh_s = refresh_s
+        self._timer: Timer | None = None
+
+    def load(self) -> object:
+        """Reload the screen's data (override; usually a worker)."""
+        raise NotImplementedError
+
+    def start_polling(self) -> None:
+        """Load now, then every ``refresh_s``."""
+        self.load()
+        self._timer = self.set_interval(self.refresh_s, self.load)
+
+    def on_screen_suspend(self) -> None:
+        """No polling while another mode is shown."""
+        if self._timer is not None:
+            self._timer.pause()
+
+    def on_screen_resume(self) -> None:
+        """Poll again, starting now."""
+        if self._timer is not None:
+            self._timer.resume()
+            self.load()
 
 
 def confirm_then(

@@ -16,10 +16,9 @@ from textual import on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.timer import Timer
 from textual.widgets import Button, DataTable, Footer, Header, Static
 
-from app.screens.ops_base import OpsScreen, confirm_then
+from app.screens.ops_base import PollingScreen, confirm_then
 from app.session import Session
 from app.text import safe
 from app.widgets.dead_letters import DeadLetters, LetterRef
@@ -30,7 +29,7 @@ from app.widgets.workers_table import WorkersTable
 ADMIN_PERMISSION = "system:configure"
 
 
-class QueuesScreen(OpsScreen):
+class QueuesScreen(PollingScreen):
     """The queues, their workers and their dead letters."""
 
     CSS_PATH = "queues.tcss"
@@ -52,10 +51,8 @@ class QueuesScreen(OpsScreen):
         classes: str | None = None,
     ) -> None:
         """The queues of ``session``'s API, refreshed every ``refresh_s`` while shown."""
-        super().__init__(session, name=name, id=id, classes=classes)
-        self.refresh_s = refresh_s
+        super().__init__(session, refresh_s=refresh_s, name=name, id=id, classes=classes)
         self.queues: dict[str, Any] | None = None
-        self._timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         """Queues | workers over the dead letters."""
@@ -83,19 +80,7 @@ class QueuesScreen(OpsScreen):
             self.query_one("#dead-note", Static).update(safe(reason))
             self.notify(reason, title="Not available", severity="warning")
             return
-        self.load()
-        self._timer = self.set_interval(self.refresh_s, self.load)
-
-    def on_screen_suspend(self) -> None:
-        """No polling while another mode is shown."""
-        if self._timer is not None:
-            self._timer.pause()
-
-    def on_screen_resume(self) -> None:
-        """Poll again, starting now."""
-        if self._timer is not None:
-            self._timer.resume()
-            self.load()
+        self.start_polling()
 
     @property
     def dead_letters(self) -> DeadLetters:

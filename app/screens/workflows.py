@@ -22,8 +22,10 @@ from app.screens.dialogs.confirm import ConfirmDialog
 from app.screens.dialogs.path import PathDialog
 from app.screens.dialogs.text_input import InputDialog
 from app.screens.dialogs.versions import VersionChoice, VersionPicker
+from app.screens.schedules import when_text
 from app.session import PERMISSION_ACTIONS, Session, describe_error
 from app.text import clip, safe
+from app.widgets.ops_format import stamp
 from orchestrator.errors import DagqError, NotFound
 from orchestrator.spec.diff import compare
 from orchestrator.spec.export import dump_spec
@@ -74,12 +76,15 @@ class WorkflowsScreen(Screen[None]):
         super().__init__()
         self.session = session
         self.rows: list[dict[str, Any]] = []
+        self.schedules: dict[str, list[dict[str, Any]]] = {}
+        """Schedules by workflow id (loaded with the list when the role may read them)."""
 
     def compose(self) -> ComposeResult:
         """Filter, table, a line about the list and the role."""
         with Vertical(id="frame"):
             yield Input(placeholder="filter: name  tag:demo  status:draft", id="filter")
             yield DataTable(id="list", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="schedules")
             yield Static("", id="summary")
             yield Static("", id="role")
         yield Footer(compact=True)
@@ -128,7 +133,37 @@ class WorkflowsScreen(Screen[None]):
                 safe(f"Cannot list workflows: {describe_error(exc)}", width=300)
             )
             return
+        self.schedules = await self._schedules()
         self.show_rows(rows)
+
+    async def _schedules(self) -> dict[str, list[dict[str, Any]]]:
+        if not self.session.can("schedule:read"):
+            return {}
+        try:
+            rows = await self.session.call(self.session.client.list_schedules())
+        except DagqError:
+            return {}  # the list works without them
+        by_workflow: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            by_workflow.setdefault(str(row.get("workflowId")), []).append(row)
+        return by_workflow
+
+    def show_schedules(self) -> None:
+        """The highlighted workflow's schedules, on one line (hidden when it has none)."""
+        line = self.query_one("#schedules", Static)
+        rows = self.schedules.get(self.selected_id() or "", [])
+        line.display = bool(rows)
+        if not rows:
+            return
+        parts = []
+        for row in rows:
+            state = "paused" if row.get("paused") else f"next {stamp(row.get('nextFireTime'))}"
+            parts.append(f"{row.get('id')} ({when_text(row)}, {state})")
+        line.update(safe("schedules: " + " · ".join(parts), width=300))
+
+    @on(DataTable.RowHighlighted, "#list")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.show_schedules()
 
     def show_rows(self, rows: list[dict[str, Any]]) -> None:
         """Fill the table, keeping the selected workflow selected."""
@@ -150,6 +185,7 @@ class WorkflowsScreen(Screen[None]):
         ids = [r["id"] for r in rows]
         if keep in ids:
             table.move_cursor(row=ids.index(keep))
+        self.show_schedules()
         count = f"{len(rows)} workflow{'s' if len(rows) != 1 else ''}"
         self.query_one("#summary", Static).update(
             safe(f"{count} · enter open · n new · i import · x export · v versions · / filter")

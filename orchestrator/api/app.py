@@ -13,6 +13,7 @@ from aiohttp import web
 from aiohttp.web_urldispatcher import AbstractRoute
 
 from orchestrator.api.handlers.health import OPENAPI_DOC, encode_document
+from orchestrator.api.handlers.hooks import RATE_ACTION
 from orchestrator.api.metrics import ApiMetrics
 from orchestrator.api.middleware import ROUTE_INDEX, guard, outer
 from orchestrator.api.openapi import build_document
@@ -90,7 +91,14 @@ def create_app(
         audit=audit,
         strangers=StrangerCounter(conn.redis, conn.keys),
         files=FileAuditor(audit, conn.redis, conn.keys, on_disk=on_disk),
-        limiter=RateLimiter.from_settings(conn.redis, conn.keys, settings),
+        limiter=RateLimiter(
+            conn.redis,
+            conn.keys,
+            {
+                **settings.workflow.security.rate_limiting,
+                RATE_ACTION: settings.triggers.hook_rate_limit,
+            },
+        ),
         queue=JobQueue(conn.redis, conn.keys, settings),
         workers=LiveWorkers(conn.redis, conn.keys, settings),
         metrics=ApiMetrics(),

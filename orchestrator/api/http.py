@@ -9,6 +9,8 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from orchestrator.api.state import STATE, ApiState, Identity
+from orchestrator.errors import BadRequest, PayloadTooLarge
+from orchestrator.spec.loader import nested_deeper_than
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -75,3 +77,28 @@ def json_response(
 def no_content() -> web.Response:
     """204."""
     return web.Response(status=204)
+
+
+def decode_json(raw: bytes, max_depth: int) -> Any:
+    """A JSON object from ``raw``, nested at most ``max_depth`` levels; 400 or 413 if not."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if "depth limit" in str(exc):  # orjson's own ceiling (1,024), far above ours
+            raise _too_deep(max_depth) from None
+        raise BadRequest(f"malformed JSON body: {exc}") from None
+    if not isinstance(data, dict):
+        # Every body of this API is an object; ``null`` or a list is not "no body".
+        raise BadRequest("the body must be a JSON object")
+    if nested_deeper_than(data, max_depth):
+        raise _too_deep(max_depth)
+    return data
+
+
+def _too_deep(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"the request body nests objects and lists more than {limit} levels deep; the limit "
+        "is workflow.resource_limits.max_json_depth",
+        code="NESTING_TOO_DEEP",
+        details={"limit": limit},
+    )

@@ -25,13 +25,20 @@ import uuid
 import zlib
 from typing import Any
 
-import orjson
 import structlog
 from aiohttp import web
 from aiohttp.web_urldispatcher import AbstractRoute
 from pydantic import BaseModel, ValidationError
 
-from orchestrator.api.http import BODY, IDENTITY, QUERY, REQUEST_ID, ROLE, json_response
+from orchestrator.api.http import (
+    BODY,
+    IDENTITY,
+    QUERY,
+    REQUEST_ID,
+    ROLE,
+    decode_json,
+    json_response,
+)
 from orchestrator.api.routes import AUTHENTICATED, PUBLIC, Route
 from orchestrator.api.state import STATE, ApiState, Identity
 from orchestrator.errors import (
@@ -47,7 +54,6 @@ from orchestrator.errors import (
 from orchestrator.logs import describe_exception
 from orchestrator.security import tokens
 from orchestrator.security.audit import Outcome, Pending
-from orchestrator.spec.loader import nested_deeper_than
 from orchestrator.vocab import AuditOutcome
 
 log = structlog.get_logger("dagq.api")
@@ -316,31 +322,6 @@ def inflate(raw: bytes, encoding: str, max_bytes: int) -> bytes:
     if not inflater.eof:
         raise BadRequest(f"the request body ends inside its {encoding} data")
     return out
-
-
-def decode_json(raw: bytes, max_depth: int) -> Any:
-    """A JSON object from ``raw``, nested at most ``max_depth`` levels; 400 or 413 if not."""
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        if "depth limit" in str(exc):  # orjson's own ceiling (1,024), far above ours
-            raise _too_deep(max_depth) from None
-        raise BadRequest(f"malformed JSON body: {exc}") from None
-    if not isinstance(data, dict):
-        # Every body of this API is an object; ``null`` or a list is not "no body".
-        raise BadRequest("the body must be a JSON object")
-    if nested_deeper_than(data, max_depth):
-        raise _too_deep(max_depth)
-    return data
-
-
-def _too_deep(limit: int) -> PayloadTooLarge:
-    return PayloadTooLarge(
-        f"the request body nests objects and lists more than {limit} levels deep; the limit "
-        "is workflow.resource_limits.max_json_depth",
-        code="NESTING_TOO_DEEP",
-        details={"limit": limit},
-    )
 
 
 def parse_body(route: Route, data: Any) -> Any:

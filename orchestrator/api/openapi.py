@@ -128,6 +128,14 @@ def _component_refs(routes: Iterable[Route]) -> tuple[Refs, dict[str, Any]]:
     return out, defs.get("$defs", {})
 
 
+HEADER_TEXT = {
+    "X-Dagq-Timestamp": "Unix seconds when the delivery was signed (at most 5 min off)",
+    "X-Dagq-Signature": "sha256=<hex of HMAC-SHA256(secret, timestamp + '.' + raw body)>",
+    "Idempotency-Key": "Start at most once: within the retention window (24 h by default) "
+    "the same key answers 200 with the first run; with other parameters, 409.",
+}
+
+
 def _error(status: int) -> dict[str, Any]:
     return {
         "description": _ERROR_TEXT.get(status, "Error"),
@@ -169,6 +177,16 @@ def operation(
     params = path_parameters(route.path)
     if route.query is not None:
         params += query_parameters(route.query)
+    params += [
+        {
+            "name": name,
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string", "maxLength": 255},
+            "description": HEADER_TEXT.get(name, name),
+        }
+        for name in route.headers
+    ]
     if params:
         op["parameters"] = params
     if route.body is not None:
@@ -192,6 +210,11 @@ def operation(
         kind: Literal["string", "object"] = "string" if "text" in route.media_type else "object"
         success["content"] = {route.media_type: {"schema": {"type": kind}}}
     responses: dict[str, Any] = {str(route.status): success}
+    if route.replay_status is not None:
+        responses[str(route.replay_status)] = {
+            "description": "The run an earlier start with the same Idempotency-Key created",
+            "content": success.get("content", {}),
+        }
     for status in _error_statuses(route):
         responses[str(status)] = _error(status)
     op["responses"] = responses

@@ -17,7 +17,8 @@ from pydantic import BaseModel
 
 from orchestrator.api import insight_schemas as si
 from orchestrator.api import schemas as s
-from orchestrator.api.handlers import admin, health, insight, runs, workflows
+from orchestrator.api import trigger_schemas as ts
+from orchestrator.api.handlers import admin, health, hooks, insight, runs, schedules, workflows
 from orchestrator.api.http import API_PREFIX
 from orchestrator.spec.model import WorkflowSpec
 
@@ -58,6 +59,10 @@ class Route:
     event_stream: bool = False
     """Also answers ``text/event-stream``."""
     media_type: str = "application/json"
+    headers: tuple[str, ...] = ()
+    """Request headers the route reads (documented in the OpenAPI document)."""
+    replay_status: int | None = None
+    """A second success status (200 when an ``Idempotency-Key`` returns the first run)."""
 
     @property
     def mutating(self) -> bool:
@@ -71,8 +76,11 @@ def _r(method: str, path: str, handler: Handler, permission: str, op: str, summa
 
 
 W, R, N, V, A = "workflows", "runs", "nodes", "versions", "admin"
+S, H = "schedules", "hooks"
+HK = "/hooks/{hookId}"
 WF = "/workflows/{workflowId}"
 RUN = "/runs/{runId}"
+SC = "/schedules/{scheduleId}"
 
 ROUTES: tuple[Route, ...] = (
     # -- workflows ----------------------------------------------------------------------
@@ -111,7 +119,8 @@ ROUTES: tuple[Route, ...] = (
        "List a workflow's runs", R, response=s.RunList, query=s.RunListQuery, errors=(404,)),
     _r("POST", WF + "/runs", runs.start_run, "workflow:execute", "startWorkflowRun",
        "Start a run", R, status=201, response=s.WorkflowRun, body=s.RunParameters,
-       errors=(404, 409, 422, 429), rate_limit="start_run"),
+       errors=(404, 409, 422, 429), rate_limit="start_run", headers=("Idempotency-Key",),
+       replay_status=200),
     _r("GET", "/runs", runs.list_runs, "run:read", "listRuns", "List runs", R,
        response=s.RunList, query=s.AllRunsQuery),
     _r("GET", RUN, runs.get_run, "run:read", "getWorkflowRun", "Get a run", R,
@@ -146,6 +155,47 @@ ROUTES: tuple[Route, ...] = (
     _r("GET", WF + "/stats", insight.stats, "run:read", "getWorkflowStats",
        "Duration percentiles per node over the workflow's last finished runs", W,
        response=si.WorkflowStats, query=si.StatsQuery, errors=(404,)),
+    # -- schedules ----------------------------------------------------------------------
+    _r("GET", "/schedules", schedules.list_schedules, "schedule:read", "listSchedules",
+       "List schedules", S, response=ts.ScheduleList, query=ts.ScheduleListQuery),
+    _r("POST", "/schedules", schedules.create_schedule, "schedule:write", "createSchedule",
+       "Create a schedule", S, status=201, response=ts.ScheduleView, body=ts.ScheduleSpec,
+       body_required=True, errors=(404, 409)),
+    _r("GET", SC, schedules.get_schedule, "schedule:read", "getSchedule",
+       "Get a schedule: next 5 fires, last 20 outcomes", S, response=ts.ScheduleView,
+       errors=(404,)),
+    _r("PUT", SC, schedules.update_schedule, "schedule:write", "updateSchedule",
+       "Replace a schedule", S, response=ts.ScheduleView, body=ts.ScheduleUpdate,
+       body_required=True, errors=(404,)),
+    _r("DELETE", SC, schedules.delete_schedule, "schedule:write", "deleteSchedule",
+       "Delete a schedule (its runs stay)", S, status=204, errors=(404,)),
+    _r("POST", SC + "/pause", schedules.pause_schedule, "schedule:write", "pauseSchedule",
+       "Pause a schedule, with a note", S, response=ts.ScheduleView, body=ts.PauseNote,
+       errors=(404,)),
+    _r("POST", SC + "/resume", schedules.resume_schedule, "schedule:write", "resumeSchedule",
+       "Resume a schedule from its next fire time", S, response=ts.ScheduleView,
+       body=ts.PauseNote, errors=(404,)),
+    _r("POST", SC + "/trigger", schedules.trigger_schedule, "workflow:execute",
+       "triggerSchedule", "Start a run of the schedule now", S, response=ts.ScheduleView,
+       errors=(404, 429), rate_limit="start_run"),
+    _r("POST", SC + "/backfill", schedules.start_backfill, "workflow:execute",
+       "startBackfill", "Start one run per fire time in a past range", S, status=202,
+       response=ts.BackfillView, body=ts.BackfillRequest, body_required=True,
+       errors=(404, 409)),
+    _r("GET", SC + "/backfill", schedules.get_backfill, "schedule:read", "getBackfill",
+       "The schedule's backfill and its progress", S, response=ts.BackfillView,
+       errors=(404,)),
+    # -- webhooks -----------------------------------------------------------------------
+    _r("GET", "/hooks", hooks.list_hooks, "hook:read", "listHooks", "List webhooks", H,
+       response=ts.HookList),
+    _r("POST", "/hooks", hooks.create_hook, "hook:write", "createHook",
+       "Create a webhook (the answer holds its secret, shown this once)", H, status=201,
+       response=ts.HookSecret, body=ts.HookCreate, body_required=True, errors=(404,)),
+    _r("DELETE", HK, hooks.delete_hook, "hook:write", "deleteHook", "Delete a webhook", H,
+       status=204, errors=(404,)),
+    _r("POST", HK + "/rotate", hooks.rotate_hook, "hook:write", "rotateHook",
+       "A new secret for a webhook (the old one stops working)", H,
+       response=ts.HookSecret, errors=(404,)),
     # -- administration -----------------------------------------------------------------
     _r("GET", "/whoami", admin.whoami, AUTHENTICATED, "whoami",
        "The caller, its role and permissions", A, response=s.WhoAmI),
@@ -176,6 +226,11 @@ ROUTES: tuple[Route, ...] = (
           response=s.Health),
     Route("GET", "/readyz", health.readyz, PUBLIC, "readyz", "Readiness (Redis reachable)",
           "health", response=s.Health, errors=(503,)),
+    Route("POST", HK, hooks.deliver, PUBLIC, "deliverHook",
+          "A signed webhook delivery: X-Dagq-Timestamp and X-Dagq-Signature "
+          "(sha256=<hex HMAC-SHA256(secret, timestamp + '.' + raw body)>) start a run",
+          H, status=202, response=ts.HookAccepted, errors=(401, 404, 409, 413, 422, 429),
+          headers=("X-Dagq-Timestamp", "X-Dagq-Signature", "Idempotency-Key")),
     Route("GET", "/metrics", health.metrics, PUBLIC, "metrics", "Prometheus metrics",
           "health", media_type="text/plain"),
     Route("GET", API_PREFIX + "/openapi.json", health.openapi, PUBLIC, "openapi",

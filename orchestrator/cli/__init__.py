@@ -27,6 +27,8 @@ ORCHESTRATOR_COMMANDS: dict[str, str] = {
     "workflows": "orchestrator.cli.remote_cmds:workflows",
     "runs": "orchestrator.cli.remote_cmds:runs",
     "queues": "orchestrator.cli.remote_cmds:queues",
+    "schedules": "orchestrator.cli.schedule_cmds:schedules",
+    "hooks": "orchestrator.cli.hook_cmds:hooks",
     "bench": "orchestrator.cli.bench_cmd:bench",
 }
 

@@ -34,7 +34,6 @@ ExtraTask = Callable[[Connection, asyncio.Event], Coroutine[Any, Any, None]]
 """A coroutine function run beside the worker until the stop event is set."""
 
 
-
 def install_stop_signals(stop: asyncio.Event) -> None:
     """SIGTERM and SIGINT set ``stop`` (graceful); a second signal exits at once."""
     loop = asyncio.get_running_loop()

@@ -215,6 +215,7 @@ class Tx:
             input=payload,
             params=dict(self.base.params),
             timeout_s=self.cfg.timeout_for(node),
+            logical_time=self.base.meta.get("scheduledTime"),
         )
         self.set(
             node_id,

@@ -14,6 +14,10 @@ PERMISSIONS: tuple[str, ...] = (
     "workflow:execute",
     "run:read",
     "run:cancel",
+    "schedule:read",
+    "schedule:write",
+    "hook:read",
+    "hook:write",
     "system:configure",
 )
 """Every permission the design names; API routes declare one of these."""

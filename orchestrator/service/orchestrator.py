@@ -40,6 +40,7 @@ from orchestrator.errors import DagqError
 from orchestrator.keys import ORCH_GROUP
 from orchestrator.protocol import InboxMessage
 from orchestrator.service.runs import RunService
+from orchestrator.service.scheduler import Scheduler
 from orchestrator.store.queue_admin import QueueAdmin
 from orchestrator.store.timers import Timers
 
@@ -81,6 +82,7 @@ class Orchestrator:
         batch: int = 1000,
         claim_idle_s: float | None = None,
         cache_size: int = 4096,
+        schedules: bool = True,
     ) -> None:
         self.service = service
         self.redis: aioredis.Redis = service.redis
@@ -96,6 +98,7 @@ class Orchestrator:
         self.timers = Timers(self.redis, self.keys)
         self.admin = QueueAdmin(self.redis, self.keys)
         self.applied = 0
+        self.scheduler = Scheduler(service) if schedules else None
 
     async def ensure_groups(self) -> None:
         """Create the ``orch`` consumer group on every shard's inbox."""
@@ -121,6 +124,8 @@ class Orchestrator:
             asyncio.create_task(self.timers.run(stop, max_sleep_s=0.25)),
             asyncio.create_task(self._claim_loop(stop)),
         ]
+        if self.scheduler is not None:
+            others.append(asyncio.create_task(self.scheduler.run(stop)))
         try:
             await stop.wait()
             await asyncio.wait(consumers, timeout=grace_s)

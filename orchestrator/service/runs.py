@@ -104,11 +104,13 @@ class RunService:
         priority: int | None = None,
         user: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
     ) -> RunState:
         """Start a run of the workflow's current (or given) version.
 
         Parameters are checked before anything is queued; ``ParameterError`` names
         every problem.  ``LimitExceeded`` when ``max_concurrent_runs`` are active.
+        ``run_id`` is given by :mod:`orchestrator.service.idempotent` (reserved first).
         """
         if version is None:
             record = await self.workflows.get(workflow_id)
@@ -121,7 +123,7 @@ class RunService:
             meta["startedBy"] = user
         state, commands = transitions.start(
             graph,
-            run_id=new_run_id(),
+            run_id=run_id or new_run_id(),
             workflow_version=version,
             params=resolved,
             now_ms=now_ms(),

@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from orchestrator.errors import BadRequest, NotFound, SpecInvalid
 from orchestrator.spec.model import NODE_TYPES, WorkflowSpec
+from orchestrator.spec.schedule import ScheduleSpec, parse_schedules
 
 Format = Literal["yaml", "json"]
 MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
@@ -463,8 +464,30 @@ def read_document(path: str | os.PathLike[str]) -> str:
 
 
 def load_file(path: str | os.PathLike[str]) -> WorkflowSpec:
-    """Read and load a ``.yaml``/``.yml``/``.json`` spec file (format from its name)."""
-    return load_text(read_document(path), filename=str(path))
+    """Read and load a ``.yaml``/``.yml``/``.json`` spec file (format from its name).
+
+    A file's ``schedules:`` list is checked and left out (see :func:`load_file_schedules`).
+    """
+    return load_file_schedules(path)[0]
+
+
+def load_file_schedules(
+    path: str | os.PathLike[str],
+) -> tuple[WorkflowSpec, list[ScheduleSpec]]:
+    """A spec file's workflow and the :class:`ScheduleSpec` list of its ``schedules:``."""
+    raw = parse_document(read_document(path), str(path))
+    items = raw.pop("schedules", None) if isinstance(raw, dict) else None
+    spec, issues = build_spec(raw)
+    if spec is None:
+        raise spec_invalid(issues, str(path))
+    if items is None:
+        return spec, []
+    try:
+        return spec, parse_schedules(spec.id, items)
+    except (ValidationError, ValueError) as exc:
+        message = str(exc).splitlines()
+        why = "; ".join(line.strip() for line in message[:3])
+        raise spec_invalid([SpecIssue("SCHEMA", f"schedules: {why}")], str(path)) from None
 
 
 # --- export -----------------------------------------------------------------------------

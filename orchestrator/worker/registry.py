@@ -58,6 +58,9 @@ class HandlerContext:
     token: str = ""
     """The attempt's lease token, ``<epoch>.<attempt>``: the epoch grows with each retry of
     the run, the attempt with each retry of the node."""
+    logical_time: str | None = None
+    """For a run started by a schedule or a backfill: its fire time (ISO 8601, UTC), the
+    moment the run stands for (a nightly report's day); None for other runs."""
 
     @property
     def idempotency_key(self) -> str:

@@ -219,6 +219,7 @@ class Worker:
             handler=job.handler,
             timeout_s=job.timeout_s,
             token=job.token,
+            logical_time=job.logical_time,
         )
         timeout = job.timeout_s if job.timeout_s > 0 else None
         try:

@@ -25,8 +25,19 @@ DESIGN: dict[str, set[str]] = {
         "workflow:update",
         "workflow:delete",
         "workflow:validate",
+        "schedule:read",
+        "schedule:write",
+        "hook:read",
+        "hook:write",
     },
-    "operator": {"workflow:read", "workflow:execute", "run:read", "run:cancel"},
+    "operator": {
+        "workflow:read",
+        "workflow:execute",
+        "run:read",
+        "run:cancel",
+        "schedule:read",
+        "hook:read",
+    },
     "admin": {
         "workflow:create",
         "workflow:read",
@@ -36,10 +47,21 @@ DESIGN: dict[str, set[str]] = {
         "workflow:execute",
         "run:read",
         "run:cancel",
+        "schedule:read",
+        "schedule:write",
+        "hook:read",
+        "hook:write",
         "system:configure",
     },
 }
-FILL = {"workflowId": "wf-matrix", "runId": "run-matrix", "nodeId": "n1", "version": "1"}
+FILL = {
+    "workflowId": "wf-matrix",
+    "runId": "run-matrix",
+    "nodeId": "n1",
+    "version": "1",
+    "scheduleId": "sc-matrix",
+    "hookId": "hk-matrix",
+}
 
 
 def _url(route: Route) -> str:

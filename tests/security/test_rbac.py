@@ -23,8 +23,20 @@ DESIGN: dict[str, set[str]] = {
         "workflow:update",
         "workflow:delete",
         "workflow:validate",
+        # Issue 15: designers write schedules and webhooks, operators read them.
+        "schedule:read",
+        "schedule:write",
+        "hook:read",
+        "hook:write",
     },
-    "workflow_operator": {"workflow:read", "workflow:execute", "run:read", "run:cancel"},
+    "workflow_operator": {
+        "workflow:read",
+        "workflow:execute",
+        "run:read",
+        "run:cancel",
+        "schedule:read",
+        "hook:read",
+    },
     "workflow_admin": set(PERMISSIONS),
 }
 USERS = {"dee": "workflow_designer", "otto": "workflow_operator", "ada": "workflow_admin"}
@@ -65,7 +77,13 @@ def test_role_and_permission_lookup(policies_with_users: Path) -> None:
     authz = Authorizer.from_dir(policies_with_users)
     assert authz.role_of("otto") == "workflow_operator"
     assert authz.role_of("nobody") is None
-    assert authz.permissions_of("workflow_admin") == ["workflow:*", "run:*", "system:configure"]
+    assert authz.permissions_of("workflow_admin") == [
+        "workflow:*",
+        "run:*",
+        "schedule:*",
+        "hook:*",
+        "system:configure",
+    ]
     assert authz.permissions_of("nope") == []
 
 
@@ -215,6 +233,6 @@ def test_poll_waits_for_the_file_to_settle(policies_with_users: Path) -> None:
 def test_status_to_dict(policies_with_users: Path) -> None:
     data = Authorizer.from_dir(policies_with_users).status().to_dict()
     assert data["roles"] == sorted(ROLES)
-    assert data["policyLines"] == 15
+    assert data["policyLines"] == 23
     assert data["inError"] is False
     assert str(data["loadedAt"]).endswith("Z")

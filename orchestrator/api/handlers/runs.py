@@ -13,6 +13,7 @@ from orchestrator.api.http import body, json_response, no_content, query, state,
 from orchestrator.api.shapes import node_shape, run_shape, summaries_shape
 from orchestrator.api.sse import event_view, stream_events, wants_stream
 from orchestrator.errors import BadRequest, DagqError, NotFound
+from orchestrator.service.idempotent import start_once
 from orchestrator.service.runs import RunService, RunSummary
 
 _STREAM_ID = re.compile(r"^\d{1,20}(-\d{1,20})?$")
@@ -51,17 +52,37 @@ async def start_run(request: web.Request) -> web.StreamResponse:
     metadata = dict(p.metadata)
     if p.tags:
         metadata["tags"] = list(p.tags)
-    run = await st.service.start(
-        request.match_info["workflowId"],
-        p.parameters,
-        version=p.version,
-        priority=p.priority,
-        user=user(request),
-        metadata=metadata,
-    )
-    st.metrics.runs_started.inc()
+    key = request.headers.get("Idempotency-Key")
+    workflow_id = request.match_info["workflowId"]
+    created = True
+    if key is not None:
+        started = await start_once(
+            st.service,
+            workflow_id,
+            p.parameters,
+            key=key,
+            version=p.version,
+            priority=p.priority,
+            user=user(request),
+            metadata=metadata,
+        )
+        run, created = started.state, started.created
+    else:
+        run = await st.service.start(
+            workflow_id,
+            p.parameters,
+            version=p.version,
+            priority=p.priority,
+            user=user(request),
+            metadata=metadata,
+        )
+    headers = {"Location": f"/api/v1/runs/{run.run_id}"}
+    if created:
+        st.metrics.runs_started.inc()
+    else:
+        headers["Idempotent-Replayed"] = "true"
     view = run_shape(await st.service.describe(run))
-    return json_response(view, status=201, headers={"Location": f"/api/v1/runs/{run.run_id}"})
+    return json_response(view, status=201 if created else 200, headers=headers)
 
 
 async def _summaries(service: RunService, rows: list[RunSummary]) -> list[dict[str, Any]]:

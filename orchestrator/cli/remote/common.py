@@ -21,6 +21,7 @@ from orchestrator.settings import load_settings
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
+
 def api_options(func: F) -> F:
     """``--api URL`` and ``--key KEY`` (also ``DAGQ_API_URL``/``DAGQ_API_KEY``)."""
     func = click.option(

@@ -93,6 +93,13 @@ def runs() -> None:
 @click.option("--priority", type=click.IntRange(0, 10), default=None, help="0 (low) to 10 (high).")
 @click.option("--version", type=click.IntRange(1), default=None, help="Pin this workflow version.")
 @click.option("--tag", "tags", multiple=True, help="Tag the run (repeatable).")
+@click.option(
+    "--idempotency-key",
+    "idempotency_key",
+    metavar="KEY",
+    default=None,
+    help="Start at most once: the same key again prints the first run's id.",
+)
 @click.option("--wait", is_flag=True, help="Wait for the end; exit 1 unless it completed.")
 @json_option
 @api_options
@@ -103,6 +110,7 @@ def start(
     priority: int | None,
     version: int | None,
     tags: tuple[str, ...],
+    idempotency_key: str | None,
     wait: bool,
     as_json: bool,
     api_url: str | None,
@@ -112,7 +120,14 @@ def start(
     params = parse_params(params_json, pairs)
 
     async def go(c: DagqClient) -> dict[str, Any]:
-        run = await c.start_run(workflow_id, params, priority=priority, tags=tags, version=version)
+        run = await c.start_run(
+            workflow_id,
+            params,
+            priority=priority,
+            tags=tags,
+            version=version,
+            idempotency_key=idempotency_key,
+        )
         return await _wait(c, run) if wait else run
 
     run = Remote(api_url, api_key, as_json).run("start runs", go)

@@ -14,8 +14,9 @@ from orchestrator.cli.remote.render import echo_json, echo_table, issue_lines, w
 from orchestrator.client import DagqClient
 from orchestrator.errors import DagqError, NotFound
 from orchestrator.spec.export import dump_spec, spec_to_data
-from orchestrator.spec.loader import load_file
+from orchestrator.spec.loader import load_file_schedules
 from orchestrator.spec.model import WorkflowSpec
+from orchestrator.spec.schedule import ScheduleSpec
 
 _SPEC_FIELDS = frozenset(WorkflowSpec.model_fields)
 
@@ -119,7 +120,7 @@ def push(
     (exit 1).  Pushing an unchanged spec stores nothing.
     """
     try:
-        spec = load_file(file)
+        spec, schedules = load_file_schedules(file)
     except DagqError as exc:
         fail(exc, action="push workflows", as_json=as_json)
 
@@ -137,11 +138,31 @@ def push(
         )
         return updated, "updated"
 
-    record, outcome = Remote(api_url, api_key, as_json).run("push workflows", store)
+    async def push_all(c: DagqClient) -> tuple[dict[str, Any], str, list[str]]:
+        record, outcome = await store(c)
+        return record, outcome, await apply_schedules(c, schedules)
+
+    record, outcome, applied = Remote(api_url, api_key, as_json).run("push workflows", push_all)
     if as_json:
-        echo_json({"id": record["id"], "version": record["version"], "outcome": outcome})
+        answer = {"id": record["id"], "version": record["version"], "outcome": outcome}
+        echo_json({**answer, "schedules": applied} if schedules else answer)
     else:
         click.echo(f"{record['id']} version {record['version']} ({outcome})")
+        for schedule_id in applied:
+            click.echo(f"schedule {schedule_id} applied")
+
+
+async def apply_schedules(c: DagqClient, schedules: list[ScheduleSpec]) -> list[str]:
+    """Create or replace each of a workflow file's schedules; their ids."""
+    for schedule in schedules:
+        body = schedule.to_api()
+        try:
+            await c.get_schedule(schedule.id)
+        except NotFound:
+            await c.create_schedule(body)
+            continue
+        await c.update_schedule(schedule.id, body)
+    return [s.id for s in schedules]
 
 
 @workflows.command()

@@ -1,0 +1,163 @@
+"""Request and response models of schedules, backfills and webhooks (see ``schemas.py``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from orchestrator.api.schemas import IsoTime
+from orchestrator.spec.model import ID_PATTERN, MAX_EXPRESSION_LENGTH
+from orchestrator.spec.schedule import ScheduleId, ScheduleSpec
+
+__all__ = [
+    "BackfillRequest",
+    "BackfillView",
+    "Hook",
+    "HookAccepted",
+    "HookCreate",
+    "HookList",
+    "HookSecret",
+    "Outcome",
+    "PauseNote",
+    "ScheduleList",
+    "ScheduleListQuery",
+    "ScheduleSpec",
+    "ScheduleUpdate",
+    "ScheduleView",
+]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ScheduleUpdate(ScheduleSpec):
+    """Body of ``PUT /schedules/{id}``: a whole schedule; ``id`` may be left out."""
+
+    id: ScheduleId | None = None  # type: ignore[assignment]
+
+
+class ScheduleListQuery(_In):
+    """Filter of ``GET /schedules``."""
+
+    workflowId: str | None = Field(default=None, max_length=128, pattern=ID_PATTERN)
+
+
+class PauseNote(_In):
+    """Body of pause and resume."""
+
+    note: str = Field(default="", max_length=1024)
+
+
+class BackfillRequest(_In):
+    """Body of ``POST /schedules/{id}/backfill``."""
+
+    from_: IsoTime = Field(alias="from", description="First fire time included")
+    to: IsoTime = Field(description="Last fire time included (not after now)")
+    maxParallel: int = Field(default=1, ge=1, le=1000, description="Runs active at once")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Outcome(_Out):
+    """What happened to one fire."""
+
+    fire: str
+    status: Literal["started", "skipped_overlap", "buffered", "missed", "failed", "triggered"]
+    at: int
+    runId: str | None = None
+    runStatus: str | None = None
+    error: str | None = None
+    count: int | None = None
+
+
+class ScheduleView(ScheduleSpec):
+    """A schedule with its state."""
+
+    model_config = ConfigDict(extra="allow")
+
+    paused: bool
+    note: str | None = None
+    nextFireTime: str | None
+    nextFires: list[str] = Field(default_factory=list)
+    lastOutcome: Outcome | None
+    outcomes: list[Outcome] = Field(default_factory=list)
+    ended: bool
+
+
+class ScheduleList(_Out):
+    """Every schedule."""
+
+    schedules: list[ScheduleView]
+
+
+class BackfillView(_Out):
+    """A backfill's progress."""
+
+    scheduleId: str
+    from_: str = Field(alias="from")
+    to: str
+    maxParallel: int
+    total: int
+    started: int
+    created: int
+    active: list[str]
+    state: Literal["running", "done", "failed"]
+    requestedBy: str | None = None
+    error: str | None = None
+
+
+class HookCreate(_In):
+    """Body of ``POST /hooks``."""
+
+    workflowId: str = Field(min_length=1, max_length=128, pattern=ID_PATTERN)
+    map: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=100,
+        description="Run parameter -> expression over `body` (the JSON posted); without a "
+        "map the body's fields are the parameters",
+    )
+    version: int | None = Field(default=None, ge=1)
+    description: str = Field(default="", max_length=1024)
+
+    def expressions(self) -> dict[str, str]:
+        """The map, each expression bounded in length."""
+        return {k: v[:MAX_EXPRESSION_LENGTH] for k, v in self.map.items()}
+
+
+class Hook(_Out):
+    """A webhook (its secret is shown once, when created or rotated)."""
+
+    id: str
+    workflowId: str
+    url: str
+    map: dict[str, str]
+    version: int | None = None
+    description: str = ""
+    createdBy: str | None = None
+
+
+class HookSecret(Hook):
+    """A new webhook or a rotated secret."""
+
+    secret: str
+
+
+class HookList(_Out):
+    """Every webhook."""
+
+    hooks: list[Hook]
+
+
+class HookAccepted(_Out):
+    """A delivery that started (or, repeated, found) a run."""
+
+    runId: str
+    workflowId: str
+    status: str
+    created: bool
