@@ -1,14 +1,23 @@
-"""The policies directory on disk: defaults, parsing and comment-preserving edits.
+"""The policies directory on disk: defaults, parsing, comment-preserving edits, upgrades.
 
 Casbin's own ``save_policy`` rewrites ``policy.csv`` from memory and drops every
 comment an admin wrote, so user-role lines (``g, <user>, <role>``) are edited
 here as text: only the affected lines change, everything else stays as written.
+
+``policy.csv`` is the admin's file, so a new release never replaces it. When dagq gains
+a permission family (``schedule:*`` and ``hook:*`` in policy version 2), the built-in
+roles of an older file would lack it, and even admins would be refused. The file records
+the version it is at (``# dagq-policy-version: N``; none means 1); each upgrade above it
+appends its lines once, in a commented block, and moves the marker. Lines already there
+are not added twice, and a line an admin removes after the upgrade stays removed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +30,8 @@ MODEL_FILE = "model.conf"
 POLICY_FILE = "policy.csv"
 USERS_FILE = "users.yaml"
 DEFAULT_FILES: tuple[str, ...] = (MODEL_FILE, POLICY_FILE)
+
+log = logging.getLogger("dagq.policy")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +53,8 @@ def default_text(name: str) -> str:
 def ensure_policies_dir(path: Path) -> Path:
     """Create ``path`` if needed and copy in the default model and policy when absent.
 
-    Existing files are never overwritten: they are the admin's.
+    Existing files are never overwritten: they are the admin's. An older ``policy.csv``
+    gains the permissions later releases gave the built-in roles (:func:`upgrade_policy_file`).
     """
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -52,6 +64,7 @@ def ensure_policies_dir(path: Path) -> Path:
         target = path / name
         if not target.exists():
             atomic_write(target, default_text(name), mode=0o644)
+    upgrade_policy_file(path)
     return path
 
 
@@ -178,3 +191,89 @@ def file_lock(path: Path) -> Iterator[None]:
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+MARKER = "# dagq-policy-version:"
+_MARKER_LINE = re.compile(r"^#\s*dagq-policy-version:\s*(\d+)\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyUpgrade:
+    """The permissions one policy version adds to the built-in roles."""
+
+    version: int
+    what: str
+    lines: tuple[str, ...]
+
+
+UPGRADES: tuple[PolicyUpgrade, ...] = (
+    PolicyUpgrade(
+        2,
+        "schedules and webhooks",
+        (
+            "p, workflow_designer, schedule:read",
+            "p, workflow_designer, schedule:write",
+            "p, workflow_designer, hook:read",
+            "p, workflow_designer, hook:write",
+            "p, workflow_operator, schedule:read",
+            "p, workflow_operator, hook:read",
+            "p, workflow_admin, schedule:*",
+            "p, workflow_admin, hook:*",
+        ),
+    ),
+)
+CURRENT_VERSION = max(u.version for u in UPGRADES)
+
+
+def policy_version(text: str) -> int:
+    """The version a policy file records (1 when it records none)."""
+    for line in text.splitlines():
+        if match := _MARKER_LINE.match(line.strip()):
+            return int(match.group(1))
+    return 1
+
+
+def upgraded(text: str) -> tuple[str, list[PolicyUpgrade]]:
+    """``text`` with every upgrade above its version applied, and the upgrades applied."""
+    version = policy_version(text)
+    due = [u for u in UPGRADES if u.version > version]
+    if not due:
+        return text, []
+    present = {_rule(line) for line in text.splitlines()}
+    kept = [line for line in text.splitlines() if not _MARKER_LINE.match(line.strip())]
+    while kept and not kept[-1].strip():
+        kept.pop()
+    for upgrade in due:
+        new = [line for line in upgrade.lines if _rule(line) not in present]
+        if new:
+            note = f"# Added by dagq (policy version {upgrade.version}): {upgrade.what}."
+            kept += ["", note, *new]
+    kept += ["", f"{MARKER} {due[-1].version}"]
+    return "\n".join(kept) + "\n", due
+
+
+def _rule(line: str) -> tuple[str, tuple[str, ...]] | None:
+    rules = parse_policy(line)
+    return (rules[0].ptype, rules[0].fields) if rules else None
+
+
+def upgrade_policy_file(directory: Path) -> list[PolicyUpgrade]:
+    """Bring ``directory``'s policy file up to :data:`CURRENT_VERSION`; the upgrades applied."""
+    path = directory / POLICY_FILE
+    # The lock ``dagq user`` holds while it edits the users' role lines in the same file.
+    with file_lock(directory / f".{USERS_FILE}.lock"):
+        try:
+            text = path.read_text("utf-8")
+        except FileNotFoundError:
+            return []
+        new_text, applied = upgraded(text)
+        if applied:
+            atomic_write(path, new_text, mode=path.stat().st_mode & 0o777)
+    for upgrade in applied:
+        log.warning(
+            "%s upgraded to policy version %d: the built-in roles gained %s",
+            path,
+            upgrade.version,
+            upgrade.what,
+        )
+    return applied
