@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.canvas.model import CanvasEdge, CanvasGraph, CanvasNode, as_canvas_graph, graph_from_spec
+from app.kinds import KINDS
 from orchestrator.errors import BadRequest, Conflict, NotFound
 from orchestrator.settings import Settings
 from orchestrator.spec.diff import edge_key
@@ -34,15 +35,6 @@ from orchestrator.spec.validator import DEFAULT_MAX_NODES, ValidationResult, val
 
 UNDO_LIMIT = 200
 _ID = re.compile(ID_PATTERN)
-_DEFAULTS: dict[str, dict[str, Any]] = {
-    "task": {},
-    "decision": {},
-    "exclusive": {},
-    "parallel": {"join": "all"},
-    "delay": {"duration": "1m"},
-    "compensation": {},
-}
-"""What a new node of each type starts with; the validator asks for the rest."""
 _WORKFLOW_KEYS = frozenset(
     {"name", "description", "tags", "parameters", "metadata", "compensation_strategy",
      "transaction_mode", "config"}
@@ -267,7 +259,7 @@ class Editor:
         _check_id(nid)
         if nid in self.node_ids():
             raise Conflict(f"there is already a node '{nid}'", node_id=nid)
-        node: dict[str, Any] = {"id": nid, "type": node_type, **_DEFAULTS[node_type]}
+        node: dict[str, Any] = {"id": nid, "type": node_type, **KINDS[node_type].defaults}
         node.update({k: v for k, v in props.items() if v is not None})
         if position is not None:
             node["position"] = {"x": position[0], "y": position[1]}

@@ -14,10 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from app.canvas.glyphs import KIND_BORDERS, KIND_COLOURS, KIND_GLYPHS
-from app.editor import _DEFAULTS
-from app.widgets.inspector import FIELDS
-from app.widgets.node_palette import PALETTE
+from app.canvas.glyphs import BORDERS
+from app.kinds import KINDS as APP_KINDS
 from orchestrator.engine.kinds import KINDS
 from orchestrator.spec.export import _NODE_ORDER
 from orchestrator.spec.model import NODE_CLASS, NODE_TYPES, RUNNABLE_TYPES
@@ -34,12 +32,7 @@ def _documented_kinds() -> set[str]:
 
 TABLES: dict[str, Callable[[], Collection[str]]] = {
     "orchestrator/engine/kinds: KINDS": lambda: KINDS,
-    "app/canvas/glyphs.py: KIND_GLYPHS": lambda: KIND_GLYPHS,
-    "app/canvas/glyphs.py: KIND_COLOURS": lambda: KIND_COLOURS,
-    "app/canvas/glyphs.py: KIND_BORDERS": lambda: KIND_BORDERS,
-    "app/editor.py: _DEFAULTS": lambda: _DEFAULTS,
-    "app/widgets/inspector.py: FIELDS": lambda: FIELDS,
-    "app/widgets/node_palette.py: PALETTE": lambda: [kind for _, kind, _ in PALETTE],
+    "app/kinds.py: KINDS": lambda: APP_KINDS,
     "docs/architecture.md: Node kinds": _documented_kinds,
 }
 
@@ -79,4 +72,19 @@ def test_export_orders_every_field_of_every_kind(kind: str) -> None:
 @pytest.mark.parametrize("kind", NODE_TYPES)
 def test_the_inspector_edits_fields_the_kind_has(kind: str) -> None:
     fields = set(NODE_CLASS[kind].model_fields)
-    assert {f.key for f in FIELDS[kind]} <= fields
+    assert {f.key for f in APP_KINDS[kind].fields} <= fields
+
+
+@pytest.mark.parametrize("kind", NODE_TYPES)
+def test_the_app_view_of_each_kind_is_well_formed(kind: str) -> None:
+    view = APP_KINDS[kind]
+    assert view.border in BORDERS
+    assert re.fullmatch(r"#[0-9a-f]{6}", view.colour)
+    assert set(view.defaults) <= set(NODE_CLASS[kind].model_fields)
+
+
+def test_palette_letters_and_glyphs_tell_kinds_apart() -> None:
+    letters = [view.letter for view in APP_KINDS.values()]
+    glyphs = [view.glyph for view in APP_KINDS.values()]
+    assert len(set(letters)) == len(letters) and all(len(k) == 1 for k in letters)
+    assert len(set(glyphs)) == len(glyphs)

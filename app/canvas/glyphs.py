@@ -1,4 +1,5 @@
-"""The characters and colours of the canvas, in one place.
+"""The characters and colours of the canvas, in one place (a node kind's own glyph,
+colour and border are in :mod:`app.kinds`).
 
 Every glyph is one cell wide and present in DejaVu Sans Mono (the usual fallback of
 terminal fonts); ``tests/app/test_render.py`` checks both.  Each run status has a
@@ -10,29 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from app.kinds import KINDS, UNKNOWN_KIND
 from orchestrator.vocab import NodeStatus
-
-KIND_GLYPHS: Mapping[str, str] = MappingProxyType(
-    {
-        "task": "▣",
-        "decision": "◇",
-        "exclusive": "⊗",
-        "parallel": "‖",
-        "delay": "◷",
-        "compensation": "↺",
-    }
-)
-
-KIND_COLOURS: Mapping[str, str] = MappingProxyType(
-    {
-        "task": "#7aa2f7",
-        "decision": "#e0af68",
-        "exclusive": "#ff9e64",
-        "parallel": "#bb9af7",
-        "delay": "#7dcfff",
-        "compensation": "#9ece6a",
-    }
-)
 
 STATUSES: tuple[NodeStatus, ...] = tuple(NodeStatus)
 
@@ -114,22 +94,12 @@ BORDERS: Mapping[str, str] = MappingProxyType(
         "dashed": "╭┄╮┆╰╯",
     }
 )
-KIND_BORDERS: Mapping[str, str] = MappingProxyType(
-    {
-        "task": "round",
-        "decision": "rect",
-        "exclusive": "rect",
-        "parallel": "rect",
-        "delay": "rect",
-        "compensation": "dashed",
-    }
-)
 
 
 def all_glyphs() -> str:
     """Every character the canvas may draw besides labels (for font checks)."""
     parts = [
-        "".join(KIND_GLYPHS.values()),
+        "".join(view.glyph for view in KINDS.values()) + UNKNOWN_KIND.glyph,
         "".join(STATUS_MARKS.values()),
         "".join(DIFF_MARKS.values()),
         ERROR_MARK,

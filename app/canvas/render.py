@@ -26,9 +26,6 @@ from app.canvas.glyphs import (
     DOWN,
     ERROR_MARK,
     HEAVY_LINES,
-    KIND_BORDERS,
-    KIND_COLOURS,
-    KIND_GLYPHS,
     LEFT,
     LINES,
     RIGHT,
@@ -39,6 +36,7 @@ from app.canvas.glyphs import (
     UP,
 )
 from app.canvas.model import Box, CanvasNode, Layout, Point
+from app.kinds import kind_view
 from app.text import clip
 
 DiffKind = Literal["added", "removed", "changed"]
@@ -280,8 +278,8 @@ def _box_row(
     diff = deco.diff.get(node.id)
     mark = STATUS_MARKS.get(status, UNKNOWN_STATUS_MARK) if status else " "
     mark_style = _colour(STATUS_COLOURS.get(status or "", "#ffffff"), bold=True)
-    glyph = KIND_GLYPHS.get(node.kind, "?")
-    glyph_style = _colour(KIND_COLOURS.get(node.kind, "#ffffff"))
+    view = kind_view(node.kind)
+    glyph, glyph_style = view.glyph, _colour(view.colour)
     if marked:
         shape, border = "heavy", palette.border_marked
     elif selected:
@@ -291,7 +289,7 @@ def _box_row(
     elif node.id in deco.highlighted:
         shape, border = "heavy", palette.border_highlighted
     else:
-        shape = KIND_BORDERS.get(node.kind, "round")
+        shape = view.border
         border = palette.border
         if diff:
             border = _colour(DIFF_COLOURS[diff])

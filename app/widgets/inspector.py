@@ -1,4 +1,5 @@
-"""The property inspector: the selected node's fields (per type), checked as you type.
+"""The property inspector: the selected node's fields (per type, from :mod:`app.kinds`),
+checked as you type.
 
 Each field is an :class:`~textual.widgets.Input`; what is typed is checked at once
 (durations, cron, expressions, ids, numbers) and the problem shown under the field.
@@ -12,13 +13,10 @@ workflow's own fields (name, description, tags).
 from __future__ import annotations
 
 import asyncio
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, ClassVar
 
-from cronsim import CronSim, CronSimError
 from textual import events, on
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -26,126 +24,14 @@ from textual.message import Message
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label, Static
 
+from app.fields import Field, check_edge_condition
+from app.kinds import kind_view
 from app.text import clip, safe, visible
-from orchestrator.durations import DurationError, parse_duration
 from orchestrator.spec.diff import edge_key
-from orchestrator.spec.expressions import ExpressionError, check_expression
-from orchestrator.spec.model import HANDLER_PATTERN, ID_PATTERN
 
 EDGE_TARGET_WIDTH = 40
 """Cells of a target's id in an edge's label (the id is whole in the target's own heading)."""
 
-Check = Callable[[str], str | None]
-"""Returns the problem with a typed value, or None when it is fine (empty is fine)."""
-
-
-def check_duration(text: str) -> str | None:
-    """A duration such as ``300ms``, ``60s``, ``1m30s``."""
-    try:
-        parse_duration(text)
-    except DurationError as exc:
-        return str(exc)
-    return None
-
-
-def check_timeout(text: str) -> str | None:
-    """A task's timeout: a duration above zero (empty means the default)."""
-    problem = check_duration(text)
-    if problem is None and parse_duration(text) <= 0:
-        return "must be more than 0; leave empty for the default (there is no unlimited)"
-    return problem
-
-
-def check_cron(text: str) -> str | None:
-    """A 5-field cron expression."""
-    fields = text.split()
-    if len(fields) != 5:
-        return "a cron expression has 5 fields: minute hour day month weekday"
-    try:
-        CronSim(" ".join(fields), datetime(2000, 1, 1))  # noqa: DTZ001 - syntax check only
-    except (CronSimError, ValueError) as exc:
-        return f"invalid cron: {exc}"
-    return None
-
-
-def check_expression_text(text: str) -> str | None:
-    """An expression of the condition language (``output.quality > 0.95``)."""
-    try:
-        check_expression(text)
-    except ExpressionError as exc:
-        return exc.message
-    return None
-
-
-def check_edge_condition(text: str) -> str | None:
-    """``true``, ``false`` or an expression."""
-    return None if text.lower() in ("true", "false") else check_expression_text(text)
-
-
-def _pattern(regex: str, what: str) -> Check:
-    compiled = re.compile(regex)
-    return lambda text: None if compiled.match(text) else what
-
-
-def _integer(low: int, high: int) -> Check:
-    def check(text: str) -> str | None:
-        try:
-            value = int(text)
-        except ValueError:
-            return "a whole number"
-        return None if low <= value <= high else f"between {low} and {high}"
-
-    return check
-
-
-def _choice(*values: str) -> Check:
-    return lambda text: None if text in values else f"one of {', '.join(values)}"
-
-
-@dataclass(frozen=True, slots=True)
-class Field:
-    """One editable property: its key, label, check and how the typed text converts."""
-
-    key: str
-    label: str
-    check: Check | None = None
-    kind: str = "text"
-    """``text``, ``int``, ``edge`` (true/false/expression), ``tags`` (comma list)."""
-    placeholder: str = ""
-
-
-_ID = Field("id", "Id", _pattern(ID_PATTERN, "letters, digits, _ and - only"))
-_NAME = Field("name", "Name", placeholder="(shown on the canvas)")
-_HANDLER = Field("handler", "Handler", _pattern(HANDLER_PATTERN, "a handler name"), "handler")
-_RUNNABLE = (
-    _HANDLER,
-    Field("timeout", "Timeout", check_timeout, placeholder="e.g. 30s (default)"),
-    Field("retries", "Retries", _integer(0, 100), "int", "default"),
-    Field("priority", "Priority", _integer(0, 10), "int", "the run's"),
-)
-FIELDS: dict[str, tuple[Field, ...]] = {
-    "task": (
-        _ID,
-        _NAME,
-        *_RUNNABLE,
-        Field("compensation", "Compensation", placeholder="node id"),
-    ),
-    "compensation": (_ID, _NAME, *_RUNNABLE, Field("compensates", "Compensates")),
-    "decision": (_ID, _NAME, Field("condition", "Condition", check_expression_text)),
-    "exclusive": (_ID, _NAME),
-    "parallel": (
-        _ID,
-        _NAME,
-        Field("join", "Join", _choice("all", "any", "n_of_m"), placeholder="all"),
-        Field("join_count", "Join count", _integer(1, 10_000), "int"),
-    ),
-    "delay": (
-        _ID,
-        _NAME,
-        Field("duration", "Duration", check_duration, placeholder="e.g. 5m"),
-        Field("cron", "Cron", check_cron, placeholder="m h dom mon dow"),
-    ),
-}
 WORKFLOW_FIELDS = (
     Field("name", "Workflow name"),
     Field("description", "Description"),
@@ -263,9 +149,7 @@ class Inspector(VerticalScroll):
         read_only: bool,
     ) -> None:
         kind = str(node.get("type")) if node else None
-        fields: Sequence[Field] = (
-            WORKFLOW_FIELDS if node is None else FIELDS.get(str(kind), (_ID, _NAME))
-        )
+        fields: Sequence[Field] = WORKFLOW_FIELDS if node is None else kind_view(kind).fields
         source = node if node is not None else workflow
         targets = tuple(str(e.get("target")) for e in outgoing)
         signature = (kind, tuple(f.key for f in fields), targets, read_only)

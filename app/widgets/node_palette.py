@@ -1,4 +1,4 @@
-"""The node palette: the six node types, chosen with a letter or Enter."""
+"""The node palette: the node types of :mod:`app.kinds`, chosen with a letter or Enter."""
 
 from __future__ import annotations
 
@@ -11,22 +11,14 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-PALETTE: tuple[tuple[str, str, str], ...] = (
-    ("t", "task", "Task"),
-    ("d", "decision", "Decision"),
-    ("x", "exclusive", "Exclusive"),
-    ("p", "parallel", "Parallel"),
-    ("w", "delay", "Delay (wait)"),
-    ("c", "compensation", "Compensation"),
-)
-"""(letter, node type, label) in the order shown."""
+from app.kinds import KINDS
 
 
 class NodePalette(OptionList):
     """Lists the node types as ``[T] Task``...; a letter or Enter posts :class:`TypeChosen`."""
 
     DEFAULT_CSS = "NodePalette { height: auto; max-height: 8; }"
-    _BY_LETTER: ClassVar[dict[str, str]] = {letter: kind for letter, kind, _ in PALETTE}
+    _BY_LETTER: ClassVar[dict[str, str]] = {view.letter: kind for kind, view in KINDS.items()}
 
     @dataclass
     class TypeChosen(Message):
@@ -37,7 +29,10 @@ class NodePalette(OptionList):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(
             # Text, not a str: "[T]" would be read as console markup.
-            *(Option(Text(f"[{k.upper()}] {label}"), id=kind) for k, kind, label in PALETTE),
+            *(
+                Option(Text(f"[{view.letter.upper()}] {view.label}"), id=kind)
+                for kind, view in KINDS.items()
+            ),
             id=id,
         )
 
@@ -46,7 +41,7 @@ class NodePalette(OptionList):
         kind = self._BY_LETTER.get(event.key)
         if kind is not None:
             event.stop()
-            self.highlighted = [k for _, k, _ in PALETTE].index(kind)
+            self.highlighted = list(KINDS).index(kind)
             self.post_message(self.TypeChosen(kind))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

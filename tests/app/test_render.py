@@ -8,7 +8,7 @@ import pytest
 import yaml
 from rich.cells import cell_len
 
-from app.canvas.glyphs import KIND_GLYPHS, STATUS_MARKS, STATUSES, all_glyphs
+from app.canvas.glyphs import STATUS_MARKS, STATUSES, all_glyphs
 from app.canvas.layout import compute_layout
 from app.canvas.model import CanvasEdge, CanvasGraph, CanvasNode, Layout
 from app.canvas.render import Decorations, Scene, fit, render_lines, render_text
@@ -54,7 +54,6 @@ def test_every_glyph_is_in_a_common_terminal_font() -> None:
 def test_status_marks_are_distinct_and_cover_every_status() -> None:
     assert set(STATUS_MARKS) == set(STATUSES)
     assert len(set(STATUS_MARKS.values())) == len(STATUSES)
-    assert len(set(KIND_GLYPHS.values())) == len(KIND_GLYPHS)
 
 
 def test_example_one_shows_every_node_label_and_branch() -> None:

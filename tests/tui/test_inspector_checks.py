@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.widgets.inspector import FIELDS, check_timeout
+from app.fields import check_timeout
+from app.kinds import KINDS
 
 
 @pytest.mark.parametrize("text", ["0", "0s", "0ms", "0.0"])
@@ -20,5 +21,5 @@ def test_a_positive_timeout_is_accepted(text: str) -> None:
 
 def test_the_timeout_fields_use_the_timeout_check() -> None:
     for kind in ("task", "compensation"):
-        (field,) = [f for f in FIELDS[kind] if f.key == "timeout"]
+        (field,) = [f for f in KINDS[kind].fields if f.key == "timeout"]
         assert field.check is check_timeout

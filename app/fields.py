@@ -1,0 +1,107 @@
+"""The editable properties of a node: each field's key, label and the check of what is typed.
+
+The per-kind field lists live in :mod:`app.kinds`; the inspector draws them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from cronsim import CronSim, CronSimError
+
+from orchestrator.durations import DurationError, parse_duration
+from orchestrator.spec.expressions import ExpressionError, check_expression
+from orchestrator.spec.model import HANDLER_PATTERN, ID_PATTERN
+
+Check = Callable[[str], str | None]
+"""Returns the problem with a typed value, or None when it is fine (empty is fine)."""
+
+
+def check_duration(text: str) -> str | None:
+    """A duration such as ``300ms``, ``60s``, ``1m30s``."""
+    try:
+        parse_duration(text)
+    except DurationError as exc:
+        return str(exc)
+    return None
+
+
+def check_timeout(text: str) -> str | None:
+    """A task's timeout: a duration above zero (empty means the default)."""
+    problem = check_duration(text)
+    if problem is None and parse_duration(text) <= 0:
+        return "must be more than 0; leave empty for the default (there is no unlimited)"
+    return problem
+
+
+def check_cron(text: str) -> str | None:
+    """A 5-field cron expression."""
+    fields = text.split()
+    if len(fields) != 5:
+        return "a cron expression has 5 fields: minute hour day month weekday"
+    try:
+        CronSim(" ".join(fields), datetime(2000, 1, 1))  # noqa: DTZ001 - syntax check only
+    except (CronSimError, ValueError) as exc:
+        return f"invalid cron: {exc}"
+    return None
+
+
+def check_expression_text(text: str) -> str | None:
+    """An expression of the condition language (``output.quality > 0.95``)."""
+    try:
+        check_expression(text)
+    except ExpressionError as exc:
+        return exc.message
+    return None
+
+
+def check_edge_condition(text: str) -> str | None:
+    """``true``, ``false`` or an expression."""
+    return None if text.lower() in ("true", "false") else check_expression_text(text)
+
+
+def pattern(regex: str, what: str) -> Check:
+    compiled = re.compile(regex)
+    return lambda text: None if compiled.match(text) else what
+
+
+def integer(low: int, high: int) -> Check:
+    def check(text: str) -> str | None:
+        try:
+            value = int(text)
+        except ValueError:
+            return "a whole number"
+        return None if low <= value <= high else f"between {low} and {high}"
+
+    return check
+
+
+def choice(*values: str) -> Check:
+    return lambda text: None if text in values else f"one of {', '.join(values)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One editable property: its key, label, check and how the typed text converts."""
+
+    key: str
+    label: str
+    check: Check | None = None
+    kind: str = "text"
+    """``text``, ``int``, ``edge`` (true/false/expression), ``tags`` (comma list)."""
+    placeholder: str = ""
+
+
+ID = Field("id", "Id", pattern(ID_PATTERN, "letters, digits, _ and - only"))
+NAME = Field("name", "Name", placeholder="(shown on the canvas)")
+HANDLER = Field("handler", "Handler", pattern(HANDLER_PATTERN, "a handler name"), "handler")
+RUNNABLE = (
+    HANDLER,
+    Field("timeout", "Timeout", check_timeout, placeholder="e.g. 30s (default)"),
+    Field("retries", "Retries", integer(0, 100), "int", "default"),
+    Field("priority", "Priority", integer(0, 10), "int", "the run's"),
+)
+"""The fields every runnable kind (task, compensation) has."""

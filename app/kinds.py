@@ -1,0 +1,128 @@
+"""Everything the app knows about each node kind, in one table keyed by the node types.
+
+One :class:`KindView` per kind: how the canvas draws it (glyph, colour, border), how the
+designer's palette offers it (letter, label), what a new node starts with, and which
+fields the inspector edits.  A new node kind adds one entry here;
+``tests/test_node_kinds.py`` fails while it is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from app.fields import (
+    ID,
+    NAME,
+    RUNNABLE,
+    Field,
+    check_cron,
+    check_duration,
+    check_expression_text,
+    choice,
+    integer,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class KindView:
+    """How the app shows and edits one node kind."""
+
+    glyph: str
+    """One cell, drawn before the node's label on the canvas."""
+    colour: str
+    """The glyph's colour (``#rrggbb``)."""
+    border: str
+    """A key of :data:`app.canvas.glyphs.BORDERS`."""
+    letter: str
+    """The palette key that adds a node of this kind."""
+    label: str
+    """The kind's name in the palette."""
+    fields: tuple[Field, ...]
+    """What the inspector edits, in order."""
+    defaults: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    """What a new node starts with; the validator asks for the rest."""
+
+
+KINDS: Mapping[str, KindView] = MappingProxyType(
+    {
+        "task": KindView(
+            glyph="▣",
+            colour="#7aa2f7",
+            border="round",
+            letter="t",
+            label="Task",
+            fields=(
+                ID,
+                NAME,
+                *RUNNABLE,
+                Field("compensation", "Compensation", placeholder="node id"),
+            ),
+        ),
+        "decision": KindView(
+            glyph="◇",
+            colour="#e0af68",
+            border="rect",
+            letter="d",
+            label="Decision",
+            fields=(ID, NAME, Field("condition", "Condition", check_expression_text)),
+        ),
+        "exclusive": KindView(
+            glyph="⊗",
+            colour="#ff9e64",
+            border="rect",
+            letter="x",
+            label="Exclusive",
+            fields=(ID, NAME),
+        ),
+        "parallel": KindView(
+            glyph="‖",
+            colour="#bb9af7",
+            border="rect",
+            letter="p",
+            label="Parallel",
+            fields=(
+                ID,
+                NAME,
+                Field("join", "Join", choice("all", "any", "n_of_m"), placeholder="all"),
+                Field("join_count", "Join count", integer(1, 10_000), "int"),
+            ),
+            defaults=MappingProxyType({"join": "all"}),
+        ),
+        "delay": KindView(
+            glyph="◷",
+            colour="#7dcfff",
+            border="rect",
+            letter="w",
+            label="Delay (wait)",
+            fields=(
+                ID,
+                NAME,
+                Field("duration", "Duration", check_duration, placeholder="e.g. 5m"),
+                Field("cron", "Cron", check_cron, placeholder="m h dom mon dow"),
+            ),
+            defaults=MappingProxyType({"duration": "1m"}),
+        ),
+        "compensation": KindView(
+            glyph="↺",
+            colour="#9ece6a",
+            border="dashed",
+            letter="c",
+            label="Compensation",
+            fields=(ID, NAME, *RUNNABLE, Field("compensates", "Compensates")),
+        ),
+    }
+)
+"""Every node kind, in the palette's order."""
+
+UNKNOWN_KIND = KindView(
+    glyph="?", colour="#ffffff", border="round", letter="", label="Unknown", fields=(ID, NAME)
+)
+"""How a node of a type the app does not know is drawn and edited."""
+
+
+def kind_view(kind: object) -> KindView:
+    """The view of ``kind``, or :data:`UNKNOWN_KIND` for a type the app does not know."""
+    return KINDS.get(str(kind), UNKNOWN_KIND)
