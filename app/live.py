@@ -1,13 +1,11 @@
-"""Following a run live: its event stream, reconnections and the connection state.
+"""Following a run live for a screen: its events and the connection state, as messages.
 
-:class:`RunFollower` follows one run's events for a screen.  Each (re)connection
-first catches up over plain HTTP (``GET /runs/{id}/events?since=<last id>``): the
-answer proves the API is there, so the state shown is ``live`` only when it really
-is, then the server-sent event stream is opened with ``Last-Event-ID`` so no event is
-lost or repeated across a reconnection.  A lost connection shows ``reconnecting``
-(with the reason and the attempt) and is retried with a capped backoff until the API
-answers again; the follower stops at the run's end, or when the run is gone or the
-caller may no longer read it.
+:class:`RunFollower` runs :func:`orchestrator.client.follow_run` (the one reconnect
+loop: catch up over HTTP, then the event stream with ``Last-Event-ID``, a capped
+backoff while the API is away) and tells a screen what it yields.  A lost connection
+shows ``reconnecting`` (with the reason and the attempt) until the API answers again;
+the follower stops at the run's end, or when the run is gone or the caller may no
+longer read it.
 
 Everything it learns is posted to its target (a screen) as messages:
 :class:`RunFollower.EventReceived`, :class:`RunFollower.StateChanged` and
@@ -18,27 +16,20 @@ it implies (:func:`status_from_event`) and a state to its label.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
+from contextlib import aclosing
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-import aiohttp
 from textual.message import Message
 from textual.message_pump import MessagePump
 
 from app.session import Session, describe_error
-from orchestrator.errors import DagqError, Unavailable
-from orchestrator.vocab import (
-    NODE_EVENT_STATUS,
-    RUN_EVENT_STATUS,
-    TERMINAL_RUN,
-    NodeStatus,
-    RunStatus,
-)
-
-CATCH_UP_BATCH = 1000
-"""Events asked for per catch-up request (the API's largest page)."""
+from orchestrator.client import Link, LinkChange, follow_run
+from orchestrator.client.follow import Sleep
+from orchestrator.errors import DagqError
+from orchestrator.vocab import NODE_EVENT_STATUS, RUN_EVENT_STATUS, NodeStatus, RunStatus
 
 
 def status_from_event(event: Mapping[str, Any]) -> tuple[str, NodeStatus] | None:
@@ -95,14 +86,6 @@ def state_label(state: LiveState, attempt: int = 0) -> str:
     if state is LiveState.RECONNECTING and attempt > 1:
         word += f" (attempt {attempt})"
     return f"{_STATE_MARKS[state]} {word}"
-
-
-def backoff_s(attempt: int, *, first_s: float = 0.2, max_s: float = 2.0) -> float:
-    """Seconds to wait before reconnection ``attempt`` (1-based): doubling, capped."""
-    return min(max_s, first_s * 2.0 ** max(0, attempt - 1))
-
-
-Sleep = Callable[[float], Awaitable[None]]
 
 
 class RunFollower:
@@ -170,65 +153,36 @@ class RunFollower:
         self.run_status = run_status_from_event(event) or self.run_status
         self._post(self.EventReceived(self.run_id, event))
 
-    async def _has_ended(self) -> bool:
-        """Whether the run really ended when its stream did.
-
-        A server that shuts down closes its streams with an ``end`` frame too, so a
-        stream that ends before the run's terminal event is checked against the run.
-        """
-        if self.run_status in TERMINAL_RUN:
-            return True
-        view = await self.session.call(self.session.client.get_run(self.run_id))
-        return view.get("status") in TERMINAL_RUN
-
-    async def _catch_up(self) -> None:
-        """Fetch the events after the last one seen, over plain HTTP (proves the API is up)."""
-        client = self.session.client
-        while True:
-            events = await self.session.call(
-                client.run_events(self.run_id, since=self.last_event_id, limit=CATCH_UP_BATCH)
-            )
-            for event in events:
-                self._deliver(event)
-            if len(events) < CATCH_UP_BATCH:
-                return
-
-    async def _stream(self) -> None:
-        """Read the live stream until the run's end frame; Unavailable when it drops."""
-        # max_reconnects=0: the client would retry silently; we retry here, visibly.
-        stream = self.session.client.stream_run_events(
-            self.run_id, last_event_id=self.last_event_id, max_reconnects=0
-        )
-        async for event in stream:
-            self._deliver(event)
+    def _link(self, change: LinkChange) -> None:
+        """Show a change of the link, and keep the session's connection state true."""
+        if change.state is Link.LIVE:
+            self.session.mark_connected()
+        elif change.state is Link.RECONNECTING and change.error is not None:
+            self.session.mark_lost(change.error)
+        detail = describe_error(change.error) if change.error is not None else None
+        self._set_state(LiveState(change.state), detail, change.attempt)
+        if change.state is Link.ENDED:
+            self._post(self.Ended(self.run_id))
 
     async def follow(self) -> None:
         """Follow the run until it ends; reconnect (forever, with backoff) when the link drops."""
-        attempt = 0
-        self._set_state(LiveState.CONNECTING)
-        while True:
-            try:
-                await self._catch_up()
-                self._set_state(LiveState.LIVE)
-                attempt = 0
-                await self._stream()
-                if not await self._has_ended():
-                    raise Unavailable("the API closed the event stream before the run ended")
-            except Unavailable as exc:
-                lost: BaseException = exc
-            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                lost = exc
-            except DagqError as exc:
-                # NotFound (expired), Forbidden (role changed), 401: waiting will not help.
-                detail = describe_error(exc)
-                self._set_state(LiveState.ENDED, detail)
-                self._post(self.Ended(self.run_id, detail))
-                return
-            else:
-                self._set_state(LiveState.ENDED)
-                self._post(self.Ended(self.run_id))
-                return
-            attempt += 1
-            self.session.mark_lost(lost)
-            self._set_state(LiveState.RECONNECTING, describe_error(lost), attempt)
-            await self._sleep(backoff_s(attempt, max_s=self.max_backoff_s))
+        items = follow_run(
+            self.session.client,
+            self.run_id,
+            last_event_id=self.last_event_id,
+            max_backoff_s=self.max_backoff_s,
+            sleep=self._sleep,
+        )
+        try:
+            async with aclosing(items):
+                async for item in items:
+                    if isinstance(item, LinkChange):
+                        self._link(item)
+                    else:
+                        self._deliver(item)
+        except DagqError as exc:
+            # NotFound (expired), Forbidden (role changed), 401: waiting will not help.
+            self.session.note_error(exc)
+            detail = describe_error(exc)
+            self._set_state(LiveState.ENDED, detail)
+            self._post(self.Ended(self.run_id, detail))

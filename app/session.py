@@ -188,6 +188,16 @@ class Session:
         """Record that a call reached the API."""
         self._set_state(ConnectionState.CONNECTED)
 
+    def note_error(self, exc: DagqError) -> None:
+        """Record what an error of a call says about the connection: ``Unavailable`` lost,
+        a 401 denied; any other answer from the server means the connection works."""
+        if isinstance(exc, Unavailable):
+            self.mark_lost(exc)
+        elif isinstance(exc, Unauthorized):
+            self._set_state(ConnectionState.DENIED, exc.message)
+        else:
+            self.mark_connected()
+
     async def call(self, awaitable: Awaitable[T]) -> T:
         """Await one client call, keeping the connection state up to date.
 
@@ -197,14 +207,8 @@ class Session:
         """
         try:
             result = await awaitable
-        except Unavailable as exc:
-            self.mark_lost(exc)
-            raise
-        except Unauthorized as exc:
-            self._set_state(ConnectionState.DENIED, exc.message)
-            raise
-        except DagqError:
-            self.mark_connected()
+        except DagqError as exc:
+            self.note_error(exc)
             raise
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             self.mark_lost(exc)

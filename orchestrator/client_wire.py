@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -88,8 +87,3 @@ async def frames(
             event = value
         elif name == "id":
             event_id = value
-
-
-async def pause(attempt: int) -> None:
-    """Back off before reconnect ``attempt`` (0.2 s doubling, at most 5 s)."""
-    await asyncio.sleep(min(5.0, 0.2 * 2 ** max(0, attempt - 1)))

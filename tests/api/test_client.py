@@ -14,7 +14,15 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from orchestrator.client import DagqClient, client_for, local_config
+from orchestrator.client import (
+    DagqClient,
+    Link,
+    LinkChange,
+    backoff_s,
+    client_for,
+    follow_run,
+    local_config,
+)
 from orchestrator.errors import (
     ConfigError,
     Conflict,
@@ -121,9 +129,14 @@ async def test_runs_and_live_events(api: Api, running_worker: None) -> None:
         assert await c.ready()
 
 
-async def _dropping_proxy(upstream: str) -> tuple[TestServer, list[bool]]:
-    """Forwards requests; the first event stream is cut after two events, without its end."""
+async def _dropping_proxy(upstream: str) -> tuple[TestServer, list[bool], list[bool]]:
+    """Forwards requests; the first event stream is cut after two events, without its end.
+
+    Returns the server, ``cut`` (one entry once the cut happened) and ``opened`` (one
+    entry per event stream the proxy began to forward).
+    """
     cut: list[bool] = []
+    opened: list[bool] = []
 
     async def forward(request: web.Request) -> web.StreamResponse:
         headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
@@ -144,6 +157,7 @@ async def _dropping_proxy(upstream: str) -> tuple[TestServer, list[bool]]:
                 )
             resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
             await resp.prepare(request)
+            opened.append(True)
             frames = 0
             async for line in up.content:
                 await resp.write(line)
@@ -157,23 +171,87 @@ async def _dropping_proxy(upstream: str) -> tuple[TestServer, list[bool]]:
     app.router.add_route("*", "/{tail:.*}", forward)
     server = TestServer(app)
     await server.start_server()
-    return server, cut
+    return server, cut, opened
 
 
-async def test_stream_reconnects_with_last_event_id(api: Api, running_worker: None) -> None:
+async def test_follow_run_reconnects_with_last_event_id(api: Api) -> None:
     async with DagqClient(api.base_url, api_key=api.keys["admin"]) as direct:
         await direct.create_workflow(pipeline_spec())
-        run = await direct.start_run("pipeline")
-        expected = [e async for e in direct.stream_run_events(run["runId"])]
-    proxy, cut = await _dropping_proxy(api.base_url)
+        run = await direct.start_run("pipeline")  # no worker yet: it waits at its first node
+    proxy, cut, _opened = await _dropping_proxy(api.base_url)
+    stop, followed, worker = asyncio.Event(), [], None
     try:
         url = str(proxy.make_url("")).rstrip("/")
         async with DagqClient(url, api_key=api.keys["admin"]) as c:
-            seen = [e async for e in c.stream_run_events(run["runId"])]
+            async for item in follow_run(c, run["runId"]):
+                followed.append(item)
+                if worker is None and isinstance(item, LinkChange) and item.state is Link.LIVE:
+                    # Live on the stream: now the run moves, and its events come over it.
+                    w = Worker(api.conn.redis, api.conn.keys, api.settings, _registry())
+                    worker = asyncio.create_task(w.run(stop))
+    finally:
+        stop.set()
+        if worker is not None:
+            await worker
+        await proxy.close()
+    async with DagqClient(api.base_url, api_key=api.keys["admin"]) as direct:
+        expected = await direct.run_events(run["runId"])
+    assert cut == [True]  # the first stream really was cut short
+    seen = [item for item in followed if not isinstance(item, LinkChange)]
+    assert seen == expected  # nothing lost, nothing repeated across the reconnect
+    links = [item for item in followed if isinstance(item, LinkChange)]
+    assert [(c.state, c.attempt) for c in links] == [
+        (Link.CONNECTING, 0),
+        (Link.LIVE, 0),
+        (Link.RECONNECTING, 1),
+        (Link.LIVE, 0),
+        (Link.ENDED, 0),
+    ]
+    assert isinstance(links[2].error, Unavailable)
+    assert links[-1].run is not None and links[-1].run["status"] == "completed"
+
+
+async def test_one_stream_ends_at_its_cut_not_silently(api: Api, running_worker: None) -> None:
+    async with DagqClient(api.base_url, api_key=api.keys["admin"]) as direct:
+        await direct.create_workflow(pipeline_spec())
+        run = await direct.start_run("pipeline")
+        await _ended(direct, run["runId"])
+    proxy, _cut, _opened = await _dropping_proxy(api.base_url)
+    try:
+        url = str(proxy.make_url("")).rstrip("/")
+        async with DagqClient(url, api_key=api.keys["admin"]) as c:
+            got: list[dict[str, Any]] = []
+            with pytest.raises(Unavailable, match="closed before the run's end"):
+                async for event in c.stream_run_events(run["runId"]):
+                    got.append(event)
     finally:
         await proxy.close()
-    assert cut == [True]  # the first stream really was cut short
-    assert seen == expected  # nothing lost, nothing repeated across the reconnect
+    assert len(got) == 2  # one connection: what came before the cut, then the error
+
+
+async def _ended(client: DagqClient, run_id: str) -> None:
+    """Wait for the run's end by following it."""
+    async for item in follow_run(client, run_id):
+        if isinstance(item, LinkChange) and item.state is Link.ENDED:
+            return
+
+
+async def test_follow_gives_up_after_its_attempts_and_raises_real_errors(api: Api) -> None:
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    nowhere_url = f"http://127.0.0.1:{_closed_port()}"
+    async with DagqClient(nowhere_url, api_key=api.keys["admin"]) as nowhere:
+        with pytest.raises(Unavailable, match="cannot reach"):
+            async for _ in follow_run(nowhere, "r", max_attempts=3, sleep=sleep):
+                pass
+    assert slept == [backoff_s(1), backoff_s(2), backoff_s(3)]
+    async with DagqClient(api.base_url, api_key=api.keys["admin"]) as c:
+        with pytest.raises(NotFound):
+            async for _ in follow_run(c, "no-such-run", sleep=sleep):
+                pass
 
 
 async def test_errors_by_status(

@@ -8,6 +8,7 @@ test's event loop keeps serving the API and the worker.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,8 +49,12 @@ class Flaky:
 
     failures: int = 1
     calls: dict[str, int] = field(default_factory=dict)
+    gate: threading.Event | None = None
+    """When given, each call waits for it (a test lets the run go on when it is ready)."""
 
     def __call__(self, data: dict[str, Any], ctx: Any) -> dict[str, Any]:
+        if self.gate is not None and not self.gate.wait(timeout=60):
+            raise RuntimeError("the test never opened the gate")
         n = self.calls[ctx.run_id] = self.calls.get(ctx.run_id, 0) + 1
         if n <= self.failures:
             raise RuntimeError(f"flaky failure {n}")

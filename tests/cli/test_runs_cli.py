@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -158,18 +160,32 @@ async def test_cancel_a_waiting_run_and_watch_it_end(cli: Cli, tmp_path: Path) -
     assert missing.exit_code == 1 and "[NOT_FOUND]" in missing.stderr
 
 
-async def test_watch_through_a_dropped_connection_loses_and_repeats_nothing(cli: Cli) -> None:
-    await push(cli, EXAMPLES / "data-pipeline.yaml")
-    run_id = (await cli("runs", "start", PIPELINE, "--wait", "--json")).stdout
-    run_id = json.loads(run_id)["runId"]
-    direct = await cli("runs", "watch", run_id)
-    proxy, cut = await dropping_proxy(cli.api.base_url)
+async def test_watch_through_a_dropped_connection_loses_and_repeats_nothing(
+    cli: Cli, tmp_path: Path, flaky: Flaky
+) -> None:
+    # The run waits in `work` until the watch is live on the stream, so its last events
+    # come over the stream the proxy cuts.
+    flaky.failures, flaky.gate = 0, threading.Event()
+    await push(cli, write_spec(tmp_path, "gated", "flaky"))
+    run_id = (await cli("runs", "start", "gated")).stdout.strip()
+    proxy, cut, opened = await dropping_proxy(cli.api.base_url)
     try:
-        through = await cli(
-            "runs", "watch", run_id, "--api", str(proxy.make_url("")).rstrip("/"),
-            "--key", cli.api.keys["operator"], role=None,
+        watching = asyncio.create_task(
+            cli(
+                "runs", "watch", run_id, "--api", str(proxy.make_url("")).rstrip("/"),
+                "--key", cli.api.keys["operator"], role=None,
+            )
         )  # fmt: skip
+        deadline = asyncio.get_running_loop().time() + 30
+        while not opened and not watching.done():
+            assert asyncio.get_running_loop().time() < deadline, "the watch never went live"
+            await asyncio.sleep(0.02)
+        flaky.gate.set()
+        through = await watching
     finally:
+        flaky.gate.set()
         await proxy.close()
+    direct = await cli("runs", "watch", run_id)
     assert cut == [True]  # the first event stream really was cut short
     assert (through.exit_code, through.stdout) == (0, direct.stdout)
+    assert "reconnecting (attempt 1)" in through.stderr

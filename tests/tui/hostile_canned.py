@@ -13,7 +13,7 @@ real API could not send.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 from typing import Any
 
 from pydantic import BaseModel
@@ -324,8 +324,8 @@ class HostileClient(DagqClient):
         return events[start : start + limit]
 
     async def stream_run_events(
-        self, run_id: str, *, last_event_id: str | None = None, max_reconnects: int = 10
-    ) -> AsyncIterator[dict[str, Any]]:
+        self, run_id: str, *, last_event_id: str | None = None
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """The run has ended: the stream has nothing more."""
         for event in await self.run_events(run_id, since=last_event_id):
             yield event

@@ -10,7 +10,7 @@ The run is the seed's Example 2 failing at ``ship_order`` and compensated.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 from typing import Any
 
 from pydantic import BaseModel
@@ -329,8 +329,8 @@ class CannedClient(DagqClient):
         return [dict(e) for e in EVENTS[start : start + limit]]
 
     async def stream_run_events(
-        self, run_id: str, *, last_event_id: str | None = None, max_reconnects: int = 10
-    ) -> AsyncIterator[dict[str, Any]]:
+        self, run_id: str, *, last_event_id: str | None = None
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """The run has ended: the stream has nothing more."""
         for event in await self.run_events(run_id, since=last_event_id):
             yield event

@@ -44,7 +44,12 @@ async def test_follows_example_one_to_completion(ops: OpsStack, ops_worker: Any)
             "store_backup": "skipped",
             "notify": "completed",
         }
-        await wait_for(pilot, lambda: "run_completed" in screen.event_log.types, what="end")
+        await wait_for(
+            pilot,
+            lambda: "run_completed" in screen.event_log.types
+            and screen.header.state is LiveState.ENDED,
+            what="the end, and following it ended",
+        )  # fmt: skip
         log = screen.event_log.types
         assert log[0] == "run_started"
         assert log.count("node_completed") == 6

@@ -10,7 +10,6 @@ from app.canvas.glyphs import STATUSES
 from app.canvas.model import as_canvas_graph
 from app.live import (
     LiveState,
-    backoff_s,
     run_status_from_event,
     state_label,
     status_from_event,
@@ -21,6 +20,7 @@ from app.widgets.node_details import describe_node
 from app.widgets.ops_format import clock, duration_text, json_text, stamp
 from app.widgets.queue_table import depth_rows, shard_text
 from app.widgets.run_header import header_text
+from orchestrator.client import backoff_s
 from orchestrator.spec.loader import load_file
 from orchestrator.vocab import NODE_EVENT_STATUS
 from tests.tui.ops_canned import EVENTS, QUEUES, RUN_VIEW

@@ -266,7 +266,9 @@ def watch(run_id: str, as_json: bool, api_url: str | None, api_key: str | None) 
         start = await c.get_run(run_id)
         # Events replay from the run's start, so progress starts from all-pending.
         progress = Progress.pending(start)
-        printer = EventPrinter(out, progress, live=out.isatty() and not as_json, quiet=as_json)
+        printer = EventPrinter(
+            out, progress, live=out.isatty() and not as_json, quiet=as_json, err=sys.stderr
+        )
 
         def on_event(event: dict[str, Any]) -> None:
             if as_json:
@@ -274,7 +276,7 @@ def watch(run_id: str, as_json: bool, api_url: str | None, api_key: str | None) 
                 out.flush()
             printer.event(event)
 
-        final = await follow(c, run_id, on_event)
+        final = await follow(c, run_id, on_event, printer.link)
         printer.finish(final)
         return final
 

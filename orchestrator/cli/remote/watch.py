@@ -1,9 +1,8 @@
 """Following a run's events: one line per event and a progress line.
 
-:func:`follow` streams the run's events (the client reconnects with ``Last-Event-ID``
-on a dropped connection) until the run has ended for good: a stream also ends at an
-*earlier* terminal event of a run that was retried since, so after each stream the
-run is read again and followed further while it is still going.
+:func:`follow` feeds the run's events from :func:`orchestrator.client.follow_run`
+(which reconnects and resumes on a dropped connection) until the run has ended for
+good, and the link's changes (``reconnecting``) to whoever shows them.
 :class:`Progress` keeps each node's status from the events; :class:`EventPrinter`
 writes the lines, with the progress line redrawn in place on a terminal and printed
 once at the end elsewhere (logs and pipes get no carriage returns).
@@ -12,21 +11,24 @@ once at the end elsewhere (logs and pipes get no carriage returns).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from orchestrator.cli.remote.render import clock, duration, shorten
-from orchestrator.client import DagqClient
+from orchestrator.client import DagqClient, Link, LinkChange, follow_run
+from orchestrator.errors import DagqError
 from orchestrator.vocab import (
     NODE_EVENT_STATUS,
     RUN_EVENT_STATUS,
-    TERMINAL_RUN,
     EventType,
     NodeStatus,
     RunStatus,
 )
 
 _NOT_RESET = frozenset({NodeStatus.COMPLETED})
+MAX_RECONNECTS = 30
+"""Reconnections in a row a command tries (about a minute at the capped backoff)."""
 
 
 @dataclass
@@ -114,9 +116,20 @@ class EventPrinter:
     event.  Otherwise the progress line is printed once, by :meth:`finish`.
     """
 
-    def __init__(self, out: TextIO, progress: Progress, *, live: bool, quiet: bool = False):
+    def __init__(
+        self,
+        out: TextIO,
+        progress: Progress,
+        *,
+        live: bool,
+        quiet: bool = False,
+        err: TextIO | None = None,
+    ):
         self.out, self.progress, self.live, self.quiet = out, progress, live, quiet
+        self.err = err
+        """Where the link's changes go (``reconnecting``), when given."""
         self._drawn = False
+        self._lost = False
 
     def _clear(self) -> None:
         if self._drawn:
@@ -135,6 +148,24 @@ class EventPrinter:
             self._drawn = True
         self.out.flush()
 
+    def link(self, change: LinkChange) -> None:
+        """Say when the link to the API is lost and when it is back (on :attr:`err`)."""
+        if self.err is None:
+            return
+        if change.state is Link.RECONNECTING:
+            error = change.error
+            why = error.message if isinstance(error, DagqError) else str(error or "") or "lost"
+            line = f"{why}; reconnecting (attempt {change.attempt})"
+            self._lost = True
+        elif change.state is Link.LIVE and self._lost:
+            line, self._lost = "reconnected; following on", False
+        else:
+            return
+        self._clear()
+        self.out.flush()
+        self.err.write(line + "\n")
+        self.err.flush()
+
     def finish(self, run: Mapping[str, Any] | None = None) -> None:
         """The final progress line, from the run as the API reports it when given."""
         if run is not None:
@@ -146,22 +177,25 @@ class EventPrinter:
 
 
 async def follow(
-    client: DagqClient, run_id: str, on_event: Callable[[dict[str, Any]], None]
+    client: DagqClient,
+    run_id: str,
+    on_event: Callable[[dict[str, Any]], None],
+    on_link: Callable[[LinkChange], None] | None = None,
 ) -> dict[str, Any]:
-    """Feed every event of the run to ``on_event`` until it has ended; the final run view."""
-    last: str | None = None
-    while True:
-        seen = 0
-        async for event in client.stream_run_events(run_id, last_event_id=last, max_reconnects=30):
-            on_event(event)
-            seen += 1
-            if isinstance(event.get("id"), str):
-                last = event["id"]
-        run = await client.get_run(run_id)
-        # Ended and nothing newer came: done.  A retried run's stream stops at its
-        # earlier terminal event, so while the run goes on (or events keep coming) follow on.
-        if run["status"] in TERMINAL_RUN and seen == 0:
-            return run
+    """Feed every event of the run to ``on_event`` (and each change of the link to
+    ``on_link``) until the run has ended; the final run view.
+
+    Unavailable after :data:`MAX_RECONNECTS` reconnections in a row that failed.
+    """
+    async with aclosing(follow_run(client, run_id, max_attempts=MAX_RECONNECTS)) as items:
+        async for item in items:
+            if not isinstance(item, LinkChange):
+                on_event(item)
+            elif item.state is Link.ENDED and item.run is not None:
+                return item.run
+            elif on_link is not None:
+                on_link(item)
+    return await client.get_run(run_id)  # not reached: follow_run ends with the run
 
 
 def node_rows(run: Mapping[str, Any]) -> list[tuple[str, str, int, str, str]]:

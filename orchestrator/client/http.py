@@ -1,12 +1,4 @@
-"""A typed async client of the dagq HTTP API, used by the TUI and the command line.
-
-One method per operation of the design's WorkflowAPI (plus the administration
-endpoints), over one aiohttp session::
-
-    async with DagqClient("http://127.0.0.1:8080", api_key=key) as api:
-        run = await api.start_run("pipeline", {"records": 10})
-        async for event in api.stream_run_events(run["runId"]):
-            print(event["type"])
+"""The HTTP calls of :class:`DagqClient`: one method per operation of the API.
 
 Entities come back as the API's JSON (plain dicts, camelCase); listings as a
 :class:`Page`.  An HTTP error is raised as the matching :class:`DagqError` subclass
@@ -17,10 +9,8 @@ with the server's code, message and details; a server that cannot be reached is
 from __future__ import annotations
 
 import errno
-import os
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
@@ -29,16 +19,14 @@ import aiohttp
 import orjson
 
 from orchestrator.client_triggers import TriggerCalls
-from orchestrator.client_wire import error_from, frames, loads, pause
+from orchestrator.client_wire import error_from, frames, loads
 from orchestrator.errors import (
     ConfigError,
     DagqError,
     Unavailable,
 )
-from orchestrator.settings import Settings
 from orchestrator.vocab import TERMINAL_RUN
 
-LOCAL_CONFIG = "local.json"
 PREFIX = "/api/v1"
 _ERRNO_WORDS = {
     errno.ECONNREFUSED: "connection refused",
@@ -71,48 +59,6 @@ class RunStatus:
     def is_complete(self) -> bool:
         """True once the run has ended (completed, failed, compensated or cancelled)."""
         return self.status in TERMINAL_RUN
-
-
-def local_config(settings: Settings) -> tuple[str, str] | None:
-    """``(api_url, api_key)`` of the local stack ``dagq up`` started, from
-    ``<data dir>/local.json``; None when there is none.  ConfigError if it is unreadable."""
-    path = Path(settings.data_dir) / LOCAL_CONFIG
-    try:
-        data = orjson.loads(path.read_bytes())
-    except FileNotFoundError:
-        return None
-    except (OSError, orjson.JSONDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from None
-    url, key = (data.get("api_url"), data.get("api_key")) if isinstance(data, dict) else (0, 0)
-    if not isinstance(url, str) or not isinstance(key, str) or not url or not key:
-        raise ConfigError(f"{path} must hold {{'api_url': ..., 'api_key': ...}}")
-    return url, key
-
-
-def client_for(
-    settings: Settings,
-    *,
-    api_url: str | None = None,
-    api_key: str | None = None,
-    token: str | None = None,
-    timeout_s: float = 30.0,
-) -> DagqClient:
-    """A client from explicit values, else ``DAGQ_API_URL`` with ``DAGQ_API_TOKEN`` or
-    ``DAGQ_API_KEY`` (what the web server hands its app processes), else the local stack."""
-    url = api_url or os.environ.get("DAGQ_API_URL")
-    key = api_key or os.environ.get("DAGQ_API_KEY")
-    bearer = token or os.environ.get("DAGQ_API_TOKEN")
-    if url is None or (key is None and bearer is None):
-        local = local_config(settings)
-        if local is None:
-            raise ConfigError(
-                "no dagq API configured: pass --api URL and --key KEY, set DAGQ_API_URL and "
-                "DAGQ_API_KEY, or start a local stack with `dagq up`"
-            )
-        url = url or local[0]
-        if key is None and bearer is None:
-            key = local[1]
-    return DagqClient(url, api_key=key, token=bearer, timeout_s=timeout_s)
 
 
 class DagqClient(TriggerCalls):
@@ -378,46 +324,34 @@ class DagqClient(TriggerCalls):
         return events
 
     async def stream_run_events(
-        self,
-        run_id: str,
-        *,
-        last_event_id: str | None = None,
-        max_reconnects: int = 10,
-    ) -> AsyncIterator[dict[str, Any]]:
-        """Yield the run's events live until it ends, reconnecting with ``Last-Event-ID``
-        when the connection drops (no event is lost or repeated)."""
-        last, failures = last_event_id, 0
+        self, run_id: str, *, last_event_id: str | None = None
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        """Yield the run's events over one server-sent event stream, after
+        ``last_event_id`` (``Last-Event-ID``), until the run's end frame.
+
+        One connection: a stream that drops, or closes without its end frame (a server
+        shutting down), raises :class:`Unavailable`.  :func:`orchestrator.client.follow_run`
+        reconnects and resumes; use it to follow a run.
+        """
         url = f"{self.base_url}{_run(run_id)}/events"
         # No total timeout: a stream lives as long as the run; the server's keep-alive
         # comments every few seconds keep the read timeout from firing on a quiet run.
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout_s, sock_read=60)
-        while True:
-            headers = {"Accept": "text/event-stream"}
-            if last is not None:
-                headers["Last-Event-ID"] = last
-            try:
-                async with self._ensure_session().get(
-                    url, headers=headers, timeout=timeout
-                ) as resp:
-                    if resp.status != 200:
-                        body = await resp.read()
-                        raise error_from(resp.status, loads(body), resp.headers.get("Retry-After"))
-                    async for event, event_id, data in frames(resp):
-                        failures = 0
-                        if event == "end":
-                            return
-                        if event_id is not None:
-                            last = event_id
-                        yield data
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                failures += 1
-                if failures > max_reconnects:
-                    raise self._unreachable(exc) from None
-            else:
-                failures += 1  # closed without its end frame (server restart): resume
-                if failures > max_reconnects:
-                    raise Unavailable(f"the event stream of {run_id} keeps closing early")
-            await pause(failures)
+        headers = {"Accept": "text/event-stream"}
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = last_event_id
+        try:
+            async with self._ensure_session().get(url, headers=headers, timeout=timeout) as resp:
+                if resp.status != 200:
+                    body = await resp.read()
+                    raise error_from(resp.status, loads(body), resp.headers.get("Retry-After"))
+                async for event, _event_id, data in frames(resp):
+                    if event == "end":
+                        return
+                    yield data
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise self._unreachable(exc) from None
+        raise Unavailable(f"the event stream of {run_id} closed before the run's end")
 
     # -- administration ------------------------------------------------------------------
     # -- insight ----------------------------------------------------------------------------
