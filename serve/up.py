@@ -83,6 +83,7 @@ async def _up(
         port=api_port,
         policies_dir=policies,
         examples=examples if examples.is_dir() else None,
+        command="dagq up",
     )
     info = await stack.start()
     try:
@@ -96,9 +97,12 @@ async def _up(
             policies=info.policies_dir,
             admin=LOCAL_ADMIN,
         )
-        await server.run_until_stopped(
-            stop, on_ready=lambda s: _print_ready(settings, info, s, workers)
-        )
+
+        def ready(s: DagqServer) -> None:
+            stack.publish(web_url=s.listen_url)
+            _print_ready(settings, info, s, workers)
+
+        await server.run_until_stopped(stop, on_ready=ready)
     finally:
         click.echo("Stopping: finishing in-flight jobs...", err=True)
         await stack.stop()
