@@ -18,8 +18,11 @@ from orchestrator.cli.exits import Exit, fail
 from orchestrator.engine.state import RunState
 from orchestrator.errors import DagqError
 from orchestrator.logs import setup_logging
-from orchestrator.settings import load_settings
-from orchestrator.spec.loader import load_file
+from orchestrator.settings import Settings, load_settings
+from orchestrator.spec.handlers import handler_issues
+from orchestrator.spec.limits import judge_spec
+from orchestrator.spec.loader import load_file, spec_invalid
+from orchestrator.spec.model import WorkflowSpec
 from orchestrator.store.records import WorkflowRecord
 from orchestrator.vocab import RunStatus
 from orchestrator.worker.registry import Registry
@@ -37,6 +40,15 @@ def _params(text: str | None) -> dict[str, Any]:
     return value
 
 
+def checked_spec(spec_path: str, settings: Settings) -> WorkflowSpec:
+    """The spec of ``spec_path`` if ``workflows push`` would store it: the same graph checks
+    and resource limits (SpecInvalid with every error otherwise)."""
+    result, spec = judge_spec(load_file(spec_path), settings)
+    result.raise_if_invalid(spec_path)
+    assert spec is not None  # valid
+    return spec
+
+
 async def _run(
     spec_path: str,
     handlers: tuple[str, ...],
@@ -50,11 +62,15 @@ async def _run(
     from orchestrator.service.workflows import upsert_workflow
     from orchestrator.store.connection import connect
 
-    spec = load_file(spec_path)
+    settings = load_settings()
+    spec = checked_spec(spec_path, settings)
     registry = Registry()
     for source in handlers:
         registry.load(source)
-    settings = load_settings()
+    if handlers:
+        missing = handler_issues(spec, registry.names(), by=f"handler of {', '.join(handlers)}")
+        if missing:
+            raise spec_invalid(missing, spec_path)
     conn = await connect(settings)
     try:
         async with (

@@ -28,6 +28,7 @@ from orchestrator.security.users import UserStore
 from orchestrator.service.runs import RunService
 from orchestrator.service.workflows import upsert_workflow
 from orchestrator.settings import Settings
+from orchestrator.spec.limits import judge_spec
 from orchestrator.spec.loader import load_file
 from orchestrator.store.connection import Connection, connect
 from orchestrator.worker.registry import Registry
@@ -125,7 +126,9 @@ async def seed_examples(service: RunService, folder: Path) -> list[str]:
     paths = await asyncio.to_thread(lambda: sorted(folder.glob("*.y*ml")))
     for path in paths:
         try:
-            spec = load_file(path)
+            result, spec = judge_spec(load_file(path), service.settings)
+            result.raise_if_invalid(str(path))  # nothing invalid is ever stored
+            assert spec is not None
             if not await service.workflows.exists(spec.id):
                 await upsert_workflow(service, spec, user=LOCAL_ADMIN)
                 stored.append(spec.id)
