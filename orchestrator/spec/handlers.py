@@ -8,7 +8,8 @@ and the designer's Problems name the node, the handler and the nearest offered n
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from orchestrator.spec.loader import SpecIssue
 from orchestrator.spec.model import WorkflowSpec
@@ -26,6 +27,16 @@ def used_handlers(spec: WorkflowSpec) -> dict[str, str]:
     return found
 
 
+def handlers_in_data(nodes: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """``node id -> handler`` of raw node mappings (a design that may not build yet)."""
+    found: dict[str, str] = {}
+    for node in nodes:
+        node_id, handler = node.get("id"), node.get("handler")
+        if isinstance(node_id, str) and isinstance(handler, str) and handler:
+            found[node_id] = handler
+    return found
+
+
 def nearest(name: str, offered: Iterable[str], *, count: int = 3) -> list[str]:
     """The offered names closest to ``name`` (case-insensitive), best first."""
     choices = {o.lower(): o for o in sorted(offered)}
@@ -33,14 +44,18 @@ def nearest(name: str, offered: Iterable[str], *, count: int = 3) -> list[str]:
     return [choices[c] for c in close]
 
 
-def handler_issues(spec: WorkflowSpec, offered: Iterable[str], *, by: str) -> list[SpecIssue]:
-    """One ``UNKNOWN_HANDLER`` issue per node whose handler is not in ``offered``.
+def handler_issues(
+    used: WorkflowSpec | Mapping[str, str], offered: Iterable[str], *, by: str
+) -> list[SpecIssue]:
+    """One ``UNKNOWN_HANDLER`` issue per node (of a spec, or ``node id -> handler``) whose
+    handler is not in ``offered``.
 
-    ``by`` completes "which no ... offers": ``"live worker"``, ``"examples/handlers.py"``.
+    ``by`` completes "which no ... offers": ``"live worker"``, ``"handler of FILE"``.
     """
     names = set(offered)
     issues: list[SpecIssue] = []
-    for node_id, handler in used_handlers(spec).items():
+    pairs = used_handlers(used) if isinstance(used, WorkflowSpec) else used
+    for node_id, handler in pairs.items():
         if handler in names:
             continue
         close = nearest(handler, names)
