@@ -36,6 +36,7 @@ from orchestrator.settings import Settings
 from orchestrator.store.queue import Delivery, JobQueue
 from orchestrator.store.timers import now_ms
 from orchestrator.store.workers import LiveWorkers
+from orchestrator.worker.capture import AttemptLog, capturing
 from orchestrator.worker.registry import HandlerContext, HandlerEntry, Registry
 
 log = logging.getLogger("dagq.worker")
@@ -93,6 +94,7 @@ class Worker:
         self._running: dict[Delivery, asyncio.Task[None]] = {}
         self._held: set[Delivery] = set()  # leased by us: running or awaiting report
         self._results: list[tuple[Delivery, InboxMessage, asyncio.Future[None]]] = []
+        self._logs: dict[Delivery, bytes] = {}  # attempt logs awaiting their report
         self._results_ready = asyncio.Event()
         self._slot_free = asyncio.Event()
         self._closing = False
@@ -203,7 +205,27 @@ class Worker:
 
     # -- running one job -----------------------------------------------------------
     async def run_job(self, d: Delivery) -> InboxMessage:
-        """Run one delivery's handler under its timeout; the message to report."""
+        """Run one delivery's handler under its timeout; the message to report.
+
+        What the handler logs and prints is kept with the attempt and reported with it.
+        """
+        attempt_log = AttemptLog()
+        with capturing(attempt_log):
+            message = await self._run_job(d)
+        job = d.job
+        payload = attempt_log.payload(
+            node=job.node,
+            attempt=job.attempt,
+            token=job.token,
+            worker=self.worker_id,
+            kind=job.kind,
+            outcome=message.type,
+        )
+        if payload is not None:
+            self._logs[d] = payload
+        return message
+
+    async def _run_job(self, d: Delivery) -> InboxMessage:
         job = d.job
         entry = self.registry.get(job.handler)
         if entry is None:
@@ -302,6 +324,7 @@ class Worker:
             for d, _, _ in batch:
                 # Refused ones too: no longer extended, their lease runs out.
                 self._held.discard(d)
+                self._logs.pop(d, None)
             for d, m in sent:
                 self.processed += 1
                 if m.type == "failed":
@@ -324,7 +347,8 @@ class Worker:
         backoff = 0.1
         while True:
             try:
-                await self.queue.complete_many(batch)
+                logs = [(d.job.run, self._logs[d]) for d, _ in batch if d in self._logs]
+                await self.queue.complete_many(batch, logs)
                 return batch
             except ResponseError as exc:
                 if len(batch) == 1:

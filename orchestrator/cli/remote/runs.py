@@ -11,6 +11,7 @@ import click
 
 from orchestrator.cli.exits import Exit
 from orchestrator.cli.remote.common import Remote, api_options, json_option
+from orchestrator.cli.remote.logs import logs
 from orchestrator.cli.remote.render import (
     duration,
     echo_json,
@@ -320,3 +321,6 @@ def watch(run_id: str | None, as_json: bool, api_url: str | None, api_key: str |
         for line in _summary(run):
             click.echo(line)
     raise SystemExit(_outcome(run))
+
+
+runs.add_command(logs)
