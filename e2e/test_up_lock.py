@@ -6,37 +6,13 @@ lock file stays behind), the next ``dagq up`` takes the data dir over.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from e2e.helpers import ROOT
-from e2e.stack import dagq_command, free_port
+from e2e.stack import dagq_in, free_port
 from e2e.test_up_cleanup import Up
-from orchestrator.store.embedded import EmbeddedRedis
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Iterator[Path]:
-    folder = tmp_path / "data"
-    yield folder
-    EmbeddedRedis(folder).stop()
-
-
-def _dagq(data_dir: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        "PATH": os.environ.get("PATH", os.defpath),
-        "LANG": "C.UTF-8",
-        "HOME": str(home),
-        "DAGQ_DATA_DIR": str(data_dir),
-    }
-    return subprocess.run(
-        [*dagq_command(), *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
-    )
 
 
 @pytest.mark.timeout(300)
@@ -46,14 +22,14 @@ def test_a_second_up_refuses_and_names_the_first_then_a_dead_ones_lock_is_taken_
     first = Up(data_dir, tmp_path)
     try:
         web = first.link.split("/?", 1)[0]
-        second = _dagq(data_dir, tmp_path, "up", "--port", str(free_port()), "--workers", "0")
+        second = dagq_in(data_dir, tmp_path, "up", "--port", str(free_port()), "--workers", "0")
         assert second.returncode != 0, second.stdout + second.stderr
         assert f"in use by dagq up (pid {first.pid})" in second.stderr
         assert f"web {web}" in second.stderr and f"API {first.api_url}" in second.stderr
         assert "dagq is up" not in second.stdout and "Traceback" not in second.stderr
 
         # The first stack is untouched: its local.json is there and the CLI reaches it.
-        listed = _dagq(data_dir, tmp_path, "workflows", "ls", "--json")
+        listed = dagq_in(data_dir, tmp_path, "workflows", "ls", "--json")
         assert listed.returncode == 0, listed.stderr
         assert {w["id"] for w in json.loads(listed.stdout)["workflows"]} >= {"order-processing"}
 

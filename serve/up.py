@@ -57,7 +57,15 @@ def _print_ready(settings: Settings, info: StackInfo, server: DagqServer, worker
     click.echo(f"  Web        {server.listen_url}")
     click.echo(f"Open the designer, signed in as {LOCAL_ADMIN}, with this one-time link:")
     click.echo(f"    {server.login_url}")
+    click.echo(f"  (it works once: {NEW_LINK_HINT})")
     click.echo("Press Ctrl+C to stop.")
+
+
+NEW_LINK_HINT = "`dagq login-link` prints a new one while this runs"
+
+
+def _link_used() -> None:
+    click.echo(f"The one-time sign-in link was used; {NEW_LINK_HINT}.")
 
 
 async def _up(
@@ -97,6 +105,8 @@ async def _up(
             policies=info.policies_dir,
             admin=LOCAL_ADMIN,
         )
+
+        server.on_link_used = _link_used
 
         def ready(s: DagqServer) -> None:
             stack.publish(web_url=s.listen_url)

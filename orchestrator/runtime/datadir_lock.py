@@ -102,6 +102,25 @@ class DataDirLock:
         )
 
 
+def running_stack(data_dir: Path) -> dict[str, Any] | None:
+    """The record of the stack that holds ``data_dir``'s lock (``command``, ``pid``,
+    ``api_url``, ``web_url``), or None when no stack runs there."""
+    path = Path(data_dir) / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _read(fd)
+        fcntl.flock(fd, fcntl.LOCK_UN)  # free: nobody runs there
+        return None
+    finally:
+        os.close(fd)
+
+
 def _read(fd: int) -> dict[str, Any]:
     try:
         data = orjson.loads(os.pread(fd, 4096, 0) or b"{}")
