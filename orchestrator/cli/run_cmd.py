@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from orchestrator.cli.exits import Exit, fail
+from orchestrator.cli.remote.runs import parse_params
 from orchestrator.engine.state import RunState
 from orchestrator.errors import DagqError
 from orchestrator.logs import setup_logging
@@ -26,18 +27,6 @@ from orchestrator.spec.model import WorkflowSpec
 from orchestrator.store.records import WorkflowRecord
 from orchestrator.vocab import RunStatus
 from orchestrator.worker.registry import Registry
-
-
-def _params(text: str | None) -> dict[str, Any]:
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise click.UsageError(f"--params is not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise click.UsageError("--params must be a JSON object, e.g. '{\"quality\": 0.5}'")
-    return value
 
 
 def checked_spec(spec_path: str, settings: Settings) -> WorkflowSpec:
@@ -114,7 +103,10 @@ async def _run(
 @click.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--handlers", "-H", multiple=True, help="Handler file or module (repeatable).")
-@click.option("--params", "params_text", help="Run parameters as a JSON object.")
+@click.option("--params", "params_text", metavar="JSON", help="Run parameters as a JSON object.")
+@click.option(
+    "--param", "pairs", multiple=True, metavar="NAME=VALUE", help="One parameter (repeatable)."
+)
 @click.option("--wait/--no-wait", default=False, help="Execute here and wait for the end.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run state as one JSON document.")
 @click.option("--timeout", "timeout_s", type=float, help="Give up waiting after this many seconds.")
@@ -123,6 +115,7 @@ def run(
     spec: str,
     handlers: tuple[str, ...],
     params_text: str | None,
+    pairs: tuple[str, ...],
     wait: bool,
     as_json: bool,
     timeout_s: float | None,
@@ -134,7 +127,7 @@ def run(
     otherwise, 2 it could not start (bad spec, bad parameters, Redis unreachable).
     """
     setup_logging("run")
-    params = _params(params_text)
+    params = parse_params(params_text, pairs)
     if wait and not handlers:
         raise click.UsageError("--wait executes the run here: give --handlers FILE_OR_MODULE")
     try:

@@ -93,6 +93,7 @@ class Worker:
         self._block_ms = max(50, min(2000, int(self._interval_s * 1000)))
         self._running: dict[Delivery, asyncio.Task[None]] = {}
         self._held: set[Delivery] = set()  # leased by us: running or awaiting report
+        self._reporting: set[Delivery] = set()  # results being sent (and acked) right now
         self._results: list[tuple[Delivery, InboxMessage, asyncio.Future[None]]] = []
         self._logs: dict[Delivery, bytes] = {}  # attempt logs awaiting their report
         self._results_ready = asyncio.Event()
@@ -320,8 +321,11 @@ class Worker:
                     return
                 continue
             await asyncio.gather(*{s for _, _, s in batch})  # started goes out first
+            # Being acked: a heartbeat must not take their vanished entries for lost leases.
+            self._reporting.update(d for d, _, _ in batch)
             sent = await self._send([(d, m) for d, m, _ in batch])
             for d, _, _ in batch:
+                self._reporting.discard(d)
                 # Refused ones too: no longer extended, their lease runs out.
                 self._held.discard(d)
                 self._logs.pop(d, None)
@@ -374,22 +378,25 @@ class Worker:
         while True:
             await asyncio.sleep(self._interval_s)
             try:
-                await self._announce()
-                held = list(self._held)
-                if held:
-                    for d in await self.queue.extend(held, self.worker_id):
-                        # Another worker reclaimed it (we stalled past the visibility
-                        # timeout): our result, if any, is still reported and the
-                        # engine applies only the first for the attempt's token.
-                        log.warning(
-                            "lost the lease of %s/%s attempt %d",
-                            d.job.run,
-                            d.job.node,
-                            d.job.attempt,
-                        )
-                        self._held.discard(d)
+                await self.beat()
             except _REDIS_DOWN as exc:
                 log.warning("heartbeat failed: %s", exc)
+
+    async def beat(self) -> None:
+        """One heartbeat: announce this worker, extend the leases of the jobs it holds."""
+        await self._announce()
+        held = [d for d in self._held if d not in self._reporting]
+        if not held:
+            return
+        for d in await self.queue.extend(held, self.worker_id):
+            if d in self._reporting or d not in self._held:
+                # Its result was acked while the extension was on its way: not lost, done.
+                continue
+            # Another worker reclaimed it (we stalled past the visibility timeout): our
+            # result, if any, is still reported and the engine applies only the first for
+            # the attempt's token.
+            log.warning("lost the lease of %s/%s attempt %d", d.job.run, d.job.node, d.job.attempt)
+            self._held.discard(d)
 
     async def _announce(self) -> None:
         await self.directory.announce(

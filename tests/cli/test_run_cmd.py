@@ -7,6 +7,7 @@ the nearest names.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -111,3 +112,21 @@ def test_validate_with_handlers_checks_the_names(tmp_path: Path) -> None:
         "validate", str(spec), "-H", "no_such_module_x", redis_url="", prefix="", data_dir=tmp_path
     )
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
+
+
+def test_run_takes_params_as_json_and_as_pairs(
+    tmp_path: Path, redis_url: str, key_prefix: str
+) -> None:
+    spec = str(ROOT / "examples" / "data-pipeline.yaml")
+    done = dagq(
+        "run", spec, "--params", '{"records": 5}', "--param", "quality=0.5", "--json",
+        redis_url=redis_url, prefix=key_prefix, data_dir=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    params = json.loads(done.stdout)["parameters"]
+    assert (params["records"], params["quality"]) == (5, 0.5)
+    bad = dagq(
+        "run", spec, "--param", "quality",
+        redis_url=redis_url, prefix=key_prefix, data_dir=tmp_path,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "NAME=VALUE" in bad.stderr

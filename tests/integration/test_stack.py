@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -97,10 +98,13 @@ time.sleep(600)
 """
 
 
-def _dagq(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DAGQ_DATA_DIR": str(data_dir)}
+def _dagq(
+    *args: str, data_dir: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    clean = {**os.environ, "DAGQ_DATA_DIR": str(data_dir)}
     for name in ("DAGQ_REDIS_URL", "DAGQ_API_URL", "DAGQ_API_KEY", "DAGQ_CONFIG"):
-        env.pop(name, None)
+        clean.pop(name, None)
+    env = {**clean, **(env or {})}
     dagq = Path(sys.executable).with_name("dagq")
     return subprocess.run(
         [str(dagq), *args], env=env, capture_output=True, text=True, timeout=60, cwd=ROOT
@@ -148,3 +152,28 @@ def test_a_local_stack_never_writes_into_a_policies_checkout(
     assert local_policies_dir(settings) == tmp_path / "data" / "policies"
     explicit = Settings(data_dir=tmp_path / "data", policies_dir=tmp_path / "mine")
     assert local_policies_dir(explicit) == tmp_path / "mine"
+
+
+def test_up_on_a_busy_web_port_says_use_port(
+    tmp_path: Path, redis_url: str, key_prefix: str
+) -> None:
+    env = {"DAGQ_REDIS_URL": redis_url, "DAGQ_WORKFLOW__STORAGE__PREFIX": key_prefix}
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        up = _dagq("up", "--workers", "0", "--port", str(port), data_dir=tmp_path / "data", env=env)
+    assert up.returncode == 2, up.stderr
+    assert f"the web port is in use (127.0.0.1:{port})" in up.stderr
+    assert "use --port PORT (0: any free port)" in up.stderr and "Traceback" not in up.stderr
+    assert not (tmp_path / "data" / LOCAL_CONFIG).exists()  # the stack it began is stopped
+
+
+def test_up_help_shows_the_defaults_in_force(tmp_path: Path) -> None:
+    shown = _dagq("up", "--help", data_dir=tmp_path / "data", env={"DAGQ_WEB__PORT": "8123"})
+    assert shown.returncode == 0, shown.stderr
+    text = " ".join(shown.stdout.split())
+    assert "Web port (web.port; 0: any free port). [default: 8123]" in text
+    assert "[default: 127.0.0.1]" in text and "[default: everysec]" in text
+    unwrapped = "".join(shown.stdout.split())  # a long path wraps anywhere
+    assert f"[default:{tmp_path / 'data' / 'policies'}]" in unwrapped
