@@ -85,7 +85,7 @@ def store_backup(input: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
     """Store a low-quality batch in the backup store for review."""
     _pause(ctx)
     batch = input.get("batch_id", _ref("batch", ctx))
-    ctx.logger.warning("quality below the bar: %s goes to the backup store for review", batch)
+    ctx.logger.info("quality below the bar: %s goes to the backup store for review", batch)
     return {
         "store": "backup",
         "location": f"backup://{batch}",

@@ -68,8 +68,8 @@ async def test_the_node_panel_shows_what_the_handler_logged(ops: OpsStack, ops_w
         screen.canvas.select("store_backup")
         await wait_for(
             pilot,
-            lambda: "WARNING quality below the bar: batch-" in screen.details.text,
-            what=f"the warning in the node panel: {screen.details.text}",
+            lambda: "INFO    quality below the bar: batch-" in screen.details.text,
+            what=f"the line in the node panel: {screen.details.text}",
         )
         assert "attempt 1 · ✓ completed" in screen.details.text, screen.details.text
         screen.canvas.select("fetch_data")
