@@ -68,7 +68,7 @@ async def run_tui(
     from orchestrator.runtime.stack import LocalStack
 
     await asyncio.to_thread(_log_to_file, settings)
-    stack = LocalStack(settings, examples=examples)
+    stack = LocalStack(settings, examples=examples, command="dagq tui")
     async with stack:
         assert stack.info is not None
         app = create_app(settings=settings, api_url=stack.info.api_url, api_key=stack.info.api_key)

@@ -26,6 +26,7 @@ from e2e.helpers import (
 )
 from orchestrator.security.policy_file import ensure_policies_dir
 from orchestrator.security.users import UserStore
+from orchestrator.store.embedded import EmbeddedRedis
 from tests import logscan
 
 CHROMIUM = os.environ.get("DAGQ_CHROMIUM", "/usr/bin/chromium")
@@ -169,3 +170,11 @@ def web_server(e2e_policies: Path, tmp_path: Path) -> Iterator[Callable[..., Web
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    """A ``dagq up`` data dir; whatever the test's outcome, no Redis of it outlives the test."""
+    folder = tmp_path / "data"
+    yield folder
+    EmbeddedRedis(folder).stop()

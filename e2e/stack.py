@@ -62,6 +62,19 @@ def dagq_command() -> list[str]:
     return [sys.executable, "-c", "from serve.cli import main; main()"]
 
 
+def dagq_in(data_dir: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``dagq ARGS`` run to its end as a new user types it, on ``data_dir``, from the checkout."""
+    env = {
+        "PATH": os.environ.get("PATH", os.defpath),
+        "LANG": "C.UTF-8",
+        "HOME": str(home),
+        "DAGQ_DATA_DIR": str(data_dir),
+    }
+    return subprocess.run(
+        [*dagq_command(), *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+
+
 def wait_until(condition: Callable[[], T | None], what: str, timeout_s: float = 20) -> T:
     """Poll ``condition`` until it returns something truthy, and return that; fail after
     ``timeout_s`` naming ``what`` (a deadline for a slow machine, not a timed assertion)."""

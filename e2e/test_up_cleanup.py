@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -20,7 +19,6 @@ import redis
 
 from e2e.helpers import ROOT
 from e2e.stack import Service, dagq_command, free_port, wait_until
-from orchestrator.store.embedded import EmbeddedRedis
 from orchestrator.store.pids import pid_alive
 
 
@@ -110,14 +108,6 @@ def _open_tab_apps(up: Up) -> tuple[asyncio.AbstractEventLoop, aiohttp.ClientSes
 def _close(loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSession) -> None:
     loop.run_until_complete(session.close())
     loop.close()
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Iterator[Path]:
-    """The stacks' data dir; whatever the test's outcome, no server of it outlives the test."""
-    folder = tmp_path / "data"
-    yield folder
-    EmbeddedRedis(folder).stop()
 
 
 @pytest.mark.slow

@@ -68,4 +68,4 @@ def test_the_printed_one_time_link_works_once(
     other = new_context().new_page()
     other.goto(server.login_url)
     expect(other).to_have_url(server.base_url + "/login?m=link-used")
-    expect(other.get_by_text("That sign-in link is not valid any more")).to_be_visible()
+    expect(other.get_by_text("That sign-in link was used already")).to_be_visible()

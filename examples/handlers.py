@@ -47,6 +47,7 @@ async def fetch_data(input: dict[str, Any], ctx: HandlerContext) -> dict[str, An
     if delay:
         await asyncio.sleep(delay)
     count = int(ctx.params.get("records", 100))
+    ctx.logger.info("fetched %d records from the demo source", count)
     return {"batch_id": _ref("batch", ctx), "record_count": count, "source": "demo"}
 
 
@@ -84,6 +85,7 @@ def store_backup(input: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
     """Store a low-quality batch in the backup store for review."""
     _pause(ctx)
     batch = input.get("batch_id", _ref("batch", ctx))
+    ctx.logger.info("quality below the bar: %s goes to the backup store for review", batch)
     return {
         "store": "backup",
         "location": f"backup://{batch}",
@@ -127,8 +129,10 @@ def reserve_inventory(input: dict[str, Any], ctx: HandlerContext) -> dict[str, A
 def charge_payment(input: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
     """Charge the customer."""
     _pause(ctx)
+    amount = float(ctx.params.get("amount", 42.0))
+    ctx.logger.info("charging %.2f, idempotency key %s", amount, ctx.idempotency_key)
     _maybe_fail(ctx, "charge_payment", "payment declined")
-    return {"payment_id": _ref("pay", ctx), "amount": float(ctx.params.get("amount", 42.0))}
+    return {"payment_id": _ref("pay", ctx), "amount": amount}
 
 
 @handler("shipOrder")

@@ -14,6 +14,7 @@ so that every multi-key script of a run touches one slot:
     P{s<k>}:runs             zset  all run ids by start time (ms)
     P{s<k>}:active           zset  active run ids by start time (ms)
     P{s<k>}:ev:<run id>      stream  the run's events (node_queued, node_completed, ...)
+    P{s<k>}:logs:<run id>    stream  what handlers logged and printed, one entry per attempt
     P{s<k>}:q:<lane>:<handler>  stream  jobs, consumer group ``workers``
     P{s<k>}:inbox            stream  results and signals for orchestrators, group ``orch``
     P{s<k>}:timers           zset  due-ms scored JSON entries (delayed jobs, timer events)
@@ -108,6 +109,10 @@ class Keys:
     def run_events(self, run_id: str) -> str:
         """Stream of a run's events."""
         return f"{self.tag(self.shard_of(run_id))}ev:{run_id}"
+
+    def run_logs(self, run_id: str) -> str:
+        """Stream of a run's handler logs, one entry per attempt."""
+        return f"{self.tag(self.shard_of(run_id))}logs:{run_id}"
 
     def runs_of(self, shard: int, workflow_id: str) -> str:
         """Sorted set of one workflow's runs in a shard."""

@@ -8,6 +8,7 @@ TOP_COMMANDS: dict[str, str] = {
     "tui": "app.cli:tui",
     "web": "serve.web_cmd:web",
     "up": "serve.up:up",
+    "login-link": "serve.login_link:login_link",
 }
 
 

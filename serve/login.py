@@ -27,7 +27,9 @@ WRONG_LOGIN = "Wrong username or password."
 NOTICES = {
     "signed-out": "You have signed out.",
     "link-used": (
-        "That sign-in link is not valid any more. Sign in with your username and password."
+        "That sign-in link was used already, or has expired: each link signs in once. "
+        "Sign in with your username and password, or get a new link by running "
+        "`dagq login-link` on the machine where `dagq up` runs."
     ),
 }
 _MAX_NAME = 128

@@ -77,6 +77,10 @@ def _clamp(value: object, default: int, low: int, high: int) -> int:
         return default
 
 
+LINK_CHECK_S = 5.0
+"""How often a server checks whether its one-time link was used (and keeps it alive)."""
+
+
 class DagqServer(Server):
     """textual-serve's ``Server`` with a login, caps, an idle timeout and a scrubbed environment.
 
@@ -134,6 +138,9 @@ class DagqServer(Server):
         self._cleanups: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
         self._stop_link = asyncio.Event()
+        self.on_link_used: Callable[[], None] | None = None
+        """Called once when the printed one-time link has been used (``dagq up`` says how to
+        get a new one)."""
         self._link_keeper: asyncio.Task[None] | None = None
 
     @property
@@ -423,11 +430,16 @@ class DagqServer(Server):
 
     async def _keep_link(self) -> None:
         # Stopped by an event, not a cancel: redis-py can swallow a cancellation.
-        interval_s = self.one_time.ttl_s / 3
+        # Checked often, so that whoever started the server hears soon that it was used.
+        interval_s = min(self.one_time.ttl_s / 3, LINK_CHECK_S)
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop_link.wait(), interval_s)
-            if self._stop_link.is_set() or not await self.one_time.keep_alive():
+            if self._stop_link.is_set():
+                return
+            if not await self.one_time.keep_alive():
+                if self.on_link_used is not None:
+                    self.on_link_used()
                 return
 
     async def shutdown(self) -> None:

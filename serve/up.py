@@ -12,16 +12,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from orchestrator.cli.exits import Exit, fail
 from orchestrator.errors import DagqError, Unavailable
 from orchestrator.logs import setup_logging
-from orchestrator.runtime.stack import LOCAL_ADMIN, LocalStack, StackInfo, default_handlers
+from orchestrator.runtime.stack import (
+    LOCAL_ADMIN,
+    LocalStack,
+    StackInfo,
+    default_handlers,
+    local_policies_dir,
+)
 from orchestrator.settings import Settings, load_settings
 from serve.server import DagqServer
 from serve.web_cmd import build_server
@@ -57,7 +66,15 @@ def _print_ready(settings: Settings, info: StackInfo, server: DagqServer, worker
     click.echo(f"  Web        {server.listen_url}")
     click.echo(f"Open the designer, signed in as {LOCAL_ADMIN}, with this one-time link:")
     click.echo(f"    {server.login_url}")
+    click.echo(f"  (it works once: {NEW_LINK_HINT})")
     click.echo("Press Ctrl+C to stop.")
+
+
+NEW_LINK_HINT = "`dagq login-link` prints a new one while this runs"
+
+
+def _link_used() -> None:
+    click.echo(f"The one-time sign-in link was used; {NEW_LINK_HINT}.")
 
 
 async def _up(
@@ -83,8 +100,12 @@ async def _up(
         port=api_port,
         policies_dir=policies,
         examples=examples if examples.is_dir() else None,
+        command="dagq up",
     )
-    info = await stack.start()
+    try:
+        info = await stack.start()
+    except OSError as exc:
+        raise _port_in_use(exc, "API", f"127.0.0.1:{api_port}", "--api-port") from None
     try:
         server = build_server(
             settings,
@@ -96,19 +117,70 @@ async def _up(
             policies=info.policies_dir,
             admin=LOCAL_ADMIN,
         )
-        await server.run_until_stopped(
-            stop, on_ready=lambda s: _print_ready(settings, info, s, workers)
-        )
+
+        server.on_link_used = _link_used
+
+        def ready(s: DagqServer) -> None:
+            stack.publish(web_url=s.listen_url)
+            _print_ready(settings, info, s, workers)
+
+        try:
+            await server.run_until_stopped(stop, on_ready=ready)
+        except OSError as exc:
+            raise _port_in_use(exc, "web", f"{server.host}:{server.port}", "--port") from None
     finally:
         click.echo("Stopping: finishing in-flight jobs...", err=True)
         await stack.stop()
         click.echo("dagq stopped.", err=True)
 
 
+def _port_in_use(exc: OSError, what: str, address: str, option: str) -> OSError | DagqError:
+    """A busy port as a sentence that names the option to choose another."""
+    if exc.errno != errno.EADDRINUSE:
+        return exc
+    return Unavailable(
+        f"the {what} port is in use ({address}): another program listens there; "
+        f"use {option} PORT (0: any free port)"
+    )
+
+
+class _SettingOption(click.Option):
+    """An option whose help ends with the value it defaults to here, read from the
+    settings (config file, environment) when the help is shown."""
+
+    def __init__(self, *args: Any, setting: Callable[[Settings], object], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.setting = setting
+        self.base_help = self.help or ""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        try:
+            value = self.setting(load_settings())
+        except DagqError as exc:
+            value = f"? ({exc.message})"
+        self.help = f"{self.base_help}  [default: {value}]"
+        return super().get_help_record(ctx)
+
+
+def _handlers_default(_: Settings) -> str:
+    return ", ".join(default_handlers()) or "none (no examples/handlers.py here)"
+
+
 @click.command("up")
-@click.option("--host", default=None, help="Web interface to listen on (default: web.host).")
 @click.option(
-    "--port", type=click.IntRange(0, 65535), default=None, help="Web port (default: web.port)."
+    "--host",
+    default=None,
+    cls=_SettingOption,
+    setting=lambda s: s.web.host,
+    help="Web interface to listen on (web.host).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    cls=_SettingOption,
+    setting=lambda s: s.web.port,
+    help="Web port (web.port; 0: any free port).",
 )
 @click.option(
     "--api-port",
@@ -117,26 +189,38 @@ async def _up(
     show_default=True,
     help="API port on 127.0.0.1 (0: any free port; the CLI finds it in local.json).",
 )
-@click.option("--workers", type=click.IntRange(0, 64), default=2, show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(0, 64),
+    default=2,
+    show_default=True,
+    help="Workers in this process.",
+)
 @click.option(
     "--handlers",
     "-H",
     multiple=True,
-    help="Handler file or module for the workers (default: examples/handlers.py).",
+    cls=_SettingOption,
+    setting=_handlers_default,
+    help="Handler file or module for the workers (repeatable).",
 )
 @click.option(
     "--fsync",
     type=click.Choice(["always", "everysec", "no"]),
     default=None,
-    help="When the embedded Redis fsyncs its append-only file (default: "
-    "redis.embedded_fsync, everysec: a machine crash can lose ~1 s of acknowledged runs; "
-    "always: none, at a cost in throughput).",
+    cls=_SettingOption,
+    setting=lambda s: s.redis.embedded_fsync,
+    help="When the embedded Redis fsyncs its append-only file (redis.embedded_fsync; "
+    "everysec: a machine crash can lose ~1 s of acknowledged runs; always: none, at a cost "
+    "in throughput).",
 )
 @click.option(
     "--policies",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Policies directory (default: DAGQ_POLICIES_DIR, else <data dir>/policies).",
+    cls=_SettingOption,
+    setting=local_policies_dir,
+    help="Policies directory (DAGQ_POLICIES_DIR, else <data dir>/policies).",
 )
 def up(
     host: str | None,

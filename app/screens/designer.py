@@ -36,6 +36,7 @@ from app.widgets.node_palette import NodePalette
 from app.widgets.status_line import StatusLine
 from app.widgets.validation_panel import ValidationPanel
 from orchestrator.errors import DagqError
+from orchestrator.spec.handlers import handlers_in_data
 from orchestrator.spec.loader import SpecIssue
 from orchestrator.spec.validator import ValidationResult
 
@@ -141,7 +142,9 @@ class DesignerScreen(HeatScreen):
         self.query_one(StatusLine).show(
             len(errors), len(graph.nodes), len(graph.edges), self._note()
         )
-        self.query_one(ValidationPanel).show(errors, self.result.warnings)
+        self.query_one(ValidationPanel).show(
+            errors, self.result.warnings, handlers=handlers_in_data(self.editor.nodes)
+        )
         self.show_properties()
 
     def _note(self) -> str:
@@ -290,9 +293,11 @@ class DesignerScreen(HeatScreen):
     def action_validate(self) -> None:
         """Say whether the design is valid, and the first problem when it is not."""
         self.refresh_design(select=self.canvas.selected)
+        self.load_handlers()  # workers come and go: ask again
         errors = self.result.errors
         if not errors:
-            warn = f" ({len(self.result.warnings)} warnings)" if self.result.warnings else ""
+            count = len(self.query_one(ValidationPanel).warnings)
+            warn = f" ({count} warnings)" if count else ""
             self.notify(f"Valid ✓{warn}", title="Validate")
         else:
             first = errors[0]
@@ -465,7 +470,9 @@ class DesignerScreen(HeatScreen):
             rows = await self.session.call(self.session.client.handlers())
         except DagqError:
             return
-        self.query_one(Inspector).set_handlers([str(r["name"]) for r in rows if r.get("name")])
+        names = [str(r["name"]) for r in rows if r.get("name")]
+        self.query_one(Inspector).set_handlers(names)
+        self.query_one(ValidationPanel).set_offered(names)
 
     def palette_commands(self) -> Iterable[SystemCommand]:
         """Every designer action, for the command palette."""

@@ -118,6 +118,8 @@ class MonitorScreen(RunInsightScreen):
         self.query_one("#run-pane").border_title = "Run"
         self.query_one("#event-log").border_title = "Events"
         self.query_one("#node-details").border_title = "Node"
+        client = self.session.client
+        self.details.logs_loader = lambda run, node: self.session.call(client.run_logs(run, node))
         self._update_actions()
         self.watch(self.canvas, "zoom", self._zoom_changed, init=False)
         if reason := self.blocked("run:read"):
@@ -188,7 +190,7 @@ class MonitorScreen(RunInsightScreen):
             ),
             quiet=quiet,  # background refreshes stay quiet
         )
-        if page is None:
+        if page is None or not self.app.is_running:  # the app may have quit meanwhile
             return
         runs.show_page(page.items, total=page.total, offset=start, has_more=page.has_more)
         if self.run_id is not None:
@@ -394,14 +396,14 @@ class MonitorScreen(RunInsightScreen):
         node = dict((self.run or {}).get("nodes", {}).get(node_id) or {}) or None
         if node is not None and node_id in self.statuses:
             node["status"] = self.statuses[node_id]
-        kind = handler = compensation = None
         spec_node = self._spec_node(node_id)
-        if spec_node is not None:
-            kind = spec_node.type
-            handler = getattr(spec_node, "handler", None)
-            compensation = getattr(spec_node, "compensation", None)
         self.details.show(
-            node, node_id=node_id, kind=kind, handler=handler, compensation=compensation
+            node,
+            node_id=node_id,
+            kind=spec_node.type if spec_node is not None else None,
+            handler=getattr(spec_node, "handler", None),
+            compensation=getattr(spec_node, "compensation", None),
+            run_id=self.run_id,
         )
 
     # -- actions ---------------------------------------------------------------------------

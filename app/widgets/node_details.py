@@ -1,24 +1,31 @@
-"""The selected node of a run: status, attempts, timings, input, output and last error.
+"""The selected node of a run: status, attempts, timings, input, output, last error and
+what its handler logged.
 
 ``show`` takes the API's ``NodeStatusView`` (plus what the spec says about the node:
 its type and handler) and renders it; a queued node that no live worker offers shows
-the API's ``waitingFor`` note prominently, since that is why the run is stuck.
+the API's ``waitingFor`` note prominently, since that is why the run is stuck.  With a
+``logs_loader`` (the monitor gives one), the node's handler logs follow, fetched again
+whenever the node's status or attempts change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from app.text import safe
 from app.widgets.ops_format import NO_VALUE, clock, duration_text, json_text, status_text
+from orchestrator.errors import DagqError
 
+LOG_LINES_SHOWN = 200
+"""Lines of one attempt the panel shows (the last ones; ``dagq runs logs`` has them all)."""
 LABEL_STYLE = "bold"
 WARN_STYLE = "bold #ffaf5f"
 ERROR_STYLE = "#ff5f5f"
@@ -81,6 +88,39 @@ def describe_node(
     return Group(*lines)
 
 
+def describe_logs(
+    attempts: Sequence[Mapping[str, Any]], *, run_id: str = "", node_id: str = ""
+) -> list[RenderableType]:
+    """The ``logs`` section: each attempt's header and its last lines (pure)."""
+    if not attempts:
+        return []
+    out: list[RenderableType] = [Text("logs", style=LABEL_STYLE)]
+    for attempt in attempts:
+        head = Text(f"attempt {attempt.get('attempt')} · ", style="italic")
+        outcome = str(attempt.get("outcome"))
+        head.append_text(status_text("completed" if outcome == "succeeded" else outcome))
+        head.append_text(safe(f" · {attempt.get('worker', '')}", style="italic"))
+        out.append(head)
+        lines = list(attempt.get("lines", []))
+        hidden = int(attempt.get("dropped", 0) or 0) + max(0, len(lines) - LOG_LINES_SHOWN)
+        if hidden:
+            more = f"… {hidden} earlier lines: dagq runs logs {run_id} {node_id}"
+            out.append(safe(more, style="dim"))
+        for line in lines[-LOG_LINES_SHOWN:]:
+            row = Text(clock(line.get("at"), millis=True) + " ", style="dim")
+            level = safe(line.get("level", ""), width=7, style="dim")
+            level.pad_right(8 - level.cell_len)
+            row.append_text(level)
+            style = ERROR_STYLE if line.get("level") in ("ERROR", "CRITICAL", "stderr") else ""
+            row.append_text(safe(line.get("text", ""), multiline=True, style=style))
+            out.append(row)
+    return out
+
+
+LogsLoader = Callable[[str, str], Awaitable[Mapping[str, Any]]]
+"""``(run id, node id) -> the API's node logs`` (``{"attempts": [...]}``)."""
+
+
 def _plain(body: RenderableType) -> str:
     if isinstance(body, Text):
         return body.plain
@@ -102,6 +142,11 @@ class NodeDetails(VerticalScroll):
         super().__init__(id=id, classes=classes)
         self.node_id: str | None = None
         self._text = ""
+        self.logs_loader: LogsLoader | None = None
+        """Fetches the node's handler logs (None: the panel shows none)."""
+        self._body: RenderableType = describe_node(None)
+        self._logs: list[RenderableType] = []
+        self._logs_of: tuple[str, str, str, int] | None = None
 
     def compose(self) -> ComposeResult:
         """The body."""
@@ -120,11 +165,43 @@ class NodeDetails(VerticalScroll):
         kind: str | None = None,
         handler: str | None = None,
         compensation: str | None = None,
+        run_id: str | None = None,
     ) -> None:
-        """Show ``node`` (the API's node view), or a hint when there is none."""
+        """Show ``node`` (the API's node view), or a hint when there is none; with
+        ``run_id``, its handler logs too (fetched when the node changed since)."""
         self.node_id = str(node.get("nodeId")) if node else node_id
-        body = describe_node(
+        self._body = describe_node(
             node, node_id=node_id, kind=kind, handler=handler, compensation=compensation
         )
+        key = None
+        if node is not None and run_id and self.node_id:
+            key = (run_id, self.node_id, str(node.get("status")), int(node.get("attempts", 0)))
+        if key is None or key[:2] != (self._logs_of or ("", ""))[:2]:
+            self._logs = []
+        if key is not None and key != self._logs_of and self.logs_loader is not None:
+            self._logs_of = key
+            self._fetch_logs(key[0], key[1])
+        elif key is None:
+            self._logs_of = None
+        self._render_body()
+
+    def _render_body(self) -> None:
+        body = Group(self._body, *self._logs) if self._logs else self._body
         self._text = _plain(body)
         self.query_one("#node-body", Static).update(body)
+
+    @work(exclusive=True, group="node-logs")
+    async def _fetch_logs(self, run_id: str, node_id: str) -> None:
+        loader = self.logs_loader
+        if loader is None:
+            return
+        try:
+            answer = await loader(run_id, node_id)
+        except DagqError:
+            return  # the details stay; the logs are a bonus
+        if self._logs_of is None or self._logs_of[:2] != (run_id, node_id):
+            return  # another node was chosen meanwhile
+        logs = describe_logs(answer.get("attempts", []), run_id=run_id, node_id=node_id)
+        if logs or self._logs:  # nothing said, nothing shown: no redraw
+            self._logs = logs
+            self._render_body()

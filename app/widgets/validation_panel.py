@@ -1,8 +1,13 @@
-"""The validator's findings, one line each; choosing one selects its node on the canvas."""
+"""The validator's findings, one line each; choosing one selects its node on the canvas.
+
+Once the live workers' handler names are known (:meth:`ValidationPanel.set_offered`), a
+node whose handler none of them offers is a warning too, with the nearest names: a run of
+it would wait for a worker that never comes.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -11,6 +16,7 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from app.text import safe
+from orchestrator.spec.handlers import handler_issues
 from orchestrator.spec.loader import SpecIssue
 
 MESSAGE_WIDTH = 300
@@ -38,9 +44,32 @@ class ValidationPanel(OptionList):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._issues: list[SpecIssue] = []
+        self._shown: tuple[Sequence[SpecIssue], Sequence[SpecIssue], Mapping[str, str]] = (
+            (),
+            (),
+            {},
+        )
+        self._offered: list[str] | None = None
+        self.warnings: list[SpecIssue] = []
+        """The warnings shown: the validator's, then handlers no live worker offers."""
 
-    def show(self, errors: Sequence[SpecIssue], warnings: Sequence[SpecIssue] = ()) -> None:
-        """Replace the list with these findings."""
+    def set_offered(self, names: Sequence[str]) -> None:
+        """The handler names live workers offer: check the nodes' handlers against them."""
+        self._offered = list(names)
+        self.show(*self._shown)
+
+    def show(
+        self,
+        errors: Sequence[SpecIssue],
+        warnings: Sequence[SpecIssue] = (),
+        handlers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Replace the list with these findings (``handlers``: node id -> handler name)."""
+        self._shown = (errors, warnings, dict(handlers or {}))
+        warnings = list(warnings)
+        if self._offered is not None and handlers:
+            warnings += handler_issues(handlers, self._offered, by="live worker")
+        self.warnings = warnings
         self._issues = [*errors, *warnings]
         self.clear_options()
         if not self._issues:

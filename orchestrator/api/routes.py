@@ -18,7 +18,16 @@ from pydantic import BaseModel
 from orchestrator.api import insight_schemas as si
 from orchestrator.api import schemas as s
 from orchestrator.api import trigger_schemas as ts
-from orchestrator.api.handlers import admin, health, hooks, insight, runs, schedules, workflows
+from orchestrator.api.handlers import (
+    admin,
+    health,
+    hooks,
+    insight,
+    logs,
+    runs,
+    schedules,
+    workflows,
+)
 from orchestrator.api.http import API_PREFIX
 from orchestrator.spec.model import WorkflowSpec
 
@@ -136,6 +145,12 @@ ROUTES: tuple[Route, ...] = (
        "Get one node's status", N, response=s.NodeStatusView, errors=(404,)),
     _r("POST", RUN + "/nodes/{nodeId}/retry", runs.retry_node, "workflow:execute", "retryNode",
        "Rerun one node of a failed run", N, response=s.NodeStatusView, errors=(404, 409)),
+    _r("GET", RUN + "/logs", logs.run_logs, "run:read", "getRunLogs",
+       "What the run's handlers logged and printed, per attempt", R,
+       response=logs.RunLogs, query=logs.LogsQuery, errors=(404,)),
+    _r("GET", RUN + "/nodes/{nodeId}/logs", logs.node_logs, "run:read", "getNodeLogs",
+       "What one node's handler logged and printed, per attempt", N,
+       response=logs.RunLogs, query=logs.LogsQuery, errors=(404,)),
     _r("GET", RUN + "/events", runs.run_events, "run:read", "streamRunEvents",
        "Run events: JSON after `since`, or a live text/event-stream", R,
        response=s.EventList, query=s.EventsQuery, errors=(404,), event_stream=True),

@@ -15,26 +15,27 @@ from typing import Any
 import click
 
 from orchestrator.cli.exits import Exit, fail
+from orchestrator.cli.remote.runs import parse_params
 from orchestrator.engine.state import RunState
 from orchestrator.errors import DagqError
 from orchestrator.logs import setup_logging
-from orchestrator.settings import load_settings
-from orchestrator.spec.loader import load_file
+from orchestrator.settings import Settings, load_settings
+from orchestrator.spec.handlers import handler_issues
+from orchestrator.spec.limits import judge_spec
+from orchestrator.spec.loader import load_file, spec_invalid
+from orchestrator.spec.model import WorkflowSpec
 from orchestrator.store.records import WorkflowRecord
 from orchestrator.vocab import RunStatus
 from orchestrator.worker.registry import Registry
 
 
-def _params(text: str | None) -> dict[str, Any]:
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise click.UsageError(f"--params is not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise click.UsageError("--params must be a JSON object, e.g. '{\"quality\": 0.5}'")
-    return value
+def checked_spec(spec_path: str, settings: Settings) -> WorkflowSpec:
+    """The spec of ``spec_path`` if ``workflows push`` would store it: the same graph checks
+    and resource limits (SpecInvalid with every error otherwise)."""
+    result, spec = judge_spec(load_file(spec_path), settings)
+    result.raise_if_invalid(spec_path)
+    assert spec is not None  # valid
+    return spec
 
 
 async def _run(
@@ -50,11 +51,15 @@ async def _run(
     from orchestrator.service.workflows import upsert_workflow
     from orchestrator.store.connection import connect
 
-    spec = load_file(spec_path)
+    settings = load_settings()
+    spec = checked_spec(spec_path, settings)
     registry = Registry()
     for source in handlers:
         registry.load(source)
-    settings = load_settings()
+    if handlers:
+        missing = handler_issues(spec, registry.names(), by=f"handler of {', '.join(handlers)}")
+        if missing:
+            raise spec_invalid(missing, spec_path)
     conn = await connect(settings)
     try:
         async with (
@@ -98,7 +103,10 @@ async def _run(
 @click.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--handlers", "-H", multiple=True, help="Handler file or module (repeatable).")
-@click.option("--params", "params_text", help="Run parameters as a JSON object.")
+@click.option("--params", "params_text", metavar="JSON", help="Run parameters as a JSON object.")
+@click.option(
+    "--param", "pairs", multiple=True, metavar="NAME=VALUE", help="One parameter (repeatable)."
+)
 @click.option("--wait/--no-wait", default=False, help="Execute here and wait for the end.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run state as one JSON document.")
 @click.option("--timeout", "timeout_s", type=float, help="Give up waiting after this many seconds.")
@@ -107,6 +115,7 @@ def run(
     spec: str,
     handlers: tuple[str, ...],
     params_text: str | None,
+    pairs: tuple[str, ...],
     wait: bool,
     as_json: bool,
     timeout_s: float | None,
@@ -118,7 +127,7 @@ def run(
     otherwise, 2 it could not start (bad spec, bad parameters, Redis unreachable).
     """
     setup_logging("run")
-    params = _params(params_text)
+    params = parse_params(params_text, pairs)
     if wait and not handlers:
         raise click.UsageError("--wait executes the run here: give --handlers FILE_OR_MODULE")
     try:

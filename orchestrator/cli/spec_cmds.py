@@ -17,6 +17,7 @@ import click
 from orchestrator.cli.exits import Exit, fail
 from orchestrator.errors import DagqError
 from orchestrator.spec.export import dump_spec
+from orchestrator.spec.handlers import handler_issues
 from orchestrator.spec.limits import judge_text
 from orchestrator.spec.loader import Format, SpecIssue, read_document
 from orchestrator.spec.model import WorkflowSpec
@@ -57,6 +58,28 @@ def _check_file(
     return judge_text(text, str(path), settings, max_nodes=max_nodes)
 
 
+def _offered(sources: tuple[str, ...]) -> list[str]:
+    """The handler names the files or modules register (a usage error when one cannot load)."""
+    from orchestrator.worker.registry import Registry
+
+    registry = Registry()
+    try:
+        for source in sources:
+            registry.load(source)
+    except DagqError as exc:
+        raise click.UsageError(exc.message) from None
+    return registry.names()
+
+
+def _with_handlers(
+    result: ValidationResult, spec: WorkflowSpec | None, offered: list[str], by: str
+) -> tuple[ValidationResult, WorkflowSpec | None]:
+    if spec is None:
+        return result, spec
+    missing = handler_issues(spec, offered, by=by)
+    return ValidationResult((*result.errors, *missing), result.warnings), spec
+
+
 def _issue_line(mark: str, issue: SpecIssue) -> str:
     where = f" [{issue.node_id}]" if issue.node_id else ""
     hint = f" (suggestion: {issue.suggestion})" if issue.suggestion else ""
@@ -92,7 +115,17 @@ def _summary(name: str, result: ValidationResult, spec: WorkflowSpec | None) -> 
     default=None,
     help="Largest workflow accepted (default: workflow.execution.max_nodes_per_workflow).",
 )
-def validate(files: tuple[Path, ...], as_json: bool, max_nodes: int | None) -> None:
+@click.option(
+    "--handlers",
+    "-H",
+    multiple=True,
+    metavar="FILE_OR_MODULE",
+    help="Also check every node's handler against the handlers this file or module "
+    "registers (repeatable).",
+)
+def validate(
+    files: tuple[Path, ...], as_json: bool, max_nodes: int | None, handlers: tuple[str, ...]
+) -> None:
     """Validate workflow files (YAML or JSON); exit 1 when any is invalid.
 
     Judged as the API would: the graph rules and this deployment's resource limits
@@ -102,7 +135,14 @@ def validate(files: tuple[Path, ...], as_json: bool, max_nodes: int | None) -> N
     {"valid", "errors", "warnings"}; with several, an object keyed by file name.
     """
     settings = _settings()
+    offered = _offered(handlers) if handlers else None
     results = {str(path): _check_file(path, settings, max_nodes) for path in files}
+    if offered is not None:
+        by = f"handler of {', '.join(handlers)}"
+        results = {
+            name: _with_handlers(result, spec, offered, by)
+            for name, (result, spec) in results.items()
+        }
     if as_json:
         out: dict[str, Any] = {name: r.to_dict() for name, (r, _) in results.items()}
         payload = next(iter(out.values())) if len(out) == 1 else out

@@ -18,10 +18,16 @@ from typing import TypeVar
 import click
 
 from orchestrator.cli.exits import reported
-from orchestrator.errors import NotFound
+from orchestrator.errors import DagqError, NotFound
 from orchestrator.security.policy_file import POLICY_FILE, ensure_policies_dir, user_roles
 from orchestrator.security.rbac import ROLES
-from orchestrator.security.users import ROLE_ALIASES, User, UserStore, normalize_role
+from orchestrator.security.users import (
+    ROLE_ALIASES,
+    User,
+    UserStore,
+    check_password,
+    normalize_role,
+)
 
 R = TypeVar("R")
 
@@ -121,8 +127,22 @@ def _read_password(from_stdin: bool) -> str:
         if not password:
             raise click.UsageError("no password on stdin")
         return password
-    value: str = click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+    value: str = click.prompt(
+        "Password",
+        hide_input=True,
+        confirmation_prompt=True,
+        err=True,
+        value_proc=_long_enough,  # checked before the confirmation is asked for
+    )
     return value
+
+
+def _long_enough(password: str) -> str:
+    try:
+        check_password(password)
+    except DagqError as exc:
+        raise click.UsageError(exc.message) from None
+    return password
 
 
 @click.group("user")

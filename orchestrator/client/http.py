@@ -259,6 +259,19 @@ class DagqClient(TriggerCalls):
         """The run with every node."""
         return await self._obj("GET", _run(run_id))
 
+    async def run_logs(
+        self,
+        run_id: str,
+        node_id: str | None = None,
+        *,
+        since: str | None = None,
+        limit: int = 100,
+    ) -> dict[str, Any]:
+        """What the run's handlers (or one node's) logged and printed, one entry per
+        attempt: ``{attempts: [...], lastId}`` (pass ``lastId`` back as ``since``)."""
+        path = _run(run_id) + (f"/nodes/{_q(node_id)}/logs" if node_id else "/logs")
+        return await self._obj("GET", path, params={"since": since, "limit": str(limit)})
+
     async def list_runs(
         self,
         workflow_id: str | None = None,

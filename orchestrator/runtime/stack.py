@@ -22,11 +22,13 @@ from aiohttp import web
 from orchestrator.api.app import create_app, runner
 from orchestrator.client import LOCAL_CONFIG
 from orchestrator.errors import DagqError
+from orchestrator.runtime.datadir_lock import DataDirLock
 from orchestrator.security.policy_file import ensure_policies_dir
 from orchestrator.security.users import UserStore
 from orchestrator.service.runs import RunService
 from orchestrator.service.workflows import upsert_workflow
 from orchestrator.settings import Settings
+from orchestrator.spec.limits import judge_spec
 from orchestrator.spec.loader import load_file
 from orchestrator.store.connection import Connection, connect
 from orchestrator.worker.registry import Registry
@@ -124,7 +126,9 @@ async def seed_examples(service: RunService, folder: Path) -> list[str]:
     paths = await asyncio.to_thread(lambda: sorted(folder.glob("*.y*ml")))
     for path in paths:
         try:
-            spec = load_file(path)
+            result, spec = judge_spec(load_file(path), service.settings)
+            result.raise_if_invalid(str(path))  # nothing invalid is ever stored
+            assert spec is not None
             if not await service.workflows.exists(spec.id):
                 await upsert_workflow(service, spec, user=LOCAL_ADMIN)
                 stored.append(spec.id)
@@ -146,39 +150,49 @@ class LocalStack:
     stay: bool = False
     policies_dir: Path | None = None
     examples: Path | None = None
+    command: str = "a dagq local stack"
+    """How a second stack on the same data dir names this one (``dagq up``, ``dagq tui``)."""
     info: StackInfo | None = None
+    _lock: DataDirLock | None = None
     _conn: Connection | None = None
     _runner: web.AppRunner | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def start(self) -> StackInfo:
-        """Connect (starting the embedded Redis if needed), serve the API, start workers."""
+        """Take the data dir, connect (starting the embedded Redis if needed), serve the
+        API, start workers.  :class:`DataDirInUse` when another stack runs on the data dir."""
         policies = self.policies_dir or local_policies_dir(self.settings)
         registry = Registry()
         for source in self.handlers:
             registry.load(source)
+        lock = DataDirLock(Path(self.settings.data_dir), self.command)
+        await asyncio.to_thread(lock.acquire)
+        self._lock = lock
+        try:
+            return await self._start(policies, registry)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self, policies: Path, registry: Registry) -> StackInfo:
         key, _ = await asyncio.to_thread(
             ensure_local_admin, policies, known_key=recorded_key(self.settings)
         )
         self._conn = conn = await connect(self.settings, stay=self.stay)
-        try:
-            app = create_app(self.settings, conn, policies_dir=policies)
-            self._runner = runner(app, access_log=None)
-            await self._runner.setup()
-            site = web.TCPSite(self._runner, self.host, self.port)
-            await site.start()
-            port = self._bound_port(site)
-            if self.examples is not None:
-                await seed_examples(RunService(conn.redis, conn.keys, self.settings), self.examples)
-            for _ in range(self.workers if len(registry) else 0):
-                worker = Worker(
-                    conn.redis, conn.keys, self.settings, registry, concurrency=self.concurrency
-                )
-                self._tasks.append(asyncio.create_task(worker.run(self._stop)))
-        except BaseException:
-            await self.stop()
-            raise
+        app = create_app(self.settings, conn, policies_dir=policies)
+        self._runner = runner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        port = self._bound_port(site)
+        if self.examples is not None:
+            await seed_examples(RunService(conn.redis, conn.keys, self.settings), self.examples)
+        for _ in range(self.workers if len(registry) else 0):
+            worker = Worker(
+                conn.redis, conn.keys, self.settings, registry, concurrency=self.concurrency
+            )
+            self._tasks.append(asyncio.create_task(worker.run(self._stop)))
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
         self.info = StackInfo(
             api_url=f"http://{host}:{port}",
@@ -191,7 +205,14 @@ class LocalStack:
             ),
         )
         write_local_config(self.settings, self.info)
+        self.publish(api_url=self.info.api_url)
         return self.info
+
+    def publish(self, **addresses: str) -> None:
+        """Record addresses (``api_url``, ``web_url``) in the data dir lock, for the refusal
+        a second stack on this data dir prints."""
+        if self._lock is not None:
+            self._lock.publish(**addresses)
 
     @property
     def connection(self) -> Connection:
@@ -223,6 +244,9 @@ class LocalStack:
         if self._conn is not None:
             await self._conn.aclose()
             self._conn = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     async def __aenter__(self) -> LocalStack:
         await self.start()

@@ -191,7 +191,8 @@ def _digest(secret: str) -> str:
 _DUMMY_DIGEST = _digest("dagq-no-such-key")
 
 
-def _check_password(password: str) -> None:
+def check_password(password: str) -> None:
+    """BadRequest unless ``password`` has an acceptable length."""
     if not _MIN_PASSWORD <= len(password) <= _MAX_PASSWORD:
         raise BadRequest(f"a password needs {_MIN_PASSWORD} to {_MAX_PASSWORD} characters")
 
@@ -395,7 +396,7 @@ class UserStore:
         check_name(name)
         role = normalize_role(role)
         if password is not None:
-            _check_password(password)
+            check_password(password)
         pw_hash = _hasher.hash(password) if password is not None else None
         key, record = self._new_key()
 
@@ -438,7 +439,7 @@ class UserStore:
     def set_password(self, name: str, password: str | None) -> None:
         """Set (argon2id-hashed) or clear (None) the user's web-login password."""
         if password is not None:
-            _check_password(password)
+            check_password(password)
         pw_hash = _hasher.hash(password) if password is not None else None
 
         def change(users: dict[str, User]) -> None:

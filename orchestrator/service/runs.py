@@ -20,7 +20,7 @@ from orchestrator.engine.config import EngineConfig
 from orchestrator.engine.events import CancelRequested, Event, RetryRequested
 from orchestrator.engine.params import resolve_params
 from orchestrator.engine.state import RunState
-from orchestrator.errors import Conflict, DagqError, SpecInvalid
+from orchestrator.errors import Conflict, DagqError, NotFound, SpecInvalid
 from orchestrator.keys import Keys
 from orchestrator.service.specs import SpecCache
 from orchestrator.service.views import iso, run_view
@@ -28,6 +28,7 @@ from orchestrator.settings import Settings
 from orchestrator.spec.graph import Graph
 from orchestrator.spec.model import RunnableNode
 from orchestrator.spec.validator import validate_spec
+from orchestrator.store.attempt_logs import AttemptLogEntry, AttemptLogs
 from orchestrator.store.queue_admin import DeadLetter, QueueAdmin
 from orchestrator.store.runs import RunStore, StoredEvent
 from orchestrator.store.workers import LiveWorkers
@@ -306,6 +307,28 @@ class RunService:
             params=resolved,
         )
         return await self._change(run_id, event)
+
+    async def logs(
+        self,
+        run_id: str,
+        *,
+        node_id: str | None = None,
+        after: str | None = None,
+        count: int = 100,
+    ) -> tuple[list[AttemptLogEntry], str | None]:
+        """What the run's handlers logged, one entry per attempt, oldest first (only
+        ``node_id``'s when given); and the id to read on from.  NotFound for a run or
+        node that does not exist."""
+        state = await self.get(run_id)
+        if node_id is not None and node_id not in state.nodes:
+            raise NotFound(f"run {run_id} has no node {node_id!r}")
+        limits = self.settings.limits
+        store = AttemptLogs(
+            self.redis,
+            self.keys,
+            ttl_s=self.settings.workflow.storage.ttl + limits.max_workflow_duration,
+        )
+        return await store.read(run_id, node=node_id, after=after, count=count)
 
     async def wait(self, run_id: str, *, timeout_s: float | None = None) -> RunState:
         """Block until the run ends (or ``timeout_s`` passes); return its state."""

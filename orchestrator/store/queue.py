@@ -28,6 +28,7 @@ from redis.exceptions import ResponseError
 from orchestrator.keys import LANES, WORKER_GROUP, Keys, lane_for_priority
 from orchestrator.protocol import InboxMessage, Job
 from orchestrator.settings import Settings
+from orchestrator.store.attempt_logs import AttemptLogs
 from orchestrator.store.queue_admin import DEAD_LETTER_FN, QueueAdmin, as_str
 from orchestrator.store.timers import now_ms
 
@@ -198,6 +199,10 @@ class JobQueue(QueueAdmin):
         self._hand_back = redis.register_script(HAND_BACK_LUA)
         self._reclaim = redis.register_script(RECLAIM_LUA)
         self._turn = itertools.count()
+        storage, limits = settings.workflow.storage, settings.limits
+        self.attempt_logs = AttemptLogs(
+            redis, keys, ttl_s=storage.ttl + limits.max_workflow_duration
+        )
 
     # -- producing ---------------------------------------------------------------
     def streams(self, shard: int, handlers: Iterable[str]) -> list[str]:
@@ -342,9 +347,14 @@ class JobQueue(QueueAdmin):
         """Post ``message`` to the inbox and acknowledge ``delivery``, atomically."""
         await self.complete_many([(delivery, message)])
 
-    async def complete_many(self, items: Sequence[tuple[Delivery, InboxMessage]]) -> None:
+    async def complete_many(
+        self,
+        items: Sequence[tuple[Delivery, InboxMessage]],
+        logs: Sequence[tuple[str, bytes]] = (),
+    ) -> None:
         """:meth:`complete` many deliveries: one script call per shard, one round trip.
 
+        ``logs`` (run id, attempt log payload) are written in the same round trip.
         See ``COMPLETE_LUA`` for why a script rather than MULTI/EXEC.
         """
         if not items:
@@ -362,6 +372,8 @@ class JobQueue(QueueAdmin):
                     args=args,
                     client=pipe,
                 )
+            for run_id, payload in logs:
+                self.attempt_logs.append(pipe, run_id, payload)
             await pipe.execute()
 
     async def extend(self, deliveries: Sequence[Delivery], consumer: str) -> list[Delivery]:

@@ -26,6 +26,7 @@ from types import ModuleType
 from typing import Any, Literal, TypeVar, overload
 
 from orchestrator.errors import ConfigError
+from orchestrator.worker.capture import attempt_logger
 
 HandlerResult = dict[str, Any] | None
 HandlerFn = Callable[..., HandlerResult | Awaitable[HandlerResult]]
@@ -76,10 +77,14 @@ class HandlerContext:
 
     @property
     def logger(self) -> logging.LoggerAdapter[logging.Logger]:
-        """A logger named after the handler that tags records with run, node and attempt."""
-        base = logging.getLogger(f"dagq.handlers.{self.handler or 'anonymous'}")
-        return logging.LoggerAdapter(
-            base, {"run_id": self.run_id, "node_id": self.node_id, "attempt": self.attempt}
+        """A logger named after the handler that tags records with run, node and attempt.
+
+        Its lines (INFO and above) are also kept with the attempt: ``dagq runs logs``, the
+        API's node logs and the monitor's node panel show them.
+        """
+        return attempt_logger(
+            f"dagq.handlers.{self.handler or 'anonymous'}",
+            {"run_id": self.run_id, "node_id": self.node_id, "attempt": self.attempt},
         )
 
 

@@ -36,6 +36,7 @@ from orchestrator.settings import Settings
 from orchestrator.store.queue import Delivery, JobQueue
 from orchestrator.store.timers import now_ms
 from orchestrator.store.workers import LiveWorkers
+from orchestrator.worker.capture import AttemptLog, capturing
 from orchestrator.worker.registry import HandlerContext, HandlerEntry, Registry
 
 log = logging.getLogger("dagq.worker")
@@ -92,7 +93,9 @@ class Worker:
         self._block_ms = max(50, min(2000, int(self._interval_s * 1000)))
         self._running: dict[Delivery, asyncio.Task[None]] = {}
         self._held: set[Delivery] = set()  # leased by us: running or awaiting report
+        self._reporting: set[Delivery] = set()  # results being sent (and acked) right now
         self._results: list[tuple[Delivery, InboxMessage, asyncio.Future[None]]] = []
+        self._logs: dict[Delivery, bytes] = {}  # attempt logs awaiting their report
         self._results_ready = asyncio.Event()
         self._slot_free = asyncio.Event()
         self._closing = False
@@ -203,7 +206,27 @@ class Worker:
 
     # -- running one job -----------------------------------------------------------
     async def run_job(self, d: Delivery) -> InboxMessage:
-        """Run one delivery's handler under its timeout; the message to report."""
+        """Run one delivery's handler under its timeout; the message to report.
+
+        What the handler logs and prints is kept with the attempt and reported with it.
+        """
+        attempt_log = AttemptLog()
+        with capturing(attempt_log):
+            message = await self._run_job(d)
+        job = d.job
+        payload = attempt_log.payload(
+            node=job.node,
+            attempt=job.attempt,
+            token=job.token,
+            worker=self.worker_id,
+            kind=job.kind,
+            outcome=message.type,
+        )
+        if payload is not None:
+            self._logs[d] = payload
+        return message
+
+    async def _run_job(self, d: Delivery) -> InboxMessage:
         job = d.job
         entry = self.registry.get(job.handler)
         if entry is None:
@@ -298,10 +321,14 @@ class Worker:
                     return
                 continue
             await asyncio.gather(*{s for _, _, s in batch})  # started goes out first
+            # Being acked: a heartbeat must not take their vanished entries for lost leases.
+            self._reporting.update(d for d, _, _ in batch)
             sent = await self._send([(d, m) for d, m, _ in batch])
             for d, _, _ in batch:
+                self._reporting.discard(d)
                 # Refused ones too: no longer extended, their lease runs out.
                 self._held.discard(d)
+                self._logs.pop(d, None)
             for d, m in sent:
                 self.processed += 1
                 if m.type == "failed":
@@ -324,7 +351,8 @@ class Worker:
         backoff = 0.1
         while True:
             try:
-                await self.queue.complete_many(batch)
+                logs = [(d.job.run, self._logs[d]) for d, _ in batch if d in self._logs]
+                await self.queue.complete_many(batch, logs)
                 return batch
             except ResponseError as exc:
                 if len(batch) == 1:
@@ -350,22 +378,25 @@ class Worker:
         while True:
             await asyncio.sleep(self._interval_s)
             try:
-                await self._announce()
-                held = list(self._held)
-                if held:
-                    for d in await self.queue.extend(held, self.worker_id):
-                        # Another worker reclaimed it (we stalled past the visibility
-                        # timeout): our result, if any, is still reported and the
-                        # engine applies only the first for the attempt's token.
-                        log.warning(
-                            "lost the lease of %s/%s attempt %d",
-                            d.job.run,
-                            d.job.node,
-                            d.job.attempt,
-                        )
-                        self._held.discard(d)
+                await self.beat()
             except _REDIS_DOWN as exc:
                 log.warning("heartbeat failed: %s", exc)
+
+    async def beat(self) -> None:
+        """One heartbeat: announce this worker, extend the leases of the jobs it holds."""
+        await self._announce()
+        held = [d for d in self._held if d not in self._reporting]
+        if not held:
+            return
+        for d in await self.queue.extend(held, self.worker_id):
+            if d in self._reporting or d not in self._held:
+                # Its result was acked while the extension was on its way: not lost, done.
+                continue
+            # Another worker reclaimed it (we stalled past the visibility timeout): our
+            # result, if any, is still reported and the engine applies only the first for
+            # the attempt's token.
+            log.warning("lost the lease of %s/%s attempt %d", d.job.run, d.job.node, d.job.attempt)
+            self._held.discard(d)
 
     async def _announce(self) -> None:
         await self.directory.announce(

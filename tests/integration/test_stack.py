@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
 import pytest
 
-from orchestrator.client import LOCAL_CONFIG, DagqClient, client_for
+from orchestrator.client import LOCAL_CONFIG, client_for
+from orchestrator.runtime.datadir_lock import DataDirInUse, DataDirLock
 from orchestrator.runtime.stack import LOCAL_ADMIN, LocalStack, local_policies_dir
 from orchestrator.settings import Settings
 
@@ -55,23 +60,83 @@ async def test_stack_serves_seeds_examples_and_records_a_private_local_config(
     assert not (tmp_path / "data" / LOCAL_CONFIG).exists()  # no stale pointer to a dead API
 
 
-async def test_a_second_stack_keeps_the_first_ones_admin_key(
+async def test_a_second_stack_on_the_data_dir_refuses_and_names_the_first(
     redis_url: str, key_prefix: str, tmp_path: Path
 ) -> None:
     settings = _settings(redis_url, key_prefix, tmp_path / "data")
-    first = LocalStack(settings, handlers=[], policies_dir=tmp_path / "policies")
-    second = LocalStack(settings, handlers=[], policies_dir=tmp_path / "policies")
+    first = LocalStack(settings, handlers=[], policies_dir=tmp_path / "policies", command="dagq up")
+    second = LocalStack(
+        settings, handlers=[], policies_dir=tmp_path / "policies", command="dagq tui"
+    )
     one = await first.start()
     try:
-        two = await second.start()
-        try:
-            assert two.api_key == one.api_key
-            async with DagqClient(one.api_url, api_key=one.api_key) as client:
-                assert (await client.whoami())["user"] == LOCAL_ADMIN
-        finally:
-            await second.stop()
+        with pytest.raises(DataDirInUse) as refused:
+            await second.start()
+        assert f"in use by dagq up (pid {os.getpid()}), API {one.api_url}" in refused.value.message
+        # The refused one took nothing away: the first's local.json and key still serve.
+        async with client_for(settings) as client:
+            assert (await client.whoami())["user"] == LOCAL_ADMIN
     finally:
         await first.stop()
+    await second.start()  # free once the first stopped
+    try:
+        async with client_for(settings) as client:
+            assert (await client.whoami())["user"] == LOCAL_ADMIN
+    finally:
+        await second.stop()
+
+
+_HOLDER = """
+import sys, time
+from pathlib import Path
+from orchestrator.runtime.datadir_lock import DataDirLock
+lock = DataDirLock(Path(sys.argv[1]), "dagq up")
+lock.acquire()
+lock.publish(api_url="http://127.0.0.1:1", web_url="http://127.0.0.1:2")
+print("held", flush=True)
+time.sleep(600)
+"""
+
+
+def _dagq(
+    *args: str, data_dir: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    clean = {**os.environ, "DAGQ_DATA_DIR": str(data_dir)}
+    for name in ("DAGQ_REDIS_URL", "DAGQ_API_URL", "DAGQ_API_KEY", "DAGQ_CONFIG"):
+        clean.pop(name, None)
+    env = {**clean, **(env or {})}
+    dagq = Path(sys.executable).with_name("dagq")
+    return subprocess.run(
+        [str(dagq), *args], env=env, capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+
+
+def test_up_and_tui_refuse_a_data_dir_another_process_holds_until_it_is_gone(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(data)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        named = (
+            f"in use by dagq up (pid {holder.pid}), web http://127.0.0.1:2, API http://127.0.0.1:1"
+        )
+        up = _dagq("up", "--workers", "0", "--port", "0", data_dir=data)
+        assert up.returncode == 2 and named in up.stderr, up.stderr  # cannot start
+        tui = _dagq("tui", data_dir=data)
+        assert tui.returncode == 2 and named in tui.stderr, tui.stderr
+        assert not (data / "redis").exists()  # refused before anything started
+    finally:
+        holder.kill()
+        holder.wait(10)
+    lock = DataDirLock(data, "dagq up")
+    lock.acquire()  # the killed holder's lock is taken over
+    try:
+        assert orjson.loads((data / "stack.lock").read_bytes())["pid"] == os.getpid()
+    finally:
+        lock.release()
 
 
 def test_a_local_stack_never_writes_into_a_policies_checkout(
@@ -87,3 +152,28 @@ def test_a_local_stack_never_writes_into_a_policies_checkout(
     assert local_policies_dir(settings) == tmp_path / "data" / "policies"
     explicit = Settings(data_dir=tmp_path / "data", policies_dir=tmp_path / "mine")
     assert local_policies_dir(explicit) == tmp_path / "mine"
+
+
+def test_up_on_a_busy_web_port_says_use_port(
+    tmp_path: Path, redis_url: str, key_prefix: str
+) -> None:
+    env = {"DAGQ_REDIS_URL": redis_url, "DAGQ_WORKFLOW__STORAGE__PREFIX": key_prefix}
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        up = _dagq("up", "--workers", "0", "--port", str(port), data_dir=tmp_path / "data", env=env)
+    assert up.returncode == 2, up.stderr
+    assert f"the web port is in use (127.0.0.1:{port})" in up.stderr
+    assert "use --port PORT (0: any free port)" in up.stderr and "Traceback" not in up.stderr
+    assert not (tmp_path / "data" / LOCAL_CONFIG).exists()  # the stack it began is stopped
+
+
+def test_up_help_shows_the_defaults_in_force(tmp_path: Path) -> None:
+    shown = _dagq("up", "--help", data_dir=tmp_path / "data", env={"DAGQ_WEB__PORT": "8123"})
+    assert shown.returncode == 0, shown.stderr
+    text = " ".join(shown.stdout.split())
+    assert "Web port (web.port; 0: any free port). [default: 8123]" in text
+    assert "[default: 127.0.0.1]" in text and "[default: everysec]" in text
+    unwrapped = "".join(shown.stdout.split())  # a long path wraps anywhere
+    assert f"[default:{tmp_path / 'data' / 'policies'}]" in unwrapped

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -405,3 +406,37 @@ async def test_a_result_redis_refuses_does_not_hold_up_the_worker(
 
 async def _async(value: bool) -> bool:
     return value
+
+
+async def test_a_result_acked_during_a_heartbeat_is_not_a_lost_lease(
+    redis_client: aioredis.Redis,
+    keys: Keys,
+    settings: Settings,
+    queue: JobQueue,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The heartbeat's lease extension and the report of a result race on an idle machine:
+    an entry acked while the extension was on its way is done, not lost (issue 12)."""
+    worker = Worker(redis_client, keys, settings, registry_of(h=sync_ok), worker_id="w-race")
+    await queue.ensure_groups(["h"])
+    await queue.enqueue(make_job("h"))
+    await queue.enqueue(make_job("h"))
+    finished, stolen = await queue.read(["h"], "w-race", 2)
+    worker._held.update((finished, stolen))
+    extend = worker.queue.extend
+
+    async def report_meanwhile(held: Any, consumer: str) -> Any:
+        # The reporter acks `finished` between the heartbeat's snapshot and its extension;
+        # another worker reclaims `stolen` (a real lost lease).
+        worker._reporting.add(finished)
+        await worker.queue.complete_many([(finished, worker._failed(finished, "done"))])
+        await redis_client.xclaim(stolen.stream, WORKER_GROUP, "w-other", 0, [stolen.entry_id])
+        return await extend(held, consumer)
+
+    monkeypatch.setattr(worker.queue, "extend", report_meanwhile)
+    with caplog.at_level(logging.WARNING, logger="dagq.worker"):
+        await worker.beat()
+    lost = [r.getMessage() for r in caplog.records if "lost the lease" in r.getMessage()]
+    assert lost == [f"lost the lease of {stolen.job.run}/{stolen.job.node} attempt 1"]
+    assert finished in worker._held and stolen not in worker._held  # the reporter settles it

@@ -46,6 +46,18 @@ def test_add_prints_the_key_last_and_it_verifies(tmp_path: Path) -> None:
     assert key not in (policies / "users.yaml").read_text()
 
 
+def test_a_short_prompted_password_is_refused_before_the_confirmation(tmp_path: Path) -> None:
+    code, out, err = _run(
+        "add", "cy", "-r", "designer", "--password", "--policies", str(tmp_path),
+        stdin=f"short\n{PASSWORD}\n{PASSWORD}\n",
+    )  # fmt: skip
+    assert code == 0, out + err
+    refused = err.index("Error: a password needs 8 to")
+    assert err.index("Repeat for confirmation") > refused  # not asked to type "short" twice
+    assert err.count("Repeat for confirmation") == 1 and "short" not in err
+    assert UserStore.in_dir(tmp_path).verify_password("cy", PASSWORD) is not None
+
+
 def test_add_with_prompted_and_stdin_password(tmp_path: Path) -> None:
     policies = str(tmp_path)
     code, out, _ = _run(

@@ -316,6 +316,12 @@ class CannedClient(DagqClient):
         """The compensated saga run (whatever run is asked for, its id kept)."""
         return {**RUN_VIEW, "nodes": {k: dict(v) for k, v in RUN_VIEW["nodes"].items()}}
 
+    async def run_logs(
+        self, run_id: str, node_id: str | None = None, *, since: str | None = None, limit: int = 100
+    ) -> dict[str, Any]:
+        """No handler logs (the pictures show the node's details only)."""
+        return {"runId": run_id, "nodeId": node_id, "attempts": [], "lastId": None}
+
     async def get_version(self, workflow_id: str, version: int) -> dict[str, Any]:
         """Example 2."""
         return dict(VERSION)

@@ -61,6 +61,31 @@ async def test_follows_example_one_to_completion(ops: OpsStack, ops_worker: Any)
         assert screen.query_one("#retry", Button).disabled
 
 
+async def test_the_node_panel_shows_what_the_handler_logged(ops: OpsStack, ops_worker: Any) -> None:
+    run_id = await ops.start_run(PIPELINE, {"quality": 0.5})
+    await ops.wait_run(run_id)
+    async with ops.app("operator").run_test(size=SIZE) as pilot:
+        screen = await _monitor(pilot)
+        # The list's first load done (a load still under way when the app quits fails it).
+        await wait_for(pilot, lambda: screen.runs_list.total > 0, what="the runs list")
+        screen.show_run(run_id)
+        await wait_for(pilot, lambda: screen.statuses.get("notify") == "completed", what="run")
+        screen.canvas.select("store_backup")
+        await wait_for(
+            pilot,
+            lambda: "INFO    quality below the bar: batch-" in screen.details.text,
+            what=f"the line in the node panel: {screen.details.text}",
+        )
+        assert "attempt 1 · ✓ completed" in screen.details.text, screen.details.text
+        screen.canvas.select("fetch_data")
+        await wait_for(
+            pilot,
+            lambda: "INFO    fetched 100 records from the demo source" in screen.details.text,
+            what=f"ctx.logger's line in the node panel: {screen.details.text}",
+        )
+        assert "quality below the bar" not in screen.details.text  # only this node's
+
+
 async def test_failing_saga_shows_compensation_path(ops: OpsStack, ops_worker: Any) -> None:
     run_id = await ops.start_run(ORDERS, {"fail_at": "ship_order"})
     async with ops.app("admin").run_test(size=SIZE) as pilot:

@@ -80,8 +80,9 @@ class CannedClient(DagqClient):
         return self.records[workflow_id].to_api()
 
     async def handlers(self) -> list[dict[str, Any]]:
-        """The example handlers, one worker each."""
-        return [{"name": "fetchData", "workers": 1}, {"name": "storePrimary", "workers": 1}]
+        """The example handlers, one worker each (so Problems shows no handler warnings)."""
+        names = ("fetchData", "validateData", "transformData", "storePrimary", "storeBackup")
+        return [{"name": name, "workers": 1} for name in (*names, "sendNotification")]
 
 
 def make_app(tmp_path: Path) -> DagqApp:

@@ -11,6 +11,7 @@ import click
 
 from orchestrator.cli.exits import Exit
 from orchestrator.cli.remote.common import Remote, api_options, json_option
+from orchestrator.cli.remote.logs import logs
 from orchestrator.cli.remote.render import (
     duration,
     echo_json,
@@ -18,8 +19,15 @@ from orchestrator.cli.remote.render import (
     shorten,
     when,
 )
-from orchestrator.cli.remote.watch import EventPrinter, Progress, follow, node_rows
+from orchestrator.cli.remote.watch import (
+    EventPrinter,
+    Progress,
+    follow,
+    node_rows,
+    waiting_line,
+)
 from orchestrator.client import DagqClient
+from orchestrator.errors import NotFound
 from orchestrator.vocab import RunStatus
 
 
@@ -75,8 +83,12 @@ def _outcome(run: Mapping[str, Any]) -> Exit:
     return Exit.OK if run["status"] == RunStatus.COMPLETED else Exit.FAILED
 
 
+def _explain(node_id: str, note: str) -> None:
+    click.echo(waiting_line(node_id, note), err=True)
+
+
 async def _wait(client: DagqClient, run: dict[str, Any]) -> dict[str, Any]:
-    return await follow(client, run["runId"], lambda _event: None)
+    return await follow(client, run["runId"], lambda _event: None, on_waiting=_explain)
 
 
 @click.group()
@@ -251,18 +263,33 @@ def retry(
         click.echo(f"{run_id}: retried{where}, {run['status']}")
 
 
+async def _latest(c: DagqClient) -> str:
+    page = await c.list_runs(None, limit=1)
+    if not page.items:
+        raise NotFound("there are no runs to watch yet; start one with `dagq runs start`")
+    run_id = str(page.items[0]["runId"])
+    click.echo(f"watching the latest run, {run_id}", err=True)
+    return run_id
+
+
 @runs.command()
-@click.argument("run_id")
+@click.argument("run_id", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print each event as one JSON line.")
 @api_options
-def watch(run_id: str, as_json: bool, api_url: str | None, api_key: str | None) -> None:
+def watch(run_id: str | None, as_json: bool, api_url: str | None, api_key: str | None) -> None:
     """Follow a run's events live until it ends (Ctrl+C stops watching, not the run).
 
-    Exit 0 when the run completed, 1 when it ended otherwise.
+    Without RUN_ID, follows the latest run.  A node that waits for a reason the API
+    knows (no live worker offers its handler, its job was dead-lettered) gets a
+    ``waiting:`` line.  Exit 0 when the run completed, 1 when it ended otherwise.
     """
     out = sys.stdout
+    watched: list[str] = [run_id] if run_id else []
 
     async def go(c: DagqClient) -> dict[str, Any]:
+        if not watched:
+            watched.append(await _latest(c))
+        run_id = watched[0]
         start = await c.get_run(run_id)
         # Events replay from the run's start, so progress starts from all-pending.
         progress = Progress.pending(start)
@@ -276,16 +303,26 @@ def watch(run_id: str, as_json: bool, api_url: str | None, api_key: str | None) 
                 out.flush()
             printer.event(event)
 
-        final = await follow(c, run_id, on_event, printer.link)
+        def on_waiting(node_id: str, note: str) -> None:
+            if as_json:
+                _explain(node_id, note)
+            else:
+                printer.note(waiting_line(node_id, note))
+
+        final = await follow(c, run_id, on_event, printer.link, on_waiting)
         printer.finish(final)
         return final
 
     try:
         run = Remote(api_url, api_key, as_json).run("read runs", go)
     except KeyboardInterrupt:
-        click.echo(f"\nstopped watching {run_id}; the run goes on", err=True)
+        which = watched[0] if watched else "the run"
+        click.echo(f"\nstopped watching {which}; the run goes on", err=True)
         raise SystemExit(Exit.INTERRUPTED) from None
     if not as_json:
         for line in _summary(run):
             click.echo(line)
     raise SystemExit(_outcome(run))
+
+
+runs.add_command(logs)

@@ -10,6 +10,7 @@ once at the end elsewhere (logs and pipes get no carriage returns).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from orchestrator.errors import DagqError
 from orchestrator.vocab import (
     NODE_EVENT_STATUS,
     RUN_EVENT_STATUS,
+    TERMINAL_RUN,
     EventType,
     NodeStatus,
     RunStatus,
@@ -166,6 +168,17 @@ class EventPrinter:
         self.err.write(line + "\n")
         self.err.flush()
 
+    def note(self, line: str) -> None:
+        """A line that is not an event (why the run waits), above the progress line."""
+        if self.quiet:
+            return
+        self._clear()
+        self.out.write(line + "\n")
+        if self.live:
+            self.out.write(self.progress.line())
+            self._drawn = True
+        self.out.flush()
+
     def finish(self, run: Mapping[str, Any] | None = None) -> None:
         """The final progress line, from the run as the API reports it when given."""
         if run is not None:
@@ -176,17 +189,68 @@ class EventPrinter:
             self.out.flush()
 
 
+WAITING_CHECK_S = 2.0
+"""How often a follower asks the API why a run waits (no event says it)."""
+
+
+async def report_waiting(
+    client: DagqClient,
+    run_id: str,
+    on_waiting: Callable[[str, str], None],
+    check_s: float = WAITING_CHECK_S,
+) -> None:
+    """Call ``on_waiting(node, note)`` once for each reason the API gives for a node that
+    waits (no live worker offers its handler, dead-lettered), until the run has ended."""
+    seen: set[tuple[str, str]] = set()
+    while True:
+        try:
+            run = await client.get_run(run_id)
+        except DagqError:
+            run = {}  # the follower reports what is wrong with the API
+        for node_id, node in run.get("nodes", {}).items():
+            note = node.get("waitingFor") if isinstance(node, Mapping) else None
+            if isinstance(note, str) and (node_id, note) not in seen:
+                seen.add((node_id, note))
+                on_waiting(node_id, note)
+        if run.get("status") in TERMINAL_RUN:
+            return
+        await asyncio.sleep(check_s)
+
+
+def waiting_line(node_id: str, note: str) -> str:
+    """``waiting: no live worker offers handler 'x' (node work)``."""
+    return f"waiting: {note} (node {node_id})"
+
+
 async def follow(
     client: DagqClient,
     run_id: str,
     on_event: Callable[[dict[str, Any]], None],
     on_link: Callable[[LinkChange], None] | None = None,
+    on_waiting: Callable[[str, str], None] | None = None,
 ) -> dict[str, Any]:
     """Feed every event of the run to ``on_event`` (and each change of the link to
     ``on_link``) until the run has ended; the final run view.
 
+    ``on_waiting`` hears why a node waits when the API knows (see :func:`report_waiting`).
     Unavailable after :data:`MAX_RECONNECTS` reconnections in a row that failed.
     """
+    if on_waiting is None:
+        return await _follow(client, run_id, on_event, on_link)
+    explain = asyncio.create_task(report_waiting(client, run_id, on_waiting))
+    try:
+        return await _follow(client, run_id, on_event, on_link)
+    finally:
+        explain.cancel()
+        await asyncio.gather(explain, return_exceptions=True)
+
+
+async def _follow(
+    client: DagqClient,
+    run_id: str,
+    on_event: Callable[[dict[str, Any]], None],
+    on_link: Callable[[LinkChange], None] | None,
+) -> dict[str, Any]:
     async with aclosing(follow_run(client, run_id, max_attempts=MAX_RECONNECTS)) as items:
         async for item in items:
             if not isinstance(item, LinkChange):
