@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from pydantic import BaseModel
 
+from orchestrator.api import admin_schemas as sa
 from orchestrator.api import insight_schemas as si
 from orchestrator.api import schemas as s
 from orchestrator.api import trigger_schemas as ts
@@ -215,27 +216,27 @@ ROUTES: tuple[Route, ...] = (
     _r("GET", "/whoami", admin.whoami, AUTHENTICATED, "whoami",
        "The caller, its role and permissions", A, response=s.WhoAmI),
     _r("GET", "/audit", admin.audit, "system:configure", "listAudit",
-       "Audit entries, newest first", A, response=s.AuditList, query=s.AuditQuery),
+       "Audit entries, newest first", A, response=sa.AuditList, query=sa.AuditQuery),
     _r("GET", "/audit/strangers", admin.strangers, "system:configure", "listStrangers",
        "Refused unauthenticated requests per minute and address (kept apart from the audit)",
-       A, response=s.StrangerList, query=s.StrangersQuery),
+       A, response=sa.StrangerList, query=sa.StrangersQuery),
     _r("GET", "/system/policy", admin.policy_status, "system:configure", "getPolicyStatus",
-       "Policy status: last reload and last error", A, response=s.PolicyStatus),
+       "Policy status: last reload and last error", A, response=sa.PolicyStatus),
     _r("GET", "/system/users", admin.users, "system:configure", "listUsers",
-       "Users and their roles", A, response=s.UserList),
+       "Users and their roles", A, response=sa.UserList),
     _r("GET", "/queues", admin.queues, "run:read", "getQueues",
-       "Queue depths and live workers", A, response=s.Queues),
+       "Queue depths and live workers", A, response=sa.Queues),
     _r("GET", "/queues/dead-letters", admin.dead_letters, "system:configure",
-       "listDeadLetters", "Dead-lettered jobs", A, response=s.DeadLetters,
-       query=s.DeadLetterQuery),
+       "listDeadLetters", "Dead-lettered jobs", A, response=sa.DeadLetters,
+       query=sa.DeadLetterQuery),
     _r("POST", "/queues/dead-letters/requeue", admin.requeue_dead, "system:configure",
        "requeueDeadLetters", "Put dead letters back on their queues", A,
-       response=s.Requeued, body=s.DeadLetterIds, body_required=True),
+       response=sa.Requeued, body=sa.DeadLetterIds, body_required=True),
     _r("POST", "/queues/dead-letters/purge", admin.purge_dead, "system:configure",
        "purgeDeadLetters", "Delete dead letters (their attempts fail)", A,
-       response=s.Purged, body=s.DeadLetterIds, body_required=True),
+       response=sa.Purged, body=sa.DeadLetterIds, body_required=True),
     _r("GET", "/handlers", admin.handlers, "workflow:read", "listHandlers",
-       "Handlers offered by live workers", A, response=s.Handlers),
+       "Handlers offered by live workers", A, response=sa.Handlers),
     # -- unauthenticated ----------------------------------------------------------------
     Route("GET", "/healthz", health.healthz, PUBLIC, "healthz", "Liveness", "health",
           response=s.Health),

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from orchestrator.api import schemas
+from orchestrator.api import admin_schemas, schemas
 from orchestrator.client import DagqClient, Page
 from orchestrator.errors import Conflict
 
@@ -243,11 +243,11 @@ class Hostile:
             (schemas.WorkflowRun, self.run()),
             (schemas.RunList, {"runs": [self.run_summary()], "total": 1, "hasMore": False}),
             (schemas.EventList, {"events": self.events()}),
-            (schemas.Queues, self.queues()),
-            (schemas.DeadLetters, {"deadLetters": self.dead_letters()}),
-            (schemas.UserList, {"users": self.users()}),
-            (schemas.PolicyStatus, self.policy()),
-            (schemas.AuditList, {"entries": self.audit()}),
+            (admin_schemas.Queues, self.queues()),
+            (admin_schemas.DeadLetters, {"deadLetters": self.dead_letters()}),
+            (admin_schemas.UserList, {"users": self.users()}),
+            (admin_schemas.PolicyStatus, self.policy()),
+            (admin_schemas.AuditList, {"entries": self.audit()}),
             (schemas.WhoAmI, {**self.whoami(), "auth": "key"}),
         ]
         for model, data in pairs:

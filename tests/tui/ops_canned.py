@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from orchestrator.api import schemas
+from orchestrator.api import admin_schemas, schemas
 from orchestrator.client import DagqClient, Page
 from orchestrator.spec.export import spec_to_data
 from orchestrator.spec.loader import load_file
@@ -279,11 +279,11 @@ def check_shapes() -> None:
         (schemas.RunList, {"runs": RUNS, "total": len(RUNS), "hasMore": False}),
         (schemas.EventList, {"events": EVENTS}),
         (schemas.WorkflowVersion, VERSION),
-        (schemas.Queues, QUEUES),
-        (schemas.DeadLetters, {"deadLetters": DEAD_LETTERS}),
-        (schemas.UserList, {"users": USERS}),
-        (schemas.PolicyStatus, POLICY),
-        (schemas.AuditList, {"entries": AUDIT}),
+        (admin_schemas.Queues, QUEUES),
+        (admin_schemas.DeadLetters, {"deadLetters": DEAD_LETTERS}),
+        (admin_schemas.UserList, {"users": USERS}),
+        (admin_schemas.PolicyStatus, POLICY),
+        (admin_schemas.AuditList, {"entries": AUDIT}),
         (schemas.WhoAmI, WHOAMI),
     ]
     for model, data in pairs:

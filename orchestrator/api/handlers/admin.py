@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from orchestrator.api import schemas
+from orchestrator.api import admin_schemas
 from orchestrator.api.http import IDENTITY, ROLE, body, json_response, query, state
 from orchestrator.errors import BadRequest
 from orchestrator.security.rbac import PERMISSIONS
@@ -49,7 +49,7 @@ def _stream_id(value: str | None) -> tuple[int, int] | None:
 
 async def audit(request: web.Request) -> web.StreamResponse:
     """Audit entries, newest first."""
-    q = query(request, schemas.AuditQuery)
+    q = query(request, admin_schemas.AuditQuery)
     since, before = _stream_id(q.since), _stream_id(q.before)
     # Ranges Redis would refuse are simply empty: nothing is older than 0-0, and so on.
     if (before is not None and before <= (0, 0)) or (
@@ -65,7 +65,7 @@ async def audit(request: web.Request) -> web.StreamResponse:
 
 async def strangers(request: web.Request) -> web.StreamResponse:
     """Refused unauthenticated requests per minute and address, newest first."""
-    q = query(request, schemas.StrangersQuery)
+    q = query(request, admin_schemas.StrangersQuery)
     return json_response({"minutes": await state(request).strangers.read(q.minutes)})
 
 
@@ -110,7 +110,7 @@ async def queues(request: web.Request) -> web.StreamResponse:
 async def dead_letters(request: web.Request) -> web.StreamResponse:
     """The oldest dead letters."""
     st = state(request)
-    q = query(request, schemas.DeadLetterQuery)
+    q = query(request, admin_schemas.DeadLetterQuery)
     if q.shard is not None and q.shard >= st.keys.shards:
         raise BadRequest(f"no shard {q.shard}: shards are 0..{st.keys.shards - 1}")
     letters = await st.queue.dead_letters(q.shard, count=q.limit)
@@ -119,14 +119,14 @@ async def dead_letters(request: web.Request) -> web.StreamResponse:
 
 async def requeue_dead(request: web.Request) -> web.StreamResponse:
     """Put dead letters back on their queues."""
-    b = body(request, schemas.DeadLetterIds)
+    b = body(request, admin_schemas.DeadLetterIds)
     moved = await state(request).queue.requeue_dead(b.ids, shard=b.shard)
     return json_response({"requeued": moved})
 
 
 async def purge_dead(request: web.Request) -> web.StreamResponse:
     """Delete dead letters and fail their attempts."""
-    b = body(request, schemas.DeadLetterIds)
+    b = body(request, admin_schemas.DeadLetterIds)
     purged = await state(request).queue.purge_dead(b.ids, shard=b.shard)
     return json_response({"purged": purged})
 

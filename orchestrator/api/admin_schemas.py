@@ -1,0 +1,225 @@
+"""Request and response models of the administration and operations routes: the audit
+trail and its strangers, the policy and users, queues, dead letters and workers.
+
+The same conventions as :mod:`orchestrator.api.schemas` (wire names, ``_In``/``_Body``/``_Out``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from orchestrator.api.schemas import StreamId, _Body, _In, _Out
+from orchestrator.vocab import AuditOutcome
+
+
+class AuditQuery(_In):
+    """Filters and paging of the audit log (newest first)."""
+
+    since: StreamId | None = None
+    before: StreamId | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
+    user: str | None = Field(default=None, max_length=128)
+    outcome: AuditOutcome | None = None
+
+
+class StrangersQuery(_In):
+    """How far back to look at refused unauthenticated requests."""
+
+    minutes: int = Field(default=60, ge=1, le=1440)
+
+
+class DeadLetterQuery(_In):
+    """Which dead letters to list."""
+
+    limit: int = Field(default=100, ge=1, le=1000)
+    shard: int | None = Field(default=None, ge=0, le=1023)
+
+
+class DeadLetterIds(_Body):
+    """Which dead letters to requeue or purge."""
+
+    ids: list[StreamId] = Field(min_length=1, max_length=1000)
+    shard: int | None = Field(default=None, ge=0, le=1023)
+
+
+class AuditEntry(_Out):
+    """One audited request."""
+
+    id: str
+    time: str
+    user: str | None = None
+    role: str | None = None
+    action: str
+    resource: str
+    outcome: str
+    requestId: str
+    status: int | None = None
+    detail: str | None = None
+    source: Literal["api", "cli", "file"] = "api"
+    """Where the change was made: an API request, a ``dagq`` command, a policies-file edit."""
+
+
+class AuditList(_Out):
+    """Audit entries, newest first."""
+
+    entries: list[AuditEntry]
+
+
+class StrangerAddress(_Out):
+    """One address's refused unauthenticated requests in a minute."""
+
+    address: str
+    count: int
+
+
+class StrangerMinute(_Out):
+    """Refused unauthenticated requests in one minute."""
+
+    minute: datetime
+    total: int
+    addresses: list[StrangerAddress]
+    """The busiest addresses, most requests first."""
+    others: int
+    """Requests from addresses past the list."""
+
+
+class StrangerList(_Out):
+    """Minutes that saw refused unauthenticated requests, newest first."""
+
+    minutes: list[StrangerMinute]
+
+
+class PolicyStatus(_Out):
+    """The policy in force and the latest reload attempt."""
+
+    policiesDir: str
+    loadedAt: datetime
+    lastReloadAt: datetime | None = None
+    lastError: str | None = None
+    lastErrorAt: datetime | None = None
+    inError: bool
+    policyLines: int
+    roles: list[str]
+    usersFileError: str | None = None
+
+
+class ApiKeyInfo(_Out):
+    """A key's public id (never the secret or its hash)."""
+
+    id: str
+    created: datetime
+
+
+class UserInfo(_Out):
+    """A user as admins see it."""
+
+    name: str
+    role: str
+    policyRole: str | None = Field(description="The role policy.csv gives (the one enforced)")
+    keys: list[ApiKeyInfo]
+    hasPassword: bool
+    disabled: bool
+    created: datetime
+    updated: datetime
+
+
+class UserList(_Out):
+    """Every user."""
+
+    users: list[UserInfo]
+
+
+class LaneDepth(_Out):
+    """One job stream's backlog."""
+
+    length: int
+    pending: int
+    waiting: int
+    lag: int | None = None
+
+
+class ShardDepth(_Out):
+    """A shard's inbox, timers and dead letters."""
+
+    shard: int
+    inbox: int
+    timers: int
+    dlq: int
+
+
+class WorkerView(_Out):
+    """A live worker."""
+
+    id: str
+    handlers: list[str]
+    host: str
+    pid: int
+    concurrency: int
+    startedMs: int
+    lastSeenMs: int
+    inFlight: int
+    processed: int
+
+
+class Queues(_Out):
+    """Queue depths per handler and lane, per shard, and the live workers."""
+
+    handlers: dict[str, dict[str, LaneDepth]]
+    shards: list[ShardDepth]
+    deadLetters: int
+    workers: list[WorkerView]
+
+
+class DeadLetter(_Out):
+    """A dead-lettered job, or an inbox message the orchestrators could not apply."""
+
+    shard: int
+    id: str
+    stream: str
+    originalId: str
+    deliveries: int
+    atMs: int
+    reason: str
+    runId: str | None = None
+    nodeId: str | None = None
+    handler: str | None = None
+    attempt: int | None = None
+    source: Literal["job", "inbox"] = "job"
+    """``inbox``: a result or signal that failed to apply ``deliveries`` times (``reason``
+    says why); requeueing puts it back on the inbox."""
+    messageType: str | None = None
+    """The inbox message's type (``succeeded``, ``timer``...), for an inbox letter."""
+
+
+class DeadLetters(_Out):
+    """Dead letters, oldest first."""
+
+    deadLetters: list[DeadLetter]
+
+
+class Requeued(_Out):
+    """How many dead letters went back to their queue."""
+
+    requeued: int
+
+
+class Purged(_Out):
+    """How many dead letters were deleted (their attempts failed)."""
+
+    purged: int
+
+
+class HandlerInfo(_Out):
+    """A handler and the live workers offering it."""
+
+    name: str
+    workers: list[str]
+
+
+class Handlers(_Out):
+    """Handlers live workers offer, by name."""
+
+    handlers: list[HandlerInfo]
