@@ -155,3 +155,12 @@ def url(start_it: bool) -> None:
             "(or `dagq redis url --start`)"
         )
     click.echo(found)
+
+
+def _add_cluster_commands() -> None:
+    from orchestrator.cli.redis_cluster_cmd import cluster_dev
+
+    redis_group.add_command(cluster_dev)
+
+
+_add_cluster_commands()

@@ -3,6 +3,12 @@
 ``connect()`` hands back a :class:`Connection` (client, key layout, settings) after a
 PING, so a process learns at start-up, in one readable sentence, that Redis is not
 there: ``cannot reach Redis at redis://db:6379/0: connection refused``.
+
+``redis+cluster://[user:password@]host:port[,host:port...]`` (``rediss+cluster://`` for
+TLS) selects redis-py's ``RedisCluster``: any node or several seed the client, which
+finds the rest.  :func:`make_client` and :func:`make_sync_client` are the one place a
+Redis client is built from a URL, for every dagq process (API, workers, orchestrators,
+web, CLI, bench).
 """
 
 from __future__ import annotations
@@ -11,10 +17,15 @@ import asyncio
 import errno
 import re
 from dataclasses import dataclass, field
+from typing import Any, cast
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import redis
 import redis.asyncio as aioredis
+import redis.cluster
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.retry import Retry
 
 from orchestrator.errors import Unavailable
 from orchestrator.keys import Keys
@@ -27,6 +38,13 @@ MIN_REDIS_VERSION = (6, 2)
 _CONNECT_TIMEOUT_S = 5.0
 _POOL_WAIT_S = 30.0
 MAX_CONNECTIONS = 256
+# redis-py's cluster pool raises at once (no waiting) when a node's pool is exhausted:
+# room for bursts of concurrent requests and every blocking reader.
+CLUSTER_MAX_CONNECTIONS = 1024
+# Longer than any blocking read dagq issues (at most 2 s), short enough to notice a
+# frozen node; redis-py's cluster default is 5 s.
+CLUSTER_SOCKET_TIMEOUT_S = 10.0
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 _ERRNO_WORDS = {
     errno.ECONNREFUSED: "connection refused",
     errno.EHOSTUNREACH: "host unreachable",
@@ -85,6 +103,88 @@ def describe_error(url: str, exc: BaseException) -> Unavailable:
     else:
         why = _reason(exc)
     return Unavailable(f"cannot reach Redis at {where}: {why}", details={"url": where})
+
+
+def is_cluster_url(url: str) -> bool:
+    """Whether ``url`` names a Redis Cluster (``redis+cluster://`` or ``rediss+cluster://``)."""
+    return url.split("://", 1)[0].lower() in CLUSTER_SCHEMES
+
+
+def parse_cluster_url(url: str) -> tuple[str, list[tuple[str, int]]]:
+    """``(plain URL of the first node, [(host, port), ...])`` of a cluster URL.
+
+    The plain URL keeps the credentials and query options (``ssl_ca_certs=...``); the
+    list holds every seed.  Raises ``ValueError`` with a readable reason.
+    """
+    scheme, _, rest = url.partition("://")
+    plain = CLUSTER_SCHEMES.get(scheme.lower())
+    if plain is None:
+        raise ValueError("a cluster URL starts with redis+cluster:// or rediss+cluster://")
+    netloc, slash, tail = rest.partition("/")
+    netloc, query_mark, query = netloc.partition("?")
+    if query_mark:
+        tail = f"?{query}"
+        slash = "/"
+    userinfo, at, hosts = netloc.rpartition("@")
+    path = tail.partition("?")[0]
+    if path not in ("", "0"):
+        raise ValueError(f"a Redis Cluster has only database 0, not /{path}")
+    seeds: list[tuple[str, int]] = []
+    for item in hosts.split(","):
+        host, colon, port_text = item.strip().rpartition(":")
+        if not colon or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise ValueError(f"{item.strip()!r} is not HOST:PORT")
+        seeds.append((host.strip("[]"), int(port_text)))
+    first = f"{hosts.split(',')[0].strip()}"
+    return f"{plain}://{userinfo}{at}{first}{slash}{tail}", seeds
+
+
+def _cluster_retry() -> Retry:
+    # About 6 s of retries inside one call: a command rides through a short failover
+    # (``cluster-node-timeout`` 2 s: promoted in ~4 s); beyond it the caller's own loop
+    # retries (every dagq loop backs off on connection errors).
+    return Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), retries=10)
+
+
+def make_client(url: str, **options: Any) -> aioredis.Redis:
+    """An asyncio client of ``url``: ``RedisCluster`` for a cluster URL, else a ``Redis``
+    over a blocking pool (callers wait for a free connection rather than fail).
+
+    A cluster client offers the commands dagq uses under the same names, so it is typed
+    as ``Redis``; code that must act differently asks :func:`is_cluster`.
+    Raises ``ValueError`` for a malformed URL.
+    """
+    if is_cluster_url(url):
+        first, seeds = parse_cluster_url(url)
+        options.setdefault("socket_timeout", CLUSTER_SOCKET_TIMEOUT_S)
+        cluster = RedisCluster.from_url(
+            first,
+            startup_nodes=[ClusterNode(h, p) for h, p in seeds],
+            max_connections=CLUSTER_MAX_CONNECTIONS,
+            retry=_cluster_retry(),
+            **options,
+        )
+        return cast(aioredis.Redis, cluster)
+    # A blocking pool: a burst of concurrent callers waits for a connection instead
+    # of failing with "Too many connections" as the default pool does at 100.
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=MAX_CONNECTIONS, timeout=_POOL_WAIT_S, **options
+    )
+    return aioredis.Redis.from_pool(pool)
+
+
+def make_sync_client(url: str, **options: Any) -> redis.Redis:
+    """A synchronous client of ``url`` (CLI, bench): ``redis.cluster.RedisCluster`` for a
+    cluster URL (typed as ``Redis``, as in :func:`make_client`), else ``redis.Redis``."""
+    if is_cluster_url(url):
+        first, seeds = parse_cluster_url(url)
+        cluster = redis.cluster.RedisCluster.from_url(
+            first,
+            startup_nodes=[redis.cluster.ClusterNode(h, p) for h, p in seeds],  # type: ignore[no-untyped-call]
+            **options,
+        )
+        return cast(redis.Redis, cluster)
+    return redis.Redis.from_url(url, **options)
 
 
 def embedded_redis(settings: Settings) -> EmbeddedRedis:
@@ -167,16 +267,8 @@ async def connect(settings: Settings, *, stay: bool = False) -> Connection:
         embedded = embedded_redis(settings)
         url = await asyncio.to_thread(embedded.ensure, stay=stay)
     try:
-        # A blocking pool: a burst of concurrent callers waits for a connection instead
-        # of failing with "Too many connections" as the default pool does at 100.
-        pool = aioredis.BlockingConnectionPool.from_url(
-            url,
-            max_connections=MAX_CONNECTIONS,
-            timeout=_POOL_WAIT_S,
-            socket_connect_timeout=_CONNECT_TIMEOUT_S,
-        )
-        client = aioredis.Redis.from_pool(pool)
-    except ValueError as exc:
+        client = make_client(url, socket_connect_timeout=_CONNECT_TIMEOUT_S)
+    except (ValueError, redis.RedisError) as exc:
         raise Unavailable(f"invalid Redis URL {redact_url(url)}: {exc}") from None
     try:
         await client.ping()
