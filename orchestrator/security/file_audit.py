@@ -36,6 +36,7 @@ from orchestrator.security.policy_file import MODEL_FILE, POLICY_FILE, USERS_FIL
 from orchestrator.security.rbac import PolicyChange
 from orchestrator.security.users import UsersChange
 from orchestrator.vocab import AuditOutcome
+from orchestrator.store.scripts import Script
 
 log = structlog.get_logger(__name__)
 
@@ -200,8 +201,8 @@ class FileAuditor:
         self._files = keys.audit_files()
         self._stream = keys.audit_log()
         self._inflight = keys.audit_inflight()
-        self._record = redis.register_script(_RECORD_LUA)
-        self._adopt = redis.register_script(_ADOPT_LUA)
+        self._record = Script(redis, _RECORD_LUA, "file_audit.record")
+        self._adopt = Script(redis, _ADOPT_LUA, "file_audit.adopt")
         self._backlog: list[FileState] = []
 
     def add(self, state: FileState) -> None:

@@ -27,6 +27,7 @@ from redis.exceptions import RedisError
 from orchestrator.errors import ConfigError, RateLimited, Unavailable
 from orchestrator.keys import Keys
 from orchestrator.settings import Settings, rate_per_window
+from orchestrator.store.scripts import Script
 
 
 def parse_rates(rates: Mapping[str, str]) -> dict[str, RateLimitItem]:
@@ -144,7 +145,7 @@ class LoginThrottle:
         self.max_address_failures = max_address_failures
         self.window_s = window_s
         self._clock = clock
-        self._reserve = redis.register_script(_RESERVE_LUA)
+        self._reserve = Script(redis, _RESERVE_LUA, "ratelimit.reserve")
 
     def _pair(self, username: str, address: str) -> list[str]:
         name = username.strip().lower()[:128].encode()

@@ -30,6 +30,8 @@ from orchestrator.protocol import InboxMessage, Job
 from orchestrator.settings import Settings
 from orchestrator.store.attempt_logs import AttemptLogs
 from orchestrator.store.queue_admin import DEAD_LETTER_FN, QueueAdmin, as_str
+from orchestrator.store.queue_admin import QueueAdmin, as_str
+from orchestrator.store.scripts import Script
 from orchestrator.store.timers import now_ms
 
 log = logging.getLogger("dagq.queue")
@@ -193,11 +195,11 @@ class JobQueue(QueueAdmin):
     def __init__(self, redis: aioredis.Redis, keys: Keys, settings: Settings) -> None:
         super().__init__(redis, keys)
         self.settings = settings
-        self._read = redis.register_script(READ_LUA)
-        self._complete = redis.register_script(COMPLETE_LUA)
-        self._extend = redis.register_script(EXTEND_LUA)
-        self._hand_back = redis.register_script(HAND_BACK_LUA)
-        self._reclaim = redis.register_script(RECLAIM_LUA)
+        self._read = Script(redis, READ_LUA, "queue.read")
+        self._complete = Script(redis, COMPLETE_LUA, "queue.complete")
+        self._extend = Script(redis, EXTEND_LUA, "queue.extend")
+        self._hand_back = Script(redis, HAND_BACK_LUA, "queue.hand_back")
+        self._reclaim = Script(redis, RECLAIM_LUA, "queue.reclaim")
         self._turn = itertools.count()
         storage, limits = settings.workflow.storage, settings.limits
         self.attempt_logs = AttemptLogs(

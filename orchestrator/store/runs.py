@@ -31,6 +31,7 @@ from orchestrator.errors import Conflict, LimitExceeded, NotFound
 from orchestrator.keys import Keys
 from orchestrator.protocol import InboxMessage, timer_entry
 from orchestrator.store.codec import changed_fields, decode_run
+from orchestrator.store.scripts import Script
 
 # KEYS: 1 run hash, 2 events stream, 3 shard's run index, 4 workflow's run index,
 #       5 active set, 6 timers, 7.. one queue stream per dispatched job (in order).
@@ -122,7 +123,7 @@ class RunStore:
         self.keys = keys
         self.retention_s = max(1, int(retention_s))
         self.event_maxlen = event_maxlen
-        self._apply = redis.register_script(APPLY_LUA)
+        self._apply = Script(redis, APPLY_LUA, "runs.apply")
 
     # -- writes -------------------------------------------------------------------
     def _call(

@@ -32,6 +32,7 @@ from orchestrator.store.records import (
     to_ms,
     utc_now,
 )
+from orchestrator.store.scripts import Script
 
 # Enough for hundreds of writers racing on one workflow; past it something is wrong.
 _MAX_CAS_ATTEMPTS = 200
@@ -123,10 +124,10 @@ class WorkflowStore:
     def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
         self.redis = redis
         self.keys = keys
-        self._create = redis.register_script(_CREATE)
-        self._cas = redis.register_script(_CAS)
-        self._read = redis.register_script(_READ)
-        self._read_metas = redis.register_script(_READ_METAS)
+        self._create = Script(redis, _CREATE, "workflows.create")
+        self._cas = Script(redis, _CAS, "workflows.cas")
+        self._read = Script(redis, _READ, "workflows.read")
+        self._read_metas = Script(redis, _READ_METAS, "workflows.read_metas")
 
     # -- writes -----------------------------------------------------------------------
     async def create(
