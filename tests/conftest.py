@@ -147,6 +147,9 @@ def keys(key_prefix: str) -> Keys:
 async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     """An asyncio Redis client (bytes responses) on the test server (or cluster)."""
     client = make_client(redis_url)
+    # As connect() does: a cluster client learns the layout before concurrent use
+    # (redis-py's first initialisation, raced by many commands, can resend some).
+    await client.ping()
     try:
         yield client
     finally:

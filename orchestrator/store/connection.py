@@ -25,6 +25,7 @@ import redis.asyncio as aioredis
 import redis.cluster
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 
 from orchestrator.errors import Unavailable
@@ -96,6 +97,8 @@ def _reason(exc: BaseException) -> str:
 def describe_error(url: str, exc: BaseException) -> Unavailable:
     """An :class:`Unavailable` saying, in words, why ``url`` could not be used."""
     where = redact_url(url)
+    if isinstance(exc, RedisClusterException) and exc.__cause__ is not None:
+        exc = exc.__cause__  # "cannot be connected ..." wraps the last node's error
     if isinstance(exc, redis.AuthenticationError):
         why = "authentication failed (wrong or missing password)"
     elif isinstance(exc, redis.TimeoutError):
@@ -272,7 +275,7 @@ async def connect(settings: Settings, *, stay: bool = False) -> Connection:
         raise Unavailable(f"invalid Redis URL {redact_url(url)}: {exc}") from None
     try:
         await client.ping()
-    except (redis.RedisError, OSError) as exc:
+    except (redis.RedisError, RedisClusterException, OSError) as exc:
         await client.aclose()
         if embedded is not None:
             await asyncio.to_thread(embedded.close)

@@ -201,7 +201,20 @@ class RunStore:
                 details={"limit": max_active},
             )
         if result == -1:
-            raise Conflict(f"run id {state.run_id} exists already", details={"runId": state.run_id})
+            # A client that lost its connection mid-call (a failover) resends the call:
+            # the run it finds is then this one, written by the first send.
+            try:
+                stored, version = await self.load(state.run_id)
+            except NotFound:
+                stored = None
+            if stored is None or (stored.workflow_id, stored.start_ms) != (
+                state.workflow_id,
+                state.start_ms,
+            ):
+                raise Conflict(
+                    f"run id {state.run_id} exists already", details={"runId": state.run_id}
+                )
+            return version
         return result
 
     async def write(
