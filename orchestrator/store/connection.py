@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -23,10 +24,13 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import redis
 import redis.asyncio as aioredis
 import redis.cluster
-from redis.asyncio.cluster import ClusterNode, RedisCluster
-from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import RedisClusterException
-from redis.retry import Retry
+from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
+from redis.exceptions import (
+    ClusterDownError,
+    RedisClusterException,
+    SlotNotCoveredError,
+    TryAgainError,
+)
 
 from orchestrator.errors import Unavailable
 from orchestrator.keys import Keys
@@ -45,6 +49,10 @@ CLUSTER_MAX_CONNECTIONS = 1024
 # Longer than any blocking read dagq issues (at most 2 s), short enough to notice a
 # frozen node; redis-py's cluster default is 5 s.
 CLUSTER_SOCKET_TIMEOUT_S = 10.0
+# How long one command keeps retrying (with backoff) while the cluster cannot serve it:
+# a failover with cluster-node-timeout 2 s completes in about 4 s.  Longer outages
+# reach the caller as ConnectionError; every dagq loop backs off and retries those.
+CLUSTER_RIDE_THROUGH_S = 10.0
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 _ERRNO_WORDS = {
     errno.ECONNREFUSED: "connection refused",
@@ -97,8 +105,11 @@ def _reason(exc: BaseException) -> str:
 def describe_error(url: str, exc: BaseException) -> Unavailable:
     """An :class:`Unavailable` saying, in words, why ``url`` could not be used."""
     where = redact_url(url)
-    if isinstance(exc, RedisClusterException) and exc.__cause__ is not None:
-        exc = exc.__cause__  # "cannot be connected ..." wraps the last node's error
+    # "Redis Cluster unavailable: cannot be connected ..." wraps the last node's error.
+    while exc.__cause__ is not None and (
+        isinstance(exc, RedisClusterException) or str(exc).startswith("Redis Cluster unavailable")
+    ):
+        exc = exc.__cause__
     if isinstance(exc, redis.AuthenticationError):
         why = "authentication failed (wrong or missing password)"
     elif isinstance(exc, redis.TimeoutError):
@@ -142,11 +153,78 @@ def parse_cluster_url(url: str) -> tuple[str, list[tuple[str, int]]]:
     return f"{plain}://{userinfo}{at}{first}{slash}{tail}", seeds
 
 
-def _cluster_retry() -> Retry:
-    # About 6 s of retries inside one call: a command rides through a short failover
-    # (``cluster-node-timeout`` 2 s: promoted in ~4 s); beyond it the caller's own loop
-    # retries (every dagq loop backs off on connection errors).
-    return Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), retries=10)
+def _cluster_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` means "the cluster cannot serve this now" (a failover under way, no
+    node reachable) rather than a refused command."""
+    if isinstance(exc, (ClusterDownError, TryAgainError, SlotNotCoveredError)):
+        return True
+    if isinstance(exc, RedisClusterException):
+        text = str(exc)
+        return isinstance(exc.__cause__, (redis.ConnectionError, redis.TimeoutError, OSError)) or (
+            text.startswith(("Redis Cluster cannot be connected", "All slots are not covered"))
+        )
+    return False
+
+
+def _lost_writer(exc: AttributeError) -> bool:
+    """redis-py 8.1's cluster client can write to a connection another task has just
+    dropped while re-reading the layout (``'NoneType' object has no attribute
+    'writelines'``): a lost connection, not a bug of the caller."""
+    return "'NoneType' object has no attribute" in str(exc)
+
+
+class _Cluster(RedisCluster):
+    """redis-py's cluster client whose outages are ``redis.ConnectionError``s.
+
+    redis-py raises ``CLUSTERDOWN`` as a ``ResponseError`` and an unreachable cluster as
+    ``RedisClusterException`` (not even a ``RedisError``); every dagq loop already backs
+    off and retries on ``ConnectionError``, and takes a ``ResponseError`` for a refused
+    command (a worker would drop a result as unacceptable).  One translation here keeps
+    every caller right during a failover.
+    """
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        # redis-py retries a failed command at once, without backoff, so its retries are
+        # spent before a replica can be promoted: ride a failover out here instead.
+        deadline = time.monotonic() + CLUSTER_RIDE_THROUGH_S
+        delay = 0.05
+        while True:
+            try:
+                return await super().execute_command(*args, **kwargs)
+            except (redis.ConnectionError, redis.TimeoutError):
+                if time.monotonic() + delay > deadline:
+                    raise
+            except AttributeError as exc:
+                if not _lost_writer(exc) or time.monotonic() + delay > deadline:
+                    raise
+            except (RedisClusterException, redis.ResponseError) as exc:
+                if not _cluster_outage(exc):
+                    raise
+                if time.monotonic() + delay > deadline:
+                    raise redis.ConnectionError(f"Redis Cluster unavailable: {exc}") from exc
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> ClusterPipeline:
+        if shard_hint:
+            raise RedisClusterException("shard_hint is deprecated in cluster mode")
+        return _ClusterPipeline(self, transaction)  # type: ignore[abstract]
+
+
+class _ClusterPipeline(ClusterPipeline):
+    """A cluster pipeline with the outage translation of :class:`_Cluster`."""
+
+    async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> Any:
+        try:
+            return await super().execute(raise_on_error, allow_redirections)
+        except (RedisClusterException, redis.ResponseError) as exc:
+            if _cluster_outage(exc):
+                raise redis.ConnectionError(f"Redis Cluster unavailable: {exc}") from exc
+            raise
+        except AttributeError as exc:
+            if _lost_writer(exc):
+                raise redis.ConnectionError(f"connection lost during a failover: {exc}") from exc
+            raise
 
 
 def make_client(url: str, **options: Any) -> aioredis.Redis:
@@ -160,11 +238,10 @@ def make_client(url: str, **options: Any) -> aioredis.Redis:
     if is_cluster_url(url):
         first, seeds = parse_cluster_url(url)
         options.setdefault("socket_timeout", CLUSTER_SOCKET_TIMEOUT_S)
-        cluster = RedisCluster.from_url(
+        cluster = _Cluster.from_url(
             first,
             startup_nodes=[ClusterNode(h, p) for h, p in seeds],
             max_connections=CLUSTER_MAX_CONNECTIONS,
-            retry=_cluster_retry(),
             **options,
         )
         return cast(aioredis.Redis, cluster)

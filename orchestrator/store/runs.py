@@ -31,6 +31,7 @@ from orchestrator.errors import Conflict, LimitExceeded, NotFound
 from orchestrator.keys import Keys
 from orchestrator.protocol import InboxMessage, timer_entry
 from orchestrator.store.codec import changed_fields, decode_run
+from orchestrator.store.replicas import ReplicaWait
 from orchestrator.store.scripts import Script
 
 # KEYS: 1 run hash, 2 events stream, 3 shard's run index, 4 workflow's run index,
@@ -118,9 +119,11 @@ class RunStore:
         *,
         retention_s: float = 86400.0,
         event_maxlen: int = 10_000,
+        replicas: ReplicaWait | None = None,
     ) -> None:
         self.redis = redis
         self.keys = keys
+        self.replicas = replicas or ReplicaWait(redis)
         self.retention_s = max(1, int(retention_s))
         self.event_maxlen = event_maxlen
         self._apply = Script(redis, APPLY_LUA, "runs.apply")
@@ -193,7 +196,16 @@ class RunStore:
         """Write a new run; ``LimitExceeded`` when ``max_active`` runs are active already,
         ``Conflict`` when a run with its id exists."""
         keys, args = self._call(None, state, commands, 0, max_active=max_active)
-        result = int(await self._apply(keys=keys, args=args))
+        if self.replicas.enabled:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                await self._apply(keys=keys, args=args, client=pipe)
+                self.replicas.queue(pipe, keys[0])
+                written, acked = await pipe.execute()
+            result = int(written)
+            if result > 0:
+                self.replicas.check(acked, f"run {state.run_id} created")
+        else:
+            result = int(await self._apply(keys=keys, args=args))
         if result == -2:
             raise LimitExceeded(
                 f"{max_active} runs are active already (max_concurrent_runs); "
