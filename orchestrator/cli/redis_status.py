@@ -13,13 +13,13 @@ import redis
 from redis.exceptions import RedisClusterException
 
 from orchestrator.keys import Keys
+from orchestrator.scripts import slot_of
 from orchestrator.store.connection import (
     describe_error,
     is_cluster_url,
     make_sync_client,
     redact_url,
 )
-from orchestrator.store.scripts import slot_of
 
 _TIMEOUTS = {"socket_connect_timeout": 5, "socket_timeout": 5}
 

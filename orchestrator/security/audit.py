@@ -37,6 +37,7 @@ from orchestrator.errors import BadRequest, Unavailable
 from orchestrator.keys import Keys
 from orchestrator.vocab import AuditOutcome
 from orchestrator.store.scripts import Script
+from orchestrator.scripts import Script
 
 log = structlog.get_logger(__name__)
 

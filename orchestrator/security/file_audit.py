@@ -31,6 +31,7 @@ import structlog
 from redis.exceptions import RedisError
 
 from orchestrator.keys import Keys
+from orchestrator.scripts import Script
 from orchestrator.security.audit import AuditLog
 from orchestrator.security.policy_file import MODEL_FILE, POLICY_FILE, USERS_FILE, parse_policy
 from orchestrator.security.rbac import PolicyChange

@@ -28,8 +28,8 @@ from redis.exceptions import RedisError
 
 from orchestrator.errors import ConfigError, RateLimited, Unavailable
 from orchestrator.keys import Keys
+from orchestrator.scripts import Script
 from orchestrator.settings import Settings, rate_per_window
-from orchestrator.store.scripts import Script
 
 
 def parse_rates(rates: Mapping[str, str]) -> dict[str, RateLimitItem]:

@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 
 from orchestrator.errors import Unavailable
 from orchestrator.keys import Keys
-from orchestrator.store.scripts import Script
+from orchestrator.scripts import Script
 
 TOTAL = "(total)"
 OTHERS = "(others)"

@@ -27,12 +27,12 @@ from redis.exceptions import ResponseError
 
 from orchestrator.keys import LANES, WORKER_GROUP, Keys, lane_for_priority
 from orchestrator.protocol import InboxMessage, Job
+from orchestrator.scripts import Script, is_cluster
 from orchestrator.settings import Settings
 from orchestrator.store.attempt_logs import AttemptLogs
 from orchestrator.store.queue_admin import DEAD_LETTER_FN, QueueAdmin, as_str
 from orchestrator.store.queue_admin import QueueAdmin, as_str
 from orchestrator.store.replicas import ReplicaWait
-from orchestrator.store.scripts import Script, is_cluster
 from orchestrator.store.timers import now_ms
 
 log = logging.getLogger("dagq.queue")

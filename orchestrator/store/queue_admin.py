@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 from orchestrator.errors import BadRequest
 from orchestrator.keys import WORKER_GROUP, Keys
 from orchestrator.protocol import InboxMessage, Job
-from orchestrator.store.scripts import Script
+from orchestrator.scripts import Script
 from orchestrator.store.timers import now_ms
 
 _STREAM_ID = re.compile(r"^\d{1,20}(-\d{1,20})?$")

@@ -16,8 +16,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from orchestrator.scripts import is_cluster
 from orchestrator.settings import Settings
-from orchestrator.store.scripts import is_cluster
 
 log = logging.getLogger("dagq.replicas")
 

@@ -30,9 +30,9 @@ from orchestrator.engine.state import RunState
 from orchestrator.errors import Conflict, LimitExceeded, NotFound
 from orchestrator.keys import Keys
 from orchestrator.protocol import InboxMessage, timer_entry
+from orchestrator.scripts import Script
 from orchestrator.store.codec import changed_fields, decode_run
 from orchestrator.store.replicas import ReplicaWait
-from orchestrator.store.scripts import Script
 
 # KEYS: 1 run hash, 2 events stream, 3 shard's run index, 4 workflow's run index,
 #       5 active set, 6 timers, 7.. one queue stream per dispatched job (in order).

@@ -19,7 +19,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from orchestrator.keys import Keys
-from orchestrator.store.scripts import Script
+from orchestrator.scripts import Script
 
 log = logging.getLogger("dagq.timers")
 

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from orchestrator.errors import BadRequest, Conflict, DagqError, NotFound, SpecInvalid
 from orchestrator.keys import Keys
+from orchestrator.scripts import Script
 from orchestrator.spec.model import WorkflowSpec
 from orchestrator.store.records import (
     STATUSES,
@@ -32,7 +33,6 @@ from orchestrator.store.records import (
     to_ms,
     utc_now,
 )
-from orchestrator.store.scripts import Script
 
 # Enough for hundreds of writers racing on one workflow; past it something is wrong.
 _MAX_CAS_ATTEMPTS = 200

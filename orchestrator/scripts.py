@@ -1,6 +1,7 @@
 """Lua scripts that run the same on one Redis server and on a Redis Cluster.
 
-Every dagq script is a :class:`Script` (never ``redis.register_script`` directly), so
+Every dagq script is a :class:`Script`, never ``redis.register_script`` directly (this module
+sits on the ground floor, beside ``keys``, so the store and security both use it), so
 every call passes one check and one routing rule:
 
 - **One slot.** Before a call is sent, the slots of all its KEYS are computed (CRC16,
