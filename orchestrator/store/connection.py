@@ -37,6 +37,7 @@ from orchestrator.keys import Keys
 from orchestrator.logs import register_secret
 from orchestrator.settings import Settings
 from orchestrator.store.embedded import EmbeddedRedis
+from orchestrator.store.replicas import RIDE_THROUGH_S
 
 # XAUTOCLAIM (crashed workers' jobs) and GETDEL arrived in Redis 6.2.
 MIN_REDIS_VERSION = (6, 2)
@@ -52,7 +53,7 @@ CLUSTER_SOCKET_TIMEOUT_S = 10.0
 # How long one command keeps retrying (with backoff) while the cluster cannot serve it:
 # a failover with cluster-node-timeout 2 s completes in about 4 s.  Longer outages
 # reach the caller as ConnectionError; every dagq loop backs off and retries those.
-CLUSTER_RIDE_THROUGH_S = 10.0
+CLUSTER_RIDE_THROUGH_S = RIDE_THROUGH_S
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 _ERRNO_WORDS = {
     errno.ECONNREFUSED: "connection refused",
@@ -183,14 +184,20 @@ class _Cluster(RedisCluster):
     every caller right during a failover.
     """
 
+    _dagq_served = False
+    """Whether a command has ever succeeded on this client."""
+
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         # redis-py retries a failed command at once, without backoff, so its retries are
         # spent before a replica can be promoted: ride a failover out here instead.
-        deadline = time.monotonic() + CLUSTER_RIDE_THROUGH_S
+        # A cluster never reached yet is a wrong URL or a cluster that is down: say so at once.
+        deadline = time.monotonic() + (CLUSTER_RIDE_THROUGH_S if self._dagq_served else 0)
         delay = 0.05
         while True:
             try:
-                return await super().execute_command(*args, **kwargs)
+                reply = await super().execute_command(*args, **kwargs)
+                self._dagq_served = True
+                return reply
             except (redis.ConnectionError, redis.TimeoutError):
                 if time.monotonic() + delay > deadline:
                     raise

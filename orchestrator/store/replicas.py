@@ -21,6 +21,10 @@ from orchestrator.settings import Settings
 
 log = logging.getLogger("dagq.replicas")
 
+RIDE_THROUGH_S = 10.0
+"""How long a must-not-lose write is sent again while Redis fails over (a promotion takes
+``cluster-node-timeout`` + ~2 s)."""
+
 
 class ReplicaWait:
     """Queues ``WAIT`` on pipelines and checks its answers."""

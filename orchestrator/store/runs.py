@@ -10,6 +10,7 @@ one round trip (:meth:`RunStore.write_many`).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +33,7 @@ from orchestrator.keys import Keys
 from orchestrator.protocol import InboxMessage, timer_entry
 from orchestrator.scripts import Script
 from orchestrator.store.codec import changed_fields, decode_run
-from orchestrator.store.replicas import ReplicaWait
+from orchestrator.store.replicas import RIDE_THROUGH_S, ReplicaWait
 
 # KEYS: 1 run hash, 2 events stream, 3 shard's run index, 4 workflow's run index,
 #       5 active set, 6 timers, 7.. one queue stream per dispatched job (in order).
@@ -197,10 +198,7 @@ class RunStore:
         ``Conflict`` when a run with its id exists."""
         keys, args = self._call(None, state, commands, 0, max_active=max_active)
         if self.replicas.enabled:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                await self._apply(keys=keys, args=args, client=pipe)
-                self.replicas.queue(pipe, keys[0])
-                written, acked = await pipe.execute()
+            written, acked = await self._create_and_wait(keys, args)
             result = int(written)
             if result > 0:
                 self.replicas.check(acked, f"run {state.run_id} created")
@@ -228,6 +226,24 @@ class RunStore:
                 )
             return version
         return result
+
+    async def _create_and_wait(self, keys: list[str], args: list[Any]) -> list[Any]:
+        """The create call and its WAIT in one pipeline (one connection), sent again while
+        the cluster is failing over (a resent create finds its own run: see create)."""
+        delay, waited = 0.05, 0.0
+        while True:
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    await self._apply(keys=keys, args=args, client=pipe)
+                    self.replicas.queue(pipe, keys[0])
+                    replies: list[Any] = await pipe.execute()
+                    return replies
+            except (aioredis.ConnectionError, aioredis.TimeoutError):
+                if waited + delay > RIDE_THROUGH_S:
+                    raise
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 0.5)
 
     async def write(
         self, old: RunState, new: RunState, commands: Sequence[Command], version: int

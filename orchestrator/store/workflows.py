@@ -160,11 +160,25 @@ class WorkflowStore:
                 model.id,
             ],
         )
-        if not created:
+        if not created and not await self._is_own_create(model.id, record):
             raise Conflict(
                 f"workflow '{model.id}' already exists", details={"workflowId": model.id}
             )
         return record
+
+    async def _is_own_create(self, workflow_id: str, record: WorkflowRecord) -> bool:
+        """Whether the stored workflow is ``record`` itself: the create call was resent after
+        its reply was lost (a Redis failover) and its first send had written it."""
+        raw = await self.redis.hget(self.keys.workflow(workflow_id), "meta")
+        if raw is None:
+            return False
+        stored = self._parse_meta(workflow_id, raw)
+        mine = record.meta()
+        return (stored.created_at, stored.created_by, stored.version) == (
+            mine.created_at,
+            mine.created_by,
+            mine.version,
+        )
 
     async def create_version(
         self,

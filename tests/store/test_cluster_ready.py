@@ -111,3 +111,17 @@ async def test_a_resent_run_creation_is_the_same_run(
     )
     with pytest.raises(Conflict, match="exists already"):
         await store.create(other, commands)
+
+
+async def test_a_resent_workflow_creation_is_the_same_workflow(
+    redis_client: aioredis.Redis, keys: Keys
+) -> None:
+    from orchestrator.errors import Conflict
+    from orchestrator.store.workflows import WorkflowStore
+
+    store = WorkflowStore(redis_client, keys)
+    spec = {"id": "wf", "name": "wf", "nodes": [task("a")]}
+    record = await store.create(spec, user="ada")
+    assert await store._is_own_create("wf", record)  # what a resent create finds
+    with pytest.raises(Conflict, match="already exists"):
+        await store.create(spec, user="ada")  # a second create is another record
