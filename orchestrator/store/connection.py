@@ -260,6 +260,27 @@ def make_client(url: str, **options: Any) -> aioredis.Redis:
     return aioredis.Redis.from_pool(pool)
 
 
+async def _initialize_cluster(client: _Cluster) -> None:
+    """Learn the cluster's layout.  No node answering is a wrong URL or a cluster that is
+    down: said at once (``RedisClusterException``).  A node that answered but a master that
+    did not is a failover under way: waited out (up to the ride-through time), so a process
+    started meanwhile does not fail and get restarted in a loop by its supervisor."""
+    delay, waited = 0.05, 0.0
+    while True:
+        try:
+            await client.initialize()
+            break
+        except (redis.ConnectionError, redis.TimeoutError):
+            # redis-py asks its first master for COMMAND: that master may be the dead one.
+            if waited + delay > CLUSTER_RIDE_THROUGH_S:
+                raise
+            await client.aclose()
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 0.5)
+    client._dagq_served = True
+
+
 def make_sync_client(url: str, **options: Any) -> redis.Redis:
     """A synchronous client of ``url`` (CLI, bench): ``redis.cluster.RedisCluster`` for a
     cluster URL (typed as ``Redis``, as in :func:`make_client`), else ``redis.Redis``."""
@@ -358,6 +379,8 @@ async def connect(settings: Settings, *, stay: bool = False) -> Connection:
     except (ValueError, redis.RedisError) as exc:
         raise Unavailable(f"invalid Redis URL {redact_url(url)}: {exc}") from None
     try:
+        if isinstance(client, _Cluster):
+            await _initialize_cluster(client)
         await client.ping()
     except (redis.RedisError, RedisClusterException, OSError) as exc:
         await client.aclose()

@@ -194,6 +194,11 @@ async def test_a_worker_and_an_orchestrator_seeded_with_a_killed_node_keep_worki
             assert (await service.wait(run.run_id, timeout_s=60)).status == "completed"
 
         await asyncio.to_thread(cluster.kill, seed)
+        # A process starting now, its replica not yet promoted, waits for the promotion
+        # instead of failing to start (and being restarted in a loop by its supervisor).
+        late = await connect(settings)
+        assert await late.redis.ping()
+        await late.aclose()
         await asyncio.to_thread(cluster.wait_failover, seed)
         after = [await service.start(record.spec.id, params) for _ in range(8)]
         for run in after:
