@@ -49,9 +49,8 @@ from orchestrator.service.runs import RunService
 from orchestrator.service.workflows import upsert_workflow
 from orchestrator.settings import load_settings
 from orchestrator.spec.loader import load_text
-from orchestrator.store.connection import connect
-from orchestrator.vocab import RunStatus
 from orchestrator.store.connection import connect, redact_url
+from orchestrator.vocab import RunStatus
 
 PEERS = ("dagq", "celery", "rq")
 _SUBMITTERS = 8

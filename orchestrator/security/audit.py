@@ -35,9 +35,8 @@ from redis.exceptions import RedisError
 
 from orchestrator.errors import BadRequest, Unavailable
 from orchestrator.keys import Keys
-from orchestrator.vocab import AuditOutcome
-from orchestrator.store.scripts import Script
 from orchestrator.scripts import Script
+from orchestrator.vocab import AuditOutcome
 
 log = structlog.get_logger(__name__)
 

@@ -37,7 +37,6 @@ from orchestrator.security.policy_file import MODEL_FILE, POLICY_FILE, USERS_FIL
 from orchestrator.security.rbac import PolicyChange
 from orchestrator.security.users import UsersChange
 from orchestrator.vocab import AuditOutcome
-from orchestrator.store.scripts import Script
 
 log = structlog.get_logger(__name__)
 

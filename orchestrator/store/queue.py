@@ -31,7 +31,6 @@ from orchestrator.scripts import Script, is_cluster
 from orchestrator.settings import Settings
 from orchestrator.store.attempt_logs import AttemptLogs
 from orchestrator.store.queue_admin import DEAD_LETTER_FN, QueueAdmin, as_str
-from orchestrator.store.queue_admin import QueueAdmin, as_str
 from orchestrator.store.replicas import ReplicaWait
 from orchestrator.store.timers import now_ms
 
