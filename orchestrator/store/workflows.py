@@ -160,24 +160,28 @@ class WorkflowStore:
                 model.id,
             ],
         )
-        if not created and not await self._is_own_create(model.id, record):
+        if not created and not await self._is_own_create(model.id, record, version):
             raise Conflict(
                 f"workflow '{model.id}' already exists", details={"workflowId": model.id}
             )
         return record
 
-    async def _is_own_create(self, workflow_id: str, record: WorkflowRecord) -> bool:
-        """Whether the stored workflow is ``record`` itself: the create call was resent after
-        its reply was lost (a Redis failover) and its first send had written it."""
-        raw = await self.redis.hget(self.keys.workflow(workflow_id), "meta")
-        if raw is None:
+    async def _is_own_create(
+        self, workflow_id: str, record: WorkflowRecord, version: WorkflowVersion
+    ) -> bool:
+        """Whether the stored workflow is this very create: the call was resent after its
+        reply was lost (a Redis failover) and its first send had written it."""
+        meta_raw, raw = await self.redis.hmget(self.keys.workflow(workflow_id), ["meta", "v:1"])
+        if meta_raw is None or raw is None:
             return False
-        stored = self._parse_meta(workflow_id, raw)
+        stored = self._parse_meta(workflow_id, meta_raw)
+        first = self._parse_version(workflow_id, raw)
         mine = record.meta()
-        return (stored.created_at, stored.created_by, stored.version) == (
+        return (stored.created_at, stored.created_by, first.spec, first.change_log) == (
             mine.created_at,
             mine.created_by,
-            mine.version,
+            version.spec,
+            version.change_log,
         )
 
     async def create_version(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -120,8 +121,16 @@ async def test_a_resent_workflow_creation_is_the_same_workflow(
     from orchestrator.store.workflows import WorkflowStore
 
     store = WorkflowStore(redis_client, keys)
+    sent = store._create
+
+    async def first_send_lost_its_reply(**kwargs: Any) -> Any:
+        await sent(**kwargs)  # the first send writes the workflow, its reply is lost
+        return await sent(**kwargs)  # the resend finds it there (0)
+
+    store._create = first_send_lost_its_reply  # type: ignore[assignment]
     spec = {"id": "wf", "name": "wf", "nodes": [task("a")]}
     record = await store.create(spec, user="ada")
-    assert await store._is_own_create("wf", record)  # what a resent create finds
+    assert (await store.get("wf")).created_at == record.created_at
+    store._create = sent
     with pytest.raises(Conflict, match="already exists"):
-        await store.create(spec, user="ada")  # a second create is another record
+        await store.create({**spec, "name": "other"}, user="ada")  # another create
