@@ -25,7 +25,6 @@ import uuid
 import zlib
 from typing import Any
 
-import orjson
 import redis
 import structlog
 from aiohttp import web
