@@ -28,6 +28,10 @@ from orchestrator.worker.registry import Registry
 from orchestrator.worker.worker import Worker
 from tests.integration.test_faults import HANDLERS, Processes, executions
 
+# A cluster start, a failover and 200 runs: minutes on a loaded 2-core machine, beyond the
+# suite's default per-test timeout (the waits inside have their own deadlines).
+pytestmark = pytest.mark.timeout(600)
+
 RUNS = 200
 SHARDS = 4
 CHAIN: dict[str, Any] = {
