@@ -170,7 +170,16 @@ class QueueSection(_Section):
 
 
 class RedisSection(_Section):
-    """The embedded Redis (used when ``redis_url`` is unset)."""
+    """Redis: the embedded server (used when ``redis_url`` is unset), replica waits."""
+
+    wait_replicas: int = Field(default=0, ge=0, le=16)
+    """Replicas that must hold a run's creation and a node's result before dagq goes on
+    (Redis ``WAIT`` after those writes); 0 does not wait.  Redis replicates
+    asynchronously, so without it a failover can lose writes acknowledged just before
+    the master died (see docs/benchmarks.md, "Failover")."""
+    wait_timeout: Seconds = 2.0
+    """How long one ``WAIT`` may take; when fewer replicas confirm in time, a warning is
+    logged and dagq goes on (the write is on the master)."""
 
     embedded_fsync: Literal["always", "everysec", "no"] = "everysec"
     """When its append-only file is fsynced: ``everysec`` can lose up to about 1 s of

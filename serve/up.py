@@ -222,6 +222,12 @@ def _handlers_default(_: Settings) -> str:
     setting=local_policies_dir,
     help="Policies directory (DAGQ_POLICIES_DIR, else <data dir>/policies).",
 )
+@click.option(
+    "--redis-url",
+    default=None,
+    help="Redis to use instead of the embedded one (default: DAGQ_REDIS_URL): "
+    "redis://, rediss://, unix://, or redis+cluster://HOST:PORT[,HOST:PORT...] for a cluster.",
+)
 def up(
     host: str | None,
     port: int | None,
@@ -230,18 +236,21 @@ def up(
     handlers: tuple[str, ...],
     fsync: str | None,
     policies: Path | None,
+    redis_url: str | None,
 ) -> None:
     """Start Redis, the API, workers and the web designer; print the sign-in link."""
     setup_logging("up", level=logging.WARNING)
     try:
-        settings = load_settings()
+        settings = load_settings() if redis_url is None else load_settings(redis_url=redis_url)
         if fsync is not None:
             if settings.redis_url:
                 raise click.UsageError(
                     "--fsync sets the embedded Redis's appendfsync, but a Redis URL is "
                     "configured (DAGQ_REDIS_URL): set appendfsync in that server's own config"
                 )
-            settings = load_settings(redis={"embedded_fsync": fsync})
+            settings = settings.model_copy(
+                update={"redis": settings.redis.model_copy(update={"embedded_fsync": fsync})}
+            )
         asyncio.run(
             _up(
                 settings,

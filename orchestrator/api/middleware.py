@@ -25,6 +25,7 @@ import uuid
 import zlib
 from typing import Any
 
+import redis
 import structlog
 from aiohttp import web
 from aiohttp.web_urldispatcher import AbstractRoute
@@ -150,6 +151,14 @@ async def outer(request: web.Request, handler: Any) -> web.StreamResponse:
         response = error_response(_http_error(exc, request), request_id)
         if exc.status == 405:
             response.headers["Allow"] = exc.headers.get("Allow", "")
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        # Redis is down, or a cluster is failing over for longer than the client rides out:
+        # the caller may retry; nothing is wrong with the request or with dagq.
+        log.warning("api_redis_unavailable", error=describe_exception(exc), rid=request_id)
+        response = error_response(
+            Unavailable("Redis is unavailable right now; retry shortly"), request_id
+        )
+        response.headers["Retry-After"] = "5"
     except Exception as exc:
         # One line: type, message, innermost frame, route, request id.  Never a traceback
         # with locals (those printed other users' keys), and cheap enough for a flood.

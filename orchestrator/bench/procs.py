@@ -15,6 +15,7 @@ import contextlib
 import math
 import os
 import platform
+import secrets
 import shutil
 import signal
 import socket
@@ -29,8 +30,10 @@ from typing import Any
 
 import redis
 import yaml
+from redis.exceptions import RedisClusterException
 
 from orchestrator.errors import DagqError, Unavailable
+from orchestrator.store.connection import describe_error, is_cluster_url, make_sync_client
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 # The orchestrator-only command line, run as a module string so the bench never
@@ -103,6 +106,8 @@ class BenchRedis:
         self.version = ""
         self.binary = binary
         self.fsync = fsync
+        self.dagq_settings: dict[str, Any] = {}
+        """Extra settings of the dagq processes on this server (see ExternalRedis)."""
 
     def __enter__(self) -> BenchRedis:
         aof = ("--appendonly", "yes", "--appendfsync", self.fsync) if self.fsync else ()
@@ -152,6 +157,10 @@ class BenchRedis:
         finally:
             client.close()
 
+    def cpu_s(self) -> float:
+        """CPU seconds the server has used so far."""
+        return tree_stats(self.proc.pid).cpu_s if self.proc is not None else 0.0
+
     def close(self) -> None:
         """Stop the server."""
         if self.proc is not None and self.proc.poll() is None:
@@ -177,6 +186,74 @@ def bench_redis() -> Iterator[BenchRedis]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+class ExternalRedis(BenchRedis):
+    """A Redis (or Redis Cluster) the benchmark did not start: never flushed; the
+    benchmark's keys live under a prefix of their own and are deleted at the end."""
+
+    def __init__(self, url: str, workdir: Path, *, shards: int = 1, wait_replicas: int = 0) -> None:
+        super().__init__(workdir)
+        self.url = url
+        self.prefix = f"bench-{secrets.token_hex(4)}:"
+        self.dagq_settings = {
+            "prefix": self.prefix,
+            "shards": shards,
+            "wait_replicas": wait_replicas,
+        }
+
+    def _client(self) -> redis.Redis:
+        return make_sync_client(self.url, socket_connect_timeout=5)
+
+    def __enter__(self) -> ExternalRedis:
+        client = self._client()
+        try:
+            self.version = str(client.info("server").get("redis_version", ""))
+        except (redis.RedisError, RedisClusterException, OSError) as exc:
+            raise describe_error(self.url, exc) from None
+        finally:
+            client.close()
+        return self
+
+    def _infos(self, section: str) -> list[dict[str, Any]]:
+        client: Any = self._client()
+        try:
+            if is_cluster_url(self.url):
+                return list(client.info(section, target_nodes=client.ALL_NODES).values())
+            return [client.info(section)]
+        finally:
+            client.close()
+
+    def cpu_s(self) -> float:
+        """CPU seconds of every node (INFO cpu), replicas included."""
+        return sum(
+            float(i.get("used_cpu_sys", 0)) + float(i.get("used_cpu_user", 0))
+            for i in self._infos("cpu")
+        )
+
+    def used_memory(self) -> int:
+        """Bytes all nodes hold now."""
+        return sum(int(i.get("used_memory", 0)) for i in self._infos("memory"))
+
+    def flush(self) -> None:
+        """Delete the benchmark's own keys (never the server's others)."""
+        client = self._client()
+        try:
+            batch = []
+            for key in client.scan_iter(match=f"{self.prefix}*", count=1000):
+                batch.append(key)
+                if len(batch) >= 500:
+                    for k in batch:
+                        client.delete(k)
+                    batch.clear()
+            for k in batch:
+                client.delete(k)
+        finally:
+            client.close()
+
+    def close(self) -> None:
+        """Remove the benchmark's keys; the server stays."""
+        self.flush()
+
+
 def _lifted_limits() -> dict[str, Any]:
     # Limits a benchmark would otherwise measure instead of the engine: concurrent
     # runs, per-run parallelism and the API's rate limits.
@@ -187,15 +264,34 @@ def _lifted_limits() -> dict[str, Any]:
     }
 
 
-def bench_settings_overrides(redis_url: str, workdir: Path) -> dict[str, Any]:
-    """``load_settings`` keyword arguments: the bench's Redis, a private data dir, lifted limits."""
-    return {"redis_url": redis_url, "data_dir": workdir / "data", "workflow": _lifted_limits()}
+def bench_settings_overrides(
+    redis_url: str,
+    workdir: Path,
+    *,
+    prefix: str | None = None,
+    shards: int = 1,
+    wait_replicas: int = 0,
+) -> dict[str, Any]:
+    """``load_settings`` keyword arguments: the bench's Redis, a private data dir, lifted
+    limits (and, on a Redis the bench did not start, its own key prefix and shards)."""
+    workflow = _lifted_limits()
+    if prefix is not None:
+        workflow["storage"] = {"prefix": prefix}
+    out = {"redis_url": redis_url, "data_dir": workdir / "data", "workflow": workflow}
+    if shards != 1:
+        out["queue"] = {"shards": shards}
+    if wait_replicas:
+        out["redis"] = {"wait_replicas": wait_replicas}
+    return out
 
 
-def dagq_env(redis_url: str, workdir: Path) -> dict[str, str]:
+def dagq_env(redis_url: str, workdir: Path, **extra: Any) -> dict[str, str]:
     """Environment of dagq subprocesses: the settings of :func:`bench_settings_overrides`
     in a config file of their own (the user's ``dagq.yaml`` and ``DAGQ_*`` are ignored)."""
-    config = {**bench_settings_overrides(redis_url, workdir), "data_dir": str(workdir / "data")}
+    config = {
+        **bench_settings_overrides(redis_url, workdir, **extra),
+        "data_dir": str(workdir / "data"),
+    }
     path = workdir / "dagq-bench.yaml"
     path.write_text(yaml.safe_dump(config))
     env = {k: v for k, v in os.environ.items() if not k.startswith("DAGQ_")}

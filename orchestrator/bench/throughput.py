@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import sys
+import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,18 +38,18 @@ from orchestrator.bench.procs import (
     DAGQ_CLI,
     BenchError,
     BenchRedis,
+    ExternalRedis,
     Procs,
     bench_redis,
     bench_settings_overrides,
     dagq_env,
     machine,
-    tree_stats,
 )
 from orchestrator.service.runs import RunService
 from orchestrator.service.workflows import upsert_workflow
 from orchestrator.settings import load_settings
 from orchestrator.spec.loader import load_text
-from orchestrator.store.connection import connect
+from orchestrator.store.connection import connect, redact_url
 from orchestrator.vocab import RunStatus
 
 PEERS = ("dagq", "celery", "rq")
@@ -74,6 +76,13 @@ class ThroughputConfig:
     non-forking worker is RQ's best case for no-op jobs."""
     celery_pool: str = "solo"
     progress: Callable[[str], None] = field(default=lambda _msg: None)
+    redis_url: str | None = None
+    """A Redis (or ``redis+cluster://``) of the user's instead of a fresh server: dagq only,
+    under a key prefix of its own, never flushed."""
+    shards: int = 1
+    """``queue.shards`` of dagq on ``redis_url`` (spread the runs over a cluster's masters)."""
+    wait_replicas: int = 0
+    """``redis.wait_replicas`` of dagq on ``redis_url`` (what WAIT costs)."""
 
     @classmethod
     def quick(cls, **overrides: Any) -> ThroughputConfig:
@@ -91,7 +100,7 @@ def _iso_ms(text: str) -> int:
 
 
 def _redis_cpu_s(server: BenchRedis) -> float:
-    return tree_stats(server.proc.pid).cpu_s if server.proc is not None else 0.0
+    return server.cpu_s()
 
 
 @dataclass
@@ -140,7 +149,9 @@ def _deadline_check(deadline: float, what: str, procs: Procs) -> None:
 @contextlib.asynccontextmanager
 async def diamond_service(server: BenchRedis, workdir: Path) -> AsyncIterator[RunService]:
     """A run service on the bench's Redis, with the diamond workflow stored."""
-    settings = load_settings(**bench_settings_overrides(server.url, workdir))
+    settings = load_settings(
+        **bench_settings_overrides(server.url, workdir, **server.dagq_settings)
+    )
     conn = await connect(settings)
     try:
         service = RunService(conn.redis, conn.keys, settings)
@@ -196,7 +207,7 @@ async def _dagq_measure(
 
 def run_dagq(cfg: ThroughputConfig, server: BenchRedis, workdir: Path) -> dict[str, Any]:
     """dagq workers (and orchestrator) as subprocesses; the measured rate."""
-    env = dagq_env(server.url, workdir)
+    env = dagq_env(server.url, workdir, **server.dagq_settings)
     with Procs(workdir) as procs:
         separate = cfg.orchestrator == "separate"
         for i in range(cfg.workers):
@@ -383,7 +394,15 @@ def run(cfg: ThroughputConfig) -> dict[str, Any]:
     if unknown:
         raise BenchError(f"unknown peer(s) {', '.join(unknown)}; choose from {', '.join(PEERS)}")
     out: dict[str, Any] = {}
-    with bench_redis() as server:
+    if cfg.redis_url and list(cfg.peers) != ["dagq"]:
+        raise BenchError(
+            "--redis-url benchmarks dagq only (--peers dagq): Celery and RQ need a server of "
+            "their own to flush, and neither runs on a Redis Cluster"
+        )
+    server_cm: contextlib.AbstractContextManager[BenchRedis] = (
+        _external(cfg.redis_url, cfg.shards, cfg.wait_replicas) if cfg.redis_url else bench_redis()
+    )
+    with server_cm as server:
         for peer in cfg.peers:
             cfg.progress(f"{peer}: {cfg.workers} worker process(es)...")
             server.flush()
@@ -409,8 +428,21 @@ def run(cfg: ThroughputConfig) -> dict[str, Any]:
         "warmup_runs": cfg.warmup_runs,
         "dagq_concurrency": cfg.concurrency,
         "dagq_orchestrator": cfg.orchestrator,
+        "redis": redact_url(cfg.redis_url) if cfg.redis_url else "a fresh redis-server",
+        "shards": cfg.shards,
+        "wait_replicas": cfg.wait_replicas,
     }
     return out
+
+
+@contextlib.contextmanager
+def _external(url: str, shards: int, wait_replicas: int) -> Iterator[BenchRedis]:
+    workdir = Path(tempfile.mkdtemp(prefix="dagq-bench-"))
+    try:
+        with ExternalRedis(url, workdir, shards=shards, wait_replicas=wait_replicas) as server:
+            yield server
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def sweep(cfg: ThroughputConfig, workers: Sequence[int]) -> list[dict[str, Any]]:

@@ -112,6 +112,26 @@ def _ints(text: str) -> list[int]:
     default=None,
     help="With --sweep: write the throughput-against-workers plot (PNG).",
 )
+@click.option(
+    "--redis-url",
+    default=None,
+    help="Run dagq on this Redis (redis+cluster://... for a cluster) instead of a fresh "
+    "server: dagq only, under a key prefix of its own that is deleted afterwards.",
+)
+@click.option(
+    "--shards",
+    type=click.IntRange(1, 1024),
+    default=1,
+    show_default=True,
+    help="queue.shards of dagq with --redis-url (spreads runs over a cluster's masters).",
+)
+@click.option(
+    "--wait-replicas",
+    type=click.IntRange(0, 16),
+    default=0,
+    show_default=True,
+    help="redis.wait_replicas of dagq with --redis-url (measures what WAIT costs).",
+)
 def throughput_cmd(
     quick: bool,
     as_json: bool,
@@ -123,11 +143,16 @@ def throughput_cmd(
     orchestrator: str,
     sweep: str | None,
     plot: Path | None,
+    redis_url: str | None,
+    shards: int,
+    wait_replicas: int,
 ) -> None:
     """Nodes/s of dagq, Celery and RQ running the same 10-task DAG on one Redis."""
     from orchestrator.bench import throughput
 
     names = tuple(p.strip() for p in peers.split(",") if p.strip())
+    if redis_url and peers == "dagq,celery,rq":
+        names = ("dagq",)  # the peers need a server of their own (see --redis-url)
     options: dict[str, Any] = {
         "workers": workers,
         "runs": runs,
@@ -136,6 +161,9 @@ def throughput_cmd(
         "concurrency": concurrency,
         "orchestrator": orchestrator,
         "progress": _progress(as_json),
+        "redis_url": redis_url,
+        "shards": shards,
+        "wait_replicas": wait_replicas,
     }
     if quick:
         cfg = throughput.ThroughputConfig.quick(**options)
@@ -161,6 +189,11 @@ def throughput_cmd(
 def _print_throughput(report: dict[str, Any]) -> None:
     c = report["config"]
     click.echo(f"throughput: {c['dag']}, {c['workers']} worker process(es) per peer")
+    if c.get("redis", "a fresh redis-server") != "a fresh redis-server":
+        click.echo(
+            f"  on {c['redis']}: queue.shards {c['shards']}, "
+            f"redis.wait_replicas {c['wait_replicas']} (redis cpu s: every node, replicas too)"
+        )
     click.echo(
         f"  {'peer':<8} {'runs':>6} {'seconds':>8} {'nodes/s':>10} {'nodes/min':>11} "
         f"{'cpu s':>7} {'redis cpu s':>11}"

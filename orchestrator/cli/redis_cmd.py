@@ -11,34 +11,18 @@ import json
 from typing import Any
 
 import click
-import redis
 
 from orchestrator.cli.exits import Exit, reported
+from orchestrator.cli.redis_status import probe, render
 from orchestrator.errors import ConfigError, Unavailable
+from orchestrator.keys import Keys
 from orchestrator.settings import Settings, load_settings
-from orchestrator.store.connection import describe_error, embedded_redis, redact_url
+from orchestrator.store.connection import embedded_redis, redact_url
 from orchestrator.store.embedded import EmbeddedRedis
 
 
-def _probe(url: str) -> dict[str, Any]:
-    """Reachability, version and memory of the Redis at ``url``."""
-    client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
-    try:
-        info = client.info()
-    except (redis.RedisError, OSError) as exc:
-        return {"reachable": False, "error": describe_error(url, exc).message}
-    except ValueError as exc:
-        return {"reachable": False, "error": f"invalid Redis URL {redact_url(url)}: {exc}"}
-    finally:
-        client.close()
-    return {
-        "reachable": True,
-        "version": info.get("redis_version"),
-        "usedMemory": info.get("used_memory_human"),
-        "peakMemory": info.get("used_memory_peak_human"),
-        "keys": sum(v.get("keys", 0) for k, v in info.items() if k.startswith("db")),
-        "uptimeSeconds": info.get("uptime_in_seconds"),
-    }
+def _keys(settings: Settings) -> Keys:
+    return Keys(prefix=settings.workflow.storage.prefix, shards=settings.queue.shards)
 
 
 def _status(settings: Settings) -> dict[str, Any]:
@@ -46,7 +30,7 @@ def _status(settings: Settings) -> dict[str, Any]:
         return {
             "kind": "external",
             "url": redact_url(settings.redis_url),
-            **_probe(settings.redis_url),
+            **probe(settings.redis_url, _keys(settings)),
         }
     embedded = EmbeddedRedis(settings.data_dir)
     status: dict[str, Any] = {"kind": "embedded", "dir": str(embedded.dir)}
@@ -61,7 +45,7 @@ def _status(settings: Settings) -> dict[str, Any]:
         "socket": str(embedded.socket_path) if embedded.socket_path.exists() else None,
         "keptRunning": embedded.keep_file.exists(),
         "fsync": embedded.fsync_policy(),
-        **_probe(url),
+        **probe(url, _keys(settings)),
     }
 
 
@@ -74,7 +58,8 @@ def redis_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @reported
 def status(as_json: bool) -> None:
-    """Which Redis is used, whether it answers, its version and memory.
+    """Which Redis is used, whether it answers, its version and memory, dagq's keys per
+    shard and, for a cluster, its masters, replicas and the slots each master serves.
 
     Exits 1 when it cannot be reached (or the embedded one is not running).
     """
@@ -100,6 +85,8 @@ def status(as_json: bool) -> None:
             click.echo(f"Version:    {info['version']}")
             click.echo(f"Memory:     {info['usedMemory']} used, {info['peakMemory']} peak")
             click.echo(f"Keys:       {info['keys']}")
+            for line in render(info):
+                click.echo(line)
         elif info.get("error"):
             click.echo(f"Reachable:  no: {info['error']}")
     if not info["reachable"]:
@@ -155,3 +142,12 @@ def url(start_it: bool) -> None:
             "(or `dagq redis url --start`)"
         )
     click.echo(found)
+
+
+def _add_cluster_commands() -> None:
+    from orchestrator.cli.redis_cluster_cmd import cluster_dev
+
+    redis_group.add_command(cluster_dev)
+
+
+_add_cluster_commands()

@@ -35,6 +35,7 @@ from redis.exceptions import RedisError
 
 from orchestrator.errors import BadRequest, Unavailable
 from orchestrator.keys import Keys
+from orchestrator.scripts import Script
 from orchestrator.vocab import AuditOutcome
 
 log = structlog.get_logger(__name__)
@@ -142,9 +143,9 @@ class AuditLog:
         """How long this process counts as alive after its last :meth:`heartbeat` or begin."""
         self._fd: int | None = None
         self._ino: int | None = None
-        self._begin = redis.register_script(_BEGIN_LUA)
-        self._finish = redis.register_script(_FINISH_LUA)
-        self._sweep = redis.register_script(_SWEEP_LUA)
+        self._begin = Script(redis, _BEGIN_LUA, "audit.begin")
+        self._finish = Script(redis, _FINISH_LUA, "audit.finish")
+        self._sweep = Script(redis, _SWEEP_LUA, "audit.sweep")
 
     def entry(self, **fields: Unpack[EntryFields]) -> dict[str, str]:
         """A new entry's fields (as stored in the stream), timed now."""

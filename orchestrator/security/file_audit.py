@@ -31,6 +31,7 @@ import structlog
 from redis.exceptions import RedisError
 
 from orchestrator.keys import Keys
+from orchestrator.scripts import Script
 from orchestrator.security.audit import AuditLog
 from orchestrator.security.policy_file import MODEL_FILE, POLICY_FILE, USERS_FILE, parse_policy
 from orchestrator.security.rbac import PolicyChange
@@ -200,8 +201,8 @@ class FileAuditor:
         self._files = keys.audit_files()
         self._stream = keys.audit_log()
         self._inflight = keys.audit_inflight()
-        self._record = redis.register_script(_RECORD_LUA)
-        self._adopt = redis.register_script(_ADOPT_LUA)
+        self._record = Script(redis, _RECORD_LUA, "file_audit.record")
+        self._adopt = Script(redis, _ADOPT_LUA, "file_audit.adopt")
         self._backlog: list[FileState] = []
 
     def add(self, state: FileState) -> None:

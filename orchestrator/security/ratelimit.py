@@ -6,8 +6,9 @@ A moving window is used: no more than N hits in *any* window, not N per clock
 minute (a fixed window lets 2N through around the boundary).
 
 The ``limits`` library normally opens its own Redis connection from a URL; here it
-is handed the caller's connection pool instead, which makes every URL form the
-app supports work (passwords, TLS, ``unix://`` sockets) without rewriting URLs.
+is handed the caller's client instead (:class:`_SharedClientStorage`), which makes every
+URL form the app supports work (passwords, TLS, ``unix://`` sockets, ``redis+cluster://``)
+without rewriting URLs.  Its scripts touch one key each, so they fit a cluster.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import math
 import secrets
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import redis.asyncio as aioredis
 from limits import RateLimitItem, RateLimitItemPerSecond
@@ -26,6 +28,7 @@ from redis.exceptions import RedisError
 
 from orchestrator.errors import ConfigError, RateLimited, Unavailable
 from orchestrator.keys import Keys
+from orchestrator.scripts import Script
 from orchestrator.settings import Settings, rate_per_window
 
 
@@ -45,18 +48,28 @@ def parse_rates(rates: Mapping[str, str]) -> dict[str, RateLimitItem]:
     return items
 
 
+class _SharedClientStorage(RedisStorage):
+    """limits' Redis storage on a client dagq already holds (one server or a cluster)."""
+
+    def __init__(self, client: aioredis.Redis, key_prefix: str) -> None:
+        self._client = client
+        super().__init__("async+redis://", implementation="redispy", key_prefix=key_prefix)
+
+    def configure_bridge(self) -> None:
+        """Point the redis-py bridge at the shared client (the hook limits' own cluster
+        storage overrides too)."""
+        client = self._client
+        bridge: Any = self.bridge
+        bridge.storage = client
+        bridge.connection_getter = lambda _readonly: client
+
+
 class RateLimiter:
     """Counts each user's hits per action in Redis and refuses those over the limit."""
 
     def __init__(self, redis: aioredis.Redis, keys: Keys, rates: Mapping[str, str]) -> None:
         self.limits = parse_rates(rates)
-        storage = RedisStorage(
-            "async+redis://",
-            implementation="redispy",
-            key_prefix=keys.rate_limit_prefix(),
-            # Documented pass-through option; the stubs type **options too narrowly.
-            connection_pool=redis.connection_pool,  # type: ignore[arg-type]
-        )
+        storage = _SharedClientStorage(redis, keys.rate_limit_prefix())
         self._limiter = MovingWindowRateLimiter(storage)
 
     @classmethod
@@ -144,7 +157,7 @@ class LoginThrottle:
         self.max_address_failures = max_address_failures
         self.window_s = window_s
         self._clock = clock
-        self._reserve = redis.register_script(_RESERVE_LUA)
+        self._reserve = Script(redis, _RESERVE_LUA, "ratelimit.reserve")
 
     def _pair(self, username: str, address: str) -> list[str]:
         name = username.strip().lower()[:128].encode()

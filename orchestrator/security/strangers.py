@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 
 from orchestrator.errors import Unavailable
 from orchestrator.keys import Keys
+from orchestrator.scripts import Script
 
 TOTAL = "(total)"
 OTHERS = "(others)"
@@ -62,7 +63,7 @@ class StrangerCounter:
         self.max_addresses = max_addresses
         self.retention_s = retention_s
         self._clock = clock
-        self._hit = redis.register_script(_HIT_LUA)
+        self._hit = Script(redis, _HIT_LUA, "strangers.hit")
 
     async def hit(self, address: str | None) -> None:
         """Count one refusal from ``address``; :class:`Unavailable` if Redis refuses."""

@@ -17,6 +17,7 @@ import orjson
 
 from orchestrator.engine.fires import fires_between, iso_ms, next_fire
 from orchestrator.errors import BadRequest, Conflict, DagqError, NotFound
+from orchestrator.scripts import Script
 from orchestrator.service.idempotent import start_once
 from orchestrator.service.runs import RunService, now_ms
 from orchestrator.service.schedules import fire_key, is_active, run_metadata
@@ -44,7 +45,7 @@ class BackfillDriver:
         self.keys = service.keys
         self.redis = service.redis
         self.store = ScheduleStore(service.redis, service.keys)
-        self._write = service.redis.register_script(_WRITE)
+        self._write = Script(service.redis, _WRITE, "backfill.write")
 
     async def create(
         self, schedule_id: str, from_ms: int, to_ms: int, max_parallel: int, user: str = ""

@@ -15,6 +15,7 @@ to the shard's dead letters with its error.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -145,15 +146,18 @@ class Orchestrator:
                 for _, entries in reply or []:
                     if entries:
                         await self.process(shard, entries)
-            except ResponseError as exc:  # NOGROUP after a FLUSH: recreate and go on
-                log.warning("inbox group missing (shard %d): %s", shard, exc)
-                await asyncio.sleep(0.1)
-                await self.ensure_groups()
             except (RedisError, OSError) as exc:
                 if stop.is_set():
                     return
+                # Redis may have lost recent writes (a failover promotes a replica that
+                # lags): cached states could be newer than what is stored now.
+                self._cache.clear()
                 log.warning("inbox read failed (shard %d), retrying: %s", shard, exc)
                 await asyncio.sleep(0.5)
+                if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
+                    # After a FLUSH (or a failover that lost the group): recreate it.
+                    with contextlib.suppress(RedisError, OSError):
+                        await self.ensure_groups()
 
     async def _claim_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -30,6 +30,7 @@ from orchestrator.spec.model import RunnableNode
 from orchestrator.spec.validator import validate_spec
 from orchestrator.store.attempt_logs import AttemptLogEntry, AttemptLogs
 from orchestrator.store.queue_admin import DeadLetter, QueueAdmin
+from orchestrator.store.replicas import ReplicaWait
 from orchestrator.store.runs import RunStore, StoredEvent
 from orchestrator.store.workers import LiveWorkers
 from orchestrator.store.workflows import WorkflowStore
@@ -93,6 +94,7 @@ class RunService:
             keys,
             retention_s=settings.workflow.storage.ttl,
             event_maxlen=settings.queue.event_retention,
+            replicas=ReplicaWait.from_settings(redis, settings),
         )
 
     # -- start -----------------------------------------------------------------------

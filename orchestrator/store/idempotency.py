@@ -17,6 +17,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from orchestrator.keys import Keys
+from orchestrator.scripts import Script
 
 # KEYS: 1 record.  ARGV: 1 JSON value, 2 ttl ms.  Returns the existing value or nil.
 _RESERVE = """
@@ -60,8 +61,8 @@ class IdempotencyStore:
     def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
         self.redis = redis
         self.keys = keys
-        self._reserve = redis.register_script(_RESERVE)
-        self._settle = redis.register_script(_SETTLE)
+        self._reserve = Script(redis, _RESERVE, "idempotency.reserve")
+        self._settle = Script(redis, _SETTLE, "idempotency.settle")
 
     async def reserve(
         self, key: str, run_id: str, fingerprint: str, *, ttl_ms: int

@@ -27,9 +27,11 @@ from redis.exceptions import ResponseError
 
 from orchestrator.keys import LANES, WORKER_GROUP, Keys, lane_for_priority
 from orchestrator.protocol import InboxMessage, Job
+from orchestrator.scripts import Script, is_cluster
 from orchestrator.settings import Settings
 from orchestrator.store.attempt_logs import AttemptLogs
 from orchestrator.store.queue_admin import DEAD_LETTER_FN, QueueAdmin, as_str
+from orchestrator.store.replicas import ReplicaWait
 from orchestrator.store.timers import now_ms
 
 log = logging.getLogger("dagq.queue")
@@ -193,11 +195,12 @@ class JobQueue(QueueAdmin):
     def __init__(self, redis: aioredis.Redis, keys: Keys, settings: Settings) -> None:
         super().__init__(redis, keys)
         self.settings = settings
-        self._read = redis.register_script(READ_LUA)
-        self._complete = redis.register_script(COMPLETE_LUA)
-        self._extend = redis.register_script(EXTEND_LUA)
-        self._hand_back = redis.register_script(HAND_BACK_LUA)
-        self._reclaim = redis.register_script(RECLAIM_LUA)
+        self._read = Script(redis, READ_LUA, "queue.read")
+        self._complete = Script(redis, COMPLETE_LUA, "queue.complete")
+        self._extend = Script(redis, EXTEND_LUA, "queue.extend")
+        self._hand_back = Script(redis, HAND_BACK_LUA, "queue.hand_back")
+        self._reclaim = Script(redis, RECLAIM_LUA, "queue.reclaim")
+        self.replicas = ReplicaWait.from_settings(redis, settings)
         self._turn = itertools.count()
         storage, limits = settings.workflow.storage, settings.limits
         self.attempt_logs = AttemptLogs(
@@ -374,7 +377,17 @@ class JobQueue(QueueAdmin):
                 )
             for run_id, payload in logs:
                 self.attempt_logs.append(pipe, run_id, payload)
-            await pipe.execute()
+            waits: list[str] = []
+            if self.replicas.enabled:
+                # One WAIT per node (shards on one server share its connection), last.
+                waits = [self.keys.inbox(s) for s in by_shard]
+                if not is_cluster(self.redis):
+                    waits = waits[:1]
+                for key in waits:
+                    self.replicas.queue(pipe, key)
+            results = await pipe.execute()
+        for acked in results[len(results) - len(waits) :]:
+            self.replicas.check(acked, f"{len(items)} node result(s)")
 
     async def extend(self, deliveries: Sequence[Delivery], consumer: str) -> list[Delivery]:
         """Reset the idle time of deliveries ``consumer`` still holds; return the ones it lost."""

@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 from orchestrator.errors import BadRequest
 from orchestrator.keys import WORKER_GROUP, Keys
 from orchestrator.protocol import InboxMessage, Job
+from orchestrator.scripts import Script
 from orchestrator.store.timers import now_ms
 
 _STREAM_ID = re.compile(r"^\d{1,20}(-\d{1,20})?$")
@@ -166,9 +167,9 @@ class QueueAdmin:
     def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
         self.redis = redis
         self.keys = keys
-        self._requeue = redis.register_script(REQUEUE_LUA)
-        self._purge = redis.register_script(PURGE_LUA)
-        self._dead_letter = redis.register_script(DEAD_LETTER_LUA)
+        self._requeue = Script(redis, REQUEUE_LUA, "queue_admin.requeue")
+        self._purge = Script(redis, PURGE_LUA, "queue_admin.purge")
+        self._dead_letter = Script(redis, DEAD_LETTER_LUA, "queue_admin.dead_letter")
 
     # -- dead letters ------------------------------------------------------------
     async def dead_letters(self, shard: int | None = None, count: int = 100) -> list[DeadLetter]:

@@ -10,6 +10,7 @@ one round trip (:meth:`RunStore.write_many`).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +31,9 @@ from orchestrator.engine.state import RunState
 from orchestrator.errors import Conflict, LimitExceeded, NotFound
 from orchestrator.keys import Keys
 from orchestrator.protocol import InboxMessage, timer_entry
+from orchestrator.scripts import Script
 from orchestrator.store.codec import changed_fields, decode_run
+from orchestrator.store.replicas import RIDE_THROUGH_S, ReplicaWait
 
 # KEYS: 1 run hash, 2 events stream, 3 shard's run index, 4 workflow's run index,
 #       5 active set, 6 timers, 7.. one queue stream per dispatched job (in order).
@@ -117,12 +120,14 @@ class RunStore:
         *,
         retention_s: float = 86400.0,
         event_maxlen: int = 10_000,
+        replicas: ReplicaWait | None = None,
     ) -> None:
         self.redis = redis
         self.keys = keys
+        self.replicas = replicas or ReplicaWait(redis)
         self.retention_s = max(1, int(retention_s))
         self.event_maxlen = event_maxlen
-        self._apply = redis.register_script(APPLY_LUA)
+        self._apply = Script(redis, APPLY_LUA, "runs.apply")
 
     # -- writes -------------------------------------------------------------------
     def _call(
@@ -192,7 +197,13 @@ class RunStore:
         """Write a new run; ``LimitExceeded`` when ``max_active`` runs are active already,
         ``Conflict`` when a run with its id exists."""
         keys, args = self._call(None, state, commands, 0, max_active=max_active)
-        result = int(await self._apply(keys=keys, args=args))
+        if self.replicas.enabled:
+            written, acked = await self._create_and_wait(keys, args)
+            result = int(written)
+            if result > 0:
+                self.replicas.check(acked, f"run {state.run_id} created")
+        else:
+            result = int(await self._apply(keys=keys, args=args))
         if result == -2:
             raise LimitExceeded(
                 f"{max_active} runs are active already (max_concurrent_runs); "
@@ -200,8 +211,39 @@ class RunStore:
                 details={"limit": max_active},
             )
         if result == -1:
-            raise Conflict(f"run id {state.run_id} exists already", details={"runId": state.run_id})
+            # A client that lost its connection mid-call (a failover) resends the call:
+            # the run it finds is then this one, written by the first send.
+            try:
+                stored, version = await self.load(state.run_id)
+            except NotFound:
+                stored = None
+            if stored is None or (stored.workflow_id, stored.start_ms) != (
+                state.workflow_id,
+                state.start_ms,
+            ):
+                raise Conflict(
+                    f"run id {state.run_id} exists already", details={"runId": state.run_id}
+                )
+            return version
         return result
+
+    async def _create_and_wait(self, keys: list[str], args: list[Any]) -> list[Any]:
+        """The create call and its WAIT in one pipeline (one connection), sent again while
+        the cluster is failing over (a resent create finds its own run: see create)."""
+        delay, waited = 0.05, 0.0
+        while True:
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    await self._apply(keys=keys, args=args, client=pipe)
+                    self.replicas.queue(pipe, keys[0])
+                    replies: list[Any] = await pipe.execute()
+                    return replies
+            except (aioredis.ConnectionError, aioredis.TimeoutError):
+                if waited + delay > RIDE_THROUGH_S:
+                    raise
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 0.5)
 
     async def write(
         self, old: RunState, new: RunState, commands: Sequence[Command], version: int

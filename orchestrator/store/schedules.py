@@ -21,6 +21,7 @@ import redis.asyncio as aioredis
 from orchestrator.engine.fires import Outage
 from orchestrator.errors import Conflict, NotFound
 from orchestrator.keys import Keys
+from orchestrator.scripts import Script
 from orchestrator.spec.schedule import ScheduleSpec
 
 MAX_OUTCOMES = 20
@@ -108,9 +109,9 @@ class ScheduleStore:
     def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
         self.redis = redis
         self.keys = keys
-        self._advance = redis.register_script(_ADVANCE)
-        self._tick = redis.register_script(_TICK)
-        self._put = redis.register_script(_PUT)
+        self._advance = Script(redis, _ADVANCE, "schedules.advance")
+        self._tick = Script(redis, _TICK, "schedules.tick")
+        self._put = Script(redis, _PUT, "schedules.put")
 
     # -- definitions ------------------------------------------------------------------
     async def put(

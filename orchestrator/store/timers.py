@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from orchestrator.keys import Keys
+from orchestrator.scripts import Script
 
 log = logging.getLogger("dagq.timers")
 
@@ -73,7 +74,7 @@ class Timers:
     def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
         self.redis = redis
         self.keys = keys
-        self._promote = redis.register_script(PROMOTE_LUA)
+        self._promote = Script(redis, PROMOTE_LUA, "timers.promote")
 
     def schedule_in(self, pipe: Any, shard: int, due_ms: int, entry: bytes) -> None:
         """Queue the ZADD of ``entry`` on a pipeline or transaction the caller executes."""

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from orchestrator.errors import BadRequest, Conflict, DagqError, NotFound, SpecInvalid
 from orchestrator.keys import Keys
+from orchestrator.scripts import Script
 from orchestrator.spec.model import WorkflowSpec
 from orchestrator.store.records import (
     STATUSES,
@@ -123,10 +124,10 @@ class WorkflowStore:
     def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
         self.redis = redis
         self.keys = keys
-        self._create = redis.register_script(_CREATE)
-        self._cas = redis.register_script(_CAS)
-        self._read = redis.register_script(_READ)
-        self._read_metas = redis.register_script(_READ_METAS)
+        self._create = Script(redis, _CREATE, "workflows.create")
+        self._cas = Script(redis, _CAS, "workflows.cas")
+        self._read = Script(redis, _READ, "workflows.read")
+        self._read_metas = Script(redis, _READ_METAS, "workflows.read_metas")
 
     # -- writes -----------------------------------------------------------------------
     async def create(
@@ -159,11 +160,29 @@ class WorkflowStore:
                 model.id,
             ],
         )
-        if not created:
+        if not created and not await self._is_own_create(model.id, record, version):
             raise Conflict(
                 f"workflow '{model.id}' already exists", details={"workflowId": model.id}
             )
         return record
+
+    async def _is_own_create(
+        self, workflow_id: str, record: WorkflowRecord, version: WorkflowVersion
+    ) -> bool:
+        """Whether the stored workflow is this very create: the call was resent after its
+        reply was lost (a Redis failover) and its first send had written it."""
+        meta_raw, raw = await self.redis.hmget(self.keys.workflow(workflow_id), ["meta", "v:1"])
+        if meta_raw is None or raw is None:
+            return False
+        stored = self._parse_meta(workflow_id, meta_raw)
+        first = self._parse_version(workflow_id, raw)
+        mine = record.meta()
+        return (stored.created_at, stored.created_by, first.spec, first.change_log) == (
+            mine.created_at,
+            mine.created_by,
+            version.spec,
+            version.change_log,
+        )
 
     async def create_version(
         self,

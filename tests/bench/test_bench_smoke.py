@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -177,3 +178,31 @@ def test_bench_help_lists_orchestrator_and_app_benchmarks() -> None:
     assert result.exit_code == 0
     for name in ("canvas", "latency", "scale", "table", "throughput", "validate"):
         assert name in result.output
+
+
+def test_throughput_on_a_redis_cluster_leaves_no_keys(redis_cluster: Any) -> None:
+    from orchestrator.store.connection import make_sync_client
+
+    result = _cli().invoke(
+        build_cli(),
+        ["bench", "throughput", "--json", "--workers", "1", "--runs", "6",
+         "--redis-url", redis_cluster.url, "--shards", "4", "--wait-replicas", "1"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert set(report) >= {"dagq", "machine", "config"} and "celery" not in report
+    assert report["dagq"]["nodes"] == 60 and report["dagq"]["redis_cpu_s"] > 0
+    assert report["config"]["shards"] == 4 and report["config"]["wait_replicas"] == 1
+    client = make_sync_client(redis_cluster.url)
+    try:
+        assert list(client.scan_iter(match="bench-*")) == []
+    finally:
+        client.close()
+
+
+def test_throughput_with_a_redis_url_refuses_the_peers() -> None:
+    result = _cli().invoke(
+        build_cli(),
+        ["bench", "throughput", "--redis-url", "redis://127.0.0.1:9/0", "--peers", "dagq,rq"],
+    )
+    assert result.exit_code != 0 and "dagq only" in result.output

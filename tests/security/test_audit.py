@@ -142,12 +142,12 @@ async def test_a_change_is_on_record_before_it_and_once_after(
 
 _WRITER = """
 import asyncio, sys
-import redis.asyncio as aioredis
 from orchestrator.keys import Keys
 from orchestrator.security.audit import AuditLog
+from orchestrator.store.connection import make_client
 
 async def main() -> None:
-    client = aioredis.Redis.from_url(sys.argv[1])
+    client = make_client(sys.argv[1])
     audit = AuditLog(client, Keys(prefix=sys.argv[2]), path=None, source="cli", owner_ttl_s=1)
     await audit.begin(user="op@host", role=None, action="addUser", resource="user eve",
                       request_id="cli-killed", detail="role workflow_admin")
