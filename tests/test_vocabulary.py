@@ -49,8 +49,10 @@ HOMONYMS: dict[str, frozenset[str]] = {
     "orchestrator/security/invariants.py": frozenset({"allowed", "denied"}),
     "orchestrator/api/middleware.py": frozenset({"allowed"}),
     "app/session.py": frozenset({"denied"}),
-    # Whether a Redis server is running; a benchmark's count of failed runs.
+    # Whether a Redis server is running, or a cluster node is marked failed (its JSON
+    # field); a benchmark's count of failed runs.
     "orchestrator/cli/redis_cmd.py": frozenset({"running"}),
+    "orchestrator/cli/redis_status.py": frozenset({"failed"}),
     "orchestrator/cli/bench_cmd.py": frozenset({"failed"}),
     "orchestrator/bench/scale.py": frozenset({"failed"}),
     # The Gantt answer's ``skipped`` field: the list of skipped nodes (drawn apart).
