@@ -49,19 +49,36 @@ HOMONYMS: dict[str, frozenset[str]] = {
     "orchestrator/security/invariants.py": frozenset({"allowed", "denied"}),
     "orchestrator/api/middleware.py": frozenset({"allowed"}),
     "app/session.py": frozenset({"denied"}),
-    # Whether a Redis server is running; a benchmark's count of failed runs.
+    # Whether a Redis server is running, or a cluster node is marked failed (its JSON
+    # field); a benchmark's count of failed runs.
     "orchestrator/cli/redis_cmd.py": frozenset({"running"}),
+    "orchestrator/cli/redis_status.py": frozenset({"failed"}),
     "orchestrator/cli/bench_cmd.py": frozenset({"failed"}),
     "orchestrator/bench/scale.py": frozenset({"failed"}),
+    # The Gantt answer's ``skipped`` field: the list of skipped nodes (drawn apart).
+    "orchestrator/engine/timeline.py": frozenset({"skipped"}),
+    "orchestrator/cli/remote/gantt_text.py": frozenset({"skipped"}),
 }
 ANYWHERE = frozenset({AuditOutcome.ERROR})
 """Too common to police: ``{"error": message}`` fields, ``severity="error"``."""
 
 
+def _is_vocabulary(node: ast.AST) -> bool:
+    """A ``StrEnum`` class: another vocabulary defined once in its module (a schedule fire's
+    outcome, a backfill's state, a Gantt bar's outcome), where a word may recur."""
+    return isinstance(node, ast.ClassDef) and any(
+        isinstance(base, ast.Name) and base.id == "StrEnum" for base in node.bases
+    )
+
+
 def _literals(path: Path) -> Iterator[tuple[int, str]]:
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    todo: list[ast.AST] = [ast.parse(path.read_text(encoding="utf-8"))]
+    while todo:
+        node = todo.pop()
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             yield node.lineno, node.value
+        if not _is_vocabulary(node):
+            todo.extend(ast.iter_child_nodes(node))
 
 
 def offending_literals() -> list[str]:
@@ -89,8 +106,15 @@ def test_the_guard_sees_a_literal(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     (tmp_path / "app" / "bad.py").write_text(
         'if event["type"] == "node_failed": status = "queued"\n'
     )
+    (tmp_path / "app" / "own.py").write_text(
+        'class Fire(StrEnum):\n    FAILED = "failed"\n\nBAD = "failed"\n'
+    )
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
-    assert offending_literals() == ["app/bad.py:1: 'node_failed'", "app/bad.py:1: 'queued'"]
+    assert sorted(offending_literals()) == [
+        "app/bad.py:1: 'node_failed'",
+        "app/bad.py:1: 'queued'",
+        "app/own.py:4: 'failed'",
+    ]
 
 
 def test_every_event_implies_one_run_or_node_status() -> None:

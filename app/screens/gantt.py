@@ -22,8 +22,10 @@ from app.session import Session
 from app.text import safe
 from app.widgets.canvas_view import CanvasView
 from app.widgets.gantt_chart import GanttChart
+from orchestrator.cli.remote.gantt_text import skipped_nodes
 from orchestrator.errors import DagqError
 from orchestrator.spec.model import WorkflowSpec
+from orchestrator.vocab import NodeStatus
 
 
 class GanttScreen(OpsScreen):
@@ -76,8 +78,8 @@ class GanttScreen(OpsScreen):
         final: dict[str, str] = {}
         for bar in gantt["nodes"]:
             final[bar["node"]] = bar["outcome"]
-        for skipped in gantt.get("skipped", []):
-            final[skipped["node"]] = "skipped"
+        for node in skipped_nodes(gantt):
+            final[node] = NodeStatus.SKIPPED
         canvas.set_statuses(final)
         canvas.set_highlight(gantt.get("critical_path") or [])
         self.query_one(GanttChart).show(gantt)

@@ -24,16 +24,17 @@ from app.session import Session
 from app.text import safe
 from app.widgets.ops_format import stamp
 from orchestrator.durations import format_duration
+from orchestrator.spec.schedule import FireOutcome
 
 READ, WRITE, TRIGGER = "schedule:read", "schedule:write", "workflow:execute"
 ID_WIDTH, WORKFLOW_WIDTH, WHEN_WIDTH, OUTCOME_WIDTH = 32, 32, 36, 48
-OUTCOME_STYLE = {
-    "started": "green",
-    "triggered": "green",
-    "buffered": "yellow",
-    "skipped_overlap": "yellow",
-    "missed": "red",
-    "failed": "bold red",
+OUTCOME_STYLE: dict[str, str] = {
+    FireOutcome.STARTED: "green",
+    FireOutcome.TRIGGERED: "green",
+    FireOutcome.BUFFERED: "yellow",
+    FireOutcome.SKIPPED_OVERLAP: "yellow",
+    FireOutcome.MISSED: "red",
+    FireOutcome.FAILED: "bold red",
 }
 
 

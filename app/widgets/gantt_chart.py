@@ -22,12 +22,15 @@ from orchestrator.cli.remote.gantt_text import (
     RUN,
     critical_lines,
     rows,
+    skipped_nodes,
 )
 from orchestrator.cli.remote.render import duration
+from orchestrator.engine.timeline import Outcome
 
-_OUTCOME = {
-    "completed": "#9ece6a", "failed": "#ff5f5f", "retrying": "#e0af68",
-    "cancelled": "#8a8f98", "running": "#7dcfff", "queued": "#7dcfff", "waiting": "#bb9af7",
+_OUTCOME: dict[str, str] = {
+    Outcome.COMPLETED: "#9ece6a", Outcome.FAILED: "#ff5f5f", Outcome.RETRYING: "#e0af68",
+    Outcome.CANCELLED: "#8a8f98", Outcome.RUNNING: "#7dcfff", Outcome.QUEUED: "#7dcfff",
+    Outcome.WAITING: "#bb9af7",
 }  # fmt: skip
 _GLYPH = {QUEUE: "#565f89", BACKOFF: "#e0af68", DELAY: "#bb9af7", INSTANT: "#c0caf5"}
 CRITICAL = "bold #ff9e64"
@@ -74,15 +77,15 @@ class GanttChart(Widget):
         total = duration(gantt.get("duration_ms")) or "0ms"
         out.append(" " * (LABEL_W + 4) + "0" + " " * max(1, width - len(total) - 1) + total + "\n")
         out.append(f"{QUEUE} queued  ", style=_GLYPH[QUEUE])
-        out.append(f"{RUN} running  ", style=_OUTCOME["completed"])
+        out.append(f"{RUN} running  ", style=_OUTCOME[Outcome.COMPLETED])
         out.append(f"{BACKOFF} backoff  ", style=_GLYPH[BACKOFF])
         out.append(f"{DELAY} delay  ", style=_GLYPH[DELAY])
         out.append("* critical path\n", style=CRITICAL)
         for i, line in enumerate(critical_lines(gantt)):
             out.append(line + "\n", style=CRITICAL if i == 0 else "")
-        skipped = gantt.get("skipped") or []
+        skipped = skipped_nodes(gantt)
         if skipped:
             out.append("skipped: ", style="dim")
-            out.append_text(safe(", ".join(str(s["node"]) for s in skipped), width=width))
+            out.append_text(safe(", ".join(skipped), width=width))
         out.rstrip()
         return out

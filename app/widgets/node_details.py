@@ -23,6 +23,7 @@ from textual.widgets import Static
 from app.text import safe
 from app.widgets.ops_format import NO_VALUE, clock, duration_text, json_text, status_text
 from orchestrator.errors import DagqError
+from orchestrator.vocab import NodeStatus
 
 LOG_LINES_SHOWN = 200
 """Lines of one attempt the panel shows (the last ones; ``dagq runs logs`` has them all)."""
@@ -98,7 +99,7 @@ def describe_logs(
     for attempt in attempts:
         head = Text(f"attempt {attempt.get('attempt')} · ", style="italic")
         outcome = str(attempt.get("outcome"))
-        head.append_text(status_text("completed" if outcome == "succeeded" else outcome))
+        head.append_text(status_text(NodeStatus.COMPLETED if outcome == "succeeded" else outcome))
         head.append_text(safe(f" · {attempt.get('worker', '')}", style="italic"))
         out.append(head)
         lines = list(attempt.get("lines", []))

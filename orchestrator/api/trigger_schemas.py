@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.api.schemas import IsoTime
 from orchestrator.spec.model import ID_PATTERN, MAX_EXPRESSION_LENGTH
-from orchestrator.spec.schedule import ScheduleId, ScheduleSpec
+from orchestrator.spec.schedule import BackfillState, FireOutcome, ScheduleId, ScheduleSpec
 
 __all__ = [
     "BackfillRequest",
@@ -68,7 +66,7 @@ class Outcome(_Out):
     """What happened to one fire."""
 
     fire: str
-    status: Literal["started", "skipped_overlap", "buffered", "missed", "failed", "triggered"]
+    status: FireOutcome
     at: int
     runId: str | None = None
     runStatus: str | None = None
@@ -107,7 +105,7 @@ class BackfillView(_Out):
     started: int
     created: int
     active: list[str]
-    state: Literal["running", "done", "failed"]
+    state: BackfillState
     requestedBy: str | None = None
     error: str | None = None
 

@@ -14,7 +14,7 @@ from orchestrator.cli.remote.common import Remote, api_options, json_option
 from orchestrator.cli.remote.render import echo_json, echo_table, shorten, when
 from orchestrator.cli.remote.runs import parse_params
 from orchestrator.client import DagqClient
-from orchestrator.spec.schedule import CATCHUPS, OVERLAPS
+from orchestrator.spec.schedule import CATCHUPS, OVERLAPS, BackfillState
 
 
 def _when_kind(s: Mapping[str, Any]) -> str:
@@ -265,7 +265,7 @@ def backfill(
 
     async def go(c: DagqClient) -> dict[str, Any]:
         view = await c.start_backfill(schedule_id, first, last, max_parallel)
-        while wait and view["state"] == "running":
+        while wait and view["state"] == BackfillState.RUNNING:
             await asyncio.sleep(0.5)
             view = await c.get_backfill(schedule_id)
         return view

@@ -39,7 +39,7 @@ from orchestrator.engine.state import RunState
 from orchestrator.engine.transitions import apply, start
 from orchestrator.errors import DagqError
 from orchestrator.spec.graph import Graph
-from orchestrator.vocab import NODE_EVENT_STATUS
+from orchestrator.vocab import NODE_EVENT_STATUS, NodeStatus
 from orchestrator.vocab import EventType as E
 
 UNKNOWN = "unknown"
@@ -47,6 +47,8 @@ UNKNOWN = "unknown"
 
 
 _RETRY_SKIP = "skipped by the retry"
+_NO_ERROR = NodeStatus.FAILED.value
+"""The error of a failure recorded without one: the word of its status."""
 
 
 class Recorded(Protocol):
@@ -140,9 +142,9 @@ class _Replayer:
             else:
                 out.append([NodeSucceeded(node, token, at, self.outputs.get(node, {}))])
         elif e.type == E.NODE_FAILED and node and token:
-            out.append([NodeFailed(node, token, at, str(data.get("error", "failed")))])
+            out.append([NodeFailed(node, token, at, str(data.get("error", _NO_ERROR)))])
         elif e.type == E.NODE_RETRYING and node and token:
-            error = str(data.get("error", "failed"))
+            error = str(data.get("error", _NO_ERROR))
             out.append([NodeFailed(node, token, at, error, bool(data.get("timeout")))])
         elif e.type == E.NODE_QUEUED and node and token and st is not None:
             out.append([TimerFired(node, token, at)])
@@ -157,7 +159,7 @@ class _Replayer:
         due = [
             TimerFired(n, s.token, min(at, s.due_ms))
             for n, s in sorted(state.nodes.items(), key=lambda kv: kv[1].due_ms or 0)
-            if s.status == "waiting"
+            if s.status == NodeStatus.WAITING
             and s.token
             and s.due_ms is not None
             and s.due_ms <= at
@@ -209,7 +211,7 @@ def replay(graph: Graph, run: RunState, events: Sequence[Recorded], config: Engi
         priority=run.priority,
         meta=run.meta,
     )
-    initial = {n: "pending" for n in graph.order}
+    initial: dict[str, str] = {n: NodeStatus.PENDING for n in graph.order}
     states: list[RunState | None] = []
     emits = [c for c in cmds if isinstance(c, Emit)]
     note: str | None = None
@@ -274,7 +276,7 @@ def _overlay(statuses: Mapping[str, str], e: Recorded) -> dict[str, str]:
     if e.node and e.type in NODE_EVENT_STATUS:  # what a trimmed stream can still tell
         out[e.node] = NODE_EVENT_STATUS[e.type]
     if e.type == E.RUN_RETRIED:
-        out = {n: ("pending" if s == UNKNOWN else s) for n, s in out.items()}
+        out = {n: (NodeStatus.PENDING if s == UNKNOWN else s) for n, s in out.items()}
     return out
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from orchestrator.engine.replay import Recorded
@@ -25,6 +26,21 @@ from orchestrator.vocab import EventType as E
 
 _RUN_END = TERMINAL_EVENTS
 PARTS = ("execution", "queue", "backoff", "delay", "overhead")
+
+
+class Outcome(StrEnum):
+    """Where one attempt's bar stands: the Gantt chart's vocabulary (not a node status:
+    a retried attempt is ``retrying``, an attempt open when its epoch ended ``cancelled``)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    WAITING = "waiting"
+    """A delay node waiting for its time."""
+    COMPLETED = "completed"
+    FAILED = "failed"
+    RETRYING = "retrying"
+    """Failed, and retried after a backoff."""
+    CANCELLED = "cancelled"
 
 
 @dataclass(slots=True)
@@ -39,8 +55,7 @@ class Bar:
     queued_ms: int | None = None
     started_ms: int | None = None
     ended_ms: int | None = None
-    outcome: str = "queued"
-    """queued, running, waiting, completed, failed, retrying or cancelled."""
+    outcome: Outcome = Outcome.QUEUED
     backoff_until_ms: int | None = None
     """For a retried attempt: when the next attempt was queued."""
     worker: str | None = None
@@ -165,24 +180,27 @@ def build(graph: Graph, events: Sequence[Recorded], start_ms: int) -> Timeline:
         kind = _kind(graph, node)
         bar = open_.get(node)
         if e.type == E.NODE_QUEUED:
-            if bar is not None and bar.outcome == "retrying":
+            if bar is not None and bar.outcome == Outcome.RETRYING:
                 bar.backoff_until_ms = at
             bar = Bar(node, kind, epoch, int(data.get("attempt", 1)), queued_ms=at)
             bars.append(bar)
             open_[node] = bar
         elif e.type == E.NODE_WAITING:
-            bar = Bar(node, kind, epoch, 1, started_ms=at, outcome="waiting")
+            bar = Bar(node, kind, epoch, 1, started_ms=at, outcome=Outcome.WAITING)
             bars.append(bar)
             open_[node] = bar
         elif e.type == E.NODE_STARTED and bar is not None:
-            bar.started_ms, bar.outcome, bar.worker = at, "running", data.get("worker")
+            bar.started_ms, bar.outcome, bar.worker = at, Outcome.RUNNING, data.get("worker")
         elif e.type in (E.NODE_COMPLETED, E.NODE_FAILED, E.NODE_RETRYING):
             if bar is None or bar.ended_ms is not None:
                 bar = Bar(node, kind, epoch, 1, started_ms=at)
                 bars.append(bar)
             bar.ended_ms = at
-            outcomes: dict[str, str] = {E.NODE_COMPLETED: "completed", E.NODE_FAILED: "failed"}
-            bar.outcome = outcomes.get(e.type, "retrying")
+            outcomes: dict[str, Outcome] = {
+                E.NODE_COMPLETED: Outcome.COMPLETED,
+                E.NODE_FAILED: Outcome.FAILED,
+            }
+            bar.outcome = outcomes.get(e.type, Outcome.RETRYING)
             open_[node] = bar
         elif e.type == E.NODE_SKIPPED:
             skipped.append(Skipped(node, epoch, at, data.get("reason")))
@@ -216,7 +234,7 @@ def _close(open_: dict[str, Bar], at: int) -> None:
     """Attempts still open when their epoch ended were cancelled (or abandoned)."""
     for bar in open_.values():
         if bar.ended_ms is None:
-            bar.ended_ms, bar.outcome = at, "cancelled"
+            bar.ended_ms, bar.outcome = at, Outcome.CANCELLED
     open_.clear()
 
 

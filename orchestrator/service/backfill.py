@@ -21,6 +21,7 @@ from orchestrator.scripts import Script
 from orchestrator.service.idempotent import start_once
 from orchestrator.service.runs import RunService, now_ms
 from orchestrator.service.schedules import fire_key, is_active, run_metadata
+from orchestrator.spec.schedule import BackfillState
 from orchestrator.store.schedules import ScheduleStore
 
 log = logging.getLogger("dagq.backfill")
@@ -62,7 +63,7 @@ class BackfillDriver:
             if count > MAX_FIRES:
                 raise BadRequest(f"the range holds more than {MAX_FIRES} fire times: split it")
         current = await self.get_raw(schedule_id)
-        if current is not None and current.get("state") == "running":
+        if current is not None and current.get("state") == BackfillState.RUNNING:
             raise Conflict(
                 f"schedule {schedule_id!r} has a backfill under way",
                 details={"scheduleId": schedule_id},
@@ -76,7 +77,7 @@ class BackfillDriver:
             "started": 0,
             "created": 0,
             "active": "[]",
-            "state": "running" if count else "done",
+            "state": BackfillState.RUNNING if count else BackfillState.DONE,
             "by": user,
             "at": now_ms(),
         }
@@ -132,7 +133,7 @@ class BackfillDriver:
     async def _advance(self, schedule_id: str, token: str) -> None:
         raw = await self.get_raw(schedule_id)
         lease_key = self.keys.schedule_lease(f"bf-{schedule_id}")
-        if raw is None or raw["state"] != "running":
+        if raw is None or raw["state"] != BackfillState.RUNNING:
             await self.redis.srem(self.keys.backfills(), schedule_id)
             await self.redis.delete(lease_key)
             return
@@ -170,7 +171,11 @@ class BackfillDriver:
             "started": started,
             "created": created,
             "active": orjson.dumps(active).decode(),
-            "state": "failed" if error else ("done" if done else "running"),
+            "state": (
+                BackfillState.FAILED
+                if error
+                else (BackfillState.DONE if done else BackfillState.RUNNING)
+            ),
             "error": error,
         }
         await self._write(

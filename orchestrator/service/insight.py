@@ -24,6 +24,7 @@ from orchestrator.spec.diff import compare as compare_specs
 from orchestrator.spec.export import spec_to_data
 from orchestrator.spec.graph import Graph
 from orchestrator.store.runs import StoredEvent
+from orchestrator.vocab import EventType
 
 _PAGE = 1000
 Offload = Callable[..., Awaitable[Any]]
@@ -41,7 +42,7 @@ class History:
     @property
     def complete(self) -> bool:
         """The stream still starts with the run's start (nothing was trimmed)."""
-        return bool(self.events) and self.events[0].type == "run_started"
+        return bool(self.events) and self.events[0].type == EventType.RUN_STARTED
 
 
 def node_view(st: NodeState) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from orchestrator.service.backfill import BackfillDriver
 from orchestrator.service.idempotent import start_once
 from orchestrator.service.runs import RunService, now_ms
 from orchestrator.service.schedules import fire_key, is_active, run_metadata
-from orchestrator.spec.schedule import ScheduleSpec
+from orchestrator.spec.schedule import FireOutcome, ScheduleSpec
 from orchestrator.store.idempotency import IdempotencyStore
 from orchestrator.store.schedules import ScheduleStore, Stored
 
@@ -100,18 +100,22 @@ class Scheduler:
         for fire in p.run:
             prior = await self.idem.get(fire_key(spec.id, fire))
             if prior is not None:  # started before a crash: record it, decide nothing again
-                outcomes.append(_outcome(fire, "started", now, runId=prior.run_id))
+                outcomes.append(_outcome(fire, FireOutcome.STARTED, now, runId=prior.run_id))
                 last_run = prior.run_id
                 continue
             active = await self._active(last_run)
             if active and spec.overlap == "skip":
-                outcomes.append(_outcome(fire, "skipped_overlap", now, activeRunId=last_run))
+                outcomes.append(
+                    _outcome(fire, FireOutcome.SKIPPED_OVERLAP, now, activeRunId=last_run)
+                )
             elif active and spec.overlap == "buffer_one":
                 if buffered is None:
                     buffered = fire
-                    outcomes.append(_outcome(fire, "buffered", now, activeRunId=last_run))
+                    outcomes.append(_outcome(fire, FireOutcome.BUFFERED, now, activeRunId=last_run))
                 else:
-                    outcomes.append(_outcome(fire, "skipped_overlap", now, activeRunId=last_run))
+                    outcomes.append(
+                        _outcome(fire, FireOutcome.SKIPPED_OVERLAP, now, activeRunId=last_run)
+                    )
             else:
                 cancelled = None
                 if active and spec.overlap == "cancel_previous" and last_run:
@@ -158,15 +162,15 @@ class Scheduler:
             )
         except DagqError as exc:
             log.warning("schedule %s: fire %s not started: %s", spec.id, iso_ms(fire), exc)
-            outcomes.append(_outcome(fire, "failed", now, error=exc.message, **info))
+            outcomes.append(_outcome(fire, FireOutcome.FAILED, now, error=exc.message, **info))
             return None
         self.fired += int(started.created)
         run_id = started.state.run_id
-        outcomes.append(_outcome(fire, "started", now, runId=run_id, **info))
+        outcomes.append(_outcome(fire, FireOutcome.STARTED, now, runId=run_id, **info))
         return run_id
 
 
-def _outcome(fire: int, status: str, at: int, **extra: Any) -> dict[str, Any]:
+def _outcome(fire: int, status: FireOutcome, at: int, **extra: Any) -> dict[str, Any]:
     return {"fire": iso_ms(fire), "status": status, "at": at, **extra}
 
 
@@ -176,9 +180,9 @@ def _missed(p: Plan, now: int) -> list[dict[str, Any]]:
     if count == 0:
         return []
     if count <= 5 and not p.missed_more:
-        return [_outcome(f, "missed", now) for f in p.missed]
+        return [_outcome(f, FireOutcome.MISSED, now) for f in p.missed]
     last = p.missed[-1] if p.missed else None
-    summary = _outcome(last or now, "missed", now, count=count)
+    summary = _outcome(last or now, FireOutcome.MISSED, now, count=count)
     if p.missed:
         summary["firstFire"] = iso_ms(p.missed[0])
     return [summary]

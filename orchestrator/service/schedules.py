@@ -16,7 +16,7 @@ from orchestrator.engine.fires import due_ms, iso_ms, next_fire, next_fires
 from orchestrator.errors import BadRequest, DagqError, NotFound
 from orchestrator.service.idempotent import start_once
 from orchestrator.service.runs import RunService, now_ms
-from orchestrator.spec.schedule import ScheduleSpec
+from orchestrator.spec.schedule import FireOutcome, ScheduleSpec
 from orchestrator.store.schedules import ScheduleStore, Stored
 from orchestrator.vocab import TERMINAL_RUN
 
@@ -115,7 +115,7 @@ class ScheduleService:
             metadata=run_metadata(spec.id, at, triggered=True),
         )
         run_id = started.state.run_id
-        outcome = {"fire": iso_ms(at), "status": "triggered", "runId": run_id, "at": at}
+        outcome = {"fire": iso_ms(at), "status": FireOutcome.TRIGGERED, "runId": run_id, "at": at}
         await self.store.advance(
             schedule_id, None, {"last_run": run_id}, due=None, keep_due=True, outcomes=[outcome]
         )

@@ -7,6 +7,7 @@ API answers.  Fire-time arithmetic lives in :mod:`orchestrator.engine.fires`.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -19,6 +20,33 @@ Catchup = Literal["none", "latest", "all"]
 Overlap = Literal["skip", "allow", "cancel_previous", "buffer_one"]
 CATCHUPS: tuple[str, ...] = ("none", "latest", "all")
 OVERLAPS: tuple[str, ...] = ("skip", "allow", "cancel_previous", "buffer_one")
+
+
+class FireOutcome(StrEnum):
+    """What became of one fire of a schedule (its own vocabulary, not a run's status)."""
+
+    STARTED = "started"
+    SKIPPED_OVERLAP = "skipped_overlap"
+    """The previous run was still active and ``overlap`` is ``skip``."""
+    BUFFERED = "buffered"
+    """Held until the previous run ends (``overlap: buffer_one``)."""
+    MISSED = "missed"
+    """Fell due during an outage and ``catchup`` dropped it."""
+    FAILED = "failed"
+    """The run could not be started (the workflow or its parameters are wrong)."""
+    TRIGGERED = "triggered"
+    """Fired by hand (``dagq schedules trigger``)."""
+
+
+class BackfillState(StrEnum):
+    """Where a backfill stands (its own vocabulary, not a run's status)."""
+
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    """A fire could not be started: the backfill stopped there (see its ``error``)."""
+
+
 ScheduleId = Annotated[str, Field(min_length=1, max_length=128, pattern=ID_PATTERN)]
 Duration = Annotated[float, BeforeValidator(_duration)]
 

@@ -13,9 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.cli.remote.render import duration
+from orchestrator.engine.timeline import Outcome
 
 QUEUE, RUN, BACKOFF, DELAY, INSTANT = "░", "█", "·", "~", "│"
-_OUTCOME_MARK = {"failed": " ✗", "retrying": " ↻", "cancelled": " ⊘", "running": " …"}
+_OUTCOME_MARK: dict[str, str] = {
+    Outcome.FAILED: " ✗", Outcome.RETRYING: " ↻", Outcome.CANCELLED: " ⊘", Outcome.RUNNING: " …"
+}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,12 +100,18 @@ def draw(gantt: Mapping[str, Any], width: int = 100) -> list[str]:
         f"{INSTANT} gateway  * critical path"
     )
     lines += critical_lines(gantt)
-    skipped: Sequence[Mapping[str, Any]] = gantt.get("skipped") or []
+    skipped = skipped_nodes(gantt)
     if skipped:
-        lines.append("skipped: " + ", ".join(str(s["node"]) for s in skipped))
+        lines.append("skipped: " + ", ".join(skipped))
     if not gantt.get("complete", True):
         lines.append(f"history complete from {gantt.get('completeFrom')} (older events trimmed)")
     return lines
+
+
+def skipped_nodes(gantt: Mapping[str, Any]) -> list[str]:
+    """The nodes the Gantt answer lists as skipped (drawn apart, without a bar)."""
+    skipped: Sequence[Mapping[str, Any]] = gantt.get("skipped") or []
+    return [str(s["node"]) for s in skipped]
 
 
 def critical_lines(gantt: Mapping[str, Any]) -> list[str]:
