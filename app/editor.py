@@ -5,7 +5,9 @@ workflow being drawn is invalid most of the time (a task without its handler yet
 edge to a node not drawn yet), and the model refuses to exist in those states.  So
 :class:`Editor` keeps the spec's plain JSON form (snake_case dicts, what export
 writes) and offers the design's builder operations over it: add/remove/move nodes,
-connect/disconnect edges, set properties, undo/redo, a dirty flag.  The local
+connect/disconnect edges, set properties, undo/redo, and whether it differs from what
+was loaded or saved (:attr:`Editor.dirty`, by content: undoing back is not a change).
+The local
 validator judges the data after every edit (:meth:`Editor.validate`); the canvas
 draws it even when invalid (:meth:`Editor.canvas_graph`); :meth:`Editor.to_spec`
 builds the model when the design is complete.
@@ -78,7 +80,7 @@ class Editor:
         self.read_only = read_only
         self._undo: list[dict[str, Any]] = []
         self._redo: list[dict[str, Any]] = []
-        self.dirty = False
+        self._saved: dict[str, Any] | None = copy.deepcopy(base)
 
     @classmethod
     def from_spec(cls, spec: WorkflowSpec, **kwargs: Any) -> Editor:
@@ -187,6 +189,23 @@ class Editor:
         ]
         return as_canvas_graph(CanvasGraph(tuple(nodes), tuple(edges)))
 
+    @property
+    def dirty(self) -> bool:
+        """True when the design differs from the data it was loaded or last saved from
+        (compared by content: editing and undoing back is not a change)."""
+        return self._saved is None or self._comparable(self._data) != self._comparable(self._saved)
+
+    def set_baseline(self, data: Mapping[str, Any] | None) -> None:
+        """What :attr:`dirty` compares with: the stored design (None: nothing stored yet,
+        so the design counts as modified until saved)."""
+        self._saved = copy.deepcopy(dict(data)) if data is not None else None
+
+    def _comparable(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """``data`` as saved: its id filled in, the store's version left out."""
+        out = {k: v for k, v in data.items() if k != "version"}
+        out["id"] = out.get("id") or self.workflow_id or slugify(str(out.get("name") or ""))
+        return out
+
     # -- history -----------------------------------------------------------------------
     @property
     def can_undo(self) -> bool:
@@ -204,7 +223,6 @@ class Editor:
             return False
         self._redo.append(self._data)
         self._data = self._undo.pop()
-        self.dirty = True
         return True
 
     def redo(self) -> bool:
@@ -213,15 +231,18 @@ class Editor:
             return False
         self._undo.append(self._data)
         self._data = self._redo.pop()
-        self.dirty = True
         return True
 
-    def mark_saved(self, *, workflow_id: str, version: int | None) -> None:
-        """Record a successful save: the design is clean and now stored under ``workflow_id``."""
+    def mark_saved(
+        self, *, workflow_id: str, version: int | None, saved: Mapping[str, Any] | None = None
+    ) -> None:
+        """Record a successful save of ``saved`` (the data sent; default: the current data):
+        the design is now stored under ``workflow_id`` and is modified only where it
+        differs from ``saved``."""
         self.workflow_id = workflow_id
         self.version = version
         self._data["id"] = workflow_id
-        self.dirty = False
+        self.set_baseline({**(saved if saved is not None else self._data), "id": workflow_id})
 
     def _begin(self) -> dict[str, Any]:
         """Start an edit: refuse on read-only, push the undo snapshot, return the data."""
@@ -230,7 +251,6 @@ class Editor:
         self._undo.append(copy.deepcopy(self._data))
         del self._undo[:-UNDO_LIMIT]
         self._redo.clear()
-        self.dirty = True
         return self._data
 
     # -- nodes ---------------------------------------------------------------------------

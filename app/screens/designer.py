@@ -353,9 +353,9 @@ class DesignerScreen(HeatScreen):
             if discard:
                 self.dismiss(None)
 
-        self.app.push_screen(
-            ConfirmDialog("Discard the unsaved changes?", confirm="Discard", danger=True), answered
-        )
+        question = "Discard the unsaved changes?"
+        dialog = ConfirmDialog(question, confirm="Discard", cancel="Keep editing", danger=True)
+        self.app.push_screen(dialog, answered)
 
     def action_simulate(self) -> None:
         """Replay the design in memory (every task succeeds) and paint the statuses."""
@@ -414,9 +414,13 @@ class DesignerScreen(HeatScreen):
     @work(exclusive=True, group="save")
     async def save(self) -> None:
         """Send the design to the API (422: the server's errors are shown)."""
+        client, wid = self.session.client, self.editor.workflow_id
+        if wid is not None and not self.editor.dirty:
+            self.notify("No changes: nothing saved.", title="Save")
+            return
+        sent = self.editor.to_data()
         data = self.editor.to_data(self.canvas.positions())
         data.pop("version", None)
-        client, wid = self.session.client, self.editor.workflow_id
         try:
             if wid is None:
                 saved = await self.session.call(client.create_workflow(data))
@@ -427,7 +431,9 @@ class DesignerScreen(HeatScreen):
         except DagqError as exc:
             self.notify(describe_error(exc), title="Not saved", severity="error")
             return
-        self.editor.mark_saved(workflow_id=str(saved["id"]), version=int(saved["version"]))
+        self.editor.mark_saved(
+            workflow_id=str(saved["id"]), version=int(saved["version"]), saved=sent
+        )
         self.refresh_design(select=self.canvas.selected)
         self.notify(f"Saved {saved['id']} v{saved['version']}", title="Saved")
 

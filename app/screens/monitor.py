@@ -17,7 +17,7 @@ notification when the key is pressed); a 403 is a message, never a crash.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -30,7 +30,7 @@ from textual.widgets import Button, Footer, Header
 from app.canvas.model import CanvasGraph, as_canvas_graph
 from app.live import LiveState, RunFollower, run_status_from_event, status_from_event
 from app.screens.insight_keys import RunInsightScreen
-from app.screens.monitor_rules import action_reason, best_zoom, interesting_node
+from app.screens.monitor_rules import action_reason, best_zoom, confirmation, interesting_node
 from app.screens.ops_base import confirm_then
 from app.session import Session
 from app.text import safe
@@ -442,16 +442,19 @@ class MonitorScreen(RunInsightScreen):
             "retry-node": self.action_retry_from_node,
         }[str(event.button.id)]()
 
-    def action_cancel_run(self) -> None:
-        """Cancel the selected run (after a confirmation)."""
-        if reason := self._reason("cancel"):
+    def _confirm(self, action: str, then: Callable[[str, str | None], object]) -> None:
+        """Ask before ``action`` (see :func:`confirmation`); ``then(run_id, node_id)`` on yes."""
+        if reason := self._reason(action):
             self.refuse(reason)
             return
-        run_id = self.run_id
+        run_id, node_id = self.run_id, self.canvas.selected
         assert run_id is not None
-        confirm_then(
-            self, f"Cancel run {run_id}?", lambda: self.cancel_run(run_id), yes="Cancel run"
-        )
+        question, yes, no = confirmation(action, run_id, node_id)
+        confirm_then(self, question, lambda: then(run_id, node_id), yes=yes, no=no)
+
+    def action_cancel_run(self) -> None:
+        """Cancel the selected run (after a confirmation)."""
+        self._confirm("cancel", lambda run_id, _node: self.cancel_run(run_id))
 
     @work(group="action")
     async def cancel_run(self, run_id: str) -> None:
@@ -460,20 +463,12 @@ class MonitorScreen(RunInsightScreen):
         self._after_action(run_id)
 
     def action_retry_run(self) -> None:
-        """Run the failed or cancelled run again from its failure."""
-        if reason := self._reason("retry"):
-            self.refuse(reason)
-            return
-        assert self.run_id is not None
-        self.retry_run(self.run_id, None)
+        """Run the failed or cancelled run again from its failure (after a confirmation)."""
+        self._confirm("retry", lambda run_id, _node: self.retry_run(run_id, None))
 
     def action_retry_from_node(self) -> None:
-        """Run the failed or cancelled run again from the selected node."""
-        if reason := self._reason("retry-node"):
-            self.refuse(reason)
-            return
-        assert self.run_id is not None
-        self.retry_run(self.run_id, self.canvas.selected)
+        """Run the failed or cancelled run again from the selected node (after a confirmation)."""
+        self._confirm("retry-node", self.retry_run)
 
     @work(group="action")
     async def retry_run(self, run_id: str, from_node: str | None) -> None:

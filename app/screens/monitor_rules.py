@@ -54,6 +54,29 @@ def action_reason(
     return ""
 
 
+def confirmation(action: str, run_id: str, node_id: str | None = None) -> tuple[str, str, str]:
+    """What to ask before ``action`` (``cancel``, ``retry``, ``retry-node``) on ``run_id``:
+    the question, the confirm button and the keep button, each saying what it does."""
+    if action == "cancel":
+        return (
+            f"Cancel run {run_id}? Its unfinished nodes are stopped.",
+            "Cancel run",
+            "Keep running",
+        )
+    if action == "retry-node":
+        return (
+            f"Retry run {run_id} from {node_id}? "
+            f"{node_id} and the nodes after it run their handlers again.",
+            "Retry from node",
+            "Keep as is",
+        )
+    return (
+        f"Retry run {run_id}? Its failed and compensated nodes run their handlers again.",
+        "Retry run",
+        "Keep as is",
+    )
+
+
 def interesting_node(view: Mapping[str, Any]) -> str | None:
     """The node to select when a run opens: the failed one, else the first busy one,
     else the first node."""

@@ -121,12 +121,17 @@ class PollingScreen(OpsScreen):
 
 
 def confirm_then(
-    screen: Screen[Any], question: str, then: Callable[[], object], *, yes: str = "Yes"
+    screen: Screen[Any],
+    question: str,
+    then: Callable[[], object],
+    *,
+    yes: str = "Yes",
+    no: str = "Cancel",
 ) -> None:
-    """Ask ``question``; call ``then`` only if the answer is yes."""
+    """Ask ``question`` (buttons ``no`` and ``yes``); call ``then`` only if the answer is yes."""
 
     def answered(ok: bool | None) -> None:
         if ok:
             then()
 
-    screen.app.push_screen(ConfirmDialog(question, confirm=yes, danger=True), answered)
+    screen.app.push_screen(ConfirmDialog(question, confirm=yes, cancel=no, danger=True), answered)

@@ -151,23 +151,26 @@ class QueuesScreen(PollingScreen):
             self.action_purge()
 
     def action_requeue(self) -> None:
-        """Put the chosen dead letters back on their queues."""
-        if reason := self._reason():
-            self.refuse(reason)
-            return
-        self.apply("requeue", self.dead_letters.chosen())
+        """Put the chosen dead letters back on their queues, after a confirmation."""
+        self._ask("requeue", "Requeue {n} dead letter(s)? Their handlers run again.", "Requeue")
 
     def action_purge(self) -> None:
         """Delete the chosen dead letters (their attempts fail), after a confirmation."""
+        question = "Purge {n} dead letter(s)? Their attempts fail (the runs move on or fail)."
+        self._ask("purge", question, "Purge")
+
+    def _ask(self, what: str, question: str, yes: str) -> None:
+        """Ask ``question`` (``{n}``: how many letters) before :meth:`apply` does ``what``."""
         if reason := self._reason():
             self.refuse(reason)
             return
         chosen = self.dead_letters.chosen()
         confirm_then(
             self,
-            f"Purge {len(chosen)} dead letter(s)? Their attempts fail (the runs move on or fail).",
-            lambda: self.apply("purge", chosen),
-            yes="Purge",
+            question.format(n=len(chosen)),
+            lambda: self.apply(what, chosen),
+            yes=yes,
+            no="Keep as is",
         )
 
     @work(group="action")

@@ -302,15 +302,16 @@ class WorkflowsScreen(Screen[None]):
             self.notify(describe_error(exc), title=f"Cannot import {path.name}", severity="error")
             return
         wid = editor.to_data()["id"]
+        editor.set_baseline(None)  # nothing stored yet: modified until saved
         try:
             current = await self.session.call(self.session.client.get_workflow(wid))
             editor.workflow_id, editor.version = wid, int(current["version"])
+            editor.set_baseline(spec_data_from_api(current))  # modified where it differs
             note = f"{wid} exists: saving stores a new version"
         except NotFound:
             note = "new workflow: save it with F10"
         except DagqError as exc:
             note = describe_error(exc)
-        editor.dirty = True
         problems = len(editor.validate(self.session.settings).errors)
         extra = f"; {problems} problems (see Problems)" if problems else ""
         self.notify(f"{note}{extra}", title=f"Imported {path.name}")
@@ -353,7 +354,8 @@ class WorkflowsScreen(Screen[None]):
                 self.delete_workflow(wid)
 
         question = f"Delete the workflow '{wid}' and all its versions?"
-        self.app.push_screen(ConfirmDialog(question, confirm="Delete", danger=True), answered)
+        dialog = ConfirmDialog(question, confirm="Delete", cancel="Keep it", danger=True)
+        self.app.push_screen(dialog, answered)
 
     @work(group="delete")
     async def delete_workflow(self, workflow_id: str) -> None:

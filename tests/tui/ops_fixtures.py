@@ -25,9 +25,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from textual.pilot import Pilot
+from textual.widgets import Button
 
 from app.app import DagqApp
 from app.factory import create_app
+from app.screens.dialogs.confirm import ConfirmDialog
 from orchestrator.api.app import MAX_LINE_BYTES
 from orchestrator.api.app import create_app as create_api
 from orchestrator.client import DagqClient
@@ -147,6 +149,11 @@ class OpsStack:
             run = await c.start_run(workflow_id, params or {})
         return str(run["runId"])
 
+    async def get_run(self, run_id: str) -> dict[str, Any]:
+        """The run as the API shows it now."""
+        async with self.client("admin") as c:
+            return await c.get_run(run_id)
+
     async def wait_run(self, run_id: str, timeout_s: float = 20.0) -> dict[str, Any]:
         """The run once it has ended (polling the API with a deadline)."""
         async with self.client("admin") as c:
@@ -230,3 +237,14 @@ async def wait_for(
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {what or condition}")
         await pilot.pause(0.02)
+
+
+async def asked(pilot: Any, question: str, buttons: tuple[str, str]) -> ConfirmDialog:
+    """The confirmation on screen, with ``question`` and ``buttons`` (keep, confirm)."""
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), what="the question")
+    dialog = pilot.app.screen
+    assert isinstance(dialog, ConfirmDialog)
+    assert dialog.question == question
+    labels = tuple(str(dialog.query_one(f"#{b}", Button).label) for b in ("cancel", "confirm"))
+    assert labels == buttons
+    return dialog

@@ -113,6 +113,25 @@ def test_undo_and_redo_walk_the_history() -> None:
     assert ed.node_ids() == []
 
 
+def test_modified_is_a_difference_from_the_loaded_or_saved_data() -> None:
+    ed = Editor({"name": "W", "nodes": [{"id": "a", "type": "task", "handler": "h"}]})
+    assert not ed.dirty
+    ed.set_property("a", "timeout", "30s")
+    assert ed.dirty
+    ed.set_property("a", "timeout", None)  # edited back by hand: the same content
+    assert not ed.dirty
+    ed.add_node("task", node_id="b", handler="h")
+    assert ed.undo() and not ed.dirty
+    assert ed.redo() and ed.dirty
+    sent = ed.to_data()
+    ed.move_node("b", 3, 4)  # an edit while the save is under way stays a change
+    ed.mark_saved(workflow_id="w", version=2, saved=sent)
+    assert ed.dirty
+    assert ed.undo() and not ed.dirty  # the saved state
+    ed.set_baseline(None)  # nothing stored (an import): modified until saved
+    assert ed.dirty
+
+
 def test_setting_the_same_value_is_not_an_edit() -> None:
     ed = pipeline()
     depth = len(ed._undo)

@@ -9,7 +9,7 @@ from textual.widgets import Button, Select
 from app.live import LiveState
 from app.screens.monitor import MonitorScreen
 from tests.tui import ops_fixtures
-from tests.tui.ops_fixtures import FLAKY, ORDERS, PIPELINE, STUCK, OpsStack, wait_for
+from tests.tui.ops_fixtures import FLAKY, ORDERS, PIPELINE, STUCK, OpsStack, asked, wait_for
 
 ops = ops_fixtures.ops
 ops_worker = ops_fixtures.ops_worker
@@ -22,6 +22,12 @@ async def _monitor(pilot: Any) -> MonitorScreen:
     screen = pilot.app.screen
     assert isinstance(screen, MonitorScreen)
     return screen
+
+
+async def _answer(pilot: Any, screen: MonitorScreen, button: str) -> None:
+    """Click ``button`` (``cancel`` keeps, ``confirm`` goes ahead) and wait for the monitor."""
+    await pilot.click(f"#{button}")
+    await wait_for(pilot, lambda: pilot.app.screen is screen, what="the dialog to close")
 
 
 async def test_follows_example_one_to_completion(ops: OpsStack, ops_worker: Any) -> None:
@@ -126,9 +132,14 @@ async def test_cancel_a_blocked_run(ops: OpsStack) -> None:
         )  # fmt: skip
         assert screen.statuses == {"wait_here": "queued"}
         assert not screen.query_one("#cancel", Button).disabled
+        question = f"Cancel run {run_id}? Its unfinished nodes are stopped."
         await pilot.press("x")
-        await wait_for(pilot, lambda: pilot.app.screen is not screen, what="the confirmation")
-        await pilot.press("y")
+        await asked(pilot, question, ("Keep running", "Cancel run"))
+        await _answer(pilot, screen, "cancel")  # Keep running: nothing happens
+        assert (await ops.get_run(run_id))["status"] in ("pending", "running")
+        await pilot.press("x")
+        await asked(pilot, question, ("Keep running", "Cancel run"))
+        await _answer(pilot, screen, "confirm")
         await wait_for(
             pilot,
             lambda: screen.statuses.get("wait_here") == "cancelled"
@@ -152,7 +163,16 @@ async def test_retry_from_a_node(ops: OpsStack, ops_worker: Any) -> None:
         )
         assert screen.canvas.selected == "flaky"  # the failed node is selected on opening
         assert "flaky step failed on its first call" in screen.details.text
+        question = (
+            f"Retry run {run_id} from flaky? flaky and the nodes after it run their handlers again."
+        )
         await pilot.press("F")
+        await asked(pilot, question, ("Keep as is", "Retry from node"))
+        await _answer(pilot, screen, "cancel")
+        assert not (await ops.get_run(run_id)).get("retries")  # kept as is
+        await pilot.press("F")
+        await asked(pilot, question, ("Keep as is", "Retry from node"))
+        await _answer(pilot, screen, "confirm")
         await wait_for(
             pilot,
             lambda: screen.statuses.get("finish") == "completed"
@@ -169,6 +189,32 @@ async def test_retry_from_a_node(ops: OpsStack, ops_worker: Any) -> None:
         types = screen.event_log.types
         assert types.count("run_started") == 1 and types.count("run_retried") == 1
         assert "retried 1x" in screen.header.label
+
+
+async def test_retry_run_asks_first(ops: OpsStack, ops_worker: Any) -> None:
+    run_id = await ops.start_run(FLAKY)
+    assert (await ops.wait_run(run_id))["status"] == "failed"
+    question = f"Retry run {run_id}? Its failed and compensated nodes run their handlers again."
+    async with ops.app("operator").run_test(size=SIZE) as pilot:
+        screen = await _monitor(pilot)
+        screen.show_run(run_id)
+        await wait_for(pilot, lambda: screen.statuses.get("flaky") == "failed", what="failure")
+        await pilot.press("R")
+        await asked(pilot, question, ("Keep as is", "Retry run"))
+        await _answer(pilot, screen, "cancel")
+        view = await ops.get_run(run_id)
+        assert view["status"] == "failed" and not view.get("retries")  # nothing ran again
+        await pilot.press("R")
+        await asked(pilot, question, ("Keep as is", "Retry run"))
+        await _answer(pilot, screen, "confirm")
+        await wait_for(
+            pilot,
+            lambda: screen.run is not None and screen.run.get("status") == "completed"
+            and "retried 1x" in screen.header.label,
+            what="the retried run to complete",
+        )  # fmt: skip
+    view = await ops.get_run(run_id)
+    assert view["status"] == "completed" and view["retries"] == 1
 
 
 async def test_designer_sees_why_runs_are_hidden(ops: OpsStack) -> None:

@@ -20,7 +20,7 @@ from orchestrator.security.audit import AuditLog as AuditTrail
 from orchestrator.store.queue import JobQueue
 from orchestrator.vocab import AuditOutcome
 from tests.tui import ops_fixtures
-from tests.tui.ops_fixtures import STUCK, OpsStack, wait_for
+from tests.tui.ops_fixtures import STUCK, OpsStack, asked, wait_for
 
 ops = ops_fixtures.ops
 ops_worker = ops_fixtures.ops_worker
@@ -80,7 +80,16 @@ async def test_queues_show_depths_workers_and_requeue_then_purge(
         letters.focus()
         await pilot.press("space")  # mark it
         assert letters.marked
+        requeue = "Requeue 1 dead letter(s)? Their handlers run again."
         await pilot.press("r")
+        await asked(pilot, requeue, ("Keep as is", "Requeue"))
+        await pilot.click("#cancel")  # Keep as is: the letter stays
+        await wait_for(pilot, lambda: pilot.app.screen is screen, what="the dialog to close")
+        assert len(letters.letters) == 1
+        assert len(await JobQueue(ops.conn.redis, ops.conn.keys, ops.settings).dead_letters()) == 1
+        await pilot.press("r")
+        await asked(pilot, requeue, ("Keep as is", "Requeue"))
+        await pilot.click("#confirm")
         await wait_for(pilot, lambda: not letters.letters, what="the requeue")
         await wait_for(
             pilot, lambda: any(r[0] == HANDLER and r[2] == 1 for r in table.rows), what="back"
@@ -88,9 +97,16 @@ async def test_queues_show_depths_workers_and_requeue_then_purge(
 
         await _dead_letter_the_stuck_job(ops)
         await wait_for(pilot, lambda: len(letters.letters) == 1, what="a dead letter again")
+        purge = "Purge 1 dead letter(s)? Their attempts fail (the runs move on or fail)."
         await pilot.press("p")
-        await wait_for(pilot, lambda: pilot.app.screen is not screen, what="the confirmation")
-        await pilot.press("y")
+        await asked(pilot, purge, ("Keep as is", "Purge"))
+        await pilot.click("#cancel")
+        await wait_for(pilot, lambda: pilot.app.screen is screen, what="the dialog to close")
+        assert len(letters.letters) == 1
+        assert (await ops.get_run(run_id))["status"] == "running"  # not failed: kept
+        await pilot.press("p")
+        await asked(pilot, purge, ("Keep as is", "Purge"))
+        await pilot.click("#confirm")
         await wait_for(pilot, lambda: not letters.letters, what="the purge")
     failed = await ops.wait_run(run_id)
     assert failed["status"] == "failed"  # a purged letter fails its attempt

@@ -23,10 +23,13 @@ class ConfirmDialog(Dialog[bool]):
         Binding("n", "answer(False)", "No"),
     ]
 
-    def __init__(self, question: str, *, confirm: str = "OK", danger: bool = False) -> None:
+    def __init__(
+        self, question: str, *, confirm: str = "OK", cancel: str = "Cancel", danger: bool = False
+    ) -> None:
         super().__init__()
         self.question = question
         self.confirm = confirm
+        self.cancel = cancel
         self.danger = danger
 
     def compose(self) -> ComposeResult:
@@ -34,7 +37,7 @@ class ConfirmDialog(Dialog[bool]):
         with Vertical(classes="panel"):
             yield Static(safe(self.question, multiline=True))
             with Horizontal(classes="buttons"):
-                yield Button("Cancel", id="cancel")
+                yield Button(self.cancel, id="cancel")
                 yield Button(
                     self.confirm, id="confirm", variant="error" if self.danger else "primary"
                 )
