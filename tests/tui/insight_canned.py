@@ -109,8 +109,10 @@ class InsightClient(CannedClient):
         return await super().get_version(workflow_id, version)
 
     async def handlers(self) -> list[dict[str, Any]]:
-        """No live worker (the designer asks for handler names)."""
-        return []
+        """A live worker for each handler of the fan-out workflow (so the designer's
+        Problems shows no handler warnings)."""
+        names = {n.handler for n in A.graph.spec.nodes if n.type == "task"}
+        return [{"name": name, "workers": 1} for name in sorted(names)]
 
     async def replay_steps(self, run_id: str) -> dict[str, Any]:
         """Run A's or B's replay."""
