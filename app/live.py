@@ -91,7 +91,7 @@ def state_label(state: LiveState, attempt: int = 0) -> str:
 class RunFollower:
     """Follows one run's events and posts what happens to ``target``.
 
-    Run :meth:`follow` in a worker (``screen.run_worker(follower.follow(), ...)``);
+    Run :meth:`follow` in a worker (a ``@work`` method that awaits it);
     cancelling the worker stops it.  ``last_event_id`` resumes after an event the
     caller already has (None: from the run's first event).
     """

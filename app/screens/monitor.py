@@ -332,7 +332,13 @@ class MonitorScreen(RunInsightScreen):
     # -- following -----------------------------------------------------------------------
     def _follow(self, run_id: str, last_event_id: str | None) -> None:
         self.follower = RunFollower(self.session, run_id, self, last_event_id=last_event_id)
-        self.run_worker(self.follower.follow(), group="follow", exclusive=True)
+        self._run_follower(self.follower)
+
+    @work(group="follow", exclusive=True)
+    async def _run_follower(self, follower: RunFollower) -> None:
+        # A worker of its own (not ``run_worker(follower.follow())``): one replaced before
+        # it starts leaves no coroutine that was never awaited.
+        await follower.follow()
 
     @on(RunFollower.EventReceived)
     def _event(self, message: RunFollower.EventReceived) -> None:

@@ -68,8 +68,12 @@ async def test_a_403_from_the_api_is_a_message(tui: Tui) -> None:
         designer = await open_pipeline(tui, pilot)
         # The app believes it may save (a policy changed under it); the API says no.
         app.session.permissions = app.session.permissions | {"workflow:update"}
+        first = designer.editor.node_ids()[0]
+        designer.editor.set_property(first, "name", "Renamed")  # a change, so F10 saves
         await pilot.press("f10")
-        await wait_for(pilot, lambda: notifications(app)[-1].startswith("Not saved:"))
+        await wait_for(
+            pilot, lambda: any(n.startswith("Not saved:") for n in notifications(app))
+        )
         assert "workflow:update" in notifications(app)[-1]
         assert pilot.app.screen is designer
         assert app.session.connected
