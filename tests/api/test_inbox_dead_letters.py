@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from tests.api.conftest import Api
+from tests.conftest import until
 
 
 async def _get(api: Api, path: str) -> Any:
@@ -17,10 +17,11 @@ async def _get(api: Api, path: str) -> Any:
 async def test_an_unreadable_inbox_entry_is_a_dead_letter_of_the_queues_api(api: Api) -> None:
     inbox = api.conn.keys.inbox(0)
     await api.conn.redis.xadd(inbox, {"d": b"not a message"})
-    deadline = asyncio.get_running_loop().time() + 20
-    while (await _get(api, "/api/v1/queues"))["deadLetters"] != 1:
-        assert asyncio.get_running_loop().time() < deadline, "the entry was never dead-lettered"
-        await asyncio.sleep(0.05)
+
+    async def dead_lettered() -> bool:
+        return bool((await _get(api, "/api/v1/queues"))["deadLetters"] == 1)
+
+    await until(dead_lettered, "the entry to be dead-lettered", timeout_s=20)
     [letter] = (await _get(api, "/api/v1/queues/dead-letters"))["deadLetters"]
     assert letter["source"] == "inbox"
     assert letter["stream"] == inbox

@@ -11,6 +11,7 @@ import pytest
 
 from tests.api.test_client import _dropping_proxy as dropping_proxy
 from tests.cli.conftest import EXAMPLES, Cli, Flaky
+from tests.conftest import until
 
 PIPELINE = "data-processing-pipeline"
 ORDERS = "order-processing"
@@ -176,10 +177,11 @@ async def test_watch_through_a_dropped_connection_loses_and_repeats_nothing(
                 "--key", cli.api.keys["operator"], role=None,
             )
         )  # fmt: skip
-        deadline = asyncio.get_running_loop().time() + 30
-        while not opened and not watching.done():
-            assert asyncio.get_running_loop().time() < deadline, "the watch never went live"
-            await asyncio.sleep(0.02)
+
+        async def live_or_done() -> bool:
+            return bool(opened) or watching.done()
+
+        await until(live_or_done, "the watch to go live")
         flaky.gate.set()
         through = await watching
     finally:
