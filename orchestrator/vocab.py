@@ -56,6 +56,7 @@ class EventType(StrEnum):
 
     RUN_STARTED = "run_started"
     RUN_RETRIED = "run_retried"
+    """The run runs again; ``data.reset`` maps each node it reset to its new status."""
     RUN_COMPENSATING = "run_compensating"
     RUN_COMPLETED = "run_completed"
     RUN_FAILED = "run_failed"
@@ -63,6 +64,8 @@ class EventType(StrEnum):
     RUN_CANCELLED = "run_cancelled"
     COMPENSATION_STARTED = "compensation_started"
     """The saga built its compensation queue (the run is already compensating)."""
+    NODE_READY = "node_ready"
+    """A retry is due while the run has no free slot: the node waits, first in line."""
     NODE_QUEUED = "node_queued"
     NODE_STARTED = "node_started"
     NODE_COMPLETED = "node_completed"
@@ -70,6 +73,8 @@ class EventType(StrEnum):
     NODE_RETRYING = "node_retrying"
     NODE_WAITING = "node_waiting"
     NODE_SKIPPED = "node_skipped"
+    NODE_CANCELLED = "node_cancelled"
+    """A node stopped before it settled: the run was cancelled, failed or ran out of time."""
     NODE_COMPENSATING = "node_compensating"
     NODE_COMPENSATED = "node_compensated"
     COMPENSATION_FAILED = "compensation_failed"
@@ -98,6 +103,7 @@ IMPLIES: Mapping[EventType, RunStatus | NodeStatus] = MappingProxyType(
         EventType.RUN_COMPENSATED: RunStatus.COMPENSATED,
         EventType.RUN_CANCELLED: RunStatus.CANCELLED,
         EventType.COMPENSATION_STARTED: RunStatus.COMPENSATING,
+        EventType.NODE_READY: NodeStatus.PENDING,
         EventType.NODE_QUEUED: NodeStatus.QUEUED,
         EventType.NODE_STARTED: NodeStatus.RUNNING,
         EventType.NODE_COMPLETED: NodeStatus.COMPLETED,
@@ -105,6 +111,7 @@ IMPLIES: Mapping[EventType, RunStatus | NodeStatus] = MappingProxyType(
         EventType.NODE_RETRYING: NodeStatus.WAITING,
         EventType.NODE_WAITING: NodeStatus.WAITING,
         EventType.NODE_SKIPPED: NodeStatus.SKIPPED,
+        EventType.NODE_CANCELLED: NodeStatus.CANCELLED,
         EventType.NODE_COMPENSATING: NodeStatus.COMPENSATING,
         EventType.NODE_COMPENSATED: NodeStatus.COMPENSATED,
         EventType.COMPENSATION_FAILED: NodeStatus.COMPLETED,
@@ -123,6 +130,33 @@ NODE_EVENT_STATUS: Mapping[str, NodeStatus] = MappingProxyType(
     {e: s for e, s in IMPLIES.items() if isinstance(s, NodeStatus)}
 )
 """Node events and the status each leaves its node in."""
+
+
+def implied_changes(
+    type_: str, node: str | None, data: Mapping[str, object] | None = None
+) -> tuple[RunStatus | None, dict[str, NodeStatus]]:
+    """What one recorded event changes: the run's new status (None: unchanged) and the
+    new status of each node it touches.
+
+    A node event changes its node; ``run_retried`` also names every node it reset
+    (``data.reset``, node -> status).  Every status change the engine makes has its
+    event, so these changes, applied in order, give each node's status.
+    """
+    if type_ not in EventType._value2member_map_:
+        return None, {}  # a type this client does not know changes nothing it shows
+    implied = IMPLIES[EventType(type_)]
+    nodes: dict[str, NodeStatus] = {}
+    if isinstance(implied, NodeStatus):
+        if isinstance(node, str) and node:
+            nodes[node] = implied
+        return None, nodes
+    reset = (data or {}).get("reset") if type_ == EventType.RUN_RETRIED else None
+    if isinstance(reset, Mapping):
+        for nid, status in reset.items():
+            if isinstance(nid, str) and status in NodeStatus._value2member_map_:
+                nodes[nid] = NodeStatus(status)
+    return implied, nodes
+
 
 TERMINAL_RUN: frozenset[RunStatus] = frozenset(
     {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.COMPENSATED, RunStatus.CANCELLED}

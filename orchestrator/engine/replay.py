@@ -8,8 +8,10 @@ code the orchestrator runs — and keeps it only if the transition emits exactly
 events that were recorded next.  So every state shown is one the engine computes, and
 a mismatch is reported (``exact_until``) instead of papered over.
 
-A retry timer is taken to fire when due: one that fires while the run has no free
-slot emits nothing, so only its due time can date it.
+A retry timer that fires while the run has no free slot leaves ``node_ready`` (the
+node waits first in line); every other status change has its event too, so the
+statuses a stream implies (:func:`orchestrator.vocab.implied_changes`) are the
+engine's after each transition.
 
 Outputs are not in the stream: they come from the run as stored now (``outputs``),
 which is exact for the last epoch of a retried run.  A stream trimmed at retention
@@ -39,14 +41,13 @@ from orchestrator.engine.state import RunState
 from orchestrator.engine.transitions import apply, start
 from orchestrator.errors import DagqError
 from orchestrator.spec.graph import Graph
-from orchestrator.vocab import NODE_EVENT_STATUS, NodeStatus
 from orchestrator.vocab import EventType as E
+from orchestrator.vocab import NodeStatus, implied_changes
 
 UNKNOWN = "unknown"
 """Status of a node whose history was trimmed away."""
 
 
-_RETRY_SKIP = "skipped by the retry"
 _NO_ERROR = NodeStatus.FAILED.value
 """The error of a failure recorded without one: the word of its status."""
 
@@ -146,44 +147,39 @@ class _Replayer:
         elif e.type == E.NODE_RETRYING and node and token:
             error = str(data.get("error", _NO_ERROR))
             out.append([NodeFailed(node, token, at, error, bool(data.get("timeout")))])
-        elif e.type == E.NODE_QUEUED and node and token and st is not None:
+        elif e.type in (E.NODE_QUEUED, E.NODE_READY) and node and token and st is not None:
             out.append([TimerFired(node, token, at)])
-        elif e.type == E.RUN_CANCELLED:
-            out.append([CancelRequested(at, str(data.get("reason", "cancelled by request")))])
-        elif e.type in (E.RUN_FAILED, E.RUN_COMPENSATING):
-            out.append([DeadlinePassed(at)])
-        elif e.type in (E.RUN_RETRIED, E.NODE_SKIPPED):
+        elif e.type in (E.RUN_CANCELLED, E.RUN_FAILED, E.RUN_COMPENSATING, E.NODE_CANCELLED):
+            # A cancel or the deadline: its node_cancelled events come before the run's.
+            out += self._stops(i)
+        elif e.type == E.RUN_RETRIED:
             out += self._retries(i)
-        # A retry whose timer fired while the run had no free slot emits nothing: fire
-        # the due timers first, then the message.
-        due = [
-            TimerFired(n, s.token, min(at, s.due_ms))
-            for n, s in sorted(state.nodes.items(), key=lambda kv: kv[1].due_ms or 0)
-            if s.status == NodeStatus.WAITING
-            and s.token
-            and s.due_ms is not None
-            and s.due_ms <= at
-            and self.g.nodes[n].type != "delay"
-        ]
-        if due:
-            out += [[*due, *c] for c in out]
         return out
 
-    def _retries(self, i: int) -> list[list[Event]]:
-        skip: list[str] = []
+    def _stops(self, i: int) -> list[list[Event]]:
+        """A cancel request or the deadline, whichever the run's next event says."""
         j = i
-        while j < len(self.events) and self.events[j].type == E.NODE_SKIPPED:
-            if self.events[j].data.get("reason") != _RETRY_SKIP:
-                return []
-            skip.append(str(self.events[j].node))
+        while j < len(self.events) and self.events[j].type == E.NODE_CANCELLED:
             j += 1
-        if j >= len(self.events) or self.events[j].type != E.RUN_RETRIED:
+        if j >= len(self.events):
             return []
-        e = self.events[j]
+        e, at = self.events[j], self.events[i].at_ms
+        if e.type == E.RUN_CANCELLED:
+            return [[CancelRequested(at, str(e.data.get("reason", "cancelled by request")))]]
+        if e.type in (E.RUN_FAILED, E.RUN_COMPENSATING):
+            return [[DeadlinePassed(at)]]
+        return []
+
+    def _retries(self, i: int) -> list[list[Event]]:
+        e = self.events[i]
+        reset = e.data.get("reset")
+        skip = tuple(
+            str(n) for n, s in (reset if isinstance(reset, Mapping) else {}).items()
+            if s == NodeStatus.SKIPPED
+        )  # fmt: skip
         from_node = e.data.get("fromNode")
-        at = self.events[i].at_ms
         return [
-            [RetryRequested(at, from_node, only, tuple(skip), self.run.params)]
+            [RetryRequested(e.at_ms, from_node, only, skip, self.run.params)]
             for only in ((False, True) if from_node else (False,))
         ]
 
@@ -221,9 +217,7 @@ def replay(graph: Graph, run: RunState, events: Sequence[Recorded], config: Engi
         states += [state] * len(emits)
     while note is None and len(states) < len(events):
         i = len(states)
-        # The candidate that reproduces the most recorded events wins; on a tie the later
-        # one, which first fires the retry timers already due (they fire on time, and one
-        # that finds no free slot is silent: it leaves no event of its own).
+        # The candidate that reproduces the most recorded events wins (on a tie the later).
         best: tuple[RunState, int] | None = None
         for batch in r.candidates(i, state):
             try:
@@ -272,12 +266,8 @@ def _apply_all(
 
 
 def _overlay(statuses: Mapping[str, str], e: Recorded) -> dict[str, str]:
-    out = dict(statuses)
-    if e.node and e.type in NODE_EVENT_STATUS:  # what a trimmed stream can still tell
-        out[e.node] = NODE_EVENT_STATUS[e.type]
-    if e.type == E.RUN_RETRIED:
-        out = {n: (NodeStatus.PENDING if s == UNKNOWN else s) for n, s in out.items()}
-    return out
+    """What a trimmed stream can still tell: the statuses its events imply."""
+    return {**statuses, **implied_changes(e.type, e.node, e.data)[1]}
 
 
 def _from_events(graph: Graph, run: RunState, events: Sequence[Recorded]) -> Replay:

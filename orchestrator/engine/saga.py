@@ -10,7 +10,7 @@ compensation fails after its retries (the others still run: best effort).
 
 from __future__ import annotations
 
-from orchestrator.engine.tx import Tx
+from orchestrator.engine.tx import NOT_NEEDED, Tx
 from orchestrator.vocab import EventType, NodeStatus, RunStatus
 
 _NEVER_RAN = frozenset({NodeStatus.PENDING, NodeStatus.WAITING})
@@ -72,13 +72,14 @@ def _compensation_order(tx: Tx) -> list[str]:
 
 def _end_saga(tx: Tx) -> None:
     for node_id, st in tx.nodes.items():
-        if st.status == NodeStatus.PENDING:
-            tx.set(
-                node_id,
-                status=NodeStatus.SKIPPED
-                if tx.g.nodes[node_id].type == "compensation"
-                else NodeStatus.CANCELLED,
-            )
+        if st.status != NodeStatus.PENDING:
+            continue
+        if tx.g.nodes[node_id].type == "compensation":
+            tx.set(node_id, status=NodeStatus.SKIPPED)
+            tx.emit(EventType.NODE_SKIPPED, node_id, reason=NOT_NEEDED)
+        else:
+            tx.set(node_id, status=NodeStatus.CANCELLED)
+            tx.emit(EventType.NODE_CANCELLED, node_id, was=st.status)
     if tx.comp_failed:
         tx.error = f"{tx.error}; a compensation failed too" if tx.error else "a compensation failed"
         tx.finish_run(RunStatus.FAILED, EventType.RUN_FAILED, error=tx.error)

@@ -177,6 +177,8 @@ def _cancel(tx: Tx, ev: CancelRequested) -> None:
     tx.finish_run(RunStatus.CANCELLED, EventType.RUN_CANCELLED, reason=ev.reason)
 
 
+RETRY_SKIP = "skipped by the retry"
+"""The reason of a ``node_skipped`` event for a node a retry was asked to skip."""
 _RESET_ON_RETRY = frozenset(NodeStatus) - {NodeStatus.PENDING, NodeStatus.COMPLETED}
 
 
@@ -220,11 +222,10 @@ def _retry(tx: Tx, ev: RetryRequested) -> None:
             tx.nodes[node_id] = NodeState()
     if ev.params is not None:
         tx.base = replace(tx.base, params=dict(ev.params))  # what the new attempts read
-    for node_id in ev.skip_nodes:
-        if node_id in reset:  # one that will not run again anyway needs no skipping
-            out = tuple(e.id or "" for e in tx.g.out_edges.get(node_id, ()))
-            tx.set(node_id, status=NodeStatus.SKIPPED, end_ms=tx.now, taken=out)
-            tx.emit(EventType.NODE_SKIPPED, node_id, reason="skipped by the retry")
+    skipped = [n for n in ev.skip_nodes if n in reset]  # others will not run again anyway
+    for node_id in skipped:
+        out = tuple(e.id or "" for e in tx.g.out_edges.get(node_id, ()))
+        tx.set(node_id, status=NodeStatus.SKIPPED, end_ms=tx.now, taken=out)
     tx.inflight = 0
     tx.status = RunStatus.RUNNING
     tx.error = tx.error_node = None
@@ -236,7 +237,12 @@ def _retry(tx: Tx, ev: RetryRequested) -> None:
     tx.deadline_ms = tx.now + int(tx.cfg.max_duration_for(tx.g.spec) * 1000)
     tx.commands.append(Reopened())
     tx.commands.append(StartDeadline(due_ms=tx.deadline_ms))
-    tx.emit(EventType.RUN_RETRIED, epoch=tx.epoch, fromNode=ev.from_node)
+    # The event names every node it reset and the status it left it in, so a reader of
+    # the stream knows each node's status without asking for the run.
+    changed = {n: tx.nodes[n].status for n in tx.g.order if n in reset}
+    tx.emit(EventType.RUN_RETRIED, epoch=tx.epoch, fromNode=ev.from_node, reset=changed)
+    for node_id in skipped:
+        tx.emit(EventType.NODE_SKIPPED, node_id, reason=RETRY_SKIP)
     for node_id in tx.g.forward:
         tx.examine(node_id)
     tx.check_done()

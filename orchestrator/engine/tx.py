@@ -37,6 +37,8 @@ from orchestrator.vocab import (
 )
 
 TAKEN, NOT_TAKEN, OPEN = 1, 0, -1
+NOT_NEEDED = "not needed: nothing to undo"
+"""Why a compensation is skipped when its run ends without running it."""
 
 
 class Rules(Protocol):
@@ -267,12 +269,14 @@ class Tx:
         return {"output": dict(data), "params": dict(self.base.params), "nodes": nodes}
 
     def cancel_nodes(self, statuses: frozenset[str], *, forward_only: bool = False) -> None:
-        """Mark nodes in ``statuses`` cancelled (their late results will be ignored)."""
+        """Mark nodes in ``statuses`` cancelled (their late results will be ignored);
+        each gets a ``node_cancelled`` event, so a reader of the stream sees it stop."""
         for node_id, st in self.nodes.items():
             if st.status in statuses and not (
                 forward_only and self.g.nodes[node_id].type == "compensation"
             ):
                 self.set(node_id, status=NodeStatus.CANCELLED, end_ms=self.now, due_ms=None)
+                self.emit(EventType.NODE_CANCELLED, node_id, was=st.status)
         self.ready.clear()
 
     def finish_run(self, status: RunStatus, event: EventType, **data: Any) -> None:
@@ -300,4 +304,5 @@ class Tx:
         for node_id, st in self.nodes.items():
             if st.status == NodeStatus.PENDING:  # compensation nodes a completed run never needed
                 self.set(node_id, status=NodeStatus.SKIPPED)
+                self.emit(EventType.NODE_SKIPPED, node_id, reason=NOT_NEEDED)
         self.finish_run(RunStatus.COMPLETED, EventType.RUN_COMPLETED)

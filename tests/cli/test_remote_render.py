@@ -134,7 +134,7 @@ def test_progress_follows_node_events_and_a_retry() -> None:
         else:
             progress.apply(event)
     assert progress.line() == "[run failed] 1/3 completed, 0 running, 1 failed, 1 skipped"
-    progress.apply(_event("run_retried", fromNode="b"))
+    progress.apply(_event("run_retried", fromNode="b", reset={"b": "pending", "c": "pending"}))
     assert progress.nodes == {"a": "completed", "b": "pending", "c": "pending"}
     progress.apply(_event("node_queued", "b"))
     assert progress.line() == "[run running] 1/3 completed, 1 running, 0 failed"

@@ -68,6 +68,11 @@ def emitted(commands: Iterable[Command]) -> list[str]:
     return [c.type for c in commands if isinstance(c, Emit)]
 
 
+def emits(commands: Iterable[Command]) -> list[Emit]:
+    """The Emit commands, in order."""
+    return [c for c in commands if isinstance(c, Emit)]
+
+
 def emitted_for(commands: Iterable[Command], node: str) -> list[str]:
     """Types of the Emit commands about ``node``, in order."""
     return [c.type for c in commands if isinstance(c, Emit) and c.node == node]

@@ -15,7 +15,7 @@ from orchestrator.engine.transitions import apply
 from orchestrator.errors import Conflict, NotFound
 from orchestrator.vocab import IN_FLIGHT, RunStatus
 
-from .helpers import Run, dispatched, dispatched_nodes, edge, emitted, finished, task
+from .helpers import Run, dispatched, dispatched_nodes, edge, emits, emitted, finished, task
 
 # --- cancel -----------------------------------------------------------------------------
 
@@ -57,7 +57,10 @@ def test_cancel_stops_every_unfinished_node_and_ends_the_run(setup: Callable[[Ru
     assert run.run_status() == "cancelled"
     assert run.state.end_ms == run.now
     assert finished(cmds) == ["cancelled"]
-    assert emitted(cmds) == ["run_cancelled"]
+    stopped = [n for n, status in before.items() if status != "completed"]
+    # One node_cancelled per node it stopped (what it was doing in ``was``), then the run's.
+    assert emitted(cmds) == [*["node_cancelled"] * len(stopped), "run_cancelled"]
+    assert [(e.node, e.data["was"]) for e in emits(cmds)[:-1]] == [(n, before[n]) for n in stopped]
     assert dispatched(cmds) == []
     for node, status in before.items():
         expected = "completed" if status == "completed" else "cancelled"

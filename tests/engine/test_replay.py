@@ -14,7 +14,7 @@ from orchestrator.engine.events import Event
 from orchestrator.engine.replay import UNKNOWN, replay
 from orchestrator.engine.state import RunState
 from orchestrator.spec.graph import Graph
-from orchestrator.vocab import EventType
+from orchestrator.vocab import EventType, NodeStatus, RunStatus, implied_changes
 
 from .helpers import Run, dispatched, edge, task
 from .test_properties import Case, Driver, cases
@@ -41,6 +41,22 @@ class Recording:
         for i, (got, want) in enumerate(zip(rebuilt.states, self.states, strict=True)):
             assert got == want, _why(i, self.events, got, want)
             assert rebuilt.statuses[i] == {n: s.status for n, s in want.nodes.items()}
+        self.check_events_alone(graph)
+
+    def check_events_alone(self, graph: Graph) -> None:
+        """The events carry every status change: folding them (as the monitor and
+        ``dagq runs watch`` do) gives the engine's statuses after each transition."""
+        run: str = RunStatus.PENDING
+        nodes: dict[str, str] = dict.fromkeys(graph.order, NodeStatus.PENDING)
+        for i, (event, state) in enumerate(zip(self.events, self.states, strict=True)):
+            run_status, changes = implied_changes(event.type, event.node, event.data)
+            run = run_status or run
+            nodes.update(changes)
+            if i + 1 == len(self.states) or self.states[i + 1] is not state:
+                assert nodes == {n: s.status for n, s in state.nodes.items()}, (
+                    _why(i, self.events, None, state)
+                )  # fmt: skip
+                assert run == state.status
 
 
 class RecordedRun(Run):

@@ -38,7 +38,7 @@ def test_a_node_failing_its_last_attempt_fails_the_run_and_never_run_nodes_end_c
         "side": "cancelled",
     }
     assert run.node("a").last_error == "disk full"
-    assert emitted(cmds) == ["node_failed", "run_failed"]
+    assert emitted(cmds) == ["node_failed", *["node_cancelled"] * 3, "run_failed"]
     assert finished(cmds) == ["failed"]
     assert dispatched(cmds) == []
 

@@ -20,15 +20,12 @@ from orchestrator.cli.remote.render import clock, duration, shorten
 from orchestrator.client import DagqClient, Link, LinkChange, follow_run
 from orchestrator.errors import DagqError
 from orchestrator.vocab import (
-    NODE_EVENT_STATUS,
-    RUN_EVENT_STATUS,
     TERMINAL_RUN,
-    EventType,
     NodeStatus,
     RunStatus,
+    implied_changes,
 )
 
-_NOT_RESET = frozenset({NodeStatus.COMPLETED})
 MAX_RECONNECTS = 30
 """Reconnections in a row a command tries (about a minute at the capped backoff)."""
 
@@ -55,17 +52,15 @@ class Progress:
 
     def apply(self, event: Mapping[str, Any]) -> None:
         """Update from one event (unknown types change nothing)."""
-        kind, node = str(event.get("type", "")), event.get("nodeId")
-        if kind == EventType.RUN_RETRIED:
-            # The event does not list the nodes it resets; the ones that had not
-            # completed certainly are, the others show up again as they are queued.
-            self.nodes = {
-                n: s if s in _NOT_RESET else NodeStatus.PENDING for n, s in self.nodes.items()
-            }
-        if kind in RUN_EVENT_STATUS:
-            self.run_status = RUN_EVENT_STATUS[kind]
-        elif isinstance(node, str) and kind in NODE_EVENT_STATUS:
-            self.nodes[node] = NODE_EVENT_STATUS[kind]
+        data = event.get("data")
+        node = event.get("nodeId")
+        run_status, nodes = implied_changes(
+            str(event.get("type", "")),
+            node if isinstance(node, str) else None,
+            data if isinstance(data, Mapping) else None,
+        )
+        self.run_status = run_status or self.run_status
+        self.nodes.update(nodes)
 
     def count(self, *statuses: str) -> int:
         """How many nodes are in any of ``statuses``."""

@@ -14,7 +14,7 @@ from orchestrator.engine.kinds.base import Kind
 from orchestrator.engine.state import NodeState
 from orchestrator.engine.tx import Tx
 from orchestrator.protocol import JobKind
-from orchestrator.vocab import NodeStatus, RunStatus
+from orchestrator.vocab import EventType, NodeStatus, RunStatus
 
 
 class Runnable(Kind):
@@ -37,6 +37,7 @@ class Runnable(Kind):
             # No free slot: queue the retry ahead of nodes that became ready after it.
             tx.set(node_id, status=NodeStatus.PENDING, due_ms=None)
             tx.ready.insert(0, node_id)
+            tx.emit(EventType.NODE_READY, node_id, attempt=state.attempts + 1)
             return
         if self.goes_on(tx):
             tx.dispatch(node_id, kind=self.job_kind)
