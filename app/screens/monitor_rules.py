@@ -3,7 +3,7 @@ node to show first, which zoom fits.  Pure functions, so they are tested alone."
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from app.canvas.layout import ZOOM_LEVELS, compute_layout
@@ -77,18 +77,20 @@ def confirmation(action: str, run_id: str, node_id: str | None = None) -> tuple[
     )
 
 
-def interesting_node(view: Mapping[str, Any]) -> str | None:
+def interesting_node(
+    view: Mapping[str, Any], statuses: Mapping[str, str], order: Sequence[str] = ()
+) -> str | None:
     """The node to select when a run opens: the failed one, else the first busy one,
-    else the first node."""
-    nodes: Mapping[str, Any] = view.get("nodes") or {}
+    else the workflow's first node (``order``: the drawing's nodes, as listed)."""
     pick = view.get("errorNode")
     if isinstance(pick, str) and pick:
         return pick
+    ids = [n for n in order if n in statuses] or list(statuses)
     for wanted in FIRST_LOOK:
-        found = next((n for n, v in nodes.items() if v.get("status") == wanted), None)
+        found = next((n for n in ids if statuses[n] == wanted), None)
         if found is not None:
-            return str(found)
-    return next(iter(nodes), None)
+            return found
+    return next(iter(ids), None)
 
 
 def best_zoom(graph: CanvasGraph, positions: Mapping[str, tuple[int, int]], height: int) -> int:

@@ -169,12 +169,7 @@ class RunsList(Vertical):
         if width != self._name_width:
             self._name_width = width
             if self._runs:
-                self.show_page(
-                    list(self._runs.values()),
-                    total=self.total,
-                    offset=self.page_offset,
-                    has_more=self.has_more,
-                )
+                self._redraw()
 
     def _update_pager(self) -> None:
         pager = self.query_one("#pager", Static)
@@ -205,12 +200,25 @@ class RunsList(Vertical):
         return True
 
     def set_run_status(self, run_id: str, status: str) -> None:
-        """Show a run's new status (from its live events) without re-listing."""
+        """Show a run's new status (from its live events) without fetching the list.
+
+        The table is drawn again the way a page is (:meth:`show_page`), not patched a
+        cell at a time: a patched cell leaves the table's measured widths as they were
+        until the next page, and the picture then differs by a cell from a fresh one.
+        """
         run = self._runs.get(run_id)
         if run is None or run.get("status") == status:
             return
         run["status"] = status
-        self.table.update_cell(run_id, "status", status_text(status, word=False))
+        self._redraw()
+
+    def _redraw(self) -> None:
+        self.show_page(
+            list(self._runs.values()),
+            total=self.total,
+            offset=self.page_offset,
+            has_more=self.has_more,
+        )
 
     @on(Select.Changed, "#status-filter")
     def _filter_changed(self, event: Select.Changed) -> None:

@@ -113,6 +113,7 @@ def _events() -> list[dict[str, Any]]:
         (3.03, "node_started", "release_inventory", {"attempt": 1, "worker": "worker-a"}),
         (3.09, "node_completed", "release_inventory", {"attempt": 1}),
         (3.09, "node_compensated", "reserve_inventory", {"compensation": "release_inventory"}),
+        (3.2, "node_skipped", "cancel_shipment", {"reason": "not needed: nothing to undo"}),
         (3.2, "run_compensated", None, {"error": f"node ship_order failed: {ERROR}"}),
     ]
     events = []
@@ -315,6 +316,10 @@ class CannedClient(DagqClient):
     async def get_run(self, run_id: str) -> dict[str, Any]:
         """The compensated saga run (whatever run is asked for, its id kept)."""
         return {**RUN_VIEW, "nodes": {k: dict(v) for k, v in RUN_VIEW["nodes"].items()}}
+
+    async def get_node_status(self, run_id: str, node_id: str) -> dict[str, Any]:
+        """One node of the compensated saga run."""
+        return dict(RUN_VIEW["nodes"][node_id])
 
     async def run_logs(
         self, run_id: str, node_id: str | None = None, *, since: str | None = None, limit: int = 100

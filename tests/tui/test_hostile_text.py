@@ -202,7 +202,8 @@ async def monitor(pilot: Pilot[Any], h: Hostile) -> None:
     runs = screen.runs_list
     await shows(pilot, runs.table, clip(h("rw"), runs._name_width))
     header = head(h("wn", 256))
-    await shows(pilot, screen.header, header, head(h("re")))
+    # The run's error as its events tell it (the view's own is replaced by run_failed's).
+    await shows(pilot, screen.header, header, head(h("rf")))
     await shows(
         pilot,
         screen.event_log,

@@ -97,12 +97,16 @@ async def test_failing_saga_shows_compensation_path(ops: OpsStack, ops_worker: A
     async with ops.app("admin").run_test(size=SIZE) as pilot:
         screen = await _monitor(pilot)
         screen.show_run(run_id)
+        await wait_for(pilot, lambda: screen.live is not None, what="the run fetched")
+        live = screen.live
         await wait_for(
             pilot,
             lambda: "run_compensated" in screen.event_log.types
             and screen.statuses.get("cancel_shipment") == "skipped",
             what="the saga to compensate",
         )  # fmt: skip
+        # Fetched once when it opened: every status since came from its events.
+        assert screen.live is live
         assert screen.statuses["reserve_inventory"] == "compensated"
         assert screen.statuses["charge_payment"] == "compensated"
         assert screen.statuses["ship_order"] == "failed"
@@ -132,6 +136,7 @@ async def test_cancel_a_blocked_run(ops: OpsStack) -> None:
         )  # fmt: skip
         assert screen.statuses == {"wait_here": "queued"}
         assert not screen.query_one("#cancel", Button).disabled
+        live = screen.live
         question = f"Cancel run {run_id}? Its unfinished nodes are stopped."
         await pilot.press("x")
         await asked(pilot, question, ("Keep running", "Cancel run"))
@@ -147,6 +152,8 @@ async def test_cancel_a_blocked_run(ops: OpsStack) -> None:
             what="the cancellation",
         )  # fmt: skip
         assert "⊖ cancelled" in screen.header.label
+        assert screen.live is live  # no fetch since: the node_cancelled event told it
+        assert "node_cancelled" in screen.event_log.types
         await wait_for(pilot, lambda: screen.query_one("#cancel", Button).disabled)
         assert "only pending or running runs" in str(screen.query_one("#cancel", Button).tooltip)
 
@@ -161,6 +168,7 @@ async def test_retry_from_a_node(ops: OpsStack, ops_worker: Any) -> None:
         await wait_for(
             pilot, lambda: screen.statuses.get("flaky") == "failed", what="the failed node"
         )
+        live = screen.live
         assert screen.canvas.selected == "flaky"  # the failed node is selected on opening
         assert "flaky step failed on its first call" in screen.details.text
         question = (
@@ -189,6 +197,7 @@ async def test_retry_from_a_node(ops: OpsStack, ops_worker: Any) -> None:
         types = screen.event_log.types
         assert types.count("run_started") == 1 and types.count("run_retried") == 1
         assert "retried 1x" in screen.header.label
+        assert screen.live is live  # no fetch since: run_retried named the nodes it reset
 
 
 async def test_retry_run_asks_first(ops: OpsStack, ops_worker: Any) -> None:

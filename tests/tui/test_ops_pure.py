@@ -14,6 +14,7 @@ from app.live import (
     state_label,
     status_from_event,
 )
+from app.run_state import Change, LiveRun
 from app.screens.monitor_rules import action_reason, best_zoom, interesting_node
 from app.widgets.event_log import event_line
 from app.widgets.node_details import describe_node
@@ -50,15 +51,59 @@ def test_every_implied_status_is_drawable_and_run_events_imply_none() -> None:
     assert run_status_from_event({"type": "run_compensated"}) == "compensated"
 
 
-def test_replaying_the_saga_events_gives_the_runs_statuses() -> None:
-    statuses: dict[str, str] = {}
+def test_the_saga_events_alone_give_the_runs_statuses() -> None:
+    started = {**RUN_VIEW, "status": "running", "nodes": {
+        n: {"nodeId": n, "status": "pending"} for n in RUN_VIEW["nodes"]
+    }}  # fmt: skip
+    live = LiveRun.of(started)
     for event in EVENTS:
-        implied = status_from_event(event)
-        if implied:
-            statuses[implied[0]] = implied[1]
-    expected = {n: v["status"] for n, v in RUN_VIEW["nodes"].items()}
-    # cancel_shipment never ran: only the final GET says it was skipped.
-    assert statuses == {k: v for k, v in expected.items() if k != "cancel_shipment"}
+        live.apply(event)
+    # cancel_shipment never ran: its node_skipped event says so, no fetch is needed.
+    assert live.statuses == {n: v["status"] for n, v in RUN_VIEW["nodes"].items()}
+    assert live.status == "compensated"
+    assert live.view["error"] == RUN_VIEW["error"]
+    assert live.view["duration"] == RUN_VIEW["duration"]
+    assert live.summary() == "2 completed, 1 failed, 1 skipped, 2 compensated"
+
+
+def test_a_live_run_takes_every_status_change_from_events() -> None:
+    live = LiveRun.of({
+        "runId": "r", "status": "failed", "startTime": "2026-01-15T09:30:00Z", "retries": 0,
+        "error": "node b failed: boom", "errorNode": "b", "duration": 1000,
+        "nodes": {"a": {"status": "completed", "output": {"x": 1}}, "b": {"status": "failed"},
+                  "c": {"status": "cancelled"}, "undo": {"status": "skipped"}},
+    })  # fmt: skip
+    retried = {
+        "type": "run_retried",
+        "data": {"epoch": 1, "reset": {"b": "pending", "c": "pending"}},
+    }
+    change = live.apply(retried)
+    assert change.run and change.nodes == {"b", "c"}
+    assert live.statuses == {"a": "completed", "b": "pending", "c": "pending", "undo": "skipped"}
+    assert live.status == "running" and live.view["retries"] == 1
+    assert "error" not in live.view and "duration" not in live.view
+    live.apply({"type": "node_queued", "nodeId": "b", "data": {"attempt": 1}})
+    live.apply({"type": "node_started", "nodeId": "b", "data": {"attempt": 1}})
+    live.apply({"type": "node_cancelled", "nodeId": "b", "data": {"was": "running"}})
+    live.apply({"type": "node_cancelled", "nodeId": "c", "data": {"was": "pending"}})
+    live.apply({"type": "run_cancelled", "timestamp": "2026-01-15T09:30:05Z",
+                "data": {"reason": "cancelled by request"}})  # fmt: skip
+    assert live.statuses == {
+        "a": "completed",
+        "b": "cancelled",
+        "c": "cancelled",
+        "undo": "skipped",
+    }
+    assert live.status == "cancelled" and live.view["error"] == "cancelled by request"
+    assert live.view["duration"] == 5000
+    # The panel's node: the fetched details with the status the events gave.
+    assert live.node("a") == {"status": "completed", "output": {"x": 1}}
+    assert live.node("b") == {"status": "cancelled"}
+    assert live.wants_details("b")  # fetched as failed, now cancelled
+    live.asking("b")
+    assert not live.wants_details("b")  # asked once per status
+    assert not live.wants_details("a")
+    assert live.apply({"type": "no_such_event", "nodeId": "a"}) == Change()
 
 
 def test_state_labels_and_backoff() -> None:
@@ -138,11 +183,13 @@ def test_action_reasons() -> None:
 
 
 def test_interesting_node_and_best_zoom() -> None:
-    assert interesting_node(RUN_VIEW) == "ship_order"
-    busy = {"nodes": {"a": {"status": "completed"}, "b": {"status": "queued"}}}
-    assert interesting_node(busy) == "b"
-    assert interesting_node({"nodes": {"a": {"status": "pending"}}}) == "a"
-    assert interesting_node({}) is None
+    assert interesting_node(RUN_VIEW, {"ship_order": "failed"}) == "ship_order"
+    assert interesting_node({}, {"a": "completed", "b": "queued", "c": "queued"}) == "b"
+    assert interesting_node({}, {"a": "completed", "b": "queued", "c": "queued"}, "cba") == "c"
+    # Nothing busy: the workflow's first node as drawn, whatever order the run lists.
+    assert interesting_node({}, {"z": "completed", "a": "completed"}, ["a", "z"]) == "a"
+    assert interesting_node({}, {"a": "pending"}) == "a"
+    assert interesting_node({}, {}) is None
     graph = as_canvas_graph(load_file(EXAMPLES / "order-processing.yaml"))
     assert best_zoom(graph, {}, 40) == 1
     assert best_zoom(graph, {}, 10) == 1  # 15 rows: a little scrolling is fine

@@ -52,26 +52,17 @@ async def _monitor_ready(pilot: Pilot[Any]) -> None:
         and screen.canvas.selected == "ship_order",
         what="the run on screen",
     )  # fmt: skip
-    # The follower has ended (its last message posted), the refresh that follows it has
-    # landed, and no list or run fetch is in flight to redraw during the capture.
+    # The follower has ended (its last message posted), the events are drawn, and no
+    # list, run or node fetch is in flight to redraw during the capture.
     await wait_for(
         pilot,
-        lambda: not any(
-            w.group in ("follow", "list", "run") and not w.is_finished for w in pilot.app.workers
+        lambda: not screen.redraw_due
+        and not any(
+            w.group in ("follow", "list", "run", "node") and not w.is_finished
+            for w in pilot.app.workers
         ),
         what="the follower and the fetches to finish",
-    )
-    await wait_for(pilot, lambda: screen.settled, what="the refresh after the last event")
-    # The list's own refresh (every 2 s in the app), now: a status change applied to the
-    # table between refreshes can leave its last column a cell short until the next one.
-    screen.load_runs()
-    await wait_for(
-        pilot,
-        lambda: not any(
-            w.group in ("list", "run") and not w.is_finished for w in pilot.app.workers
-        ),
-        what="the list refresh to land",
-    )
+    )  # fmt: skip
     await pilot.wait_for_scheduled_animations()
 
 
