@@ -191,6 +191,27 @@ def safe(
     return out
 
 
+def clip_middle(value: object, width: int) -> str:
+    """``value`` on one line cut in its middle to ``width`` cells: ``sto…ary`` keeps both
+    ends, where names that share a start differ.  Reads about ``width`` characters."""
+    if width < 3:
+        return clip(value, width)
+    text = "" if value is None else str(value)
+    if cell_len(visible(text[: 4 * width + 16])) <= width and len(text) <= 4 * width + 16:
+        return visible(text)
+    tail_cells = (width - 1) // 2
+    head = clip(text, width - tail_cells)  # its last cell is the ellipsis
+    tail = visible(text[-(2 * tail_cells + 8) :])
+    kept: list[str] = []
+    used = 0
+    for char in reversed(tail):
+        used += get_character_cell_size(char)
+        if used > tail_cells:
+            break
+        kept.append(char)
+    return head + "".join(reversed(kept))
+
+
 def width_of(value: object, limit: int) -> int:
     """Cells ``value`` takes on one line (escapes included), counting no further than
     ``limit + 1``: enough to size a box that is clamped at ``limit``."""

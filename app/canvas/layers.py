@@ -101,13 +101,24 @@ class Hierarchy:
         return vertex >= self.real
 
 
-def build_hierarchy(n: int, edges: Sequence[tuple[int, int]]) -> Hierarchy:
-    """Break cycles, assign layers and insert dummy vertices; layers keep index order."""
-    reverse = break_cycles(n, edges)
-    oriented = [
-        (v, u) if rev else (u, v) for (u, v), rev in zip(edges, reverse, strict=True) if u != v
-    ]
-    layer = assign_layers(n, oriented)
+def build_hierarchy(
+    n: int, edges: Sequence[tuple[int, int]], layers: Sequence[int] | None = None
+) -> Hierarchy:
+    """Break cycles, assign layers and insert dummy vertices; layers keep index order.
+
+    ``layers`` fixes each vertex's layer instead (a drawing's rows): every edge must
+    then point to a lower layer, and none is reversed.
+    """
+    if layers is None:
+        reverse = break_cycles(n, edges)
+        oriented = [
+            (v, u) if rev else (u, v) for (u, v), rev in zip(edges, reverse, strict=True) if u != v
+        ]
+        layer = assign_layers(n, oriented)
+    else:
+        if any(layers[u] >= layers[v] for u, v in edges):
+            raise ValueError("with fixed layers every edge must point to a lower layer")
+        reverse, layer = [False] * len(edges), list(layers)
     preds: list[list[int]] = [[] for _ in range(n)]
     succs: list[list[int]] = [[] for _ in range(n)]
     chains: list[list[int]] = []

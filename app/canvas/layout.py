@@ -22,7 +22,7 @@ from typing import Any
 
 from rich.cells import cell_len
 
-from app.canvas.layers import build_hierarchy, order_layers, place_x
+from app.canvas.layers import Hierarchy, build_hierarchy, order_layers, place_x
 from app.canvas.model import (
     Box,
     CanvasEdge,
@@ -65,7 +65,7 @@ ZOOM_LEVELS: Mapping[int, Metrics] = MappingProxyType(
     {
         1: Metrics(1, 3, 9, 24, 6, 3, 2, 3, 1, 12, (1.0, 1.0), 1),
         2: Metrics(2, 1, 5, 18, 5, 2, 1, 2, 0, 8, (0.6, 0.5), 1),
-        3: Metrics(3, 1, 3, 8, 2, 1, 1, 2, 0, 0, (0.35, 0.4), 0),
+        3: Metrics(3, 1, 3, 8, 2, 1, 1, 2, 0, 5, (0.35, 0.4), 0),
     }
 )
 
@@ -104,9 +104,28 @@ def compute_layout(
     if not relayout:
         saved = {n.id: n.position for n in g.nodes if n.position is not None}
         saved.update({k: v for k, v in (positions or {}).items() if k in g.by_id})
-    if saved:
+    if not saved:
+        return _auto_layout(g, metrics)
+    if zoom == 1:
         return _explicit_layout(g, metrics, saved)
-    return _auto_layout(g, metrics)
+    # A compact zoom keeps the arrangement of the saved drawing (its rows, the order
+    # of the nodes in each row) and lays it out at its own scale: scaling the saved
+    # cells would stagger boxes that no longer fit where they were.
+    return _auto_layout(
+        g, metrics, arrangement=_arrangement(_explicit_layout(g, ZOOM_LEVELS[1], saved))
+    )
+
+
+def _arrangement(drawn: Layout) -> dict[str, tuple[int, int]]:
+    """Each node's row and centre column in a drawing: rows are the boxes that share
+    a line (a box starting lower than the row's first one ends starts the next row)."""
+    out: dict[str, tuple[int, int]] = {}
+    row, row_bottom = -1, -1
+    for node_id, box in sorted(drawn.boxes.items(), key=lambda kv: (kv[1].y, kv[1].x)):
+        if box.y > row_bottom:
+            row, row_bottom = row + 1, box.bottom
+        out[node_id] = (row, box.cx)
+    return out
 
 
 def _side_lanes(g: CanvasGraph) -> dict[str, list[str]]:
@@ -163,7 +182,11 @@ def _assign_tracks(segments: list[_Segment]) -> int:
     return len(rows)
 
 
-def _auto_layout(g: CanvasGraph, m: Metrics) -> Layout:
+def _auto_layout(
+    g: CanvasGraph, m: Metrics, *, arrangement: Mapping[str, tuple[int, int]] | None = None
+) -> Layout:
+    """The layered layout; with ``arrangement`` (node -> row, column of a saved
+    drawing) the rows and the order within them are the drawing's, not computed."""
     lanes = _side_lanes(g)
     in_lane = {c for comps in lanes.values() for c in comps}
     units = [n for n in g.nodes if n.id not in in_lane]
@@ -176,13 +199,22 @@ def _auto_layout(g: CanvasGraph, m: Metrics) -> Layout:
     for edge in g.edges:
         if edge.source not in g.by_id or edge.target not in g.by_id:
             dropped.append(edge.key)
-        elif edge.source in index and edge.target in index and edge.source != edge.target:
+        elif (
+            edge.source in index
+            and edge.target in index
+            and edge.source != edge.target
+            and (arrangement is None or arrangement[edge.source][0] < arrangement[edge.target][0])
+        ):
             layered.append(edge)
         else:
-            other.append(edge)
+            other.append(edge)  # with an arrangement: an edge along a row or upwards
 
-    h = build_hierarchy(len(units), [(index[e.source], index[e.target]) for e in layered])
-    order_layers(h)
+    pairs = [(index[e.source], index[e.target]) for e in layered]
+    if arrangement is None:
+        h = build_hierarchy(len(units), pairs)
+        order_layers(h)
+    else:
+        h = _arranged(units, pairs, arrangement)
     widths, anchors = [], []
     for v in range(len(h.layer)):
         if v < h.real:
@@ -260,7 +292,28 @@ def _auto_layout(g: CanvasGraph, m: Metrics) -> Layout:
     occupancy = Occupancy()
     for edge in other:
         routes.append(_free_route(edge, boxes, m, occupancy))
-    return _finish(g, boxes, routes, m, explicit=False, layers=layers, dropped=dropped)
+    explicit = arrangement is not None
+    return _finish(g, boxes, routes, m, explicit=explicit, layers=layers, dropped=dropped)
+
+
+def _arranged(
+    units: list[CanvasNode],
+    pairs: list[tuple[int, int]],
+    arrangement: Mapping[str, tuple[int, int]],
+) -> Hierarchy:
+    """The hierarchy of a saved drawing: its rows as layers (empty rows dropped), each
+    ordered by column; a long edge's bends sit between its ends' columns."""
+    rows = sorted({arrangement[n.id][0] for n in units})
+    level = {r: i for i, r in enumerate(rows)}
+    h = build_hierarchy(len(units), pairs, [level[arrangement[n.id][0]] for n in units])
+    column = [float(arrangement[n.id][1]) for n in units] + [0.0] * (len(h.layer) - h.real)
+    for chain in h.chains:
+        if len(chain) > 2:
+            top, bottom = column[chain[0]], column[chain[-1]]
+            for k, dummy in enumerate(chain[1:-1], 1):
+                column[dummy] = top + (bottom - top) * k / (len(chain) - 1)
+    h.order = [sorted(vertices, key=lambda v: (column[v], v)) for vertices in h.order]
+    return h
 
 
 def _free_route(edge: CanvasEdge, boxes: Mapping[str, Box], m: Metrics, occ: Occupancy) -> Route:

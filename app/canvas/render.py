@@ -37,7 +37,7 @@ from app.canvas.glyphs import (
 )
 from app.canvas.model import Box, CanvasNode, Layout, Point
 from app.kinds import kind_view
-from app.text import clip
+from app.text import clip, clip_middle
 
 DiffKind = Literal["added", "removed", "changed"]
 
@@ -85,6 +85,23 @@ def _colour(colour: str, bold: bool = False) -> Style:
     if key not in _style_cache:
         _style_cache[key] = Style(color=colour, bold=bold)
     return _style_cache[key]
+
+
+TEXT_CHROME = {1: 6, 2: 5, 3: 2}
+"""Cells of a box that are not its text, per zoom (borders, glyph, status mark)."""
+
+
+def distinct_texts(items: Mapping[str, tuple[str, int]]) -> dict[str, str]:
+    """Each id's text cut to its width (``id -> (text, cells)``); texts that are cut
+    to the same words although they differ are cut in the middle instead."""
+    shown = {key: clip(text, width) for key, (text, width) in items.items()}
+    groups: dict[str, set[str]] = {}
+    for key, value in shown.items():
+        groups.setdefault(value, set()).add(items[key][0])
+    for key, (text, width) in items.items():
+        if len(groups[shown[key]]) > 1:
+            shown[key] = clip_middle(text, width)
+    return shown
 
 
 def fit(text: str, width: int) -> list[str]:
@@ -145,6 +162,12 @@ class Scene:
         for node_id, box in layout.boxes.items():
             for y in range(box.y, box.bottom + 1):
                 self.box_rows.setdefault(y, []).append(node_id)
+        chrome = TEXT_CHROME[layout.zoom]
+        self.texts = distinct_texts(
+            {n: (layout.graph.by_id[n].text, box.w - chrome) for n, box in layout.boxes.items()}
+        )
+        """Each box's text as drawn: cut to its box, names that would look alike cut
+        in the middle instead (``store…`` twice becomes ``sto…ary`` and ``sto…kup``)."""
 
     @staticmethod
     def _attach(cell: Point, box: Box | None) -> int:
@@ -253,7 +276,7 @@ def _render_row(frame: Frame, y: int, x0: int, width: int) -> Strip:
         if box.right < x0 or box.x >= x1:
             continue
         node = scene.layout.graph.by_id[node_id]
-        cells = _box_row(frame, node, box, y - box.y, scene.layout.zoom)
+        cells = _box_row(frame, node, box, y - box.y, scene.layout.zoom, scene.texts[node_id])
         for offset, (ch, style) in enumerate(cells):
             i = box.x + offset - x0
             if 0 <= i < width:
@@ -268,9 +291,9 @@ def _render_row(frame: Frame, y: int, x0: int, width: int) -> Strip:
 
 
 def _box_row(
-    frame: Frame, node: CanvasNode, box: Box, r: int, zoom: int
+    frame: Frame, node: CanvasNode, box: Box, r: int, zoom: int, text: str
 ) -> list[tuple[str, Style]]:
-    """The cells of row ``r`` of a node's box, left to right."""
+    """The cells of row ``r`` of a node's box, left to right (``text``: its words, cut)."""
     deco, palette = frame.deco, frame.palette
     status = deco.statuses.get(node.id)
     selected = deco.selected == node.id
@@ -305,10 +328,10 @@ def _box_row(
         opening = ERROR_MARK if marked else SOURCE_MARK if deco.pending_source == node.id else "["
         if zoom == 3:
             cells = [(glyph, glyph_style)]
-            cells += [(ch, text_style) for ch in fit(node.text, box.w - 2)]
+            cells += [(ch, text_style) for ch in fit(text, box.w - 2)]
             return [*cells, (mark, mark_style)]
         cells = [(opening, border), (glyph, glyph_style), (" ", text_style)]
-        cells += [(ch, text_style) for ch in fit(node.text, box.w - 5)]
+        cells += [(ch, text_style) for ch in fit(text, box.w - 5)]
         return [*cells, (mark, mark_style), ("]", border)]
     tl, hz, tr, vt, bl, br = tuple(BORDERS[shape])
     if r == 0:
@@ -331,5 +354,5 @@ def _box_row(
     if r != box.h // 2:
         return [(vt, border)] + [(" ", text_style)] * (box.w - 2) + [(vt, border)]
     cells = [(vt, border), (glyph, glyph_style), (" ", text_style)]
-    cells += [(ch, text_style) for ch in fit(node.text, box.w - 6)]
+    cells += [(ch, text_style) for ch in fit(text, box.w - 6)]
     return [*cells, (" ", text_style), (mark, mark_style), (vt, border)]

@@ -13,6 +13,7 @@ from app.bench.canvas_bench import generate_graph
 from app.canvas.layers import build_hierarchy, count_crossings, isotonic, order_layers
 from app.canvas.layout import compute_layout
 from app.canvas.model import Box, CanvasEdge, CanvasGraph, CanvasNode, Layout, as_canvas_graph
+from app.canvas.render import render_text
 from orchestrator.errors import BadRequest
 from orchestrator.spec.model import WorkflowSpec
 
@@ -237,3 +238,49 @@ def test_any_graph_even_cyclic_lays_out_cleanly(case: tuple[int, list[tuple[int,
     assert len(layout.routes) == len(edges)
     assert_no_overlap(layout)
     assert_flows_down(layout)
+
+
+def _diamond(positions: dict[str, tuple[int, int]] | None = None) -> WorkflowSpec:
+    """receive -> check -> (true) big / (false) small -> join -> finish."""
+    ids = ("receive", "check", "big", "small", "join", "finish")
+    kinds = {"check": {"type": "decision", "condition": "output.big"}, "join": {"type": "parallel"}}
+    nodes = [{"id": n, **kinds.get(n, {"type": "task", "handler": "h"})} for n in ids]
+    for node in nodes:
+        if positions and node["id"] in positions:
+            x, y = positions[str(node["id"])]
+            node["position"] = {"x": x, "y": y}
+    edges = [
+        {"source": "receive", "target": "check"},
+        {"source": "check", "target": "big", "condition": True},
+        {"source": "check", "target": "small", "condition": False},
+        {"source": "big", "target": "join"},
+        {"source": "small", "target": "join"},
+        {"source": "join", "target": "finish"},
+    ]
+    spec = {"id": "diamond", "name": "Diamond", "nodes": nodes, "edges": edges}
+    return WorkflowSpec.model_validate(spec)
+
+
+@pytest.mark.parametrize("zoom", [2, 3])
+def test_compact_zooms_keep_the_saved_arrangement(zoom: int) -> None:
+    auto = compute_layout(_diamond(), zoom=1)
+    saved = _diamond({n: (b.x, b.y) for n, b in auto.boxes.items()})
+    compact = compute_layout(saved, zoom=zoom)
+    assert compact.explicit
+    # Saved where the designer laid it out, the compact picture is the automatic one:
+    # big and small side by side on one row, the join under them, no staggering.
+    assert dict(compact.boxes) == dict(compute_layout(_diamond(), zoom=zoom).boxes)
+    assert compact.boxes["big"].y == compact.boxes["small"].y
+    assert_no_overlap(compact)
+    assert_flows_down(compact)
+    text = "\n".join(render_text(compact))
+    assert "true" in text and "false" in text
+    # Rearranged by hand (small to the left, finish beside join): kept, at every zoom.
+    moved = {n: (b.x, b.y) for n, b in auto.boxes.items()}
+    moved["big"], moved["small"] = moved["small"], moved["big"]
+    moved["finish"] = (moved["join"][0] + 20, moved["join"][1])
+    again = compute_layout(_diamond(moved), zoom=zoom)
+    assert again.boxes["small"].x < again.boxes["big"].x
+    assert again.boxes["finish"].y == again.boxes["join"].y
+    assert again.boxes["finish"].x > again.boxes["join"].right
+    assert_no_overlap(again)

@@ -11,8 +11,8 @@ from rich.cells import cell_len
 from app.canvas.glyphs import STATUS_MARKS, STATUSES, all_glyphs
 from app.canvas.layout import compute_layout
 from app.canvas.model import CanvasEdge, CanvasGraph, CanvasNode, Layout
-from app.canvas.render import Decorations, Scene, fit, render_lines, render_text
-from app.text import escape_of
+from app.canvas.render import Decorations, Scene, distinct_texts, fit, render_lines, render_text
+from app.text import clip_middle, escape_of
 from orchestrator.spec.model import WorkflowSpec
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -76,10 +76,26 @@ def test_example_one_shows_every_node_label_and_branch() -> None:
 def test_compact_zooms_still_show_every_node(zoom: int) -> None:
     layout = compute_layout(example(), zoom=zoom)
     text = "\n".join(render_text(layout))
+    drawn = Scene(layout).texts
     for node_id in EXAMPLE_ONE:
-        assert node_id[:5] in text
+        assert node_id[:3] in text
+        assert drawn[node_id] in text
+    # store_primary and store_backup share their start: cut in the middle, they differ.
+    assert len(set(drawn.values())) == len(drawn), drawn
+    if zoom == 3:
+        assert drawn["store_primary"] == "sto…ry" and drawn["store_backup"] == "sto…up"
+    assert "true" in text and "false" in text  # a decision's branches stay named
     assert "▼" in text
     assert layout.height < compute_layout(example()).height
+
+
+def test_distinct_texts_cut_alike_names_in_the_middle() -> None:
+    shown = distinct_texts(
+        {"a": ("store_primary", 6), "b": ("store_backup", 6), "c": ("notify", 6), "d": ("x", 2)}
+    )
+    assert shown == {"a": "sto…ry", "b": "sto…up", "c": "notify", "d": "x"}
+    assert clip_middle("\x1b[31mred\x1b[0m" * 1000, 9).startswith("\\x1b")  # escaped, bounded
+    assert clip_middle("日本語のノード名前です", 6) == "日…す"
 
 
 def test_statuses_show_their_symbol_in_the_box() -> None:

@@ -6,8 +6,10 @@ from typing import Any
 
 from textual.widgets import Button, Select
 
+from app.canvas.layout import compute_layout
 from app.live import LiveState
 from app.screens.monitor import MonitorScreen
+from orchestrator.spec.model import WorkflowSpec
 from tests.tui import ops_fixtures
 from tests.tui.ops_fixtures import FLAKY, ORDERS, PIPELINE, STUCK, OpsStack, asked, wait_for
 
@@ -301,3 +303,69 @@ async def test_runs_list_filters_pages_and_palette(ops: OpsStack) -> None:
         palette = {c.title: c.help for c in screen.palette_commands()}
         assert "unavailable" not in palette["Cancel run"]  # the open run is running
         assert "Retry run" in palette
+
+
+def diamond_spec() -> dict[str, Any]:
+    """receive -> check -> (true) big / (false) small -> join -> finish, saved with the
+    positions the designer gives a new drawing (its zoom-1 layout)."""
+    spec: dict[str, Any] = {
+        "id": "diamond",
+        "name": "Diamond",
+        "nodes": [
+            {"id": "receive", "type": "task", "handler": "fetchData"},
+            {"id": "check", "type": "decision", "condition": "output.record_count > 50"},
+            {"id": "big", "type": "task", "handler": "sendNotification"},
+            {"id": "small", "type": "task", "handler": "sendNotification"},
+            {"id": "join", "type": "parallel", "join": "any"},
+            {"id": "finish", "type": "task", "handler": "sendNotification"},
+        ],
+        "edges": [
+            {"source": "receive", "target": "check"},
+            {"source": "check", "target": "big", "condition": True},
+            {"source": "check", "target": "small", "condition": False},
+            {"source": "big", "target": "join"},
+            {"source": "small", "target": "join"},
+            {"source": "join", "target": "finish"},
+        ],
+    }
+    boxes = compute_layout(WorkflowSpec.model_validate(spec)).boxes
+    for node in spec["nodes"]:
+        box = boxes[node["id"]]
+        node["position"] = {"x": box.x, "y": box.y}
+    return spec
+
+
+async def test_a_diamond_is_drawn_as_the_designer_lays_it_out_at_80x24(
+    ops: OpsStack, ops_worker: Any
+) -> None:
+    async with ops.client("admin") as admin:
+        await admin.create_workflow(diamond_spec())
+    run_id = await ops.start_run("diamond")
+    async with ops.app("operator").run_test(size=(80, 24)) as pilot:
+        screen = await _monitor(pilot)
+        screen.show_run(run_id)
+        await wait_for(
+            pilot, lambda: screen.statuses.get("finish") == "completed", what="the run to end"
+        )
+        canvas = screen.canvas
+        await wait_for(
+            pilot,
+            lambda: canvas.layout_result is not None and canvas.layout_result.zoom > 1,
+            what="the compact zoom that fits 80x24",
+        )  # fmt: skip
+        layout = canvas.layout_result
+        assert layout is not None and layout.explicit  # the saved drawing, not another
+        boxes = layout.boxes
+        # big and small side by side on one row, join under both, finish under join.
+        assert boxes["big"].y == boxes["small"].y and boxes["big"].x < boxes["small"].x
+        assert boxes["join"].y > boxes["big"].y and boxes["finish"].y > boxes["join"].y
+        join_route = next(r for r in layout.routes if (r.source, r.target) == ("small", "join"))
+        assert join_route.points[-1][1] == boxes["join"].y - 1  # small ends at join
+        canvas.scroll_to_node("check")
+        await pilot.pause()
+        shown = "\n".join(canvas.render_line(y).text for y in range(canvas.size.height))
+        assert "true" in shown and "false" in shown, shown
+        assert screen.statuses == {
+            "receive": "completed", "check": "completed", "big": "completed",
+            "small": "skipped", "join": "completed", "finish": "completed",
+        }  # fmt: skip
