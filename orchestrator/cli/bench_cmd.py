@@ -473,3 +473,38 @@ def scale_cmd(as_json: bool, runs: int, workers: int) -> None:
         f"workers {r['workers_peak_rss_mb']:.0f} MB"
     )
     click.echo("  " + _machine_line(r["machine"]))
+
+
+@bench.command("memory")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option(
+    "--kept",
+    default="2000",
+    show_default=True,
+    help="Finished runs kept at each measurement, increasing (e.g. 1000,10000,100000).",
+)
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
+def memory_cmd(as_json: bool, kept: str, workers: int) -> None:
+    """Redis memory per finished run of the 10-task DAG (default retention)."""
+    from orchestrator.bench import memory
+
+    try:
+        report = memory.run(_ints(kept), workers=workers, progress=_progress(as_json))
+    except DagqError as exc:
+        fail(exc, code=Exit.FAILED)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    click.echo(
+        f"memory: finished runs of the diamond kept {report['retention_s']:g} s "
+        "(workflow.storage.ttl)"
+    )
+    click.echo(f"  {'finished runs':>13} {'used MB':>9} {'bytes/run':>10} {'inbox KB':>9}")
+    for r in report["by_finished_runs"]:
+        click.echo(
+            f"  {r['finished_runs']:>13,} {r['used_mb']:>9.1f} {r['bytes_per_run']:>10,} "
+            f"{r['inbox_kb']:>9.1f}"
+        )
+    parts = ", ".join(f"{k} {v:,} B" for k, v in report["one_run_keys_bytes"].items())
+    click.echo(f"  one finished run's keys: {parts}")
+    click.echo("  " + _machine_line(report["machine"]))

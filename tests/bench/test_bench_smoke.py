@@ -288,3 +288,21 @@ def test_ceiling_script_applies_every_completion_in_order() -> None:
             assert client.hget("{s0}:run:c0-r1", "v") == b"10"
         finally:
             client.close()
+
+
+def test_memory_reports_bytes_per_finished_run_and_the_run_keys() -> None:
+    result = _cli().invoke(
+        build_cli(), ["bench", "memory", "--json", "--kept", "25,30", "--workers", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert [r["finished_runs"] for r in report["by_finished_runs"]] == [25, 30]
+    assert report["bytes_per_finished_run"] > 0
+    assert report["retention_s"] == 86400
+    assert {k.split(":")[-2] for k in report["one_run_keys_bytes"]} == {"run", "ev"}
+
+
+def test_memory_refuses_counts_that_do_not_grow() -> None:
+    result = _cli().invoke(build_cli(), ["bench", "memory", "--kept", "500,100"])
+    assert result.exit_code == 1
+    assert "increasing counts" in result.stderr
