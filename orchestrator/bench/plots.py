@@ -27,12 +27,17 @@ def throughput_plot(results: Sequence[Mapping[str, Any]], path: Path) -> Path:
     """Nodes/s of each peer against the number of worker processes (log scale)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
-    peers = [p for p in ("dagq", "celery", "rq") if any(p in r for r in results)]
+    peers = [
+        p for p in ("dagq", "celery", "rq", "dramatiq", "dbos") if any(p in r for r in results)
+    ]
     for peer in peers:
         points = sorted(
             (r["config"]["workers"], r[peer]["nodes_per_s"]) for r in results if peer in r
         )
         ax.plot([x for x, _ in points], [y for _, y in points], marker="o", label=peer)
+    ceilings = [r["ceiling"]["completions_per_s"] for r in results if "ceiling" in r]
+    if ceilings:
+        ax.axhline(max(ceilings), color="grey", linestyle="--", label="Redis ceiling")
     ax.set_xlabel("worker processes")
     ax.set_ylabel("nodes / s (10-task diamond, no-op)")
     ax.set_yscale("log")

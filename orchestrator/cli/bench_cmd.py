@@ -89,7 +89,25 @@ def _ints(text: str) -> list[int]:
     help="Runs for Celery and RQ (default: --runs; quick 200).",
 )
 @click.option(
-    "--peers", default="dagq,celery,rq", show_default=True, help="Which of dagq, celery, rq to run."
+    "--peers",
+    default="dagq,celery,rq,dramatiq,dbos",
+    show_default=True,
+    help="Which of dagq, celery, rq, dramatiq, dbos to run (a peer not installed is skipped).",
+)
+@click.option(
+    "--dbos-database",
+    type=click.Choice(["auto", "sqlite", "postgres"]),
+    default="auto",
+    show_default=True,
+    help="DBOS's system database (postgres: a PostgreSQL the bench starts on a free port; "
+    "auto: postgres when initdb and pg_ctl are installed, else sqlite).",
+)
+@click.option(
+    "--ceiling-completions",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Completions of the Redis ceiling measured after the peers (default 200000, "
+    "quick 100000; 0: skip it).",
 )
 @click.option(
     "--concurrency",
@@ -146,12 +164,15 @@ def throughput_cmd(
     redis_url: str | None,
     shards: int,
     wait_replicas: int,
+    dbos_database: str,
+    ceiling_completions: int | None,
 ) -> None:
-    """Nodes/s of dagq, Celery and RQ running the same 10-task DAG on one Redis."""
+    """Nodes/s of dagq and its peers running the same 10-task DAG on one Redis, and
+    dagq's share of the Redis ceiling (``dagq bench ceiling``) measured on that server."""
     from orchestrator.bench import throughput
 
     names = tuple(p.strip() for p in peers.split(",") if p.strip())
-    if redis_url and peers == "dagq,celery,rq":
+    if redis_url and peers == "dagq,celery,rq,dramatiq,dbos":
         names = ("dagq",)  # the peers need a server of their own (see --redis-url)
     options: dict[str, Any] = {
         "workers": workers,
@@ -164,6 +185,8 @@ def throughput_cmd(
         "redis_url": redis_url,
         "shards": shards,
         "wait_replicas": wait_replicas,
+        "dbos_database": dbos_database,
+        "ceiling_completions": ceiling_completions,
     }
     if quick:
         cfg = throughput.ThroughputConfig.quick(**options)
@@ -195,18 +218,76 @@ def _print_throughput(report: dict[str, Any]) -> None:
             f"redis.wait_replicas {c['wait_replicas']} (redis cpu s: every node, replicas too)"
         )
     click.echo(
-        f"  {'peer':<8} {'runs':>6} {'seconds':>8} {'nodes/s':>10} {'nodes/min':>11} "
-        f"{'cpu s':>7} {'redis cpu s':>11}"
+        f"  {'peer':<9} {'runs':>6} {'seconds':>8} {'nodes/s':>10} {'nodes/min':>11} "
+        f"{'cpu s':>7} {'db cpu s':>9} {'cpu ms/node':>12}"
     )
-    for peer in ("dagq", "celery", "rq"):
+    for peer in ("dagq", "celery", "rq", "dramatiq", "dbos"):
         if peer in report:
             r = report[peer]
             click.echo(
-                f"  {peer:<8} {r['runs']:>6} {r['seconds']:>8.2f} {r['nodes_per_s']:>10,.0f} "
-                f"{r['nodes_per_min']:>11,} {r['workers_cpu_s']:>7.2f} {r['redis_cpu_s']:>11.2f}"
+                f"  {peer:<9} {r['runs']:>6} {r['seconds']:>8.2f} {r['nodes_per_s']:>10,.0f} "
+                f"{r['nodes_per_min']:>11,} {r['workers_cpu_s']:>7.2f} {r['redis_cpu_s']:>9.2f} "
+                f"{r['cpu_ms_per_node']:>12.3f}"
             )
+    for peer, why in report.get("skipped", {}).items():
+        click.echo(f"  {peer:<9} skipped: {why}")
     for name, ratio in report["ratios"].items():
         click.echo(f"  {name.replace('_', ' ')}: {ratio:.1f}x")
+    if "ceiling" in report:
+        line = f"  Redis ceiling: {report['ceiling']['completions_per_s']:,.0f} completions/s"
+        if "ceiling_fraction" in report.get("dagq", {}):
+            line += f"; dagq reaches {report['dagq']['ceiling_fraction']:.1%} of it"
+        click.echo(line)
+    click.echo("  " + _machine_line(report["machine"]))
+
+
+@bench.command("ceiling")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option(
+    "--completions",
+    type=click.IntRange(min=10),
+    default=200_000,
+    show_default=True,
+    help="Completions per client count.",
+)
+@click.option(
+    "--clients", default="1,2,4", show_default=True, help="Client process counts to try in turn."
+)
+@click.option(
+    "--pipeline",
+    type=click.IntRange(1, 100_000),
+    default=200,
+    show_default=True,
+    help="Calls per pipelined batch.",
+)
+def ceiling_cmd(as_json: bool, completions: int, clients: str, pipeline: int) -> None:
+    """Node completions/s a fresh Redis can take: one Lua call of the hot path's shape each."""
+    from orchestrator.bench import ceiling
+
+    cfg = ceiling.CeilingConfig(
+        completions=completions,
+        clients=_ints(clients),
+        pipeline=pipeline,
+        progress=_progress(as_json),
+    )
+    try:
+        report = ceiling.run(cfg)
+    except DagqError as exc:
+        fail(exc, code=Exit.FAILED)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    click.echo(f"ceiling: {report['config']['script']}, {pipeline} calls per batch")
+    click.echo(f"  {'clients':>7} {'completions/s':>14} {'redis cpu s':>12} {'µs/completion':>14}")
+    for r in report["by_clients"]:
+        click.echo(
+            f"  {r['clients']:>7} {r['completions_per_s']:>14,.0f} {r['redis_cpu_s']:>12.2f} "
+            f"{r['redis_cpu_us_per_completion']:>14.2f}"
+        )
+    click.echo(
+        f"  ceiling: {report['completions_per_s']:,.0f} completions/s "
+        f"({report['best_clients']} client(s))"
+    )
     click.echo("  " + _machine_line(report["machine"]))
 
 
@@ -392,3 +473,38 @@ def scale_cmd(as_json: bool, runs: int, workers: int) -> None:
         f"workers {r['workers_peak_rss_mb']:.0f} MB"
     )
     click.echo("  " + _machine_line(r["machine"]))
+
+
+@bench.command("memory")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option(
+    "--kept",
+    default="2000",
+    show_default=True,
+    help="Finished runs kept at each measurement, increasing (e.g. 1000,10000,100000).",
+)
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
+def memory_cmd(as_json: bool, kept: str, workers: int) -> None:
+    """Redis memory per finished run of the 10-task DAG (default retention)."""
+    from orchestrator.bench import memory
+
+    try:
+        report = memory.run(_ints(kept), workers=workers, progress=_progress(as_json))
+    except DagqError as exc:
+        fail(exc, code=Exit.FAILED)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    click.echo(
+        f"memory: finished runs of the diamond kept {report['retention_s']:g} s "
+        "(workflow.storage.ttl)"
+    )
+    click.echo(f"  {'finished runs':>13} {'used MB':>9} {'bytes/run':>10} {'inbox KB':>9}")
+    for r in report["by_finished_runs"]:
+        click.echo(
+            f"  {r['finished_runs']:>13,} {r['used_mb']:>9.1f} {r['bytes_per_run']:>10,} "
+            f"{r['inbox_kb']:>9.1f}"
+        )
+    parts = ", ".join(f"{k} {v:,} B" for k, v in report["one_run_keys_bytes"].items())
+    click.echo(f"  one finished run's keys: {parts}")
+    click.echo("  " + _machine_line(report["machine"]))

@@ -43,10 +43,19 @@ from orchestrator.protocol import InboxMessage
 from orchestrator.service.runs import RunService
 from orchestrator.service.scheduler import Scheduler
 from orchestrator.store.queue_admin import QueueAdmin
-from orchestrator.store.timers import Timers
+from orchestrator.store.timers import Timers, now_ms
 
 log = logging.getLogger("dagq.orchestrator")
 _MAX_ROUNDS = 20
+INBOX_KEEP_MS = 60_000
+"""Applied inbox entries are kept this long (to look at), then trimmed."""
+
+
+def _entry_id(entry_id: bytes | str) -> tuple[int, int]:
+    """A stream entry id as (milliseconds, sequence), to compare."""
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
 
 
 def to_event(msg: InboxMessage) -> Event | None:
@@ -169,8 +178,34 @@ class Orchestrator:
             for shard in self.keys.all_shards():
                 try:
                     await self.claim_abandoned(shard)
+                    await self.trim_inbox(shard)
                 except (RedisError, OSError) as exc:
                     log.warning("claiming abandoned inbox entries failed: %s", exc)
+
+    async def trim_inbox(self, shard: int, *, keep_ms: int = INBOX_KEEP_MS) -> int:
+        """Drop inbox entries applied more than ``keep_ms`` ago; how many went.
+
+        Acknowledged entries are never read again, but a stream keeps them: without
+        this the inbox would hold every result ever reported (about 3 KB per run of
+        ten nodes).  Only entries older than both the oldest unacknowledged one and
+        the last one delivered to the group go (``XTRIM MINID``, whole stream nodes),
+        so nothing still to apply is lost.
+        """
+        inbox = self.keys.inbox(shard)
+        groups: Any = await self.redis.xinfo_groups(inbox)
+        mine = [g for g in groups if g["name"] in (ORCH_GROUP, ORCH_GROUP.encode())]
+        if not mine:
+            return 0
+        bound = min((now_ms() - keep_ms, 0), _entry_id(mine[0]["last-delivered-id"]))
+        pending: Any = await self.redis.xpending(inbox, ORCH_GROUP)
+        if pending["pending"]:
+            bound = min(bound, _entry_id(pending["min"]))
+        if bound <= (0, 0):
+            return 0
+        trimmed: int = await self.redis.xtrim(
+            inbox, minid=f"{bound[0]}-{bound[1]}", approximate=True
+        )
+        return trimmed
 
     async def claim_abandoned(self, shard: int) -> int:
         """Process inbox entries another orchestrator read but never acknowledged."""

@@ -38,7 +38,9 @@ from orchestrator.store.replicas import RIDE_THROUGH_S, ReplicaWait
 # KEYS: 1 run hash, 2 events stream, 3 shard's run index, 4 workflow's run index,
 #       5 active set, 6 timers, 7.. one queue stream per dispatched job (in order).
 # ARGV: 1 expected version (0 = create), 2 header JSON {id, s, nh, nj, nt, ne, a, x, m, lim},
-#       then nh HSET arguments, nj job payloads, nt*2 (score, member) timers, ne event payloads.
+#       then nh HSET arguments, nj job payloads, nt*2 (score, member) timers, ne event payloads,
+#       nz timer members to remove (a finished run's deadline: it would only sit in the
+#       timers set, about 270 bytes per run, until it came due and did nothing).
 # Atomic because a run's state, its jobs and its events must never disagree: a job
 # without the state that expects it, or a state without its job, would stall or
 # double-run a node.  Returns the new version, -1 on a lost compare-and-set, -2 when
@@ -71,6 +73,10 @@ for _ = 1, h.nt do
 end
 for _ = 1, h.ne do
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', h.m, '*', 'd', ARGV[i])
+  i = i + 1
+end
+for _ = 1, h.nz do
+  redis.call('ZREM', KEYS[6], ARGV[i])
   i = i + 1
 end
 if h.a == 1 then
@@ -110,6 +116,12 @@ def encode_event(cmd: Emit) -> bytes:
     return orjson.dumps(d)
 
 
+def deadline_timer(state: RunState, due_ms: int, inbox: str) -> bytes:
+    """The timers-set member of ``state``'s deadline in its current epoch."""
+    msg = InboxMessage("deadline", state.run_id, due_ms)
+    return timer_entry("inbox", inbox, msg.encode(), f"{state.run_id}:deadline:{state.epoch}")
+
+
 class RunStore:
     """Runs in Redis: load, create, compare-and-set writes, events, listings."""
 
@@ -146,6 +158,7 @@ class RunStore:
         job_keys: list[str] = []
         timers: list[Any] = []
         events: list[bytes] = []
+        unset: list[bytes] = []
         active = 1 if old is None else 0
         expire = 0
         inbox = k.inbox(shard)
@@ -160,11 +173,11 @@ class RunStore:
                 uid = f"{new.run_id}:{cmd.node}:{cmd.token}"
                 timers += [cmd.due_ms, timer_entry("inbox", inbox, msg.encode(), uid)]
             elif isinstance(cmd, StartDeadline):
-                msg = InboxMessage("deadline", new.run_id, cmd.due_ms)
-                uid = f"{new.run_id}:deadline:{new.epoch}"
-                timers += [cmd.due_ms, timer_entry("inbox", inbox, msg.encode(), uid)]
+                timers += [cmd.due_ms, deadline_timer(new, cmd.due_ms, inbox)]
             elif isinstance(cmd, Finished):
                 active, expire = -1, self.retention_s
+                if new.deadline_ms is not None:
+                    unset.append(deadline_timer(new, new.deadline_ms, inbox))
             elif isinstance(cmd, Reopened):
                 active, expire = 1, -1
         header = {
@@ -174,6 +187,7 @@ class RunStore:
             "nj": len(jobs),
             "nt": len(timers) // 2,
             "ne": len(events),
+            "nz": len(unset),
             "a": active,
             "x": expire,
             "m": self.event_maxlen,
@@ -188,7 +202,7 @@ class RunStore:
             k.timers(shard),
             *job_keys,
         ]
-        args: list[Any] = [version, orjson.dumps(header), *hset, *jobs, *timers, *events]
+        args: list[Any] = [version, orjson.dumps(header), *hset, *jobs, *timers, *events, *unset]
         return keys, args
 
     async def create(

@@ -9,13 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from click.testing import CliRunner
 
-from orchestrator.bench import durability, latency, scale, table, throughput
+from orchestrator.bench import ceiling, durability, latency, scale, table, throughput
+from orchestrator.bench.procs import bench_redis
 from orchestrator.cli import build_cli
 from serve.cli import SUB_COMMANDS, TOP_COMMANDS
 
-PEERS_INSTALLED = all(importlib.util.find_spec(m) for m in ("celery", "rq"))
+PEERS_INSTALLED = all(importlib.util.find_spec(m) for m in ("celery", "rq", "dramatiq", "dbos"))
 
 
 def _cli() -> CliRunner:
@@ -24,7 +26,7 @@ def _cli() -> CliRunner:
 
 def test_throughput_dagq_alone_reports_a_rate() -> None:
     cfg = throughput.ThroughputConfig(
-        workers=1, runs=6, warmup_runs=1, concurrency=4, peers=("dagq",)
+        workers=1, runs=6, warmup_runs=1, concurrency=4, peers=("dagq",), ceiling_completions=0
     )
     report = throughput.run(cfg)
     dagq = report["dagq"]
@@ -37,19 +39,54 @@ def test_throughput_dagq_alone_reports_a_rate() -> None:
     assert report["machine"]["redis"]
 
 
-@pytest.mark.skipif(not PEERS_INSTALLED, reason="Celery and RQ come with the bench extra")
-def test_throughput_json_from_the_command_line_has_every_peer_and_ratios() -> None:
+@pytest.mark.skipif(not PEERS_INSTALLED, reason="the peers come with the bench extra")
+def test_throughput_json_from_the_command_line_has_every_peer_ratios_and_the_ceiling() -> None:
     result = _cli().invoke(
         build_cli(),
-        ["bench", "throughput", "--json", "--workers", "1", "--runs", "4", "--peer-runs", "3"],
+        [
+            *("bench", "throughput", "--json", "--workers", "1", "--runs", "4"),
+            *("--peer-runs", "3", "--ceiling-completions", "100"),
+        ],
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    for peer in ("dagq", "celery", "rq"):
+    for peer in ("dagq", "celery", "rq", "dramatiq", "dbos"):
         assert report[peer]["nodes_per_s"] > 0
         assert report[peer]["nodes"] == report[peer]["runs"] * 10
-    assert set(report["ratios"]) == {"dagq_vs_celery", "dagq_vs_rq"}
+        assert report[peer]["cpu_ms_per_node"] >= report[peer]["workers_cpu_ms_per_node"] >= 0
+    assert set(report["ratios"]) == {
+        "dagq_vs_celery",
+        "dagq_vs_rq",
+        "dagq_vs_dramatiq",
+        "dagq_vs_dbos",
+    }
+    assert report["ceiling"]["completions_per_s"] > 0
+    assert report["dagq"]["ceiling_fraction"] > 0
+    assert report["dbos"]["database"] in ("sqlite", "postgres")
     assert report["config"]["workers"] == 1
+    assert "skipped" not in report
+
+
+def test_a_peer_whose_package_is_missing_is_skipped_with_the_install_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(throughput.RUNNERS, "dramatiq", ("no_such_package_dagq", "x:y"))
+    lines: list[str] = []
+    cfg = throughput.ThroughputConfig(
+        workers=1,
+        runs=3,
+        warmup_runs=1,
+        concurrency=4,
+        peers=("dagq", "dramatiq"),
+        ceiling_completions=0,
+        progress=lines.append,
+    )
+    report = throughput.run(cfg)
+    assert "dramatiq" not in report and report["dagq"]["nodes_per_s"] > 0
+    hint = "no_such_package_dagq is not installed: pip install 'dagq[bench]'"
+    assert report["skipped"] == {"dramatiq": hint}
+    assert f"dramatiq: skipped, {hint}" in lines
+    assert "ceiling" not in report and "ceiling_fraction" not in report["dagq"]
 
 
 def test_fsync_measures_each_policy_on_an_embedded_redis_with_its_aof(tmp_path: Path) -> None:
@@ -107,6 +144,8 @@ def test_throughput_sweep_writes_a_plot(tmp_path: Path) -> None:
             "3",
             "--sweep",
             "1",
+            "--ceiling-completions",
+            "0",
             "--plot",
             str(plot),
             "--json",
@@ -206,3 +245,64 @@ def test_throughput_with_a_redis_url_refuses_the_peers() -> None:
         ["bench", "throughput", "--redis-url", "redis://127.0.0.1:9/0", "--peers", "dagq,rq"],
     )
     assert result.exit_code != 0 and "dagq only" in result.output
+
+
+def test_ceiling_json_reports_completions_per_second_per_client_count() -> None:
+    result = _cli().invoke(
+        build_cli(),
+        [
+            "bench",
+            "ceiling",
+            "--json",
+            "--completions",
+            "200",
+            "--clients",
+            "1,2",
+            "--pipeline",
+            "7",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["completions_per_s"] > 0
+    assert [r["clients"] for r in report["by_clients"]] == [1, 2]
+    assert all(r["completions"] == 200 for r in report["by_clients"])
+    assert report["best_clients"] in (1, 2)
+    assert report["machine"]["redis"]
+
+
+def test_ceiling_script_applies_every_completion_in_order() -> None:
+    with bench_redis() as server:
+        report = ceiling.measure(server, ceiling.CeilingConfig(completions=30, clients=(1,)))
+        assert report["by_clients"][0]["completions"] == 30
+        client = redis.Redis.from_url(server.url)
+        try:
+            sha = str(client.script_load(ceiling.COMPLETE_LUA))
+            batches = ceiling.encode_batches(sha, 0, 20, pipeline=5)
+            sock, reader = ceiling.connect(server.port)
+            with sock:
+                replies = [r for b in batches for r in ceiling.exchange(sock, reader, b, 5)]
+            # Each run's version rose one per node: no compare-and-set was lost.
+            assert replies == list(range(1, 11)) * 2
+            assert client.xlen("{s0}:q:normal:noop") == 20
+            assert client.hget("{s0}:run:c0-r1", "v") == b"10"
+        finally:
+            client.close()
+
+
+def test_memory_reports_bytes_per_finished_run_and_the_run_keys() -> None:
+    result = _cli().invoke(
+        build_cli(), ["bench", "memory", "--json", "--kept", "25,30", "--workers", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert [r["finished_runs"] for r in report["by_finished_runs"]] == [25, 30]
+    assert report["bytes_per_finished_run"] > 0
+    assert report["retention_s"] == 86400
+    assert {k.split(":")[-2] for k in report["one_run_keys_bytes"]} == {"run", "ev"}
+
+
+def test_memory_refuses_counts_that_do_not_grow() -> None:
+    result = _cli().invoke(build_cli(), ["bench", "memory", "--kept", "500,100"])
+    assert result.exit_code == 1
+    assert "increasing counts" in result.stderr

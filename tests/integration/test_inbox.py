@@ -141,3 +141,36 @@ def test_the_queues_screen_names_an_inbox_letter() -> None:
     assert handler_cell({"source": "inbox", "messageType": "succeeded"}) == "inbox: succeeded"
     assert handler_cell({"source": "inbox"}) == "inbox: unreadable"
     assert handler_cell({"source": "job", "handler": "echo"}) == "echo"
+
+
+async def test_trimming_the_inbox_drops_only_entries_applied_before_the_oldest_pending(
+    make_stack: StackFactory,
+) -> None:
+    stack = await make_stack()
+    orch = Orchestrator(RunService(stack.redis, stack.keys, stack.settings), claim_idle_s=0)
+    await orch.ensure_groups()
+    inbox = stack.keys.inbox(0)
+    wake = InboxMessage("wake", "run-x", 1).encode()
+    for _ in range(400):
+        await stack.redis.xadd(inbox, {"d": wake})
+    reply: Any = await stack.redis.xreadgroup(ORCH_GROUP, orch.consumer, {inbox: ">"}, count=300)
+    delivered = [entry_id for entry_id, _ in reply[0][1]]
+    # The first 100 and the last 150 delivered are acknowledged; 100..149 stay pending;
+    # 300..399 were never delivered.
+    await stack.redis.xack(inbox, ORCH_GROUP, *delivered[:100], *delivered[150:])
+    assert await orch.trim_inbox(0) == 0, "entries applied less than a minute ago are kept"
+    assert await orch.trim_inbox(0, keep_ms=0) > 0
+    rows: Any = await stack.redis.xrange(inbox)
+    ids = [entry_id for entry_id, _ in rows]
+    assert set(delivered[100:150]) <= set(ids), "a pending entry was trimmed"
+    rows = await stack.redis.xrevrange(inbox, count=100)
+    undelivered = [entry_id for entry_id, _ in rows]
+    assert ids[-100:] == undelivered[::-1] and len(undelivered) == 100
+    assert len(ids) < 400
+    # Everything pending is applied: what was delivered goes too (whole stream nodes).
+    await stack.redis.xack(inbox, ORCH_GROUP, *delivered[100:150])
+    await orch.trim_inbox(0, keep_ms=0)
+    rows = await stack.redis.xrange(inbox)
+    ids = [entry_id for entry_id, _ in rows]
+    assert ids[-100:] == undelivered[::-1], "an entry not yet delivered was trimmed"
+    assert len(ids) <= 200

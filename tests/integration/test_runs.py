@@ -81,6 +81,20 @@ async def test_example_2_without_failure_completes(make_stack: StackFactory) -> 
     ] == ["completed"] * 3
 
 
+async def test_a_finished_run_leaves_no_deadline_timer_behind(make_stack: StackFactory) -> None:
+    stack = await make_stack()
+    stack.registry.update(example_registry())
+    stack.start()
+    spec = await stack.workflow(load_example("order-processing.yaml"))
+    started = await stack.service.start(spec.id)
+    shard = stack.keys.shard_of(started.run_id)
+    members: Any = await stack.redis.zrange(stack.keys.timers(shard), 0, -1)
+    assert any(started.run_id.encode() in m for m in members), "an active run has a deadline"
+    assert (await stack.wait(started.run_id)).status == "completed"
+    members = await stack.redis.zrange(stack.keys.timers(shard), 0, -1)
+    assert not any(started.run_id.encode() in m for m in members)
+
+
 CHAIN = """
 name: chain
 nodes:

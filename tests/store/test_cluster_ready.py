@@ -89,7 +89,12 @@ def test_no_script_bypasses_the_check() -> None:
     offenders = []
     for path in [*ROOT.glob("orchestrator/**/*.py"), *ROOT.glob("serve/**/*.py"),
                  *ROOT.glob("app/**/*.py")]:  # fmt: skip
-        if path.relative_to(ROOT).as_posix() == "orchestrator/scripts.py":
+        # The ceiling bench sends pre-encoded EVALSHA bytes to measure Redis itself (one
+        # hash tag for all its keys): not a dagq script.
+        if path.relative_to(ROOT).as_posix() in (
+            "orchestrator/scripts.py",
+            "orchestrator/bench/ceiling.py",
+        ):
             continue
         text = path.read_text()
         if re.search(r"register_script\(|(redis|pipe|client|tx)\.eval(sha)?\(|\"EVAL", text):

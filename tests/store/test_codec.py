@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from orchestrator.engine.state import NodeState, RunState
 from orchestrator.service.views import iso, node_view, run_view
+from orchestrator.store import codec
 from orchestrator.store.codec import (
     changed_fields,
     decode_node,
@@ -16,7 +18,7 @@ from orchestrator.store.codec import (
     encode_meta,
     encode_node,
 )
-from orchestrator.vocab import NODE_STATUSES, RUN_STATUSES
+from orchestrator.vocab import NODE_STATUSES, RUN_STATUSES, NodeStatus
 from tests.engine.helpers import T0, Run, edge, task
 
 json_scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=8)
@@ -170,3 +172,17 @@ def test_run_view_of_a_failed_run_carries_end_time_and_errors() -> None:
     assert view["errorNode"] == "a"
     assert view["nodes"]["a"]["lastError"] == "Connection timeout"
     assert node_view("a", run.node("a"))["duration"] >= 0
+
+
+def test_equal_stored_nodes_decode_to_one_immutable_object_and_the_memo_is_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    node = NodeState(status=NodeStatus.COMPLETED, attempts=1, token="0.1", output={"ok": True})
+    raw = encode_node(node)
+    first, again = codec.decode_node(raw), codec.decode_node(bytes(raw))
+    assert first == node and again is first
+    monkeypatch.setattr(codec, "_DECODED_MAX", 3)
+    codec._DECODED.clear()
+    for i in range(10):
+        assert codec.decode_node(encode_node(NodeState(attempts=i))).attempts == i
+        assert len(codec._DECODED) <= 3
