@@ -1,0 +1,171 @@
+"""The Designer's core: its layout, its editor and the redraw after every edit.
+
+:class:`DesignerBase` owns an :class:`~app.editor.Editor` and redraws from it after every
+edit: the canvas gets the graph and the validator's marks, the status line the counts, the
+problems panel the messages.  The screen's parts build on it: talking to the API
+(:mod:`app.screens.designer_api`), simulating (:mod:`app.screens.designer_sim`), editing
+edges (:mod:`app.screens.designer_edges`), and the keys and widget messages
+(:mod:`app.screens.designer`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer
+
+from app.canvas.render import DiffKind
+from app.editor import Editor
+from app.screens.heat import HeatScreen
+from app.session import Session
+from app.text import clip, safe
+from app.widgets.canvas_view import CanvasView
+from app.widgets.design_canvas import DesignCanvas
+from app.widgets.inspector import Inspector
+from app.widgets.node_palette import NodePalette
+from app.widgets.status_line import StatusLine
+from app.widgets.validation_panel import ValidationPanel
+from orchestrator.errors import DagqError
+from orchestrator.spec.handlers import handlers_in_data
+from orchestrator.spec.validator import ValidationResult
+
+SHORTCUT_ACTIONS = {
+    "add_node": ("add_node", "Add node"),
+    "delete_node": ("delete_node", "Delete"),
+    "connect_nodes": ("connect", "Connect"),
+    "validate": ("validate", "Validate"),
+    "execute": ("run", "Run"),
+}
+"""Configurable shortcut name -> (screen action, footer label)."""
+TITLE_NAME_WIDTH = 60
+"""Cells of the workflow's name in the title (the inspector shows it whole)."""
+
+
+class DesignerBase(HeatScreen):
+    """Draw and validate one workflow: the layout and the redraw."""
+
+    CSS_PATH = "designer.tcss"
+
+    def __init__(
+        self,
+        session: Session,
+        editor: Editor,
+        *,
+        diff: Mapping[str, DiffKind] | None = None,
+        caption: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.editor = editor
+        self.diff = dict(diff or {})
+        self.caption = caption
+        self.result = ValidationResult()
+        self._error_cursor = -1
+        for name, key in session.settings.workflow.tui.shortcuts.items():
+            if name in SHORTCUT_ACTIONS and key:
+                action, label = SHORTCUT_ACTIONS[name]
+                self._bindings.bind(key, action, label, show=False)
+
+    # -- layout ----------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        """Canvas and status line on the left; properties, palette and problems on the right."""
+        with Horizontal(id="body"):
+            with Vertical(id="main"):
+                yield DesignCanvas(id="canvas")
+                yield StatusLine(id="status")
+            with Vertical(id="side"):
+                yield Inspector(id="inspector")
+                yield NodePalette(id="palette")
+                yield ValidationPanel(id="problems")
+        yield Footer(compact=True)
+
+    @property
+    def canvas(self) -> CanvasView:
+        """The canvas widget."""
+        return self.query_one(CanvasView)
+
+    def heat_workflow(self) -> str | None:
+        """The saved workflow (the heat overlay's stats are its runs')."""
+        return self.editor.workflow_id
+
+    def on_mount(self) -> None:
+        """Titles, the first drawing, and the handler names of live workers."""
+        self.query_one("#main").border_title = safe(
+            self.caption or f"Workflow Designer — {clip(self.editor.name, TITLE_NAME_WIDTH)}"
+        )
+        self.query_one(Inspector).border_title = "Properties"
+        self.query_one(NodePalette).border_title = "Node Palette"
+        self.query_one(ValidationPanel).border_title = "Problems"
+        self.canvas.border_title = "Canvas"
+        self.canvas.set_diff(self.diff)
+        self.refresh_design()
+        self.canvas.focus()
+        self.after_mount()
+
+    def after_mount(self) -> None:
+        """What the screen's parts start once it is drawn (the API part: handler names)."""
+
+    # -- redraw ----------------------------------------------------------------------------
+    def refresh_design(self, *, select: str | None = None) -> None:
+        """Redraw everything from the editor and validate (local validator: instant)."""
+        graph = self.editor.canvas_graph()
+        self.canvas.set_graph(graph)
+        self.result = self.editor.validate(self.session.settings)
+        errors = self.result.errors
+        self.canvas.set_marks(
+            {e.node_id for e in errors if e.node_id}, {e.edge_id for e in errors if e.edge_id}
+        )
+        if select is not None and select in graph.by_id:
+            self.canvas.select(select)
+        self.query_one(StatusLine).show(
+            len(errors), len(graph.nodes), len(graph.edges), self._note()
+        )
+        self.query_one(ValidationPanel).show(
+            errors, self.result.warnings, handlers=handlers_in_data(self.editor.nodes)
+        )
+        self.show_properties()
+
+    def _note(self) -> str:
+        parts = []
+        if self.editor.read_only:
+            parts.append("read-only")
+        elif self.editor.dirty:
+            parts.append("● modified")
+        if self.canvas.pending_source:
+            source = clip(self.canvas.pending_source, 40)
+            parts.append(f"connect {source} → select the target, press c")
+        return "  ".join(parts)
+
+    @work(group="inspector")
+    async def show_properties(self, *, focus: bool = False) -> None:
+        """Show the selected node's fields, or the workflow's (``focus``: then edit them)."""
+        selected = self.canvas.selected
+        node = None
+        outgoing: list[dict[str, Any]] = []
+        if selected is not None and selected in self.editor.node_ids():
+            node, outgoing = self.editor.node(selected), self.editor.outgoing(selected)
+        await self.query_one(Inspector).show_node(
+            node, outgoing, workflow=self.editor.to_data(), read_only=self.editor.read_only
+        )
+        if focus:
+            self.query_one(Inspector).focus_first()
+
+    def _edit(self, change: Any, *args: Any, select: str | None = None, **kwargs: Any) -> Any:
+        """Apply one editor operation; a refused edit is a notification, never a crash."""
+        try:
+            result = change(*args, **kwargs)
+        except DagqError as exc:
+            self.notify(exc.message, severity="warning")
+            return None
+        self.refresh_design(select=select)
+        return result
+
+    def _refuse_edit(self) -> bool:
+        if self.editor.read_only:
+            self.notify("This version is read-only; open the current version to edit it.")
+            return True
+        return False
