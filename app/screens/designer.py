@@ -19,10 +19,13 @@ from textual.binding import Binding, BindingType
 
 from app.screens.designer_api import DesignerApi
 from app.screens.designer_base import SHORTCUT_ACTIONS, TITLE_NAME_WIDTH
+from app.screens.designer_edges import DesignerEdges
+from app.screens.designer_sim import DesignerSim
 from app.screens.dialogs.confirm import ConfirmDialog
 from app.screens.dialogs.path import PathDialog
 from app.screens.dialogs.text_input import InputDialog
 from app.session import describe_error
+from app.simulation import FAILS, OUTPUT
 from app.widgets.canvas_view import CanvasView
 from app.widgets.inspector import Inspector
 from app.widgets.node_palette import NodePalette
@@ -33,7 +36,7 @@ from orchestrator.spec.loader import SpecIssue
 __all__ = ["SHORTCUT_ACTIONS", "TITLE_NAME_WIDTH", "DesignerScreen"]
 
 
-class DesignerScreen(DesignerApi):
+class DesignerScreen(DesignerEdges, DesignerSim, DesignerApi):
     """Draw, validate, save and run one workflow."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -47,6 +50,7 @@ class DesignerScreen(DesignerApi):
         Binding("i", "inspect", "Properties", show=False),
         Binding("g", "goto", "Go to node", show=False),
         Binding("s", "simulate", "Simulate", show=False),
+        Binding("u", "delete_edge", "Delete edge", show=False),
         Binding("x", "export", "Export", show=False),
         Binding("escape", "back", "Back", show=False),
     ]
@@ -85,7 +89,9 @@ class DesignerScreen(DesignerApi):
     @on(Inspector.PropertyChanged)
     def _property(self, event: Inspector.PropertyChanged) -> None:
         if event.edge is not None:
-            self._edit(self.editor.set_edge_property, event.edge, "condition", event.value)
+            self._edit(self.editor.set_edge_property, event.edge, event.key, event.value)
+        elif event.node_id is not None and event.key in (OUTPUT, FAILS):
+            self._edit(self.editor.set_simulated, event.node_id, event.key, event.value)
         elif event.node_id is None:
             self._edit(self.editor.set_workflow_property, event.key, event.value)
         else:
@@ -220,26 +226,6 @@ class DesignerScreen(DesignerApi):
         dialog = ConfirmDialog(question, confirm="Discard", cancel="Keep editing", danger=True)
         self.app.push_screen(dialog, answered)
 
-    def action_simulate(self) -> None:
-        """Replay the design in memory (every task succeeds) and paint the statuses."""
-        from orchestrator.engine.simulate import simulate
-        from orchestrator.spec.graph import compile_graph
-
-        if not self.result.valid:
-            self.notify("Fix the problems first (e shows the next).", severity="warning")
-            return
-        try:
-            spec = self.editor.to_spec()
-            run = simulate(compile_graph(spec))
-        except DagqError as exc:
-            self.notify(describe_error(exc), severity="error")
-            return
-        statuses = {nid: str(node.status) for nid, node in run.state.nodes.items()}
-        self.canvas.set_statuses(statuses)
-        why = f" at {run.state.error_node}: {run.state.error}" if run.state.error else ""
-        note = " (every task returns its input)"
-        self.notify(f"Simulated run: {run.state.status}{why}{note}", title="Simulate")
-
     def action_export(self) -> None:
         """Write the design to a YAML or JSON file."""
         default = f"{self.editor.to_data()['id']}.yaml"
@@ -274,6 +260,7 @@ class DesignerScreen(DesignerApi):
             ("Save", "Create or store a new version (F10)", self.action_save),
             ("Run", "Start a run with parameters (F5)", self.action_run),
             ("Simulate", "Replay the design in memory (s)", self.action_simulate),
+            ("Delete edge…", "Pick one of the selected node's edges (u)", self.action_delete_edge),
             ("Export", "Write YAML or JSON (x)", self.action_export),
             ("Undo", "Undo the last edit (ctrl+z)", self.action_undo),
             ("Redo", "Redo (ctrl+y)", self.action_redo),

@@ -20,8 +20,10 @@ from textual.widgets import Footer
 
 from app.canvas.render import DiffKind
 from app.editor import Editor
+from app.fields import Field
 from app.screens.heat import HeatScreen
 from app.session import Session
+from app.simulation import inspector_values
 from app.text import clip, safe
 from app.widgets.canvas_view import CanvasView
 from app.widgets.design_canvas import DesignCanvas
@@ -64,6 +66,8 @@ class DesignerBase(HeatScreen):
         self.diff = dict(diff or {})
         self.caption = caption
         self.result = ValidationResult()
+        self.simulation_note = ""
+        """How the last simulation ended (status line), until the next edit."""
         self._error_cursor = -1
         for name, key in session.settings.workflow.tui.shortcuts.items():
             if name in SHORTCUT_ACTIONS and key:
@@ -135,6 +139,8 @@ class DesignerBase(HeatScreen):
             parts.append("read-only")
         elif self.editor.dirty:
             parts.append("● modified")
+        if self.simulation_note:
+            parts.append(self.simulation_note)
         if self.canvas.pending_source:
             source = clip(self.canvas.pending_source, 40)
             parts.append(f"connect {source} → select the target, press c")
@@ -146,13 +152,25 @@ class DesignerBase(HeatScreen):
         selected = self.canvas.selected
         node = None
         outgoing: list[dict[str, Any]] = []
+        extra: tuple[Field, ...] = ()
         if selected is not None and selected in self.editor.node_ids():
             node, outgoing = self.editor.node(selected), self.editor.outgoing(selected)
+            extra = self.extra_fields(node)
+            node.update(inspector_values(self.editor.to_data().get("metadata"), selected))
         await self.query_one(Inspector).show_node(
-            node, outgoing, workflow=self.editor.to_data(), read_only=self.editor.read_only
+            node,
+            outgoing,
+            workflow=self.editor.to_data(),
+            read_only=self.editor.read_only,
+            extra=extra,
         )
         if focus:
             self.query_one(Inspector).focus_first()
+
+    def extra_fields(self, node: dict[str, Any]) -> tuple[Field, ...]:
+        """Fields the screen's parts add after the node's own (their values are put in
+        the node's dict under the field's key)."""
+        return ()
 
     def _edit(self, change: Any, *args: Any, select: str | None = None, **kwargs: Any) -> Any:
         """Apply one editor operation; a refused edit is a notification, never a crash."""
@@ -161,6 +179,9 @@ class DesignerBase(HeatScreen):
         except DagqError as exc:
             self.notify(exc.message, severity="warning")
             return None
+        if self.simulation_note:  # the design changed: the painted simulation is stale
+            self.simulation_note = ""
+            self.canvas.set_statuses({})
         self.refresh_design(select=select)
         return result
 
