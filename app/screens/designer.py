@@ -79,9 +79,13 @@ class DesignerScreen(DesignerEdges, DesignerSim, DesignerApi):
 
     @on(NodePalette.TypeChosen)
     def _type_chosen(self, event: NodePalette.TypeChosen) -> None:
+        self.action_add_kind(event.node_type)
+
+    def action_add_kind(self, kind: str) -> None:
+        """Add a node of ``kind`` (its palette key on the canvas) and edit its id."""
         if self._refuse_edit():
             return
-        node_id = self._edit(self.editor.add_node, event.node_type)
+        node_id = self._edit(self.editor.add_node, kind)
         if node_id is not None:
             self.refresh_design(select=node_id)
             self.show_properties(focus=True)

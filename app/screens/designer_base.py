@@ -15,12 +15,15 @@ from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
+from textual.binding import BindingsMap
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer
+from textual.widgets import Footer, Static
 
+from app.app import DagqApp
 from app.canvas.render import DiffKind
 from app.editor import Editor
 from app.fields import Field
+from app.kinds import KINDS
 from app.screens.heat import HeatScreen
 from app.session import Session
 from app.simulation import inspector_values
@@ -28,7 +31,7 @@ from app.text import clip, safe
 from app.widgets.canvas_view import CanvasView
 from app.widgets.design_canvas import DesignCanvas
 from app.widgets.inspector import Inspector
-from app.widgets.node_palette import NodePalette
+from app.widgets.node_palette import NodePalette, palette_keys
 from app.widgets.status_line import StatusLine
 from app.widgets.validation_panel import ValidationPanel
 from orchestrator.errors import DagqError
@@ -68,24 +71,49 @@ class DesignerBase(HeatScreen):
         self.result = ValidationResult()
         self.simulation_note = ""
         """How the last simulation ended (status line), until the next edit."""
+        perm = "workflow:update" if editor.workflow_id else "workflow:create"
+        # Known permissions only: while still connecting nobody is refused yet.
+        self.role_refusal = session.reason(perm) if session.permissions else ""
+        """Why this role may not change the design (empty: it may)."""
+        if self.role_refusal:
+            editor.read_only = True  # the canvas, the inspector and the footer say so
         self._error_cursor = -1
         for name, key in session.settings.workflow.tui.shortcuts.items():
             if name in SHORTCUT_ACTIONS and key:
                 action, label = SHORTCUT_ACTIONS[name]
                 self._bindings.bind(key, action, label, show=False)
+        self.kind_keys = palette_keys(self._taken_keys())
+        """The key that adds each node kind on the canvas (the palette shows it)."""
+        for kind, key in self.kind_keys.items():
+            self._bindings.bind(key, f"add_kind('{kind}')", f"Add {kind}", show=False)
+
+    def _taken_keys(self) -> set[str]:
+        """Keys the screen, its canvas and the app already use."""
+        taken = set(self._bindings.key_to_bindings)
+        for bindings in (DesignCanvas.BINDINGS, CanvasView.BINDINGS, DagqApp.BINDINGS):
+            taken |= set(BindingsMap(bindings).key_to_bindings)
+        return taken
 
     # -- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         """Canvas and status line on the left; properties, palette and problems on the right."""
         with Horizontal(id="body"):
             with Vertical(id="main"):
+                yield Static(self.empty_hint(), id="empty-hint")
                 yield DesignCanvas(id="canvas")
                 yield StatusLine(id="status")
             with Vertical(id="side"):
                 yield Inspector(id="inspector")
-                yield NodePalette(id="palette")
+                yield NodePalette(id="palette", keys=self.kind_keys)
                 yield ValidationPanel(id="problems")
         yield Footer(compact=True)
+
+    def empty_hint(self) -> str:
+        """What an empty canvas says: how to add the first node."""
+        keys = self.kind_keys
+        others = ", ".join(f"{keys[k]} {KINDS[k].label.lower()}" for k in keys if k != "task")
+        first = f"Press {keys['task']} to add a task" if "task" in keys else "Press n to add a node"
+        return f"Empty workflow. {first} ({others}), or n to pick a type in the palette."
 
     @property
     def canvas(self) -> CanvasView:
@@ -98,8 +126,14 @@ class DesignerBase(HeatScreen):
 
     def on_mount(self) -> None:
         """Titles, the first drawing, and the handler names of live workers."""
-        self.query_one("#main").border_title = safe(
-            self.caption or f"Workflow Designer — {clip(self.editor.name, TITLE_NAME_WIDTH)}"
+        title = self.caption or f"Workflow Designer — {clip(self.editor.name, TITLE_NAME_WIDTH)}"
+        main = self.query_one("#main")
+        main.border_title = safe(title)
+        if self.role_refusal:
+            main.border_subtitle = "read-only: your role cannot change workflows"
+            main.add_class("-read-only")
+        self.query_one(Inspector).placeholders["timeout"] = (
+            f"default {self.session.settings.workflow.execution.default_timeout:g}s (e.g. 30s)"
         )
         self.query_one(Inspector).border_title = "Properties"
         self.query_one(NodePalette).border_title = "Node Palette"
@@ -108,7 +142,19 @@ class DesignerBase(HeatScreen):
         self.canvas.set_diff(self.diff)
         self.refresh_design()
         self.canvas.focus()
+        self.call_after_refresh(self._fit_on_open)
         self.after_mount()
+
+    def _fit_on_open(self) -> None:
+        """Show the whole workflow when a compact zoom holds what the full one cannot."""
+        canvas = self.query_one(DesignCanvas)
+        zoom = canvas.fit_zoom()
+        if zoom is not None and zoom != canvas.zoom:
+            canvas.zoom = zoom
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A read-only design does not offer saving in the footer."""
+        return not (action == "save" and self.editor.read_only)
 
     def after_mount(self) -> None:
         """What the screen's parts start once it is drawn (the API part: handler names)."""
@@ -118,6 +164,7 @@ class DesignerBase(HeatScreen):
         """Redraw everything from the editor and validate (local validator: instant)."""
         graph = self.editor.canvas_graph()
         self.canvas.set_graph(graph)
+        self.query_one("#empty-hint").display = not graph.nodes and not self.editor.read_only
         self.result = self.editor.validate(self.session.settings)
         errors = self.result.errors
         self.canvas.set_marks(
@@ -135,7 +182,9 @@ class DesignerBase(HeatScreen):
 
     def _note(self) -> str:
         parts = []
-        if self.editor.read_only:
+        if self.role_refusal:
+            parts.append(f"read-only: {self.role_refusal}")
+        elif self.editor.read_only:
             parts.append("read-only")
         elif self.editor.dirty:
             parts.append("● modified")
@@ -186,6 +235,9 @@ class DesignerBase(HeatScreen):
         return result
 
     def _refuse_edit(self) -> bool:
+        if self.role_refusal:
+            self.notify(f"Read-only: {self.role_refusal}.", severity="warning")
+            return True
         if self.editor.read_only:
             self.notify("This version is read-only; open the current version to edit it.")
             return True
