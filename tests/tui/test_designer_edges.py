@@ -18,7 +18,11 @@ from tests.tui.test_designer import designer_of, goto, status
 from tests.tui.test_workflows_screen import listed
 
 SIZE = (120, 48)
-CHECK_EDGES = ["transform->quality_check", "quality_check->store_primary", "quality_check->store_backup"]
+CHECK_EDGES = [
+    "transform->quality_check",
+    "quality_check->store_primary",
+    "quality_check->store_backup",
+]
 
 
 async def store_example(tui: Tui, name: str = "data-pipeline.yaml") -> None:
@@ -41,8 +45,7 @@ async def edge_fields(pilot: Any, screen: DesignerScreen, node_id: str) -> Inspe
     count = len(screen.editor.outgoing(node_id))
     await wait_for(
         pilot,
-        lambda: inspector.node_id == node_id
-        and len(inspector.query(".delete-edge")) == count,
+        lambda: inspector.node_id == node_id and len(inspector.query(".delete-edge")) == count,
         what=f"{node_id}'s edge fields",
     )
     return inspector
@@ -96,8 +99,14 @@ async def test_delete_edge_from_the_command_palette(tui: Tui) -> None:
         await pilot.press("ctrl+p")
         await type_text(pilot, "Delete edge")
         await pilot.pause(0.3)  # the palette searches in a worker; Enter takes the top hit
-        await wait_for(pilot, lambda: "Delete edge" in str(app.screen.query("CommandList")
-                       .first().get_option_at_index(0).prompt), what="the command")
+        await wait_for(
+            pilot,
+            lambda: (
+                "Delete edge"
+                in str(app.screen.query("CommandList").first().get_option_at_index(0).prompt)
+            ),
+            what="the command",
+        )
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ChoiceDialog), what="the edge list")
         await pilot.press("down", "enter")  # its second edge: store_primary -> notify
