@@ -51,6 +51,13 @@ async def edge_fields(pilot: Any, screen: DesignerScreen, node_id: str) -> Inspe
     return inspector
 
 
+def top_command(app: Any) -> str:
+    """The command palette's first hit ("" while it has none)."""
+    lists = app.screen.query("CommandList").results(OptionList)
+    found = next(iter(lists), None)
+    return str(found.get_option_at_index(0).prompt) if found and found.option_count else ""
+
+
 def field_of(inspector: Inspector, edge: str, key: str) -> Any:
     """The widget editing ``key`` of the outgoing edge ``edge``."""
     for widget, field in inspector._fields.items():
@@ -98,15 +105,8 @@ async def test_delete_edge_from_the_command_palette(tui: Tui) -> None:
         await goto(pilot, screen, "store_primary")
         await pilot.press("ctrl+p")
         await type_text(pilot, "Delete edge")
-        await pilot.pause(0.3)  # the palette searches in a worker; Enter takes the top hit
-        await wait_for(
-            pilot,
-            lambda: (
-                "Delete edge"
-                in str(app.screen.query("CommandList").first().get_option_at_index(0).prompt)
-            ),
-            what="the command",
-        )
+        # the palette searches in a worker: Enter once its top hit is the command
+        await wait_for(pilot, lambda: "Delete edge" in top_command(app), what="the command")
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ChoiceDialog), what="the edge list")
         await pilot.press("down", "enter")  # its second edge: store_primary -> notify
