@@ -133,10 +133,15 @@ def verdict(run: Simulation) -> Verdict:
             statuses,
         )
     reason = _reason(state.error_node, state.error)
-    parts = [f"The run would fail at {state.error_node or 'a node'}: {reason}."]
+    failed_node = state.nodes.get(state.error_node or "")
+    attempts = failed_node.attempts if failed_node is not None else 0
+    tries = f" ({attempts} attempts)" if attempts > 1 else ""
+    parts = [f"The run would fail at {state.error_node or 'a node'}: {reason}{tries}."]
     undone = having(NodeStatus.COMPENSATED)
     if undone:
         parts.append(f"The saga undoes {', '.join(undone)}.")
+    if state.status == RunStatus.COMPENSATED:
+        parts.append("Every compensation succeeded.")
     if "condition" in reason:
         parts.append("Give the node before it a simulated output with that value (i).")
     compensated = state.status == RunStatus.COMPENSATED

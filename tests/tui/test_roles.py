@@ -83,9 +83,7 @@ async def test_a_403_from_the_api_is_a_message(tui: Tui) -> None:
         first = designer.editor.node_ids()[0]
         designer.editor.set_property(first, "name", "Renamed")  # a change, so F10 saves
         await pilot.press("f10")
-        await wait_for(
-            pilot, lambda: any(n.startswith("Not saved:") for n in notifications(app))
-        )
+        await wait_for(pilot, lambda: any(n.startswith("Not saved:") for n in notifications(app)))
         assert "workflow:update" in notifications(app)[-1]
         assert pilot.app.screen is designer
         assert app.session.connected

@@ -56,8 +56,11 @@ async def _monitor_ready(pilot: Pilot[Any]) -> None:
     # landed, and no list or run fetch is in flight to redraw during the capture.
     await wait_for(
         pilot,
-        lambda: not any(
-            w.group in ("follow", "list", "run") and not w.is_finished for w in pilot.app.workers
+        lambda: (
+            not any(
+                w.group in ("follow", "list", "run") and not w.is_finished
+                for w in pilot.app.workers
+            )
         ),
         what="the follower and the fetches to finish",
     )
@@ -67,8 +70,8 @@ async def _monitor_ready(pilot: Pilot[Any]) -> None:
     screen.load_runs()
     await wait_for(
         pilot,
-        lambda: not any(
-            w.group in ("list", "run") and not w.is_finished for w in pilot.app.workers
+        lambda: (
+            not any(w.group in ("list", "run") and not w.is_finished for w in pilot.app.workers)
         ),
         what="the list refresh to land",
     )
