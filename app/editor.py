@@ -26,6 +26,7 @@ from typing import Any
 
 from app.canvas.model import CanvasEdge, CanvasGraph, CanvasNode, as_canvas_graph, graph_from_spec
 from app.kinds import KINDS
+from app.simulation import renamed, with_setting
 from orchestrator.errors import BadRequest, Conflict, NotFound
 from orchestrator.settings import Settings
 from orchestrator.spec.diff import edge_key
@@ -182,7 +183,7 @@ class Editor:
                 source=str(e["source"]),
                 target=str(e["target"]),
                 id=edge_key(e),
-                label=_edge_label(e),
+                label=edge_label(e),
             )
             for e in self._data["edges"]
             if e.get("source") in seen and e.get("target") in seen
@@ -298,6 +299,7 @@ class Editor:
             for link in ("compensation", "compensates"):
                 if node.get(link) == node_id:
                     del node[link]
+        _rename_simulated(data, node_id, None)
 
     def move_node(self, node_id: str, x: int, y: int) -> None:
         """Save where the node is drawn (zoom-1 cells)."""
@@ -354,6 +356,20 @@ class Editor:
                     edge[end] = new_id
             if derived:
                 edge.pop("id", None)
+        _rename_simulated(data, node_id, new_id)
+
+    def set_simulated(self, node_id: str, key: str, value: Any) -> None:
+        """Set what the node does when the design is simulated (``app.simulation``: its
+        output, or that it fails); kept in the workflow's metadata."""
+        self._node(node_id)
+        metadata = with_setting(self._data.get("metadata"), node_id, key, value)
+        if metadata == (self._data.get("metadata") or {}):
+            return
+        data = self._begin()
+        if metadata:
+            data["metadata"] = metadata
+        else:
+            data.pop("metadata", None)
 
     # -- edges ---------------------------------------------------------------------------
     def connect(self, source: str, target: str, *, condition: Any = None) -> str:
@@ -428,6 +444,12 @@ class Editor:
         raise NotFound(f"no edge '{key}' in this workflow")
 
 
+def _rename_simulated(data: dict[str, Any], old: str, new: str | None) -> None:
+    """Carry a node's simulated behaviour over a rename (``new``) or a delete (None)."""
+    if "metadata" in data:
+        data["metadata"] = renamed(data["metadata"], old, new)
+
+
 def _check_id(node_id: str) -> None:
     if not node_id or len(node_id) > 128 or not _ID.match(node_id):
         raise BadRequest(
@@ -439,7 +461,8 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
 
 
-def _edge_label(edge: Mapping[str, Any]) -> str | None:
+def edge_label(edge: Mapping[str, Any]) -> str | None:
+    """What the canvas writes on an edge: its label, its condition, or ``default``."""
     if isinstance(edge.get("label"), str) and edge["label"]:
         return str(edge["label"])
     cond = edge.get("condition")

@@ -79,10 +79,6 @@ def integer(low: int, high: int) -> Check:
     return check
 
 
-def choice(*values: str) -> Check:
-    return lambda text: None if text in values else f"one of {', '.join(values)}"
-
-
 @dataclass(frozen=True, slots=True)
 class Field:
     """One editable property: its key, label, check and how the typed text converts."""
@@ -91,8 +87,11 @@ class Field:
     label: str
     check: Check | None = None
     kind: str = "text"
-    """``text``, ``int``, ``edge`` (true/false/expression), ``tags`` (comma list)."""
+    """``text``, ``int``, ``edge`` (true/false/expression), ``tags`` (comma list),
+    ``bool`` (a choice of ``no``/``yes``)."""
     placeholder: str = ""
+    choices: tuple[str, ...] = ()
+    """When set, the value is picked from these (a drop-down), never typed."""
 
 
 ID = Field("id", "Id", pattern(ID_PATTERN, "letters, digits, _ and - only"))
@@ -100,8 +99,23 @@ NAME = Field("name", "Name", placeholder="(shown on the canvas)")
 HANDLER = Field("handler", "Handler", pattern(HANDLER_PATTERN, "a handler name"), "handler")
 RUNNABLE = (
     HANDLER,
-    Field("timeout", "Timeout", check_timeout, placeholder="e.g. 30s (default)"),
+    Field("timeout", "Timeout", check_timeout, placeholder="default 300s (e.g. 30s)"),
     Field("retries", "Retries", integer(0, 100), "int", "default"),
     Field("priority", "Priority", integer(0, 10), "int", "the run's"),
 )
 """The fields every runnable kind (task, compensation) has."""
+
+CONDITION_SYNTAX = "e.g. output.quality > 0.95"
+"""What a condition field shows while empty: the language, by example."""
+EDGE_FIELDS = (
+    Field(
+        "condition",
+        "when",
+        check_edge_condition,
+        "edge",
+        "true, false or e.g. output.x > 1",
+    ),
+    Field("label", "label", placeholder="shown on the arrow"),
+    Field("default", "default edge", kind="bool", choices=("no", "yes")),
+)
+"""What the inspector edits on each outgoing edge."""

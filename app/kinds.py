@@ -14,6 +14,9 @@ from types import MappingProxyType
 from typing import Any
 
 from app.fields import (
+    CONDITION_SYNTAX as SYNTAX,
+)
+from app.fields import (
     ID,
     NAME,
     RUNNABLE,
@@ -21,7 +24,6 @@ from app.fields import (
     check_cron,
     check_duration,
     check_expression_text,
-    choice,
     integer,
 )
 
@@ -67,7 +69,11 @@ KINDS: Mapping[str, KindView] = MappingProxyType(
             border="rect",
             letter="d",
             label="Decision",
-            fields=(ID, NAME, Field("condition", "Condition", check_expression_text)),
+            fields=(
+                ID,
+                NAME,
+                Field("condition", "Condition", check_expression_text, placeholder=SYNTAX),
+            ),
         ),
         "exclusive": KindView(
             glyph="⊗",
@@ -86,7 +92,7 @@ KINDS: Mapping[str, KindView] = MappingProxyType(
             fields=(
                 ID,
                 NAME,
-                Field("join", "Join", choice("all", "any", "n_of_m"), placeholder="all"),
+                Field("join", "Join", placeholder="all", choices=("all", "any", "n_of_m")),
                 Field("join_count", "Join count", integer(1, 10_000), "int"),
             ),
             defaults=MappingProxyType({"join": "all"}),

@@ -1,11 +1,13 @@
 """The property inspector: the selected node's fields (per type, from :mod:`app.kinds`),
-checked as you type.
+checked as you type, then each outgoing edge's condition, label and default.
 
-Each field is an :class:`~textual.widgets.Input`; what is typed is checked at once
-(durations, cron, expressions, ids, numbers) and the problem shown under the field.
+A typed field is an :class:`~textual.widgets.Input`; what is typed is checked at once
+(durations, cron, expressions, ids, numbers, JSON) and the problem shown under the field.
+A field with choices (a parallel's join, an edge's default) is a drop-down.
 Enter (or leaving a changed field) posts :class:`Inspector.PropertyChanged` with the
-converted value, and moves to the next field; Escape, or Enter on the last field, posts
-:class:`Inspector.Closed`.
+converted value, and moves to the next field; Escape puts the focused field back as it
+was and posts :class:`Inspector.Closed`, as Enter on the last field does.  Each edge has
+a button that posts :class:`Inspector.EdgeDeleted`.
 The screen decides what to do with them.  With no node selected it shows the
 workflow's own fields (name, description, tags).
 """
@@ -13,6 +15,7 @@ workflow's own fields (name, description, tags).
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -22,9 +25,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.suggester import SuggestFromList
-from textual.widgets import Input, Label, Static
+from textual.widget import Widget
+from textual.widgets import Button, Input, Label, Select, Static
 
-from app.fields import Field, check_edge_condition
+from app.fields import EDGE_FIELDS, Field
 from app.kinds import kind_view
 from app.text import clip, safe, visible
 from orchestrator.spec.diff import edge_key
@@ -49,6 +53,8 @@ def shown(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, dict):
+        return visible(json.dumps(value))
     if isinstance(value, list):
         return ", ".join(visible(v) for v in value)
     return visible(value)
@@ -63,9 +69,24 @@ def convert(field: Field, text: str) -> Any:
         return int(text)
     if field.kind == "edge":
         return {"true": True, "false": False}.get(text.lower(), text)
+    if field.kind == "bool":
+        return text == "yes" or None
     if field.kind == "tags":
         return [t.strip() for t in text.split(",") if t.strip()]
     return text
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One field the inspector shows: what it edits, its value, the edge it belongs to."""
+
+    field: Field
+    value: str
+    edge: str | None = None
+    """The key of the outgoing edge this field edits (None: the node's or workflow's)."""
+
+
+Editable = Input | Select[str]
 
 
 class Inspector(VerticalScroll):
@@ -78,6 +99,8 @@ class Inspector(VerticalScroll):
     Inspector Input:focus { background: $accent 30%; border: none; }
     Inspector Input.-invalid { background: $error 30%; }
     Inspector .problem { color: $error; height: auto; }
+    Inspector .edge { text-style: bold; margin-top: 1; }
+    Inspector Button.delete-edge { min-width: 0; height: 1; border: none; margin: 0; }
     Inspector #heading { text-style: bold; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -92,7 +115,13 @@ class Inspector(VerticalScroll):
         key: str
         value: Any
         edge: str | None = None
-        """Set when the property is the condition of this outgoing edge (its key)."""
+        """Set when the property is one of this outgoing edge's (its key)."""
+
+    @dataclass
+    class EdgeDeleted(Message):
+        """The delete button of the outgoing edge with this key was pressed."""
+
+        edge: str
 
     @dataclass
     class Closed(Message):
@@ -101,16 +130,19 @@ class Inspector(VerticalScroll):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._node_id: str | None = None
-        self._fields: dict[Input, Field] = {}
-        self._problems: dict[Input, Static] = {}
-        self._committed: dict[Input, str] = {}
-        self._edges: dict[Input, str] = {}
+        self._fields: dict[Editable, Field] = {}
+        self._problems: dict[Editable, Static] = {}
+        self._committed: dict[Editable, str] = {}
+        self._edges: dict[Editable, str] = {}
+        self._buttons: dict[Button, str] = {}
         self._handlers: list[str] = []
         self._signature: tuple[Any, ...] | None = None
         # One redraw at a time, in order: a redraw interrupted half-way would leave
         # fields without their labels.
         self._lock = asyncio.Lock()
         self.read_only = False
+        self.placeholders: dict[str, str] = {}
+        """Placeholders that depend on the deployment (the real default timeout)."""
 
     @property
     def node_id(self) -> str | None:
@@ -122,7 +154,7 @@ class Inspector(VerticalScroll):
         # Workers report these names: suggestions are drawn as typed text, so visible forms.
         self._handlers = sorted({visible(name) for name in names})
         for inp, field in self._fields.items():
-            if field.kind == "handler":
+            if field.kind == "handler" and isinstance(inp, Input):
                 inp.suggester = SuggestFromList(self._handlers, case_sensitive=True)
 
     async def show_node(
@@ -132,14 +164,16 @@ class Inspector(VerticalScroll):
         *,
         workflow: dict[str, Any] | None = None,
         read_only: bool = False,
+        extra: Sequence[Field] = (),
     ) -> None:
-        """Show ``node``'s fields and its outgoing edges' conditions; None shows ``workflow``.
+        """Show ``node``'s fields (then ``extra``, whose values ``node`` carries too) and
+        its outgoing edges'; None shows ``workflow``.
 
         When the same fields are already shown (the same node after an edit, even a
         rename) only the values are refreshed, so the focused field keeps the focus.
         """
         async with self._lock:
-            await self._show(node, outgoing, workflow or {}, read_only)
+            await self._show(node, outgoing, workflow or {}, read_only, extra)
 
     async def _show(
         self,
@@ -147,10 +181,14 @@ class Inspector(VerticalScroll):
         outgoing: Sequence[dict[str, Any]],
         workflow: dict[str, Any],
         read_only: bool,
+        extra: Sequence[Field],
     ) -> None:
         kind = str(node.get("type")) if node else None
-        fields: Sequence[Field] = WORKFLOW_FIELDS if node is None else kind_view(kind).fields
+        fields = [*(WORKFLOW_FIELDS if node is None else kind_view(kind).fields), *extra]
         source = node if node is not None else workflow
+        rows = [Row(f, _text(f, source.get(f.key))) for f in fields]
+        for edge in outgoing:
+            rows += [Row(f, _text(f, edge.get(f.key)), edge_key(edge)) for f in EDGE_FIELDS]
         targets = tuple(str(e.get("target")) for e in outgoing)
         signature = (kind, tuple(f.key for f in fields), targets, read_only)
         heading = safe(
@@ -158,63 +196,82 @@ class Inspector(VerticalScroll):
         )
         self._node_id = str(node["id"]) if node else None
         if signature == self._signature:
-            self.query_one("#heading", Static).update(heading)
-            values = [shown(source.get(f.key)) for f in fields]
-            values += [shown(e.get("condition")) for e in outgoing]
-            edge_keys = iter(edge_key(e) for e in outgoing)
-            for inp, value in zip(list(self._fields), values, strict=True):
-                if inp in self._edges:
-                    self._edges[inp] = next(edge_keys)
-                if not inp.has_focus:
-                    inp.value = value
-                self._committed[inp] = value if not inp.has_focus else self._committed[inp]
+            self._refresh_values(heading, rows)
             return
         self._signature = None
         self.read_only = read_only
         await self.remove_children()
-        self._fields.clear()
-        self._problems.clear()
-        self._committed.clear()
-        self._edges.clear()
-        widgets: list[Label | Input | Static] = [Static(heading, id="heading")]
-        for field in fields:
-            widgets += self._field(field, shown(source.get(field.key)))
-        for edge in outgoing:
-            target = clip(edge["target"], EDGE_TARGET_WIDTH)
-            field = Field("condition", f"→ {target} when", check_edge_condition, "edge")
-            inp_widgets = self._field(field, shown(edge.get("condition")))
-            self._edges[next(w for w in inp_widgets if isinstance(w, Input))] = edge_key(edge)
-            widgets += inp_widgets
+        for table in (self._fields, self._problems, self._committed, self._edges, self._buttons):
+            table.clear()
+        widgets: list[Widget] = [Static(heading, id="heading")]
+        edge_of = {edge_key(e): str(e.get("target")) for e in outgoing}
+        for row in rows:
+            if row.edge is not None and row.field is EDGE_FIELDS[0]:
+                widgets += self._edge_heading(row.edge, edge_of[row.edge])
+            widgets += self._field(row)
         await self.mount_all(widgets)
         self._signature = signature
 
-    def _field(self, field: Field, value: str) -> list[Label | Input | Static]:
-        inp = Input(
-            value=value,
-            placeholder=field.placeholder,
-            disabled=self.read_only,
-            select_on_focus=True,
-        )
-        if field.kind == "handler" and self._handlers:
-            inp.suggester = SuggestFromList(self._handlers, case_sensitive=True)
+    def _refresh_values(self, heading: Any, rows: Sequence[Row]) -> None:
+        self.query_one("#heading", Static).update(heading)
+        edges = list(dict.fromkeys(row.edge for row in rows if row.edge is not None))
+        for button, key in zip(list(self._buttons), edges, strict=True):
+            self._buttons[button] = key  # a renamed source changes its edges' keys
+        for widget, row in zip(list(self._fields), rows, strict=True):
+            if row.edge is not None:
+                self._edges[widget] = row.edge
+            if not widget.has_focus:
+                _set_value(widget, row)
+                self._committed[widget] = row.value
+
+    def _edge_heading(self, key: str, target: str) -> list[Widget]:
+        label = safe(f"→ {clip(target, EDGE_TARGET_WIDTH)}")
+        button = Button("✕ delete edge", classes="delete-edge", disabled=self.read_only)
+        button.tooltip = "Remove this edge (u on the canvas, or Delete edge… in ctrl+p)"
+        self._buttons[button] = key
+        return [Static(label, classes="edge"), button]
+
+    def _field(self, row: Row) -> list[Widget]:
+        field = row.field
+        widget: Editable
+        if field.choices:
+            widget = Select(
+                [(c, c) for c in field.choices],
+                value=row.value if row.value in field.choices else Select.NULL,
+                prompt=field.placeholder or field.choices[0],
+                allow_blank=field.kind != "bool",
+                compact=True,
+                disabled=self.read_only,
+            )
+        else:
+            widget = Input(
+                value=row.value,
+                placeholder=self.placeholders.get(field.key, field.placeholder),
+                disabled=self.read_only,
+                select_on_focus=True,
+            )
+            if field.kind == "handler" and self._handlers:
+                widget.suggester = SuggestFromList(self._handlers, case_sensitive=True)
+        if row.edge is not None:
+            self._edges[widget] = row.edge
         problem = Static("", classes="problem")
         problem.display = False
-        self._fields[inp] = field
-        self._problems[inp] = problem
-        self._committed[inp] = value
-        return [Label(safe(field.label)), inp, problem]
+        self._fields[widget] = field
+        self._problems[widget] = problem
+        self._committed[widget] = row.value
+        return [Label(safe(field.label)), widget, problem]
 
     def focus_first(self) -> None:
         """Focus the first field (after adding a node: type its id straight away)."""
-        for inp in self._fields:
-            inp.focus()
+        for widget in self._fields:
+            widget.focus()
             return
 
-    def problem_of(self, inp: Input) -> str | None:
-        """What is wrong with the text in ``inp`` now, if anything."""
-        field = self._fields.get(inp)
-        text = inp.value.strip()
-        if field is None or field.check is None or not text:
+    def problem_of(self, widget: Editable) -> str | None:
+        """What is wrong with the text in ``widget`` now, if anything."""
+        field = self._fields.get(widget)
+        text = _value_of(widget).strip()
+        if field is None or field.check is None or not text or field.choices:
             return None
         return field.check(text)
 
@@ -227,6 +284,20 @@ class Inspector(VerticalScroll):
         if label is not None:
             label.update(safe(problem, multiline=True))
             label.display = problem is not None
+
+    @on(Select.Changed)
+    def _chosen(self, event: Select.Changed) -> None:
+        event.stop()
+        select: Any = event.select
+        if select in self._fields:
+            self._commit(select)
+
+    @on(Button.Pressed, ".delete-edge")
+    def _delete_edge(self, event: Button.Pressed) -> None:
+        event.stop()
+        key = self._buttons.get(event.button)
+        if key is not None and not self.read_only:
+            self.post_message(self.EdgeDeleted(key))
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
@@ -245,21 +316,44 @@ class Inspector(VerticalScroll):
         if isinstance(event.widget, Input):
             self._commit(event.widget)
 
-    def _commit(self, inp: Input) -> None:
-        field = self._fields.get(inp)
-        if field is None or inp.value == self._committed.get(inp) or self.read_only:
+    def _commit(self, widget: Editable) -> None:
+        field = self._fields.get(widget)
+        value = _value_of(widget)
+        if field is None or value == self._committed.get(widget) or self.read_only:
             return
-        if self.problem_of(inp) is not None:
+        if self.problem_of(widget) is not None:
             return  # the problem is shown under the field; nothing is stored
-        self._committed[inp] = inp.value
-        value = convert(field, inp.value)
+        self._committed[widget] = value
         self.post_message(
-            self.PropertyChanged(self._node_id, field.key, value, self._edges.get(inp))
+            self.PropertyChanged(
+                self._node_id, field.key, convert(field, value), self._edges.get(widget)
+            )
         )
 
     def action_close(self) -> None:
-        """Escape: commit the focused field and hand focus back."""
+        """Escape: put the focused field back as it was (the edit is cancelled), then
+        hand focus back."""
         focused = self.screen.focused
-        if isinstance(focused, Input):
-            self._commit(focused)
+        if isinstance(focused, Input) and focused in self._committed:
+            focused.value = self._committed[focused]
         self.post_message(self.Closed())
+
+
+def _value_of(widget: Editable) -> str:
+    if isinstance(widget, Input):
+        return widget.value
+    return "" if widget.value is Select.NULL else str(widget.value)
+
+
+def _text(field: Field, value: Any) -> str:
+    """What the field of ``value`` shows (a yes/no choice for a flag)."""
+    if field.kind == "bool":
+        return "yes" if value else "no"
+    return shown(value)
+
+
+def _set_value(widget: Editable, row: Row) -> None:
+    if isinstance(widget, Input) or row.value in row.field.choices:
+        widget.value = row.value
+    else:
+        widget.clear()

@@ -37,6 +37,12 @@ def _shown(value: Any) -> str:
     return text if len(text) <= _SHOWN_CHARS else f"{text[:_SHOWN_CHARS]}... ({len(text)} chars)"
 
 
+def parameter_problem(name: str, decl: Parameter, value: Any) -> str | None:
+    """Why ``value`` does not fit the declaration of parameter ``name`` (type, enum, range,
+    pattern), or None; what a run's start checks, for a form to check as it is filled."""
+    return _problem(name, decl, value)
+
+
 def _problem(name: str, decl: Parameter, value: Any) -> str | None:
     expected = _JSON_TYPES[decl.type]
     value = _any(value)

@@ -229,6 +229,21 @@ def _numbers_only(symbol: str, fn: Callable[[Any, Any], Any]) -> Callable[[Any, 
     return apply
 
 
+def _ordered(symbol: str, fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    # Python's "'>' not supported between instances of 'NoneType' and 'float'" means
+    # nothing to the author of a condition: name the JSON types, and what null usually is.
+    def apply(a: Any, b: Any) -> Any:
+        try:
+            return fn(a, b)
+        except TypeError:
+            missing = " (a key that is not there reads as null)" if None in (a, b) else ""
+            raise ExpressionError(
+                f"'{symbol}' cannot compare {_json_type(a)} with {_json_type(b)}{missing}"
+            ) from None
+
+    return apply
+
+
 def _power(a: Any, b: Any) -> Any:
     big = isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1
     if big and a.bit_length() * b > MAX_INT_BITS:
@@ -263,6 +278,10 @@ _OPERATORS: dict[type[ast.AST], Callable[..., Any]] = {
     ast.FloorDiv: _numbers_only("//", op.floordiv),
     ast.Mod: _numbers_only("%", op.mod),
     ast.Pow: _numbers_only("**", _power),
+    ast.Gt: _ordered(">", op.gt),
+    ast.GtE: _ordered(">=", op.ge),
+    ast.Lt: _ordered("<", op.lt),
+    ast.LtE: _ordered("<=", op.le),
 }
 
 

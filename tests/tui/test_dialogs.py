@@ -70,17 +70,18 @@ class DialogHost(App[None]):
 
 async def test_run_dialog_refuses_then_answers() -> None:
     app = DialogHost()
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 40)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, RunParametersDialog))
         await pilot.press("ctrl+r")
         problem = str(app.screen.query_one("#problem", Static).render())
         assert problem.startswith("records: required")
         await type_text(pilot, "12")
-        await pilot.press("enter", "enter", "enter")  # to 'mode'
-        await type_text(pilot, "fast")
+        await pilot.press("enter")  # to 'ratio', then 'dry' (a drop-down), then 'mode'
+        await pilot.press("enter")
+        await pilot.press("tab", "enter", "down", "down", "enter")  # mode: blank, fast, safe
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: app.answered, what="the answer")
-    assert app.answer == {"records": 12, "mode": "fast"}
+    assert app.answer == {"records": 12, "mode": "safe"}
 
 
 class BareHost(App[None]):
@@ -98,12 +99,16 @@ class BareHost(App[None]):
         self.push_screen(RunParametersDialog("Pipeline", {}), done)
 
 
-@pytest.mark.parametrize(("keys", "answer"), [(["enter"], {}), (["tab", "enter"], None)])
+@pytest.mark.parametrize(
+    ("keys", "answer"),
+    [(["ctrl+r"], {}), (["tab", "enter"], None), (["tab", "tab", "enter"], {})],
+)
 async def test_run_dialog_keys_reach_its_buttons(keys: list[str], answer: Any) -> None:
-    # Tab from Run goes to Cancel, never to the dialog's scroll panel (where Enter did nothing).
+    # No parameters declared: the JSON editor first; Tab goes on to Cancel, then Run,
+    # never to the dialog's scroll panel (where Enter did nothing).
     app = BareHost()
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: getattr(app.focused, "id", None) == "run", what="Run focused")
+        await wait_for(pilot, lambda: getattr(app.focused, "id", None) == "json", what="editor")
         await pilot.press(*keys)
         await wait_for(pilot, lambda: app.answered, what="the answer")
     assert app.answer == answer
