@@ -244,7 +244,9 @@ def _diamond(positions: dict[str, tuple[int, int]] | None = None) -> WorkflowSpe
     """receive -> check -> (true) big / (false) small -> join -> finish."""
     ids = ("receive", "check", "big", "small", "join", "finish")
     kinds = {"check": {"type": "decision", "condition": "output.big"}, "join": {"type": "parallel"}}
-    nodes = [{"id": n, **kinds.get(n, {"type": "task", "handler": "h"})} for n in ids]
+    nodes: list[dict[str, object]] = [
+        {"id": n, **kinds.get(n, {"type": "task", "handler": "h"})} for n in ids
+    ]
     for node in nodes:
         if positions and node["id"] in positions:
             x, y = positions[str(node["id"])]
