@@ -38,9 +38,10 @@ HOMONYMS: dict[str, frozenset[str]] = {
     # Inbox message types (started / succeeded / failed / timer ...), not node statuses.
     "orchestrator/protocol.py": frozenset({"failed"}),
     "orchestrator/worker/worker.py": frozenset({"failed"}),
-    "orchestrator/service/orchestrator.py": frozenset({"failed"}),
+    "orchestrator/service/orchestrator.py": frozenset({"failed", "pending"}),
     "orchestrator/store/queue_admin.py": frozenset({"failed", "pending", "waiting"}),
-    # A stream's pending (delivered, unacknowledged) and waiting (undelivered) entries.
+    # A stream's pending (delivered, unacknowledged) and waiting (undelivered) entries
+    # (XPENDING's summary in the orchestrator's inbox trim).
     "orchestrator/api/metrics.py": frozenset({"pending"}),
     "orchestrator/cli/remote/queues.py": frozenset({"pending", "waiting"}),
     "app/widgets/queue_table.py": frozenset({"pending", "waiting"}),
@@ -50,10 +51,11 @@ HOMONYMS: dict[str, frozenset[str]] = {
     "orchestrator/api/middleware.py": frozenset({"allowed"}),
     "app/session.py": frozenset({"denied"}),
     # Whether a Redis server is running, or a cluster node is marked failed (its JSON
-    # field); a benchmark's count of failed runs.
+    # field); a benchmark's count of failed runs, and the peers it skipped (not installed).
     "orchestrator/cli/redis_cmd.py": frozenset({"running"}),
     "orchestrator/cli/redis_status.py": frozenset({"failed"}),
-    "orchestrator/cli/bench_cmd.py": frozenset({"failed"}),
+    "orchestrator/cli/bench_cmd.py": frozenset({"failed", "skipped"}),
+    "orchestrator/bench/throughput.py": frozenset({"skipped"}),
     "orchestrator/bench/scale.py": frozenset({"failed"}),
     # The Gantt answer's ``skipped`` field: the list of skipped nodes (drawn apart).
     "orchestrator/engine/timeline.py": frozenset({"skipped"}),
