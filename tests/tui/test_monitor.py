@@ -8,6 +8,7 @@ from textual.widgets import Button, Select
 
 from app.canvas.layout import compute_layout
 from app.live import LiveState
+from app.messages import OpenRun
 from app.screens.monitor import MonitorScreen
 from orchestrator.spec.model import WorkflowSpec
 from tests.tui import ops_fixtures
@@ -369,3 +370,38 @@ async def test_a_diamond_is_drawn_as_the_designer_lays_it_out_at_80x24(
             "receive": "completed", "check": "completed", "big": "completed",
             "small": "skipped", "join": "completed", "finish": "completed",
         }  # fmt: skip
+
+
+async def test_focus_summary_first_node_and_a_run_just_started(
+    ops: OpsStack, ops_worker: Any
+) -> None:
+    done = await ops.start_run(PIPELINE, {"quality": 0.5})
+    await ops.wait_run(done)
+    async with ops.app("operator").run_test(size=SIZE) as pilot:
+        screen = await _monitor(pilot)
+        runs = screen.runs_list
+        # Keys go to the runs list first: up/down walk the runs at once.
+        await wait_for(pilot, lambda: pilot.app.focused is runs.table, what="focus on the runs")
+        await wait_for(pilot, lambda: screen.run_id == done, what="the newest run opened")
+        await wait_for(pilot, lambda: screen.canvas.selected is not None, what="a node")
+        assert screen.canvas.selected == "fetch_data"  # nothing failed or busy: the first node
+        await wait_for(
+            pilot,
+            lambda: str(screen.query_one("#run-pane").border_subtitle)
+            == "6 completed, 1 skipped",
+            what="the run's summary line",
+        )  # fmt: skip
+        # A run started elsewhere in the app (the designer's run dialog posts OpenRun)
+        # is the one shown, and the list's cursor moves to it once it lists it.
+        started = await ops.start_run(STUCK)
+        pilot.app.post_message(OpenRun(started, STUCK))
+        await wait_for(
+            pilot,
+            lambda: screen.run_id == started and runs.highlighted == started,
+            what="the run just started, selected",
+        )  # fmt: skip
+        await wait_for(
+            pilot,
+            lambda: str(screen.query_one("#run-pane").border_subtitle) == "1 queued",
+            what="its summary",
+        )  # fmt: skip
