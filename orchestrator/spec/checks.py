@@ -1,106 +1,31 @@
-"""The graph checks of the validator, over small neutral records of nodes and edges.
+"""The graph checks of the validator, over small neutral records of nodes and edges
+(:mod:`orchestrator.spec.check_base`).
 
-The records (:class:`NodeRecord`, :class:`EdgeRecord`) are built by the validator
-either from a built model or, best effort, from raw data the model refused; the
-:class:`Checker` methods each add errors and warnings for one family of problems.
+The :class:`Checker` methods each add errors and warnings for one family of problems;
+a saga's (compensations) are :class:`~orchestrator.spec.saga_checks.SagaChecks`.
 Every check is linear in the size of the spec.
 """
 
 from __future__ import annotations
 
 import graphlib
-from dataclasses import dataclass
 
-from orchestrator.spec.expressions import ExpressionError, check_expression
-from orchestrator.spec.loader import SpecIssue
+from orchestrator.spec.check_base import (
+    EDGES_PER_NODE,
+    EdgeRecord,
+    NodeRecord,
+    listed,
+    places,
+    quoted,
+    too_many_edges,
+)
+from orchestrator.spec.saga_checks import SagaChecks
 
-
-@dataclass(slots=True)
-class NodeRecord:
-    id: str
-    index: int
-    type: str | None
-    compensation: str | None = None
-    compensates: str | None = None
-    condition: str | None = None
-    join: str | None = None
-    join_count: int | None = None
-    strategy: str | None = None
+__all__ = ["EDGES_PER_NODE", "Checker", "EdgeRecord", "NodeRecord", "too_many_edges"]
 
 
-@dataclass(slots=True)
-class EdgeRecord:
-    index: int | None  # None: an implicit edge of a spec that lists no edges
-    id: str
-    source: str
-    target: str
-    condition: bool | str | None = None
-    default: bool = False
-
-    @property
-    def text(self) -> str:
-        return f"{self.source} -> {self.target}"
-
-    @property
-    def path(self) -> str | None:
-        return None if self.index is None else f"edges[{self.index}]"
-
-
-EDGES_PER_NODE = 10
-"""A workflow may have at most this many edges per allowed node (``max_nodes`` x 10)."""
-
-
-def too_many_edges(count: int, max_nodes: int) -> str:
-    """The message of TOO_MANY_EDGES."""
-    return (
-        f"the workflow has {count} edges; the limit is {max_nodes * EDGES_PER_NODE} "
-        f"({EDGES_PER_NODE} per node of the {max_nodes}-node limit)"
-    )
-
-
-def _names(ids: list[str]) -> str:
-    return ", ".join(f"'{i}'" for i in ids)
-
-
-def _listed(items: list[str], shown: int = 3) -> str:
-    """``a and b``, ``a, b, c and 17 more``."""
-    if len(items) <= shown:
-        return " and ".join([", ".join(items[:-1]), items[-1]] if len(items) > 1 else items)
-    return f"{', '.join(items[:shown])} and {len(items) - shown} more"
-
-
-def _places(edges: list[EdgeRecord]) -> str:
-    return _listed([e.path or e.text for e in edges])
-
-
-class Checker:
+class Checker(SagaChecks):
     """Runs the checks over neutral records and collects errors and warnings."""
-
-    def __init__(
-        self, nodes: list[NodeRecord], edges: list[EdgeRecord], explicit_edges: bool
-    ) -> None:
-        self.nodes = nodes
-        self.edges = edges
-        self.explicit_edges = explicit_edges
-        self.by_id: dict[str, NodeRecord] = {}
-        for node in nodes:
-            self.by_id.setdefault(node.id, node)
-        self.errors: list[SpecIssue] = []
-        self.warnings: list[SpecIssue] = []
-        self.in_cycle: set[str] = set()
-        self.compensated: set[str] = set()  # tasks with a compensation node (set by wiring)
-        self.linked: set[str] = set()  # compensation nodes linked to a task
-        self.incoming: dict[str, int] = {}  # forward node -> forward in-degree
-
-    def error(self, code: str, message: str, **where: str | None) -> None:
-        self.errors.append(SpecIssue(code, message, **where))
-
-    def warn(self, code: str, message: str, node_id: str | None, suggestion: str) -> None:
-        self.warnings.append(SpecIssue(code, message, node_id=node_id, suggestion=suggestion))
-
-    def forward(self, node_id: str) -> bool:
-        node = self.by_id.get(node_id)
-        return node is not None and node.type != "compensation"
 
     # --- structure (also run on raw data) ----------------------------------------------
 
@@ -151,45 +76,20 @@ class Checker:
                 times = "twice" if len(same) == 2 else f"{len(same)} times"
                 self.error(
                     "DUPLICATE_EDGE",
-                    f"edge {same[0].text} is listed {times} ({_places(same)})",
+                    f"edge {same[0].text} is listed {times} ({places(same)})",
                     node_id=same[0].source if same[0].source in self.by_id else None,
                     edge_id=same[1].id,
                     path=same[1].path,
                 )
         for edge_id, same in named.items():
             if len(same) > 1:
-                users = _listed([e.text for e in same])
+                users = listed([e.text for e in same])
                 self.error(
                     "DUPLICATE_EDGE",
                     f"edge id '{edge_id}' is used by {users}",
                     node_id=same[1].source if same[1].source in self.by_id else None,
                     edge_id=edge_id,
                     path=same[1].path,
-                )
-
-    def compensation_links(self, *, types_known: bool) -> None:
-        for node in self.nodes:
-            link, field, want = (
-                (node.compensation, "compensation", "compensation")
-                if node.type == "task"
-                else (node.compensates, "compensates", "task")
-            )
-            if link is None:
-                continue
-            target = self.by_id.get(link)
-            where = {"node_id": node.id, "path": f"nodes[{node.index}].{field}"}
-            if target is None:
-                self.error(
-                    "UNKNOWN_NODE",
-                    f"node '{node.id}' has {field}: '{link}', which is not a node of this workflow",
-                    **where,
-                )
-            elif types_known and target.type != want:
-                self.error(
-                    "COMPENSATION_TARGET",
-                    f"{node.type} '{node.id}' names '{link}' in {field}, but '{link}' is a "
-                    f"{target.type} node, not a {want} node",
-                    **where,
                 )
 
     def cycles(self) -> None:
@@ -236,20 +136,6 @@ class Checker:
             ):
                 path = f"{edge.path}.condition" if edge.path else None
                 self._expression(edge.condition, f"edge {edge.text}", edge.source, edge.id, path)
-
-    def _expression(
-        self, text: str, what: str, node_id: str | None, edge_id: str | None, path: str | None
-    ) -> None:
-        try:
-            check_expression(text)
-        except ExpressionError as exc:
-            self.error(
-                "BAD_EXPRESSION",
-                f"{what}: condition {text!r} is not allowed: {exc.message}",
-                node_id=node_id,
-                edge_id=edge_id,
-                path=path,
-            )
 
     # --- semantics (model only) --------------------------------------------------------
 
@@ -331,42 +217,6 @@ class Checker:
                         f"add an edge from '{node.id}' with default: true",
                     )
 
-    def compensation_wiring(self) -> None:
-        for edge in self.edges:
-            for end in (edge.source, edge.target):
-                node = self.by_id.get(end)
-                if node is not None and node.type == "compensation":
-                    self.error(
-                        "COMPENSATION_TARGET",
-                        f"compensation node '{end}' is wired into the forward graph by edge "
-                        f"{edge.text}; compensation nodes run only when a saga rolls back, so "
-                        "link them with compensation/compensates instead of edges",
-                        node_id=end,
-                        edge_id=edge.id,
-                        path=edge.path,
-                    )
-                    break
-        claims: dict[str, set[str]] = {}  # compensation node -> tasks linked to it
-        for node in self.nodes:
-            comp = self.by_id.get(node.compensation or "") if node.type == "task" else None
-            if comp is not None and comp.type == "compensation":
-                claims.setdefault(comp.id, set()).add(node.id)
-            task = self.by_id.get(node.compensates or "") if node.type == "compensation" else None
-            if task is not None and task.type == "task":
-                claims.setdefault(node.id, set()).add(task.id)
-        for comp_id, tasks in claims.items():
-            if len(tasks) > 1:
-                names = sorted(tasks, key=lambda t: self.by_id[t].index)
-                self.error(
-                    "COMPENSATION_TARGET",
-                    f"compensation node '{comp_id}' is linked to tasks {_names(names)} "
-                    "(by compensation on a task or compensates on the node); the links "
-                    "disagree: each task needs its own compensation node",
-                    node_id=comp_id,
-                )
-        self.compensated = {t for tasks in claims.values() for t in tasks}
-        self.linked = set(claims)
-
     def entries_and_reach(self) -> None:
         forward = [n for n in self.nodes if n.type != "compensation" and self.by_id[n.id] is n]
         if not forward:
@@ -383,7 +233,7 @@ class Checker:
             self.error(
                 "NO_ENTRY",
                 "every node has an incoming edge, so the workflow has nowhere to start "
-                f"(nodes: {_names([n.id for n in forward][:10])})",
+                f"(nodes: {quoted([n.id for n in forward][:10])})",
                 node_id=forward[0].id,
             )
         seen, todo = set(entries), list(entries)
@@ -437,54 +287,12 @@ class Checker:
                     **where,
                 )
 
-    def saga(self, strategy: str) -> None:
-        comps = [n for n in self.nodes if n.type == "compensation"]
-        if strategy == "saga":
-            for node in self.nodes:
-                if node.type == "task" and node.id not in self.compensated:
-                    self.warn(
-                        "MISSING_COMPENSATION",
-                        f"task '{node.id}' has no compensation; if a later step fails, what it "
-                        "did is not undone",
-                        node.id,
-                        f"add a compensation node with compensates: {node.id}",
-                    )
-        elif comps:
-            self.warn(
-                "COMPENSATION_UNUSED",
-                f"compensation nodes {_names([c.id for c in comps])} never run because "
-                f"compensation_strategy is '{strategy}'",
-                comps[0].id,
-                "set compensation_strategy: saga",
-            )
-        for comp in comps:
-            if comp.id not in self.linked and comp.compensates is None:
-                self.warn(
-                    "ORPHAN_COMPENSATION",
-                    f"compensation node '{comp.id}' is not linked to any task, so it never runs",
-                    comp.id,
-                    f"set compensates: <task id> on '{comp.id}', or compensation: {comp.id} "
-                    "on the task it undoes",
-                )
-
     def parameter_validations(self, validations: dict[str, str]) -> None:
         """Each declared parameter's ``validation`` must be an allowed expression."""
         for name, text in validations.items():
             self._expression(
                 text, f"parameter '{name}'", None, None, f"parameters.{name}.validation"
             )
-
-    def compensation_strategies(self) -> None:
-        """``strategy: manual`` (the reference's) is accepted, but dagq runs it anyway."""
-        for node in self.nodes:
-            if node.type == "compensation" and node.strategy == "manual":
-                self.warn(
-                    "COMPENSATION_STRATEGY",
-                    f"compensation node '{node.id}' has strategy manual, but dagq runs every "
-                    "compensation itself when a saga rolls back",
-                    node.id,
-                    "leave strategy out (immediate), or leave the node out and undo by hand",
-                )
 
 
 def _condition_path(node: NodeRecord) -> str:
