@@ -6,8 +6,11 @@ layers by longest path from the entries, barycenter crossing reduction, columns 
 least squares, then orthogonal edge routes through per-gap *tracks* so that no two
 unrelated horizontal runs share a row.  Compensation nodes that undo a task sit in
 the task's side lane, to its right, joined by a dashed link; the others are laid
-out like any node.  When nodes carry saved positions they keep them (new nodes are
-placed next to their neighbours, overlaps pushed down) and edges are routed freely.
+out like any node.  When nodes carry saved positions they keep them at zoom 1 (new
+nodes are placed next to their neighbours, overlaps pushed down) and edges are routed
+freely; the compact zooms keep that drawing's arrangement — its rows, and the order of
+the nodes in each — and lay it out with the layered machinery at their own scale, so a
+diamond the designer drew is the same diamond in the monitor's overview.
 
 The same input always gives the same layout: every tie breaks on the listed order.
 """
