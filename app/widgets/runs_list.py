@@ -32,10 +32,17 @@ FIXED_COLUMNS_WIDTH = 3 + 10 + 2 + 2
 """The status and started columns and the workflow's padding, and a scrollbar."""
 
 
-def _add_columns(table: DataTable[Any]) -> None:
-    table.add_column(" ", key="status")
-    table.add_column("workflow", key="workflow")
-    table.add_column("started", key="started")
+STARTED_WIDTH = 8
+"""``12:00:01``: every start time takes as many cells."""
+
+
+def _add_columns(table: DataTable[Any], name_width: int) -> None:
+    # Fixed widths: a column sized by its content is measured only when the table is
+    # next idle, so a frame drawn just after a page was put in shows it at the width of
+    # its label ("started", a cell short), and a snapshot taken then differs.
+    table.add_column(" ", key="status", width=1)
+    table.add_column("workflow", key="workflow", width=max(name_width, len("workflow")))
+    table.add_column("started", key="started", width=STARTED_WIDTH)
 
 
 class RunsList(Vertical):
@@ -113,7 +120,7 @@ class RunsList(Vertical):
             options, prompt="every status", allow_blank=True, compact=True, id="status-filter"
         )
         table: DataTable[Any] = DataTable(cursor_type="row", zebra_stripes=True, id="runs")
-        _add_columns(table)
+        _add_columns(table, self._name_width)
         yield table
         yield Static("no runs", id="pager")
 
@@ -149,7 +156,7 @@ class RunsList(Vertical):
         with self.prevent(DataTable.RowHighlighted):
             # Columns too: an auto-width column never shrinks on its own.
             table.clear(columns=True)
-            _add_columns(table)
+            _add_columns(table, self._name_width)
             for run_id, run in self._runs.items():
                 table.add_row(*self._cells(run), key=run_id)
             if keep in self._runs:
@@ -200,17 +207,12 @@ class RunsList(Vertical):
         return True
 
     def set_run_status(self, run_id: str, status: str) -> None:
-        """Show a run's new status (from its live events) without fetching the list.
-
-        The table is drawn again the way a page is (:meth:`show_page`), not patched a
-        cell at a time: a patched cell leaves the table's measured widths as they were
-        until the next page, and the picture then differs by a cell from a fresh one.
-        """
+        """Show a run's new status (from its live events) without re-listing."""
         run = self._runs.get(run_id)
         if run is None or run.get("status") == status:
             return
         run["status"] = status
-        self._redraw()
+        self.table.update_cell(run_id, "status", status_text(status, word=False))
 
     def _redraw(self) -> None:
         self.show_page(
