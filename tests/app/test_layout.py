@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -244,7 +245,7 @@ def _diamond(positions: dict[str, tuple[int, int]] | None = None) -> WorkflowSpe
     """receive -> check -> (true) big / (false) small -> join -> finish."""
     ids = ("receive", "check", "big", "small", "join", "finish")
     kinds = {"check": {"type": "decision", "condition": "output.big"}, "join": {"type": "parallel"}}
-    nodes: list[dict[str, object]] = [
+    nodes: list[dict[str, Any]] = [
         {"id": n, **kinds.get(n, {"type": "task", "handler": "h"})} for n in ids
     ]
     for node in nodes:
