@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -17,6 +16,7 @@ from app.canvas.model import Box, CanvasEdge, CanvasGraph, CanvasNode, Layout, a
 from app.canvas.render import render_text
 from orchestrator.errors import BadRequest
 from orchestrator.spec.model import WorkflowSpec
+from tests.app.diamond import designer_positions, diamond_data
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -242,32 +242,13 @@ def test_any_graph_even_cyclic_lays_out_cleanly(case: tuple[int, list[tuple[int,
 
 
 def _diamond(positions: dict[str, tuple[int, int]] | None = None) -> WorkflowSpec:
-    """receive -> check -> (true) big / (false) small -> join -> finish."""
-    ids = ("receive", "check", "big", "small", "join", "finish")
-    kinds = {"check": {"type": "decision", "condition": "output.big"}, "join": {"type": "parallel"}}
-    nodes: list[dict[str, Any]] = [
-        {"id": n, **kinds.get(n, {"type": "task", "handler": "h"})} for n in ids
-    ]
-    for node in nodes:
-        if positions and node["id"] in positions:
-            x, y = positions[str(node["id"])]
-            node["position"] = {"x": x, "y": y}
-    edges = [
-        {"source": "receive", "target": "check"},
-        {"source": "check", "target": "big", "condition": True},
-        {"source": "check", "target": "small", "condition": False},
-        {"source": "big", "target": "join"},
-        {"source": "small", "target": "join"},
-        {"source": "join", "target": "finish"},
-    ]
-    spec = {"id": "diamond", "name": "Diamond", "nodes": nodes, "edges": edges}
-    return WorkflowSpec.model_validate(spec)
+    return WorkflowSpec.model_validate(diamond_data(positions=positions))
 
 
 @pytest.mark.parametrize("zoom", [2, 3])
 def test_compact_zooms_keep_the_saved_arrangement(zoom: int) -> None:
-    auto = compute_layout(_diamond(), zoom=1)
-    saved = _diamond({n: (b.x, b.y) for n, b in auto.boxes.items()})
+    placed = designer_positions()
+    saved = _diamond(placed)
     compact = compute_layout(saved, zoom=zoom)
     assert compact.explicit
     # Saved where the designer laid it out, the compact picture is the automatic one:
@@ -279,7 +260,7 @@ def test_compact_zooms_keep_the_saved_arrangement(zoom: int) -> None:
     text = "\n".join(render_text(compact))
     assert "true" in text and "false" in text
     # Rearranged by hand (small to the left, finish beside join): kept, at every zoom.
-    moved = {n: (b.x, b.y) for n, b in auto.boxes.items()}
+    moved = dict(placed)
     moved["big"], moved["small"] = moved["small"], moved["big"]
     moved["finish"] = (moved["join"][0] + 20, moved["join"][1])
     again = compute_layout(_diamond(moved), zoom=zoom)

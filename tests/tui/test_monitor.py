@@ -6,11 +6,10 @@ from typing import Any
 
 from textual.widgets import Button, Select
 
-from app.canvas.layout import compute_layout
 from app.live import LiveState
 from app.messages import OpenRun
 from app.screens.monitor import MonitorScreen
-from orchestrator.spec.model import WorkflowSpec
+from tests.app.diamond import designer_positions, diamond_data
 from tests.tui import ops_fixtures
 from tests.tui.ops_fixtures import FLAKY, ORDERS, PIPELINE, STUCK, OpsStack, asked, wait_for
 
@@ -306,41 +305,17 @@ async def test_runs_list_filters_pages_and_palette(ops: OpsStack) -> None:
         assert "Retry run" in palette
 
 
-def diamond_spec() -> dict[str, Any]:
-    """receive -> check -> (true) big / (false) small -> join -> finish, saved with the
-    positions the designer gives a new drawing (its zoom-1 layout)."""
-    spec: dict[str, Any] = {
-        "id": "diamond",
-        "name": "Diamond",
-        "nodes": [
-            {"id": "receive", "type": "task", "handler": "fetchData"},
-            {"id": "check", "type": "decision", "condition": "output.record_count > 50"},
-            {"id": "big", "type": "task", "handler": "sendNotification"},
-            {"id": "small", "type": "task", "handler": "sendNotification"},
-            {"id": "join", "type": "parallel", "join": "any"},
-            {"id": "finish", "type": "task", "handler": "sendNotification"},
-        ],
-        "edges": [
-            {"source": "receive", "target": "check"},
-            {"source": "check", "target": "big", "condition": True},
-            {"source": "check", "target": "small", "condition": False},
-            {"source": "big", "target": "join"},
-            {"source": "small", "target": "join"},
-            {"source": "join", "target": "finish"},
-        ],
-    }
-    boxes = compute_layout(WorkflowSpec.model_validate(spec)).boxes
-    for node in spec["nodes"]:
-        box = boxes[node["id"]]
-        node["position"] = {"x": box.x, "y": box.y}
-    return spec
-
-
 async def test_a_diamond_is_drawn_as_the_designer_lays_it_out_at_80x24(
     ops: OpsStack, ops_worker: Any
 ) -> None:
     async with ops.client("admin") as admin:
-        await admin.create_workflow(diamond_spec())
+        spec = diamond_data(
+            handler="sendNotification",
+            first_handler="fetchData",
+            condition="output.record_count > 50",
+            positions=designer_positions(),  # as the designer saves a new drawing
+        )
+        await admin.create_workflow(spec)
     run_id = await ops.start_run("diamond")
     async with ops.app("operator").run_test(size=(80, 24)) as pilot:
         screen = await _monitor(pilot)
