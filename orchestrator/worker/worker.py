@@ -99,6 +99,7 @@ class Worker:
         self._results_ready = asyncio.Event()
         self._slot_free = asyncio.Event()
         self._closing = False
+        self._heart_stop = asyncio.Event()
         # Twice the slots: a sync handler that overran its timeout still occupies a
         # thread (Python cannot kill a thread) while its slot is given to new work.
         self._busy = 0
@@ -375,8 +376,12 @@ class Worker:
                 backoff = min(backoff * 2, 5.0)
 
     async def _heartbeat_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval_s)
+        # Stopped by an event, not Task.cancel(): redis-py can swallow a cancellation
+        # that lands inside a command, and the loop would then beat forever.
+        while not self._heart_stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._heart_stop.wait(), self._interval_s)
+                return
             try:
                 await self.beat()
             except _REDIS_DOWN as exc:
@@ -429,7 +434,7 @@ class Worker:
             await asyncio.wait_for(reporter, timeout=max(deadline - time.monotonic(), 2.0))
         except TimeoutError:
             log.warning("could not report every result before stopping")
-        heart.cancel()
+        self._heart_stop.set()
         await asyncio.gather(heart, return_exceptions=True)
         try:
             # Still held: cancelled jobs and results that could not be reported.
