@@ -79,7 +79,9 @@ class LiveRun:
         raw = event.get("data")
         data: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
         run_status, nodes = implied_changes(kind, node if isinstance(node, str) else None, data)
-        changed = frozenset(n for n, s in nodes.items() if self.statuses.get(n) != s)
+        # Only the run's own nodes: a stream never names others, a forged one may.
+        nodes = {n: s for n, s in nodes.items() if n in self.statuses}
+        changed = frozenset(n for n, s in nodes.items() if self.statuses[n] != s)
         self.statuses.update(nodes)
         if run_status is None:
             return Change(nodes=changed)

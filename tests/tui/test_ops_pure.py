@@ -104,6 +104,8 @@ def test_a_live_run_takes_every_status_change_from_events() -> None:
     assert not live.wants_details("b")  # asked once per status
     assert not live.wants_details("a")
     assert live.apply({"type": "no_such_event", "nodeId": "a"}) == Change()
+    assert live.apply({"type": "node_failed", "nodeId": "not_in_the_run"}) == Change()
+    assert "not_in_the_run" not in live.statuses
 
 
 def test_state_labels_and_backoff() -> None:
