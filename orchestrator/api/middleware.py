@@ -449,9 +449,9 @@ async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
         response = await handler(request)
     except DagqError as exc:
         if route.mutating:
-            await _end(
-                st, request, route, ident, pending, AuditOutcome.ERROR, exc.http_status, exc.message
-            )
+            # A refusal past the route's permission (a handler the user may not use).
+            outcome = AuditOutcome.DENIED if isinstance(exc, Forbidden) else AuditOutcome.ERROR
+            await _end(st, request, route, ident, pending, outcome, exc.http_status, exc.message)
         raise
     except asyncio.CancelledError:
         # The client went away mid-change (aiohttp cancels the handler): the change may or

@@ -218,6 +218,7 @@ class Tx:
             params=dict(self.base.params),
             timeout_s=self.cfg.timeout_for(node),
             logical_time=self.base.meta.get("scheduledTime"),
+            run_as=self.base.meta.get("runAs"),
         )
         self.set(
             node_id,

@@ -22,6 +22,7 @@ from orchestrator.engine.params import resolve_params
 from orchestrator.engine.state import RunState
 from orchestrator.errors import Conflict, DagqError, NotFound, SpecInvalid
 from orchestrator.keys import Keys
+from orchestrator.security.handler_gate import HandlerGate, PublishedGate, require
 from orchestrator.service.specs import SpecCache
 from orchestrator.service.views import iso, run_view
 from orchestrator.settings import Settings
@@ -79,6 +80,11 @@ class RunSummary:
         return d
 
 
+def handlers_of(graph: Graph) -> set[str]:
+    """The handlers a workflow's nodes run."""
+    return {n.handler for n in graph.nodes.values() if isinstance(n, RunnableNode)}
+
+
 class RunService:
     """Everything a client may ask about runs."""
 
@@ -89,6 +95,8 @@ class RunService:
         self.config = EngineConfig.from_settings(settings)
         self.workflows = WorkflowStore(redis, keys)
         self.specs = SpecCache(self.workflows)
+        self.gate: HandlerGate = PublishedGate(redis, keys)
+        """Who may execute which handler (the API replaces it with its own policy's)."""
         self.runs = RunStore(
             redis,
             keys,
@@ -108,22 +116,29 @@ class RunService:
         user: str | None = None,
         metadata: Mapping[str, Any] | None = None,
         run_id: str | None = None,
+        run_as: str | None = None,
     ) -> RunState:
         """Start a run of the workflow's current (or given) version.
 
         Parameters are checked before anything is queued; ``ParameterError`` names
         every problem.  ``LimitExceeded`` when ``max_concurrent_runs`` are active.
         ``run_id`` is given by :mod:`orchestrator.service.idempotent` (reserved first).
+        ``run_as`` is the user whose handler permissions the run executes with (the
+        API's user, a schedule's or webhook's owner): ``Forbidden`` naming the handler
+        when it may not execute one; recorded so workers check it again at each node.
         """
         if version is None:
             record = await self.workflows.get(workflow_id)
             version = record.spec.version or 1
         graph = await self.specs.graph(workflow_id, version)
         self._check_runnable(graph)
+        await require(self.gate, run_as, handlers_of(graph), f"start a run of {workflow_id!r}")
         resolved = resolve_params(graph.spec, params)
         meta: dict[str, Any] = dict(metadata or {})
         if user:
             meta["startedBy"] = user
+        if run_as:
+            meta["runAs"] = run_as
         state, commands = transitions.start(
             graph,
             run_id=run_id or new_run_id(),
@@ -290,17 +305,21 @@ class RunService:
         only_node: bool = False,
         skip_nodes: tuple[str, ...] = (),
         params: Mapping[str, Any] | None = None,
+        user: str | None = None,
     ) -> RunState:
         """Run a failed, cancelled or compensated run again from its failure (or a node).
 
         ``skip_nodes`` are not run again (their successors go on); ``params`` override
         the run's parameters and are checked against the declarations as at start.
+        ``user`` must be allowed every handler of the run's workflow (``Forbidden``).
         """
         resolved: dict[str, Any] | None = None
-        if params is not None:
+        if params is not None or user:
             state = await self.get(run_id)
             graph = await self.specs.graph(state.workflow_id, state.workflow_version)
-            resolved = resolve_params(graph.spec, {**state.params, **params})
+            await require(self.gate, user, handlers_of(graph), f"retry run {run_id}")
+            if params is not None:
+                resolved = resolve_params(graph.spec, {**state.params, **params})
         event = RetryRequested(
             at_ms=now_ms(),
             from_node=from_node,

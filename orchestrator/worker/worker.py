@@ -32,11 +32,13 @@ from orchestrator.durations import format_duration
 from orchestrator.errors import ConfigError
 from orchestrator.keys import Keys
 from orchestrator.protocol import InboxMessage
+from orchestrator.security.handler_gate import HandlerGate
 from orchestrator.settings import Settings
 from orchestrator.store.queue import Delivery, JobQueue
 from orchestrator.store.timers import now_ms
 from orchestrator.store.workers import LiveWorkers
 from orchestrator.worker.capture import AttemptLog, capturing
+from orchestrator.worker.permissions import PermissionCheck
 from orchestrator.worker.registry import HandlerContext, HandlerEntry, Registry
 
 log = logging.getLogger("dagq.worker")
@@ -69,6 +71,7 @@ class Worker:
         worker_id: str | None = None,
         inbox_only: bool = False,
         grace_s: float = 10.0,
+        gate: HandlerGate | None = None,
     ) -> None:
         if concurrency < 1:
             raise ConfigError(f"worker concurrency must be at least 1, got {concurrency}")
@@ -86,6 +89,7 @@ class Worker:
         self.grace_s = max(0.0, grace_s)
         self.queue = JobQueue(conn_redis, keys, settings)
         self.directory = LiveWorkers(conn_redis, keys, settings)
+        self.permissions = PermissionCheck(conn_redis, keys, settings, wid, gate)
         self.processed = 0
         self.started_ms = now_ms()
         self._interval_s = max(0.05, settings.queue.heartbeat_interval)
@@ -231,6 +235,9 @@ class Worker:
         entry = self.registry.get(job.handler)
         if entry is None:
             return self._failed(d, f"no handler named {job.handler!r} on worker {self.worker_id}")
+        revoked = await self.permissions.revoked(job)
+        if revoked is not None:
+            return self._failed(d, revoked, final=True)
         ctx = HandlerContext(
             run_id=job.run,
             node_id=job.node,
@@ -297,7 +304,9 @@ class Worker:
             worker=self.worker_id,
         )
 
-    def _failed(self, d: Delivery, error: str, *, timed_out: bool = False) -> InboxMessage:
+    def _failed(
+        self, d: Delivery, error: str, *, timed_out: bool = False, final: bool = False
+    ) -> InboxMessage:
         return InboxMessage(
             type="failed",
             run=d.job.run,
@@ -307,6 +316,7 @@ class Worker:
             error=error,
             timed_out=timed_out,
             worker=self.worker_id,
+            final=final,
         )
 
     # -- reporting and heartbeats ------------------------------------------------------
