@@ -40,12 +40,20 @@ class Job:
     run_as: str | None = None
     """The user whose handler permissions the run executes with (checked before each
     attempt), else None."""
+    memory: int | None = None
+    """Bytes of memory the node requests (``resources.memory``), else None."""
+    cpu: float | None = None
+    """CPU cores the node requests (``resources.cpu``), else None."""
 
     def encode(self) -> bytes:
         """Compact JSON for the stream field ``d``."""
         extra: dict[str, Any] = {"lt": self.logical_time} if self.logical_time else {}
         if self.run_as:
             extra["as"] = self.run_as
+        if self.memory:
+            extra["mem"] = self.memory
+        if self.cpu:
+            extra["cpu"] = self.cpu
         return orjson.dumps(
             {
                 **extra,
@@ -81,6 +89,8 @@ class Job:
             timeout_s=float(d.get("timeout_s", 300.0)),
             logical_time=str(d["lt"]) if d.get("lt") else None,
             run_as=str(d["as"]) if d.get("as") else None,
+            memory=int(d["mem"]) if d.get("mem") else None,
+            cpu=float(d["cpu"]) if d.get("cpu") else None,
         )
 
 

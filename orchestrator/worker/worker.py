@@ -38,6 +38,7 @@ from orchestrator.store.queue import Delivery, JobQueue
 from orchestrator.store.timers import now_ms
 from orchestrator.store.workers import LiveWorkers
 from orchestrator.worker.capture import AttemptLog, capturing
+from orchestrator.worker.isolation import IsolationOptions, Limits, ProcessPool
 from orchestrator.worker.permissions import PermissionCheck
 from orchestrator.worker.registry import HandlerContext, HandlerEntry, Registry
 
@@ -72,6 +73,7 @@ class Worker:
         inbox_only: bool = False,
         grace_s: float = 10.0,
         gate: HandlerGate | None = None,
+        isolation: IsolationOptions | None = None,
     ) -> None:
         if concurrency < 1:
             raise ConfigError(f"worker concurrency must be at least 1, got {concurrency}")
@@ -90,6 +92,9 @@ class Worker:
         self.queue = JobQueue(conn_redis, keys, settings)
         self.directory = LiveWorkers(conn_redis, keys, settings)
         self.permissions = PermissionCheck(conn_redis, keys, settings, wid, gate)
+        self.isolation = isolation if isolation is not None else IsolationOptions()
+        # Isolated handlers' children (forked when first needed, at most one per slot).
+        self.pool = ProcessPool(registry, self.isolation, size=concurrency)
         self.processed = 0
         self.started_ms = now_ms()
         self._interval_s = max(0.05, settings.queue.heartbeat_interval)
@@ -252,14 +257,18 @@ class Worker:
             logical_time=job.logical_time,
         )
         timeout = job.timeout_s if job.timeout_s > 0 else None
+        isolated = self.isolation.isolates(entry)
         try:
             async with asyncio.timeout(timeout) as scope:
-                result = await self._call(entry, job.input, ctx)
+                if isolated:  # the timeout's cancellation kills the child
+                    limits = Limits.of(self.isolation, job.memory, job.timeout_s)
+                    result = await self.pool.run(entry, job.input, ctx, limits)
+                else:
+                    result = await self._call(entry, job.input, ctx)
         except TimeoutError as exc:
             if scope.expired():
-                return self._failed(
-                    d, f"timed out after {format_duration(job.timeout_s)}", timed_out=True
-                )
+                what = "killed after timeout" if isolated else "timed out after"
+                return self._failed(d, f"{what} {format_duration(job.timeout_s)}", timed_out=True)
             return self._failed(d, str(exc) or type(exc).__name__)
         except (Exception, SystemExit) as exc:
             return self._failed(d, str(exc) or type(exc).__name__)
@@ -454,6 +463,7 @@ class Worker:
                 exc,
             )
         self._pool.shutdown(wait=False, cancel_futures=True)
+        await self.pool.close()
         log.info("worker %s stopped after %d job(s)", self.worker_id, self.processed)
 
 
