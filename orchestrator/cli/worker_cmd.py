@@ -26,6 +26,7 @@ from orchestrator.service.runs import RunService
 from orchestrator.settings import Settings, load_settings
 from orchestrator.sizes import SizeError, parse_bytes
 from orchestrator.store.connection import Connection, connect
+from orchestrator.worker.capacity import Capacity
 from orchestrator.worker.isolation import IsolationOptions
 from orchestrator.worker.registry import Registry
 from orchestrator.worker.worker import Worker
@@ -61,6 +62,7 @@ async def serve_worker(
     grace_s: float = 10.0,
     stop: asyncio.Event | None = None,
     isolation: IsolationOptions | None = None,
+    capacity: Capacity | None = None,
 ) -> Worker:
     """Connect, run a :class:`Worker` (and ``extra_tasks``) until stopped, disconnect.
 
@@ -80,6 +82,7 @@ async def serve_worker(
             worker_id=worker_id,
             grace_s=grace_s,
             isolation=isolation,
+            capacity=capacity,
         )
         log.info(
             "worker %s on %s offering %s",
@@ -174,6 +177,13 @@ SIZE = _Size()
     "(e.g. 512MiB).",
 )
 @click.option(
+    "--capacity",
+    "capacity_text",
+    default="",
+    help="What this worker offers, e.g. memory=4GiB,cpu=2 (default: the machine's memory "
+    "and CPUs). An attempt starts only when its task's resources fit in what is free.",
+)
+@click.option(
     "--max-jobs-per-child",
     type=click.IntRange(1, 1_000_000),
     default=100,
@@ -195,6 +205,7 @@ def worker(
     grace_s: float,
     isolation: str,
     max_memory: int | None,
+    capacity_text: str,
     max_jobs_per_child: int,
     max_open_files: int,
 ) -> None:
@@ -207,6 +218,7 @@ def worker(
             max_jobs_per_child=max_jobs_per_child,
             max_open_files=max_open_files,
         )
+        capacity = Capacity.parse(capacity_text)
         settings = load_settings()
         registry = Registry()
         for spec in handler_specs:
@@ -221,6 +233,7 @@ def worker(
                 grace_s=grace_s,
                 extra_tasks=[run_orchestrator] if with_orchestrator else [],
                 isolation=options,
+                capacity=capacity,
             )
         )
     except DagqError as exc:

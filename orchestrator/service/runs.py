@@ -26,14 +26,15 @@ from orchestrator.security.handler_gate import HandlerGate, PublishedGate, requi
 from orchestrator.service.specs import SpecCache
 from orchestrator.service.views import iso, run_view
 from orchestrator.settings import Settings
+from orchestrator.sizes import format_bytes
 from orchestrator.spec.graph import Graph
-from orchestrator.spec.model import RunnableNode
+from orchestrator.spec.model import Resources, RunnableNode
 from orchestrator.spec.validator import validate_spec
 from orchestrator.store.attempt_logs import AttemptLogEntry, AttemptLogs
 from orchestrator.store.queue_admin import DeadLetter, QueueAdmin
 from orchestrator.store.replicas import ReplicaWait
 from orchestrator.store.runs import RunStore, StoredEvent
-from orchestrator.store.workers import LiveWorkers
+from orchestrator.store.workers import LiveWorkers, WorkerInfo
 from orchestrator.store.workflows import WorkflowStore
 from orchestrator.vocab import IN_FLIGHT, TERMINAL_RUN, NodeStatus
 
@@ -78,6 +79,22 @@ class RunSummary:
         if self.error:
             d["error"] = self.error
         return d
+
+
+def _no_fit(live: list[WorkerInfo], handler: str, request: Resources) -> str | None:
+    """Why no live worker offering ``handler`` could ever run ``request`` (None: one can)."""
+    memory, cpu = request.memory or 0, request.cpu or 0.0
+    offering = [w for w in live if handler in w.handlers]
+    if any(w.fits(memory, cpu) for w in offering):
+        return None
+    wanted = []
+    if memory:
+        most = max(w.resources.get("capacity", {}).get("memory", 0) for w in offering)
+        wanted.append(f"memory {format_bytes(memory)} (the largest offers {format_bytes(most)})")
+    if cpu:
+        most_cpu = max(w.resources.get("capacity", {}).get("cpu", 0) for w in offering)
+        wanted.append(f"cpu {cpu:g} (the largest offers {most_cpu:g})")
+    return f"no live worker offering handler {handler!r} can fit its request: " + ", ".join(wanted)
 
 
 def handlers_of(graph: Graph) -> set[str]:
@@ -177,6 +194,7 @@ class RunService:
         """:func:`run_view` plus node names, and for queued nodes whether a worker offers them."""
         names: dict[str, str] = {}
         handlers: dict[str, str] = {}
+        requests: dict[str, Resources] = {}
         try:
             graph = await self.specs.graph(state.workflow_id, state.workflow_version)
             for node_id, node in graph.nodes.items():
@@ -184,6 +202,8 @@ class RunService:
                     names[node_id] = node.name
                 if isinstance(node, RunnableNode):
                     handlers[node_id] = node.handler
+                    if node.resources is not None:
+                        requests[node_id] = node.resources
             # Show nodes in the order the spec lists them (a hash has no order).
             ordered = {n: state.nodes[n] for n in graph.order if n in state.nodes}
             state = replace(state, nodes={**ordered, **state.nodes})
@@ -192,7 +212,8 @@ class RunService:
         view = run_view(state, names)
         queued = [n for n, st in state.nodes.items() if st.status in IN_FLIGHT and n in handlers]
         if queued:
-            offered = await self._offered_handlers()
+            live = await LiveWorkers(self.redis, self.keys, self.settings).live_workers()
+            offered = {h for w in live for h in w.handlers}
             dead = await self._dead_lettered(state)
             warnings = []
             for node_id in queued:
@@ -206,6 +227,11 @@ class RunService:
                     view["nodes"][node_id]["deadLetter"] = letter.to_dict()
                 elif state.nodes[node_id].status == NodeStatus.QUEUED and handler not in offered:
                     note = f"no live worker offers handler {handler!r}"
+                elif state.nodes[node_id].status == NodeStatus.QUEUED and node_id in requests:
+                    found = _no_fit(live, handler, requests[node_id])
+                    if found is None:
+                        continue
+                    note = found
                 else:
                     continue
                 view["nodes"][node_id]["waitingFor"] = note
@@ -226,10 +252,6 @@ class RunService:
             for d in letters
             if d.job is not None and d.job.run == state.run_id
         }
-
-    async def _offered_handlers(self) -> set[str]:
-        offered = await LiveWorkers(self.redis, self.keys, self.settings).handlers_offered()
-        return set(offered)
 
     async def list_runs(
         self,

@@ -34,9 +34,11 @@ from orchestrator.keys import Keys
 from orchestrator.protocol import InboxMessage
 from orchestrator.security.handler_gate import HandlerGate
 from orchestrator.settings import Settings
+from orchestrator.sizes import format_bytes
 from orchestrator.store.queue import Delivery, JobQueue
 from orchestrator.store.timers import now_ms
 from orchestrator.store.workers import LiveWorkers
+from orchestrator.worker.capacity import Capacity, Reservations
 from orchestrator.worker.capture import AttemptLog, capturing
 from orchestrator.worker.isolation import IsolationOptions, Limits, ProcessPool
 from orchestrator.worker.permissions import PermissionCheck
@@ -74,6 +76,7 @@ class Worker:
         grace_s: float = 10.0,
         gate: HandlerGate | None = None,
         isolation: IsolationOptions | None = None,
+        capacity: Capacity | None = None,
     ) -> None:
         if concurrency < 1:
             raise ConfigError(f"worker concurrency must be at least 1, got {concurrency}")
@@ -95,6 +98,16 @@ class Worker:
         self.isolation = isolation if isolation is not None else IsolationOptions()
         # Isolated handlers' children (forked when first needed, at most one per slot).
         self.pool = ProcessPool(registry, self.isolation, size=concurrency)
+        capacity = capacity if capacity is not None else Capacity.of_machine()
+        default_memory = self.isolation.max_memory_per_job
+        if default_memory is not None and default_memory > capacity.memory:
+            raise ConfigError(
+                f"the memory limit per job ({format_bytes(default_memory)}) is more than "
+                f"the worker's memory capacity ({format_bytes(capacity.memory)})"
+            )
+        self.reservations = Reservations(capacity, default_memory)
+        # Read, leased, waiting for their request to fit in what is free (oldest first).
+        self._waiting: list[Delivery] = []
         self.processed = 0
         self.started_ms = now_ms()
         self._interval_s = max(0.05, settings.queue.heartbeat_interval)
@@ -152,8 +165,9 @@ class Worker:
         next_reclaim = 0.0
         backoff = 0.1
         while not stop.is_set():
+            self._start_waiting()
             free = self.concurrency - len(self._running)
-            if free <= 0:
+            if free <= 0 or self._waiting:
                 self._slot_free.clear()
                 await _wait_any(self._slot_free, stop)
                 continue
@@ -185,8 +199,39 @@ class Worker:
                     await asyncio.wait_for(stop.wait(), timeout=backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            if batch:
-                self._start(batch)
+            if batch and await self._admit(batch):
+                # Only jobs too big for this worker came: give bigger workers a moment.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=1.0)
+
+    async def _admit(self, batch: list[Delivery]) -> bool:
+        """Start what fits in the free capacity, hold what will fit later, hand back what
+        never fits here; True if everything was handed back."""
+        now: list[Delivery] = []
+        back: list[Delivery] = []
+        for d in batch:
+            why = self.reservations.never_fits(d.job)
+            if why is not None:
+                log.info("handing back %s/%s: it %s", d.job.run, d.job.node, why)
+                back.append(d)
+            elif not self._waiting and self.reservations.reserve(d, d.job):
+                now.append(d)
+            else:
+                self._waiting.append(d)
+                self._held.add(d)  # its lease is extended while it waits
+        if now:
+            self._start(now)
+        if back:
+            try:
+                await self.queue.hand_back(back, self.worker_id)
+            except _REDIS_DOWN as exc:  # its lease runs out; it is reclaimed
+                log.warning("could not hand back %d job(s): %s", len(back), exc)
+        return len(back) == len(batch)
+
+    def _start_waiting(self) -> None:
+        """Start the waiting jobs, oldest first, while their requests fit."""
+        while self._waiting and self.reservations.reserve(self._waiting[0], self._waiting[0].job):
+            self._start([self._waiting.pop(0)])
 
     def _start(self, batch: list[Delivery]) -> None:
         started = asyncio.ensure_future(self._report_started(batch))
@@ -209,6 +254,7 @@ class Worker:
             message = self._failed(d, f"worker error: {type(exc).__name__}: {exc}")
         finally:
             self._running.pop(d, None)
+            self.reservations.release(d)
             self._slot_free.set()
         self._results.append((d, message, started))
         self._results_ready.set()
@@ -427,7 +473,19 @@ class Worker:
             started_ms=self.started_ms,
             in_flight=len(self._running),
             processed=self.processed,
+            resources=self.resources(),
         )
+
+    def resources(self) -> dict[str, Any]:
+        """Capacity, reservations and the isolated children's usage, as announced."""
+        rss, cpu = self.pool.usage()
+        usage = {"rss": rss, "cpu": round(cpu, 3), "children": len(self.pool.pids())}
+        return {
+            **self.reservations.to_dict(),
+            "usage": usage,
+            "waiting": len(self._waiting),
+            "isolation": self.isolation.mode,
+        }
 
     async def _shutdown(self, reporter: asyncio.Task[None], heart: asyncio.Task[None]) -> None:
         """Grace period for running jobs, flush results, hand back the rest, retire."""
@@ -439,6 +497,7 @@ class Worker:
                 len(self._running),
             )
             await asyncio.wait(list(self._running.values()), timeout=self.grace_s)
+        self._waiting.clear()  # still held: handed back below
         for task in list(self._running.values()):
             task.cancel()
         await asyncio.gather(*self._running.values(), return_exceptions=True)
