@@ -48,6 +48,7 @@ from orchestrator.errors import (
     Forbidden,
     NotFound,
     PayloadTooLarge,
+    QueueFull,
     RateLimited,
     Unauthorized,
     Unavailable,
@@ -101,7 +102,7 @@ def _request_id(request: web.Request) -> str:
 def error_response(exc: DagqError, request_id: str) -> web.Response:
     """The JSON error body of ``exc`` with its status (and Retry-After / WWW-Authenticate)."""
     headers = {"X-Request-Id": request_id}
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, RateLimited | QueueFull):
         headers["Retry-After"] = str(exc.retry_after_s)
     elif exc.http_status == 429:
         headers["Retry-After"] = "1"

@@ -16,6 +16,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from orchestrator.engine import transitions
+from orchestrator.engine.commands import Dispatch
 from orchestrator.engine.config import EngineConfig
 from orchestrator.engine.events import CancelRequested, Event, RetryRequested
 from orchestrator.engine.params import resolve_params
@@ -23,6 +24,7 @@ from orchestrator.engine.state import RunState
 from orchestrator.errors import Conflict, DagqError, NotFound, SpecInvalid
 from orchestrator.keys import Keys
 from orchestrator.security.handler_gate import HandlerGate, PublishedGate, require
+from orchestrator.service.queue_depth import QueueDepth
 from orchestrator.service.specs import SpecCache
 from orchestrator.service.views import iso, run_view
 from orchestrator.settings import Settings
@@ -121,6 +123,7 @@ class RunService:
             event_maxlen=settings.queue.event_retention,
             replicas=ReplicaWait.from_settings(redis, settings),
         )
+        self.depth = QueueDepth(redis, keys, settings, self.runs)
 
     # -- start -----------------------------------------------------------------------
     async def start(
@@ -150,6 +153,7 @@ class RunService:
         graph = await self.specs.graph(workflow_id, version)
         self._check_runnable(graph)
         await require(self.gate, run_as, handlers_of(graph), f"start a run of {workflow_id!r}")
+        await self.depth.check(graph.spec)
         resolved = resolve_params(graph.spec, params)
         meta: dict[str, Any] = dict(metadata or {})
         if user:
@@ -168,6 +172,7 @@ class RunService:
         )
         per_shard = -(-self.settings.execution.max_concurrent_runs // self.keys.shards)
         await self.runs.create(state, commands, max_active=per_shard)
+        self.depth.started(graph.spec.id, sum(isinstance(c, Dispatch) for c in commands))
         return state
 
     def _check_runnable(self, graph: Graph) -> None:

@@ -326,6 +326,9 @@ class WorkflowConfig(_Model):
     max_retries: int | None = Field(default=None, ge=0, le=100)
     concurrency_limit: int | None = Field(default=None, ge=1, le=10_000)
     priority: int | None = Field(default=None, ge=0, le=10)
+    max_queued_nodes: int | None = Field(default=None, ge=1, le=10_000_000)
+    """Nodes of this workflow's runs that may be queued or running at once: a start is
+    refused (429 with Retry-After) while they are this many."""
 
 
 def slugify(name: str) -> str:
