@@ -13,6 +13,7 @@ hands such a job back for a bigger worker.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -21,6 +22,9 @@ from typing import Any
 from orchestrator.errors import ConfigError
 from orchestrator.protocol import Job
 from orchestrator.sizes import SizeError, compact_bytes, format_bytes, parse_bytes
+from orchestrator.store.queue import Delivery
+
+log = logging.getLogger("dagq.worker")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +77,11 @@ class Reservations:
     """What the attempts a worker runs hold of its capacity."""
 
     def __init__(self, capacity: Capacity, default_memory: int | None = None) -> None:
+        if default_memory is not None and default_memory > capacity.memory:
+            raise ConfigError(
+                f"the memory limit per job ({format_bytes(default_memory)}) is more than "
+                f"the worker's memory capacity ({format_bytes(capacity.memory)})"
+            )
         self.capacity = capacity
         self.default_memory = default_memory
         self.memory = 0
@@ -119,3 +128,43 @@ class Reservations:
             "capacity": {"memory": self.capacity.memory, "cpu": self.capacity.cpu},
             "reserved": {"memory": self.memory, "cpu": round(self.cpu, 3)},
         }
+
+
+class Admission:
+    """Which read jobs start now, which wait for room (oldest first), which go back."""
+
+    def __init__(self, reservations: Reservations) -> None:
+        self.reservations = reservations
+        self.waiting: list[Delivery] = []
+        """Read and leased, waiting for their request to fit in what is free."""
+
+    def sort(self, batch: list[Delivery]) -> tuple[list[Delivery], list[Delivery], list[Delivery]]:
+        """``batch`` as (start now, now waiting, hand back: never fits here).
+
+        Nothing starts ahead of a waiting job: a big request is not starved by small ones.
+        """
+        now: list[Delivery] = []
+        later: list[Delivery] = []
+        back: list[Delivery] = []
+        for d in batch:
+            why = self.reservations.never_fits(d.job)
+            if why is not None:
+                log.info("handing back %s/%s: it %s", d.job.run, d.job.node, why)
+                back.append(d)
+            elif not self.waiting and self.reservations.reserve(d, d.job):
+                now.append(d)
+            else:
+                self.waiting.append(d)
+                later.append(d)
+        return now, later, back
+
+    def ready(self) -> list[Delivery]:
+        """Waiting jobs whose requests fit now (reserved), oldest first."""
+        started: list[Delivery] = []
+        while self.waiting and self.reservations.reserve(self.waiting[0], self.waiting[0].job):
+            started.append(self.waiting.pop(0))
+        return started
+
+    def to_dict(self) -> dict[str, Any]:
+        """Capacity, reservations and the number waiting, as the worker announces them."""
+        return {**self.reservations.to_dict(), "waiting": len(self.waiting)}

@@ -447,6 +447,12 @@ class ProcessPool:
             rss += int(fields[21]) * _PAGE
         return rss, cpu
 
+    def to_dict(self) -> dict[str, Any]:
+        """The children's usage and the isolation mode, as the worker announces them."""
+        rss, cpu = self.usage()
+        usage = {"rss": rss, "cpu": round(cpu, 3), "children": len(self._children)}
+        return {"usage": usage, "isolation": self.options.mode}
+
     def busy(self) -> int:
         """Children running an attempt now."""
         return len(self._busy)

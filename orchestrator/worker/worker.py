@@ -5,6 +5,8 @@ each delivery runs in its own task (async handlers on the event loop, sync ones
 in a thread pool) under the job's timeout, and one reporter task sends the
 results in batches (ack + inbox message per shard in one MULTI/EXEC).  A
 heartbeat task announces the worker and extends the leases of the jobs it holds.
+An attempt starts only when its task's resources fit in the worker's free capacity
+(``capacity.py``); isolated handlers run in child processes (``isolation.py``).
 """
 
 from __future__ import annotations
@@ -34,11 +36,10 @@ from orchestrator.keys import Keys
 from orchestrator.protocol import InboxMessage
 from orchestrator.security.handler_gate import HandlerGate
 from orchestrator.settings import Settings
-from orchestrator.sizes import format_bytes
 from orchestrator.store.queue import Delivery, JobQueue
 from orchestrator.store.timers import now_ms
 from orchestrator.store.workers import LiveWorkers
-from orchestrator.worker.capacity import Capacity, Reservations
+from orchestrator.worker.capacity import Admission, Capacity, Reservations
 from orchestrator.worker.capture import AttemptLog, capturing
 from orchestrator.worker.isolation import IsolationOptions, Limits, ProcessPool
 from orchestrator.worker.permissions import PermissionCheck
@@ -99,15 +100,7 @@ class Worker:
         # Isolated handlers' children (forked when first needed, at most one per slot).
         self.pool = ProcessPool(registry, self.isolation, size=concurrency)
         capacity = capacity if capacity is not None else Capacity.of_machine()
-        default_memory = self.isolation.max_memory_per_job
-        if default_memory is not None and default_memory > capacity.memory:
-            raise ConfigError(
-                f"the memory limit per job ({format_bytes(default_memory)}) is more than "
-                f"the worker's memory capacity ({format_bytes(capacity.memory)})"
-            )
-        self.reservations = Reservations(capacity, default_memory)
-        # Read, leased, waiting for their request to fit in what is free (oldest first).
-        self._waiting: list[Delivery] = []
+        self.admission = Admission(Reservations(capacity, self.isolation.max_memory_per_job))
         self.processed = 0
         self.started_ms = now_ms()
         self._interval_s = max(0.05, settings.queue.heartbeat_interval)
@@ -165,9 +158,11 @@ class Worker:
         next_reclaim = 0.0
         backoff = 0.1
         while not stop.is_set():
-            self._start_waiting()
+            ready = self.admission.ready()
+            if ready:
+                self._start(ready)
             free = self.concurrency - len(self._running)
-            if free <= 0 or self._waiting:
+            if free <= 0 or self.admission.waiting:
                 self._slot_free.clear()
                 await _wait_any(self._slot_free, stop)
                 continue
@@ -207,18 +202,8 @@ class Worker:
     async def _admit(self, batch: list[Delivery]) -> bool:
         """Start what fits in the free capacity, hold what will fit later, hand back what
         never fits here; True if everything was handed back."""
-        now: list[Delivery] = []
-        back: list[Delivery] = []
-        for d in batch:
-            why = self.reservations.never_fits(d.job)
-            if why is not None:
-                log.info("handing back %s/%s: it %s", d.job.run, d.job.node, why)
-                back.append(d)
-            elif not self._waiting and self.reservations.reserve(d, d.job):
-                now.append(d)
-            else:
-                self._waiting.append(d)
-                self._held.add(d)  # its lease is extended while it waits
+        now, later, back = self.admission.sort(batch)
+        self._held.update(later)  # their leases are extended while they wait
         if now:
             self._start(now)
         if back:
@@ -227,11 +212,6 @@ class Worker:
             except _REDIS_DOWN as exc:  # its lease runs out; it is reclaimed
                 log.warning("could not hand back %d job(s): %s", len(back), exc)
         return len(back) == len(batch)
-
-    def _start_waiting(self) -> None:
-        """Start the waiting jobs, oldest first, while their requests fit."""
-        while self._waiting and self.reservations.reserve(self._waiting[0], self._waiting[0].job):
-            self._start([self._waiting.pop(0)])
 
     def _start(self, batch: list[Delivery]) -> None:
         started = asyncio.ensure_future(self._report_started(batch))
@@ -254,7 +234,7 @@ class Worker:
             message = self._failed(d, f"worker error: {type(exc).__name__}: {exc}")
         finally:
             self._running.pop(d, None)
-            self.reservations.release(d)
+            self.admission.reservations.release(d)
             self._slot_free.set()
         self._results.append((d, message, started))
         self._results_ready.set()
@@ -478,14 +458,7 @@ class Worker:
 
     def resources(self) -> dict[str, Any]:
         """Capacity, reservations and the isolated children's usage, as announced."""
-        rss, cpu = self.pool.usage()
-        usage = {"rss": rss, "cpu": round(cpu, 3), "children": len(self.pool.pids())}
-        return {
-            **self.reservations.to_dict(),
-            "usage": usage,
-            "waiting": len(self._waiting),
-            "isolation": self.isolation.mode,
-        }
+        return {**self.admission.to_dict(), **self.pool.to_dict()}
 
     async def _shutdown(self, reporter: asyncio.Task[None], heart: asyncio.Task[None]) -> None:
         """Grace period for running jobs, flush results, hand back the rest, retire."""
@@ -497,7 +470,7 @@ class Worker:
                 len(self._running),
             )
             await asyncio.wait(list(self._running.values()), timeout=self.grace_s)
-        self._waiting.clear()  # still held: handed back below
+        self.admission.waiting.clear()  # still held: handed back below
         for task in list(self._running.values()):
             task.cancel()
         await asyncio.gather(*self._running.values(), return_exceptions=True)
