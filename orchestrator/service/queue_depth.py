@@ -58,7 +58,7 @@ class QueueDepth:
                 raise QueueFull(
                     f"the queues hold {depth} jobs, the limit is {limit} "
                     f"(execution.max_queued_nodes): retry in {retry_after}s",
-                    details={"queued": depth, "limit": limit},
+                    details={"depth": depth, "limit": limit},
                     retry_after_s=retry_after,
                 )
         own = spec.config.max_queued_nodes if spec.config is not None else None
@@ -68,7 +68,7 @@ class QueueDepth:
                 raise QueueFull(
                     f"workflow {spec.id!r} has {depth} nodes queued or running, its limit is "
                     f"{own} (config.max_queued_nodes): retry in {retry_after}s",
-                    details={"queued": depth, "limit": own, "workflowId": spec.id},
+                    details={"depth": depth, "limit": own, "workflowId": spec.id},
                     retry_after_s=retry_after,
                 )
 

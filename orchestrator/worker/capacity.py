@@ -167,4 +167,4 @@ class Admission:
 
     def to_dict(self) -> dict[str, Any]:
         """Capacity, reservations and the number waiting, as the worker announces them."""
-        return {**self.reservations.to_dict(), "waiting": len(self.waiting)}
+        return {**self.reservations.to_dict(), "waitingForRoom": len(self.waiting)}
