@@ -4,6 +4,9 @@ policy narrowed while a run is in flight, with every refusal in the audit trail.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -222,3 +225,29 @@ def test_shipped_policy_grants_every_handler_to_every_role(tmp_path: Path) -> No
     for user in ("d", "o", "a"):
         assert authorizer.allowed(user, "handler:billing.charge")
     assert not authorizer.allowed("stranger", "handler:billing.charge")
+
+
+async def test_a_webhook_delivers_with_its_creators_permissions(api: Api) -> None:
+    assert (await _call(api, "POST", WF, "designer", json=pipeline_spec()))[0] == 201
+    status, hook = await _call(
+        api, "POST", "/api/v1/hooks", "designer", json={"workflowId": "pipeline"}
+    )
+    assert status == 201, hook
+    assert hook["createdBy"] == "dee"
+
+    async def deliver(body: bytes) -> tuple[int, Any]:
+        ts = str(int(time.time()))
+        mac = hmac.new(hook["secret"].encode(), ts.encode() + b"." + body, hashlib.sha256)
+        headers = {"X-Dagq-Timestamp": ts, "X-Dagq-Signature": f"sha256={mac.hexdigest()}"}
+        resp = await api.client.post(f"/hooks/{hook['id']}", data=body, headers=headers)
+        return resp.status, await resp.json()
+
+    status, accepted = await deliver(b'{"records": 1}')
+    assert status == 202, accepted
+    _, run = await _call(api, "GET", f"/api/v1/runs/{accepted['runId']}", "admin")
+    assert run["metadata"]["runAs"] == "dee"
+
+    await narrow(api, "designer", "handler:fetch", "handler:transform")
+    status, err = await deliver(b'{"records": 2}')
+    assert status == 403 and "'store'" in err["message"]
+    assert await denials(api, user=f"hook:{hook['id']}", detail="'store'")
