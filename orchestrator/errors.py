@@ -106,6 +106,17 @@ class LimitExceeded(DagqError):
     http_status = 429
 
 
+class QueueFull(LimitExceeded):
+    """The queues are as deep as ``max_queued_nodes`` allows: retry after a while."""
+
+    code = "QUEUE_FULL"
+
+    def __init__(self, message: str, *, retry_after_s: int, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after_s = retry_after_s
+        self.details.setdefault("retryAfter", retry_after_s)
+
+
 class RateLimited(DagqError):
     """The caller sent more requests than its rate limit allows."""
 

@@ -30,6 +30,7 @@ Cluster-wide, never touched by multi-key scripts:
     P{audit}:strangers:<min> hash  address -> unauthenticated requests refused in that minute
     P{audit}:files           hash  the policies files as last audited (digests, texts)
     P{cfg}:policy            hash  policy status published by API replicas
+    P{cfg}:policy-in-force   hash  the policy an API last accepted (digest, model, policy text)
     P{idem}:<sha256>         string  an Idempotency-Key's first run (JSON: run, fingerprint)
 
 Schedules, webhooks and backfills, hash tag ``{sched}`` (one slot: the scheduler's
@@ -248,3 +249,7 @@ class Keys:
     def policy_status(self) -> str:
         """Hash where API replicas publish their policy reload status."""
         return f"{self.prefix}{{cfg}}:policy"
+
+    def policy_in_force(self) -> str:
+        """Hash where API processes publish the policy they accepted (for workers' checks)."""
+        return f"{self.prefix}{{cfg}}:policy-in-force"

@@ -298,6 +298,20 @@ def setup_logging(process: str, *, level: int = logging.INFO, stream: TextIO | N
         _state["atexit"] = True
 
 
+def after_fork_in_child() -> None:
+    """In a forked child (an isolated handler's process): the listener thread did not
+    survive the fork, so records go to the sinks directly, masked as before."""
+    front = _state.pop("front", None)
+    _state.pop("listener", None)
+    if front is None:
+        return
+    root = logging.getLogger()
+    root.removeHandler(front)
+    for sink in _state.get("sinks", []):
+        sink.addFilter(RedactingFilter())
+        root.addHandler(sink)
+
+
 def stop_logging() -> None:
     """Flush and remove what :func:`setup_logging` installed (called at exit)."""
     front = _state.pop("front", None)

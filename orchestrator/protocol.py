@@ -37,10 +37,23 @@ class Job:
     timeout_s: float = 300.0
     logical_time: str | None = None
     """A scheduled run's fire time (ISO 8601), else None."""
+    run_as: str | None = None
+    """The user whose handler permissions the run executes with (checked before each
+    attempt), else None."""
+    memory: int | None = None
+    """Bytes of memory the node requests (``resources.memory``), else None."""
+    cpu: float | None = None
+    """CPU cores the node requests (``resources.cpu``), else None."""
 
     def encode(self) -> bytes:
         """Compact JSON for the stream field ``d``."""
-        extra = {"lt": self.logical_time} if self.logical_time else {}
+        extra: dict[str, Any] = {"lt": self.logical_time} if self.logical_time else {}
+        if self.run_as:
+            extra["as"] = self.run_as
+        if self.memory:
+            extra["mem"] = self.memory
+        if self.cpu:
+            extra["cpu"] = self.cpu
         return orjson.dumps(
             {
                 **extra,
@@ -75,6 +88,9 @@ class Job:
             params=dict(d.get("params") or {}),
             timeout_s=float(d.get("timeout_s", 300.0)),
             logical_time=str(d["lt"]) if d.get("lt") else None,
+            run_as=str(d["as"]) if d.get("as") else None,
+            memory=int(d["mem"]) if d.get("mem") else None,
+            cpu=float(d["cpu"]) if d.get("cpu") else None,
         )
 
 
@@ -96,6 +112,8 @@ class InboxMessage:
     error: str | None = None
     timed_out: bool = False
     worker: str | None = None
+    final: bool = False
+    """A failure not to retry (the run's starter may no longer execute the handler)."""
 
     def encode(self) -> bytes:
         """Compact JSON for the stream field ``d``; empty fields are left out."""
@@ -112,6 +130,8 @@ class InboxMessage:
             d["timeout"] = True
         if self.worker is not None:
             d["worker"] = self.worker
+        if self.final:
+            d["final"] = True
         return orjson.dumps(d)
 
     @classmethod
@@ -138,6 +158,7 @@ class InboxMessage:
             error=d.get("error"),
             timed_out=bool(d.get("timeout", False)),
             worker=d.get("worker"),
+            final=bool(d.get("final", False)),
         )
 
 

@@ -71,6 +71,11 @@ class ExecutionSection(_Section):
 
     max_concurrent_runs: int = Field(default=100, ge=1)
     """Runs that may be active at once (all workflows); more are refused."""
+    max_queued_nodes: int | None = Field(default=None, ge=1)
+    """Jobs that may wait in the queues (all workflows): a start is refused (429 with
+    Retry-After) while the queues are this deep. None: no limit."""
+    queue_full_retry_after: Seconds = Field(default=5.0, gt=0)
+    """The Retry-After of a start refused because the queues are full."""
     max_nodes_per_workflow: int = Field(default=500, ge=1)
     """Largest workflow the validator accepts (TOO_MANY_NODES)."""
     default_timeout: Seconds = Field(default=300.0, gt=0)

@@ -1,4 +1,6 @@
-"""Live workers: who they are, which handlers they offer, how busy they are.
+"""Live workers: who they are, which handlers they offer, how busy they are, what they
+offer (memory, CPU) and what their running attempts hold of it, and what their isolated
+handlers' child processes use.
 
 Times are shown as UTC clock times (when the worker started, when it was last
 heard from), so the table reads the same in a snapshot and across time zones.
@@ -14,6 +16,7 @@ from textual.widgets import DataTable
 
 from app.text import safe
 from app.widgets.ops_format import clock
+from orchestrator.sizes import format_bytes
 
 HANDLERS_WIDTH = 40
 WORKER_WIDTH = 40
@@ -34,7 +37,8 @@ class WorkersTable(DataTable[Any]):
 
     def on_mount(self) -> None:
         """Columns."""
-        for label in ("worker", "busy", "done", "seen", "host", "handlers"):
+        for label in ("worker", "busy", "done", "memory", "cpu", "children", "seen", "host",
+                      "handlers"):  # fmt: skip
             self.add_column(label, key=label)
 
     def show(self, workers: Sequence[Mapping[str, Any]]) -> None:
@@ -53,6 +57,7 @@ class WorkersTable(DataTable[Any]):
                 safe(worker.get("id"), width=WORKER_WIDTH),
                 busy,
                 Text(str(worker.get("processed", 0)), justify="right"),
+                *_resources(worker),
                 clock(worker.get("lastSeenMs")),
                 safe(f"{worker.get('host', '?')}:{worker.get('pid', '?')}", width=HOST_WIDTH),
                 safe(", ".join(str(h) for h in handlers), width=HANDLERS_WIDTH),
@@ -60,3 +65,35 @@ class WorkersTable(DataTable[Any]):
             )
         if rows:
             self.move_cursor(row=min(cursor, len(rows) - 1), animate=False)
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
+def _resources(worker: Mapping[str, Any]) -> tuple[Text, Text, Text]:
+    """Memory and CPU reserved of the capacity, and the isolated children's usage."""
+    capacity = worker.get("capacity")
+    reserved = worker.get("reserved")
+    usage = worker.get("usage")
+    if not isinstance(capacity, Mapping) or not isinstance(reserved, Mapping):
+        dash = Text("-", style="dim")
+        return dash, dash, dash
+    held_mem, cap_mem = _number(reserved.get("memory")), _number(capacity.get("memory"))
+    held_cpu, cap_cpu = _number(reserved.get("cpu")), _number(capacity.get("cpu"))
+    full = "bold #ffd75f"
+    memory = Text(
+        f"{_short(held_mem)}/{_short(cap_mem)}",
+        style=full if cap_mem and held_mem >= cap_mem * 0.9 else "",
+    )
+    cpu = Text(f"{held_cpu:g}/{cap_cpu:g}", style=full if cap_cpu and held_cpu >= cap_cpu else "")
+    children = Text("-", style="dim")
+    if isinstance(usage, Mapping) and _number(usage.get("children")):
+        count = int(_number(usage.get("children")))
+        children = Text(f"{count}: {_short(_number(usage.get('rss')))}")
+    return memory, cpu, children
+
+
+def _short(size: float) -> str:
+    """``805306368`` -> ``768M``: the unit letter only, for a narrow column."""
+    return format_bytes(size).replace(" ", "").replace("iB", "").replace("B", "")

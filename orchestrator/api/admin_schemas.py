@@ -58,7 +58,7 @@ class AuditEntry(_Out):
     requestId: str
     status: int | None = None
     detail: str | None = None
-    source: Literal["api", "cli", "file"] = "api"
+    source: Literal["api", "cli", "file", "scheduler", "worker"] = "api"
     """Where the change was made: an API request, a ``dagq`` command, a policies-file edit."""
 
 

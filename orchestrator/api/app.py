@@ -11,6 +11,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 from aiohttp.web_urldispatcher import AbstractRoute
+from redis.exceptions import RedisError
 
 from orchestrator.api.handlers.health import OPENAPI_DOC, encode_document
 from orchestrator.api.handlers.hooks import RATE_ACTION
@@ -23,6 +24,7 @@ from orchestrator.logs import describe_exception, ensure_structlog
 from orchestrator.security import tokens
 from orchestrator.security.audit import AUDIT_FILE, AuditLog
 from orchestrator.security.file_audit import FileAuditor, FileState
+from orchestrator.security.handler_gate import LocalGate, publish_policy
 from orchestrator.security.policy_file import ensure_policies_dir
 from orchestrator.security.ratelimit import RateLimiter
 from orchestrator.security.rbac import Authorizer, read_policy_files
@@ -106,6 +108,7 @@ def create_app(
             settings.data_dir, configured=settings.api.jwt_secret
         ),
     )
+    state.service.gate = LocalGate(state.authorizer)
     app = web.Application(
         middlewares=[outer, guard],
         # aiohttp's own cap, a second line behind the middleware's Content-Length check.
@@ -161,15 +164,31 @@ async def _tick(stop: asyncio.Event, interval_s: float) -> bool:
 
 async def _watch(state: ApiState, interval_s: float, stop: asyncio.Event) -> None:
     """Hot reload: policy files through the Authorizer, the users file through the store;
-    every reload, accepted or refused, goes to the audit trail."""
+    every reload, accepted or refused, goes to the audit trail; the policy in force is
+    published to Redis for the workers' handler checks."""
+    published = await _publish(state, None)
     while await _tick(stop, interval_s):
         try:
             state.authorizer.poll()
+            published = await _publish(state, published)
             if state.users.reload_if_changed():
                 state.key_cache.clear()  # revoked or rotated keys stop working now
             await _audit_file_changes(state)
         except Exception as exc:  # the watcher must outlive any surprise
             log.error("policy_watch_failed", error=describe_exception(exc))
+
+
+async def _publish(state: ApiState, published: str | None) -> str | None:
+    """Publish the policy in force when it is not the one last published; its digest."""
+    change = state.authorizer.in_force()
+    if change.digest == published:
+        return published
+    try:
+        await publish_policy(state.conn.redis, state.conn.keys, change)
+    except (RedisError, OSError) as exc:
+        log.warning("policy_publish_failed", error=str(exc))
+        return published
+    return change.digest
 
 
 async def _audit_file_changes(state: ApiState) -> None:

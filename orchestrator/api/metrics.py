@@ -66,6 +66,30 @@ class ApiMetrics:
         self.timers = Gauge("dagq_timers", "Scheduled timers (retries, delays)", registry=r)
         self.dead_letters = Gauge("dagq_dead_letters", "Dead-lettered jobs", registry=r)
         self.workers_live = Gauge("dagq_workers_live", "Workers heard from recently", registry=r)
+        self.worker_capacity = Gauge(
+            "dagq_worker_capacity",
+            "What a live worker offers: memory (bytes) and cpu (cores)",
+            ["worker", "resource"],
+            registry=r,
+        )
+        self.worker_reserved = Gauge(
+            "dagq_worker_reserved",
+            "What a live worker's running attempts requested: memory (bytes) and cpu (cores)",
+            ["worker", "resource"],
+            registry=r,
+        )
+        self.worker_children_rss = Gauge(
+            "dagq_worker_children_rss_bytes",
+            "Resident memory of a live worker's isolated handlers' child processes",
+            ["worker"],
+            registry=r,
+        )
+        self.worker_children_cpu = Gauge(
+            "dagq_worker_children_cpu_seconds",
+            "CPU time used by a live worker's current isolated child processes",
+            ["worker"],
+            registry=r,
+        )
         self.policy_in_error = Gauge(
             "dagq_policy_in_error",
             "1 while the policy files on disk are rejected (the last good policy is in force)",
@@ -99,6 +123,31 @@ class ApiMetrics:
         self.inbox_length.set(sum(s["inbox"] for s in shards))
         self.timers.set(sum(s["timers"] for s in shards))
         self.dead_letters.set(sum(s["dlq"] for s in shards))
+
+    def set_workers(self, workers: Iterable[Mapping[str, Any]]) -> None:
+        """Per-worker capacity, reservations and children's usage (``WorkerInfo.to_dict``)."""
+        gauges = (
+            self.worker_capacity,
+            self.worker_reserved,
+            self.worker_children_rss,
+            self.worker_children_cpu,
+        )
+        for gauge in gauges:
+            gauge.clear()
+        count = 0
+        for w in workers:
+            count += 1
+            wid = str(w["id"])
+            for resource in ("memory", "cpu"):
+                if resource in (w.get("capacity") or {}):
+                    self.worker_capacity.labels(wid, resource).set(w["capacity"][resource])
+                if resource in (w.get("reserved") or {}):
+                    self.worker_reserved.labels(wid, resource).set(w["reserved"][resource])
+            usage = w.get("usage") or {}
+            if usage:
+                self.worker_children_rss.labels(wid).set(usage.get("rss", 0))
+                self.worker_children_cpu.labels(wid).set(usage.get("cpu", 0))
+        self.workers_live.set(count)
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""

@@ -48,6 +48,7 @@ from orchestrator.errors import (
     Forbidden,
     NotFound,
     PayloadTooLarge,
+    QueueFull,
     RateLimited,
     Unauthorized,
     Unavailable,
@@ -101,7 +102,7 @@ def _request_id(request: web.Request) -> str:
 def error_response(exc: DagqError, request_id: str) -> web.Response:
     """The JSON error body of ``exc`` with its status (and Retry-After / WWW-Authenticate)."""
     headers = {"X-Request-Id": request_id}
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, RateLimited | QueueFull):
         headers["Retry-After"] = str(exc.retry_after_s)
     elif exc.http_status == 429:
         headers["Retry-After"] = "1"
@@ -449,9 +450,9 @@ async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
         response = await handler(request)
     except DagqError as exc:
         if route.mutating:
-            await _end(
-                st, request, route, ident, pending, AuditOutcome.ERROR, exc.http_status, exc.message
-            )
+            # A refusal past the route's permission (a handler the user may not use).
+            outcome = AuditOutcome.DENIED if isinstance(exc, Forbidden) else AuditOutcome.ERROR
+            await _end(st, request, route, ident, pending, outcome, exc.http_status, exc.message)
         raise
     except asyncio.CancelledError:
         # The client went away mid-change (aiohttp cancels the handler): the change may or

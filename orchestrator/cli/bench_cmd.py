@@ -43,6 +43,33 @@ def validate_cmd(nodes: int, repeat: int, seed: int, as_json: bool) -> None:
         click.echo(f"  {name:<14} {t['min_ms']:>9.2f} {t['p50_ms']:>9.2f} {t['p99_ms']:>9.2f}")
 
 
+@bench.command("isolation")
+@click.option("--jobs", type=click.IntRange(min=10, max=1_000_000), default=2000, show_default=True)
+@click.option(
+    "--fork-jobs", type=click.IntRange(min=10, max=100_000), default=200, show_default=True
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the measurements as JSON.")
+def isolation_cmd(jobs: int, fork_jobs: int, as_json: bool) -> None:
+    """Per-job cost of a handler in a thread, in a reused child process, and forked per job."""
+    from orchestrator.bench import isolation_bench
+
+    report = isolation_bench.run(jobs, fork_jobs)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    base = report["thread"]["mean_us"]
+    click.echo("isolation: one trivial sync handler, jobs one after another")
+    click.echo(
+        f"  {'way':<14} {'jobs':>7} {'mean us':>9} {'p50 us':>9} {'p99 us':>9} {'vs thread':>10}"
+    )
+    for name, t in report.items():
+        extra = t["mean_us"] - base
+        click.echo(
+            f"  {name:<14} {t['jobs']:>7} {t['mean_us']:>9.1f} {t['p50_us']:>9.1f} "
+            f"{t['p99_us']:>9.1f} {extra:>+9.1f}"
+        )
+
+
 def _progress(as_json: bool) -> Any:
     """Progress lines on stderr (stdout stays one JSON object with --json)."""
     del as_json  # on stderr either way

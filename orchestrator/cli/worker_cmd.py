@@ -24,7 +24,10 @@ from orchestrator.logs import setup_logging
 from orchestrator.service.orchestrator import Orchestrator
 from orchestrator.service.runs import RunService
 from orchestrator.settings import Settings, load_settings
+from orchestrator.sizes import SizeError, parse_bytes
 from orchestrator.store.connection import Connection, connect
+from orchestrator.worker.capacity import Capacity
+from orchestrator.worker.isolation import IsolationOptions
 from orchestrator.worker.registry import Registry
 from orchestrator.worker.worker import Worker
 
@@ -58,6 +61,8 @@ async def serve_worker(
     extra_tasks: Sequence[ExtraTask] = (),
     grace_s: float = 10.0,
     stop: asyncio.Event | None = None,
+    isolation: IsolationOptions | None = None,
+    capacity: Capacity | None = None,
 ) -> Worker:
     """Connect, run a :class:`Worker` (and ``extra_tasks``) until stopped, disconnect.
 
@@ -76,6 +81,8 @@ async def serve_worker(
             concurrency=concurrency,
             worker_id=worker_id,
             grace_s=grace_s,
+            isolation=isolation,
+            capacity=capacity,
         )
         log.info(
             "worker %s on %s offering %s",
@@ -105,6 +112,19 @@ async def run_orchestrator(conn: Connection, stop: asyncio.Event) -> None:
     """The orchestrator loop (inbox -> run transitions, timers) until ``stop`` is set."""
     service = RunService(conn.redis, conn.keys, conn.settings)
     await Orchestrator(service).run(stop)
+
+
+class _Size(click.ParamType[int, Any]):
+    name = "SIZE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        try:
+            return parse_bytes(value)
+        except SizeError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+SIZE = _Size()
 
 
 @click.command()
@@ -140,16 +160,65 @@ async def run_orchestrator(conn: Connection, stop: asyncio.Event) -> None:
     show_default=True,
     help="Seconds to let running jobs finish on SIGTERM.",
 )
+@click.option(
+    "--isolation",
+    type=click.Choice(["thread", "process"]),
+    default="thread",
+    show_default=True,
+    help="Run every handler in a child process under hard limits (process), or only those "
+    "declared with @handler(..., isolation='process') (thread).",
+)
+@click.option(
+    "--max-memory-per-job",
+    "max_memory",
+    type=SIZE,
+    default=None,
+    help="Memory limit of an isolated attempt whose task declares no resources.memory "
+    "(e.g. 512MiB).",
+)
+@click.option(
+    "--capacity",
+    "capacity_text",
+    default="",
+    help="What this worker offers, e.g. memory=4GiB,cpu=2 (default: the machine's memory "
+    "and CPUs). An attempt starts only when its task's resources fit in what is free.",
+)
+@click.option(
+    "--max-jobs-per-child",
+    type=click.IntRange(1, 1_000_000),
+    default=100,
+    show_default=True,
+    help="Isolated attempts a child process runs before it is replaced.",
+)
+@click.option(
+    "--max-open-files",
+    type=click.IntRange(16, 1_048_576),
+    default=1024,
+    show_default=True,
+    help="Open files limit of an isolated attempt.",
+)
 def worker(
     handler_specs: tuple[str, ...],
     concurrency: int,
     worker_id: str | None,
     with_orchestrator: bool,
     grace_s: float,
+    isolation: str,
+    max_memory: int | None,
+    capacity_text: str,
+    max_jobs_per_child: int,
+    max_open_files: int,
 ) -> None:
     """Run handlers for queued jobs until SIGTERM (in-flight jobs finish or are handed back)."""
     setup_logging("worker")
     try:
+        options = IsolationOptions(
+            mode="process" if isolation == "process" else "thread",
+            max_memory_per_job=max_memory,
+            max_jobs_per_child=max_jobs_per_child,
+            max_open_files=max_open_files,
+        )
+        capacity = Capacity.parse(capacity_text)
         settings = load_settings()
         registry = Registry()
         for spec in handler_specs:
@@ -163,6 +232,8 @@ def worker(
                 worker_id,
                 grace_s=grace_s,
                 extra_tasks=[run_orchestrator] if with_orchestrator else [],
+                isolation=options,
+                capacity=capacity,
             )
         )
     except DagqError as exc:

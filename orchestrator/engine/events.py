@@ -36,6 +36,8 @@ class NodeFailed:
     at_ms: int
     error: str
     timed_out: bool = False
+    final: bool = False
+    """Not retried whatever the retry policy says (a handler permission was revoked)."""
 
 
 @dataclass(frozen=True, slots=True)

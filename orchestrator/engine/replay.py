@@ -143,7 +143,9 @@ class _Replayer:
             else:
                 out.append([NodeSucceeded(node, token, at, self.outputs.get(node, {}))])
         elif e.type == E.NODE_FAILED and node and token:
-            out.append([NodeFailed(node, token, at, str(data.get("error", _NO_ERROR)))])
+            # Recorded as failed, not retrying: whatever its retries left, it ended here.
+            error = str(data.get("error", _NO_ERROR))
+            out.append([NodeFailed(node, token, at, error, final=True)])
         elif e.type == E.NODE_RETRYING and node and token:
             error = str(data.get("error", _NO_ERROR))
             out.append([NodeFailed(node, token, at, error, bool(data.get("timeout")))])

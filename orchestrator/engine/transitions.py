@@ -128,7 +128,7 @@ def _failed(tx: Tx, ev: NodeFailed) -> None:
     kind = runnable(node.type)
     rule = tx.cfg.rule_for(tx.g.spec, node)
     error = f"timeout: {ev.error}" if ev.timed_out and "time" not in ev.error.lower() else ev.error
-    if kind.retries(tx) and should_retry(rule, st.attempts):
+    if not ev.final and kind.retries(tx) and should_retry(rule, st.attempts):
         wait_s = delay_s(rule, st.attempts, seed=f"{tx.base.run_id}:{ev.node}:{tx.epoch}")
         due = ev.at_ms + int(wait_s * 1000)
         tx.set(ev.node, status=NodeStatus.WAITING, last_error=error, due_ms=due, worker=None)

@@ -218,6 +218,9 @@ class Tx:
             params=dict(self.base.params),
             timeout_s=self.cfg.timeout_for(node),
             logical_time=self.base.meta.get("scheduledTime"),
+            run_as=self.base.meta.get("runAs"),
+            memory=node.resources.memory if node.resources else None,
+            cpu=node.resources.cpu if node.resources else None,
         )
         self.set(
             node_id,

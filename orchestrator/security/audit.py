@@ -44,7 +44,7 @@ AUDIT_FILE = "audit.jsonl"
 """The audit file's name in the data dir (shared by the API and the command line)."""
 Outcome = AuditOutcome
 OUTCOMES: tuple[AuditOutcome, ...] = tuple(AuditOutcome)
-Source = Literal["api", "cli", "file"]
+Source = Literal["api", "cli", "file", "scheduler", "worker"]
 INTERRUPTED = (
     "the process making this change ended before it could record the outcome; "
     "the change may or may not have been applied"

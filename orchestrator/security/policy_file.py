@@ -5,7 +5,8 @@ comment an admin wrote, so user-role lines (``g, <user>, <role>``) are edited
 here as text: only the affected lines change, everything else stays as written.
 
 ``policy.csv`` is the admin's file, so a new release never replaces it. When dagq gains
-a permission family (``schedule:*`` and ``hook:*`` in policy version 2), the built-in
+a permission family (``schedule:*`` and ``hook:*`` in policy version 2, ``handler:*`` in
+version 3), the built-in
 roles of an older file would lack it, and even admins would be refused. The file records
 the version it is at (``# dagq-policy-version: N``; none means 1); each upgrade above it
 appends its lines once, in a commented block, and moves the marker. Lines already there
@@ -219,6 +220,15 @@ UPGRADES: tuple[PolicyUpgrade, ...] = (
             "p, workflow_operator, hook:read",
             "p, workflow_admin, schedule:*",
             "p, workflow_admin, hook:*",
+        ),
+    ),
+    PolicyUpgrade(
+        3,
+        "handler permissions (handler:*: every handler, as before)",
+        (
+            "p, workflow_designer, handler:*",
+            "p, workflow_operator, handler:*",
+            "p, workflow_admin, handler:*",
         ),
     ),
 )

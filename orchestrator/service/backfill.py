@@ -155,6 +155,7 @@ class BackfillDriver:
                     version=spec.version,
                     user=raw.get("by") or f"schedule:{spec.id}",
                     metadata=run_metadata(spec.id, fire, backfill=True),
+                    run_as=raw.get("by") or None,
                 )
             except DagqError as exc:  # the workflow or its parameters are wrong: stop here
                 error = f"fire {iso_ms(fire)}: {exc.message}"

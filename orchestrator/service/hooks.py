@@ -218,12 +218,13 @@ class HookService:
                     version=hook.version,
                     user=f"hook:{hook.id}",
                     metadata=meta,
+                    run_as=hook.created_by,
                 )
                 state, created = started.state, started.created
             else:
                 state = await self.runs.start(
                     hook.workflow_id, params, version=hook.version, user=f"hook:{hook.id}",
-                    metadata=meta,
+                    metadata=meta, run_as=hook.created_by,
                 )  # fmt: skip
                 created = True
         except ParameterError as exc:

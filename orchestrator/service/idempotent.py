@@ -68,6 +68,7 @@ async def start_once(
     priority: int | None = None,
     user: str | None = None,
     metadata: Mapping[str, Any] | None = None,
+    run_as: str | None = None,
 ) -> Started:
     """Start the run ``key`` stands for, or return it if it exists (see the module doc)."""
     check_key(key)
@@ -88,6 +89,7 @@ async def start_once(
                     user=user,
                     metadata={**(metadata or {}), "idempotencyKey": key},
                     run_id=run_id,
+                    run_as=run_as,
                 )
             except BaseException:
                 await asyncio.shield(store.release(key, run_id))

@@ -65,7 +65,8 @@ def to_event(msg: InboxMessage) -> Event | None:
     if msg.type == "succeeded" and msg.node and msg.token:
         return NodeSucceeded(msg.node, msg.token, msg.at_ms, msg.output or {})
     if msg.type == "failed" and msg.node and msg.token:
-        return NodeFailed(msg.node, msg.token, msg.at_ms, msg.error or "failed", msg.timed_out)
+        error = msg.error or "failed"
+        return NodeFailed(msg.node, msg.token, msg.at_ms, error, msg.timed_out, msg.final)
     if msg.type == "timer" and msg.node and msg.token:
         return TimerFired(msg.node, msg.token, msg.at_ms)
     if msg.type == "deadline":

@@ -16,23 +16,27 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from orchestrator.engine import transitions
+from orchestrator.engine.commands import Dispatch
 from orchestrator.engine.config import EngineConfig
 from orchestrator.engine.events import CancelRequested, Event, RetryRequested
 from orchestrator.engine.params import resolve_params
 from orchestrator.engine.state import RunState
 from orchestrator.errors import Conflict, DagqError, NotFound, SpecInvalid
 from orchestrator.keys import Keys
+from orchestrator.security.handler_gate import HandlerGate, PublishedGate, require
+from orchestrator.service.queue_depth import QueueDepth
 from orchestrator.service.specs import SpecCache
 from orchestrator.service.views import iso, run_view
 from orchestrator.settings import Settings
+from orchestrator.sizes import format_bytes
 from orchestrator.spec.graph import Graph
-from orchestrator.spec.model import RunnableNode
+from orchestrator.spec.model import Resources, RunnableNode
 from orchestrator.spec.validator import validate_spec
 from orchestrator.store.attempt_logs import AttemptLogEntry, AttemptLogs
 from orchestrator.store.queue_admin import DeadLetter, QueueAdmin
 from orchestrator.store.replicas import ReplicaWait
 from orchestrator.store.runs import RunStore, StoredEvent
-from orchestrator.store.workers import LiveWorkers
+from orchestrator.store.workers import LiveWorkers, WorkerInfo
 from orchestrator.store.workflows import WorkflowStore
 from orchestrator.vocab import IN_FLIGHT, TERMINAL_RUN, NodeStatus
 
@@ -79,6 +83,27 @@ class RunSummary:
         return d
 
 
+def _no_fit(live: list[WorkerInfo], handler: str, request: Resources) -> str | None:
+    """Why no live worker offering ``handler`` could ever run ``request`` (None: one can)."""
+    memory, cpu = request.memory or 0, request.cpu or 0.0
+    offering = [w for w in live if handler in w.handlers]
+    if any(w.fits(memory, cpu) for w in offering):
+        return None
+    wanted = []
+    if memory:
+        most = max(w.resources.get("capacity", {}).get("memory", 0) for w in offering)
+        wanted.append(f"memory {format_bytes(memory)} (the largest offers {format_bytes(most)})")
+    if cpu:
+        most_cpu = max(w.resources.get("capacity", {}).get("cpu", 0) for w in offering)
+        wanted.append(f"cpu {cpu:g} (the largest offers {most_cpu:g})")
+    return f"no live worker offering handler {handler!r} can fit its request: " + ", ".join(wanted)
+
+
+def handlers_of(graph: Graph) -> set[str]:
+    """The handlers a workflow's nodes run."""
+    return {n.handler for n in graph.nodes.values() if isinstance(n, RunnableNode)}
+
+
 class RunService:
     """Everything a client may ask about runs."""
 
@@ -89,6 +114,8 @@ class RunService:
         self.config = EngineConfig.from_settings(settings)
         self.workflows = WorkflowStore(redis, keys)
         self.specs = SpecCache(self.workflows)
+        self.gate: HandlerGate = PublishedGate(redis, keys)
+        """Who may execute which handler (the API replaces it with its own policy's)."""
         self.runs = RunStore(
             redis,
             keys,
@@ -96,6 +123,7 @@ class RunService:
             event_maxlen=settings.queue.event_retention,
             replicas=ReplicaWait.from_settings(redis, settings),
         )
+        self.depth = QueueDepth(redis, keys, settings, self.runs)
 
     # -- start -----------------------------------------------------------------------
     async def start(
@@ -108,22 +136,30 @@ class RunService:
         user: str | None = None,
         metadata: Mapping[str, Any] | None = None,
         run_id: str | None = None,
+        run_as: str | None = None,
     ) -> RunState:
         """Start a run of the workflow's current (or given) version.
 
         Parameters are checked before anything is queued; ``ParameterError`` names
         every problem.  ``LimitExceeded`` when ``max_concurrent_runs`` are active.
         ``run_id`` is given by :mod:`orchestrator.service.idempotent` (reserved first).
+        ``run_as`` is the user whose handler permissions the run executes with (the
+        API's user, a schedule's or webhook's owner): ``Forbidden`` naming the handler
+        when it may not execute one; recorded so workers check it again at each node.
         """
         if version is None:
             record = await self.workflows.get(workflow_id)
             version = record.spec.version or 1
         graph = await self.specs.graph(workflow_id, version)
         self._check_runnable(graph)
+        await require(self.gate, run_as, handlers_of(graph), f"start a run of {workflow_id!r}")
+        await self.depth.check(graph.spec)
         resolved = resolve_params(graph.spec, params)
         meta: dict[str, Any] = dict(metadata or {})
         if user:
             meta["startedBy"] = user
+        if run_as:
+            meta["runAs"] = run_as
         state, commands = transitions.start(
             graph,
             run_id=run_id or new_run_id(),
@@ -136,6 +172,7 @@ class RunService:
         )
         per_shard = -(-self.settings.execution.max_concurrent_runs // self.keys.shards)
         await self.runs.create(state, commands, max_active=per_shard)
+        self.depth.started(graph.spec.id, sum(isinstance(c, Dispatch) for c in commands))
         return state
 
     def _check_runnable(self, graph: Graph) -> None:
@@ -162,6 +199,7 @@ class RunService:
         """:func:`run_view` plus node names, and for queued nodes whether a worker offers them."""
         names: dict[str, str] = {}
         handlers: dict[str, str] = {}
+        requests: dict[str, Resources] = {}
         try:
             graph = await self.specs.graph(state.workflow_id, state.workflow_version)
             for node_id, node in graph.nodes.items():
@@ -169,6 +207,8 @@ class RunService:
                     names[node_id] = node.name
                 if isinstance(node, RunnableNode):
                     handlers[node_id] = node.handler
+                    if node.resources is not None:
+                        requests[node_id] = node.resources
             # Show nodes in the order the spec lists them (a hash has no order).
             ordered = {n: state.nodes[n] for n in graph.order if n in state.nodes}
             state = replace(state, nodes={**ordered, **state.nodes})
@@ -177,7 +217,8 @@ class RunService:
         view = run_view(state, names)
         queued = [n for n, st in state.nodes.items() if st.status in IN_FLIGHT and n in handlers]
         if queued:
-            offered = await self._offered_handlers()
+            live = await LiveWorkers(self.redis, self.keys, self.settings).live_workers()
+            offered = {h for w in live for h in w.handlers}
             dead = await self._dead_lettered(state)
             warnings = []
             for node_id in queued:
@@ -191,6 +232,11 @@ class RunService:
                     view["nodes"][node_id]["deadLetter"] = letter.to_dict()
                 elif state.nodes[node_id].status == NodeStatus.QUEUED and handler not in offered:
                     note = f"no live worker offers handler {handler!r}"
+                elif state.nodes[node_id].status == NodeStatus.QUEUED and node_id in requests:
+                    found = _no_fit(live, handler, requests[node_id])
+                    if found is None:
+                        continue
+                    note = found
                 else:
                     continue
                 view["nodes"][node_id]["waitingFor"] = note
@@ -211,10 +257,6 @@ class RunService:
             for d in letters
             if d.job is not None and d.job.run == state.run_id
         }
-
-    async def _offered_handlers(self) -> set[str]:
-        offered = await LiveWorkers(self.redis, self.keys, self.settings).handlers_offered()
-        return set(offered)
 
     async def list_runs(
         self,
@@ -290,17 +332,21 @@ class RunService:
         only_node: bool = False,
         skip_nodes: tuple[str, ...] = (),
         params: Mapping[str, Any] | None = None,
+        user: str | None = None,
     ) -> RunState:
         """Run a failed, cancelled or compensated run again from its failure (or a node).
 
         ``skip_nodes`` are not run again (their successors go on); ``params`` override
         the run's parameters and are checked against the declarations as at start.
+        ``user`` must be allowed every handler of the run's workflow (``Forbidden``).
         """
         resolved: dict[str, Any] | None = None
-        if params is not None:
+        if params is not None or user:
             state = await self.get(run_id)
             graph = await self.specs.graph(state.workflow_id, state.workflow_version)
-            resolved = resolve_params(graph.spec, {**state.params, **params})
+            await require(self.gate, user, handlers_of(graph), f"retry run {run_id}")
+            if params is not None:
+                resolved = resolve_params(graph.spec, {**state.params, **params})
         event = RetryRequested(
             at_ms=now_ms(),
             from_node=from_node,

@@ -19,7 +19,8 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from orchestrator.engine.fires import Outage, Plan, due_ms, iso_ms, plan
-from orchestrator.errors import DagqError
+from orchestrator.errors import DagqError, Forbidden
+from orchestrator.security.audit import AuditLog
 from orchestrator.service.backfill import BackfillDriver
 from orchestrator.service.idempotent import start_once
 from orchestrator.service.runs import RunService, now_ms
@@ -27,6 +28,7 @@ from orchestrator.service.schedules import fire_key, is_active, run_metadata
 from orchestrator.spec.schedule import FireOutcome, ScheduleSpec
 from orchestrator.store.idempotency import IdempotencyStore
 from orchestrator.store.schedules import ScheduleStore, Stored
+from orchestrator.vocab import AuditOutcome
 
 log = logging.getLogger("dagq.scheduler")
 _MAX_SLEEP_S = 0.5
@@ -43,6 +45,7 @@ class Scheduler:
         self.backfills = BackfillDriver(service)
         self.outage_after_ms = int(service.settings.triggers.outage_after * 1000)
         self.fired = 0
+        self.audit = AuditLog(service.redis, service.keys, path=None, source="scheduler")
 
     async def run(self, stop: asyncio.Event) -> None:
         """Pass after pass until ``stop`` is set."""
@@ -93,7 +96,9 @@ class Scheduler:
         last_run = stored.state.get("last_run") or None
         buffered = stored.ms("buffered")
         if buffered is not None and not await self._active(last_run):
-            last_run = await self._start(spec, buffered, outcomes, buffered=True) or last_run
+            last_run = (
+                await self._start(spec, buffered, outcomes, stored.owner, buffered=True) or last_run
+            )
             buffered = None
         p = plan(spec, first, now, outage) if first is not None else Plan([], [], 0, None)
         outcomes += _missed(p, now)
@@ -120,7 +125,9 @@ class Scheduler:
                 cancelled = None
                 if active and spec.overlap == "cancel_previous" and last_run:
                     cancelled = await self._cancel(last_run, spec.id)
-                started = await self._start(spec, fire, outcomes, cancelledRunId=cancelled)
+                started = await self._start(
+                    spec, fire, outcomes, stored.owner, cancelledRunId=cancelled
+                )
                 last_run = started or last_run
         nxt = p.next_ms if first is not None else None
         due = None if nxt is None else due_ms(spec, nxt)
@@ -146,7 +153,12 @@ class Scheduler:
         return run_id
 
     async def _start(
-        self, spec: ScheduleSpec, fire: int, outcomes: list[dict[str, Any]], **extra: Any
+        self,
+        spec: ScheduleSpec,
+        fire: int,
+        outcomes: list[dict[str, Any]],
+        owner: str | None,
+        **extra: Any,
     ) -> str | None:
         now = now_ms()
         info = {k: v for k, v in extra.items() if v is not None}
@@ -159,7 +171,12 @@ class Scheduler:
                 version=spec.version,
                 user=f"schedule:{spec.id}",
                 metadata=run_metadata(spec.id, fire),
+                run_as=owner,
             )
+        except Forbidden as exc:  # the owner may no longer execute a handler: on record
+            await self._refused(spec, fire, owner, exc)
+            outcomes.append(_outcome(fire, FireOutcome.FAILED, now, error=exc.message, **info))
+            return None
         except DagqError as exc:
             log.warning("schedule %s: fire %s not started: %s", spec.id, iso_ms(fire), exc)
             outcomes.append(_outcome(fire, FireOutcome.FAILED, now, error=exc.message, **info))
@@ -168,6 +185,24 @@ class Scheduler:
         run_id = started.state.run_id
         outcomes.append(_outcome(fire, FireOutcome.STARTED, now, runId=run_id, **info))
         return run_id
+
+    async def _refused(
+        self, spec: ScheduleSpec, fire: int, owner: str | None, exc: Forbidden
+    ) -> None:
+        log.warning("schedule %s: fire %s refused: %s", spec.id, iso_ms(fire), exc.message)
+        if not self.service.settings.workflow.security.audit_logging:
+            return
+        with contextlib.suppress(DagqError):  # the sink's trouble is logged by it
+            await self.audit.record(
+                user=owner,
+                role=None,
+                action="fireSchedule",
+                resource=f"schedule {spec.id}",
+                outcome=AuditOutcome.DENIED,
+                request_id=fire_key(spec.id, fire),
+                status=403,
+                detail=exc.message,
+            )
 
 
 def _outcome(fire: int, status: FireOutcome, at: int, **extra: Any) -> dict[str, Any]:

@@ -14,8 +14,9 @@ from pydantic import ValidationError
 
 from orchestrator.engine.fires import due_ms, iso_ms, next_fire, next_fires
 from orchestrator.errors import BadRequest, DagqError, NotFound
+from orchestrator.security.handler_gate import require
 from orchestrator.service.idempotent import start_once
-from orchestrator.service.runs import RunService, now_ms
+from orchestrator.service.runs import RunService, handlers_of, now_ms
 from orchestrator.spec.schedule import FireOutcome, ScheduleSpec
 from orchestrator.store.schedules import ScheduleStore, Stored
 from orchestrator.vocab import TERMINAL_RUN
@@ -61,12 +62,24 @@ class ScheduleService:
                 details={"workflowId": spec.workflow_id, "version": spec.version},
             )
 
-    async def save(self, spec: ScheduleSpec, *, create: bool) -> dict[str, Any]:
-        """Create (Conflict if it exists) or replace a schedule; fires are counted from now."""
+    async def save(
+        self, spec: ScheduleSpec, *, create: bool, user: str | None = None
+    ) -> dict[str, Any]:
+        """Create (Conflict if it exists) or replace a schedule; fires are counted from now.
+
+        ``user`` becomes its owner: its fires start runs with the owner's handler
+        permissions, so an owner who may not execute a handler of the workflow is refused.
+        """
         await self._check_target(spec)
+        if user:
+            record = await self.runs.workflows.get(spec.workflow_id)
+            version = spec.version or record.spec.version or 1
+            graph = await self.runs.specs.graph(spec.workflow_id, version)
+            what = f"schedule workflow {spec.workflow_id!r}"
+            await require(self.runs.gate, user, handlers_of(graph), what)
         nxt = next_fire(spec, now_ms())
         due = None if nxt is None else due_ms(spec, nxt)
-        await self.store.put(spec, nxt, due, create=create)
+        await self.store.put(spec, nxt, due, create=create, owner=user)
         return await self.view(spec.id)
 
     async def save_many(self, specs: Sequence[ScheduleSpec]) -> list[str]:
@@ -113,6 +126,7 @@ class ScheduleService:
             version=spec.version,
             user=user or None,
             metadata=run_metadata(spec.id, at, triggered=True),
+            run_as=user or None,
         )
         run_id = started.state.run_id
         outcome = {"fire": iso_ms(at), "status": FireOutcome.TRIGGERED, "runId": run_id, "at": at}

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from orchestrator.errors import NotFound
+from orchestrator.security.handler_gate import require
 from orchestrator.service.runs import RunService
-from orchestrator.spec.model import WorkflowSpec
+from orchestrator.spec.model import RunnableNode, WorkflowSpec
 from orchestrator.store.records import WorkflowRecord
 
 
@@ -24,3 +25,9 @@ async def upsert_workflow(
     if _same_spec(current.spec, spec):
         return current
     return await service.workflows.update(spec.id, spec, user=user, change_log="pushed again")
+
+
+async def check_handlers(service: RunService, spec: WorkflowSpec, user: str | None) -> None:
+    """``Forbidden`` naming the handler when ``user`` may not use one the spec's nodes run."""
+    handlers = {n.handler for n in spec.nodes if isinstance(n, RunnableNode)}
+    await require(service.gate, user, handlers, f"save workflow {spec.id!r}")

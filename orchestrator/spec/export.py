@@ -21,6 +21,7 @@ _TOP_ORDER = (
 _NODE_ORDER = (
     "id", "type", "name", "handler", "condition", "compensation", "compensates", "strategy",
     "join", "join_count", "duration", "cron", "timeout", "retries", "retry_policy", "priority",
+    "resources",
     "input", "description", "position", "metadata",
 )  # fmt: skip
 _EDGE_ORDER = ("id", "source", "target", "condition", "default", "label")

@@ -35,6 +35,7 @@ from pydantic.alias_generators import to_camel, to_snake
 from pydantic_core import PydanticCustomError
 
 from orchestrator.durations import DurationError, format_duration, parse_duration
+from orchestrator.sizes import SizeError, compact_bytes, parse_bytes
 from orchestrator.spec.patterns import PatternError, compile_pattern
 from orchestrator.spec.reference import decision_booleans, expand_branches
 
@@ -103,6 +104,21 @@ Duration = Annotated[
     BeforeValidator(_duration),
     PlainSerializer(format_duration, return_type=str, when_used="json-unless-none"),
 ]
+
+
+def _size(value: object) -> int:
+    try:
+        return parse_bytes(value)
+    except SizeError as exc:
+        raise PydanticCustomError("bad_size", "{why}", {"why": str(exc)}) from None
+
+
+ByteSize = Annotated[
+    int,
+    BeforeValidator(_size),
+    PlainSerializer(compact_bytes, return_type=str, when_used="json-unless-none"),
+]
+"""A size in bytes, written ``512MiB``, ``4GiB``, ``300MB`` or as a number of bytes."""
 Timeout = Annotated[Duration, AfterValidator(_positive_timeout)]
 """A task attempt's timeout: a duration above zero."""
 Cron = Annotated[str, BeforeValidator(_cron)]
@@ -148,6 +164,19 @@ class RetryPolicy(_Model):
         return data
 
 
+class Resources(_Model):
+    """What one attempt of a task needs from its worker (the design's ResourceLimits).
+
+    A worker runs the attempt only while the request fits in what it has free; run
+    isolated (in a child process), ``memory`` is also the attempt's hard memory limit.
+    """
+
+    memory: ByteSize | None = Field(default=None, ge=1024**2)
+    """Memory, at least 1 MiB."""
+    cpu: float | None = Field(default=None, gt=0, le=1024)
+    """CPU cores (fractions allowed: 0.5)."""
+
+
 class _NodeBase(_Model):
     id: NodeId
     name: str | None = Field(default=None, max_length=256)
@@ -177,6 +206,8 @@ class RunnableNode(_NodeBase):
     retry_policy: RetryPolicy | None = None
     priority: int | None = Field(default=None, ge=0, le=10)
     """0-10, the lane of its jobs (7-10 high, 4-6 normal, 0-3 low); unset: the run's."""
+    resources: Resources | None = None
+    """Memory and CPU one attempt needs (a worker's capacity is reserved for it)."""
 
 
 class TaskNode(RunnableNode):
@@ -295,6 +326,9 @@ class WorkflowConfig(_Model):
     max_retries: int | None = Field(default=None, ge=0, le=100)
     concurrency_limit: int | None = Field(default=None, ge=1, le=10_000)
     priority: int | None = Field(default=None, ge=0, le=10)
+    max_queued_nodes: int | None = Field(default=None, ge=1, le=10_000_000)
+    """Nodes of this workflow's runs that may be queued or running at once: a start is
+    refused (429 with Retry-After) while they are this many."""
 
 
 def slugify(name: str) -> str:

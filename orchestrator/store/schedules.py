@@ -69,11 +69,13 @@ end
 return redis.call('GET', KEYS[2])
 """
 
-# KEYS: 1 defs, 2 state, 3 due.  ARGV: 1 id, 2 JSON spec, 3 due score ('' none), 4 next, 5 create
+# KEYS: 1 defs, 2 state, 3 due.  ARGV: 1 id, 2 JSON spec, 3 due score ('' none), 4 next, 5 create,
+# 6 owner ('' keeps the recorded one)
 _PUT = """
 if ARGV[5] == '1' and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
 if ARGV[5] == '0' and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return -1 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[2], 'owner', ARGV[6]) end
 if ARGV[4] == '' then redis.call('HDEL', KEYS[2], 'next')
 else redis.call('HSET', KEYS[2], 'next', ARGV[4]) end
 if ARGV[3] == '' or redis.call('HGET', KEYS[2], 'paused') == '1' then
@@ -91,6 +93,11 @@ class Stored:
 
     spec: ScheduleSpec
     state: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def owner(self) -> str | None:
+        """The user who last wrote it (its fires run with their handler permissions)."""
+        return self.state.get("owner") or None
 
     @property
     def paused(self) -> bool:
@@ -115,9 +122,18 @@ class ScheduleStore:
 
     # -- definitions ------------------------------------------------------------------
     async def put(
-        self, spec: ScheduleSpec, next_ms: int | None, due: int | None, *, create: bool
+        self,
+        spec: ScheduleSpec,
+        next_ms: int | None,
+        due: int | None,
+        *,
+        create: bool,
+        owner: str | None = None,
     ) -> None:
-        """Create (Conflict when it exists) or replace (NotFound when missing) a schedule."""
+        """Create (Conflict when it exists) or replace (NotFound when missing) a schedule.
+
+        ``owner``: the user who wrote it, whose handler permissions its fires run with.
+        """
         k = self.keys
         result = await self._put(
             keys=[k.schedules(), k.schedule_state(spec.id), k.schedules_due()],
@@ -127,6 +143,7 @@ class ScheduleStore:
                 "" if due is None else due,
                 "" if next_ms is None else next_ms,
                 "1" if create else "0",
+                owner or "",
             ],
         )
         if int(result) == 0:

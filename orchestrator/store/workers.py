@@ -10,7 +10,7 @@ node's handler (the node waits queued meanwhile).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -34,6 +34,14 @@ class WorkerInfo:
     last_seen_ms: int
     in_flight: int = 0
     processed: int = 0
+    resources: dict[str, Any] = field(default_factory=dict)
+    """``capacity``, ``reserved`` (memory bytes, cpu cores), ``usage`` (``rss`` bytes and
+    ``cpu`` seconds of its isolated handlers' children, ``children``), ``isolation``."""
+
+    def fits(self, memory: int, cpu: float) -> bool:
+        """Whether a request could ever run here (a worker that announces no capacity: yes)."""
+        capacity = self.resources.get("capacity") or {}
+        return bool(memory <= capacity.get("memory", memory) and cpu <= capacity.get("cpu", cpu))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form for the API and the CLI."""
@@ -47,6 +55,7 @@ class WorkerInfo:
             "lastSeenMs": self.last_seen_ms,
             "inFlight": self.in_flight,
             "processed": self.processed,
+            **self.resources,
         }
 
 
@@ -73,6 +82,7 @@ class LiveWorkers:
         started_ms: int | None = None,
         in_flight: int = 0,
         processed: int = 0,
+        resources: dict[str, Any] | None = None,
     ) -> None:
         """Record (or refresh) a worker; it counts as live for ``queue.worker_ttl``."""
         at = now_ms()
@@ -89,6 +99,7 @@ class LiveWorkers:
                     "seen": at,
                     "in_flight": in_flight,
                     "processed": processed,
+                    "res": orjson.dumps(resources or {}),
                 },
             )
             # The hash outlives the sorted-set score a little, so a reader that
@@ -134,6 +145,11 @@ class LiveWorkers:
             await tx.execute()
 
 
+def _object(raw: Any) -> dict[str, Any]:
+    value = orjson.loads(raw)
+    return value if isinstance(value, dict) else {}
+
+
 def _parse(worker_id: str, row: dict[Any, Any]) -> WorkerInfo | None:
     if not row:
         return None
@@ -150,6 +166,7 @@ def _parse(worker_id: str, row: dict[Any, Any]) -> WorkerInfo | None:
             last_seen_ms=int(f.get("seen", 0)),
             in_flight=int(f.get("in_flight", 0)),
             processed=int(f.get("processed", 0)),
+            resources=_object(f.get("res", b"{}")),
         )
     except (ValueError, TypeError):
         # A hash written by something else under our key: not a worker we know.

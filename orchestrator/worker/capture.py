@@ -89,6 +89,17 @@ class AttemptLog:
             with self._lock:
                 self._partial[stream] = rest
 
+    def absorb(self, lines: list[tuple[int, str, str]], dropped: int) -> None:
+        """Keep lines another attempt log kept (a child process's), already redacted."""
+        with self._lock:
+            self.dropped += dropped
+            for line in lines:
+                self.lines.append(line)
+                self._bytes += len(line[2])
+            while self.lines and (len(self.lines) > self.max_lines or self._bytes > self.max_bytes):
+                self._bytes -= len(self.lines.popleft()[2])
+                self.dropped += 1
+
     def close(self) -> None:
         """Keep what was printed without a final newline."""
         with self._lock:

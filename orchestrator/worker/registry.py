@@ -38,6 +38,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 HANDLER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]*$")
 MAX_HANDLER_NAME = 128
 _MARK = "__dagq_handler__"
+_ISOLATION_MARK = "__dagq_isolation__"
+Isolation = Literal["thread", "process"]
+ISOLATIONS: tuple[Isolation, ...] = ("thread", "process")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,8 @@ class HandlerEntry:
     name: str
     fn: HandlerFn
     is_async: bool
+    isolation: Isolation | None = None
+    """``process``: always run in a child process; None: as the worker runs handlers."""
 
 
 def _is_async(fn: Callable[..., Any]) -> bool:
@@ -125,9 +130,16 @@ class Registry:
         self.sources: list[str] = []
         """The specs :meth:`load` read, in order."""
 
-    def register(self, name: str, fn: HandlerFn, *, replace: bool = False) -> HandlerEntry:
+    def register(
+        self,
+        name: str,
+        fn: HandlerFn,
+        *,
+        replace: bool = False,
+        isolation: Isolation | None = None,
+    ) -> HandlerEntry:
         """Add ``fn`` under ``name``; a different callable under a taken name is an
-        error unless ``replace`` is true."""
+        error unless ``replace`` is true.  ``isolation`` overrides the decorator's."""
         check_handler_name(name)
         if not callable(fn):
             raise ConfigError(f"handler {name!r} is not callable: {fn!r}")
@@ -137,7 +149,11 @@ class Registry:
                 f"handler {name!r} is defined twice: by {_describe(existing.fn)} "
                 f"and by {_describe(fn)}"
             )
-        entry = HandlerEntry(name=name, fn=fn, is_async=_is_async(fn))
+        if isolation is None:
+            isolation = getattr(fn, _ISOLATION_MARK, None)
+        elif isolation not in ISOLATIONS:
+            raise ConfigError(f"isolation must be one of {', '.join(ISOLATIONS)}")
+        entry = HandlerEntry(name=name, fn=fn, is_async=_is_async(fn), isolation=isolation)
         self._entries[name] = entry
         return entry
 
@@ -161,7 +177,7 @@ class Registry:
     def update(self, other: Registry) -> None:
         """Add every handler of ``other`` (the same duplicate rule as :meth:`register`)."""
         for entry in other:
-            self.register(entry.name, entry.fn)
+            self.register(entry.name, entry.fn, isolation=entry.isolation)
 
     def load(self, spec: str) -> list[str]:
         """Import a handler file (``examples/handlers.py``) or module (``mypkg.handlers``).
@@ -277,30 +293,40 @@ default_registry = Registry()
 @overload
 def handler(name: F, /) -> F: ...
 @overload
-def handler(name: str | None = None, /) -> Callable[[F], F]: ...
-def handler(name: str | F | None = None, /) -> F | Callable[[F], F]:
+def handler(
+    name: str | None = None, /, *, isolation: Isolation | None = None
+) -> Callable[[F], F]: ...
+def handler(
+    name: str | F | None = None, /, *, isolation: Isolation | None = None
+) -> F | Callable[[F], F]:
     """Register a function as a handler: ``@handler("fetchData")`` or bare ``@handler``.
 
     The name defaults to the function's name.  The function is returned unchanged
     (so it stays callable and testable on its own) and marked for :meth:`Registry.load`.
+    ``isolation="process"`` runs it in a child process of the worker, under hard limits
+    (memory, CPU, open files) and killed at its timeout, whatever the worker's own mode.
     """
     if callable(name):
-        return _mark(name, getattr(name, "__name__", ""))
+        return _mark(name, getattr(name, "__name__", ""), None)
     if name is not None:
         check_handler_name(name)  # fail at the decorator line, not later
+    if isolation is not None and isolation not in ISOLATIONS:
+        raise ConfigError(f"isolation must be one of {', '.join(ISOLATIONS)}, got {isolation!r}")
 
     def decorate(fn: F) -> F:
-        return _mark(fn, name if name is not None else getattr(fn, "__name__", ""))
+        return _mark(fn, name if name is not None else getattr(fn, "__name__", ""), isolation)
 
     return decorate
 
 
-def _mark(fn: F, name: str) -> F:
+def _mark(fn: F, name: str, isolation: Isolation | None) -> F:
     check_handler_name(name)
     if not callable(fn):
         raise ConfigError(f"@handler({name!r}) must decorate a function, got {fn!r}")
     try:
         setattr(fn, _MARK, name)
+        if isolation is not None:
+            setattr(fn, _ISOLATION_MARK, isolation)
     except (AttributeError, TypeError):
         raise ConfigError(
             f"@handler({name!r}) cannot mark {fn!r}; decorate a function or a class instance"

@@ -5,6 +5,8 @@ each delivery runs in its own task (async handlers on the event loop, sync ones
 in a thread pool) under the job's timeout, and one reporter task sends the
 results in batches (ack + inbox message per shard in one MULTI/EXEC).  A
 heartbeat task announces the worker and extends the leases of the jobs it holds.
+An attempt starts only when its task's resources fit in the worker's free capacity
+(``capacity.py``); isolated handlers run in child processes (``isolation.py``).
 """
 
 from __future__ import annotations
@@ -32,11 +34,15 @@ from orchestrator.durations import format_duration
 from orchestrator.errors import ConfigError
 from orchestrator.keys import Keys
 from orchestrator.protocol import InboxMessage
+from orchestrator.security.handler_gate import HandlerGate
 from orchestrator.settings import Settings
 from orchestrator.store.queue import Delivery, JobQueue
 from orchestrator.store.timers import now_ms
 from orchestrator.store.workers import LiveWorkers
+from orchestrator.worker.capacity import Admission, Capacity, Reservations
 from orchestrator.worker.capture import AttemptLog, capturing
+from orchestrator.worker.isolation import IsolationOptions, Limits, ProcessPool
+from orchestrator.worker.permissions import PermissionCheck
 from orchestrator.worker.registry import HandlerContext, HandlerEntry, Registry
 
 log = logging.getLogger("dagq.worker")
@@ -69,6 +75,9 @@ class Worker:
         worker_id: str | None = None,
         inbox_only: bool = False,
         grace_s: float = 10.0,
+        gate: HandlerGate | None = None,
+        isolation: IsolationOptions | None = None,
+        capacity: Capacity | None = None,
     ) -> None:
         if concurrency < 1:
             raise ConfigError(f"worker concurrency must be at least 1, got {concurrency}")
@@ -86,6 +95,12 @@ class Worker:
         self.grace_s = max(0.0, grace_s)
         self.queue = JobQueue(conn_redis, keys, settings)
         self.directory = LiveWorkers(conn_redis, keys, settings)
+        self.permissions = PermissionCheck(conn_redis, keys, settings, wid, gate)
+        self.isolation = isolation if isolation is not None else IsolationOptions()
+        # Isolated handlers' children (forked when first needed, at most one per slot).
+        self.pool = ProcessPool(registry, self.isolation, size=concurrency)
+        capacity = capacity if capacity is not None else Capacity.of_machine()
+        self.admission = Admission(Reservations(capacity, self.isolation.max_memory_per_job))
         self.processed = 0
         self.started_ms = now_ms()
         self._interval_s = max(0.05, settings.queue.heartbeat_interval)
@@ -144,8 +159,11 @@ class Worker:
         next_reclaim = 0.0
         backoff = 0.1
         while not stop.is_set():
+            ready = self.admission.ready()
+            if ready:
+                self._start(ready)
             free = self.concurrency - len(self._running)
-            if free <= 0:
+            if free <= 0 or self.admission.waiting:
                 self._slot_free.clear()
                 await _wait_any(self._slot_free, stop)
                 continue
@@ -177,8 +195,24 @@ class Worker:
                     await asyncio.wait_for(stop.wait(), timeout=backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            if batch:
-                self._start(batch)
+            if batch and await self._admit(batch):
+                # Only jobs too big for this worker came: give bigger workers a moment.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=1.0)
+
+    async def _admit(self, batch: list[Delivery]) -> bool:
+        """Start what fits in the free capacity, hold what will fit later, hand back what
+        never fits here; True if everything was handed back."""
+        now, later, back = self.admission.sort(batch)
+        self._held.update(later)  # their leases are extended while they wait
+        if now:
+            self._start(now)
+        if back:
+            try:
+                await self.queue.hand_back(back, self.worker_id)
+            except _REDIS_DOWN as exc:  # its lease runs out; it is reclaimed
+                log.warning("could not hand back %d job(s): %s", len(back), exc)
+        return len(back) == len(batch)
 
     def _start(self, batch: list[Delivery]) -> None:
         started = asyncio.ensure_future(self._report_started(batch))
@@ -201,6 +235,7 @@ class Worker:
             message = self._failed(d, f"worker error: {type(exc).__name__}: {exc}")
         finally:
             self._running.pop(d, None)
+            self.admission.reservations.release(d)
             self._slot_free.set()
         self._results.append((d, message, started))
         self._results_ready.set()
@@ -232,6 +267,9 @@ class Worker:
         entry = self.registry.get(job.handler)
         if entry is None:
             return self._failed(d, f"no handler named {job.handler!r} on worker {self.worker_id}")
+        revoked = await self.permissions.revoked(job)
+        if revoked is not None:
+            return self._failed(d, revoked, final=True)
         ctx = HandlerContext(
             run_id=job.run,
             node_id=job.node,
@@ -246,14 +284,18 @@ class Worker:
             logical_time=job.logical_time,
         )
         timeout = job.timeout_s if job.timeout_s > 0 else None
+        isolated = self.isolation.isolates(entry)
         try:
             async with asyncio.timeout(timeout) as scope:
-                result = await self._call(entry, job.input, ctx)
+                if isolated:  # the timeout's cancellation kills the child
+                    limits = Limits.of(self.isolation, job.memory, job.timeout_s)
+                    result = await self.pool.run(entry, job.input, ctx, limits)
+                else:
+                    result = await self._call(entry, job.input, ctx)
         except TimeoutError as exc:
             if scope.expired():
-                return self._failed(
-                    d, f"timed out after {format_duration(job.timeout_s)}", timed_out=True
-                )
+                what = "killed after timeout" if isolated else "timed out after"
+                return self._failed(d, f"{what} {format_duration(job.timeout_s)}", timed_out=True)
             return self._failed(d, str(exc) or type(exc).__name__)
         except (Exception, SystemExit) as exc:
             return self._failed(d, str(exc) or type(exc).__name__)
@@ -298,7 +340,9 @@ class Worker:
             worker=self.worker_id,
         )
 
-    def _failed(self, d: Delivery, error: str, *, timed_out: bool = False) -> InboxMessage:
+    def _failed(
+        self, d: Delivery, error: str, *, timed_out: bool = False, final: bool = False
+    ) -> InboxMessage:
         return InboxMessage(
             type="failed",
             run=d.job.run,
@@ -308,6 +352,7 @@ class Worker:
             error=error,
             timed_out=timed_out,
             worker=self.worker_id,
+            final=final,
         )
 
     # -- reporting and heartbeats ------------------------------------------------------
@@ -413,7 +458,12 @@ class Worker:
             started_ms=self.started_ms,
             in_flight=len(self._running),
             processed=self.processed,
+            resources=self.resources(),
         )
+
+    def resources(self) -> dict[str, Any]:
+        """Capacity, reservations and the isolated children's usage, as announced."""
+        return {**self.admission.to_dict(), **self.pool.to_dict()}
 
     async def _shutdown(self, reporter: asyncio.Task[None], heart: asyncio.Task[None]) -> None:
         """Grace period for running jobs, flush results, hand back the rest, retire."""
@@ -425,6 +475,7 @@ class Worker:
                 len(self._running),
             )
             await asyncio.wait(list(self._running.values()), timeout=self.grace_s)
+        self.admission.waiting.clear()  # still held: handed back below
         for task in list(self._running.values()):
             task.cancel()
         await asyncio.gather(*self._running.values(), return_exceptions=True)
@@ -449,6 +500,7 @@ class Worker:
                 exc,
             )
         self._pool.shutdown(wait=False, cancel_futures=True)
+        await self.pool.close()
         log.info("worker %s stopped after %d job(s)", self.worker_id, self.processed)
 
 

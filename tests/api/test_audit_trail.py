@@ -280,7 +280,15 @@ async def test_an_edit_made_while_no_api_ran_is_recorded_at_start(
     policy.write_text(policy.read_text().replace("p, workflow_operator, run:cancel\n", ""))
     UserStore.in_dir(first.policies).set_role("otto", "designer")
     second = await make_api(settings, orchestrator=False)
-    entries = [e for e in await _entries(second) if e["source"] == "file"]  # newest first
+
+    async def file_entries() -> list[dict[str, Any]]:
+        return [e for e in await _entries(second) if e["source"] == "file"]  # newest first
+
+    async def recorded_at_start() -> bool:  # by the upkeep task, which runs beside the app
+        return sum("found at start-up" in e["detail"] for e in await file_entries()) >= 2
+
+    await until(recorded_at_start, "the second API to record the files it found")
+    entries = await file_entries()
     by_action: dict[str, dict[str, Any]] = {}
     for entry in entries:
         by_action.setdefault(entry["action"], entry)

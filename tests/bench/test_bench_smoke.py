@@ -306,3 +306,14 @@ def test_memory_refuses_counts_that_do_not_grow() -> None:
     result = _cli().invoke(build_cli(), ["bench", "memory", "--kept", "500,100"])
     assert result.exit_code == 1
     assert "increasing counts" in result.stderr
+
+def test_isolation_bench_reports_the_three_ways() -> None:
+    result = _cli().invoke(
+        build_cli(), ["bench", "isolation", "--jobs", "10", "--fork-jobs", "10", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert set(report) == {"thread", "pool", "fork_per_job"}
+    for way in report.values():
+        assert way["mean_us"] > 0 and way["p99_us"] >= way["p50_us"]
+    assert report["pool"]["jobs"] == 10 and report["fork_per_job"]["jobs"] == 10

@@ -82,6 +82,7 @@ def test_role_and_permission_lookup(policies_with_users: Path) -> None:
         "run:*",
         "schedule:*",
         "hook:*",
+        "handler:*",
         "system:configure",
     ]
     assert authz.permissions_of("nope") == []
@@ -233,6 +234,6 @@ def test_poll_waits_for_the_file_to_settle(policies_with_users: Path) -> None:
 def test_status_to_dict(policies_with_users: Path) -> None:
     data = Authorizer.from_dir(policies_with_users).status().to_dict()
     assert data["roles"] == sorted(ROLES)
-    assert data["policyLines"] == 23
+    assert data["policyLines"] == 26
     assert data["inError"] is False
     assert str(data["loadedAt"]).endswith("Z")

@@ -179,7 +179,10 @@ QUEUES: dict[str, Any] = {
     "workers": [
         {"id": "worker-a", "handlers": ["chargePayment", "reserveInventory", "shipOrder"],
          "host": "node-1", "pid": 4101, "concurrency": 8, "startedMs": BASE_MS - 3_600_000,
-         "lastSeenMs": BASE_MS + 61_000, "inFlight": 2, "processed": 1234},
+         "lastSeenMs": BASE_MS + 61_000, "inFlight": 2, "processed": 1234,
+         "capacity": {"memory": 4 * 1024**3, "cpu": 2.0},
+         "reserved": {"memory": 1536 * 1024**2, "cpu": 1.5},
+         "usage": {"rss": 310 * 1024**2, "cpu": 12.5, "children": 2}, "isolation": "process"},
         {"id": "worker-b", "handlers": ["refundPayment", "releaseInventory"],
          "host": "node-2", "pid": 977, "concurrency": 4, "startedMs": BASE_MS - 7_200_000,
          "lastSeenMs": BASE_MS + 60_500, "inFlight": 0, "processed": 87},

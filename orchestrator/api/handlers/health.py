@@ -54,7 +54,7 @@ async def refresh_gauges(st: ApiState) -> None:
         nodes.update(n.status for n in run.nodes.values())
     st.metrics.set_nodes(nodes, NODE_STATUSES)
     st.metrics.set_queues(await st.queue.depths())
-    st.metrics.workers_live.set(len(await st.workers.live_workers()))
+    st.metrics.set_workers(w.to_dict() for w in await st.workers.live_workers())
     st.metrics.policy_in_error.set(1 if st.authorizer.status().in_error else 0)
 
 

@@ -65,6 +65,7 @@ async def start_run(request: web.Request) -> web.StreamResponse:
             priority=p.priority,
             user=user(request),
             metadata=metadata,
+            run_as=user(request),
         )
         run, created = started.state, started.created
     else:
@@ -75,6 +76,7 @@ async def start_run(request: web.Request) -> web.StreamResponse:
             priority=p.priority,
             user=user(request),
             metadata=metadata,
+            run_as=user(request),
         )
     headers = {"Location": f"/api/v1/runs/{run.run_id}"}
     if created:
@@ -157,6 +159,7 @@ async def retry_run(request: web.Request) -> web.StreamResponse:
         only_node=opts.onlyNode,
         skip_nodes=tuple(opts.skipNodes),
         params=opts.parameters,
+        user=user(request),
     )
     return json_response(run_shape(await st.service.describe(run)), status=201)
 
@@ -189,7 +192,9 @@ async def retry_node(request: web.Request) -> web.StreamResponse:
     node_id = request.match_info["nodeId"]
     current = await st.service.view(_run_id(request))
     _node(current, node_id)
-    run = await st.service.retry(_run_id(request), from_node=node_id, only_node=True)
+    run = await st.service.retry(
+        _run_id(request), from_node=node_id, only_node=True, user=user(request)
+    )
     view = await st.service.describe(run)
     return json_response(_node(view, node_id))
 

@@ -28,7 +28,7 @@ async def list_schedules(request: web.Request) -> web.StreamResponse:
 async def create_schedule(request: web.Request) -> web.StreamResponse:
     """Create a schedule; its first fire is the first fire time after now."""
     spec = body(request, ts.ScheduleSpec)
-    view = await _service(request).save(spec, create=True)
+    view = await _service(request).save(spec, create=True, user=user(request))
     return json_response(view, status=201, headers={"Location": f"/api/v1/schedules/{spec.id}"})
 
 
@@ -43,7 +43,7 @@ async def update_schedule(request: web.Request) -> web.StreamResponse:
     if data.id is not None and data.id != _id(request):
         raise BadRequest(f"the body's id {data.id!r} is not the path's {_id(request)!r}")
     spec = ts.ScheduleSpec.model_validate({**data.model_dump(), "id": _id(request)})
-    return json_response(await _service(request).save(spec, create=False))
+    return json_response(await _service(request).save(spec, create=False, user=user(request)))
 
 
 async def delete_schedule(request: web.Request) -> web.StreamResponse:

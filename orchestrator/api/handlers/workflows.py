@@ -17,6 +17,7 @@ from orchestrator.api.http import json_response, no_content, query, raw_body, st
 from orchestrator.api.shapes import spec_shape, version_shape
 from orchestrator.errors import Conflict, NotFound
 from orchestrator.keys import Keys
+from orchestrator.service.workflows import check_handlers
 from orchestrator.spec.limits import judge, judge_spec, require_valid
 from orchestrator.store.queue_admin import as_str
 
@@ -44,6 +45,7 @@ async def create_workflow(request: web.Request) -> web.StreamResponse:
     """Store a new workflow as version 1 (422 with every problem when invalid)."""
     st = state(request)
     spec = await st.cpu.run(require_valid, raw_body(request), st.settings)
+    await check_handlers(st.service, spec, user(request))
     record = await st.service.workflows.create(spec, user=user(request))
     return json_response(
         spec_shape(record.to_api()),
@@ -65,6 +67,7 @@ async def update_workflow(request: web.Request) -> web.StreamResponse:
     spec = await st.cpu.run(
         require_valid, _with_id(raw_body(request), _wf_id(request)), st.settings
     )
+    await check_handlers(st.service, spec, user(request))
     record = await st.service.workflows.update(
         _wf_id(request),
         spec,
@@ -143,6 +146,7 @@ async def create_version(request: web.Request) -> web.StreamResponse:
     spec = await st.cpu.run(
         require_valid, _with_id(raw_body(request), _wf_id(request)), st.settings
     )
+    await check_handlers(st.service, spec, user(request))
     version = await st.service.workflows.create_version(
         _wf_id(request),
         spec,
