@@ -106,6 +106,8 @@ class Reservations:
 
     def reserve(self, key: Hashable, job: Job) -> bool:
         """Hold ``job``'s request under ``key`` if it fits in what is free now."""
+        if key in self._held:  # reclaimed by this worker while it still runs: held once
+            return True
         memory, cpu = self.request(job)
         if self.memory + memory > self.capacity.memory or (
             self.cpu + cpu > self.capacity.cpu + 1e-9

@@ -88,6 +88,7 @@ async def test_dead_letters_requeue_and_purge(
         header, row = workers.stdout.splitlines()
         assert header.split()[:3] == ["WORKER", "HOST", "PID"]
         assert row.split()[0] == worker.worker_id
+        assert "MEMORY" in header and "0 B / " in row  # nothing reserved of its capacity
     finally:
         stop.set()
         await task

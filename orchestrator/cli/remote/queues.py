@@ -9,6 +9,7 @@ import click
 
 from orchestrator.cli.remote.common import Remote, api_options, json_option
 from orchestrator.cli.remote.render import duration, echo_json, echo_table, shorten, table
+from orchestrator.sizes import format_bytes
 
 LANES = ("high", "normal", "low")
 
@@ -40,8 +41,22 @@ def _ago(ms: int | None) -> str:
     return duration(max(0, int(time.time() * 1000) - int(ms))) + " ago"
 
 
+def _resources(w: dict[str, Any]) -> tuple[str, str, str]:
+    """Memory and CPU reserved of the capacity, and the isolated children's usage."""
+    capacity, reserved, usage = w.get("capacity"), w.get("reserved"), w.get("usage") or {}
+    if not isinstance(capacity, dict) or not isinstance(reserved, dict):
+        return "", "", ""
+    memory = f"{format_bytes(reserved['memory'])} / {format_bytes(capacity['memory'])}"
+    cpu = f"{reserved['cpu']:g} / {capacity['cpu']:g}"
+    children = ""
+    if usage.get("children"):
+        children = f"{usage['children']}: {format_bytes(usage['rss'])}, {usage['cpu']:g}s cpu"
+    return memory, cpu, children
+
+
 def worker_rows(queues: dict[str, Any]) -> list[tuple[object, ...]]:
-    """``(id, host, pid, in flight/concurrency, processed, last seen, handlers)`` per worker."""
+    """``(id, host, pid, in flight/concurrency, processed, memory, cpu, children, last seen,
+    handlers)`` per worker."""
     return [
         (
             w["id"],
@@ -49,6 +64,7 @@ def worker_rows(queues: dict[str, Any]) -> list[tuple[object, ...]]:
             w["pid"],
             f"{w['inFlight']}/{w['concurrency']}",
             w["processed"],
+            *_resources(w),
             _ago(w.get("lastSeenMs")),
             shorten(",".join(w.get("handlers", [])), 60),
         )
@@ -94,12 +110,14 @@ def ls(everything: bool, as_json: bool, api_url: str | None, api_key: str | None
 @json_option
 @api_options
 def workers(as_json: bool, api_url: str | None, api_key: str | None) -> None:
-    """Live workers: host, pid, jobs in flight, processed, handlers."""
+    """Live workers: host, pid, jobs in flight, processed, memory and CPU reserved of their
+    capacity, their isolated handlers' children, handlers."""
     data = Remote(api_url, api_key, as_json).run("read queues", lambda c: c.queues())
     if as_json:
         echo_json({"workers": data.get("workers", [])})
         return
-    headers = ("worker", "host", "pid", "in flight", "processed", "last seen", "handlers")
+    headers = ("worker", "host", "pid", "in flight", "processed", "memory", "cpu", "children",
+               "last seen", "handlers")  # fmt: skip
     echo_table(headers, worker_rows(data), "no live workers")
 
 
