@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from orchestrator.api import admin_schemas as sa
 from orchestrator.api import insight_schemas as si
+from orchestrator.api import job_schemas as js
 from orchestrator.api import schemas as s
 from orchestrator.api import trigger_schemas as ts
 from orchestrator.api.handlers import (
@@ -24,6 +25,7 @@ from orchestrator.api.handlers import (
     health,
     hooks,
     insight,
+    jobs,
     logs,
     runs,
     schedules,
@@ -91,6 +93,7 @@ HK = "/hooks/{hookId}"
 WF = "/workflows/{workflowId}"
 RUN = "/runs/{runId}"
 SC = "/schedules/{scheduleId}"
+J, JOB = "jobs", "/jobs/{jobId}"
 
 ROUTES: tuple[Route, ...] = (
     # -- workflows ----------------------------------------------------------------------
@@ -212,6 +215,17 @@ ROUTES: tuple[Route, ...] = (
     _r("POST", HK + "/rotate", hooks.rotate_hook, "hook:write", "rotateHook",
        "A new secret for a webhook (the old one stops working)", H,
        response=ts.HookSecret, errors=(404,)),
+    # -- plain jobs and chains ------------------------------------------------------------
+    _r("POST", "/jobs", jobs.enqueue_job, "job:enqueue", "enqueueJob",
+       "Enqueue a job (one handler) or a chain (handlers in order) with a payload", J,
+       status=201, response=js.Job, body=js.JobRequest, body_required=True,
+       errors=(422, 429), rate_limit="start_run"),
+    _r("GET", "/jobs", jobs.list_jobs, "run:read", "listJobs", "List jobs, newest first", J,
+       response=js.JobList, query=js.JobListQuery),
+    _r("GET", JOB, jobs.get_job, "run:read", "getJob", "Get a job", J, response=js.Job,
+       errors=(404,)),
+    _r("DELETE", JOB, jobs.cancel_job, "run:cancel", "cancelJob", "Cancel a job", J,
+       status=204, errors=(404, 409)),
     # -- administration -----------------------------------------------------------------
     _r("GET", "/whoami", admin.whoami, AUTHENTICATED, "whoami",
        "The caller, its role and permissions", A, response=s.WhoAmI),

@@ -29,6 +29,7 @@ ORCHESTRATOR_COMMANDS: dict[str, str] = {
     "queues": "orchestrator.cli.remote_cmds:queues",
     "schedules": "orchestrator.cli.schedule_cmds:schedules",
     "hooks": "orchestrator.cli.hook_cmds:hooks",
+    "jobs": "orchestrator.cli.job_cmds:jobs",
     "bench": "orchestrator.cli.bench_cmd:bench",
 }
 

@@ -18,6 +18,7 @@ from urllib.parse import quote
 import aiohttp
 import orjson
 
+from orchestrator.client_jobs import JobCalls
 from orchestrator.client_triggers import TriggerCalls
 from orchestrator.client_wire import error_from, frames, loads
 from orchestrator.errors import (
@@ -61,9 +62,10 @@ class RunStatus:
         return self.status in TERMINAL_RUN
 
 
-class DagqClient(TriggerCalls):
+class DagqClient(TriggerCalls, JobCalls):
     """Async client of one dagq API; use as ``async with`` (schedules and hooks:
-    :class:`~orchestrator.client_triggers.TriggerCalls`)."""
+    :class:`~orchestrator.client_triggers.TriggerCalls`; jobs, chains and templates:
+    :class:`~orchestrator.client_jobs.JobCalls`)."""
 
     def __init__(
         self,

@@ -23,6 +23,7 @@ from orchestrator.errors import BadRequest, Conflict, DagqError, NotFound, SpecI
 from orchestrator.keys import Keys
 from orchestrator.scripts import Script
 from orchestrator.spec.model import WorkflowSpec
+from orchestrator.store.jobs import JOB_PREFIX
 from orchestrator.store.records import (
     STATUSES,
     WorkflowMeta,
@@ -118,6 +119,15 @@ def _as_spec(spec: WorkflowSpec | Mapping[str, Any], workflow_id: str | None) ->
         ) from None
 
 
+def _not_reserved(workflow_id: str) -> None:
+    if workflow_id.startswith(JOB_PREFIX):
+        raise BadRequest(
+            f"workflow ids starting with {JOB_PREFIX!r} are reserved for plain jobs and "
+            f"chains (POST /api/v1/jobs); choose another id than '{workflow_id}'",
+            details={"workflowId": workflow_id},
+        )
+
+
 class WorkflowStore:
     """Create, read, version, list and delete workflow definitions in Redis."""
 
@@ -139,6 +149,7 @@ class WorkflowStore:
     ) -> WorkflowRecord:
         """Store a new workflow as version 1; :class:`Conflict` if its id is taken."""
         model = _as_spec(spec, None).model_copy(update={"version": 1})
+        _not_reserved(model.id)
         now = utc_now()
         record = WorkflowRecord(
             spec=model, created_at=now, updated_at=now, created_by=user, updated_by=user
@@ -231,6 +242,7 @@ class WorkflowStore:
         expected_version: int | None,
     ) -> tuple[WorkflowRecord, WorkflowVersion]:
         model = _as_spec(spec, workflow_id)
+        _not_reserved(workflow_id)
         if model.id != workflow_id:
             raise BadRequest(
                 f"the spec's id '{model.id}' does not match workflow '{workflow_id}'",
@@ -290,6 +302,7 @@ class WorkflowStore:
         """Mark a workflow ``draft``, ``published`` or ``deprecated`` (no new version)."""
         if status not in STATUSES:
             raise BadRequest(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+        _not_reserved(workflow_id)
         key = self.keys.workflow(workflow_id)
         for _ in range(_MAX_CAS_ATTEMPTS):
             raw = await self.redis.hget(key, "meta")
