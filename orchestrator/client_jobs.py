@@ -112,3 +112,66 @@ class JobCalls:
     async def cancel_job(self, job_id: str) -> None:
         """Cancel a job that has not ended; Conflict when it has."""
         await self._call("DELETE", _job(job_id))
+
+    # -- templates -----------------------------------------------------------------------
+    async def list_templates(self) -> list[dict[str, Any]]:
+        """Every template's list row (the shipped gallery included)."""
+        rows: list[dict[str, Any]] = (await self._obj("GET", f"{PREFIX}/templates"))["templates"]
+        return rows
+
+    async def get_template(self, template_id: str, version: int | None = None) -> dict[str, Any]:
+        """One version of a template (the newest by default): ``{version, template, ...}``."""
+        path = _tpl(template_id) + (f"/versions/{version}" if version is not None else "")
+        return await self._obj("GET", path)
+
+    async def create_template(self, template: Mapping[str, Any]) -> dict[str, Any]:
+        """Store a new template (version 1); Conflict when its id is taken."""
+        return await self._obj("POST", f"{PREFIX}/templates", body=dict(template))
+
+    async def update_template(
+        self,
+        template_id: str,
+        template: Mapping[str, Any],
+        *,
+        change_log: str | None = None,
+        expected_version: int | None = None,
+    ) -> dict[str, Any]:
+        """Store the next version (``outcome``: updated, or unchanged when it is the same)."""
+        params = {"changeLog": change_log, "expectedVersion": expected_version}
+        return await self._obj("PUT", _tpl(template_id), body=dict(template), params=params)
+
+    async def delete_template(self, template_id: str) -> None:
+        """Delete a template and its versions."""
+        await self._call("DELETE", _tpl(template_id))
+
+    async def template_versions(self, template_id: str) -> list[dict[str, Any]]:
+        """A template's versions, newest first."""
+        rows: list[dict[str, Any]] = (await self._obj("GET", f"{_tpl(template_id)}/versions"))[
+            "versions"
+        ]
+        return rows
+
+    async def diff_templates(self, template_id: str, old: int, new: int) -> dict[str, Any]:
+        """What changed between two versions of a template."""
+        params = {"from": old, "to": new}
+        return await self._obj("GET", f"{_tpl(template_id)}/diff", params=params)
+
+    async def use_template(
+        self,
+        template_id: str,
+        workflow_id: str,
+        values: Mapping[str, Any] | None = None,
+        *,
+        name: str | None = None,
+        version: int | None = None,
+        save: bool = True,
+    ) -> dict[str, Any]:
+        """Make a workflow from a template: stored (with the template's schedules) when
+        ``save``, else only judged and returned (``instantiate``)."""
+        body: dict[str, Any] = {"workflowId": workflow_id, "values": dict(values or {})}
+        if name is not None:
+            body["name"] = name
+        if version is not None:
+            body["version"] = version
+        action = "use" if save else "instantiate"
+        return await self._obj("POST", f"{_tpl(template_id)}/{action}", body=body)

@@ -24,6 +24,7 @@ so that every multi-key script of a run touches one slot:
 Templates, hash tag ``{tpl}`` (like workflow definitions):
     P{tpl}:tpl:<id>          hash  meta (JSON: the list row), v:<n> (JSON of version n)
     P{tpl}:index             zset  template ids scored by last update (ms)
+    P{tpl}:seeded            set   ids of the shipped gallery ever stored (a deleted one stays gone)
 
 Cluster-wide, never touched by multi-key scripts:
     P{w}:workers             zset  worker id -> last heartbeat (ms)
@@ -100,6 +101,10 @@ class Keys:
     def template_index(self) -> str:
         """Sorted set of template ids by last update."""
         return f"{self.prefix}{{tpl}}:index"
+
+    def template_seeded(self) -> str:
+        """Set of the shipped templates' ids ever stored here."""
+        return f"{self.prefix}{{tpl}}:seeded"
 
     # -- shards -----------------------------------------------------------------
     def shard_of(self, run_id: str) -> int:

@@ -30,6 +30,7 @@ ORCHESTRATOR_COMMANDS: dict[str, str] = {
     "schedules": "orchestrator.cli.schedule_cmds:schedules",
     "hooks": "orchestrator.cli.hook_cmds:hooks",
     "jobs": "orchestrator.cli.job_cmds:jobs",
+    "templates": "orchestrator.cli.template_cmds:templates",
     "bench": "orchestrator.cli.bench_cmd:bench",
 }
 
