@@ -199,6 +199,6 @@ def cancel(job_id: str, as_json: bool, api_url: str | None, api_key: str | None)
     """Cancel a job that has not ended."""
     Remote(api_url, api_key, as_json).run("cancel jobs", lambda c: c.cancel_job(job_id))
     if as_json:
-        echo_json({"id": job_id, "cancelled": True})
+        echo_json({"id": job_id, "status": RunStatus.CANCELLED})
     else:
         click.echo(f"job {job_id} cancelled")

@@ -301,3 +301,18 @@ def gallery() -> list[TemplateSpec]:
         if entry.name.endswith((".yaml", ".yml")):
             out.append(load_template(yaml.safe_load(entry.read_text("utf-8"))))
     return out
+
+
+_STAND_INS: dict[str, Any] = {
+    "integer": 1, "number": 1, "boolean": True, "duration": "1s", "cron": "0 0 * * *",
+}  # fmt: skip
+
+
+def preview_values(template: TemplateSpec, workflow_id: str = "preview") -> dict[str, Any]:
+    """Values to draw a template's graph before anyone chose them: the defaults, and for a
+    parameter without one a stand-in of its type (its own name for text)."""
+    values: dict[str, Any] = {BUILTIN: workflow_id}
+    for name, decl in template.parameters.items():
+        default = decl.default if decl.default is not None else _STAND_INS.get(decl.type, name)
+        values[name] = default
+    return values
