@@ -190,7 +190,10 @@ class MonitorScreen(RunActionsScreen):
         start = self._list_offset
         page = await self.api(
             self.session.client.list_runs(
-                status=runs.status_filter, limit=runs.page_size, offset=start
+                status=runs.status_filter,
+                limit=runs.page_size,
+                offset=start,
+                kind=runs.kind_filter,
             ),
             quiet=quiet,  # background refreshes stay quiet
         )

@@ -281,9 +281,10 @@ class DagqClient(TriggerCalls, JobCalls):
         status: str | None = None,
         limit: int = 20,
         offset: int = 0,
+        kind: str | None = None,
     ) -> Page:
-        """Runs newest first: one workflow's, or all."""
-        params = {"status": status, "limit": limit, "offset": offset}
+        """Runs newest first: one workflow's, or all (``kind="job"``: plain jobs and chains)."""
+        params = {"status": status, "limit": limit, "offset": offset, "kind": kind}
         path = f"{_wf(workflow_id)}/runs" if workflow_id else f"{PREFIX}/runs"
         data = await self._call("GET", path, params=params)
         return Page(data["runs"], data["total"], data["hasMore"])

@@ -23,7 +23,8 @@ import orjson
 
 from orchestrator.durations import format_duration
 from orchestrator.errors import BadRequest, NotFound
-from orchestrator.service.runs import RunService, new_run_id, now_ms
+from orchestrator.service.runs import RunService, RunSummary, new_run_id, now_ms
+from orchestrator.service.runs import _summary as run_summary
 from orchestrator.service.views import iso
 from orchestrator.spec.model import DelayNode, TaskNode, WorkflowSpec
 from orchestrator.store.jobs import JOB_PREFIX, JobStore, is_job_workflow
@@ -254,14 +255,25 @@ class JobService:
         self, *, status: str | None = None, limit: int = 20, offset: int = 0
     ) -> tuple[list[dict[str, Any]], int]:
         """Jobs newest first (of one status), as list rows, and the total that matched."""
+        metas, total = await self._matching(status, limit, offset)
+        return [await self._row(m) for m in metas], total
+
+    async def summaries(
+        self, *, status: str | None = None, limit: int = 20, offset: int = 0
+    ) -> tuple[list[RunSummary], int]:
+        """The runs of jobs newest first, as run list rows (``GET /runs?kind=job``)."""
+        metas, total = await self._matching(status, limit, offset)
+        return [run_summary(m) for m in metas], total
+
+    async def _matching(
+        self, status: str | None, limit: int, offset: int
+    ) -> tuple[list[dict[str, Any]], int]:
         if status is None:
             ids, total = await self.store.page(limit=limit, offset=offset)
             metas = await self._metas(ids)
-            return [await self._row(metas[r]) for r in ids if r in metas], total - (
-                len(ids) - len(metas)
-            )
+            return [metas[r] for r in ids if r in metas], total - (len(ids) - len(metas))
         # A status filter reads metas in pages until the requested page is full.
-        rows: list[dict[str, Any]] = []
+        out: list[dict[str, Any]] = []
         matched, scan, chunk = 0, 0, 200
         while True:
             ids, total = await self.store.page(limit=chunk, offset=scan)
@@ -273,12 +285,12 @@ class JobService:
                 if meta is None or meta["status"] != status:
                     continue
                 if offset <= matched < offset + limit:
-                    rows.append(await self._row(meta))
+                    out.append(meta)
                 matched += 1
             scan += len(metas)  # the forgotten ones left the index
             if scan >= total - (len(ids) - len(metas)):
                 break
-        return rows, matched
+        return out, matched
 
     async def _metas(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         metas = await self.service.runs.load_meta_many(ids)
