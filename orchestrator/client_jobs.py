@@ -109,6 +109,19 @@ class JobCalls:
         params = {"status": status, "limit": limit, "offset": offset}
         return await self._obj("GET", f"{PREFIX}/jobs", params=params)
 
+    async def promote_job(
+        self, job_id: str, workflow_id: str, *, name: str | None = None
+    ) -> dict[str, Any]:
+        """The workflow behind a job or chain as a workflow called ``workflow_id``, to save
+        (``create_workflow``) and extend; nothing is stored."""
+        body: dict[str, Any] = {"workflowId": workflow_id}
+        if name is not None:
+            body["name"] = name
+        workflow: dict[str, Any] = (await self._obj("POST", f"{_job(job_id)}/promote", body=body))[
+            "workflow"
+        ]
+        return workflow
+
     async def cancel_job(self, job_id: str) -> None:
         """Cancel a job that has not ended; Conflict when it has."""
         await self._call("DELETE", _job(job_id))

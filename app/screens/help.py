@@ -63,7 +63,9 @@ two: added, removed and changed nodes are highlighted), `/` filters.
 **Monitor**: `x` cancel, `R` retry, `F` retry from the selected node, `p` replay the
 run on its canvas (arrows: one event; shift+arrows: the selected node's previous/next
 change; Home/End; space plays; `s` speed 1x, 2x, 10x, as fast as events), `g` Gantt
-chart with the critical path, `m` mark a run and `c` compare it with the selected one.
+chart with the critical path, `m` mark a run and `c` compare it with the selected one,
+`P` promote a plain job or chain to a workflow (opens it in the Designer). The runs
+filter also offers "plain jobs and chains".
 
 What your role may not do is disabled; the reason shows when you try.
 """

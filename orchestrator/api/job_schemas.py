@@ -9,7 +9,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from orchestrator.api.schemas import IsoTime, Tag
 from orchestrator.durations import DurationError, parse_duration
 from orchestrator.service.jobs import MAX_CHAIN
-from orchestrator.spec.model import HandlerName
+from orchestrator.spec.model import ID_PATTERN, HandlerName
 from orchestrator.vocab import RunStatus
 
 
@@ -67,6 +67,21 @@ class JobRequest(BaseModel):
     def handlers(self) -> list[str]:
         """The handlers to run, in order."""
         return [self.handler] if self.handler is not None else list(self.chain or [])
+
+
+class JobPromotion(BaseModel):
+    """Body of ``POST /jobs/{id}/promote``: the new workflow's id and name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    workflowId: str = Field(min_length=1, max_length=128, pattern=ID_PATTERN)
+    name: str | None = Field(default=None, min_length=1, max_length=256)
+
+
+class Promoted(_Out):
+    """The workflow behind a job, as an ordinary workflow (not stored)."""
+
+    workflow: dict[str, Any]
 
 
 class JobListQuery(_In):

@@ -229,6 +229,9 @@ ROUTES: tuple[Route, ...] = (
        errors=(404,)),
     _r("DELETE", JOB, jobs.cancel_job, "run:cancel", "cancelJob", "Cancel a job", J,
        status=204, errors=(404, 409)),
+    _r("POST", JOB + "/promote", jobs.promote_job, "run:read", "promoteJob",
+       "The workflow behind a job or chain, as a workflow to save and extend (not stored)",
+       J, response=js.Promoted, body=js.JobPromotion, body_required=True, errors=(404,)),
     # -- templates ------------------------------------------------------------------------
     _r("GET", "/templates", templates.list_templates, "template:read", "listTemplates",
        "List templates (the shipped gallery included)", T, response=tp.TemplateList),

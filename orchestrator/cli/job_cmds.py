@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import click
+import yaml
 
 from orchestrator.cli.exits import Exit
 from orchestrator.cli.remote.common import Remote, api_options, json_option
@@ -202,3 +203,36 @@ def cancel(job_id: str, as_json: bool, api_url: str | None, api_key: str | None)
         echo_json({"id": job_id, "status": RunStatus.CANCELLED})
     else:
         click.echo(f"job {job_id} cancelled")
+
+
+@jobs.command()
+@click.argument("job_id")
+@click.option("--id", "workflow_id", required=True, help="The new workflow's id.")
+@click.option("--name", default=None, help="The new workflow's name.")
+@click.option("--save", is_flag=True, help="Store it (else print it as YAML to edit and push).")
+@json_option
+@api_options
+def promote(
+    job_id: str,
+    workflow_id: str,
+    name: str | None,
+    save: bool,
+    as_json: bool,
+    api_url: str | None,
+    api_key: str | None,
+) -> None:
+    """Turn a job or chain into a workflow you can extend (the same payload still works)."""
+
+    async def go(c: DagqClient) -> dict[str, Any]:
+        workflow = await c.promote_job(job_id, workflow_id, name=name)
+        return await c.create_workflow(workflow) if save else workflow
+
+    workflow = Remote(api_url, api_key, as_json).run(
+        "create workflows" if save else "read jobs", go
+    )
+    if as_json:
+        echo_json(workflow)
+    elif save:
+        click.echo(f"{workflow['id']} version {workflow['version']} (promoted from {job_id})")
+    else:
+        click.echo(yaml.safe_dump(workflow, sort_keys=False, allow_unicode=True), nl=False)

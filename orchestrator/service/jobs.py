@@ -20,8 +20,10 @@ from itertools import pairwise
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 
 from orchestrator.durations import format_duration
+from orchestrator.engine.state import RunState
 from orchestrator.errors import BadRequest, NotFound
 from orchestrator.service.runs import RunService, RunSummary, new_run_id, now_ms
 from orchestrator.service.runs import _summary as run_summary
@@ -233,6 +235,43 @@ class JobService:
 
     async def get(self, job_id: str) -> dict[str, Any]:
         """One job; :class:`NotFound` for an unknown id or a run that is not a job."""
+        state = await self._job_state(job_id)
+        spec = await self._spec(state.workflow_id, state.workflow_version)
+        return job_view(await self.service.describe(state), spec)
+
+    async def promote(
+        self, job_id: str, workflow_id: str, *, name: str | None = None
+    ) -> WorkflowSpec:
+        """The workflow behind a job or chain as an ordinary workflow called
+        ``workflow_id`` (not stored): open it in the designer, save it, extend it. It keeps
+        ``params_as_input``, so it takes the same payload as the job did."""
+        state = await self._job_state(job_id)
+        spec = await self._spec(state.workflow_id, state.workflow_version)
+        if spec is None:
+            raise NotFound(
+                f"the workflow behind job {job_id!r} has expired", details={"jobId": job_id}
+            )
+        info = spec.metadata.get("dagqJob") or {}
+        handlers = list(info.get("handlers") or [])
+        metadata = {k: v for k, v in spec.metadata.items() if k != "dagqJob"}
+        metadata["promotedFrom"] = job_id
+        data = spec.model_dump(mode="json", exclude_none=True)
+        data.update(
+            id=workflow_id,
+            name=name or f"{info.get('kind', 'job').capitalize()}: {' → '.join(handlers)}"[:256],
+            description=f"Promoted from {info.get('kind', 'job')} {job_id}",
+            tags=[t for t in spec.tags if t != "dagq:job"],
+            metadata=metadata,
+        )
+        data.pop("version", None)
+        try:
+            return WorkflowSpec.model_validate(data)
+        except ValidationError as exc:
+            raise BadRequest(
+                f"cannot promote to {workflow_id!r}: {exc.errors()[0]['msg']}"
+            ) from None
+
+    async def _job_state(self, job_id: str) -> RunState:
         try:
             state = await self.service.get(job_id)
         except NotFound:
@@ -243,8 +282,7 @@ class JobService:
                 "see /api/v1/runs",
                 details={"jobId": job_id},
             )
-        spec = await self._spec(state.workflow_id, state.workflow_version)
-        return job_view(await self.service.describe(state), spec)
+        return state
 
     async def cancel(self, job_id: str) -> None:
         """Cancel a job that has not ended (:class:`Conflict` when it has)."""

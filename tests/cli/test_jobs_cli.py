@@ -65,3 +65,24 @@ async def test_cancel_a_waiting_job(cli: Cli) -> None:
     assert again.exit_code == 1 and "error [" in again.stderr
     missing = await cli("jobs", "get", "run-nope")
     assert missing.exit_code == 1 and "not found" in missing.stderr
+
+
+async def test_promote_a_chain_to_a_workflow(cli: Cli, worker: None) -> None:
+    chained = await cli(
+        "jobs", "chain", "fetchData", "validateData", "--payload", '{"records": 40}',
+        "--wait", "--json", role="operator",
+    )  # fmt: skip
+    job_id = json.loads(chained.stdout)["id"]
+    shown = await cli("jobs", "promote", job_id, "--id", "ingest", role="operator")
+    assert shown.exit_code == 0, shown.output
+    assert "id: ingest" in shown.stdout and "handler: validateData" in shown.stdout
+    saved = await cli("jobs", "promote", job_id, "--id", "ingest", "--save", role="admin")
+    assert saved.stdout.strip() == f"ingest version 1 (promoted from {job_id})"
+    listed = await cli("workflows", "ls", "--json")
+    assert [w["id"] for w in json.loads(listed.stdout)["workflows"]] == ["ingest"]
+    # The promoted workflow takes the chain's payload as its parameters, as the chain did.
+    ran = await cli("runs", "start", "ingest", "--param", "records=20", "--wait", "--json")
+    assert ran.exit_code == 0, ran.output
+    assert json.loads(ran.stdout)["output"] == {"valid_count": 19, "invalid_count": 1}
+    denied = await cli("jobs", "promote", job_id, "--id", "x", "--save", role="operator")
+    assert denied.exit_code == 3 and "operators cannot create workflows" in denied.stderr

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual.widgets import Select
+from textual.widgets import Input, Select
 
+from app.screens.designer import DesignerScreen
+from app.screens.dialogs.text_input import InputDialog
 from app.screens.monitor import MonitorScreen
 from app.screens.queues import QueuesScreen
 from app.widgets.queue_table import QueueTable
@@ -28,7 +30,7 @@ async def test_jobs_show_in_the_monitor_filtered_and_by_name(
     async with ops.client("operator") as otto:
         job = await otto.enqueue("sendNotification", {"stored_count": 1})
         chain = await otto.chain(["fetchData", "validateData"], {"records": 20})
-    async with ops.app("operator").run_test(size=SIZE) as pilot:
+    async with ops.app("admin").run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, MonitorScreen), what="monitor")
         screen = pilot.app.screen
         assert isinstance(screen, MonitorScreen)
@@ -42,6 +44,21 @@ async def test_jobs_show_in_the_monitor_filtered_and_by_name(
         # Their words, not the hidden workflows' ids (cut to the list's width).
         assert names[0].startswith("chain: fetc") and names[1].startswith("job: send")
         await wait_for(pilot, lambda: screen.run_id is not None, what="a job opened")
+        # Promote the open job: the Designer shows its workflow under the new id, unsaved.
+        runs.select_run(chain["id"])
+        screen.open_run(chain["id"])
+        await wait_for(pilot, lambda: screen.run_id == chain["id"], what="the chain")
+        await pilot.press("P")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, InputDialog), what="id")
+        pilot.app.screen.query_one(Input).value = "promoted"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, DesignerScreen), what="designer")
+        designer = pilot.app.screen
+        assert isinstance(designer, DesignerScreen)
+        assert designer.editor.node_ids() == ["fetchData", "validateData"]
+        assert designer.editor.to_data()["id"] == "promoted"
+        designer.dismiss()
+        await wait_for(pilot, lambda: pilot.app.screen is screen, what="back in the monitor")
         runs.query_one("#status-filter", Select).clear()
         await wait_for(pilot, lambda: runs.total == 3, what="every run again")
 

@@ -48,6 +48,13 @@ async def get_job(request: web.Request) -> web.StreamResponse:
     return json_response(await _service(request).get(_id(request)))
 
 
+async def promote_job(request: web.Request) -> web.StreamResponse:
+    """The workflow behind a job or chain as an ordinary workflow (not stored)."""
+    b = body(request, js.JobPromotion)
+    spec = await _service(request).promote(_id(request), b.workflowId, name=b.name)
+    return json_response({"workflow": spec.model_dump(mode="json", exclude_none=True)})
+
+
 async def cancel_job(request: web.Request) -> web.StreamResponse:
     """Cancel a job that has not ended."""
     await _service(request).cancel(_id(request))
