@@ -28,6 +28,7 @@ from orchestrator.keys import Keys
 from orchestrator.scripts import Script
 from orchestrator.spec.model import WorkflowSpec
 from orchestrator.store.records import WorkflowRecord, WorkflowVersion, utc_now
+from orchestrator.store.runs import merge_newest
 
 JOB_PREFIX = "_job-"
 """The id prefix of the workflows behind jobs (reserved: users cannot create one)."""
@@ -93,10 +94,4 @@ class JobStore:
                 pipe.zrevrange(key, 0, offset + limit - 1, withscores=True)
                 pipe.zcard(key)
             results = await pipe.execute()
-        merged: list[tuple[float, str]] = []
-        total = 0
-        for i in range(0, len(results), 2):
-            merged += [(score, rid.decode()) for rid, score in results[i]]
-            total += int(results[i + 1])
-        merged.sort(reverse=True)
-        return [rid for _, rid in merged[offset : offset + limit]], total
+        return merge_newest(results, offset=offset, limit=limit)

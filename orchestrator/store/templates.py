@@ -19,16 +19,9 @@ from orchestrator.keys import Keys
 from orchestrator.scripts import Script
 from orchestrator.spec.template import TemplateSpec
 from orchestrator.store.records import to_ms, utc_now
+from orchestrator.store.workflows import CREATE_LUA
 
 _MAX_CAS_ATTEMPTS = 200
-
-# KEYS: hash, index. ARGV: meta, version json, score, id.
-_CREATE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'meta', ARGV[1], 'v:1', ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
-return 1
-"""
 
 # KEYS: hash, index, seeded set. ARGV: meta, version json, score, id.
 # A shipped template is stored once per deployment: deleted, it stays deleted.
@@ -67,7 +60,7 @@ class TemplateStore:
     def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
         self.redis = redis
         self.keys = keys
-        self._create = Script(redis, _CREATE, "templates.create")
+        self._create = Script(redis, CREATE_LUA, "templates.create")
         self._seed = Script(redis, _SEED, "templates.seed")
         self._cas = Script(redis, _CAS, "templates.cas")
 

@@ -39,8 +39,8 @@ from orchestrator.store.records import (
 _MAX_CAS_ATTEMPTS = 200
 MAX_PAGE = 1000
 
-# KEYS: hash, index. ARGV: meta, version json, score, id.
-_CREATE = """
+# KEYS: hash, index. ARGV: meta, version json, score, id.  (Templates use it too.)
+CREATE_LUA = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'meta', ARGV[1], 'v:1', ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
@@ -134,7 +134,7 @@ class WorkflowStore:
     def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
         self.redis = redis
         self.keys = keys
-        self._create = Script(redis, _CREATE, "workflows.create")
+        self._create = Script(redis, CREATE_LUA, "workflows.create")
         self._cas = Script(redis, _CAS, "workflows.cas")
         self._read = Script(redis, _READ, "workflows.read")
         self._read_metas = Script(redis, _READ_METAS, "workflows.read_metas")
