@@ -19,7 +19,7 @@ from orchestrator.keys import Keys
 from orchestrator.scripts import Script
 from orchestrator.spec.template import TemplateSpec
 from orchestrator.store.records import to_ms, utc_now
-from orchestrator.store.workflows import CREATE_LUA
+from orchestrator.store.workflows import CAS_LUA, CREATE_LUA
 
 _MAX_CAS_ATTEMPTS = 200
 
@@ -32,19 +32,6 @@ redis.call('HSET', KEYS[1], 'meta', ARGV[1], 'v:1', ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
 return 1
 """
-
-# KEYS: hash, index. ARGV: old meta, new meta, score, id, version field, version json.
-# Returns -1 gone, 0 lost the race, 1 written.
-_CAS = """
-local cur = redis.call('HGET', KEYS[1], 'meta')
-if not cur then return -1 end
-if cur ~= ARGV[1] then return 0 end
-if redis.call('HEXISTS', KEYS[1], ARGV[5]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'meta', ARGV[2], ARGV[5], ARGV[6])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
-return 1
-"""
-
 
 def _now_iso() -> str:
     return utc_now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -62,7 +49,7 @@ class TemplateStore:
         self.keys = keys
         self._create = Script(redis, CREATE_LUA, "templates.create")
         self._seed = Script(redis, _SEED, "templates.seed")
-        self._cas = Script(redis, _CAS, "templates.cas")
+        self._cas = Script(redis, CAS_LUA, "templates.cas")
 
     def _records(
         self, template: TemplateSpec, version: int, user: str | None, change_log: str | None

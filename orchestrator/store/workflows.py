@@ -48,8 +48,8 @@ return 1
 """
 
 # KEYS: hash, index. ARGV: old meta, new meta, score, id, [version field, version json].
-# Returns -1 gone, 0 lost the race, 1 written.
-_CAS = """
+# Returns -1 gone, 0 lost the race, 1 written.  (Templates use it too.)
+CAS_LUA = """
 local cur = redis.call('HGET', KEYS[1], 'meta')
 if not cur then return -1 end
 if cur ~= ARGV[1] then return 0 end
@@ -135,7 +135,7 @@ class WorkflowStore:
         self.redis = redis
         self.keys = keys
         self._create = Script(redis, CREATE_LUA, "workflows.create")
-        self._cas = Script(redis, _CAS, "workflows.cas")
+        self._cas = Script(redis, CAS_LUA, "workflows.cas")
         self._read = Script(redis, _READ, "workflows.read")
         self._read_metas = Script(redis, _READ_METAS, "workflows.read_metas")
 
