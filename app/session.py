@@ -46,6 +46,9 @@ PERMISSION_ACTIONS: dict[str, str] = {
     "schedule:write": "change schedules",
     "hook:read": "see webhooks",
     "hook:write": "change webhooks",
+    "job:enqueue": "enqueue jobs",
+    "template:read": "see templates",
+    "template:write": "change templates",
     "system:configure": "administer the system",
 }
 """What each permission lets a person do, in words for "<role>s cannot <action>"."""

@@ -19,6 +19,12 @@ so that every multi-key script of a run touches one slot:
     P{s<k>}:inbox            stream  results and signals for orchestrators, group ``orch``
     P{s<k>}:timers           zset  due-ms scored JSON entries (delayed jobs, timer events)
     P{s<k>}:dlq              stream  dead-lettered jobs
+    P{s<k>}:jobs             zset  run ids of plain jobs and chains by start time (ms)
+
+Templates, hash tag ``{tpl}`` (like workflow definitions):
+    P{tpl}:tpl:<id>          hash  meta (JSON: the list row), v:<n> (JSON of version n)
+    P{tpl}:index             zset  template ids scored by last update (ms)
+    P{tpl}:seeded            set   ids of the shipped gallery ever stored (a deleted one stays gone)
 
 Cluster-wide, never touched by multi-key scripts:
     P{w}:workers             zset  worker id -> last heartbeat (ms)
@@ -87,6 +93,19 @@ class Keys:
         """Sorted set of workflow ids by last update."""
         return f"{self.prefix}{{wf}}:wfindex"
 
+    # -- templates ----------------------------------------------------------------
+    def template(self, template_id: str) -> str:
+        """Hash of one template: its meta record and every version."""
+        return f"{self.prefix}{{tpl}}:tpl:{template_id}"
+
+    def template_index(self) -> str:
+        """Sorted set of template ids by last update."""
+        return f"{self.prefix}{{tpl}}:index"
+
+    def template_seeded(self) -> str:
+        """Set of the shipped templates' ids ever stored here."""
+        return f"{self.prefix}{{tpl}}:seeded"
+
     # -- shards -----------------------------------------------------------------
     def shard_of(self, run_id: str) -> int:
         """The shard a run lives in."""
@@ -122,6 +141,10 @@ class Keys:
     def runs_all(self, shard: int) -> str:
         """Sorted set of every run in a shard."""
         return f"{self.tag(shard)}runs"
+
+    def jobs(self, shard: int) -> str:
+        """Sorted set of a shard's plain jobs and chains (their run ids) by start time."""
+        return f"{self.tag(shard)}jobs"
 
     def active(self, shard: int) -> str:
         """Sorted set of a shard's active (not finished) runs."""

@@ -23,6 +23,7 @@ from app.screens.designer_edges import DesignerEdges
 from app.screens.designer_sim import DesignerSim
 from app.screens.dialogs.confirm import ConfirmDialog
 from app.screens.dialogs.path import PathDialog
+from app.screens.dialogs.save_template import offer_save_template
 from app.screens.dialogs.text_input import InputDialog
 from app.session import describe_error
 from app.simulation import FAILS, OUTPUT
@@ -52,6 +53,7 @@ class DesignerScreen(DesignerEdges, DesignerSim, DesignerApi):
         Binding("s", "simulate", "Simulate", show=False),
         Binding("u", "delete_edge", "Delete edge", show=False),
         Binding("x", "export", "Export", show=False),
+        Binding("T", "save_template", "Save as template", show=False),
         Binding("escape", "back", "Back", show=False),
     ]
 
@@ -253,6 +255,10 @@ class DesignerScreen(DesignerEdges, DesignerSim, DesignerApi):
             return
         self.notify(f"Exported to {path}", title="Export")
 
+    def action_save_template(self) -> None:
+        """Make the design a template, choosing which values become parameters (T)."""
+        offer_save_template(self, self.session, self.editor.to_data(self.canvas.positions()))
+
     def palette_commands(self) -> Iterable[SystemCommand]:
         """Every designer action, for the command palette."""
         for title, help_text, action in (
@@ -266,6 +272,7 @@ class DesignerScreen(DesignerEdges, DesignerSim, DesignerApi):
             ("Simulate", "Replay the design in memory (s)", self.action_simulate),
             ("Delete edge…", "Pick one of the selected node's edges (u)", self.action_delete_edge),
             ("Export", "Write YAML or JSON (x)", self.action_export),
+            ("Save as template", "Choose values to make parameters (T)", self.action_save_template),
             ("Undo", "Undo the last edit (ctrl+z)", self.action_undo),
             ("Redo", "Redo (ctrl+y)", self.action_redo),
             ("Go to node", "Select a node by id (g)", self.action_goto),

@@ -47,6 +47,7 @@ def help_text(shortcuts: Mapping[str, str]) -> str:
 | `g` | go to a node by its id (or the start of it) |
 | `s` | simulate: replay the design in memory, statuses on the canvas |
 | `x` | export the design to a YAML or JSON file |
+| `T` | save as template: mark the values that become parameters |
 | `H` | heat overlay: each node's p95 duration over the workflow's last runs |
 | `ctrl+p` | every action, by name |
 | `escape` | cancel a connection, leave a dialog, back to the list |
@@ -54,14 +55,17 @@ def help_text(shortcuts: Mapping[str, str]) -> str:
 **Screens**: `1` Workflows, `2` Monitor, `3` Queues, `4` Admin, `5` Schedules
 (`p` pause, `r` resume, `t` trigger).
 
-**Workflows**: `enter` opens in the Designer, `n` new, `i` import a YAML/JSON file,
+**Workflows**: `enter` opens in the Designer, `n` new, `t` new from a template (a
+gallery with a preview, then a form for its parameters), `i` import a YAML/JSON file,
 `x` export, `delete` deletes, `v` versions (open an old version read-only, or compare
 two: added, removed and changed nodes are highlighted), `/` filters.
 
 **Monitor**: `x` cancel, `R` retry, `F` retry from the selected node, `p` replay the
 run on its canvas (arrows: one event; shift+arrows: the selected node's previous/next
 change; Home/End; space plays; `s` speed 1x, 2x, 10x, as fast as events), `g` Gantt
-chart with the critical path, `m` mark a run and `c` compare it with the selected one.
+chart with the critical path, `m` mark a run and `c` compare it with the selected one,
+`P` promote a plain job or chain to a workflow (opens it in the Designer). The runs
+filter also offers "plain jobs and chains".
 
 What your role may not do is disabled; the reason shows when you try.
 """

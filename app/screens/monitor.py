@@ -30,6 +30,7 @@ from app.canvas.model import CanvasGraph, as_canvas_graph
 from app.live import LiveState, RunFollower
 from app.run_state import LiveRun, pending_view
 from app.screens.monitor_rules import best_zoom, interesting_node
+from app.screens.promote import offer_promote
 from app.screens.run_actions import RunActionsScreen
 from app.session import Session
 from app.text import safe
@@ -51,6 +52,7 @@ class MonitorScreen(RunActionsScreen):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+r", "refresh", "Refresh"),
+        Binding("P", "promote", "Promote to workflow", show=False),
     ]
 
     def __init__(
@@ -190,7 +192,10 @@ class MonitorScreen(RunActionsScreen):
         start = self._list_offset
         page = await self.api(
             self.session.client.list_runs(
-                status=runs.status_filter, limit=runs.page_size, offset=start
+                status=runs.status_filter,
+                limit=runs.page_size,
+                offset=start,
+                kind=runs.kind_filter,
             ),
             quiet=quiet,  # background refreshes stay quiet
         )
@@ -427,9 +432,16 @@ class MonitorScreen(RunActionsScreen):
         if self.run_id is not None:
             self.open_run(self.run_id)
 
+    def action_promote(self) -> None:
+        """Open the shown job or chain in the Designer as a workflow to extend (P)."""
+        offer_promote(self, self.session, self.run_id)
+
     def palette_commands(self) -> Iterable[SystemCommand]:
         """Monitor actions for the command palette."""
         yield from self.action_commands()
+        yield SystemCommand(
+            "Promote to workflow", "Open this job or chain in the Designer (P)", self.action_promote
+        )
         yield SystemCommand(
             "Refresh runs", "Reload the runs and the run (ctrl+r)", self.action_refresh
         )

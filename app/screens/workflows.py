@@ -23,6 +23,7 @@ from app.screens.dialogs.path import PathDialog
 from app.screens.dialogs.text_input import InputDialog
 from app.screens.dialogs.versions import VersionChoice, VersionPicker
 from app.screens.schedules import when_text
+from app.screens.template_gallery import TemplateGallery
 from app.session import PERMISSION_ACTIONS, Session, describe_error
 from app.text import clip, safe
 from app.widgets.ops_format import stamp
@@ -63,6 +64,7 @@ class WorkflowsScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open", "Open", show=False),
         Binding("n", "new", "New"),
+        Binding("t", "from_template", "From template"),
         Binding("i", "import", "Import"),
         Binding("x", "export", "Export"),
         Binding("delete", "delete", "Delete", key_display="Del"),
@@ -188,7 +190,10 @@ class WorkflowsScreen(Screen[None]):
         self.show_schedules()
         count = f"{len(rows)} workflow{'s' if len(rows) != 1 else ''}"
         self.query_one("#summary", Static).update(
-            safe(f"{count} · enter open · n new · i import · x export · v versions · / filter")
+            safe(
+                f"{count} · enter open · n new · t from template · i import · x export · "
+                "v versions · / filter"
+            )
         )
 
     def selected_id(self) -> str | None:
@@ -275,6 +280,19 @@ class WorkflowsScreen(Screen[None]):
                 self.open_designer(DesignerScreen(self.session, Editor({"name": name})))
 
         self.app.push_screen(InputDialog("New workflow", placeholder="its name"), named)
+
+    def action_from_template(self) -> None:
+        """Pick a template, fill in its parameters, design the workflow it makes."""
+        if not (self._allowed("workflow:create") and self._allowed("template:read")):
+            return
+
+        def made(workflow: dict[str, Any] | None) -> None:
+            if workflow is not None:
+                editor = Editor(workflow)
+                editor.set_baseline(None)  # nothing stored yet: modified until saved
+                self.open_designer(DesignerScreen(self.session, editor))
+
+        self.app.push_screen(TemplateGallery(self.session), made)
 
     # -- import / export ---------------------------------------------------------------
     def action_import(self) -> None:
@@ -417,6 +435,7 @@ class WorkflowsScreen(Screen[None]):
         for title, help_text, action in (
             ("Open workflow", "Open the selected workflow in the Designer", self.action_open),
             ("New workflow", "Design a workflow from an empty canvas", self.action_new),
+            ("New from template", "Fill in a template's parameters (t)", self.action_from_template),
             ("Import workflow", "Read a YAML or JSON file", self.action_import),
             ("Export workflow", "Write the selected workflow to a file", self.action_export),
             ("Delete workflow", "Delete the selected workflow", self.action_delete),

@@ -23,6 +23,7 @@ from textual.widgets.data_table import CellDoesNotExist
 
 from app.text import safe
 from app.widgets.ops_format import clock, status_text
+from orchestrator.store.jobs import is_job_workflow
 from orchestrator.vocab import RUN_STATUSES
 
 PAGE_SIZE = 20
@@ -43,6 +44,18 @@ def _add_columns(table: DataTable[Any], name_width: int) -> None:
     table.add_column(" ", key="status", width=1)
     table.add_column("workflow", key="workflow", width=max(name_width, len("workflow")))
     table.add_column("started", key="started", width=STARTED_WIDTH)
+
+
+JOBS = "kind:job"
+"""The filter's choice showing only plain jobs and chains."""
+
+
+def _workflow_label(run: dict[str, Any]) -> str:
+    """A run's workflow id; a job's words (``job: sendEmail``) rather than its hidden id."""
+    workflow_id = str(run.get("workflowId", "?"))
+    if is_job_workflow(workflow_id) and run.get("workflowName"):
+        return str(run["workflowName"])
+    return workflow_id
 
 
 class RunsList(Vertical):
@@ -110,12 +123,17 @@ class RunsList(Vertical):
         self.total = 0
         self.has_more = False
         self.status_filter: str | None = None
+        self.kind_filter: str | None = None
+        """``job``: only plain jobs and chains (``GET /runs?kind=job``)."""
         self._runs: dict[str, dict[str, Any]] = {}
         self._name_width = 14
 
     def compose(self) -> ComposeResult:
         """Filter, table, pager."""
-        options = [(f"{status_text(s, word=False).plain} {s}", s) for s in RUN_STATUSES]
+        options: list[tuple[str, str]] = [
+            (f"{status_text(s, word=False).plain} {s}", str(s)) for s in RUN_STATUSES
+        ]
+        options.append(("▸ plain jobs and chains", JOBS))
         yield Select(
             options, prompt="every status", allow_blank=True, compact=True, id="status-filter"
         )
@@ -166,7 +184,7 @@ class RunsList(Vertical):
     def _cells(self, run: dict[str, Any]) -> tuple[Text, Text, str]:
         return (
             status_text(str(run.get("status")), word=False),
-            safe(run.get("workflowId", "?"), width=self._name_width),
+            safe(_workflow_label(run), width=self._name_width),
             clock(run.get("startTime")),
         )
 
@@ -181,7 +199,8 @@ class RunsList(Vertical):
     def _update_pager(self) -> None:
         pager = self.query_one("#pager", Static)
         if not self.total:
-            pager.update(safe("no runs" + (f" {self.status_filter}" if self.status_filter else "")))
+            which = self.status_filter or ("jobs" if self.kind_filter else "")
+            pager.update(safe("no runs" + (f" {which}" if which else "")))
             return
         first, last = self.page_offset + 1, self.page_offset + len(self._runs)
         hints = []
@@ -226,10 +245,11 @@ class RunsList(Vertical):
     def _filter_changed(self, event: Select.Changed) -> None:
         event.stop()
         value = event.value
-        status = value if isinstance(value, str) else None
-        if status == self.status_filter:
+        status = value if isinstance(value, str) and value != JOBS else None
+        kind = "job" if value == JOBS else None
+        if (status, kind) == (self.status_filter, self.kind_filter):
             return
-        self.status_filter = status
+        self.status_filter, self.kind_filter = status, kind
         self.post_message(self.FilterChanged(self, status))
 
     @on(DataTable.RowHighlighted, "#runs")

@@ -17,16 +17,20 @@ from pydantic import BaseModel
 
 from orchestrator.api import admin_schemas as sa
 from orchestrator.api import insight_schemas as si
+from orchestrator.api import job_schemas as js
 from orchestrator.api import schemas as s
+from orchestrator.api import template_schemas as tp
 from orchestrator.api import trigger_schemas as ts
 from orchestrator.api.handlers import (
     admin,
     health,
     hooks,
     insight,
+    jobs,
     logs,
     runs,
     schedules,
+    templates,
     workflows,
 )
 from orchestrator.api.http import API_PREFIX
@@ -91,6 +95,8 @@ HK = "/hooks/{hookId}"
 WF = "/workflows/{workflowId}"
 RUN = "/runs/{runId}"
 SC = "/schedules/{scheduleId}"
+J, JOB = "jobs", "/jobs/{jobId}"
+T, TP = "templates", "/templates/{templateId}"
 
 ROUTES: tuple[Route, ...] = (
     # -- workflows ----------------------------------------------------------------------
@@ -212,6 +218,51 @@ ROUTES: tuple[Route, ...] = (
     _r("POST", HK + "/rotate", hooks.rotate_hook, "hook:write", "rotateHook",
        "A new secret for a webhook (the old one stops working)", H,
        response=ts.HookSecret, errors=(404,)),
+    # -- plain jobs and chains ------------------------------------------------------------
+    _r("POST", "/jobs", jobs.enqueue_job, "job:enqueue", "enqueueJob",
+       "Enqueue a job (one handler) or a chain (handlers in order) with a payload", J,
+       status=201, response=js.Job, body=js.JobRequest, body_required=True,
+       errors=(422, 429), rate_limit="start_run"),
+    _r("GET", "/jobs", jobs.list_jobs, "run:read", "listJobs", "List jobs, newest first", J,
+       response=js.JobList, query=js.JobListQuery),
+    _r("GET", JOB, jobs.get_job, "run:read", "getJob", "Get a job", J, response=js.Job,
+       errors=(404,)),
+    _r("DELETE", JOB, jobs.cancel_job, "run:cancel", "cancelJob", "Cancel a job", J,
+       status=204, errors=(404, 409)),
+    _r("POST", JOB + "/promote", jobs.promote_job, "run:read", "promoteJob",
+       "The workflow behind a job or chain, as a workflow to save and extend (not stored)",
+       J, response=js.Promoted, body=js.JobPromotion, body_required=True, errors=(404,)),
+    # -- templates ------------------------------------------------------------------------
+    _r("GET", "/templates", templates.list_templates, "template:read", "listTemplates",
+       "List templates (the shipped gallery included)", T, response=tp.TemplateList),
+    _r("POST", "/templates", templates.create_template, "template:write", "createTemplate",
+       "Create a template (version 1)", T, status=201, response=tp.TemplateVersion,
+       body=tp.TemplateSpec, body_required=True, errors=(409,)),
+    _r("GET", TP, templates.get_template, "template:read", "getTemplate",
+       "Get a template's current version", T, response=tp.TemplateVersion, errors=(404,)),
+    _r("PUT", TP, templates.update_template, "template:write", "updateTemplate",
+       "Store the next version of a template (nothing when unchanged)", T,
+       response=tp.TemplateVersion, query=tp.TemplateWriteQuery, body=tp.TemplateSpec,
+       body_required=True, errors=(404, 409)),
+    _r("DELETE", TP, templates.delete_template, "template:write", "deleteTemplate",
+       "Delete a template (workflows made from it stay)", T, status=204, errors=(404,)),
+    _r("GET", TP + "/versions", templates.list_versions, "template:read",
+       "listTemplateVersions", "List a template's versions, newest first", T,
+       response=tp.TemplateVersionList, errors=(404,)),
+    _r("GET", TP + "/versions/{version}", templates.get_version, "template:read",
+       "getTemplateVersion", "Get one version of a template", T,
+       response=tp.TemplateVersion, errors=(404,)),
+    _r("GET", TP + "/diff", templates.diff_versions, "template:read", "diffTemplateVersions",
+       "Compare two versions of a template", T, response=tp.TemplateDiff,
+       query=tp.TemplateDiffQuery, errors=(404,)),
+    _r("POST", TP + "/instantiate", templates.instantiate, "template:read",
+       "instantiateTemplate", "The workflow a template makes with these values (not stored)",
+       T, response=tp.Instantiated, body=tp.TemplateUse, body_required=True,
+       errors=(404, 422)),
+    _r("POST", TP + "/use", templates.use_template, "workflow:create", "useTemplate",
+       "Make and store a workflow (and its schedules) from a template", T, status=201,
+       response=tp.Instantiated, body=tp.TemplateUse, body_required=True,
+       errors=(404, 409, 422), rate_limit="create_workflow"),
     # -- administration -----------------------------------------------------------------
     _r("GET", "/whoami", admin.whoami, AUTHENTICATED, "whoami",
        "The caller, its role and permissions", A, response=s.WhoAmI),

@@ -120,6 +120,9 @@ class AllRunsQuery(RunListQuery):
     """``GET /runs`` may also narrow to one workflow (even a deleted one)."""
 
     workflowId: str | None = Field(default=None, min_length=1, max_length=128)
+    kind: Literal["job"] | None = Field(
+        default=None, description="job: only plain jobs and chains (POST /jobs)"
+    )
 
 
 class EventsQuery(_In):

@@ -29,6 +29,8 @@ ORCHESTRATOR_COMMANDS: dict[str, str] = {
     "queues": "orchestrator.cli.remote_cmds:queues",
     "schedules": "orchestrator.cli.schedule_cmds:schedules",
     "hooks": "orchestrator.cli.hook_cmds:hooks",
+    "jobs": "orchestrator.cli.job_cmds:jobs",
+    "templates": "orchestrator.cli.template_cmds:templates",
     "bench": "orchestrator.cli.bench_cmd:bench",
 }
 

@@ -18,6 +18,7 @@ from urllib.parse import quote
 import aiohttp
 import orjson
 
+from orchestrator.client_jobs import JobCalls
 from orchestrator.client_triggers import TriggerCalls
 from orchestrator.client_wire import error_from, frames, loads
 from orchestrator.errors import (
@@ -61,9 +62,10 @@ class RunStatus:
         return self.status in TERMINAL_RUN
 
 
-class DagqClient(TriggerCalls):
+class DagqClient(TriggerCalls, JobCalls):
     """Async client of one dagq API; use as ``async with`` (schedules and hooks:
-    :class:`~orchestrator.client_triggers.TriggerCalls`)."""
+    :class:`~orchestrator.client_triggers.TriggerCalls`; jobs, chains and templates:
+    :class:`~orchestrator.client_jobs.JobCalls`)."""
 
     def __init__(
         self,
@@ -279,9 +281,10 @@ class DagqClient(TriggerCalls):
         status: str | None = None,
         limit: int = 20,
         offset: int = 0,
+        kind: str | None = None,
     ) -> Page:
-        """Runs newest first: one workflow's, or all."""
-        params = {"status": status, "limit": limit, "offset": offset}
+        """Runs newest first: one workflow's, or all (``kind="job"``: plain jobs and chains)."""
+        params = {"status": status, "limit": limit, "offset": offset, "kind": kind}
         path = f"{_wf(workflow_id)}/runs" if workflow_id else f"{PREFIX}/runs"
         data = await self._call("GET", path, params=params)
         return Page(data["runs"], data["total"], data["hasMore"])

@@ -181,8 +181,11 @@ class Tx:
         self.examine_successors(node_id)
 
     def merged_input(self, node_id: str) -> dict[str, Any]:
-        """Outputs of the node's predecessors along taken edges, merged in edge order."""
+        """Outputs of the node's predecessors along taken edges, merged in edge order
+        (an entry node's: the run's parameters when the workflow says ``params_as_input``)."""
         merged: dict[str, Any] = {}
+        if self.g.spec.config.params_as_input and not self.g.in_edges.get(node_id):
+            merged.update(self.base.params)  # an entry node of a job: its payload
         for edge in self.g.in_edges.get(node_id, ()):
             if self.edge_state(edge) == TAKEN:
                 out = self.nodes[edge.source].output

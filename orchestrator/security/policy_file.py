@@ -231,6 +231,18 @@ UPGRADES: tuple[PolicyUpgrade, ...] = (
             "p, workflow_admin, handler:*",
         ),
     ),
+    PolicyUpgrade(
+        4,
+        "templates and plain jobs",
+        (
+            "p, workflow_designer, template:read",
+            "p, workflow_designer, template:write",
+            "p, workflow_operator, template:read",
+            "p, workflow_operator, job:enqueue",
+            "p, workflow_admin, template:*",
+            "p, workflow_admin, job:*",
+        ),
+    ),
 )
 CURRENT_VERSION = max(u.version for u in UPGRADES)
 

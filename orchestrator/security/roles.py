@@ -18,6 +18,9 @@ PERMISSIONS: tuple[str, ...] = (
     "schedule:write",
     "hook:read",
     "hook:write",
+    "job:enqueue",
+    "template:read",
+    "template:write",
     "system:configure",
 )
 """Every permission the design names; API routes declare one of these."""

@@ -329,6 +329,10 @@ class WorkflowConfig(_Model):
     max_queued_nodes: int | None = Field(default=None, ge=1, le=10_000_000)
     """Nodes of this workflow's runs that may be queued or running at once: a start is
     refused (429 with Retry-After) while they are this many."""
+    params_as_input: bool | None = None
+    """Entry nodes receive the run's parameters as their input (their own ``input`` on
+    top): how a plain job or a chain hands its payload to its first handler, and what a
+    chain promoted to a workflow keeps doing."""
 
 
 def slugify(name: str) -> str:

@@ -344,13 +344,7 @@ class RunStore:
                 )
                 pipe.zcount(key, low, "+inf")
             results = await pipe.execute()
-        merged: list[tuple[float, str]] = []
-        total = 0
-        for i in range(0, len(results), 2):
-            merged += [(score, rid.decode()) for rid, score in results[i]]
-            total += int(results[i + 1])
-        merged.sort(reverse=True)
-        return [rid for _, rid in merged[offset : offset + limit]], total
+        return merge_newest(results, offset=offset, limit=limit)
 
     async def forget(self, run_ids: Sequence[str], workflow_id: str | None = None) -> None:
         """Drop expired runs from the indexes (their hashes are gone)."""
@@ -369,6 +363,17 @@ class RunStore:
                 pipe.zcard(self.keys.active(s))
             results = await pipe.execute()
         return sum(int(r) for r in results)
+
+
+def merge_newest(results: Sequence[Any], *, offset: int, limit: int) -> tuple[list[str], int]:
+    """One page of ids, newest first, from per-shard pairs of replies (ids with scores, count)."""
+    merged: list[tuple[float, str]] = []
+    total = 0
+    for i in range(0, len(results), 2):
+        merged += [(score, rid.decode()) for rid, score in results[i]]
+        total += int(results[i + 1])
+    merged.sort(reverse=True)
+    return [rid for _, rid in merged[offset : offset + limit]], total
 
 
 def decode_event(entry_id: bytes | str, fields: dict[bytes, bytes]) -> StoredEvent:

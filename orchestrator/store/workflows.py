@@ -23,6 +23,7 @@ from orchestrator.errors import BadRequest, Conflict, DagqError, NotFound, SpecI
 from orchestrator.keys import Keys
 from orchestrator.scripts import Script
 from orchestrator.spec.model import WorkflowSpec
+from orchestrator.store.jobs import JOB_PREFIX
 from orchestrator.store.records import (
     STATUSES,
     WorkflowMeta,
@@ -38,8 +39,8 @@ from orchestrator.store.records import (
 _MAX_CAS_ATTEMPTS = 200
 MAX_PAGE = 1000
 
-# KEYS: hash, index. ARGV: meta, version json, score, id.
-_CREATE = """
+# KEYS: hash, index. ARGV: meta, version json, score, id.  (Templates use it too.)
+CREATE_LUA = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'meta', ARGV[1], 'v:1', ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
@@ -47,8 +48,8 @@ return 1
 """
 
 # KEYS: hash, index. ARGV: old meta, new meta, score, id, [version field, version json].
-# Returns -1 gone, 0 lost the race, 1 written.
-_CAS = """
+# Returns -1 gone, 0 lost the race, 1 written.  (Templates use it too.)
+CAS_LUA = """
 local cur = redis.call('HGET', KEYS[1], 'meta')
 if not cur then return -1 end
 if cur ~= ARGV[1] then return 0 end
@@ -118,14 +119,23 @@ def _as_spec(spec: WorkflowSpec | Mapping[str, Any], workflow_id: str | None) ->
         ) from None
 
 
+def _not_reserved(workflow_id: str) -> None:
+    if workflow_id.startswith(JOB_PREFIX):
+        raise BadRequest(
+            f"workflow ids starting with {JOB_PREFIX!r} are reserved for plain jobs and "
+            f"chains (POST /api/v1/jobs); choose another id than '{workflow_id}'",
+            details={"workflowId": workflow_id},
+        )
+
+
 class WorkflowStore:
     """Create, read, version, list and delete workflow definitions in Redis."""
 
     def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
         self.redis = redis
         self.keys = keys
-        self._create = Script(redis, _CREATE, "workflows.create")
-        self._cas = Script(redis, _CAS, "workflows.cas")
+        self._create = Script(redis, CREATE_LUA, "workflows.create")
+        self._cas = Script(redis, CAS_LUA, "workflows.cas")
         self._read = Script(redis, _READ, "workflows.read")
         self._read_metas = Script(redis, _READ_METAS, "workflows.read_metas")
 
@@ -139,6 +149,7 @@ class WorkflowStore:
     ) -> WorkflowRecord:
         """Store a new workflow as version 1; :class:`Conflict` if its id is taken."""
         model = _as_spec(spec, None).model_copy(update={"version": 1})
+        _not_reserved(model.id)
         now = utc_now()
         record = WorkflowRecord(
             spec=model, created_at=now, updated_at=now, created_by=user, updated_by=user
@@ -231,6 +242,7 @@ class WorkflowStore:
         expected_version: int | None,
     ) -> tuple[WorkflowRecord, WorkflowVersion]:
         model = _as_spec(spec, workflow_id)
+        _not_reserved(workflow_id)
         if model.id != workflow_id:
             raise BadRequest(
                 f"the spec's id '{model.id}' does not match workflow '{workflow_id}'",
@@ -290,6 +302,7 @@ class WorkflowStore:
         """Mark a workflow ``draft``, ``published`` or ``deprecated`` (no new version)."""
         if status not in STATUSES:
             raise BadRequest(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+        _not_reserved(workflow_id)
         key = self.keys.workflow(workflow_id)
         for _ in range(_MAX_CAS_ATTEMPTS):
             raw = await self.redis.hget(key, "meta")

@@ -29,6 +29,8 @@ DESIGN: dict[str, set[str]] = {
         "schedule:write",
         "hook:read",
         "hook:write",
+        "template:read",
+        "template:write",
     },
     "operator": {
         "workflow:read",
@@ -37,6 +39,8 @@ DESIGN: dict[str, set[str]] = {
         "run:cancel",
         "schedule:read",
         "hook:read",
+        "template:read",
+        "job:enqueue",
     },
     "admin": {
         "workflow:create",
@@ -51,6 +55,9 @@ DESIGN: dict[str, set[str]] = {
         "schedule:write",
         "hook:read",
         "hook:write",
+        "template:read",
+        "template:write",
+        "job:enqueue",
         "system:configure",
     },
 }
@@ -61,6 +68,8 @@ FILL = {
     "version": "1",
     "scheduleId": "sc-matrix",
     "hookId": "hk-matrix",
+    "jobId": "run-matrix",
+    "templateId": "tpl-matrix",
 }
 
 

@@ -51,8 +51,10 @@ def test_an_old_policy_gains_the_new_permissions_once(tmp_path: Path) -> None:
     assert text.startswith(old.rstrip("\n"))  # the admin's lines and comments stay as written
     assert policy_version(text) == CURRENT_VERSION
     assert "# Added by dagq (policy version 2): schedules and webhooks." in text
+    assert "# Added by dagq (policy version 4): templates and plain jobs." in text
     authorizer = Authorizer.from_dir(tmp_path)
     assert authorizer.allowed("ada", "schedule:write") and authorizer.allowed("ada", "hook:write")
+    assert authorizer.allowed("ada", "template:write") and authorizer.allowed("ada", "job:enqueue")
 
     ensure_policies_dir(tmp_path)  # nothing twice
     assert path.read_text() == text

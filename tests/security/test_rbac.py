@@ -28,6 +28,9 @@ DESIGN: dict[str, set[str]] = {
         "schedule:write",
         "hook:read",
         "hook:write",
+        # Issue 20: designers write templates, operators read them and enqueue jobs.
+        "template:read",
+        "template:write",
     },
     "workflow_operator": {
         "workflow:read",
@@ -36,6 +39,8 @@ DESIGN: dict[str, set[str]] = {
         "run:cancel",
         "schedule:read",
         "hook:read",
+        "template:read",
+        "job:enqueue",
     },
     "workflow_admin": set(PERMISSIONS),
 }
@@ -83,6 +88,8 @@ def test_role_and_permission_lookup(policies_with_users: Path) -> None:
         "schedule:*",
         "hook:*",
         "handler:*",
+        "template:*",
+        "job:*",
         "system:configure",
     ]
     assert authz.permissions_of("nope") == []
@@ -234,6 +241,6 @@ def test_poll_waits_for_the_file_to_settle(policies_with_users: Path) -> None:
 def test_status_to_dict(policies_with_users: Path) -> None:
     data = Authorizer.from_dir(policies_with_users).status().to_dict()
     assert data["roles"] == sorted(ROLES)
-    assert data["policyLines"] == 26
+    assert data["policyLines"] == 32
     assert data["inError"] is False
     assert str(data["loadedAt"]).endswith("Z")

@@ -306,6 +306,7 @@ class HostileClient(DagqClient):
         status: str | None = None,
         limit: int = 20,
         offset: int = 0,
+        kind: str | None = None,
     ) -> Page:
         """The one failed run."""
         return Page([self.hostile.run_summary()], 1, False)

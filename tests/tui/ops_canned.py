@@ -311,8 +311,11 @@ class CannedClient(DagqClient):
         status: str | None = None,
         limit: int = 20,
         offset: int = 0,
+        kind: str | None = None,
     ) -> Page:
-        """The canned runs, filtered like the API does."""
+        """The canned runs, filtered like the API does (none of them is a job)."""
+        if kind == "job":
+            return Page([], 0, False)
         runs = [r for r in RUNS if status is None or r["status"] == status]
         return Page(runs[offset : offset + limit], len(runs), offset + limit < len(runs))
 

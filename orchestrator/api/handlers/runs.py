@@ -14,6 +14,7 @@ from orchestrator.api.shapes import node_shape, run_shape, summaries_shape
 from orchestrator.api.sse import event_view, stream_events, wants_stream
 from orchestrator.errors import BadRequest, DagqError, NotFound
 from orchestrator.service.idempotent import start_once
+from orchestrator.service.jobs import JobService
 from orchestrator.service.runs import RunService, RunSummary
 
 _STREAM_ID = re.compile(r"^\d{1,20}(-\d{1,20})?$")
@@ -132,6 +133,18 @@ async def list_workflow_runs(request: web.Request) -> web.StreamResponse:
 async def list_runs(request: web.Request) -> web.StreamResponse:
     """Every run (or one workflow's, even deleted), newest first."""
     q = query(request, schemas.AllRunsQuery)
+    if q.kind == "job":
+        service = state(request).service
+        rows, total = await JobService(service).summaries(
+            status=q.status, limit=q.limit, offset=q.offset
+        )
+        return json_response(
+            {
+                "runs": await _summaries(service, rows),
+                "total": total,
+                "hasMore": q.offset + len(rows) < total,
+            }
+        )
     response: web.StreamResponse = await _run_page(request, q.workflowId, q)
     return response
 
