@@ -98,6 +98,8 @@ class DesignerApi(DesignerBase):
             rows = await self.session.call(self.session.client.handlers())
         except DagqError:
             return
+        if not self.is_attached:
+            return  # the designer closed while the API answered
         names = [str(r["name"]) for r in rows if r.get("name")]
         self.query_one(Inspector).set_handlers(names)
         self.query_one(ValidationPanel).set_offered(names)

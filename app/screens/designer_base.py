@@ -213,7 +213,7 @@ class DesignerBase(HeatScreen):
             read_only=self.editor.read_only,
             extra=extra,
         )
-        if focus:
+        if focus and self.is_attached:
             self.query_one(Inspector).focus_first()
 
     def extra_fields(self, node: dict[str, Any]) -> tuple[Field, ...]:
