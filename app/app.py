@@ -11,20 +11,22 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.markup import escape
 from textual.notifications import SeverityLevel
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 
 from app.messages import OpenRun, PaletteCommands, RunViewer
 from app.screens.connecting import ConnectingScreen, MissingScreen
-from app.screens.help import HelpScreen
+from app.screens.dialogs.confirm import ConfirmDialog
+from app.screens.help import HelpScreen, help_topic, unsaved_design
 from app.session import ConnectionState, Session, StateChange, describe_error
 from app.text import brief, clip
+from app.widgets.mode_bar import ModeBar
 from orchestrator.errors import DagqError, Unauthorized
 
 MODE_SCREENS: dict[str, str] = {
@@ -66,6 +68,7 @@ class DagqApp(App[None]):
         Binding("4", "mode('admin')", "Admin", show=False),
         Binding("5", "mode('schedules')", "Schedules", show=False),
         Binding("f1", "help", "Help"),
+        Binding("q", "quit", "Quit", show=False),
     ]
 
     def __init__(self, session: Session, *, start_mode: str = "workflows") -> None:
@@ -97,7 +100,21 @@ class DagqApp(App[None]):
     def on_mount(self) -> None:
         """Ask the API who we are, then open the first mode."""
         self._unsubscribe = self.session.subscribe(self._on_state)
+        self.screen_change_signal.subscribe(self, self._screen_changed)
         self.connect()
+
+    def _screen_changed(self, screen: Screen[Any]) -> None:
+        """Give every full screen the bar naming the screens (once it is mounted)."""
+        if not isinstance(screen, ModalScreen | ConnectingScreen) and not screen.query(ModeBar):
+            screen.call_later(self._add_mode_bar, screen)
+
+    def _add_mode_bar(self, screen: Screen[Any]) -> None:
+        if not screen.is_attached or screen.query(ModeBar):
+            return
+        stack = self._screen_stacks.get(self.current_mode, [])
+        over = stack and screen is not stack[0]  # opened over the mode's screen
+        extra = type(screen).__name__.removesuffix("Screen") if over else ""
+        screen.mount(ModeBar(MODE_TITLES, self.current_mode, extra))
 
     async def on_unmount(self) -> None:
         """Stop listening to the session and close its HTTP client."""
@@ -181,9 +198,37 @@ class DagqApp(App[None]):
             await self.switch_mode(mode)
 
     def action_help(self) -> None:
-        """Show the keys and concepts."""
+        """Show the keys of the screen on show, and how to close the help and quit."""
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.session.settings.workflow.tui.shortcuts))
+            topic = help_topic(self.screen, self.current_mode)
+            shortcuts = self.session.settings.workflow.tui.shortcuts
+            keys = getattr(self.screen, "kind_keys", None)
+            self.push_screen(HelpScreen(shortcuts, topic, keys))
+
+    async def action_quit(self) -> None:
+        """q or ctrl+q: quit, asking first while a design has unsaved changes."""
+        unsaved = [
+            name
+            for stack in self._screen_stacks.values()
+            for screen in stack
+            if (name := unsaved_design(screen)) is not None
+        ]
+        if not unsaved:
+            self.exit()
+            return
+
+        def answered(quit_anyway: bool | None) -> None:
+            if quit_anyway:
+                self.exit()
+
+        names = ", ".join(unsaved)
+        dialog = ConfirmDialog(
+            f"Quit and lose the unsaved changes to {names}?",
+            confirm="Quit, discard",
+            cancel="Keep editing",
+            danger=True,
+        )
+        self.push_screen(dialog, answered)
 
     @on(OpenRun)
     async def _open_run(self, message: OpenRun) -> None:

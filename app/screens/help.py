@@ -11,6 +11,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
+from app.kinds import KINDS
 from app.text import clip
 
 SHORTCUT_TITLES = {
@@ -22,17 +23,104 @@ SHORTCUT_TITLES = {
 }
 
 
-def help_text(shortcuts: Mapping[str, str]) -> str:
-    """The help page as Markdown, with the configured shortcut keys."""
+CLOSING = (
+    "*Escape, F1 or q closes this help. q (on a screen without a text field) or ctrl+q "
+    "quits dagq, asking first while a design has unsaved changes.*"
+)
+SCREENS = (
+    "**Screens** (the bar on top): `1` Workflows, `2` Monitor, `3` Queues, `4` Admin, "
+    "`5` Schedules; `ctrl+p` lists every action of the screen by name."
+)
+TOPICS: dict[str, tuple[str, str]] = {
+    "workflows": (
+        "Workflows",
+        "`enter` opens the highlighted workflow in the Designer, `n` new, `t` new from a "
+        "template (a gallery with a preview, then a form for its parameters), `i` import a "
+        "YAML/JSON file, `x` export, `delete` deletes, `v` versions (open an old version "
+        "read-only, or compare two: added, removed and changed nodes are highlighted), "
+        "`/` filters, `ctrl+r` reloads.",
+    ),
+    "monitor": (
+        "Monitor",
+        "`x` cancel, `R` retry, `F` retry from the selected node, `p` replay the run on "
+        "its canvas (arrows: one event; shift+arrows: the selected node's previous/next "
+        "change; Home/End; space plays; `s` speed 1x, 2x, 10x, as fast as events), `g` "
+        "Gantt chart with the critical path, `m` mark a run and `c` compare it with the "
+        "selected one, `P` promote a plain job or chain to a workflow (opens it in the "
+        'Designer; the runs filter also offers "plain jobs and chains"), `ctrl+r` refreshes.',
+    ),
+    "queues": (
+        "Queues",
+        "Each lane's waiting jobs and the dead letters. `r` requeues the selected dead "
+        "letter, `p` purges it (its attempt fails), `ctrl+r` refreshes.",
+    ),
+    "admin": (
+        "Admin",
+        "Users and the audit trail. `a` adds a user, `o` changes the selected user's role, "
+        "`D` disables or enables them, `k` issues a new API key, `w` resets the password "
+        "(each asks first and is audited); `/` filters the audit by user, `ctrl+r` refreshes.",
+    ),
+    "schedules": (
+        "Schedules",
+        "Next fire, last outcome and state of each schedule: `p` pause, `r` resume, "
+        "`t` trigger now, `ctrl+r` refreshes.",
+    ),
+}
+"""Each screen's help: its title and its keys (the designer's is :func:`designer_help`)."""
+
+
+def help_topic(screen: object, mode: str | None) -> str:
+    """The help topic of ``screen``: ``designer`` for a designer, else its mode's."""
+    if getattr(screen, "editor", None) is not None:
+        return "designer"
+    return mode or "workflows"
+
+
+def unsaved_design(screen: object) -> str | None:
+    """The workflow's name when ``screen`` is a designer with unsaved changes."""
+    editor = getattr(screen, "editor", None)
+    if editor is None or getattr(editor, "read_only", True) or not getattr(editor, "dirty", False):
+        return None
+    return str(getattr(editor, "name", "") or "a workflow")
+
+
+def help_text(
+    shortcuts: Mapping[str, str],
+    topic: str = "designer",
+    kind_keys: Mapping[str, str] | None = None,
+) -> str:
+    """The help of the screen ``topic`` as Markdown (the designer's with the configured
+    shortcut keys), how to close it and quit, then the screens."""
+    if topic in TOPICS:
+        title, body = TOPICS[topic]
+        return f"# Help: {title}\n\n{CLOSING}\n\n{body}\n\n{SCREENS}\n\n{ROLES}\n"
+    return designer_help(shortcuts, kind_keys or {k: v.letter for k, v in KINDS.items()})
+
+
+ROLES = "What your role may not do is disabled or hidden; the reason shows when you try."
+
+
+def designer_help(shortcuts: Mapping[str, str], kind_keys: Mapping[str, str]) -> str:
+    """The Designer's help as Markdown, with the configured shortcut keys and the keys
+    that add each node kind."""
+    adds = "\n".join(
+        f"| `{_key(key)}` | add a {KINDS[kind].label.lower()} node |"
+        for kind, key in kind_keys.items()
+        if kind in KINDS
+    )
     rows = "\n".join(
         f"| `{_key(shortcuts.get(name, '?'))}` | {what} |" for name, what in SHORTCUT_TITLES.items()
     )
     return f"""\
-# dagq designer
+# Help: Designer
+
+{CLOSING}
 
 | key | action |
 |---|---|
+{adds}
 {rows}
+| `u` | delete one of the selected node's edges (also the inspector's ✕ buttons) |
 | `F2` | validate |
 | `F5` | run (asks for the run parameters) |
 | `F10` | save (create or new version) |
@@ -42,32 +130,20 @@ def help_text(shortcuts: Mapping[str, str]) -> str:
 | shift+arrows | move the selected node |
 | ctrl+arrows | pan the canvas |
 | `+` / `-` | zoom |
+| `f` | fit the whole workflow in the view |
 | `L` | lay the graph out again |
-| `i` | edit the selected node's properties (Enter: next field, Escape: back) |
+| `i` | edit the selected node and its edges (Enter: next field, Escape: cancel, back) |
 | `g` | go to a node by its id (or the start of it) |
-| `s` | simulate: replay the design in memory, statuses on the canvas |
+| `s` | simulate in memory, statuses on the canvas (a task's simulated output: `i`) |
 | `x` | export the design to a YAML or JSON file |
 | `T` | save as template: mark the values that become parameters |
 | `H` | heat overlay: each node's p95 duration over the workflow's last runs |
-| `ctrl+p` | every action, by name |
+| `ctrl+p` | every action, by name ("Delete edge…" among them) |
 | `escape` | cancel a connection, leave a dialog, back to the list |
 
-**Screens**: `1` Workflows, `2` Monitor, `3` Queues, `4` Admin, `5` Schedules
-(`p` pause, `r` resume, `t` trigger).
+{SCREENS}
 
-**Workflows**: `enter` opens in the Designer, `n` new, `t` new from a template (a
-gallery with a preview, then a form for its parameters), `i` import a YAML/JSON file,
-`x` export, `delete` deletes, `v` versions (open an old version read-only, or compare
-two: added, removed and changed nodes are highlighted), `/` filters.
-
-**Monitor**: `x` cancel, `R` retry, `F` retry from the selected node, `p` replay the
-run on its canvas (arrows: one event; shift+arrows: the selected node's previous/next
-change; Home/End; space plays; `s` speed 1x, 2x, 10x, as fast as events), `g` Gantt
-chart with the critical path, `m` mark a run and `c` compare it with the selected one,
-`P` promote a plain job or chain to a workflow (opens it in the Designer). The runs
-filter also offers "plain jobs and chains".
-
-What your role may not do is disabled; the reason shows when you try.
+{ROLES}
 """
 
 
@@ -90,15 +166,22 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,f1,q", "dismiss", "Close"),
     ]
 
-    def __init__(self, shortcuts: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        shortcuts: Mapping[str, str],
+        topic: str = "designer",
+        kind_keys: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__()
         self.shortcuts = dict(shortcuts)
+        self.topic = topic
+        self.kind_keys = dict(kind_keys) if kind_keys is not None else None
 
     def compose(self) -> ComposeResult:
         """The help page in a scrolling panel."""
         with VerticalScroll() as scroll:
-            scroll.border_title = "Help"
-            yield Markdown(help_text(self.shortcuts))
+            scroll.border_title = "Help (escape closes)"
+            yield Markdown(help_text(self.shortcuts, self.topic, self.kind_keys))
 
     async def action_dismiss(self, result: None = None) -> None:
         """Close the help."""
