@@ -132,6 +132,41 @@ class UserList(_Out):
     users: list[UserInfo]
 
 
+class NewUser(_Body):
+    """A user to create: its name, role (or alias) and, optionally, a web password."""
+
+    name: str = Field(min_length=1, max_length=64)
+    role: str = Field(min_length=1, max_length=64)
+    password: str | None = Field(default=None, max_length=1024)
+
+
+class UserChange(_Body):
+    """What to change about a user: its role, whether it is disabled."""
+
+    role: str | None = Field(default=None, min_length=1, max_length=64)
+    disabled: bool | None = None
+
+
+class NewPassword(_Body):
+    """A user's new web password (null removes it: API keys only)."""
+
+    password: str | None = Field(max_length=1024)
+
+
+class IssuedKey(_Out):
+    """A new API key, shown once (it replaces the user's older keys)."""
+
+    user: str
+    apiKey: str
+
+
+class CreatedUser(_Out):
+    """A new user and its first API key, shown once."""
+
+    user: UserInfo
+    apiKey: str
+
+
 class LaneDepth(_Out):
     """One job stream's backlog."""
 

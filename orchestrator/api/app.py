@@ -13,6 +13,7 @@ from aiohttp import web
 from aiohttp.web_urldispatcher import AbstractRoute
 from redis.exceptions import RedisError
 
+from orchestrator.api.file_changes import audit_file_changes
 from orchestrator.api.handlers.health import OPENAPI_DOC, encode_document
 from orchestrator.api.handlers.hooks import RATE_ACTION
 from orchestrator.api.metrics import ApiMetrics
@@ -173,7 +174,7 @@ async def _watch(state: ApiState, interval_s: float, stop: asyncio.Event) -> Non
             published = await _publish(state, published)
             if state.users.reload_if_changed():
                 state.key_cache.clear()  # revoked or rotated keys stop working now
-            await _audit_file_changes(state)
+            await audit_file_changes(state)
         except Exception as exc:  # the watcher must outlive any surprise
             log.error("policy_watch_failed", error=describe_exception(exc))
 
@@ -189,16 +190,6 @@ async def _publish(state: ApiState, published: str | None) -> str | None:
         log.warning("policy_publish_failed", error=str(exc))
         return published
     return change.digest
-
-
-async def _audit_file_changes(state: ApiState) -> None:
-    if not state.settings.workflow.security.audit_logging:
-        return
-    for policy in state.authorizer.take_changes():
-        state.files.add(FileState.of_policy(policy))
-    for users in state.users.take_changes():
-        state.files.add(FileState.of_users(users))
-    await state.files.flush()
 
 
 _AUDIT_UPKEEP_S = 10.0

@@ -397,13 +397,17 @@ async def _begin(
         return None
     body = request.get(BODY)
     target = body.get("id") if route.spec_body and isinstance(body, dict) else None
+    detail = f"workflow {target}" if isinstance(target, str) else None
+    if route.subject is not None:
+        named = request.match_info.get("name") or getattr(body, "name", None)
+        detail = f"{route.subject} {named}" if isinstance(named, str) else None
     return await st.audit.begin(
         user=ident.user,
         role=role or None,
         action=route.operation_id,
         resource=f"{request.method} {request.path}",
         request_id=request[REQUEST_ID],
-        detail=f"workflow {target}" if isinstance(target, str) else None,
+        detail=detail,
     )
 
 

@@ -77,6 +77,9 @@ class Route:
     """Request headers the route reads (documented in the OpenAPI document)."""
     replay_status: int | None = None
     """A second success status (200 when an ``Idempotency-Key`` returns the first run)."""
+    subject: str | None = None
+    """What the change is about, for the audit entry's detail: ``user`` names the user of
+    the path's ``{name}`` or of the body's ``name`` (``user bea``)."""
 
     @property
     def mutating(self) -> bool:
@@ -275,6 +278,19 @@ ROUTES: tuple[Route, ...] = (
        "Policy status: last reload and last error", A, response=sa.PolicyStatus),
     _r("GET", "/system/users", admin.users, "system:configure", "listUsers",
        "Users and their roles", A, response=sa.UserList),
+    _r("POST", "/system/users", admin.create_user, "system:configure", "createUser",
+       "Add a user with a role; its first API key is shown once", A, status=201,
+       response=sa.CreatedUser, body=sa.NewUser, body_required=True, errors=(409,),
+       subject="user"),
+    _r("PATCH", "/system/users/{name}", admin.change_user, "system:configure", "changeUser",
+       "Change a user's role, or disable or enable it", A, response=sa.UserInfo,
+       body=sa.UserChange, body_required=True, errors=(404, 409), subject="user"),
+    _r("POST", "/system/users/{name}/keys", admin.issue_key, "system:configure", "issueUserKey",
+       "A new API key for the user (its older keys stop working), shown once", A,
+       status=201, response=sa.IssuedKey, errors=(404,), subject="user"),
+    _r("PUT", "/system/users/{name}/password", admin.set_password, "system:configure",
+       "setUserPassword", "Set or remove the user's web password", A, response=sa.UserInfo,
+       body=sa.NewPassword, body_required=True, errors=(404,), subject="user"),
     _r("GET", "/queues", admin.queues, "run:read", "getQueues",
        "Queue depths and live workers", A, response=sa.Queues),
     _r("GET", "/queues/dead-letters", admin.dead_letters, "system:configure",

@@ -20,6 +20,7 @@ import orjson
 
 from orchestrator.client_jobs import JobCalls
 from orchestrator.client_triggers import TriggerCalls
+from orchestrator.client_users import UserCalls
 from orchestrator.client_wire import error_from, frames, loads
 from orchestrator.errors import (
     ConfigError,
@@ -62,7 +63,7 @@ class RunStatus:
         return self.status in TERMINAL_RUN
 
 
-class DagqClient(TriggerCalls, JobCalls):
+class DagqClient(TriggerCalls, JobCalls, UserCalls):
     """Async client of one dagq API; use as ``async with`` (schedules and hooks:
     :class:`~orchestrator.client_triggers.TriggerCalls`; jobs, chains and templates:
     :class:`~orchestrator.client_jobs.JobCalls`)."""

@@ -70,6 +70,7 @@ FILL = {
     "hookId": "hk-matrix",
     "jobId": "run-matrix",
     "templateId": "tpl-matrix",
+    "name": "nobody-matrix",
 }
 
 

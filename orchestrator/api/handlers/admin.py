@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
 
 from orchestrator.api import admin_schemas
+from orchestrator.api.file_changes import audit_file_changes
 from orchestrator.api.http import IDENTITY, ROLE, body, json_response, query, state
-from orchestrator.errors import BadRequest
+from orchestrator.errors import BadRequest, NotFound
 from orchestrator.security.rbac import PERMISSIONS
+from orchestrator.security.users import User
 
 
 async def whoami(request: web.Request) -> web.StreamResponse:
@@ -77,24 +80,80 @@ async def policy_status(request: web.Request) -> web.StreamResponse:
     return json_response(status)
 
 
+def _user_row(request: web.Request, u: User) -> dict[str, Any]:
+    return {
+        "name": u.name,
+        "role": u.role,
+        "policyRole": state(request).authorizer.role_of(u.name),
+        "keys": [{"id": k.id, "created": k.created.isoformat()} for k in u.api_keys],
+        "hasPassword": u.has_password,
+        "disabled": u.disabled,
+        "created": u.created.isoformat(),
+        "updated": u.updated.isoformat(),
+    }
+
+
 async def users(request: web.Request) -> web.StreamResponse:
     """Every user with its role (never a secret or a hash)."""
+    return json_response({"users": [_user_row(request, u) for u in state(request).users.list()]})
+
+
+async def _changed(request: web.Request) -> None:
+    """After a change to the users file: the policy and the users in force at once (not at
+    the next watch), revoked keys refused now, and the file change on the audit trail."""
     st = state(request)
-    rows = []
-    for u in st.users.list():
-        rows.append(
-            {
-                "name": u.name,
-                "role": u.role,
-                "policyRole": st.authorizer.role_of(u.name),
-                "keys": [{"id": k.id, "created": k.created.isoformat()} for k in u.api_keys],
-                "hasPassword": u.has_password,
-                "disabled": u.disabled,
-                "created": u.created.isoformat(),
-                "updated": u.updated.isoformat(),
-            }
-        )
-    return json_response({"users": rows})
+    st.authorizer.reload_now()
+    st.users.reload_if_changed()
+    st.key_cache.clear()
+    await audit_file_changes(st)
+
+
+async def create_user(request: web.Request) -> web.StreamResponse:
+    """Add a user with a role (and a password); its first API key is shown once."""
+    b = body(request, admin_schemas.NewUser)
+    user, key = await asyncio.to_thread(
+        state(request).users.add, b.name, b.role, password=b.password
+    )
+    await _changed(request)
+    return json_response({"user": _user_row(request, user), "apiKey": key}, status=201)
+
+
+async def change_user(request: web.Request) -> web.StreamResponse:
+    """Change a user's role, or disable/enable it (the last admin stays an admin)."""
+    b = body(request, admin_schemas.UserChange)
+    name = request.match_info["name"]
+    store = state(request).users
+    if b.role is None and b.disabled is None:
+        raise BadRequest("nothing to change: give a role, or disabled true/false")
+    user = store.get(name)
+    if user is None:
+        raise NotFound(f"no user called {name!r}")
+    if b.role is not None:
+        user = await asyncio.to_thread(store.set_role, name, b.role)
+    if b.disabled is not None:
+        user = await asyncio.to_thread(store.set_disabled, name, b.disabled)
+    await _changed(request)
+    return json_response(_user_row(request, user))
+
+
+async def issue_key(request: web.Request) -> web.StreamResponse:
+    """A new API key for the user, shown once; its older keys stop working."""
+    name = request.match_info["name"]
+    key = await asyncio.to_thread(state(request).users.rotate, name)
+    await _changed(request)
+    return json_response({"user": name, "apiKey": key}, status=201)
+
+
+async def set_password(request: web.Request) -> web.StreamResponse:
+    """Set (or, with null, remove) the user's web password."""
+    b = body(request, admin_schemas.NewPassword)
+    name = request.match_info["name"]
+    await asyncio.to_thread(state(request).users.set_password, name, b.password)
+    await _changed(request)
+    user = state(request).users.get(name)
+    if user is None:
+        raise NotFound(f"no user called {name!r}")
+    return json_response(_user_row(request, user))
 
 
 async def queues(request: web.Request) -> web.StreamResponse:
