@@ -342,15 +342,6 @@ class Authorizer:
         self._pending_digest = None
         return self._reload(files)
 
-    def reload_now(self) -> bool:
-        """Reload at once when the files changed: for a change this process wrote itself
-        (atomically, so there is nothing to let settle). True when a reload happened."""
-        files = _snapshot(self.policies_dir)
-        if files.digest == self._seen_digest:
-            return False
-        self._pending_digest = None
-        return self._reload(files)
-
     async def watch(self, interval_s: float = 0.5) -> None:
         """Poll the files forever (run as a task; cancel to stop). Edits apply within ~2 ticks."""
         while True:
