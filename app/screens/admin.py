@@ -16,17 +16,15 @@ from textual.binding import Binding, BindingType
 from textual.containers import Center, Horizontal, Middle, Vertical
 from textual.widgets import Footer, Header, Static
 
-from app.screens.ops_base import OpsScreen
+from app.screens.admin_users import ADMIN_PERMISSION, AdminUsers
 from app.session import Session
 from app.text import safe
 from app.widgets.audit_log import AuditLog
 from app.widgets.policy_status import PolicyStatus
 from app.widgets.users_table import UsersTable
 
-ADMIN_PERMISSION = "system:configure"
 
-
-class AdminScreen(OpsScreen):
+class AdminScreen(AdminUsers):
     """Users, policy and audit, for admins."""
 
     CSS_PATH = "admin.tcss"
@@ -80,6 +78,7 @@ class AdminScreen(OpsScreen):
         """Titles and the first load."""
         self.sub_title = "Admin"
         if not self.allowed:
+            self.attempt()
             return
         self.query_one("#users-table").border_title = "Users and roles"
         self.query_one("#policy-pane").border_title = "Policy"
@@ -95,6 +94,12 @@ class AdminScreen(OpsScreen):
     def audit_log(self) -> AuditLog:
         """The audit viewer."""
         return self.query_one(AuditLog)
+
+    @work(exclusive=True, group="users")
+    async def attempt(self) -> None:
+        """Ask anyway, so the server refuses and records the attempt too (not only this
+        app): the audit shows who tried to administer."""
+        await self.api(self.session.client.users(), quiet=True)
 
     @work(exclusive=True, group="users")
     async def load_users(self) -> None:
@@ -151,3 +156,4 @@ class AdminScreen(OpsScreen):
             "Filter audit by user", "Type a user name to filter the audit log (/)",
             self.action_filter_user, reason,
         )  # fmt: skip
+        yield from self.user_commands()

@@ -53,6 +53,7 @@ class UsersTable(DataTable[Any]):
         """An empty table."""
         super().__init__(cursor_type="row", zebra_stripes=True, id=id, classes=classes)
         self.names: list[str] = []
+        self.users_shown: list[dict[str, Any]] = []
 
     def on_mount(self) -> None:
         """Columns."""
@@ -64,7 +65,17 @@ class UsersTable(DataTable[Any]):
         rows = sorted(
             (u for u in users if isinstance(u, Mapping)), key=lambda u: str(u.get("name"))
         )
+        selected = self.selected()
         self.clear()
+        self.users_shown = [dict(u) for u in rows]
         self.names = [str(u.get("name")) for u in rows]
         for user in rows:
             self.add_row(*user_cells(user), key=str(user.get("name")))
+        if selected is not None and selected.get("name") in self.names:
+            self.move_cursor(row=self.names.index(str(selected["name"])))
+
+    def selected(self) -> dict[str, Any] | None:
+        """The highlighted user (None: no rows)."""
+        if not self.users_shown or not 0 <= self.cursor_row < len(self.users_shown):
+            return None
+        return self.users_shown[self.cursor_row]

@@ -28,8 +28,12 @@ class InputDialog(Dialog[str]):
         placeholder: str = "",
         hint: str = "",
         check: TextCheck | None = None,
+        password: bool = False,
+        allow_empty: bool = False,
     ) -> None:
         super().__init__()
+        self.password = password
+        self.allow_empty = allow_empty
         self.title_text = title
         self.value = value
         self.placeholder = placeholder
@@ -41,7 +45,10 @@ class InputDialog(Dialog[str]):
         with Vertical(classes="panel") as panel:
             panel.border_title = safe(self.title_text, width=TITLE_WIDTH)
             yield Input(
-                value=visible(self.value), placeholder=clip(self.placeholder, 200), id="value"
+                value=visible(self.value),
+                placeholder=clip(self.placeholder, 200),
+                id="value",
+                password=self.password,
             )
             yield Static("", classes="problem", id="problem")
             if self.hint:
@@ -50,7 +57,7 @@ class InputDialog(Dialog[str]):
     def problem(self, text: str) -> str | None:
         """What is wrong with ``text``, if anything."""
         if not text.strip():
-            return "type a value (or press Escape to cancel)"
+            return None if self.allow_empty else "type a value (or press Escape to cancel)"
         return self.check(text.strip()) if self.check else None
 
     @on(Input.Changed)
