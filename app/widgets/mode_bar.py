@@ -12,11 +12,11 @@ from textual.widgets import Static
 
 def mode_bar_text(titles: Mapping[str, str], current: str | None, extra: str = "") -> Text:
     """``1 Workflows  2 Monitor ...  F1 help  q quit``, the current screen reversed;
-    ``extra`` names a screen opened over it (``Designer``)."""
+    ``extra`` names a screen opened over the current mode's (``1 Designer``)."""
     text = Text(no_wrap=True, overflow="ellipsis")
     for number, (mode, title) in enumerate(titles.items(), start=1):
         here = mode == current
-        label = f"{title} / {extra}" if here and extra else title
+        label = extra if here and extra else title
         text.append(f" {number} ", style="bold reverse" if here else "bold")
         text.append(f"{label} ", style="reverse" if here else "")
         text.append(" ")

@@ -95,7 +95,7 @@ async def test_the_bar_names_the_screens_on_every_screen(tui: Tui) -> None:
             assert bar_of(pilot) == BAR
         await pilot.press("1")
         await open_example(pilot)
-        await wait_for(pilot, lambda: "Workflows / Designer" in bar_of(pilot), what="over")
+        await wait_for(pilot, lambda: bar_of(pilot).startswith(" 1 Designer "), what="over")
 
 
 async def test_f1_is_the_help_of_the_screen_on_show(tui: Tui) -> None:
