@@ -114,7 +114,8 @@ class DagqApp(App[None]):
         stack = self._screen_stacks.get(self.current_mode, [])
         over = stack and screen is not stack[0]  # opened over the mode's screen
         extra = type(screen).__name__.removesuffix("Screen") if over else ""
-        screen.mount(ModeBar(MODE_TITLES, self.current_mode, extra))
+        first = screen.children[0] if screen.children else None
+        screen.mount(ModeBar(MODE_TITLES, self.current_mode, extra), before=first)
 
     async def on_unmount(self) -> None:
         """Stop listening to the session and close its HTTP client."""

@@ -14,7 +14,14 @@ from collections.abc import Callable
 from playwright.sync_api import BrowserContext, Page
 
 from e2e.conftest import E2E_USERS, OutsideRequests
-from e2e.helpers import sign_in, type_keys, wait_for_app, wait_for_no_text, wait_for_text
+from e2e.helpers import (
+    screen_text,
+    sign_in,
+    type_keys,
+    wait_for_app,
+    wait_for_no_text,
+    wait_for_text,
+)
 from e2e.stack import Stack, redis_url, stack, wait_until
 
 __all__ = ["redis_url", "stack"]  # fixtures, imported so pytest finds them here
@@ -149,6 +156,10 @@ def designer_builds_and_saves(page: Page, stack: Stack) -> None:
     wait_for_app(page)
     wait_for_text(page, "alice (workflow_designer)")
     wait_for_text(page, "0 workflows")
+    # Before any key: the screens bar on top and the footer's keys at the bottom are drawn.
+    rows = screen_text(page).rstrip("\n").split("\n")
+    assert rows[0].startswith(" 1 Workflows ") and "F1 help  q quit" in rows[0], rows[0]
+    assert re.search(r"n New .*i Import", rows[-1]), f"no footer on the first paint: {rows[-1]!r}"
     type_keys(page, "n")
     wait_for_text(page, "New workflow")
     type_keys(page, NAME, press=["Enter"])
@@ -191,7 +202,7 @@ def operator_runs_and_cannot_save(page: Page, stack: Stack) -> None:
 
     type_keys(page, press=["F5"])
     wait_for_text(page, f"Run {NAME}")
-    wait_for_text(page, "This workflow declares no parameters.")
+    wait_for_text(page, "This workflow declares no parameters: give any as a JSON object.")
     type_keys(page, press=["Control+r"])  # the run dialog's Run
     wait_for_text(page, "dagq — Monitor")
     wait_for_text(page, re.compile(rf"✓ completed\s+{NAME} v1"))
@@ -207,13 +218,13 @@ def operator_runs_and_cannot_save(page: Page, stack: Stack) -> None:
         ("a", "b", "c"), "completed"
     )
 
-    # Back to the designer (screen 1 keeps it open), move a node, try to save.
+    # Back to the designer (screen 1 keeps it open): read-only, and it says so; no Save.
     type_keys(page, "1")
     wait_for_text(page, f"Workflow Designer — {NAME}")
-    type_keys(page, "l", press=["Shift+ArrowDown"])
-    wait_for_text(page, "● modified")
-    type_keys(page, press=["F10"])
-    wait_for_text(page, re.compile(r"Operators cannot save\s+workflows\s+\(workflow:update\)"))
+    wait_for_text(page, "read-only: your role cannot change workflows")
+    assert "F10" not in screen_text(page).rstrip("\n").split("\n")[-1]
+    type_keys(page, "l", press=["Shift+ArrowDown"])  # try to move a node: refused, said why
+    wait_for_text(page, re.compile(r"Read-only: operators\s+cannot\s+save\s+workflows"))
     # Still running: the page's session is open, and the app answers the next key.
     assert "-closed" not in (page.get_attribute("body", "class") or "")
     type_keys(page, press=["F2"])

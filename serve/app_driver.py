@@ -16,7 +16,7 @@ import asyncio
 import os
 import threading
 
-from textual import messages
+from textual import events, messages
 from textual.drivers.web_driver import WebDriver
 
 EXIT_GRACE_S = 5.0
@@ -24,7 +24,18 @@ EXIT_GRACE_S = 5.0
 
 
 class DagqWebDriver(WebDriver):
-    """``WebDriver`` that ends the app when its stdin closes."""
+    """``WebDriver`` that ends the app when its stdin closes, and starts it focused."""
+
+    def start_application_mode(self) -> None:
+        """Start as ``WebDriver`` does, then as focused.
+
+        ``WebDriver`` starts the app blurred until the page reports the terminal's focus,
+        which xterm.js does on the first key or click; while blurred, Textual's footer
+        does not draw its keys, so a page just opened showed an empty footer.  A page just
+        opened is the one being looked at: the app starts focused (the page's own blur
+        and focus reports still follow)."""
+        super().start_application_mode()
+        self._app.call_later(self._app.post_message, events.AppFocus())
 
     def run_input_thread(self) -> None:
         """Read input until stdin closes; then, unless the app is stopping, make it exit."""

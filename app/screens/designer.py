@@ -64,7 +64,9 @@ class DesignerScreen(DesignerEdges, DesignerSim, DesignerApi):
 
     @on(CanvasView.NodeMoved)
     def _moved(self, event: CanvasView.NodeMoved) -> None:
-        if not self.editor.read_only:
+        if self._refuse_edit():
+            self.refresh_design(select=event.node_id)  # back where it was
+        else:
             self._edit(self.editor.move_node, event.node_id, event.x, event.y)
 
     @on(CanvasView.Arranged)

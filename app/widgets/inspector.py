@@ -264,7 +264,8 @@ class Inspector(VerticalScroll):
     def focus_first(self) -> None:
         """Focus the first field (after adding a node: type its id straight away)."""
         for widget in self._fields:
-            widget.focus()
+            widget.focus(scroll_visible=False)
+            self.scroll_home(animate=False)  # the heading stays in view
             return
 
     def problem_of(self, widget: Editable) -> str | None:

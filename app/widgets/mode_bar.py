@@ -25,10 +25,11 @@ def mode_bar_text(titles: Mapping[str, str], current: str | None, extra: str = "
 
 
 class ModeBar(Static):
-    """The screens, their keys, help and quit: one line docked at the top."""
+    """The screens, their keys, help and quit: the screen's first line (under its
+    header, when it has one: docked widgets would cover each other)."""
 
     DEFAULT_CSS = """
-    ModeBar { dock: top; height: 1; background: $panel; color: $text; }
+    ModeBar { height: 1; width: 1fr; background: $panel; color: $text; }
     """
 
     def __init__(self, titles: Mapping[str, str], current: str | None, extra: str = "") -> None:
