@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from textual.widgets import Input, Markdown, Static
+from textual.widgets import Input, Markdown, Select, Static
 
 from app.screens.designer import DesignerScreen
 from app.screens.dialogs.confirm import ConfirmDialog
 from app.screens.help import HelpScreen
 from app.widgets.design_canvas import DesignCanvas
+from app.widgets.inspector import Inspector
 from app.widgets.mode_bar import ModeBar
 from tests.tui.conftest import Tui, type_text, wait_for
 from tests.tui.test_designer import designer_of, status
@@ -153,3 +154,29 @@ async def test_f_fits_the_workflow_to_the_view(tui: Tui) -> None:
         await pilot.press("f")
         await wait_for(pilot, lambda: canvas.zoom == 2, what="fitted again")
         assert canvas.scroll_offset == (0, 0)
+
+
+async def test_join_is_a_choice_and_the_hints_say_the_syntax_and_defaults(tui: Tui) -> None:
+    app = tui.app("designer")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await new_design(pilot)
+        inspector = screen.query_one(Inspector)
+
+        def field(key: str) -> Any:
+            return next((w for w, f in inspector._fields.items() if f.key == key), None)
+
+        await pilot.press("t")
+        await wait_for(pilot, lambda: field("timeout") is not None, what="a task's fields")
+        assert field("timeout").placeholder == "default 300s (e.g. 30s)"
+        await pilot.press("escape", "D")
+        await wait_for(pilot, lambda: field("condition") is not None, what="the decision's")
+        assert field("condition").placeholder == "e.g. output.quality > 0.95"
+        await pilot.press("escape", "p")
+        await wait_for(pilot, lambda: isinstance(field("join"), Select), what="the join")
+        join = field("join")
+        assert join.value == "all"
+        join.focus()
+        await pilot.press("enter", "down", "enter")  # all, any, n_of_m: any
+        await wait_for(
+            pilot, lambda: screen.editor.node("parallel_1").get("join") == "any", what="any"
+        )
