@@ -230,3 +230,22 @@ def test_compare_versions() -> None:
     assert diff == {"ko": "removed", "alert": "added", "fetch": "changed", "check": "changed"}
     assert {n["id"] for n in union["nodes"]} == {"fetch", "check", "ok", "ko", "alert"}
     assert "check->ko" in {edge_key(e) for e in union["edges"]}
+
+
+def test_simulated_behaviour_follows_renames_and_deletes() -> None:
+    ed = Editor.from_spec(load_file(EXAMPLES / "data-pipeline.yaml"))
+    ed.set_simulated("validate", "sim_fails", "fails")
+    assert ed.to_data()["metadata"]["simulation"]["validate"]["fails"] == "simulated failure"
+    ed.rename_node("transform", "shape")
+    table = ed.to_data()["metadata"]["simulation"]
+    assert "transform" not in table and table["shape"]["output"]["quality"] == 0.97
+    ed.remove_node("shape")
+    assert "shape" not in ed.to_data()["metadata"]["simulation"]
+    ed.undo()
+    assert "shape" in ed.to_data()["metadata"]["simulation"]
+    for node in ("fetch_data", "validate", "shape"):  # every setting removed: no metadata
+        ed.set_simulated(node, "sim_output", None)
+        ed.set_simulated(node, "sim_fails", None)
+    assert "metadata" not in ed.to_data()
+    with pytest.raises(NotFound):
+        ed.set_simulated("nobody", "sim_fails", "fails")
