@@ -196,8 +196,9 @@ class DesignerBase(HeatScreen):
         return "  ".join(parts)
 
     @work(group="inspector")
-    async def show_properties(self, *, focus: bool = False) -> None:
-        """Show the selected node's fields, or the workflow's (``focus``: then edit them)."""
+    async def show_properties(self, *, focus: bool = False, edge: str | None = None) -> None:
+        """Show the selected node's fields, or the workflow's (``focus``: then edit them;
+        ``edge``: then edit that outgoing edge's condition)."""
         selected = self.canvas.selected
         node = None
         outgoing: list[dict[str, Any]] = []
@@ -213,7 +214,9 @@ class DesignerBase(HeatScreen):
             read_only=self.editor.read_only,
             extra=extra,
         )
-        if focus and self.is_attached:
+        if edge is not None and self.is_attached:
+            self.query_one(Inspector).focus_edge(edge)
+        elif focus and self.is_attached:
             self.query_one(Inspector).focus_first()
 
     def extra_fields(self, node: dict[str, Any]) -> tuple[Field, ...]:

@@ -1,6 +1,7 @@
 """Deleting edges in the Designer: ``u`` (or "Delete edge…" in ctrl+p) picks one of the
 selected node's edges; the inspector's "✕ delete edge" buttons remove one with the mouse.
-Editing an edge's condition, label and default happens in the inspector's fields."""
+Editing an edge's condition, label and default happens in the inspector's fields; a click
+on an edge on the canvas opens them."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from textual import on
 from app.editor import edge_label
 from app.screens.designer_base import DesignerBase
 from app.screens.dialogs.choice import ChoiceDialog
+from app.widgets.design_canvas import DesignCanvas
 from app.widgets.inspector import Inspector
 from orchestrator.spec.diff import edge_key
 
@@ -59,6 +61,13 @@ class DesignerEdges(DesignerBase):
         self._edit(self.editor.disconnect, key, select=self.canvas.selected)
         if len(self.editor.edges) < count:
             self.notify(f"Deleted {line} (ctrl+z undoes)", title="Edge deleted")
+
+    @on(DesignCanvas.EdgeClicked)
+    def _edge_clicked(self, event: DesignCanvas.EdgeClicked) -> None:
+        """A click on an edge: its source selected, the edge's fields focused to edit
+        (or delete with their button)."""
+        self.canvas.select(event.source, scroll=False)
+        self.show_properties(edge=event.key)
 
     @on(Inspector.EdgeDeleted)
     def _edge_button(self, event: Inspector.EdgeDeleted) -> None:

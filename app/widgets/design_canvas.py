@@ -7,12 +7,28 @@ zoom at which the whole graph is visible."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.cells import cell_len
+from textual import events
 from textual.binding import Binding, BindingType
+from textual.message import Message
 
 from app.canvas.layout import ZOOM_LEVELS, compute_layout
+from app.canvas.model import Route
 from app.widgets.canvas_view import CanvasView
+
+
+def on_route(route: Route, x: int, y: int) -> bool:
+    """Whether cell ``(x, y)`` is on the edge's drawn line or its label."""
+    for (x1, y1), (x2, y2) in zip(route.points, route.points[1:], strict=False):
+        if min(x1, x2) <= x <= max(x1, x2) and min(y1, y2) <= y <= max(y1, y2):
+            return True
+    if route.label and route.label_at is not None:
+        lx, ly = route.label_at
+        return y == ly and lx <= x < lx + cell_len(route.label)
+    return False
 
 
 class DesignCanvas(CanvasView):
@@ -24,6 +40,30 @@ class DesignCanvas(CanvasView):
         Binding("L", "relayout", "Re-layout", show=False),
         Binding("f", "fit", "Fit to view", show=False),
     ]
+
+    @dataclass
+    class EdgeClicked(Message):
+        """The edge with this key (from ``source``) was clicked: the screen edits it."""
+
+        key: str
+        source: str
+
+    def edge_at(self, x: int, y: int) -> Route | None:
+        """The edge drawn at canvas cell ``(x, y)`` (not a compensation link), if any."""
+        layout = self.layout_result
+        if layout is None:
+            return None
+        return next((r for r in layout.routes if r.kind != "link" and on_route(r, x, y)), None)
+
+    def on_click(self, event: events.Click) -> None:
+        """A click on an edge (not on a node) posts :class:`EdgeClicked`."""
+        point = self._canvas_offset(event)
+        layout = self.layout_result
+        if point is None or layout is None or layout.node_at(*point) is not None:
+            return
+        route = self.edge_at(*point)
+        if route is not None:
+            self.post_message(self.EdgeClicked(route.edge_id, route.source))
 
     def fit_zoom(self) -> int | None:
         """The closest zoom at which the whole graph fits the view (None: none does)."""

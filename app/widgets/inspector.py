@@ -268,6 +268,13 @@ class Inspector(VerticalScroll):
             self.scroll_home(animate=False)  # the heading stays in view
             return
 
+    def focus_edge(self, key: str) -> None:
+        """Focus the first field of the outgoing edge ``key`` (its condition), in view."""
+        for widget, edge in self._edges.items():
+            if edge == key:
+                widget.focus()
+                return
+
     def problem_of(self, widget: Editable) -> str | None:
         """What is wrong with the text in ``widget`` now, if anything."""
         field = self._fields.get(widget)

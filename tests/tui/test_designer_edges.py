@@ -10,6 +10,7 @@ from textual.widgets import Button, Input, OptionList, Select
 
 from app.screens.designer import DesignerScreen
 from app.screens.dialogs.choice import ChoiceDialog
+from app.widgets.design_canvas import DesignCanvas
 from app.widgets.inspector import Inspector
 from orchestrator.spec.export import spec_to_data
 from orchestrator.spec.loader import load_file
@@ -175,3 +176,30 @@ async def test_an_operator_cannot_delete_an_edge(tui: Tui) -> None:
         await pilot.press("u")
         assert isinstance(app.screen, DesignerScreen)
         assert "Edges: 7" in status(screen)
+
+
+async def test_a_click_on_an_edge_opens_its_fields(tui: Tui) -> None:
+    await store_example(tui)
+    app = tui.app("designer")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_example(pilot)
+        canvas = screen.query_one(DesignCanvas)
+        await wait_for(pilot, lambda: canvas.layout_result is not None, what="drawn")
+        layout = canvas.layout_result
+        assert layout is not None
+        key = "quality_check->store_backup"
+        route = next(r for r in layout.routes if r.edge_id == key)
+        assert route.label == "false" and route.label_at is not None
+        x, y = route.label_at  # click the edge's label
+        scroll_x, scroll_y = canvas.scroll_offset
+        await pilot.click(canvas, offset=(x + canvas._pad_x() - scroll_x, y - scroll_y))
+        inspector = screen.query_one(Inspector)
+        await wait_for(
+            pilot,
+            lambda: (
+                inspector.node_id == "quality_check"
+                and app.focused is field_of(inspector, key, "condition")
+            ),
+            what="the edge's condition focused",
+        )
+        assert screen.canvas.selected == "quality_check"

@@ -44,7 +44,9 @@ async def node_field(pilot: Any, screen: DesignerScreen, node_id: str, key: str)
 
 
 async def simulate(pilot: Any, app: Any) -> tuple[str, str, str]:
-    """Press ``s``; the notification it gives."""
+    """Press ``s`` (once no text field has the focus: it would take the key); the
+    notification it gives."""
+    await wait_for(pilot, lambda: not isinstance(app.focused, Input), what="out of the fields")
     count = len(app._notifications)
     await pilot.press("s")
     await wait_for(pilot, lambda: len(app._notifications) > count, what="the verdict")
