@@ -47,10 +47,16 @@ async def simulate(pilot: Any, app: Any) -> tuple[str, str, str]:
     """Press ``s`` (once no text field has the focus: it would take the key); the
     notification it gives."""
     await wait_for(pilot, lambda: not isinstance(app.focused, Input), what="out of the fields")
-    count = len(app._notifications)
+    # By identity, not by count: an older toast may time out meanwhile.
+    before = list(app._notifications)  # held, so no id is reused meanwhile
+
+    def new() -> list[Any]:
+        return [n for n in app._notifications if all(n is not b for b in before)]
+
     await pilot.press("s")
-    await wait_for(pilot, lambda: len(app._notifications) > count, what="the verdict")
-    return toasts(app)[-1]
+    await wait_for(pilot, lambda: bool(new()), what="the verdict")
+    verdict = new()[-1]
+    return (str(verdict.title), verdict.message, verdict.severity)
 
 
 async def test_example_one_simulates_and_a_failing_task_shows_the_failure(tui: Tui) -> None:
