@@ -221,6 +221,7 @@ class JobService:
                 user=user,
                 metadata=meta,
                 run_id=run_id,
+                run_as=user,
             )
         except BaseException:
             await self.store.forget([run_id])

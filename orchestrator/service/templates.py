@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from orchestrator.errors import BadRequest, NotFound, SpecInvalid
 from orchestrator.service.runs import RunService
 from orchestrator.service.schedules import ScheduleService
+from orchestrator.service.workflows import check_handlers
 from orchestrator.spec.diff import compare
 from orchestrator.spec.limits import judge
 from orchestrator.spec.model import ID_PATTERN, WorkflowSpec
@@ -254,10 +255,17 @@ class TemplateService:
             "saved": False,
         }
         if save:
+            await check_handlers(self.runs, spec, user)
             note = f"made from template {template.id} v{template.version or 1}"
             record = await self.runs.workflows.create(spec, user=user, change_log=note)
             answer["workflow"] = record.to_api()
-            if schedules:
-                await ScheduleService(self.runs).save_many(schedules)
+            scheduler = ScheduleService(self.runs)
+            for schedule in schedules:  # owned by the user: fires run with their permissions
+                try:
+                    await scheduler.store.get(schedule.id)
+                    exists = True
+                except NotFound:
+                    exists = False
+                await scheduler.save(schedule, create=not exists, user=user)
             answer["saved"] = True
         return answer

@@ -15,6 +15,7 @@ from orchestrator.store.queue import JobQueue
 from orchestrator.worker.registry import HandlerContext, Registry
 from orchestrator.worker.worker import Worker
 from tests.api.conftest import Api, pipeline_spec
+from tests.api.test_handler_permissions import narrow
 from tests.conftest import until
 
 NOBODY = "nobodyOffersThis"
@@ -206,3 +207,16 @@ async def test_designers_cannot_enqueue(api: Api) -> None:
         "/api/v1/jobs", json={"handler": "sendEmail"}, headers=api.auth("designer")
     )
     assert resp.status == 403
+
+
+async def test_a_job_needs_its_handlers_permissions(api: Api) -> None:
+    await narrow(api, "operator", "handler:send*", "handler:fetch")
+    op = api.auth("operator")
+    resp = await api.client.post("/api/v1/jobs", json={"chain": ["fetch", "resize"]}, headers=op)
+    body = await resp.json()
+    assert resp.status == 403, body
+    assert "'resize'" in body["message"] and body["details"]["handler"] == "resize"
+    resp = await api.client.post("/api/v1/jobs", json={"handler": "sendEmail"}, headers=op)
+    assert resp.status == 201
+    async with _client(api, "admin") as c:
+        assert (await c.list_jobs())["total"] == 1  # the refused chain left nothing listed

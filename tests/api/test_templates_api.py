@@ -15,6 +15,7 @@ from orchestrator.spec.template import gallery
 from orchestrator.worker.registry import Registry
 from orchestrator.worker.worker import Worker
 from tests.api.conftest import Api
+from tests.api.test_handler_permissions import narrow
 from tests.cli.conftest import EXAMPLES
 from tests.conftest import until
 
@@ -185,3 +186,14 @@ async def test_every_shipped_template_runs_with_the_example_handlers(
 
         await until(ended, f"the run of {template_id}")
         assert seen["status"] == "completed", seen
+
+
+async def test_using_a_template_needs_its_handlers_permissions(api: Api) -> None:
+    await narrow(
+        api, "designer", "handler:reserveInventory", "handler:chargePayment", "handler:ship*"
+    )
+    async with _client(api, "designer") as c:
+        with pytest.raises(Forbidden, match="releaseInventory"):
+            await c.use_template("order-saga", "checkout")
+        with pytest.raises(NotFound):
+            await c.get_workflow("checkout")
