@@ -24,7 +24,7 @@ from app.text import safe
 from app.widgets.dead_letters import DeadLetters, LetterRef
 from app.widgets.queue_table import QueueTable
 from app.widgets.row_detail import RowDetail
-from app.widgets.workers_table import WorkersTable
+from app.widgets.workers_table import WorkersTable, totals
 
 ADMIN_PERMISSION = "system:configure"
 
@@ -98,7 +98,9 @@ class QueuesScreen(PollingScreen):
         self.query_one(QueueTable).show(queues)
         self.query_one(WorkersTable).show(queues.get("workers") or [])
         live = len(queues.get("workers") or [])
-        self.query_one("#workers-table").border_subtitle = safe(f"{live} live")
+        room = totals(queues.get("workers") or [])
+        subtitle = f"{room} · {live} live" if room else f"{live} live"
+        self.query_one("#workers-table").border_subtitle = safe(subtitle)
         count = int(queues.get("deadLetters") or 0)
         self.query_one("#dead-pane").border_title = safe(f"Dead letters ({count})")
         if reason := self.blocked(ADMIN_PERMISSION):

@@ -37,8 +37,9 @@ class WorkersTable(DataTable[Any]):
 
     def on_mount(self) -> None:
         """Columns."""
-        for label in ("worker", "busy", "done", "memory", "cpu", "children", "seen", "host",
-                      "handlers"):  # fmt: skip
+        # What a worker reserved of its capacity comes last: who and where come first.
+        for label in ("worker", "busy", "done", "seen", "host", "handlers", "memory", "cpu",
+                      "children"):  # fmt: skip
             self.add_column(label, key=label)
 
     def show(self, workers: Sequence[Mapping[str, Any]]) -> None:
@@ -57,10 +58,10 @@ class WorkersTable(DataTable[Any]):
                 safe(worker.get("id"), width=WORKER_WIDTH),
                 busy,
                 Text(str(worker.get("processed", 0)), justify="right"),
-                *_resources(worker),
                 clock(worker.get("lastSeenMs")),
                 safe(f"{worker.get('host', '?')}:{worker.get('pid', '?')}", width=HOST_WIDTH),
                 safe(", ".join(str(h) for h in handlers), width=HANDLERS_WIDTH),
+                *_resources(worker),
                 key=str(worker.get("id")),
             )
         if rows:
@@ -97,3 +98,21 @@ def _resources(worker: Mapping[str, Any]) -> tuple[Text, Text, Text]:
 def _short(size: float) -> str:
     """``805306368`` -> ``768M``: the unit letter only, for a narrow column."""
     return format_bytes(size).replace(" ", "").replace("iB", "").replace("B", "")
+
+
+def totals(workers: Sequence[Mapping[str, Any]]) -> str:
+    """``memory 1.5G/4G · cpu 1.5/2`` reserved of the live workers' capacity ('' if none
+    announces one)."""
+    held_mem = cap_mem = held_cpu = cap_cpu = 0.0
+    seen = False
+    for w in workers:
+        capacity, reserved = w.get("capacity"), w.get("reserved")
+        if isinstance(capacity, Mapping) and isinstance(reserved, Mapping):
+            seen = True
+            held_mem += _number(reserved.get("memory"))
+            cap_mem += _number(capacity.get("memory"))
+            held_cpu += _number(reserved.get("cpu"))
+            cap_cpu += _number(capacity.get("cpu"))
+    if not seen:
+        return ""
+    return f"memory {_short(held_mem)}/{_short(cap_mem)} · cpu {held_cpu:g}/{cap_cpu:g}"
