@@ -32,7 +32,8 @@ async def _gallery(pilot: Any) -> TemplateGallery:
 async def _fill(pilot: Any, form: TemplateForm, field: str, value: str) -> None:
     box = form.query_one(f"#{field}", Input)
     box.value = value
-    await pilot.pause()
+    box.focus()
+    await wait_for(pilot, lambda: box.has_focus, what=f"focus on {field}")
 
 
 async def test_new_from_template_previews_fills_in_and_designs(tui: Tui) -> None:
@@ -63,13 +64,13 @@ async def test_new_from_template_previews_fills_in_and_designs(tui: Tui) -> None
         assert form.query_one("#p-payment_handler", Input).value == "chargePayment"
         await _fill(pilot, form, "wf-id", "checkout")
         await _fill(pilot, form, "p-payment_handler", "charge card")
-        await pilot.click("#create")
+        await pilot.press("enter")  # Enter in a field submits the form
         problem = form.query_one("#problem", Static)
         await wait_for(pilot, lambda: "payment_handler" in str(problem.render()), what="refusal")
         still_open = pilot.app.screen is form
         assert still_open  # the form stays open to fix the value
         await _fill(pilot, form, "p-payment_handler", "chargeCard")
-        await pilot.click("#create")
+        await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, DesignerScreen), what="designer")
         designer = pilot.app.screen
         assert isinstance(designer, DesignerScreen)
@@ -129,9 +130,11 @@ async def test_save_as_template_from_the_designer(tui: Tui) -> None:
         # Handlers are offered marked; also make the transform's retries a parameter.
         choices.select(params.index("transform_retries"))
         choices.deselect(params.index("store_handler"))
-        dialog.query_one("#tpl-id", Input).value = "my-pipeline"
-        await pilot.pause()
-        await pilot.click("#save")
+        box = dialog.query_one("#tpl-id", Input)
+        box.value = "my-pipeline"
+        box.focus()
+        await wait_for(pilot, lambda: box.has_focus, what="focus on the id")
+        await pilot.press("enter")  # Enter in a field saves
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, DesignerScreen), what="saved")
         said = notifications(pilot.app)
         assert any("template my-pipeline version 1 (created)" in n for n in said)
