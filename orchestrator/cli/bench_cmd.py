@@ -389,20 +389,35 @@ def fsync_cmd(as_json: bool, policies: str, workers: int, runs: int, folder: Pat
 )
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True)
 @click.option(
+    "--api-processes",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="dagq api --processes (default: one per core).",
+)
+@click.option(
     "--plot",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="Write the latency CDF plot (PNG).",
 )
 def latency_cmd(
-    as_json: bool, clients: int, requests: int, workers: int, plot: Path | None
+    as_json: bool,
+    clients: int,
+    requests: int,
+    workers: int,
+    api_processes: int | None,
+    plot: Path | None,
 ) -> None:
     """p50/p99 of create workflow, start run and status query through the API; node hop."""
     from orchestrator.bench import latency
 
     try:
         report = latency.run(
-            clients=clients, requests=requests, workers=workers, progress=_progress(as_json)
+            clients=clients,
+            requests=requests,
+            workers=workers,
+            api_processes=api_processes,
+            progress=_progress(as_json),
         )
         if plot is not None:
             from orchestrator.bench.plots import latency_cdf
@@ -416,7 +431,7 @@ def latency_cmd(
     c = report["config"]
     click.echo(
         f"latency: {c['clients']} concurrent clients, {c['requests']} calls each, "
-        f"{c['workers']} worker(s)"
+        f"{c['workers']} worker(s), {c['api_processes']} API process(es)"
     )
     click.echo(f"  {'operation':<16} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8}")
     for op in ("create_workflow", "start_run", "status_query", "node_hop"):

@@ -158,10 +158,13 @@ def test_throughput_sweep_writes_a_plot(tmp_path: Path) -> None:
 
 def test_latency_reports_every_operation_and_the_hop(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
-    report = latency.run(clients=2, requests=4)
+    # One API process: one orchestrator, so every node's started message is applied
+    # before its result and every node has its node_started event.
+    report = latency.run(clients=2, requests=4, api_processes=1)
     for op in ("create_workflow", "start_run", "status_query"):
         assert report[op]["n"] == 4
         assert report[op]["p50_ms"] > 0
+    assert report["config"]["api_processes"] == 1
     # 4 runs of the diamond: every node but the first has a hop.
     assert report["node_hop"]["n"] == 4 * 9
     from orchestrator.bench.plots import latency_cdf
