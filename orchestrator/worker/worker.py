@@ -545,7 +545,9 @@ class Worker:
         except TimeoutError:
             log.warning("could not report every result before stopping")
         self._heart_stop.set()
-        await asyncio.gather(heart, return_exceptions=True)
+        for later in self._later:
+            later.cancel()
+        await asyncio.gather(heart, *self._later, return_exceptions=True)
         try:
             # Still held: cancelled jobs and results that could not be reported.
             back = await self.queue.hand_back(list(self._held), self.worker_id)
