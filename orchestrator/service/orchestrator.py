@@ -187,6 +187,13 @@ class Orchestrator:
                     # After a FLUSH (or a failover that lost the group): recreate it.
                     with contextlib.suppress(RedisError, OSError):
                         await self.ensure_groups()
+            except Exception:
+                # A bug must not end the loop silently (the inbox would fill with nobody
+                # reading it): say so, and go on; what was read stays pending and is
+                # claimed again (then dead-lettered if it keeps failing).
+                log.exception("applying inbox entries failed (shard %d); going on", shard)
+                self._cache.clear()
+                await asyncio.sleep(0.5)
 
     async def _claim_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
