@@ -15,6 +15,7 @@ workers' clocks, in milliseconds: the hop has millisecond resolution).
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -148,9 +149,11 @@ def run(
     requests: int = 2000,
     workers: int = 1,
     concurrency: int = 64,
+    api_processes: int | None = None,
     progress: Callable[[str], None] = lambda _m: None,
 ) -> dict[str, Any]:
-    """Start the API and workers, load them, return p50/p99 per operation and the hop."""
+    """Start the API (``api_processes`` processes; default one per core) and workers, load
+    them, return p50/p99 per operation and the hop."""
     if clients < 1 or requests < clients:
         raise BenchError("latency needs at least one client and as many requests as clients")
     with bench_redis() as server:
@@ -159,11 +162,10 @@ def run(
         key, _ = ensure_local_admin(policies)
         env = dagq_env(server.url, workdir)
         with Procs(workdir) as procs:
-            procs.start(
-                "dagq-api",
-                [*DAGQ_CLI, "api", "--port", "0", "--policies", str(policies)],
-                env,
-            )
+            api_argv = [*DAGQ_CLI, "api", "--port", "0", "--policies", str(policies)]
+            if api_processes is not None:
+                api_argv += ["--processes", str(api_processes)]
+            procs.start("dagq-api", api_argv, env)
             for i in range(workers):
                 argv = [
                     *DAGQ_CLI,
@@ -195,6 +197,8 @@ def run(
             "workers": workers,
             "worker_concurrency": concurrency,
             "api": "dagq api (auth + RBAC + audit on, orchestrator inside)",
+            # dagq api's default: one per core (SO_REUSEPORT on Linux).
+            "api_processes": api_processes or os.cpu_count() or 1,
         }
         out["machine"] = machine(server.version)
         out["samples_ms"] = {**measured["samples"], "node_hop": measured["hops"]}

@@ -75,3 +75,31 @@ def latency_cdf(samples_ms: Mapping[str, Sequence[float]], path: Path) -> Path:
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def sweep_plot(report: Mapping[str, Any], path: Path) -> Path:
+    """nodes/s and run time p50 against width, depth and runs active at once."""
+    plt = _pyplot()
+    axes_names = [a for a in ("width", "depth", "active_runs") if report.get(a)]
+    if not axes_names:
+        raise BenchError("nothing to plot: the sweep measured no point")
+    fig, axes = plt.subplots(1, len(axes_names), figsize=(4.2 * len(axes_names), 3.6), dpi=120)
+    axes = axes if len(axes_names) > 1 else [axes]
+    for ax, name in zip(axes, axes_names, strict=True):
+        points = report[name]
+        xs = [p[name] for p in points]
+        ax.plot(xs, [p["nodes_per_s"] for p in points], marker="o", color="tab:blue")
+        ax.set_xscale("log")
+        ax.set_xlabel(name.replace("_", " "))
+        ax.set_ylabel("nodes / s", color="tab:blue")
+        ax.grid(True, which="both", alpha=0.3)
+        right = ax.twinx()
+        right.plot(xs, [p["run_ms_p50"] for p in points], marker="s", color="tab:red")
+        right.set_yscale("log")
+        right.set_ylabel("run time p50 (ms)", color="tab:red")
+    fig.suptitle("dagq as the work grows (no-op tasks, 2 workers, one Redis)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -148,3 +148,20 @@ def appendix_c(nodes: int, *, seed: int = 7) -> dict[str, Any]:
     else:
         _complex(s, nodes, seed)
     return s.spec(f"bench-c-{nodes}", f"Bench {name} ({nodes} nodes)")
+
+
+def fan(width: int) -> dict[str, Any]:
+    """``width`` parallel tasks between a first task and a join (``width + 2`` nodes)."""
+    s = _Spec()
+    first = s.task()
+    s.task(*[s.task(first) for _ in range(width)])
+    return s.spec(f"bench-width-{width}", f"fan-out of {width}")
+
+
+def chain(depth: int) -> dict[str, Any]:
+    """``depth`` tasks one after the other."""
+    s = _Spec()
+    last: tuple[str, ...] = ()
+    for _ in range(depth):
+        last = (s.task(*last),)
+    return s.spec(f"bench-depth-{depth}", f"chain of {depth}")

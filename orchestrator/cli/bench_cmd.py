@@ -389,20 +389,35 @@ def fsync_cmd(as_json: bool, policies: str, workers: int, runs: int, folder: Pat
 )
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True)
 @click.option(
+    "--api-processes",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="dagq api --processes (default: one per core).",
+)
+@click.option(
     "--plot",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="Write the latency CDF plot (PNG).",
 )
 def latency_cmd(
-    as_json: bool, clients: int, requests: int, workers: int, plot: Path | None
+    as_json: bool,
+    clients: int,
+    requests: int,
+    workers: int,
+    api_processes: int | None,
+    plot: Path | None,
 ) -> None:
     """p50/p99 of create workflow, start run and status query through the API; node hop."""
     from orchestrator.bench import latency
 
     try:
         report = latency.run(
-            clients=clients, requests=requests, workers=workers, progress=_progress(as_json)
+            clients=clients,
+            requests=requests,
+            workers=workers,
+            api_processes=api_processes,
+            progress=_progress(as_json),
         )
         if plot is not None:
             from orchestrator.bench.plots import latency_cdf
@@ -416,7 +431,7 @@ def latency_cmd(
     c = report["config"]
     click.echo(
         f"latency: {c['clients']} concurrent clients, {c['requests']} calls each, "
-        f"{c['workers']} worker(s)"
+        f"{c['workers']} worker(s), {c['api_processes']} API process(es)"
     )
     click.echo(f"  {'operation':<16} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8}")
     for op in ("create_workflow", "start_run", "status_query", "node_hop"):
@@ -534,4 +549,67 @@ def memory_cmd(as_json: bool, kept: str, workers: int) -> None:
         )
     parts = ", ".join(f"{k} {v:,} B" for k, v in report["one_run_keys_bytes"].items())
     click.echo(f"  one finished run's keys: {parts}")
+    click.echo("  " + _machine_line(report["machine"]))
+
+
+@bench.command("sweep")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--widths", default="1,10,100,500", show_default=True, help="Fan-out widths.")
+@click.option("--depths", default="1,10,100,500", show_default=True, help="Chain lengths.")
+@click.option(
+    "--active",
+    default="10,100,1000,10000",
+    show_default=True,
+    help="Runs of the diamond started at once ('' for none).",
+)
+@click.option("--runs", type=click.IntRange(1, 10_000), default=20, show_default=True)
+@click.option("--in-flight", type=click.IntRange(1, 1000), default=4, show_default=True)
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the three curves (PNG).",
+)
+def sweep_cmd(
+    as_json: bool,
+    widths: str,
+    depths: str,
+    active: str,
+    runs: int,
+    in_flight: int,
+    workers: int,
+    plot: Path | None,
+) -> None:
+    """nodes/s and run time p50 against DAG width, depth and runs active at once."""
+    from orchestrator.bench import sweep
+
+    try:
+        report = sweep.run(
+            widths=_ints(widths) if widths else (),
+            depths=_ints(depths) if depths else (),
+            active=_ints(active) if active else (),
+            runs=runs,
+            in_flight=in_flight,
+            workers=workers,
+            progress=_progress(as_json),
+        )
+        if plot is not None:
+            from orchestrator.bench.plots import sweep_plot
+
+            sweep_plot(report, plot)
+    except DagqError as exc:
+        fail(exc, code=Exit.FAILED)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    for axis in ("width", "depth", "active_runs"):
+        for p in report[axis]:
+            click.echo(
+                f"  {axis} {p[axis]:>6,}: {p['nodes']:>4} nodes x {p['runs']:>5} runs, "
+                f"run p50 {p['run_ms_p50']:>7.0f} ms, p99 {p['run_ms_p99']:>7.0f} ms, "
+                f"{p['nodes_per_s']:>8,.0f} nodes/s"
+            )
+    if plot is not None:
+        click.echo(f"plot: {plot}")
     click.echo("  " + _machine_line(report["machine"]))

@@ -63,9 +63,12 @@ async def serve_worker(
     stop: asyncio.Event | None = None,
     isolation: IsolationOptions | None = None,
     capacity: Capacity | None = None,
+    with_orchestrator: bool = False,
 ) -> Worker:
     """Connect, run a :class:`Worker` (and ``extra_tasks``) until stopped, disconnect.
 
+    ``with_orchestrator`` runs the orchestrator loop in this process too, and the
+    worker applies its own results through it (no hop through the inbox when it can).
     Stops on SIGTERM/SIGINT, or when ``stop`` (if given) is set; an extra task that
     fails stops everything.  Returns the worker (for its counters).
     """
@@ -73,6 +76,9 @@ async def serve_worker(
     install_stop_signals(stop)
     conn = await connect(settings)
     try:
+        orchestrator = None
+        if with_orchestrator:
+            orchestrator = Orchestrator(RunService(conn.redis, conn.keys, conn.settings))
         worker = Worker(
             conn.redis,
             conn.keys,
@@ -83,6 +89,7 @@ async def serve_worker(
             grace_s=grace_s,
             isolation=isolation,
             capacity=capacity,
+            applier=orchestrator.apply_results if orchestrator is not None else None,
         )
         log.info(
             "worker %s on %s offering %s",
@@ -92,6 +99,8 @@ async def serve_worker(
         )
         tasks = [asyncio.create_task(worker.run(stop), name="dagq-worker")]
         tasks += [asyncio.create_task(t(conn, stop)) for t in extra_tasks]
+        if orchestrator is not None:
+            tasks.append(asyncio.create_task(orchestrator.run(stop), name="dagq-orchestrator"))
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             for task in done:
@@ -231,7 +240,7 @@ def worker(
                 concurrency,
                 worker_id,
                 grace_s=grace_s,
-                extra_tasks=[run_orchestrator] if with_orchestrator else [],
+                with_orchestrator=with_orchestrator,
                 isolation=options,
                 capacity=capacity,
             )

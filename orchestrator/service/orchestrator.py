@@ -20,6 +20,7 @@ import logging
 import os
 import socket
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,8 +43,10 @@ from orchestrator.keys import ORCH_GROUP
 from orchestrator.protocol import InboxMessage
 from orchestrator.service.runs import RunService
 from orchestrator.service.scheduler import Scheduler
+from orchestrator.store.queue import Delivery
 from orchestrator.store.queue_admin import QueueAdmin
 from orchestrator.store.timers import Timers, now_ms
+from orchestrator.vocab import NodeStatus
 
 log = logging.getLogger("dagq.orchestrator")
 _MAX_ROUNDS = 20
@@ -71,6 +74,20 @@ def to_event(msg: InboxMessage) -> Event | None:
         return TimerFired(msg.node, msg.token, msg.at_ms)
     if msg.type == "deadline":
         return DeadlinePassed(msg.at_ms)
+    return None
+
+
+def _started_first(state: RunState, event: Event) -> NodeStarted | None:
+    """For a result of an attempt that has not been seen starting, that start (at the
+    result's time); else None.
+
+    A worker reports ``started`` and the result as two inbox messages; with several
+    orchestrators they can be read by two of them and the result applied first, which
+    makes the late ``started`` stale: the node would have no ``node_started`` event."""
+    if isinstance(event, NodeSucceeded | NodeFailed):
+        st = state.nodes.get(event.node)
+        if st is not None and st.token == event.token and st.status == NodeStatus.QUEUED:
+            return NodeStarted(event.node, event.token, event.at_ms, None)
     return None
 
 
@@ -109,6 +126,8 @@ class Orchestrator:
         self.timers = Timers(self.redis, self.keys)
         self.admin = QueueAdmin(self.redis, self.keys)
         self.applied = 0
+        self.applied_own = 0
+        """Results applied by :meth:`apply_results` (the worker's own, no inbox hop)."""
         self.scheduler = Scheduler(service) if schedules else None
 
     async def ensure_groups(self) -> None:
@@ -168,6 +187,13 @@ class Orchestrator:
                     # After a FLUSH (or a failover that lost the group): recreate it.
                     with contextlib.suppress(RedisError, OSError):
                         await self.ensure_groups()
+            except Exception:
+                # A bug must not end the loop silently (the inbox would fill with nobody
+                # reading it): say so, and go on; what was read stays pending and is
+                # claimed again (then dead-lettered if it keeps failing).
+                log.exception("applying inbox entries failed (shard %d); going on", shard)
+                self._cache.clear()
+                await asyncio.sleep(0.5)
 
     async def _claim_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -334,6 +360,68 @@ class Orchestrator:
             )
         return set(todo)
 
+    async def apply_results(
+        self, items: Sequence[tuple[Delivery, InboxMessage, int]], worker_id: str
+    ) -> list[tuple[Delivery, InboxMessage]]:
+        """Apply results a worker of this process just produced; those not applied.
+
+        ``items`` are (delivery, result message, the ms its handler began).  Each run's
+        results, preceded by their ``started`` (a no-op when the inbox brought it first),
+        are applied to the run as this process has it and written with one compare-and-set
+        that also acknowledges the jobs: the successors are queued without the hop through
+        the inbox and another orchestrator.  Whatever cannot be applied here (a lost
+        compare-and-set, a stale result, a message that fails, WAIT for replicas) is
+        returned for the inbox path, which handles every case; the attempt's token keeps
+        either path to one application per attempt.
+        """
+        if self.service.runs.replicas.enabled:
+            return [(d, m) for d, m, _ in items]
+        by_run: dict[str, list[tuple[Delivery, InboxMessage, int]]] = {}
+        for item in items:
+            by_run.setdefault(item[1].run, []).append(item)
+        missing = [r for r in by_run if r not in self._cache]
+        if missing:
+            for run_id, (state, version) in (await self.service.runs.load_many(missing)).items():
+                self._remember(run_id, state, version)
+        rest: list[tuple[Delivery, InboxMessage, int]] = []
+        writes: list[tuple[RunState, RunState, list[Command], int]] = []
+        acks: list[list[tuple[str, str]]] = []
+        order: list[str] = []
+        for run_id, run_items in by_run.items():
+            cached = self._cache.get(run_id)
+            events = [
+                ev
+                for d, msg, begun in run_items
+                for ev in (NodeStarted(d.job.node, d.job.token, begun, worker_id), to_event(msg))
+                if ev is not None
+            ]
+            if cached is None or len(events) != 2 * len(run_items):
+                rest += run_items
+                continue
+            state, version = cached
+            pending = [Pending(str(i), ev) for i, ev in enumerate(events)]
+            failed: dict[str, str] = {}
+            new, commands = await self._apply_events(state, pending, failed)
+            if failed or new is state:
+                rest += run_items
+                continue
+            writes.append((state, new, commands, version))
+            acks.append([(d.stream, d.entry_id) for d, _, _ in run_items])
+            order.append(run_id)
+        results = await self.service.runs.write_many(writes, acks) if writes else []
+        for run_id, (_, new, _, _), result in zip(order, writes, results, strict=True):
+            if result is None:
+                self._cache.pop(run_id, None)
+                rest += by_run[run_id]
+            else:
+                self.applied += 1
+                self.applied_own += len(by_run[run_id])
+                if new.terminal:
+                    self._cache.pop(run_id, None)
+                else:
+                    self._remember(run_id, new, result)
+        return [(d, m) for d, m, _ in rest]
+
     async def _apply_events(
         self, state: RunState, pending: list[Pending], failed: dict[str, str]
     ) -> tuple[RunState, list[Command]]:
@@ -347,6 +435,10 @@ class Orchestrator:
         current = state
         for p in pending:
             try:
+                first = _started_first(current, p.event)
+                if first is not None:
+                    current, cmds = transitions.apply(graph, current, first, self.service.config)
+                    commands.extend(cmds)
                 current, cmds = transitions.apply(graph, current, p.event, self.service.config)
             except DagqError as exc:  # refused (e.g. a cancel of a finished run): moot
                 log.warning("run %s: %s ignored: %s", state.run_id, type(p.event).__name__, exc)
@@ -367,4 +459,8 @@ class Orchestrator:
 
     def stats(self) -> dict[str, Any]:
         """Counters for metrics."""
-        return {"applied": self.applied, "cached_runs": len(self._cache)}
+        return {
+            "applied": self.applied,
+            "applied_own": self.applied_own,
+            "cached_runs": len(self._cache),
+        }

@@ -29,18 +29,21 @@ from orchestrator.engine.commands import (
 )
 from orchestrator.engine.state import RunState
 from orchestrator.errors import Conflict, LimitExceeded, NotFound
-from orchestrator.keys import Keys
+from orchestrator.keys import WORKER_GROUP, Keys
 from orchestrator.protocol import InboxMessage, timer_entry
 from orchestrator.scripts import Script
 from orchestrator.store.codec import changed_fields, decode_run
 from orchestrator.store.replicas import RIDE_THROUGH_S, ReplicaWait
 
 # KEYS: 1 run hash, 2 events stream, 3 shard's run index, 4 workflow's run index,
-#       5 active set, 6 timers, 7.. one queue stream per dispatched job (in order).
+#       5 active set, 6 timers, 7.. one queue stream per dispatched job (in order), then one
+#       queue stream per job delivery to acknowledge (a worker applying its own results).
 # ARGV: 1 expected version (0 = create), 2 header JSON {id, s, nh, nj, nt, ne, a, x, m, lim},
 #       then nh HSET arguments, nj job payloads, nt*2 (score, member) timers, ne event payloads,
 #       nz timer members to remove (a finished run's deadline: it would only sit in the
-#       timers set, about 270 bytes per run, until it came due and did nothing).
+#       timers set, about 270 bytes per run, until it came due and did nothing), na entry
+#       ids to acknowledge (XACK + XDEL, group h.g) on the last na keys: the results applied
+#       here leave their queue in the same step, as COMPLETE_LUA does for the inbox path.
 # Atomic because a run's state, its jobs and its events must never disagree: a job
 # without the state that expects it, or a state without its job, would stall or
 # double-run a node.  Returns the new version, -1 on a lost compare-and-set, -2 when
@@ -77,6 +80,11 @@ for _ = 1, h.ne do
 end
 for _ = 1, h.nz do
   redis.call('ZREM', KEYS[6], ARGV[i])
+  i = i + 1
+end
+for k = 1, h.na do
+  redis.call('XACK', KEYS[6 + h.nj + k], h.g, ARGV[i])
+  redis.call('XDEL', KEYS[6 + h.nj + k], ARGV[i])
   i = i + 1
 end
 if h.a == 1 then
@@ -150,6 +158,7 @@ class RunStore:
         version: int,
         *,
         max_active: int = 0,
+        acks: Sequence[tuple[str, str]] = (),
     ) -> tuple[list[str], list[Any]]:
         k = self.keys
         shard = k.shard_of(new.run_id)
@@ -188,6 +197,8 @@ class RunStore:
             "nt": len(timers) // 2,
             "ne": len(events),
             "nz": len(unset),
+            "na": len(acks),
+            "g": WORKER_GROUP,
             "a": active,
             "x": expire,
             "m": self.event_maxlen,
@@ -201,8 +212,10 @@ class RunStore:
             k.active(shard),
             k.timers(shard),
             *job_keys,
+            *(stream for stream, _ in acks),
         ]
         args: list[Any] = [version, orjson.dumps(header), *hset, *jobs, *timers, *events, *unset]
+        args += [entry_id for _, entry_id in acks]
         return keys, args
 
     async def create(
@@ -268,14 +281,20 @@ class RunStore:
         return None if result < 0 else result
 
     async def write_many(
-        self, writes: Sequence[tuple[RunState, RunState, Sequence[Command], int]]
+        self,
+        writes: Sequence[tuple[RunState, RunState, Sequence[Command], int]],
+        acks: Sequence[Sequence[tuple[str, str]]] = (),
     ) -> list[int | None]:
-        """Several :meth:`write` calls in one pipelined round trip."""
+        """Several :meth:`write` calls in one pipelined round trip.
+
+        ``acks[i]`` (queue stream, entry id) are job deliveries write ``i`` acknowledges
+        when, and only when, its compare-and-set succeeds."""
         if not writes:
             return []
         async with self.redis.pipeline(transaction=False) as pipe:
-            for old, new, commands, version in writes:
-                keys, args = self._call(old, new, commands, version)
+            for i, (old, new, commands, version) in enumerate(writes):
+                done = acks[i] if i < len(acks) else ()
+                keys, args = self._call(old, new, commands, version, acks=done)
                 await self._apply(keys=keys, args=args, client=pipe)
             results = await pipe.execute()
         return [None if int(r) < 0 else int(r) for r in results]

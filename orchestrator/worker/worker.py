@@ -22,7 +22,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
@@ -46,6 +46,16 @@ from orchestrator.worker.permissions import PermissionCheck
 from orchestrator.worker.registry import HandlerContext, HandlerEntry, Registry
 
 log = logging.getLogger("dagq.worker")
+
+Applier = Callable[
+    [Sequence[tuple[Delivery, InboxMessage, int]], str],
+    Awaitable[list[tuple[Delivery, InboxMessage]]],
+]
+"""Applies results in this process (delivery, message, handler start ms; worker id) and
+returns those it did not: :meth:`Orchestrator.apply_results` when the worker runs the
+orchestrator loop too."""
+STARTED_AFTER_S = 0.05
+"""With an applier, ``started`` is reported for jobs still running after this long."""
 
 _REDIS_DOWN = (RedisError, OSError)
 
@@ -78,6 +88,7 @@ class Worker:
         gate: HandlerGate | None = None,
         isolation: IsolationOptions | None = None,
         capacity: Capacity | None = None,
+        applier: Applier | None = None,
     ) -> None:
         if concurrency < 1:
             raise ConfigError(f"worker concurrency must be at least 1, got {concurrency}")
@@ -111,6 +122,10 @@ class Worker:
         self._reporting: set[Delivery] = set()  # results being sent (and acked) right now
         self._results: list[tuple[Delivery, InboxMessage, asyncio.Future[None]]] = []
         self._logs: dict[Delivery, bytes] = {}  # attempt logs awaiting their report
+        self.applier = applier
+        self._begun: dict[Delivery, int] = {}  # when each job's handler began (ms)
+        self._started_sent: set[Delivery] = set()
+        self._later: set[asyncio.Future[None]] = set()
         self._results_ready = asyncio.Event()
         self._slot_free = asyncio.Event()
         self._closing = False
@@ -215,12 +230,30 @@ class Worker:
         return len(back) == len(batch)
 
     def _start(self, batch: list[Delivery]) -> None:
-        started = asyncio.ensure_future(self._report_started(batch))
+        started: asyncio.Future[None]
+        if self.applier is None:
+            started = asyncio.ensure_future(self._report_started(batch))
+        else:
+            # Results are applied here with their start: ``started`` is reported only for
+            # jobs still running a moment later, and results never wait on it.
+            self._begun.update((d, now_ms()) for d in batch)
+            later = asyncio.ensure_future(self._started_later(batch))
+            self._later.add(later)
+            later.add_done_callback(self._later.discard)
+            started = asyncio.get_running_loop().create_future()
+            started.set_result(None)
         for d in batch:
             self._held.add(d)
             self._running[d] = asyncio.create_task(self._execute(d, started))
 
+    async def _started_later(self, batch: list[Delivery]) -> None:
+        await asyncio.sleep(STARTED_AFTER_S)
+        await self._report_started([d for d in batch if d in self._running])
+
     async def _report_started(self, batch: list[Delivery]) -> None:
+        if not batch:
+            return
+        self._started_sent.update(batch)
         try:
             await self.queue.started_many(batch, self.worker_id)
         except _REDIS_DOWN as exc:
@@ -375,6 +408,8 @@ class Worker:
                 # Refused ones too: no longer extended, their lease runs out.
                 self._held.discard(d)
                 self._logs.pop(d, None)
+                self._begun.pop(d, None)
+                self._started_sent.discard(d)
             for d, m in sent:
                 self.processed += 1
                 if m.type == "failed":
@@ -394,12 +429,17 @@ class Worker:
         refused is dropped: its job stays leased, is redelivered after the
         visibility timeout and, refused each time, ends in the dead-letter stream.
         """
+        done: list[tuple[Delivery, InboxMessage]] = []
+        if self.applier is not None:
+            done, batch = await self._apply_own(batch)
+            if not batch:
+                return done
         backoff = 0.1
         while True:
             try:
                 logs = [(d.job.run, self._logs[d]) for d, _ in batch if d in self._logs]
                 await self.queue.complete_many(batch, logs)
-                return batch
+                return done + batch
             except ResponseError as exc:
                 if len(batch) == 1:
                     d = batch[0][0]
@@ -411,7 +451,7 @@ class Worker:
                         exc,
                     )
                     return []
-                sent = []
+                sent = list(done)
                 for item in batch:
                     sent += await self._send([item])
                 return sent
@@ -419,6 +459,25 @@ class Worker:
                 log.warning("reporting %d result(s) failed (%s); retrying", len(batch), exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+
+    async def _apply_own(
+        self, batch: list[tuple[Delivery, InboxMessage]]
+    ) -> tuple[list[tuple[Delivery, InboxMessage]], list[tuple[Delivery, InboxMessage]]]:
+        """Results this process's orchestrator applied itself, and the rest for the inbox
+        (preceded there by the ``started`` they have not sent yet)."""
+        assert self.applier is not None
+        own = [(d, m, self._begun.get(d, m.at_ms)) for d, m in batch if d not in self._logs]
+        rest = [(d, m) for d, m in batch if d in self._logs]
+        if own:
+            try:
+                rest += await self.applier(own, self.worker_id)
+            except _REDIS_DOWN as exc:
+                log.warning("applying %d result(s) here failed (%s): via the inbox", len(own), exc)
+                rest = list(batch)
+        left = {d for d, _ in rest}
+        done = [(d, m) for d, m in batch if d not in left]
+        await self._report_started([d for d, _ in rest if d not in self._started_sent])
+        return done, rest
 
     async def _heartbeat_loop(self) -> None:
         # Stopped by an event, not Task.cancel(): redis-py can swallow a cancellation
@@ -486,7 +545,9 @@ class Worker:
         except TimeoutError:
             log.warning("could not report every result before stopping")
         self._heart_stop.set()
-        await asyncio.gather(heart, return_exceptions=True)
+        for later in self._later:
+            later.cancel()
+        await asyncio.gather(heart, *self._later, return_exceptions=True)
         try:
             # Still held: cancelled jobs and results that could not be reported.
             back = await self.queue.hand_back(list(self._held), self.worker_id)

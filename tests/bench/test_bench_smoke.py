@@ -158,10 +158,13 @@ def test_throughput_sweep_writes_a_plot(tmp_path: Path) -> None:
 
 def test_latency_reports_every_operation_and_the_hop(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
-    report = latency.run(clients=2, requests=4)
+    # One API process: one orchestrator, so every node's started message is applied
+    # before its result and every node has its node_started event.
+    report = latency.run(clients=2, requests=4, api_processes=1)
     for op in ("create_workflow", "start_run", "status_query"):
         assert report[op]["n"] == 4
         assert report[op]["p50_ms"] > 0
+    assert report["config"]["api_processes"] == 1
     # 4 runs of the diamond: every node but the first has a hop.
     assert report["node_hop"]["n"] == 4 * 9
     from orchestrator.bench.plots import latency_cdf
@@ -307,6 +310,7 @@ def test_memory_refuses_counts_that_do_not_grow() -> None:
     assert result.exit_code == 1
     assert "increasing counts" in result.stderr
 
+
 def test_isolation_bench_reports_the_three_ways() -> None:
     result = _cli().invoke(
         build_cli(), ["bench", "isolation", "--jobs", "10", "--fork-jobs", "10", "--json"]
@@ -317,3 +321,23 @@ def test_isolation_bench_reports_the_three_ways() -> None:
     for way in report.values():
         assert way["mean_us"] > 0 and way["p99_us"] >= way["p50_us"]
     assert report["pool"]["jobs"] == 10 and report["fork_per_job"]["jobs"] == 10
+
+
+def test_sweep_measures_each_width_depth_and_active_count(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    plot = tmp_path / "sweep.png"
+    result = _cli().invoke(
+        build_cli(),
+        [
+            *("bench", "sweep", "--json", "--widths", "1,3", "--depths", "2"),
+            *("--active", "5", "--runs", "3", "--in-flight", "2", "--workers", "1"),
+            *("--plot", str(plot)),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert [(p["width"], p["nodes"]) for p in report["width"]] == [(1, 3), (3, 5)]
+    assert [(p["depth"], p["nodes"]) for p in report["depth"]] == [(2, 2)]
+    assert [(p["active_runs"], p["runs"]) for p in report["active_runs"]] == [(5, 5)]
+    assert all(p["nodes_per_s"] > 0 for p in report["width"] + report["depth"])
+    assert plot.read_bytes().startswith(b"\x89PNG")

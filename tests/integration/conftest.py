@@ -62,16 +62,39 @@ class Stack:
 
         return deco
 
-    def start(self, *, orchestrators: int = 1, workers: int = 1, concurrency: int = 16) -> None:
-        """Start the loops (after the handlers are registered)."""
+    def start(
+        self,
+        *,
+        orchestrators: int = 1,
+        workers: int = 1,
+        concurrency: int = 16,
+        embedded: bool = False,
+    ) -> list[Orchestrator]:
+        """Start the loops (after the handlers are registered); the orchestrators.
+
+        ``embedded``: each worker has an orchestrator of its own and applies its own
+        results through it, as ``dagq worker`` does."""
+        orchs = []
         for _ in range(orchestrators):
             orch = Orchestrator(RunService(self.redis, self.keys, self.settings), claim_idle_s=2)
+            orchs.append(orch)
             self.tasks.append(asyncio.create_task(orch.run(self.stop)))
         for _ in range(workers):
+            own = None
+            if embedded:
+                own = Orchestrator(RunService(self.redis, self.keys, self.settings), claim_idle_s=2)
+                orchs.append(own)
+                self.tasks.append(asyncio.create_task(own.run(self.stop)))
             worker = Worker(
-                self.redis, self.keys, self.settings, self.registry, concurrency=concurrency
+                self.redis,
+                self.keys,
+                self.settings,
+                self.registry,
+                concurrency=concurrency,
+                applier=own.apply_results if own is not None else None,
             )
             self.tasks.append(asyncio.create_task(worker.run(self.stop)))
+        return orchs
 
     async def workflow(self, spec: dict[str, Any] | str) -> WorkflowSpec:
         """Store a spec (a dict, or YAML text) and return it."""

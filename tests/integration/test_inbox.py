@@ -8,6 +8,7 @@ puts it back on the inbox.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,6 +26,7 @@ from orchestrator.service.orchestrator import Orchestrator
 from orchestrator.service.runs import RunService
 from orchestrator.spec.graph import Graph
 from orchestrator.vocab import NodeStatus
+from tests.conftest import until
 from tests.integration.conftest import Stack, StackFactory
 
 ONE_TASK = {"name": "inbox", "nodes": [{"id": "only", "type": "task", "handler": "echo"}]}
@@ -174,3 +176,51 @@ async def test_trimming_the_inbox_drops_only_entries_applied_before_the_oldest_p
     ids = [entry_id for entry_id, _ in rows]
     assert ids[-100:] == undelivered[::-1], "an entry not yet delivered was trimmed"
     assert len(ids) <= 200
+
+
+async def test_an_unexpected_error_does_not_end_the_inbox_loop(
+    make_stack: StackFactory, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    stack = await make_stack()
+    run, shard, orch = await _started(stack)
+    process = orch.process
+    calls = 0
+
+    async def broken_once(shard: int, entries: Entries) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("a bug")
+        await process(shard, entries)
+
+    monkeypatch.setattr(orch, "process", broken_once)
+    stop = asyncio.Event()
+    loop = asyncio.create_task(orch._consume(shard, stop))
+    try:
+        await until(lambda: _pending_is(stack, shard, 1), "the failed entry to stay pending")
+        await stack.redis.xadd(
+            stack.keys.inbox(shard), {"d": InboxMessage("wake", run.run_id, 2).encode()}
+        )
+        await until(lambda: _nothing_unread(stack, shard), "the loop to read on")
+    finally:
+        stop.set()
+        await loop
+    await orch.claim_abandoned(shard)  # the failed entry is delivered again: applied now
+    assert await _completed(stack, run.run_id)
+    assert "applying inbox entries failed" in caplog.text
+
+
+async def _completed(stack: Stack, run_id: str) -> bool:
+    return (await stack.service.get(run_id)).nodes["only"].status == NodeStatus.COMPLETED
+
+
+async def _pending_is(stack: Stack, shard: int, count: int) -> bool:
+    return await _pending(stack, shard) == count
+
+
+async def _nothing_unread(stack: Stack, shard: int) -> bool:
+    inbox = stack.keys.inbox(shard)
+    groups: Any = await stack.redis.xinfo_groups(inbox)
+    (group,) = [g for g in groups if g["name"] in (ORCH_GROUP, ORCH_GROUP.encode())]
+    rows: Any = await stack.redis.xrange(inbox, min=b"(" + group["last-delivered-id"], count=1)
+    return not rows

@@ -494,3 +494,23 @@ async def test_a_poison_job_is_dead_lettered_shown_on_the_run_and_requeued(
     final = await stack.wait(run.run_id)
     assert final.status == "completed"
     assert final.nodes["only"].output == {"ok": True}
+
+
+async def test_a_workflow_version_is_validated_once_for_many_starts(
+    make_stack: StackFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orchestrator.service import runs as runs_module
+
+    stack = await make_stack()
+    calls: list[str] = []
+    validate = getattr(runs_module, "validate_spec")  # noqa: B009 - patched below
+
+    def counting(spec: Any, **kwargs: Any) -> Any:
+        calls.append(spec.id)
+        return validate(spec, **kwargs)
+
+    monkeypatch.setattr(runs_module, "validate_spec", counting)
+    spec = await stack.workflow(DIAMOND)
+    for _ in range(3):
+        await stack.service.start(spec.id)
+    assert calls == [spec.id]
