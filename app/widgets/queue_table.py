@@ -21,6 +21,13 @@ from app.text import safe
 
 LANES = ("high", "normal", "low")
 HANDLER_WIDTH = 48
+LANE_WIDTH = 12
+COUNT_WIDTH = 7
+"""``backlog``, ``waiting``, ``pending``: the labels, and counts up to 9,999,999."""
+MAX_WIDTH = (HANDLER_WIDTH + LANE_WIDTH + 3 * COUNT_WIDTH + len("lag")) + 6 * 2 + 2 + 2
+"""The most the table can fill: its six columns with their padding, a scrollbar and a
+border.  Beside the workers (Queues on a wide terminal) it takes no more, and the workers'
+many columns get the rest of the row."""
 _LANE_ORDER = {lane: n for n, lane in enumerate(LANES)}
 
 
@@ -73,10 +80,10 @@ def _count(value: int, *, warn: bool = False) -> Text:
 class QueueTable(Vertical):
     """Depth per handler and lane, then the shards' inbox, timers and dead letters."""
 
-    DEFAULT_CSS = """
-    QueueTable { height: 1fr; }
-    QueueTable > DataTable { height: 1fr; }
-    QueueTable > #shards { height: auto; color: $text; }
+    DEFAULT_CSS = f"""
+    QueueTable {{ height: 1fr; max-width: {MAX_WIDTH}; }}
+    QueueTable > DataTable {{ height: 1fr; }}
+    QueueTable > #shards {{ height: auto; color: $text; }}
     """
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
@@ -103,7 +110,7 @@ class QueueTable(Vertical):
             for handler, lane, length, waiting, pending, lag in rows:
                 table.add_row(
                     safe(handler, width=HANDLER_WIDTH),
-                    safe(lane, width=12),
+                    safe(lane, width=LANE_WIDTH),
                     _count(length),
                     _count(waiting, warn=True),
                     _count(pending),

@@ -234,7 +234,7 @@ async def queues(pilot: Pilot[Any], h: Hostile) -> None:
         pilot,
         screen.query_one(QueueTable),
         clip(h("qh"), queue_table.HANDLER_WIDTH),
-        clip(h("ql"), 12),
+        clip(h("ql"), queue_table.LANE_WIDTH),
     )
     # The handlers column starts near the table's edge: its start must be literal.
     await shows(
