@@ -43,6 +43,7 @@ from orchestrator.keys import ORCH_GROUP
 from orchestrator.protocol import InboxMessage
 from orchestrator.service.runs import RunService
 from orchestrator.service.scheduler import Scheduler
+from orchestrator.stopping import cancel_and_wait
 from orchestrator.store.queue import Delivery
 from orchestrator.store.queue_admin import QueueAdmin
 from orchestrator.store.timers import Timers, now_ms
@@ -160,10 +161,9 @@ class Orchestrator:
             await stop.wait()
             await asyncio.wait(consumers, timeout=grace_s)
         finally:
-            tasks = [*consumers, *others]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            # Each loop also ends on ``stop``: a cancellation lost in a Redis command
+            # (orchestrator/stopping.py) only delays it, and the wait is bounded.
+            await cancel_and_wait([*consumers, *others], 10.0, "orchestrator loops")
 
     async def _consume(self, shard: int, stop: asyncio.Event) -> None:
         inbox = self.keys.inbox(shard)

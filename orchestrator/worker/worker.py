@@ -36,6 +36,7 @@ from orchestrator.keys import Keys
 from orchestrator.protocol import InboxMessage
 from orchestrator.security.handler_gate import HandlerGate
 from orchestrator.settings import Settings
+from orchestrator.stopping import cancel_and_wait, wait_then_cancel
 from orchestrator.store.queue import Delivery, JobQueue
 from orchestrator.store.timers import now_ms
 from orchestrator.store.workers import LiveWorkers
@@ -535,19 +536,21 @@ class Worker:
             )
             await asyncio.wait(list(self._running.values()), timeout=self.grace_s)
         self.admission.waiting.clear()  # still held: handed back below
-        for task in list(self._running.values()):
-            task.cancel()
-        await asyncio.gather(*self._running.values(), return_exceptions=True)
+        # Every wait below is bounded: a cancellation landing in a Redis command can be
+        # lost (see orchestrator/stopping.py), and a worker must stop all the same.
+        await cancel_and_wait(list(self._running.values()), 5.0, "running attempts")
         self._closing = True
         self._results_ready.set()
-        try:
-            await asyncio.wait_for(reporter, timeout=max(deadline - time.monotonic(), 2.0))
-        except TimeoutError:
+        reported = await wait_then_cancel(
+            reporter, max(deadline - time.monotonic(), 2.0), "reporting results"
+        )
+        if not reported:
             log.warning("could not report every result before stopping")
+        elif not reporter.cancelled() and (error := reporter.exception()) is not None:
+            log.error("the reporter had stopped: %r", error, exc_info=error)
         self._heart_stop.set()
-        for later in self._later:
-            later.cancel()
-        await asyncio.gather(heart, *self._later, return_exceptions=True)
+        await wait_then_cancel(heart, 2.0 * self._interval_s + 10.0, "the heartbeat")
+        await cancel_and_wait(list(self._later), 5.0, "started reports")
         try:
             # Still held: cancelled jobs and results that could not be reported.
             back = await self.queue.hand_back(list(self._held), self.worker_id)

@@ -78,6 +78,12 @@ async def _wait_for(check: Any, what: str, timeout_s: float = 120) -> None:
         await asyncio.sleep(0.05)
 
 
+async def _bounded(task: asyncio.Task[None], what: str, timeout_s: float) -> None:
+    done, _ = await asyncio.wait({task}, timeout=timeout_s)
+    assert done, f"timed out after {timeout_s:.0f}s waiting for {what}"
+    task.result()
+
+
 @pytest.mark.parametrize("conn", [1, 0], ids=["wait_replicas=1", "wait_replicas=0"], indirect=True)
 async def test_kill_9_of_a_shard_master_with_200_runs_in_flight(
     cluster: DevCluster, conn: Connection
@@ -129,7 +135,7 @@ async def test_kill_9_of_a_shard_master_with_200_runs_in_flight(
         await _wait_for(half_way, "half the runs started and some nodes run")
         in_flight = len(acknowledged)
         await asyncio.to_thread(cluster.kill, victim)
-        await starting
+        await _bounded(starting, "the last runs to be started or refused", 120)
         await asyncio.to_thread(cluster.wait_failover, victim)
         await asyncio.to_thread(cluster.restart, victim)  # back as a replica
 
@@ -141,7 +147,11 @@ async def test_kill_9_of_a_shard_master_with_200_runs_in_flight(
         loaded = await service.runs.load_many(acknowledged)
     finally:
         stop.set()
-        await asyncio.gather(*loops, return_exceptions=True)
+        # Each worker and orchestrator stops within its own bounded shutdown (grace 10 s).
+        done, running = await asyncio.wait(loops, timeout=90)
+        assert not running, f"{len(running)} of the workers and orchestrators did not stop"
+    crashed = [t.exception() for t in done if not t.cancelled() and t.exception() is not None]
+    assert not crashed, f"a worker or an orchestrator crashed: {crashed!r}"
     lost = [r for r in acknowledged if r not in loaded]
     finals = [st for st, _ in loaded.values()]
     completions: dict[str, Counter[str | None]] = {}
