@@ -83,6 +83,14 @@ KINDS: Mapping[str, KindView] = MappingProxyType(
             label="Exclusive",
             fields=(ID, NAME),
         ),
+        "inclusive": KindView(
+            glyph="⊕",
+            colour="#ff9e64",
+            border="rect",
+            letter="o",
+            label="Inclusive (or)",
+            fields=(ID, NAME),
+        ),
         "parallel": KindView(
             glyph="‖",
             colour="#bb9af7",

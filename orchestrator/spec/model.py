@@ -231,6 +231,12 @@ class ExclusiveNode(_NodeBase):
     type: Literal["exclusive"]
 
 
+class InclusiveNode(_NodeBase):
+    """Takes every outgoing edge whose condition holds; the default edge only when none does."""
+
+    type: Literal["inclusive"]
+
+
 class ParallelNode(_NodeBase):
     """Forks to every outgoing edge; as a join waits for all, any or n of m inputs."""
 
@@ -268,7 +274,15 @@ class CompensationNode(RunnableNode):
     ``manual`` is accepted with a warning that dagq still runs it."""
 
 
-AnyNode = TaskNode | DecisionNode | ExclusiveNode | ParallelNode | DelayNode | CompensationNode
+AnyNode = (
+    TaskNode
+    | DecisionNode
+    | ExclusiveNode
+    | InclusiveNode
+    | ParallelNode
+    | DelayNode
+    | CompensationNode
+)
 """Every node kind: a new kind is a class above, added here (and nowhere else in the spec)."""
 Node = Annotated[AnyNode, Field(discriminator="type")]
 NODE_CLASSES: tuple[type[_NodeBase], ...] = get_args(AnyNode)

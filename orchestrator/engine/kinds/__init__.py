@@ -16,6 +16,7 @@ from orchestrator.engine.kinds.compensation import Compensation
 from orchestrator.engine.kinds.decision import Decision
 from orchestrator.engine.kinds.delay import Delay
 from orchestrator.engine.kinds.exclusive import Exclusive
+from orchestrator.engine.kinds.inclusive import Inclusive
 from orchestrator.engine.kinds.parallel import Parallel
 from orchestrator.engine.kinds.runnable import Runnable
 from orchestrator.engine.kinds.task import Task
@@ -25,6 +26,7 @@ KINDS: Mapping[str, Kind] = MappingProxyType(
         "task": Task(),
         "decision": Decision(),
         "exclusive": Exclusive(),
+        "inclusive": Inclusive(),
         "parallel": Parallel(),
         "delay": Delay(),
         "compensation": Compensation(),
