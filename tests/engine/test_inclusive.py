@@ -74,9 +74,9 @@ def _codes(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> list[str
 
 def test_validation_names_a_bad_condition_and_a_second_default() -> None:
     nodes = [{"id": "g", "type": "inclusive"}, task("a"), task("b"), task("c")]
-    assert _codes(nodes, [edge("g", "a", condition="output.x >"), edge("g", "b", default=True)]) == [
-        "BAD_EXPRESSION"
-    ]
+    assert _codes(
+        nodes, [edge("g", "a", condition="output.x >"), edge("g", "b", default=True)]
+    ) == ["BAD_EXPRESSION"]
     two = [edge("g", "a", default=True), edge("g", "b", default=True), edge("g", "c")]
     codes = _codes(nodes, two)
     assert codes.count("EDGE_CONDITION") == 2  # two defaults, and an edge without condition
