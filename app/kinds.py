@@ -119,6 +119,23 @@ KINDS: Mapping[str, KindView] = MappingProxyType(
             ),
             defaults=MappingProxyType({"duration": "1m"}),
         ),
+        "map": KindView(
+            glyph="⋔",
+            colour="#2ac3de",
+            border="round",
+            letter="m",
+            label="Map (for each item)",
+            fields=(
+                ID,
+                NAME,
+                Field("items", "Items", check_expression_text, placeholder="output.records"),
+                *RUNNABLE,
+                Field("max_parallel", "Max parallel", integer(1, 10_000), "int", "the run's"),
+                Field("max_items", "Max items", integer(0, 1_000_000), "int", "default"),
+                Field("tolerate_failures", "Tolerate failures", integer(0, 1_000_000), "int", "0"),
+            ),
+            defaults=MappingProxyType({"items": "output.items", "handler": "handle_item"}),
+        ),
         "compensation": KindView(
             glyph="↺",
             colour="#9ece6a",

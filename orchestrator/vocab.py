@@ -79,6 +79,11 @@ class EventType(StrEnum):
     NODE_COMPENSATED = "node_compensated"
     COMPENSATION_FAILED = "compensation_failed"
     """A task's compensation failed for good: the task stays completed."""
+    ITEM_COMPLETED = "item_completed"
+    """One item of a map node succeeded (``data``: index, attempt and the map's counts)."""
+    ITEM_RETRYING = "item_retrying"
+    ITEM_FAILED = "item_failed"
+    """One item of a map node failed after its retries; the map goes on while it tolerates."""
 
     @property
     def run_status(self) -> RunStatus | None:
@@ -115,6 +120,9 @@ IMPLIES: Mapping[EventType, RunStatus | NodeStatus] = MappingProxyType(
         EventType.NODE_COMPENSATING: NodeStatus.COMPENSATING,
         EventType.NODE_COMPENSATED: NodeStatus.COMPENSATED,
         EventType.COMPENSATION_FAILED: NodeStatus.COMPLETED,
+        EventType.ITEM_COMPLETED: NodeStatus.RUNNING,
+        EventType.ITEM_RETRYING: NodeStatus.RUNNING,
+        EventType.ITEM_FAILED: NodeStatus.RUNNING,
     }
 )
 """The run or node status each event type implies: the one table clients derive from."""

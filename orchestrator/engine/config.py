@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from orchestrator.engine.retry import RetryRule
 from orchestrator.settings import Settings
-from orchestrator.spec.model import AnyNode, RunnableNode, WorkflowSpec
+from orchestrator.spec.model import AnyNode, MapNode, RunnableNode, WorkflowSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +21,8 @@ class EngineConfig:
     """Nodes of one run that may be queued or running at once."""
     max_duration_s: float = 3600.0
     """A run still active after this long fails."""
+    max_map_items: int = 10_000
+    """Most items a map node may fan out to."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EngineConfig:
@@ -40,6 +42,7 @@ class EngineConfig:
             max_retry_attempts=settings.limits.max_retry_attempts,
             max_parallel=settings.limits.max_parallel_executions,
             max_duration_s=settings.limits.max_workflow_duration,
+            max_map_items=settings.limits.max_map_items,
         )
 
     def max_duration_for(self, spec: WorkflowSpec) -> float:
@@ -54,7 +57,7 @@ class EngineConfig:
 
     def rule_for(self, spec: WorkflowSpec, node: AnyNode) -> RetryRule:
         """The retry rule of a runnable node; gateways and delays never retry."""
-        if not isinstance(node, RunnableNode):
+        if not isinstance(node, RunnableNode | MapNode):
             return RetryRule(max_attempts=1)
         if node.retries is not None:
             retries = node.retries
@@ -83,7 +86,7 @@ class EngineConfig:
         )
 
     def timeout_for(self, node: AnyNode) -> float:
-        """Seconds one attempt of a runnable node may take."""
-        if isinstance(node, RunnableNode) and node.timeout is not None:
+        """Seconds one attempt of a runnable node (or of a map's item) may take."""
+        if isinstance(node, RunnableNode | MapNode) and node.timeout is not None:
             return node.timeout
         return self.default_timeout_s

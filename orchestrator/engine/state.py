@@ -38,6 +38,22 @@ class NodeState:
     """Completion order within the run; sagas compensate in reverse of it."""
     worker: str | None = None
     """Worker running the current attempt."""
+    progress: Mapping[str, int] | None = None
+    """A map node's items: ``total``, ``done``, ``failed``, ``active`` (queued, running or
+    backing off) and ``next`` (the first index not yet dispatched)."""
+
+
+def item_key(node_id: str, index: int) -> str:
+    """The key of a map item (also its job's ``node``): ``per_record[17]``."""
+    return f"{node_id}[{index}]"
+
+
+def split_item(key: str) -> tuple[str, int] | None:
+    """``(map node id, index)`` of an item key; None for a node id (ids have no ``[``)."""
+    if not key.endswith("]") or "[" not in key:
+        return None
+    node_id, _, index = key[:-1].partition("[")
+    return (node_id, int(index)) if index.isdigit() else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +89,9 @@ class RunState:
     """The run's output: merged outputs of its completed sink nodes."""
     meta: Mapping[str, Any] = field(default_factory=dict)
     """Free-form run metadata (tags, who started it, retry history)."""
+    items: Mapping[str, NodeState] = field(default_factory=dict)
+    """Map nodes' items, keyed ``<node id>[<index>]`` (:func:`item_key`): each an attempt
+    of its own, stored apart so that settling one rewrites only its own entry."""
 
     @property
     def terminal(self) -> bool:

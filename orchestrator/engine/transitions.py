@@ -29,14 +29,25 @@ from orchestrator.engine.events import (
     TimerFired,
 )
 from orchestrator.engine.kinds import KINDS, runnable
+from orchestrator.engine.kinds.map import Map
 from orchestrator.engine.retry import delay_s, should_retry
-from orchestrator.engine.state import NodeState, RunState
+from orchestrator.engine.state import NodeState, RunState, split_item
 from orchestrator.engine.tx import Tx
 from orchestrator.errors import BadRequest, Conflict, NotFound
 from orchestrator.spec.graph import Graph
 from orchestrator.vocab import ACTIVE, IN_FLIGHT, EventType, NodeStatus, RunStatus
 
 Result = tuple[RunState, list[Command]]
+
+
+def _map_kind() -> Map:
+    rules = KINDS["map"]
+    assert isinstance(rules, Map)
+    return rules
+
+
+MAP = _map_kind()
+"""Map items' messages are routed to the map kind (their keys are not node ids)."""
 
 
 def start(
@@ -99,8 +110,9 @@ def apply(graph: Graph, state: RunState, event: Event, config: EngineConfig) -> 
 
 
 def _current(tx: Tx, node_id: str, token: str) -> NodeState | None:
-    """The node's state if ``token`` is its live attempt, else None (stale message)."""
-    st = tx.nodes.get(node_id)
+    """The node's (or map item's) state if ``token`` is its live attempt, else None
+    (a stale message)."""
+    st = tx.items.get(node_id) if split_item(node_id) else tx.nodes.get(node_id)
     if st is None or st.token != token or st.status not in IN_FLIGHT:
         return None
     return st
@@ -110,12 +122,19 @@ def _started(tx: Tx, ev: NodeStarted) -> None:
     st = _current(tx, ev.node, ev.token)
     if st is None or st.status == NodeStatus.RUNNING:
         return
+    if split_item(ev.node):
+        MAP.item_started(tx, ev.node, ev.at_ms, ev.worker)
+        return
     tx.set(ev.node, status=NodeStatus.RUNNING, start_ms=ev.at_ms, worker=ev.worker)
     tx.emit(EventType.NODE_STARTED, ev.node, attempt=st.attempts, worker=ev.worker)
 
 
 def _succeeded(tx: Tx, ev: NodeSucceeded) -> None:
     if _current(tx, ev.node, ev.token) is None:
+        return
+    item = split_item(ev.node)
+    if item is not None:
+        MAP.item_succeeded(tx, *item, ev.output)
         return
     runnable(tx.g.nodes[ev.node].type).succeeded(tx, ev.node, ev.output)
 
@@ -124,10 +143,14 @@ def _failed(tx: Tx, ev: NodeFailed) -> None:
     st = _current(tx, ev.node, ev.token)
     if st is None:
         return
+    error = f"timeout: {ev.error}" if ev.timed_out and "time" not in ev.error.lower() else ev.error
+    item = split_item(ev.node)
+    if item is not None:
+        MAP.item_failed(tx, *item, error, timed_out=ev.timed_out)
+        return
     node = tx.g.nodes[ev.node]
     kind = runnable(node.type)
     rule = tx.cfg.rule_for(tx.g.spec, node)
-    error = f"timeout: {ev.error}" if ev.timed_out and "time" not in ev.error.lower() else ev.error
     if not ev.final and kind.retries(tx) and should_retry(rule, st.attempts):
         wait_s = delay_s(rule, st.attempts, seed=f"{tx.base.run_id}:{ev.node}:{tx.epoch}")
         due = ev.at_ms + int(wait_s * 1000)
@@ -149,8 +172,12 @@ def _failed(tx: Tx, ev: NodeFailed) -> None:
 
 
 def _timer(tx: Tx, ev: TimerFired) -> None:
-    st = tx.nodes.get(ev.node)
+    item = split_item(ev.node)
+    st = tx.items.get(ev.node) if item else tx.nodes.get(ev.node)
     if st is None or st.status != NodeStatus.WAITING or st.token != ev.token:
+        return
+    if item is not None:
+        MAP.item_timer(tx, *item)
         return
     KINDS[tx.g.nodes[ev.node].type].timer(tx, ev.node, st)
 
@@ -199,6 +226,7 @@ def _retry(tx: Tx, ev: RetryRequested) -> None:
             "can be retried"
         )
     reset: set[str]
+    downstream: set[str] = set()
     if ev.from_node is not None:
         if ev.from_node not in tx.g.nodes or tx.g.nodes[ev.from_node].type == "compensation":
             raise NotFound(f"run {tx.base.run_id} has no step {ev.from_node!r} to retry from")
@@ -211,6 +239,7 @@ def _retry(tx: Tx, ev: RetryRequested) -> None:
                 ):
                     reset.add(succ)
                     todo.append(succ)
+        downstream = reset - {ev.from_node}
         reset |= {n for n, st in tx.nodes.items() if st.status in _RESET_ON_RETRY}
     else:
         reset = {n for n, st in tx.nodes.items() if st.status in _RESET_ON_RETRY}
@@ -218,7 +247,11 @@ def _retry(tx: Tx, ev: RetryRequested) -> None:
     _check_skippable(tx, ev.skip_nodes)
     tx.epoch += 1
     for node_id in tx.g.order:
-        if node_id in reset:
+        if node_id in reset and tx.g.nodes[node_id].type == "map":
+            # Items of a map that failed run again, the completed ones do not; a map
+            # downstream of ``from_node`` may get another list: all its items run again.
+            MAP.reset(tx, node_id, keep=node_id not in downstream)
+        elif node_id in reset:
             tx.nodes[node_id] = NodeState()
     if ev.params is not None:
         tx.base = replace(tx.base, params=dict(ev.params))  # what the new attempts read

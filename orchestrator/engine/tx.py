@@ -68,6 +68,9 @@ class Tx:
         self.now = now_ms
         self.base = state
         self.nodes: dict[str, NodeState] = dict(state.nodes)
+        self.items: Mapping[str, NodeState] = state.items
+        """Map items; copied on the first change (most transitions touch none)."""
+        self._items_copied = False
         self.status: RunStatus = state.status
         self.error = state.error
         self.error_node = state.error_node
@@ -94,6 +97,15 @@ class Tx:
         self.nodes[node_id] = new
         return new
 
+    def set_item(self, key: str, state: NodeState | None = None, **changes: Any) -> NodeState:
+        """Replace (or, with ``state``, create) one map item's state."""
+        if not self._items_copied:
+            self.items = dict(self.items)
+            self._items_copied = True
+        new = replace(state if state is not None else self.items[key], **changes)
+        self.items[key] = new  # type: ignore[index]
+        return new
+
     def emit(self, type_: EventType, node: str | None = None, **data: Any) -> None:
         """Append an event for the run's event stream."""
         self.commands.append(Emit(type=type_, at_ms=self.now, node=node, data=data))
@@ -115,6 +127,7 @@ class Tx:
             compensation_failed=self.comp_failed,
             compensation_started=self.comp_started,
             output=self.output,
+            items=self.items,
         )
 
     def token(self, attempt: int) -> str:
@@ -283,6 +296,9 @@ class Tx:
             ):
                 self.set(node_id, status=NodeStatus.CANCELLED, end_ms=self.now, due_ms=None)
                 self.emit(EventType.NODE_CANCELLED, node_id, was=st.status)
+        for key, item in list(self.items.items()) if self.items else ():
+            if item.status in statuses:
+                self.set_item(key, status=NodeStatus.CANCELLED, end_ms=self.now, due_ms=None)
         self.ready.clear()
 
     def finish_run(self, status: RunStatus, event: EventType, **data: Any) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from orchestrator.errors import SpecInvalid
 from orchestrator.settings import Settings
 from orchestrator.spec.loader import SpecIssue
-from orchestrator.spec.model import RunnableNode, WorkflowSpec
+from orchestrator.spec.model import MapNode, RunnableNode, WorkflowSpec
 from orchestrator.spec.validator import (
     ValidationResult,
     validate_and_build,
@@ -31,7 +31,17 @@ def limit_issues(spec: WorkflowSpec, settings: Settings) -> tuple[list[SpecIssue
     warnings: list[SpecIssue] = []
     max_retries = limits.max_retry_attempts
     for node in spec.nodes:
-        retries = node.retries if isinstance(node, RunnableNode) else None
+        retries = node.retries if isinstance(node, RunnableNode | MapNode) else None
+        if isinstance(node, MapNode) and (node.max_items or 0) > limits.max_map_items:
+            errors.append(
+                SpecIssue(
+                    "TOO_MANY_ITEMS",
+                    f"map '{node.id}' allows {node.max_items} items; this deployment allows "
+                    f"at most {limits.max_map_items} (resource_limits.max_map_items)",
+                    node_id=node.id,
+                    path=f"nodes.{node.id}.max_items",
+                )
+            )
         if retries is not None and retries > max_retries:
             errors.append(
                 SpecIssue(

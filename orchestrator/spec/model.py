@@ -274,6 +274,38 @@ class CompensationNode(RunnableNode):
     ``manual`` is accepted with a warning that dagq still runs it."""
 
 
+class MapNode(_NodeBase):
+    """Runs ``handler`` once per element of the list ``items`` evaluates to, each element
+    an attempt of its own (input ``{"item", "index"}`` over the map's input)."""
+
+    type: Literal["map"]
+    items: Expression
+    """An expression over ``output``, ``params`` and ``nodes`` that gives a list."""
+    handler: HandlerName | None = None
+    workflow: NodeId | None = None
+    """Reserved for a sub-workflow per item; not run by this version (validation says so)."""
+    max_parallel: int | None = Field(default=None, ge=1, le=10_000)
+    """Items queued or running at once; unset: the run's parallelism limit."""
+    max_items: int | None = Field(default=None, ge=0, le=1_000_000)
+    """More items fail the node; unset: ``resource_limits.max_map_items``."""
+    tolerate_failures: int = Field(default=0, ge=0)
+    """Item failures (after their retries) the map absorbs; one more fails the node."""
+    timeout: Timeout | None = None
+    retries: int | None = Field(default=None, ge=0, le=100)
+    retry_policy: RetryPolicy | None = None
+    priority: int | None = Field(default=None, ge=0, le=10)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> MapNode:
+        if (self.handler is None) == (self.workflow is None):
+            raise PydanticCustomError(
+                "map_target",
+                "map node '{id}' needs exactly one of handler or workflow",
+                {"id": self.id},
+            )
+        return self
+
+
 AnyNode = (
     TaskNode
     | DecisionNode
@@ -282,6 +314,7 @@ AnyNode = (
     | ParallelNode
     | DelayNode
     | CompensationNode
+    | MapNode
 )
 """Every node kind: a new kind is a class above, added here (and nowhere else in the spec)."""
 Node = Annotated[AnyNode, Field(discriminator="type")]

@@ -73,6 +73,8 @@ def _records_from_spec(spec: WorkflowSpec) -> tuple[list[NodeRecord], list[EdgeR
             record.compensates, record.strategy = n.compensates, n.strategy
         elif n.type == "decision":
             record.condition = n.condition
+        elif n.type == "map":
+            record.condition = n.items  # the expression the checks parse
         elif n.type == "parallel":
             record.join, record.join_count = n.join, n.join_count
         nodes.append(record)
@@ -111,7 +113,11 @@ def _records_from_raw(raw: dict[str, Any]) -> tuple[list[NodeRecord], list[EdgeR
         record.compensation = _text(comp) if kind == "task" else None
         record.compensates = _text(merged.get("compensates")) if kind == "compensation" else None
         condition = _condition(merged.get("condition"))
-        record.condition = condition if kind == "decision" and isinstance(condition, str) else None
+        if kind == "map":
+            condition = _condition(merged.get("items"))
+        record.condition = (
+            condition if kind in ("decision", "map") and isinstance(condition, str) else None
+        )
         nodes.append(record)
     edges: list[EdgeRecord] = []
     raw_edges = raw.get("edges")

@@ -1,8 +1,9 @@
 """Run state to and from its Redis hash.
 
-The hash holds ``meta`` (JSON of the run-level fields) and one ``n:<node id>`` field
-per node (compact JSON with short keys), so a transition rewrites only the nodes it
-changed.
+The hash holds ``meta`` (JSON of the run-level fields), one ``n:<node id>`` field
+per node and one ``i:<node id>[<index>]`` field per map item (compact JSON with short
+keys), so a transition rewrites only the nodes and items it changed: settling one item
+of a 10,000-item map writes that item and the map's small progress, nothing else.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from orchestrator.engine.state import NodeState, RunState
 from orchestrator.vocab import NodeStatus, RunStatus
 
 NODE_PREFIX = "n:"
+ITEM_PREFIX = "i:"
 _NODE_KEYS: tuple[tuple[str, str], ...] = (
     ("status", "s"),
     ("attempts", "a"),
@@ -28,6 +30,7 @@ _NODE_KEYS: tuple[tuple[str, str], ...] = (
     ("last_error", "x"),
     ("worker", "w"),
     ("seq", "q"),
+    ("progress", "p"),
 )
 
 
@@ -108,9 +111,12 @@ def decode_run(fields: Mapping[bytes, bytes]) -> tuple[RunState, int]:
         raise ValueError("run hash has no meta field")
     m = orjson.loads(raw_meta)
     nodes: dict[str, NodeState] = {}
+    items: dict[str, NodeState] = {}
     for key, value in fields.items():
         if key.startswith(b"n:"):
             nodes[key[2:].decode()] = decode_node(value)
+        elif key.startswith(b"i:"):
+            items[key[2:].decode()] = decode_node(value)
     state = RunState(
         run_id=m["id"],
         workflow_id=m["wf"],
@@ -133,6 +139,7 @@ def decode_run(fields: Mapping[bytes, bytes]) -> tuple[RunState, int]:
         compensation_failed=bool(m.get("cf", False)),
         output=m.get("output"),
         meta=m.get("meta") or {},
+        items=items,
     )
     return state, int(fields.get(b"v", b"0"))
 
@@ -144,4 +151,11 @@ def changed_fields(old: RunState | None, new: RunState) -> list[bytes | str]:
         if old is None or old.nodes.get(node_id) is not node:
             out.append(NODE_PREFIX + node_id)
             out.append(encode_node(node))
+    if old is None or old.items is not new.items:
+        # Identity checks only: an item that settled is the one entry written again.
+        before = {} if old is None else old.items
+        for key, item in new.items.items():
+            if before.get(key) is not item:
+                out.append(ITEM_PREFIX + key)
+                out.append(encode_node(item))
     return out

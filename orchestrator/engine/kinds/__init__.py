@@ -17,6 +17,7 @@ from orchestrator.engine.kinds.decision import Decision
 from orchestrator.engine.kinds.delay import Delay
 from orchestrator.engine.kinds.exclusive import Exclusive
 from orchestrator.engine.kinds.inclusive import Inclusive
+from orchestrator.engine.kinds.map import Map
 from orchestrator.engine.kinds.parallel import Parallel
 from orchestrator.engine.kinds.runnable import Runnable
 from orchestrator.engine.kinds.task import Task
@@ -30,6 +31,7 @@ KINDS: Mapping[str, Kind] = MappingProxyType(
         "parallel": Parallel(),
         "delay": Delay(),
         "compensation": Compensation(),
+        "map": Map(),
     }
 )
 """Node type -> its rules."""
