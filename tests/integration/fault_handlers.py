@@ -47,3 +47,11 @@ def payment(data: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
     elif calls == 2:
         raise RuntimeError("card declined")
     return {"charged": ctx.idempotency_key}
+
+
+@handler("slowitem")
+def slowitem(data: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    """One item of a map: marks its execution, pauses (long enough to be killed), echoes."""
+    _mark(ctx)
+    time.sleep(float(ctx.params.get("sleep_s", 0.5)))
+    return {"seen": data["item"]}
