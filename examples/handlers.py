@@ -1,4 +1,5 @@
-"""Demo handlers for the two example workflows (data-pipeline.yaml, order-processing.yaml).
+"""Demo handlers for the example workflows (data-pipeline.yaml, order-processing.yaml,
+batch-records.yaml).
 
 Run them with ``dagq run examples/data-pipeline.yaml --handlers examples/handlers.py --wait``
 or serve them with ``dagq worker --handlers examples/handlers.py``.
@@ -165,3 +166,54 @@ def cancel_shipment(input: dict[str, Any], ctx: HandlerContext) -> dict[str, Any
     """Compensation of shipOrder: cancel the shipment."""
     _pause(ctx)
     return {"cancelled": input.get("shipment_id", _ref("ship", ctx))}
+
+
+# -- Example 3: batch records (a map node, an inclusive gateway) -------------------------
+
+
+@handler("loadRecords")
+def load_records(input: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    """``count`` records; with ``bad_every`` n, every n-th one is marked bad."""
+    _pause(ctx)
+    count = int(ctx.params.get("count", 20))
+    bad_every = int(ctx.params.get("bad_every", 0) or 0)
+    return {
+        "records": [
+            {"id": i, "bad": bool(bad_every) and (i + 1) % bad_every == 0} for i in range(count)
+        ]
+    }
+
+
+@handler("processRecord")
+def process_record(input: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    """One record of the map (``input["item"]``, ``input["index"]``); a bad one fails."""
+    _pause(ctx)
+    record = input["item"]
+    if record.get("bad"):
+        raise ValueError(f"record {record['id']} is malformed")
+    return {"id": record["id"], "score": (record["id"] * 37) % 100}
+
+
+@handler("summarizeBatch")
+def summarize_batch(input: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    """Counts the map's results (a failed record's result is null)."""
+    results = [r for r in input.get("results", []) if r is not None]
+    return {
+        "processed": len(results),
+        "failed": len(input.get("failed", [])),
+        "best": max((r["score"] for r in results), default=None),
+    }
+
+
+@handler("archiveBatch")
+def archive_batch(input: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    """Stores the processed records (the demo only names the archive)."""
+    _pause(ctx)
+    return {"archive": _ref("batch", ctx)}
+
+
+@handler("alertOperators")
+def alert_operators(input: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    """Tells someone that records failed."""
+    _pause(ctx)
+    return {"alerted": f"{input.get('failed', 0)} record(s) failed"}

@@ -273,6 +273,9 @@ class NodeStatusView(_Out):
     input: dict[str, Any] | None = None
     output: dict[str, Any] | None = None
     takenEdges: list[str] | None = None
+    progress: dict[str, int] | None = Field(
+        default=None, description="A map node's items: total, done, failed, inFlight"
+    )
     waitingFor: str | None = Field(default=None, description="Why a queued node is not running")
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from orchestrator.cli.exits import Exit, fail
-from orchestrator.cli.remote.runs import parse_params
+from orchestrator.cli.remote.runs import parse_params, progress_lines
 from orchestrator.engine.state import RunState
 from orchestrator.errors import DagqError
 from orchestrator.logs import setup_logging
@@ -141,4 +141,6 @@ def run(
         for node_id, node in view["nodes"].items():
             err = f"  ({node['lastError']})" if node.get("lastError") else ""
             click.echo(f"  {node['status']:<12} {node_id}{err}")
+        for line in progress_lines(view):
+            click.echo(f"  {line}")
     sys.exit(code)

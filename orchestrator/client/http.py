@@ -275,6 +275,20 @@ class DagqClient(TriggerCalls, JobCalls, UserCalls):
         path = _run(run_id) + (f"/nodes/{_q(node_id)}/logs" if node_id else "/logs")
         return await self._obj("GET", path, params={"since": since, "limit": str(limit)})
 
+    async def map_items(
+        self,
+        run_id: str,
+        node_id: str,
+        *,
+        status: str | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> dict[str, Any]:
+        """A page of a map node's items: ``{progress, total, items: [{index, status,
+        attempts, item, output | error}]}``, ``status`` keeping those in it."""
+        params = {"status": status, "offset": str(offset), "limit": str(limit)}
+        return await self._obj("GET", f"{_run(run_id)}/nodes/{_q(node_id)}/items", params=params)
+
     async def list_runs(
         self,
         workflow_id: str | None = None,

@@ -46,7 +46,20 @@ def node_view(node_id: str, node: NodeState, *, name: str | None = None) -> dict
         view["output"] = dict(node.output)
     if node.taken is not None:
         view["takenEdges"] = list(node.taken)
+    if node.progress is not None:
+        view["progress"] = progress_view(node.progress)
     return view
+
+
+def progress_view(progress: Mapping[str, int]) -> dict[str, int]:
+    """A map node's counts: ``total``, ``done``, ``failed``, ``inFlight`` (queued, running or
+    backing off)."""
+    return {
+        "total": progress.get("total", 0),
+        "done": progress.get("done", 0),
+        "failed": progress.get("failed", 0),
+        "inFlight": progress.get("active", 0),
+    }
 
 
 def run_view(state: RunState, names: Mapping[str, str] | None = None) -> dict[str, Any]:

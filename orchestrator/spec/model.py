@@ -281,9 +281,7 @@ class MapNode(_NodeBase):
     type: Literal["map"]
     items: Expression
     """An expression over ``output``, ``params`` and ``nodes`` that gives a list."""
-    handler: HandlerName | None = None
-    workflow: NodeId | None = None
-    """Reserved for a sub-workflow per item; not run by this version (validation says so)."""
+    handler: HandlerName
     max_parallel: int | None = Field(default=None, ge=1, le=10_000)
     """Items queued or running at once; unset: the run's parallelism limit."""
     max_items: int | None = Field(default=None, ge=0, le=1_000_000)
@@ -294,16 +292,6 @@ class MapNode(_NodeBase):
     retries: int | None = Field(default=None, ge=0, le=100)
     retry_policy: RetryPolicy | None = None
     priority: int | None = Field(default=None, ge=0, le=10)
-
-    @model_validator(mode="after")
-    def _one_target(self) -> MapNode:
-        if (self.handler is None) == (self.workflow is None):
-            raise PydanticCustomError(
-                "map_target",
-                "map node '{id}' needs exactly one of handler or workflow",
-                {"id": self.id},
-            )
-        return self
 
 
 AnyNode = (

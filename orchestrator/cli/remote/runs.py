@@ -77,6 +77,22 @@ def print_run(run: Mapping[str, Any], as_json: bool) -> None:
     for line in _summary(run):
         click.echo(line)
     echo_table(("node", "status", "attempts", "duration", "last error"), node_rows(run), "no nodes")
+    for line in progress_lines(run):
+        click.echo(line)
+
+
+def progress_lines(run: Mapping[str, Any]) -> list[str]:
+    """``per_record 37/100 (2 failed)`` for each map node: items settled of its total."""
+    lines = []
+    for node_id, node in run.get("nodes", {}).items():
+        p = node.get("progress")
+        if not p:
+            continue
+        line = f"{node_id} {p['done'] + p['failed']}/{p['total']} ({p['failed']} failed)"
+        if p.get("inFlight"):
+            line += f"  {p['inFlight']} in flight"
+        lines.append(line)
+    return lines
 
 
 def _outcome(run: Mapping[str, Any]) -> Exit:

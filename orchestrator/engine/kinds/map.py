@@ -140,7 +140,6 @@ class Map(Kind):
             payload.pop(list_key, None)
         payload.update(item.input or {})
         priority = tx.base.priority if node.priority is None else node.priority
-        assert node.handler is not None
         job = Job(
             run=tx.base.run_id,
             node=key,
