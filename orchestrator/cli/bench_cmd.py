@@ -613,3 +613,32 @@ def sweep_cmd(
     if plot is not None:
         click.echo(f"plot: {plot}")
     click.echo("  " + _machine_line(report["machine"]))
+
+
+@bench.command("map")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--items", type=click.IntRange(1, 10_000), default=10_000, show_default=True)
+@click.option("--max-parallel", type=click.IntRange(1, 1000), default=500, show_default=True)
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
+def map_cmd(as_json: bool, items: int, max_parallel: int, workers: int) -> None:
+    """One run mapping over --items no-op items, then as many separate tasks: nodes/s of each."""
+    from orchestrator.bench import fanout
+
+    try:
+        r = fanout.run(
+            items=items, max_parallel=max_parallel, workers=workers, progress=_progress(as_json)
+        )
+    except DagqError as exc:
+        fail(exc, code=Exit.FAILED)
+    if as_json:
+        click.echo(json.dumps(r, indent=2))
+        return
+    click.echo(
+        f"map: {r['items']:,} items in one run ({r['max_parallel']} at a time) in "
+        f"{r['map_s']:.1f}s: {r['map_nodes_per_s']:,.0f} nodes/s"
+    )
+    click.echo(
+        f"tasks: {r['tasks']:,} tasks in diamond runs in {r['tasks_s']:.1f}s: "
+        f"{r['tasks_nodes_per_s']:,.0f} nodes/s; the map runs at {r['map_vs_tasks']:.2f}x"
+    )
+    click.echo("  " + _machine_line(r["machine"]))

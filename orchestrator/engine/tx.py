@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from orchestrator.engine.commands import Command, Dispatch, Emit, Finished
 from orchestrator.engine.config import EngineConfig
+from orchestrator.engine.items import PendingItems
 from orchestrator.engine.state import NodeState, RunState
 from orchestrator.keys import lane_for_priority
 from orchestrator.protocol import Job, JobKind
@@ -68,9 +69,8 @@ class Tx:
         self.now = now_ms
         self.base = state
         self.nodes: dict[str, NodeState] = dict(state.nodes)
-        self.items: Mapping[str, NodeState] = state.items
-        """Map items; copied on the first change (most transitions touch none)."""
-        self._items_copied = False
+        self.items = PendingItems(state.items)
+        """Map items with this transition's changes (frozen into a new table at the end)."""
         self.status: RunStatus = state.status
         self.error = state.error
         self.error_node = state.error_node
@@ -99,11 +99,8 @@ class Tx:
 
     def set_item(self, key: str, state: NodeState | None = None, **changes: Any) -> NodeState:
         """Replace (or, with ``state``, create) one map item's state."""
-        if not self._items_copied:
-            self.items = dict(self.items)
-            self._items_copied = True
         new = replace(state if state is not None else self.items[key], **changes)
-        self.items[key] = new  # type: ignore[index]
+        self.items.changes[key] = new
         return new
 
     def emit(self, type_: EventType, node: str | None = None, **data: Any) -> None:
@@ -127,7 +124,7 @@ class Tx:
             compensation_failed=self.comp_failed,
             compensation_started=self.comp_started,
             output=self.output,
-            items=self.items,
+            items=self.items.frozen(),
         )
 
     def token(self, attempt: int) -> str:

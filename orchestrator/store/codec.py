@@ -9,11 +9,13 @@ of a 10,000-item map writes that item and the map's small progress, nothing else
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import fields, replace
 from typing import Any
 
 import orjson
 
-from orchestrator.engine.state import NodeState, RunState
+from orchestrator.engine.items import EMPTY_ITEMS, ItemTable
+from orchestrator.engine.state import NodeState, RunState, item_key
 from orchestrator.vocab import NodeStatus, RunStatus
 
 NODE_PREFIX = "n:"
@@ -30,8 +32,9 @@ _NODE_KEYS: tuple[tuple[str, str], ...] = (
     ("last_error", "x"),
     ("worker", "w"),
     ("seq", "q"),
-    ("progress", "p"),
 )
+_PROGRESS_PREFIX = "p:"
+_SAME_UNLESS_PROGRESS = tuple(f.name for f in fields(NodeState) if f.name != "progress")
 
 
 def encode_node(node: NodeState) -> bytes:
@@ -104,19 +107,25 @@ def encode_meta(state: RunState) -> bytes:
     )
 
 
-def decode_run(fields: Mapping[bytes, bytes]) -> tuple[RunState, int]:
+def decode_run(hash_fields: Mapping[bytes, bytes]) -> tuple[RunState, int]:
     """A run and its CAS version from the hash's fields; ``ValueError`` if it is not one."""
-    raw_meta = fields.get(b"meta")
+    raw_meta = hash_fields.get(b"meta")
     if raw_meta is None:
         raise ValueError("run hash has no meta field")
     m = orjson.loads(raw_meta)
     nodes: dict[str, NodeState] = {}
     items: dict[str, NodeState] = {}
-    for key, value in fields.items():
+    progress: dict[str, Any] = {}
+    for key, value in hash_fields.items():
         if key.startswith(b"n:"):
             nodes[key[2:].decode()] = decode_node(value)
         elif key.startswith(b"i:"):
             items[key[2:].decode()] = decode_node(value)
+        elif key.startswith(b"p:"):
+            progress[key[2:].decode()] = orjson.loads(value)
+    for node_id, counts in progress.items():
+        if counts is not None and node_id in nodes:
+            nodes[node_id] = replace(nodes[node_id], progress=counts)
     state = RunState(
         run_id=m["id"],
         workflow_id=m["wf"],
@@ -139,23 +148,46 @@ def decode_run(fields: Mapping[bytes, bytes]) -> tuple[RunState, int]:
         compensation_failed=bool(m.get("cf", False)),
         output=m.get("output"),
         meta=m.get("meta") or {},
-        items=items,
+        items=ItemTable.of(items) if items else EMPTY_ITEMS,
     )
-    return state, int(fields.get(b"v", b"0"))
+    return state, int(hash_fields.get(b"v", b"0"))
 
 
 def changed_fields(old: RunState | None, new: RunState) -> list[bytes | str]:
     """HSET arguments (field, value, ...) for what differs between ``old`` and ``new``."""
     out: list[bytes | str] = ["meta", encode_meta(new)]
     for node_id, node in new.nodes.items():
-        if old is None or old.nodes.get(node_id) is not node:
+        was = None if old is None else old.nodes.get(node_id)
+        if was is node:
+            continue
+        # A map's progress changes with every item: it has its own field, so that the
+        # node (and its input, which may hold the whole list) is not written again.
+        if was is None or any(
+            getattr(was, name) is not getattr(node, name) for name in _SAME_UNLESS_PROGRESS
+        ):
             out.append(NODE_PREFIX + node_id)
             out.append(encode_node(node))
+        if (node.progress is not None) if was is None else (was.progress is not node.progress):
+            out.append(_PROGRESS_PREFIX + node_id)
+            out.append(orjson.dumps(node.progress))  # null once a retry resets the node
     if old is None or old.items is not new.items:
-        # Identity checks only: an item that settled is the one entry written again.
-        before = {} if old is None else old.items
-        for key, item in new.items.items():
-            if before.get(key) is not item:
+        # Identity checks, chunk by chunk: an item that settled is the one entry written.
+        after = new.items if isinstance(new.items, ItemTable) else ItemTable.of(new.items)
+        before = (
+            old.items if old is not None and isinstance(old.items, ItemTable) else EMPTY_ITEMS
+        )  # a plain mapping is only ever the empty default
+        touched = after.touched_since(before)
+        if touched is not None:
+            for key in touched:
                 out.append(ITEM_PREFIX + key)
-                out.append(encode_node(item))
+                out.append(encode_node(after[key]))
+            return out
+        for ck, chunk in after.chunks.items():
+            old_chunk = before.chunks.get(ck)
+            if old_chunk is chunk:
+                continue
+            for index, item in chunk.items():
+                if old_chunk is None or old_chunk.get(index) is not item:
+                    out.append(ITEM_PREFIX + item_key(ck[0], index))
+                    out.append(encode_node(item))
     return out
