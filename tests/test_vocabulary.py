@@ -59,6 +59,8 @@ HOMONYMS: dict[str, frozenset[str]] = {
     "orchestrator/bench/scale.py": frozenset({"failed"}),
     # A map's output and progress count its ``failed`` items (the output shape).
     "orchestrator/engine/kinds/map.py": frozenset({"failed"}),
+    "orchestrator/service/views.py": frozenset({"failed"}),
+    "orchestrator/cli/remote/runs.py": frozenset({"failed"}),
     # The Gantt answer's ``skipped`` field: the list of skipped nodes (drawn apart).
     "orchestrator/engine/timeline.py": frozenset({"skipped"}),
     "orchestrator/cli/remote/gantt_text.py": frozenset({"skipped"}),

@@ -15,3 +15,9 @@ from orchestrator.worker.registry import HandlerContext, handler
 async def noop(input: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
     """Do nothing and succeed."""
     return {"ok": True}
+
+
+@handler("items")
+async def items(input: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    """A list of ``params.count`` numbers, for ``dagq bench map`` to map over."""
+    return {"items": list(range(int(ctx.params.get("count", 0))))}

@@ -104,7 +104,12 @@ def apply(graph: Graph, state: RunState, event: Event, config: EngineConfig) -> 
             _retry(tx, event)
         case _:
             assert_never(event)
-    if not tx.commands and tx.nodes == state.nodes and tx.status == state.status:
+    if (
+        not tx.commands
+        and not tx.items.changes
+        and tx.nodes == state.nodes
+        and tx.status == state.status
+    ):
         return state, []
     return tx.freeze(), tx.commands
 

@@ -220,3 +220,14 @@ def test_validation_codes() -> None:
     assert _codes({**base, "handler": "h"}) == []
     assert _codes(base) == ["SCHEMA"]  # no handler
     assert _codes({**base, "items": "output.x +", "handler": "h"}) == ["BAD_EXPRESSION"]
+
+
+def test_an_item_starting_is_a_change_the_store_writes() -> None:
+    run = Run(_spec(), config=NO_RETRY)
+    run.succeed("a", {"records": [1]})
+    token = _item(run, 0).token
+    assert token is not None
+    before = run.state
+    after, _ = apply(run.graph, before, NodeStarted("m[0]", token, run.tick(), "w9"), run.cfg)
+    assert after is not before
+    assert after.items["m[0]"].status == "running" and after.items["m[0]"].worker == "w9"
