@@ -103,6 +103,10 @@ async def test_items_route_progress_and_retrying_only_failed_items(api: Api, ite
     assert out == {"results": [{"got": r} for r in records], "failed": []}
     assert all(items.calls[i] == 1 for i in done_before), "completed items did not run again"
 
+    for insight in ("replay", "gantt", "replay/steps"):  # item events do not break them
+        answer = await api.client.get(f"/api/v1/runs/{run_id}/{insight}", headers=op)
+        assert answer.status == 200, (insight, await answer.text())
+
     bad = await api.client.get(url + "?status=nonsense", headers=op)
     assert bad.status == 400
     missing = await api.client.get(f"/api/v1/runs/{run_id}/nodes/nope/items", headers=op)
