@@ -120,7 +120,7 @@ KINDS: Mapping[str, KindView] = MappingProxyType(
             defaults=MappingProxyType({"duration": "1m"}),
         ),
         "map": KindView(
-            glyph="⋔",
+            glyph="∀",
             colour="#2ac3de",
             border="round",
             letter="m",

@@ -56,6 +56,8 @@ class Decorations:
     """Nodes drawn heavy in the highlight colour (a run's critical path)."""
     heat: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     """Node -> (border colour, label on its bottom border): the designer's duration overlay."""
+    badges: Mapping[str, str] = field(default_factory=dict)
+    """Node -> a label on its bottom border (a map's progress in the monitor)."""
 
 
 class Palette(NamedTuple):
@@ -345,7 +347,7 @@ def _box_row(
         return [(ch, border) for ch in top]
     if r == box.h - 1:
         bottom = [bl] + [hz] * (box.w - 2) + [br]
-        label = deco.heat[node.id][1] if node.id in deco.heat else ""
+        label = deco.heat[node.id][1] if node.id in deco.heat else deco.badges.get(node.id, "")
         if len(label) + 2 > box.w:  # "p95 110ms" -> "110ms" in a narrow box
             label = label.rsplit(" ", 1)[-1]
         if label and len(label) + 2 <= box.w:

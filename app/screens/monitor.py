@@ -36,6 +36,7 @@ from app.session import Session
 from app.text import safe
 from app.widgets.canvas_view import CanvasView
 from app.widgets.event_log import EventLog
+from app.widgets.map_items import MapItemsDialog, map_badges
 from app.widgets.node_details import NodeDetails
 from app.widgets.run_header import RunHeader
 from app.widgets.runs_list import RunsList
@@ -338,6 +339,7 @@ class MonitorScreen(RunActionsScreen):
         if live is None:
             return
         self.canvas.set_statuses(live.statuses)
+        self.canvas.set_badges(map_badges(live.view.get("nodes") or {}))
         self.header.show_run(live.view, title=self.spec.name if self.spec else None)
         self.runs_list.set_run_status(live.run_id, live.status)
         self._show_summary()
@@ -396,6 +398,12 @@ class MonitorScreen(RunActionsScreen):
     def _node_selected(self, message: CanvasView.NodeSelected) -> None:
         self._show_node(message.node_id)
         self.update_actions()
+
+    @on(CanvasView.NodeActivated, "#run-canvas")
+    def _node_activated(self, message: CanvasView.NodeActivated) -> None:
+        node = (self.run or {}).get("nodes", {}).get(message.node_id) or {}
+        if self.run_id and node.get("progress"):
+            self.app.push_screen(MapItemsDialog(self.session, self.run_id, message.node_id))
 
     def _show_node(self, node_id: str | None) -> None:
         live = self.live

@@ -140,6 +140,7 @@ class CanvasView(ScrollView, can_focus=True):
         self._unit_layout: Layout | None = None
         self._selected: str | None = None
         self._statuses: dict[str, str] = {}
+        self._badges: dict[str, str] = {}
         self._marked_nodes: frozenset[str] = frozenset()
         self._marked_edges: frozenset[str] = frozenset()
         self._diff: dict[str, DiffKind] = {}
@@ -227,6 +228,12 @@ class CanvasView(ScrollView, can_focus=True):
         self._heat = dict(heat)
         self._redecorate()
 
+    def set_badges(self, badges: Mapping[str, str]) -> None:
+        """Labels on nodes' bottom borders (a map's progress); {} clears them."""
+        if dict(badges) != self._badges:
+            self._badges = dict(badges)
+            self._redecorate()
+
     def select(self, node_id: str | None, *, scroll: bool = True) -> None:
         """Select ``node_id`` (None clears); posts ``NodeSelected`` when it changes."""
         if node_id is not None and (self._graph is None or node_id not in self._graph.by_id):
@@ -285,6 +292,7 @@ class CanvasView(ScrollView, can_focus=True):
                 diff=self._diff,
                 highlighted=self._highlighted,
                 heat=self._heat,
+                badges=self._badges,
             )
             scene = (
                 self._frame.scene

@@ -21,6 +21,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from app.text import safe
+from app.widgets.map_items import progress_line
 from app.widgets.ops_format import NO_VALUE, clock, duration_text, json_text, status_text
 from orchestrator.errors import DagqError
 from orchestrator.vocab import NodeStatus
@@ -74,6 +75,8 @@ def describe_node(
         row("worker", str(node["worker"]))
     if compensation:
         row("undo", compensation)
+    if node.get("progress"):
+        row("items", progress_line(node["progress"]) + " · enter: list them")
     if node.get("takenEdges") is not None:
         row("took edge", ", ".join(str(e) for e in node["takenEdges"]) or NO_VALUE)
     if node.get("waitingFor"):
