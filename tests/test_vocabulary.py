@@ -61,6 +61,7 @@ HOMONYMS: dict[str, frozenset[str]] = {
     "orchestrator/engine/kinds/map.py": frozenset({"failed"}),
     "orchestrator/service/views.py": frozenset({"failed"}),
     "orchestrator/cli/remote/runs.py": frozenset({"failed"}),
+    "app/widgets/map_items.py": frozenset({"failed"}),
     # The Gantt answer's ``skipped`` field: the list of skipped nodes (drawn apart).
     "orchestrator/engine/timeline.py": frozenset({"skipped"}),
     "orchestrator/cli/remote/gantt_text.py": frozenset({"skipped"}),
