@@ -3,6 +3,9 @@
 Every dispatched job succeeds at once with its input as output, unless
 ``outcomes`` says otherwise: a dict (the output), or an exception message
 string (the attempt fails). Timers fire immediately.  No Redis, no workers.
+A map's items take the outcome given for their key (``per_record[3]``), else the
+one given for the map node; the list a map reads comes from the simulated output
+of the node before it (``outcomes["load"] = {"records": [...]}``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 from orchestrator.engine.commands import Command, Dispatch, Emit, StartTimer
 from orchestrator.engine.config import EngineConfig
 from orchestrator.engine.events import Event, NodeFailed, NodeStarted, NodeSucceeded, TimerFired
-from orchestrator.engine.state import RunState
+from orchestrator.engine.state import RunState, split_item
 from orchestrator.engine.transitions import apply, start
 from orchestrator.spec.graph import Graph
 
@@ -64,6 +67,9 @@ def simulate(
                 job = cmd.job
                 pending.append(NodeStarted(job.node, job.token, clock))
                 outcome = _outcome(outcomes, job.node, job.attempt)
+                item = split_item(job.node)
+                if outcome is None and item is not None:
+                    outcome = _outcome(outcomes, item[0], job.attempt)
                 if isinstance(outcome, str):
                     pending.append(NodeFailed(job.node, job.token, clock, outcome))
                 else:

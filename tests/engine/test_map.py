@@ -9,11 +9,15 @@ import pytest
 from orchestrator.engine.config import EngineConfig
 from orchestrator.engine.events import NodeFailed, NodeStarted, NodeSucceeded, TimerFired
 from orchestrator.engine.retry import RetryRule
+from orchestrator.engine.simulate import simulate
 from orchestrator.engine.state import NodeState, item_key
 from orchestrator.engine.transitions import apply
+from orchestrator.spec.graph import compile_graph
+from orchestrator.spec.loader import load_text
 from orchestrator.spec.validator import validate_data
 from orchestrator.vocab import IN_FLIGHT
 from tests.engine.helpers import Run, dispatched, edge, finished, task
+from tests.engine.test_examples import EXAMPLES
 
 NO_RETRY = EngineConfig(retry=RetryRule(max_attempts=1), max_parallel=100)
 
@@ -231,3 +235,24 @@ def test_an_item_starting_is_a_change_the_store_writes() -> None:
     after, _ = apply(run.graph, before, NodeStarted("m[0]", token, run.tick(), "w9"), run.cfg)
     assert after is not before
     assert after.items["m[0]"].status == "running" and after.items["m[0]"].worker == "w9"
+
+
+def test_simulate_runs_the_batch_example_with_a_simulated_list() -> None:
+    text = (EXAMPLES / "batch-records.yaml").read_text()
+    spec = load_text(text, filename="batch-records.yaml")
+    records = [{"id": i} for i in range(5)]
+    sim = simulate(
+        compile_graph(spec),
+        outcomes={
+            "load": {"records": records},
+            "per_record": {"ok": True},
+            "per_record[3]": "bad record",
+            "summarize": {"processed": 4, "failed": 1},
+        },
+    )
+    assert sim.state.status == "completed"
+    out = sim.state.nodes["per_record"].output or {}
+    assert out["results"] == [{"ok": True}] * 3 + [None, {"ok": True}]
+    assert out["failed"] == [{"index": 3, "error": "bad record"}]
+    assert sim.state.nodes["alert"].status == "completed"  # both inclusive branches
+    assert sim.state.nodes["archive"].status == "completed"
