@@ -25,7 +25,9 @@ from app.fields import (
     check_duration,
     check_expression_text,
     integer,
+    pattern,
 )
+from orchestrator.spec.model import ID_PATTERN
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +137,22 @@ KINDS: Mapping[str, KindView] = MappingProxyType(
                 Field("tolerate_failures", "Tolerate failures", integer(0, 1_000_000), "int", "0"),
             ),
             defaults=MappingProxyType({"items": "output.items", "handler": "handle_item"}),
+        ),
+        "subworkflow": KindView(
+            glyph="⊞",
+            colour="#73daca",
+            border="round",
+            letter="s",
+            label="Sub-workflow",
+            fields=(
+                ID,
+                NAME,
+                Field("workflow", "Workflow", pattern(ID_PATTERN, "a workflow id")),
+                Field("version", "Version", integer(1, 1_000_000), "int", "newest"),
+                Field("retries", "Retries", integer(0, 100), "int", "default"),
+                Field("compensation", "Compensation", placeholder="node id"),
+            ),
+            defaults=MappingProxyType({"workflow": "child-workflow"}),
         ),
         "compensation": KindView(
             glyph="↺",

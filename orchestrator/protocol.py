@@ -18,7 +18,11 @@ from typing import Any, Literal
 import orjson
 
 JobKind = Literal["task", "compensation"]
-InboxType = Literal["started", "succeeded", "failed", "timer", "deadline", "wake"]
+InboxType = Literal[
+    "started", "succeeded", "failed", "timer", "deadline", "wake", "child", "cancel"
+]
+"""``child``: start the child run a sub-workflow node asks for (``output`` holds the
+request); ``cancel``: cancel the run (its parent was cancelled; ``error`` says why)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +149,8 @@ class InboxMessage:
             "timer",
             "deadline",
             "wake",
+            "child",
+            "cancel",
         ):
             raise ValueError("not an inbox message")
         output = d.get("output")

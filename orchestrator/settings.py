@@ -95,6 +95,8 @@ class ResourceLimits(_Section):
     """Highest ``retries`` a task may ask for."""
     max_map_items: int = Field(default=10_000, ge=0)
     """Most items a map node may fan out to (a node's own ``max_items`` may lower it)."""
+    max_subworkflow_depth: int = Field(default=5, ge=0, le=100)
+    """How deep sub-workflows may nest (a run started by a run started by a run...)."""
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     """Largest HTTP request body the API reads."""
     max_json_depth: int = Field(default=64, ge=8, le=200)

@@ -276,6 +276,9 @@ class NodeStatusView(_Out):
     progress: dict[str, int] | None = Field(
         default=None, description="A map node's items: total, done, failed, inFlight"
     )
+    childRunId: str | None = Field(
+        default=None, description="The run a sub-workflow node's current attempt started"
+    )
     waitingFor: str | None = Field(default=None, description="Why a queued node is not running")
 
 
@@ -301,6 +304,12 @@ class WorkflowRun(_Out):
     errorNode: str | None = None
     output: dict[str, Any] | None = None
     retries: int | None = None
+    parent: dict[str, Any] | None = Field(
+        default=None, description="A child run's parent: runId and the nodeId that started it"
+    )
+    children: list[str] | None = Field(
+        default=None, description="Runs this run's sub-workflow nodes started (current attempts)"
+    )
     metadata: dict[str, Any] | None = None
     warnings: list[str] | None = None
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestrator.protocol import Job
+from orchestrator.protocol import InboxMessage, Job
 from orchestrator.vocab import EventType, RunStatus
 
 
@@ -56,4 +56,13 @@ class Reopened:
     """A finished run was retried: put it back in the active set."""
 
 
-Command = Dispatch | StartTimer | StartDeadline | Emit | Finished | Reopened
+@dataclass(frozen=True, slots=True)
+class PostInbox:
+    """Put ``message`` on the inbox of the run's shard, with the run's write: a child run
+    to start, a parent to tell its child ended, a child to cancel (children live in their
+    parent's shard, so the write stays in one slot)."""
+
+    message: InboxMessage
+
+
+Command = Dispatch | StartTimer | StartDeadline | Emit | Finished | Reopened | PostInbox

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from orchestrator.engine.retry import RetryRule
 from orchestrator.settings import Settings
-from orchestrator.spec.model import AnyNode, MapNode, RunnableNode, WorkflowSpec
+from orchestrator.spec.model import AnyNode, MapNode, RunnableNode, SubworkflowNode, WorkflowSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +23,8 @@ class EngineConfig:
     """A run still active after this long fails."""
     max_map_items: int = 10_000
     """Most items a map node may fan out to."""
+    max_subworkflow_depth: int = 5
+    """Sub-workflow nesting a run may reach (its own run is depth 0)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EngineConfig:
@@ -43,6 +45,7 @@ class EngineConfig:
             max_parallel=settings.limits.max_parallel_executions,
             max_duration_s=settings.limits.max_workflow_duration,
             max_map_items=settings.limits.max_map_items,
+            max_subworkflow_depth=settings.limits.max_subworkflow_depth,
         )
 
     def max_duration_for(self, spec: WorkflowSpec) -> float:
@@ -57,7 +60,7 @@ class EngineConfig:
 
     def rule_for(self, spec: WorkflowSpec, node: AnyNode) -> RetryRule:
         """The retry rule of a runnable node; gateways and delays never retry."""
-        if not isinstance(node, RunnableNode | MapNode):
+        if not isinstance(node, RunnableNode | MapNode | SubworkflowNode):
             return RetryRule(max_attempts=1)
         if node.retries is not None:
             retries = node.retries

@@ -41,6 +41,16 @@ class NodeFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class ChildStarted:
+    """The run a sub-workflow node's attempt ``token`` asked for exists: ``child``."""
+
+    node: str
+    token: str
+    at_ms: int
+    child: str
+
+
+@dataclass(frozen=True, slots=True)
 class TimerFired:
     """A delay node's or a retry backoff's timer is due."""
 
@@ -79,7 +89,8 @@ class RetryRequested:
 
 
 Event = (
-    NodeStarted
+    ChildStarted
+    | NodeStarted
     | NodeSucceeded
     | NodeFailed
     | TimerFired

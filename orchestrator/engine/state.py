@@ -38,9 +38,20 @@ class NodeState:
     """Completion order within the run; sagas compensate in reverse of it."""
     worker: str | None = None
     """Worker running the current attempt."""
+    child: str | None = None
+    """The run a sub-workflow node's current attempt started."""
     progress: Mapping[str, int] | None = None
     """A map node's items: ``total``, ``done``, ``failed``, ``active`` (queued, running or
     backing off) and ``next`` (the first index not yet dispatched)."""
+
+
+PARENT = "parent"
+"""``meta`` key of a child run: ``{"runId", "nodeId", "token"}`` of the sub-workflow node
+(and attempt) that started it."""
+ANCESTRY = "ancestry"
+"""``meta`` key of a child run: the workflow ids of its parents, outermost first."""
+DEPTH = "depth"
+"""``meta`` key of a child run: how deep it nests (its parent's depth + 1)."""
 
 
 def item_key(node_id: str, index: int) -> str:

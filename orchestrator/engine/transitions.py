@@ -20,6 +20,7 @@ from orchestrator.engine.commands import Command, Reopened, StartDeadline, Start
 from orchestrator.engine.config import EngineConfig
 from orchestrator.engine.events import (
     CancelRequested,
+    ChildStarted,
     DeadlinePassed,
     Event,
     NodeFailed,
@@ -30,6 +31,7 @@ from orchestrator.engine.events import (
 )
 from orchestrator.engine.kinds import KINDS, runnable
 from orchestrator.engine.kinds.map import Map
+from orchestrator.engine.kinds.subworkflow import Subworkflow
 from orchestrator.engine.retry import delay_s, should_retry
 from orchestrator.engine.state import NodeState, RunState, split_item
 from orchestrator.engine.tx import Tx
@@ -88,6 +90,8 @@ def apply(graph: Graph, state: RunState, event: Event, config: EngineConfig) -> 
     """The run after ``event``; unchanged (and no commands) when the event is stale."""
     tx = Tx(graph, state, config, event.at_ms, KINDS)
     match event:
+        case ChildStarted():
+            _child_started(tx, event)
         case NodeStarted():
             _started(tx, event)
         case NodeSucceeded():
@@ -121,6 +125,15 @@ def _current(tx: Tx, node_id: str, token: str) -> NodeState | None:
     if st is None or st.token != token or st.status not in IN_FLIGHT:
         return None
     return st
+
+
+def _child_started(tx: Tx, ev: ChildStarted) -> None:
+    st = _current(tx, ev.node, ev.token)
+    if st is None or st.status != NodeStatus.QUEUED:
+        return
+    kind = KINDS[tx.g.nodes[ev.node].type]
+    assert isinstance(kind, Subworkflow)
+    kind.child_started(tx, ev.node, ev.child)
 
 
 def _started(tx: Tx, ev: NodeStarted) -> None:

@@ -19,12 +19,12 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Protocol
 
-from orchestrator.engine.commands import Command, Dispatch, Emit, Finished
+from orchestrator.engine.commands import Command, Dispatch, Emit, Finished, PostInbox
 from orchestrator.engine.config import EngineConfig
 from orchestrator.engine.items import PendingItems
-from orchestrator.engine.state import NodeState, RunState
+from orchestrator.engine.state import PARENT, NodeState, RunState
 from orchestrator.keys import lane_for_priority
-from orchestrator.protocol import Job, JobKind
+from orchestrator.protocol import InboxMessage, Job, JobKind
 from orchestrator.spec.graph import Graph
 from orchestrator.spec.model import AnyNode, Edge, RunnableNode
 from orchestrator.vocab import (
@@ -293,17 +293,35 @@ class Tx:
             ):
                 self.set(node_id, status=NodeStatus.CANCELLED, end_ms=self.now, due_ms=None)
                 self.emit(EventType.NODE_CANCELLED, node_id, was=st.status)
+                if st.child is not None:  # a sub-workflow's child run goes too
+                    why = f"its parent run {self.base.run_id} stopped node {node_id}"
+                    message = InboxMessage("cancel", st.child, self.now, error=why)
+                    self.commands.append(PostInbox(message))
         for key, item in list(self.items.items()) if self.items else ():
             if item.status in statuses:
                 self.set_item(key, status=NodeStatus.CANCELLED, end_ms=self.now, due_ms=None)
         self.ready.clear()
 
     def finish_run(self, status: RunStatus, event: EventType, **data: Any) -> None:
-        """End the run with ``status``."""
+        """End the run with ``status``; a child run tells its parent's node."""
         self.status = status
         self.end_ms = self.now
         self.emit(event, **data)
         self.commands.append(Finished(status=status))
+        parent = self.base.meta.get(PARENT)
+        if isinstance(parent, Mapping):
+            ok = status == RunStatus.COMPLETED
+            run_id = self.base.run_id
+            message = InboxMessage(
+                "succeeded" if ok else "failed",
+                str(parent["runId"]),
+                self.now,
+                node=str(parent["nodeId"]),
+                token=str(parent["token"]),
+                output={**(self.output or {}), "run_id": run_id} if ok else None,
+                error=None if ok else f"sub-workflow run {run_id} {status}: {self.error}",
+            )
+            self.commands.append(PostInbox(message))
 
     def check_done(self) -> None:
         """A running run with nothing left to do has completed."""

@@ -30,6 +30,7 @@ from redis.exceptions import RedisError, ResponseError
 from orchestrator.engine import transitions
 from orchestrator.engine.commands import Command
 from orchestrator.engine.events import (
+    CancelRequested,
     DeadlinePassed,
     Event,
     NodeFailed,
@@ -41,6 +42,7 @@ from orchestrator.engine.state import RunState
 from orchestrator.errors import DagqError
 from orchestrator.keys import ORCH_GROUP
 from orchestrator.protocol import InboxMessage
+from orchestrator.service.children import start_child
 from orchestrator.service.runs import RunService
 from orchestrator.service.scheduler import Scheduler
 from orchestrator.stopping import cancel_and_wait
@@ -75,6 +77,8 @@ def to_event(msg: InboxMessage) -> Event | None:
         return TimerFired(msg.node, msg.token, msg.at_ms)
     if msg.type == "deadline":
         return DeadlinePassed(msg.at_ms)
+    if msg.type == "cancel":
+        return CancelRequested(msg.at_ms, msg.error or "cancelled by its parent run")
     return None
 
 
@@ -267,7 +271,17 @@ class Orchestrator:
             except (KeyError, ValueError, TypeError) as exc:
                 await self._dead_letter(shard, entry_id, 1, f"malformed inbox message: {exc}")
                 continue
-            event = to_event(msg)
+            if msg.type == "child":
+                try:
+                    event = await start_child(self.service, msg)
+                except DagqError as exc:  # the parent is gone: nothing to start
+                    log.info("child request of run %s dropped: %s", msg.run, exc.message)
+                    event = None
+                except Exception:  # Redis trouble: the entry stays pending, read again
+                    log.exception("starting a child of run %s failed", msg.run)
+                    continue
+            else:
+                event = to_event(msg)
             if event is None:
                 done.append(entry_id)
             else:

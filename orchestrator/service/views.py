@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from orchestrator.engine.state import NodeState, RunState
+from orchestrator.engine.state import PARENT, NodeState, RunState
 
 
 def iso(ms: int | None) -> str | None:
@@ -48,6 +48,8 @@ def node_view(node_id: str, node: NodeState, *, name: str | None = None) -> dict
         view["takenEdges"] = list(node.taken)
     if node.progress is not None:
         view["progress"] = progress_view(node.progress)
+    if node.child is not None:
+        view["childRunId"] = node.child
     return view
 
 
@@ -90,4 +92,10 @@ def run_view(state: RunState, names: Mapping[str, str] | None = None) -> dict[st
         view["retries"] = state.epoch
     if state.meta:
         view["metadata"] = dict(state.meta)
+    parent = state.meta.get(PARENT)
+    if isinstance(parent, Mapping):
+        view["parent"] = {"runId": parent.get("runId"), "nodeId": parent.get("nodeId")}
+    children = [st.child for st in state.nodes.values() if st.child is not None]
+    if children:
+        view["children"] = children
     return view

@@ -65,8 +65,9 @@ def compile_graph(spec: WorkflowSpec) -> Graph:
         in_edges[edge.target].append(edge)
     compensation_of: dict[str, str] = {}
     for node in nodes.values():
-        if node.type == "task" and node.compensation and node.compensation in nodes:
-            compensation_of[node.id] = node.compensation
+        comp = getattr(node, "compensation", None)  # a task's or a sub-workflow's
+        if node.type != "compensation" and comp and comp in nodes:
+            compensation_of[node.id] = comp
     for node in nodes.values():
         if node.type == "compensation" and node.compensates in nodes:
             compensation_of.setdefault(node.compensates, node.id)

@@ -294,6 +294,25 @@ class MapNode(_NodeBase):
     priority: int | None = Field(default=None, ge=0, le=10)
 
 
+class SubworkflowNode(_NodeBase):
+    """Starts a run of another stored workflow, waits for it, and outputs its final outputs
+    plus ``run_id``; a failed child fails the node (``retries`` start a new child)."""
+
+    type: Literal["subworkflow"]
+    workflow: NodeId
+    version: int | None = Field(default=None, ge=1)
+    """Unset: the newest version when the node starts (recorded in the child run)."""
+    params: dict[Annotated[str, Field(min_length=1, max_length=128)], Expression] = Field(
+        default_factory=dict
+    )
+    """The child's parameters: expressions over ``output``, ``params`` and ``nodes``."""
+    retries: int | None = Field(default=None, ge=0, le=100)
+    retry_policy: RetryPolicy | None = None
+    priority: int | None = Field(default=None, ge=0, le=10)
+    compensation: NodeId | None = None
+    """A compensation node that undoes a completed child when a saga fails."""
+
+
 AnyNode = (
     TaskNode
     | DecisionNode
@@ -303,6 +322,7 @@ AnyNode = (
     | DelayNode
     | CompensationNode
     | MapNode
+    | SubworkflowNode
 )
 """Every node kind: a new kind is a class above, added here (and nowhere else in the spec)."""
 Node = Annotated[AnyNode, Field(discriminator="type")]

@@ -19,6 +19,7 @@ from orchestrator.errors import SpecInvalid
 from orchestrator.spec.checks import EDGES_PER_NODE, Checker, EdgeRecord, NodeRecord, too_many_edges
 from orchestrator.spec.loader import Format, SpecIssue, build_spec, parse_document, spec_invalid
 from orchestrator.spec.model import MAX_EXPRESSION_LENGTH, WorkflowSpec
+from orchestrator.spec.subworkflows import subworkflow_issues
 
 __all__ = [
     "SpecIssue",
@@ -67,7 +68,7 @@ def _records_from_spec(spec: WorkflowSpec) -> tuple[list[NodeRecord], list[EdgeR
     nodes: list[NodeRecord] = []
     for i, n in enumerate(spec.nodes):
         record = NodeRecord(n.id, i, n.type)
-        if n.type == "task":
+        if n.type in ("task", "subworkflow"):
             record.compensation = n.compensation
         elif n.type == "compensation":
             record.compensates, record.strategy = n.compensates, n.strategy
@@ -110,7 +111,7 @@ def _records_from_raw(raw: dict[str, Any]) -> tuple[list[NodeRecord], list[EdgeR
         kind = _text(merged.get("type"))
         record = NodeRecord(merged["id"], i, kind)
         comp = merged.get("compensation", merged.get("compensationNode"))
-        record.compensation = _text(comp) if kind == "task" else None
+        record.compensation = _text(comp) if kind in ("task", "subworkflow") else None
         record.compensates = _text(merged.get("compensates")) if kind == "compensation" else None
         condition = _condition(merged.get("condition"))
         if kind == "map":
@@ -162,6 +163,7 @@ def validate_spec(spec: WorkflowSpec, *, max_nodes: int = DEFAULT_MAX_NODES) -> 
     )
     check.saga(spec.compensation_strategy)
     check.compensation_strategies()
+    check.errors += subworkflow_issues(spec)
     return ValidationResult(tuple(check.errors), tuple(check.warnings))
 
 

@@ -32,6 +32,7 @@ _NODE_KEYS: tuple[tuple[str, str], ...] = (
     ("last_error", "x"),
     ("worker", "w"),
     ("seq", "q"),
+    ("child", "c"),
 )
 _PROGRESS_PREFIX = "p:"
 _SAME_UNLESS_PROGRESS = tuple(f.name for f in fields(NodeState) if f.name != "progress")

@@ -23,6 +23,7 @@ from orchestrator.engine.commands import (
     Dispatch,
     Emit,
     Finished,
+    PostInbox,
     Reopened,
     StartDeadline,
     StartTimer,
@@ -183,6 +184,11 @@ class RunStore:
                 timers += [cmd.due_ms, timer_entry("inbox", inbox, msg.encode(), uid)]
             elif isinstance(cmd, StartDeadline):
                 timers += [cmd.due_ms, deadline_timer(new, cmd.due_ms, inbox)]
+            elif isinstance(cmd, PostInbox):
+                if k.shard_of(cmd.message.run) != shard:  # one slot per write
+                    raise ValueError(f"run {cmd.message.run} is not in {new.run_id}'s shard")
+                job_keys.append(inbox)
+                jobs.append(cmd.message.encode())
             elif isinstance(cmd, Finished):
                 active, expire = -1, self.retention_s
                 if new.deadline_ms is not None:

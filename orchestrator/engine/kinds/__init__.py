@@ -20,6 +20,7 @@ from orchestrator.engine.kinds.inclusive import Inclusive
 from orchestrator.engine.kinds.map import Map
 from orchestrator.engine.kinds.parallel import Parallel
 from orchestrator.engine.kinds.runnable import Runnable
+from orchestrator.engine.kinds.subworkflow import Subworkflow
 from orchestrator.engine.kinds.task import Task
 
 KINDS: Mapping[str, Kind] = MappingProxyType(
@@ -32,6 +33,7 @@ KINDS: Mapping[str, Kind] = MappingProxyType(
         "delay": Delay(),
         "compensation": Compensation(),
         "map": Map(),
+        "subworkflow": Subworkflow(),
     }
 )
 """Node type -> its rules."""
