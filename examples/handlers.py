@@ -1,5 +1,5 @@
 """Demo handlers for the example workflows (data-pipeline.yaml, order-processing.yaml,
-batch-records.yaml).
+batch-records.yaml with enrich-record.yaml).
 
 Run them with ``dagq run examples/data-pipeline.yaml --handlers examples/handlers.py --wait``
 or serve them with ``dagq worker --handlers examples/handlers.py``.
@@ -184,19 +184,26 @@ def load_records(input: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
     }
 
 
-@handler("processRecord")
-def process_record(input: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
-    """One record of the map (``input["item"]``, ``input["index"]``); a bad one fails."""
+@handler("checkRecord")
+def check_record(input: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    """enrich-record's first step: the run's ``record`` parameter; a bad one fails."""
     _pause(ctx)
-    record = input["item"]
+    record = ctx.params["record"]
     if record.get("bad"):
         raise ValueError(f"record {record['id']} is malformed")
-    return {"id": record["id"], "score": (record["id"] * 37) % 100}
+    return {"id": record["id"]}
+
+
+@handler("scoreRecord")
+def score_record(input: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    """enrich-record's second step: a score for the checked record."""
+    return {"id": input["id"], "score": (input["id"] * 37) % 100}
 
 
 @handler("summarizeBatch")
 def summarize_batch(input: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
-    """Counts the map's results (a failed record's result is null)."""
+    """Counts the map's results (a failed record's result is null; each other one is the
+    enrich-record run's output and its ``run_id``)."""
     results = [r for r in input.get("results", []) if r is not None]
     return {
         "processed": len(results),

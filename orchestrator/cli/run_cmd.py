@@ -40,6 +40,7 @@ def checked_spec(spec_path: str, settings: Settings) -> WorkflowSpec:
 
 async def _run(
     spec_path: str,
+    extra_paths: tuple[str, ...],
     handlers: tuple[str, ...],
     params: dict[str, Any],
     wait: bool,
@@ -53,13 +54,16 @@ async def _run(
 
     settings = load_settings()
     spec = checked_spec(spec_path, settings)
+    extras = [(path, checked_spec(path, settings)) for path in extra_paths]
     registry = Registry()
     for source in handlers:
         registry.load(source)
     if handlers:
-        missing = handler_issues(spec, registry.names(), by=f"handler of {', '.join(handlers)}")
-        if missing:
-            raise spec_invalid(missing, spec_path)
+        by = f"handler of {', '.join(handlers)}"
+        for path, each in [(spec_path, spec), *extras]:
+            missing = handler_issues(each, registry.names(), by=by)
+            if missing:
+                raise spec_invalid(missing, path)
     conn = await connect(settings)
     try:
         async with (
@@ -67,8 +71,19 @@ async def _run(
             local_stack(conn, registry if wait else None, concurrency=concurrency) as svc,
         ):
 
-            async def store() -> WorkflowRecord:
-                return await upsert_workflow(svc, spec, user="cli")
+            async def store(each: WorkflowSpec = spec) -> WorkflowRecord:
+                return await upsert_workflow(svc, each, user="cli")
+
+            for _, extra in extras:  # the sub-workflows the spec starts
+                if audit is None:
+                    await store(extra)
+                else:
+                    await audit.change(
+                        "storeWorkflow",
+                        f"workflow {extra.id}",
+                        lambda extra=extra: store(extra),  # type: ignore[misc]
+                        done=lambda r: f"version {r.version}",
+                    )
 
             async def start(workflow_id: str) -> RunState:
                 return await svc.start(workflow_id, params, user="cli")
@@ -103,6 +118,13 @@ async def _run(
 @click.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--handlers", "-H", multiple=True, help="Handler file or module (repeatable).")
+@click.option(
+    "--with",
+    "extra",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Also store this workflow first: a sub-workflow SPEC starts (repeatable).",
+)
 @click.option("--params", "params_text", metavar="JSON", help="Run parameters as a JSON object.")
 @click.option(
     "--param", "pairs", multiple=True, metavar="NAME=VALUE", help="One parameter (repeatable)."
@@ -114,6 +136,7 @@ async def _run(
 def run(
     spec: str,
     handlers: tuple[str, ...],
+    extra: tuple[str, ...],
     params_text: str | None,
     pairs: tuple[str, ...],
     wait: bool,
@@ -131,7 +154,7 @@ def run(
     if wait and not handlers:
         raise click.UsageError("--wait executes the run here: give --handlers FILE_OR_MODULE")
     try:
-        code, view = asyncio.run(_run(spec, handlers, params, wait, timeout_s, concurrency))
+        code, view = asyncio.run(_run(spec, extra, handlers, params, wait, timeout_s, concurrency))
     except DagqError as exc:
         fail(exc, as_json=as_json, code=Exit.USAGE)  # the run could not start
     if as_json:

@@ -5,7 +5,8 @@ Every dispatched job succeeds at once with its input as output, unless
 string (the attempt fails). Timers fire immediately.  No Redis, no workers.
 A map's items take the outcome given for their key (``per_record[3]``), else the
 one given for the map node; the list a map reads comes from the simulated output
-of the node before it (``outcomes["load"] = {"records": [...]}``).
+of the node before it (``outcomes["load"] = {"records": [...]}``).  A sub-workflow
+(a node's, or a map item's) is simulated as one node: its outcome, else its parameters.
 """
 
 from __future__ import annotations
@@ -15,9 +16,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.engine.commands import Command, Dispatch, Emit, StartTimer
+from orchestrator.engine.commands import Command, Dispatch, Emit, PostInbox, StartTimer
 from orchestrator.engine.config import EngineConfig
-from orchestrator.engine.events import Event, NodeFailed, NodeStarted, NodeSucceeded, TimerFired
+from orchestrator.engine.events import (
+    ChildStarted,
+    Event,
+    NodeFailed,
+    NodeStarted,
+    NodeSucceeded,
+    TimerFired,
+)
 from orchestrator.engine.state import RunState, split_item
 from orchestrator.engine.transitions import apply, start
 from orchestrator.spec.graph import Graph
@@ -75,6 +83,23 @@ def simulate(
                 else:
                     out = dict(job.input) if outcome is None else dict(outcome)
                     pending.append(NodeSucceeded(job.node, job.token, clock, out))
+            elif isinstance(cmd, PostInbox) and cmd.message.type == "child":
+                # A sub-workflow is simulated as one node: its outcome, else success.
+                msg = cmd.message
+                assert msg.node is not None and msg.token is not None
+                pending.append(ChildStarted(msg.node, msg.token, clock, f"child-{msg.node}"))
+                item = split_item(msg.node)
+                outcome = _outcome(outcomes, msg.node, 1)
+                if outcome is None and item is not None:
+                    outcome = _outcome(outcomes, item[0], 1)
+                if isinstance(outcome, str):
+                    pending.append(NodeFailed(msg.node, msg.token, clock, outcome))
+                else:
+                    request = msg.output or {}
+                    out = (
+                        dict(outcome) if outcome is not None else dict(request.get("params") or {})
+                    )
+                    pending.append(NodeSucceeded(msg.node, msg.token, clock, out))
             elif isinstance(cmd, StartTimer):
                 pending.append(TimerFired(cmd.node, cmd.token, max(clock, cmd.due_ms)))
 

@@ -131,6 +131,9 @@ def _child_started(tx: Tx, ev: ChildStarted) -> None:
     st = _current(tx, ev.node, ev.token)
     if st is None or st.status != NodeStatus.QUEUED:
         return
+    if split_item(ev.node):
+        MAP.item_child_started(tx, ev.node, ev.child)
+        return
     kind = KINDS[tx.g.nodes[ev.node].type]
     assert isinstance(kind, Subworkflow)
     kind.child_started(tx, ev.node, ev.child)

@@ -293,14 +293,20 @@ class Tx:
             ):
                 self.set(node_id, status=NodeStatus.CANCELLED, end_ms=self.now, due_ms=None)
                 self.emit(EventType.NODE_CANCELLED, node_id, was=st.status)
-                if st.child is not None:  # a sub-workflow's child run goes too
-                    why = f"its parent run {self.base.run_id} stopped node {node_id}"
-                    message = InboxMessage("cancel", st.child, self.now, error=why)
-                    self.commands.append(PostInbox(message))
+                self.cancel_child(st, node_id)
         for key, item in list(self.items.items()) if self.items else ():
             if item.status in statuses:
                 self.set_item(key, status=NodeStatus.CANCELLED, end_ms=self.now, due_ms=None)
+                self.cancel_child(item, key)
         self.ready.clear()
+
+    def cancel_child(self, state: NodeState, node_id: str) -> None:
+        """A sub-workflow node (or map item) stopped: its child run goes too."""
+        if state.child is not None and state.status in IN_FLIGHT:
+            why = f"its parent run {self.base.run_id} stopped {node_id}"
+            self.commands.append(
+                PostInbox(InboxMessage("cancel", state.child, self.now, error=why))
+            )
 
     def finish_run(self, status: RunStatus, event: EventType, **data: Any) -> None:
         """End the run with ``status``; a child run tells its parent's node."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.engine.events import ChildStarted, Event, NodeFailed
-from orchestrator.engine.state import ANCESTRY, DEPTH, PARENT
+from orchestrator.engine.state import ANCESTRY, DEPTH, PARENT, split_item
 from orchestrator.errors import Conflict, DagqError
 from orchestrator.keys import Keys
 from orchestrator.protocol import InboxMessage
@@ -42,7 +42,7 @@ async def start_child(service: RunService, msg: InboxMessage) -> Event | None:
     if node_id is None or token is None:
         return None
     parent = await service.get(msg.run)
-    st = parent.nodes.get(node_id)
+    st = parent.items.get(node_id) if split_item(node_id) else parent.nodes.get(node_id)
     if st is None or st.token != token or st.status != NodeStatus.QUEUED:
         return None
     at = now_ms()

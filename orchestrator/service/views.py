@@ -96,6 +96,7 @@ def run_view(state: RunState, names: Mapping[str, str] | None = None) -> dict[st
     if isinstance(parent, Mapping):
         view["parent"] = {"runId": parent.get("runId"), "nodeId": parent.get("nodeId")}
     children = [st.child for st in state.nodes.values() if st.child is not None]
+    children += [st.child for st in state.items.values() if st.child is not None]
     if children:
         view["children"] = children
     return view

@@ -281,7 +281,13 @@ class MapNode(_NodeBase):
     type: Literal["map"]
     items: Expression
     """An expression over ``output``, ``params`` and ``nodes`` that gives a list."""
-    handler: HandlerName
+    handler: HandlerName | None = None
+    workflow: NodeId | None = None
+    """Each item runs this stored workflow as a sub-workflow (instead of ``handler``)."""
+    version: int | None = Field(default=None, ge=1)
+    params: dict[Annotated[str, Field(min_length=1, max_length=128)], Expression] | None = None
+    """With ``workflow``: each child's parameters, expressions whose ``output`` is the
+    item's input (``output.item``); unset: ``{"item", "index"}``."""
     max_parallel: int | None = Field(default=None, ge=1, le=10_000)
     """Items queued or running at once; unset: the run's parallelism limit."""
     max_items: int | None = Field(default=None, ge=0, le=1_000_000)
@@ -292,6 +298,17 @@ class MapNode(_NodeBase):
     retries: int | None = Field(default=None, ge=0, le=100)
     retry_policy: RetryPolicy | None = None
     priority: int | None = Field(default=None, ge=0, le=10)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> MapNode:
+        if (self.handler is None) == (self.workflow is None):
+            raise PydanticCustomError(
+                "map_target",
+                "map node '{id}' needs exactly one of handler (a function per item) or "
+                "workflow (a sub-workflow per item)",
+                {"id": self.id},
+            )
+        return self
 
 
 class SubworkflowNode(_NodeBase):

@@ -1,4 +1,5 @@
-"""``dagq runs get`` of the batch example: a map's progress line, its items over the API."""
+"""The batch example over the CLI: a map starting a sub-workflow per record, its progress
+line in ``dagq runs get``, and the child runs linked to their parent."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ pytestmark = pytest.mark.usefixtures("worker")
 
 
 async def test_batch_example_shows_the_maps_progress(cli: Cli) -> None:
-    pushed = await cli("workflows", "push", str(EXAMPLES / "batch-records.yaml"), role="designer")
-    assert pushed.exit_code == 0, pushed.output
+    for name in ("enrich-record.yaml", "batch-records.yaml"):  # the child, then the batch
+        pushed = await cli("workflows", "push", str(EXAMPLES / name), role="designer")
+        assert pushed.exit_code == 0, pushed.output
     done = await cli(
         "runs", "start", "batch-records", "--param", "count=10", "--param", "bad_every=5",
         "--wait", role="operator",
@@ -27,6 +29,13 @@ async def test_batch_example_shows_the_maps_progress(cli: Cli) -> None:
     assert view["nodes"]["summarize"]["output"] == {"processed": 8, "failed": 2, "best": 96}
     assert view["nodes"]["alert"]["status"] == "completed"  # both inclusive branches ran
     assert view["nodes"]["archive"]["status"] == "completed"
+    assert len(view["children"]) == 10  # one enrich-record run per record
+    items = view["nodes"]["per_record"]["output"]["results"]
+    child_id = items[0]["run_id"]
+    child = json.loads((await cli("runs", "get", child_id, "--json", role="operator")).stdout)
+    assert child["workflowId"] == "enrich-record"
+    assert child["parent"] == {"runId": run_id, "nodeId": "per_record[0]"}
+    assert child["parameters"]["record"] == {"id": 0, "bad": False}
 
     failing = await cli(
         "runs", "start", "batch-records", "--param", "count=9", "--param", "bad_every=3",

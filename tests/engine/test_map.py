@@ -222,7 +222,9 @@ def _codes(node: dict[str, Any]) -> list[str]:
 def test_validation_codes() -> None:
     base = {"id": "m", "type": "map", "items": "output.x"}
     assert _codes({**base, "handler": "h"}) == []
-    assert _codes(base) == ["SCHEMA"]  # no handler
+    assert _codes(base) == ["MAP_TARGET"]
+    assert _codes({**base, "handler": "h", "workflow": "w"}) == ["MAP_TARGET"]
+    assert _codes({**base, "workflow": "wf"}) == ["SUBWORKFLOW_SELF"]
     assert _codes({**base, "items": "output.x +", "handler": "h"}) == ["BAD_EXPRESSION"]
 
 

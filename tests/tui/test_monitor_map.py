@@ -23,6 +23,7 @@ def test_the_badge_keeps_the_count_last() -> None:
 
 async def test_a_maps_progress_and_its_items(ops: OpsStack, ops_worker: Any) -> None:
     async with ops.client("admin") as c:
+        await c.create_workflow(example("enrich-record.yaml"))
         await c.create_workflow(example("batch-records.yaml"))
     run_id = await ops.start_run("batch-records", {"count": 12, "bad_every": 5})
     await ops.wait_run(run_id)
@@ -60,6 +61,6 @@ async def test_a_maps_progress_and_its_items(ops: OpsStack, ops_worker: Any) -> 
         await wait_for(pilot, lambda: table.row_count == 2, what="the failed items")
         hint = str(dialog.query_one("#items-hint", Static).render())
         assert "of 2 failed items" in hint
-        assert "malformed" in str(table.get_row_at(0)[3])
+        assert "sub-workflow run" in str(table.get_row_at(0)[3])
         await pilot.press("escape")
         await wait_for(pilot, lambda: pilot.app.screen is screen, what="the monitor again")

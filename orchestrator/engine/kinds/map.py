@@ -19,16 +19,17 @@ the items still active are cancelled.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from orchestrator.engine import saga
-from orchestrator.engine.commands import Dispatch, StartTimer
+from orchestrator.engine.commands import Dispatch, PostInbox, StartTimer
 from orchestrator.engine.kinds.base import Kind
 from orchestrator.engine.retry import delay_s, should_retry
-from orchestrator.engine.state import NodeState, item_key
+from orchestrator.engine.state import ANCESTRY, NodeState, item_key
 from orchestrator.engine.tx import Tx
 from orchestrator.keys import lane_for_priority
-from orchestrator.protocol import Job
+from orchestrator.protocol import InboxMessage, Job
 from orchestrator.spec.expressions import ExpressionError, evaluate
 from orchestrator.spec.model import MapNode
 from orchestrator.vocab import IN_FLIGHT, EventType, NodeStatus, RunStatus
@@ -140,6 +141,11 @@ class Map(Kind):
             payload.pop(list_key, None)
         payload.update(item.input or {})
         priority = tx.base.priority if node.priority is None else node.priority
+        tx.set_item(key, status=NodeStatus.QUEUED, attempts=attempt, token=token, due_ms=None)
+        if node.workflow is not None:
+            self._ask_child(tx, node, key, token, payload, priority)
+            return
+        assert node.handler is not None
         job = Job(
             run=tx.base.run_id,
             node=key,
@@ -153,8 +159,44 @@ class Map(Kind):
             timeout_s=tx.cfg.timeout_for(node),
             logical_time=tx.base.meta.get("scheduledTime"),
         )
-        tx.set_item(key, status=NodeStatus.QUEUED, attempts=attempt, token=token, due_ms=None)
         tx.commands.append(Dispatch(job=job, lane=lane_for_priority(priority)))
+
+    def _ask_child(
+        self,
+        tx: Tx,
+        node: MapNode,
+        key: str,
+        token: str,
+        payload: dict[str, Any],
+        priority: int,
+    ) -> None:
+        """Ask for the item's sub-workflow run (see ``kinds/subworkflow.py``)."""
+        params: dict[str, Any] = {"item": payload.get("item"), "index": payload.get("index")}
+        if node.params is not None:
+            scope = tx.expression_scope(payload)
+            try:
+                params = {name: evaluate(text, **scope) for name, text in node.params.items()}
+            except ExpressionError as exc:
+                # The item fails (it does not retry: the same input gives the same error).
+                tx.set_item(key, attempts=tx.cfg.rule_for(tx.g.spec, node).max_attempts)
+                tx.commands.append(
+                    PostInbox(InboxMessage("failed", tx.base.run_id, tx.now, node=key,
+                                           token=token, error=f"params failed: {exc}"))
+                )  # fmt: skip
+                return
+        request = {
+            "workflow": node.workflow,
+            "version": node.version,
+            "params": params,
+            "priority": priority,
+            "ancestry": [*tx.base.meta.get(ANCESTRY, []), tx.base.workflow_id],
+        }
+        message = InboxMessage("child", tx.base.run_id, tx.now, node=key, token=token)
+        tx.commands.append(PostInbox(replace(message, output=request)))
+
+    def item_child_started(self, tx: Tx, key: str, child: str) -> None:
+        """The item's sub-workflow run exists (the caller checked the token)."""
+        tx.set_item(key, status=NodeStatus.RUNNING, start_ms=tx.now, child=child)
 
     def _count(self, tx: Tx, node_id: str, **delta: int) -> dict[str, int]:
         p = dict(tx.nodes[node_id].progress or {})
@@ -211,8 +253,10 @@ class Map(Kind):
         if running and p["failed"] > node.tolerate_failures:
             for other in range(p["total"]):
                 other_key = item_key(node_id, other)
-                if tx.items[other_key].status not in _SETTLED_ITEM | {NodeStatus.CANCELLED}:
+                other_item = tx.items[other_key]
+                if other_item.status not in _SETTLED_ITEM | {NodeStatus.CANCELLED}:
                     tx.set_item(other_key, status=NodeStatus.CANCELLED, end_ms=tx.now, due_ms=None)
+                    tx.cancel_child(other_item, other_key)
             tx.set(node_id, progress={**p, "active": 0})
             saga.fail_node(
                 tx,

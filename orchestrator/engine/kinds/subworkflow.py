@@ -104,4 +104,3 @@ class Subworkflow(Runnable):
         tx.set(node_id, status=NodeStatus.FAILED, last_error=error, end_ms=tx.now)
         tx.emit(EventType.NODE_FAILED, node_id, error=error, attempt=attempt, late=True)
         saga.maybe_compensate(tx)
-
