@@ -194,7 +194,8 @@ async def test_the_depth_limit(make_stack: StackFactory) -> None:
         return {"leaf": True}
 
     stack.start()
-    await stack.workflow({"id": "c", "name": "c", "nodes": [{"id": "x", "type": "task", "handler": "leaf"}]})  # fmt: skip
+    leaf_node = {"id": "x", "type": "task", "handler": "leaf"}
+    await stack.workflow({"id": "c", "name": "c", "nodes": [leaf_node]})
     for me, other in (("b", "c"), ("a", "b")):
         await stack.workflow(
             {"id": me, "name": me,
