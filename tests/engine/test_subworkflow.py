@@ -1,0 +1,83 @@
+"""The sub-workflow kind over the pure transitions: the child request, its start, the
+parent told of a child's end, children cancelled with their parent, validation."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from orchestrator.engine.commands import Command, PostInbox
+from orchestrator.engine.events import ChildStarted, NodeSucceeded
+from orchestrator.protocol import InboxMessage
+from orchestrator.spec.validator import validate_data
+from tests.engine.helpers import Run, edge, task
+
+
+def _posted(commands: list[Command]) -> list[InboxMessage]:
+    return [c.message for c in commands if isinstance(c, PostInbox)]
+
+
+SPEC: dict[str, Any] = {
+    "nodes": [
+        task("a"),
+        {"id": "ship", "type": "subworkflow", "workflow": "shipping",
+         "params": {"order": "output.order", "rush": "params.rush"}},
+        task("z"),
+    ],
+    "edges": [edge("a", "ship"), edge("ship", "z")],
+}  # fmt: skip
+
+
+def test_ready_asks_for_the_child_with_its_parameters_then_waits_for_it() -> None:
+    run = Run(SPEC, {"rush": True})
+    cmds = run.succeed("a", {"order": "o-1"})
+    (msg,) = _posted(cmds)
+    assert msg.type == "child" and msg.run == "r1" and msg.node == "ship"
+    assert msg.output is not None
+    assert msg.output["params"] == {"order": "o-1", "rush": True}
+    assert msg.output["workflow"] == "shipping" and msg.output["ancestry"] == ["wf"]
+    assert run.status("ship") == "queued"
+    token = run.token("ship")
+    run.send(ChildStarted("ship", token, run.tick(), "child-1"))
+    assert run.status("ship") == "running" and run.node("ship").child == "child-1"
+    run.send(NodeSucceeded("ship", token, run.tick(), {"label": "L", "run_id": "child-1"}))
+    assert run.status("ship") == "completed"
+    assert run.job("z").input == {"label": "L", "run_id": "child-1"}
+
+
+def test_cancelling_the_parent_posts_a_cancel_for_the_child() -> None:
+    run = Run(SPEC)
+    run.succeed("a", {"order": "o-1"})
+    run.send(ChildStarted("ship", run.token("ship"), run.tick(), "child-1"))
+    (msg,) = _posted(run.cancel())
+    assert (msg.type, msg.run) == ("cancel", "child-1")
+    assert "parent run r1" in (msg.error or "")
+
+
+def test_a_child_run_tells_its_parent_when_it_ends() -> None:
+    parent = {"runId": "p1", "nodeId": "ship", "token": "0.1"}
+    child = Run({"nodes": [task("only")]}, run_id="c1")
+    child.state = replace(child.state, meta={"parent": parent})
+    (msg,) = _posted(child.succeed("only", {"label": "L"}))
+    assert (msg.type, msg.run, msg.node, msg.token) == ("succeeded", "p1", "ship", "0.1")
+    assert msg.output == {"label": "L", "run_id": "c1"}
+
+
+def test_a_parameter_that_cannot_be_evaluated_fails_the_node() -> None:
+    a, ship, z = SPEC["nodes"]
+    spec = {**SPEC, "nodes": [a, {**ship, "params": {"x": "output.o + 1"}}, z]}
+    run = Run(spec)
+    run.succeed("a", {"o": "text"})
+    assert run.status("ship") == "failed"
+    assert "parameter x" in (run.node("ship").last_error or "")
+
+
+def test_validation_refuses_a_workflow_that_starts_itself() -> None:
+    spec = {"id": "wf", "name": "wf",
+            "nodes": [{"id": "me", "type": "subworkflow", "workflow": "wf"}]}  # fmt: skip
+    (issue,) = validate_data(spec).errors
+    assert issue.code == "SUBWORKFLOW_SELF" and issue.node_id == "me"
+    bad = {"id": "wf", "name": "wf",
+           "nodes": [{"id": "s", "type": "subworkflow", "workflow": "x",
+                      "params": {"p": "+"}}]}  # fmt: skip
+    assert [i.code for i in validate_data(bad).errors] == ["BAD_EXPRESSION"]
