@@ -47,7 +47,9 @@ TOPICS: dict[str, tuple[str, str]] = {
         "change; Home/End; space plays; `s` speed 1x, 2x, 10x, as fast as events), `g` "
         "Gantt chart with the critical path, `m` mark a run and `c` compare it with the "
         "selected one, `P` promote a plain job or chain to a workflow (opens it in the "
-        'Designer; the runs filter also offers "plain jobs and chains"), `ctrl+r` refreshes.',
+        'Designer; the runs filter also offers "plain jobs and chains"), `ctrl+r` refreshes. '
+        "`Enter` on a map node lists its items (`f` the failed ones); on a sub-workflow node "
+        "it opens the child run, whose header names its parent: `u` goes back to it.",
     ),
     "queues": (
         "Queues",

@@ -54,6 +54,7 @@ class MonitorScreen(RunActionsScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+r", "refresh", "Refresh"),
         Binding("P", "promote", "Promote to workflow", show=False),
+        Binding("u", "open_parent", "Parent run", show=False),
     ]
 
     def __init__(
@@ -404,6 +405,14 @@ class MonitorScreen(RunActionsScreen):
         node = (self.run or {}).get("nodes", {}).get(message.node_id) or {}
         if self.run_id and node.get("progress"):
             self.app.push_screen(MapItemsDialog(self.session, self.run_id, message.node_id))
+        elif node.get("childRunId"):  # a sub-workflow: follow its child run
+            self.show_run(str(node["childRunId"]))
+
+    def action_open_parent(self) -> None:
+        """Open the run whose sub-workflow node started this one."""
+        parent = (self.run or {}).get("parent")
+        if isinstance(parent, Mapping) and parent.get("runId"):
+            self.show_run(str(parent["runId"]))
 
     def _show_node(self, node_id: str | None) -> None:
         live = self.live

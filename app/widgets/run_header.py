@@ -57,6 +57,10 @@ def header_text(
         line.append(f" · took {duration_text(run.get('duration'))}", style="dim")
     if run.get("retries"):
         line.append(f" · retried {run['retries']}x", style="dim")
+    parent = run.get("parent")
+    if isinstance(parent, Mapping):
+        where = f" · sub-workflow of {parent.get('runId')} ({parent.get('nodeId')}) · u: open it"
+        line.append_text(safe(where, width=TITLE_WIDTH, style="dim"))
     error = run.get("error")
     if error:
         line.append("\n")

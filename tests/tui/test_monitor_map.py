@@ -64,3 +64,41 @@ async def test_a_maps_progress_and_its_items(ops: OpsStack, ops_worker: Any) -> 
         assert "sub-workflow run" in str(table.get_row_at(0)[3])
         await pilot.press("escape")
         await wait_for(pilot, lambda: pilot.app.screen is screen, what="the monitor again")
+
+
+async def test_enter_on_a_subworkflow_opens_the_child_and_u_its_parent(
+    ops: OpsStack, ops_worker: Any
+) -> None:
+    parent_spec = {
+        "id": "one-record",
+        "name": "one-record",
+        "nodes": [
+            {"id": "enrich", "type": "subworkflow", "workflow": "enrich-record",
+             "params": {"record": "params.record"}},
+        ],
+        "parameters": {"record": {"type": "object", "default": {"id": 3}}},
+    }  # fmt: skip
+    async with ops.client("admin") as c:
+        await c.create_workflow(example("enrich-record.yaml"))
+        await c.create_workflow(parent_spec)
+    run_id = await ops.start_run("one-record", {})
+    done = await ops.wait_run(run_id)
+    child_id = done["nodes"]["enrich"]["childRunId"]
+    async with ops.app("operator").run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, MonitorScreen), what="monitor")
+        screen = pilot.app.screen
+        assert isinstance(screen, MonitorScreen)
+        await wait_for(pilot, lambda: screen.runs_list.total > 0, what="the runs list")
+        screen.show_run(run_id)
+        await wait_for(pilot, lambda: screen.statuses.get("enrich") == "completed", what="run")
+        screen.canvas.select("enrich")
+        screen.canvas.focus()
+        await pilot.press("enter")
+        await wait_for(
+            pilot,
+            lambda: screen.run_id == child_id and screen.statuses.get("score") == "completed",
+            what="the child run",
+        )
+        assert f"sub-workflow of {run_id} (enrich)" in screen.header.label
+        await pilot.press("u")
+        await wait_for(pilot, lambda: screen.run_id == run_id, what="the parent run again")
