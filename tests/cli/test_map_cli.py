@@ -36,6 +36,9 @@ async def test_batch_example_shows_the_maps_progress(cli: Cli) -> None:
     assert child["workflowId"] == "enrich-record"
     assert child["parent"] == {"runId": run_id, "nodeId": "per_record[0]"}
     assert child["parameters"]["record"] == {"id": 0, "bad": False}
+    shown = await cli("runs", "get", child_id, role="operator")
+    assert f"sub-workflow of run {run_id} (node per_record[0])" in shown.stdout
+    assert "sub-workflow runs: 10" in got.stdout
 
     failing = await cli(
         "runs", "start", "batch-records", "--param", "count=9", "--param", "bad_every=3",

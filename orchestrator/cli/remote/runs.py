@@ -64,6 +64,11 @@ def _summary(run: Mapping[str, Any]) -> list[str]:
     if run.get("duration") is not None:
         head += f"  took {duration(run['duration'])}"
     lines = [head]
+    parent = run.get("parent")
+    if isinstance(parent, Mapping):
+        lines.append(f"sub-workflow of run {parent.get('runId')} (node {parent.get('nodeId')})")
+    if run.get("children"):
+        lines.append(f"sub-workflow runs: {len(run['children'])}")
     if run.get("error"):
         lines.append(f"error: {shorten(run['error'], 200)}")
     return lines
