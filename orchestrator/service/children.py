@@ -15,10 +15,12 @@ from typing import Any
 
 from orchestrator.engine.events import ChildStarted, Event, NodeFailed
 from orchestrator.engine.state import ANCESTRY, DEPTH, PARENT, split_item
-from orchestrator.errors import Conflict, DagqError
+from orchestrator.errors import Conflict, DagqError, NotFound
 from orchestrator.keys import Keys
 from orchestrator.protocol import InboxMessage
 from orchestrator.service.runs import RunService
+from orchestrator.spec.loader import SpecIssue
+from orchestrator.spec.model import WorkflowSpec
 from orchestrator.store.timers import now_ms
 from orchestrator.vocab import NodeStatus
 
@@ -79,3 +81,25 @@ async def start_child(service: RunService, msg: InboxMessage) -> Event | None:
     except DagqError as exc:
         return NodeFailed(node_id, token, at, f"sub-workflow {workflow} refused: {exc.message}")
     return ChildStarted(node_id, token, at, child_id)
+
+
+async def unknown_workflows(service: RunService, spec: WorkflowSpec) -> list[SpecIssue]:
+    """Warnings for the sub-workflows ``spec`` starts that are not stored (yet): the
+    designer's check when the store is reachable (a run would fail the node)."""
+    issues: list[SpecIssue] = []
+    for node in spec.nodes:
+        target = getattr(node, "workflow", None)
+        if not isinstance(target, str) or target == spec.id:
+            continue
+        try:
+            await service.workflows.get(target)
+        except NotFound:
+            issues.append(
+                SpecIssue(
+                    "UNKNOWN_WORKFLOW",
+                    f"{node.type} '{node.id}' starts workflow '{target}', which is not stored",
+                    node_id=node.id,
+                    suggestion=f"save workflow '{target}' before running this one",
+                )
+            )
+    return issues

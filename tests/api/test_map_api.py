@@ -111,3 +111,20 @@ async def test_items_route_progress_and_retrying_only_failed_items(api: Api, ite
     assert bad.status == 400
     missing = await api.client.get(f"/api/v1/runs/{run_id}/nodes/nope/items", headers=op)
     assert missing.status == 404
+
+
+async def test_validation_warns_of_a_subworkflow_that_is_not_stored(api: Api) -> None:
+    h = api.auth("designer")
+    spec = {
+        "id": "parent",
+        "name": "parent",
+        "nodes": [
+            {"id": "call", "type": "subworkflow", "workflow": "batch"},
+            {"id": "each", "type": "map", "items": "params.x", "workflow": "later"},
+        ],
+    }
+    await api.client.post("/api/v1/workflows", json=SPEC, headers=api.auth("admin"))
+    answer = await (await api.client.post("/api/v1/validate", json=spec, headers=h)).json()
+    assert answer["valid"] is True
+    assert [(w["code"], w["nodeId"]) for w in answer["warnings"]] == [("UNKNOWN_WORKFLOW", "each")]
+    assert "'later', which is not stored" in answer["warnings"][0]["message"]

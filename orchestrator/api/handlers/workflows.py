@@ -17,8 +17,12 @@ from orchestrator.api.http import json_response, no_content, query, raw_body, st
 from orchestrator.api.shapes import spec_shape, version_shape
 from orchestrator.errors import Conflict, NotFound
 from orchestrator.keys import Keys
+from orchestrator.service.children import unknown_workflows
+from orchestrator.service.runs import RunService
 from orchestrator.service.workflows import check_handlers
 from orchestrator.spec.limits import judge, judge_spec, require_valid
+from orchestrator.spec.model import WorkflowSpec
+from orchestrator.spec.validator import ValidationResult
 from orchestrator.store.queue_admin import as_str
 
 
@@ -114,18 +118,28 @@ async def validate_workflow(request: web.Request) -> web.StreamResponse:
     st = state(request)
     raw = raw_body(request)
     if raw is not None:
-        result, _ = await st.cpu.run(judge, _with_id(raw, _wf_id(request)), st.settings)
+        result, spec = await st.cpu.run(judge, _with_id(raw, _wf_id(request)), st.settings)
     else:
         record = await st.service.workflows.get(_wf_id(request))
-        result, _ = await st.cpu.run(judge_spec, record.spec, st.settings)
-    return json_response(result.to_dict())
+        result, spec = await st.cpu.run(judge_spec, record.spec, st.settings)
+    return json_response((await _with_store_checks(st.service, result, spec)).to_dict())
 
 
 async def validate_spec(request: web.Request) -> web.StreamResponse:
     """Validate an unsaved spec (the designer's live check)."""
     st = state(request)
-    result, _ = await st.cpu.run(judge, raw_body(request), st.settings)
-    return json_response(result.to_dict())
+    result, spec = await st.cpu.run(judge, raw_body(request), st.settings)
+    return json_response((await _with_store_checks(st.service, result, spec)).to_dict())
+
+
+async def _with_store_checks(
+    service: RunService, result: ValidationResult, spec: WorkflowSpec | None
+) -> ValidationResult:
+    """``result`` plus what only the store knows: sub-workflows that are not stored."""
+    if spec is None:
+        return result
+    missing = await unknown_workflows(service, spec)
+    return ValidationResult(result.errors, result.warnings + tuple(missing)) if missing else result
 
 
 async def list_versions(request: web.Request) -> web.StreamResponse:
