@@ -340,7 +340,7 @@ class MonitorScreen(RunActionsScreen):
         if live is None:
             return
         self.canvas.set_statuses(live.statuses)
-        self.canvas.set_badges(map_badges(live.view.get("nodes") or {}))
+        self.canvas.set_badges(map_badges(live.details))
         self.header.show_run(live.view, title=self.spec.name if self.spec else None)
         self.runs_list.set_run_status(live.run_id, live.status)
         self._show_summary()
@@ -402,7 +402,7 @@ class MonitorScreen(RunActionsScreen):
 
     @on(CanvasView.NodeActivated, "#run-canvas")
     def _node_activated(self, message: CanvasView.NodeActivated) -> None:
-        node = (self.run or {}).get("nodes", {}).get(message.node_id) or {}
+        node = (self.live.node(message.node_id) if self.live is not None else None) or {}
         if self.run_id and node.get("progress"):
             self.app.push_screen(MapItemsDialog(self.session, self.run_id, message.node_id))
         elif node.get("childRunId"):  # a sub-workflow: follow its child run

@@ -102,3 +102,15 @@ async def test_enter_on_a_subworkflow_opens_the_child_and_u_its_parent(
         assert f"sub-workflow of {run_id} (enrich)" in screen.header.label
         await pilot.press("u")
         await wait_for(pilot, lambda: screen.run_id == run_id, what="the parent run again")
+
+
+def test_item_events_move_a_maps_counts_without_a_fetch() -> None:
+    from app.run_state import LiveRun
+
+    live = LiveRun.of({"runId": "r", "status": "running", "nodes": {"m": {"status": "running"}}})
+    change = live.apply(
+        {"type": "item_failed", "nodeId": "m", "data": {"index": 3, "done": 4, "failed": 1,
+                                                         "total": 9}}
+    )  # fmt: skip
+    assert "m" in change.nodes
+    assert progress_badge((live.node("m") or {})["progress"]) == "✗1 ██░░░ 5/9"
