@@ -26,7 +26,7 @@ from e2e.helpers import (
 )
 from e2e.stack import Service, dagq_command, free_port
 
-EXAMPLES = ("Data Processing Pipeline", "Order Processing")
+EXAMPLES = ("Data Processing Pipeline", "Order Processing", "Batch Records", "Enrich Record")
 README_PICTURE = ROOT / "docs" / "img" / "designer-browser.png"
 
 
@@ -67,7 +67,7 @@ def test_dagq_up_then_the_printed_link_shows_the_designer_with_the_examples(
         wait_for_text(page, "local-admin (workflow_admin)")
         for name in EXAMPLES:
             wait_for_text(page, name)
-        wait_for_text(page, "2 workflows")
+        wait_for_text(page, f"{len(EXAMPLES)} workflows")
 
         open_from_list(page, "Data Processing Pipeline")
         wait_for_text(page, "Workflow Designer — Data Processing Pipeline")

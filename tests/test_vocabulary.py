@@ -62,6 +62,7 @@ HOMONYMS: dict[str, frozenset[str]] = {
     "orchestrator/service/views.py": frozenset({"failed"}),
     "orchestrator/cli/remote/runs.py": frozenset({"failed"}),
     "app/widgets/map_items.py": frozenset({"failed"}),
+    "app/run_state.py": frozenset({"failed"}),
     # The inbox message a child run's end posts to its parent (protocol.InboxType).
     "orchestrator/engine/tx.py": frozenset({"failed"}),
     # The Gantt answer's ``skipped`` field: the list of skipped nodes (drawn apart).

@@ -157,6 +157,12 @@ def test_the_example_handlers_load() -> None:
             "releaseInventory",
             "refundPayment",
             "cancelShipment",
+            "loadRecords",
+            "checkRecord",
+            "scoreRecord",
+            "summarizeBatch",
+            "archiveBatch",
+            "alertOperators",
         ]
     )
 
