@@ -85,7 +85,12 @@ class LiveRun:
         # Only the run's own nodes: a stream never names others, a forged one may.
         nodes = {n: s for n, s in nodes.items() if n in self.statuses}
         changed = frozenset(n for n, s in nodes.items() if self.statuses[n] != s)
-        if kind in _ITEM_EVENTS and isinstance(node, str) and node in self.statuses and "total" in data:
+        if (
+            kind in _ITEM_EVENTS
+            and isinstance(node, str)
+            and node in self.statuses
+            and "total" in data
+        ):
             # A map's counts ride on its item events: its badge moves without a fetch.
             counts = {k: data.get(k, 0) for k in ("total", "done", "failed")}
             detail = self.details.setdefault(node, {"nodeId": node})

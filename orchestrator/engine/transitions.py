@@ -167,7 +167,7 @@ def _failed(tx: Tx, ev: NodeFailed) -> None:
     error = f"timeout: {ev.error}" if ev.timed_out and "time" not in ev.error.lower() else ev.error
     item = split_item(ev.node)
     if item is not None:
-        MAP.item_failed(tx, *item, error, timed_out=ev.timed_out)
+        MAP.item_failed(tx, *item, error, timed_out=ev.timed_out, final=ev.final)
         return
     node = tx.g.nodes[ev.node]
     kind = runnable(node.type)

@@ -46,6 +46,11 @@ class EdgeRecord:
         return None if self.index is None else f"edges[{self.index}]"
 
 
+GATEWAYS = ("exclusive", "inclusive")
+"""Node kinds whose outgoing edges carry conditions and at most one default edge."""
+COMPENSABLE = ("task", "subworkflow")
+"""Node kinds a saga can undo by a compensation node."""
+
 EDGES_PER_NODE = 10
 """A workflow may have at most this many edges per allowed node (``max_nodes`` x 10)."""
 
@@ -104,14 +109,20 @@ class CheckerBase:
         return node is not None and node.type != "compensation"
 
     def _expression(
-        self, text: str, what: str, node_id: str | None, edge_id: str | None, path: str | None
+        self,
+        text: str,
+        what: str,
+        node_id: str | None,
+        edge_id: str | None,
+        path: str | None,
+        field: str = "condition",
     ) -> None:
         try:
             check_expression(text)
         except ExpressionError as exc:
             self.error(
                 "BAD_EXPRESSION",
-                f"{what}: condition {text!r} is not allowed: {exc.message}",
+                f"{what}: {field} {text!r} is not allowed: {exc.message}",
                 node_id=node_id,
                 edge_id=edge_id,
                 path=path,

@@ -12,6 +12,7 @@ import graphlib
 
 from orchestrator.spec.check_base import (
     EDGES_PER_NODE,
+    GATEWAYS,
     EdgeRecord,
     NodeRecord,
     listed,
@@ -127,13 +128,12 @@ class Checker(SagaChecks):
                 self._expression(
                     node.condition, f"decision '{node.id}'", node.id, None, _condition_path(node)
                 )
+            elif node.type == "map" and isinstance(node.condition, str):
+                at = f"nodes[{node.index}].items"
+                self._expression(node.condition, f"map '{node.id}'", node.id, None, at, "items")
         for edge in self.edges:
             source = self.by_id.get(edge.source)
-            if (
-                source is not None
-                and source.type == "exclusive"
-                and isinstance(edge.condition, str)
-            ):
+            if source is not None and source.type in GATEWAYS and isinstance(edge.condition, str):
                 path = f"{edge.path}.condition" if edge.path else None
                 self._expression(edge.condition, f"edge {edge.text}", edge.source, edge.id, path)
 
@@ -156,18 +156,18 @@ class Checker(SagaChecks):
                         f"true or false (got {got})",
                         **where,
                     )
-            elif kind == "exclusive":
+            elif kind in GATEWAYS:
                 if edge.default and edge.condition is not None:
                     self.error(
                         "EDGE_CONDITION",
-                        f"edge {edge.text} is the default of exclusive '{edge.source}' but also "
+                        f"edge {edge.text} is the default of {kind} '{edge.source}' but also "
                         "has a condition; a default edge has none",
                         **where,
                     )
                 elif not edge.default and not isinstance(edge.condition, str):
                     self.error(
                         "EDGE_CONDITION",
-                        f"edge {edge.text} leaves exclusive '{edge.source}' and needs an "
+                        f"edge {edge.text} leaves {kind} '{edge.source}' and needs an "
                         "expression condition or default: true",
                         **where,
                     )
@@ -175,14 +175,14 @@ class Checker(SagaChecks):
                 self.error(
                     "EDGE_CONDITION",
                     f"edge {edge.text} has a condition, but '{edge.source}' is a {kind} node; "
-                    "only decision and exclusive nodes choose between edges",
+                    "only decision, exclusive and inclusive nodes choose between edges",
                     **where,
                 )
-            if edge.default and kind not in ("exclusive", None):
+            if edge.default and kind not in (*GATEWAYS, None):
                 self.error(
                     "EDGE_CONDITION",
                     f"edge {edge.text} is marked default, but only the edges of an exclusive "
-                    f"node can be a default ('{edge.source}' is a {kind} node)",
+                    f"or inclusive node can be a default ('{edge.source}' is a {kind} node)",
                     **where,
                 )
         outgoing: dict[str, list[EdgeRecord]] = {}
@@ -199,20 +199,20 @@ class Checker(SagaChecks):
                             f"'{node.id}' with condition: {word}",
                             node_id=node.id,
                         )
-            elif node.type == "exclusive":
+            elif node.type in GATEWAYS:
                 marked = defaults.get(node.id, [])
                 if len(marked) > 1:
                     self.error(
                         "EDGE_CONDITION",
-                        f"exclusive '{node.id}' has {len(marked)} default edges "
+                        f"{node.type} '{node.id}' has {len(marked)} default edges "
                         f"({', '.join(e.text for e in marked)}); at most one",
                         node_id=node.id,
                     )
                 elif not marked:
                     self.warn(
                         "EXCLUSIVE_NO_DEFAULT",
-                        f"exclusive '{node.id}' has no default edge; when no condition holds, "
-                        "nothing after it runs",
+                        f"{node.type} '{node.id}' has no default edge; when no condition "
+                        "holds, the gateway fails the run",
                         node.id,
                         f"add an edge from '{node.id}' with default: true",
                     )

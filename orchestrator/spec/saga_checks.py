@@ -3,7 +3,7 @@ undo, and the workflow's compensation strategy (see :mod:`orchestrator.engine.sa
 
 from __future__ import annotations
 
-from orchestrator.spec.check_base import CheckerBase, quoted
+from orchestrator.spec.check_base import COMPENSABLE, CheckerBase, quoted
 
 
 class SagaChecks(CheckerBase):
@@ -13,7 +13,7 @@ class SagaChecks(CheckerBase):
         for node in self.nodes:
             link, field, want = (
                 (node.compensation, "compensation", "compensation")
-                if node.type == "task"
+                if node.type in COMPENSABLE
                 else (node.compensates, "compensates", "task")
             )
             if link is None:
@@ -26,7 +26,11 @@ class SagaChecks(CheckerBase):
                     f"node '{node.id}' has {field}: '{link}', which is not a node of this workflow",
                     **where,
                 )
-            elif types_known and target.type != want:
+            elif (
+                types_known
+                and target.type != want
+                and not (want == "task" and target.type in COMPENSABLE)
+            ):
                 self.error(
                     "COMPENSATION_TARGET",
                     f"{node.type} '{node.id}' names '{link}' in {field}, but '{link}' is a "
@@ -51,11 +55,11 @@ class SagaChecks(CheckerBase):
                     break
         claims: dict[str, set[str]] = {}  # compensation node -> tasks linked to it
         for node in self.nodes:
-            comp = self.by_id.get(node.compensation or "") if node.type == "task" else None
+            comp = self.by_id.get(node.compensation or "") if node.type in COMPENSABLE else None
             if comp is not None and comp.type == "compensation":
                 claims.setdefault(comp.id, set()).add(node.id)
             task = self.by_id.get(node.compensates or "") if node.type == "compensation" else None
-            if task is not None and task.type == "task":
+            if task is not None and task.type in COMPENSABLE:
                 claims.setdefault(node.id, set()).add(task.id)
         for comp_id, tasks in claims.items():
             if len(tasks) > 1:

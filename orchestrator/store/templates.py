@@ -33,6 +33,7 @@ redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
 return 1
 """
 
+
 def _now_iso() -> str:
     return utc_now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
 

@@ -218,14 +218,16 @@ class Map(Kind):
         tx.emit(EventType.ITEM_COMPLETED, node_id, index=index, attempt=item.attempts, **_counts(p))
         self._settled(tx, node_id)
 
-    def item_failed(self, tx: Tx, node_id: str, index: int, error: str, *, timed_out: bool) -> None:
+    def item_failed(
+        self, tx: Tx, node_id: str, index: int, error: str, *, timed_out: bool, final: bool = False
+    ) -> None:
         """The item's live attempt failed: back off and retry, or settle it as failed."""
         node = _node(tx, node_id)
         key = item_key(node_id, index)
         item = tx.items[key]
         running = tx.status == RunStatus.RUNNING and tx.nodes[node_id].status == NodeStatus.RUNNING
         rule = tx.cfg.rule_for(tx.g.spec, node)
-        if running and should_retry(rule, item.attempts):
+        if running and not final and should_retry(rule, item.attempts):
             wait_s = delay_s(rule, item.attempts, seed=f"{tx.base.run_id}:{key}:{tx.epoch}")
             due = tx.now + int(wait_s * 1000)
             tx.set_item(key, status=NodeStatus.WAITING, last_error=error, due_ms=due, worker=None)
