@@ -22,9 +22,8 @@ _NODE_ORDER = (
     "id", "type", "name", "handler", "condition", "compensation", "compensates", "strategy",
     "join", "join_count", "duration", "cron", "items", "workflow", "version", "params",
     "max_parallel", "max_items", "tolerate_failures", "timeout", "retries", "retry_policy",
-    "join", "join_count", "duration", "cron", "items", "workflow", "version", "params",
-    "max_parallel", "max_items", "tolerate_failures", "timeout", "retries", "retry_policy",
     "priority", "resources",
+    "input", "description", "position", "metadata",
 )  # fmt: skip
 _EDGE_ORDER = ("id", "source", "target", "condition", "default", "label")
 
