@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from orchestrator.engine.commands import Emit
 from orchestrator.engine.events import Decided, SignalSent
 from orchestrator.errors import Conflict, Forbidden, NotFound
 
@@ -40,8 +41,8 @@ def test_an_approval_waits_with_its_message_then_takes_the_true_edge() -> None:
     cmds = run.succeed("a", {"x": 1})
     assert run.status("ok") == "waiting"
     assert emitted(cmds)[-1] == "approval_requested"
-    requested = [c for c in cmds if getattr(c, "type", None) == "approval_requested"][0]
-    assert requested.data["message"] == "Refund 40?"  # type: ignore[union-attr]
+    [requested] = [c for c in cmds if isinstance(c, Emit) and c.type == "approval_requested"]
+    assert requested.data["message"] == "Refund 40?"
     assert timers(cmds) == []  # no timeout, no timer
     cmds = decide(run, "alice", comment="fine")
     assert run.status("ok") == "completed"
@@ -187,7 +188,7 @@ def test_an_early_signal_is_kept_and_consumed_when_the_node_is_reached() -> None
 
 def test_late_and_unknown_signals_are_refused() -> None:
     run = signal_run()
-    with pytest.raises(NotFound, match="never waits for signal 'other'.*payment"):
+    with pytest.raises(NotFound, match=r"never waits for signal 'other'.*payment"):
         run.send(SignalSent("other", run.tick(), {}))
     run.succeed("a")
     run.send(SignalSent("payment", run.tick(), {}))
