@@ -279,3 +279,34 @@ def test_approval_fields_are_validated(node: dict[str, Any], code: str, words: s
     errors = validate_data(spec).errors
     assert [e.code for e in errors] == [code], errors
     assert words in errors[0].message
+
+
+def test_approvals_signals_timeouts_and_cancelled_branches_replay_exactly() -> None:
+    from .test_replay import RecordedRun
+
+    run = RecordedRun(
+        {
+            "nodes": [
+                task("a"),
+                approval(required=2, approvers={"users": ["ann", "bob"]}),
+                {"id": "fork", "type": "parallel"},
+                {"id": "s1", "type": "signal", "signal": "one"},
+                {"id": "s2", "type": "signal", "signal": "two", "timeout": "1m"},
+                {"id": "j", "type": "parallel", "join": "any", "cancel_remaining": True},
+                {"id": "late", "type": "signal", "signal": "late", "timeout": "1m",
+                 "on_timeout": "continue"},
+            ],
+            "edges": [
+                edge("a", "ok"), edge("ok", "fork", condition=True), edge("fork", "s1"),
+                edge("fork", "s2"), edge("s1", "j"), edge("s2", "j"), edge("j", "late"),
+            ],
+        }
+    )  # fmt: skip
+    run.send(SignalSent("one", run.tick(), {"early": 1}))
+    run.succeed("a")
+    run.send(Decided("ok", run.tick(), "ann", None, True, "yes"))
+    run.send(Decided("ok", run.tick(), "bob", "workflow_admin", True, ""))
+    assert run.status("s2") == "cancelled" and run.status("late") == "waiting"
+    run.fire("late")
+    assert run.run_status() == "completed"
+    run.check()

@@ -98,6 +98,7 @@ class Approval(Kind):
             EventType.APPROVAL_DECIDED,
             ev.node,
             by=ev.by,
+            role=ev.role,
             approved=ev.approve,
             comment=ev.comment,
             approvals=approvals,
