@@ -87,3 +87,10 @@ class SignalSent(_Out):
     signal: str
     delivered: str | None = Field(default=None, description="The node it completed")
     kept: bool = Field(description="Kept until a node waits for it")
+
+
+class NotifySecret(_Out):
+    """The key that signs outgoing notifications."""
+
+    secret: str
+    configured: bool = Field(description="Set by triggers.notify_secret (else kept in Redis)")

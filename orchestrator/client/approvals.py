@@ -41,3 +41,7 @@ class ApprovalCalls:
         data = await self._obj("GET", f"{PREFIX}/approvals", params=params)
         rows: list[dict[str, Any]] = data["approvals"]
         return rows
+
+    async def notify_secret(self) -> dict[str, Any]:
+        """``{secret, configured}``: the key signing workflow notifications."""
+        return await self._obj("GET", f"{PREFIX}/notify/secret")

@@ -8,6 +8,7 @@ from orchestrator.api import approval_schemas as sa
 from orchestrator.api.http import BODY, ROLE, body, json_response, query, state, user
 from orchestrator.api.shapes import node_shape
 from orchestrator.service import approvals
+from orchestrator.service.notify import notify_secret
 
 
 async def decide(request: web.Request) -> web.StreamResponse:
@@ -67,3 +68,13 @@ def signal_detail(request: web.Request) -> str | None:
     p = request.get(BODY)
     keys = sorted(p.root)[:20] if isinstance(p, sa.SignalPayload) else []
     return f"signal {request.match_info['name']} (keys: {', '.join(keys) or 'none'})"[:1000]
+
+
+async def get_notify_secret(request: web.Request) -> web.StreamResponse:
+    """The key signing workflow notifications (``X-Dagq-Signature``), for their receivers."""
+    st = state(request)
+    svc = st.service
+    secret = await notify_secret(svc.redis, svc.keys, svc.settings)
+    return json_response(
+        {"secret": secret, "configured": bool(svc.settings.triggers.notify_secret)}
+    )

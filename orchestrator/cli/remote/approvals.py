@@ -15,6 +15,7 @@ from orchestrator.cli.remote.common import Remote, api_options, json_option
 from orchestrator.cli.remote.render import echo_json, table
 from orchestrator.client import DagqClient
 from orchestrator.errors import Conflict, Forbidden, NotFound
+from orchestrator.vocab import NodeStatus
 
 REFUSALS = (Conflict, Forbidden, NotFound)
 
@@ -33,7 +34,7 @@ def _decide(
         return
     word = "approved" if approve else "rejected"
     approval = node.get("approval")
-    if node.get("status") == "waiting" and isinstance(approval, dict):
+    if node.get("status") == NodeStatus.WAITING and isinstance(approval, dict):
         click.echo(
             f"{word} {node_id} of {run_id}: {approval.get('approvals')} of "
             f"{approval.get('required')} approvals, still waiting"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.engine import saga
+from orchestrator.engine.commands import Notify
 from orchestrator.engine.events import Decided
 from orchestrator.engine.kinds.base import Kind
 from orchestrator.engine.kinds.waiting import iso, refuse_unless_waiting, timed_out, wait
@@ -53,14 +54,26 @@ class Approval(Kind):
         node = self._node(tx, node_id)
         due = wait(tx, node_id, data, node.timeout)
         extra: dict[str, Any] = {} if due is None else {"dueMs": due}
+        text = message(tx, node, data)
+        who = who_decides(node.approvers)
         tx.emit(
-            EventType.APPROVAL_REQUESTED,
-            node_id,
-            message=message(tx, node, data),
-            required=node.required,
-            approvers=who_decides(node.approvers),
-            **extra,
-        )
+            EventType.APPROVAL_REQUESTED, node_id, message=text, required=node.required,
+            approvers=who, **extra,
+        )  # fmt: skip
+        notify = tx.g.spec.notify
+        if notify is not None and EventType.APPROVAL_REQUESTED in notify.on:
+            body = {
+                "event": EventType.APPROVAL_REQUESTED.value,
+                "runId": tx.base.run_id,
+                "workflowId": tx.base.workflow_id,
+                "nodeId": node_id,
+                "message": text,
+                "required": node.required,
+                "approvers": who,
+                "requestedTime": iso(tx.now),
+                **({"dueTime": iso(due)} if due is not None else {}),
+            }
+            tx.commands.append(Notify(url=notify.url, body=body))
 
     def decide(self, tx: Tx, ev: Decided) -> None:
         """Record one person's decision; complete the node when the outcome is known."""
