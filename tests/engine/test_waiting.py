@@ -310,3 +310,31 @@ def test_approvals_signals_timeouts_and_cancelled_branches_replay_exactly() -> N
     run.fire("late")
     assert run.run_status() == "completed"
     run.check()
+
+
+@pytest.mark.parametrize(
+    ("choices", "status", "ran"),
+    [
+        ({}, "completed", "pay"),
+        ({"ok": "reject"}, "completed", "tell"),
+        ({"ok": "timeout"}, "completed", "tell"),  # on_timeout: reject
+    ],
+)
+def test_simulate_plays_the_approvers(choices: dict[str, str], status: str, ran: str) -> None:
+    from orchestrator.engine.simulate import simulate
+
+    run = approval_run(required=2, timeout="1h")
+    sim = simulate(run.graph, {"amount": 1}, choices=choices)
+    assert sim.state.status == status
+    assert sim.state.nodes[ran].status == "completed"
+
+
+def test_simulate_chooses_which_signal_arrives_first() -> None:
+    from orchestrator.engine.simulate import simulate
+
+    graph = deferred_choice().graph
+    sim = simulate(graph, choices={"paid": "never", "slow": {"why": "x"}})
+    assert sim.state.status == "completed"
+    assert sim.state.nodes["slow"].status == "completed"
+    assert sim.state.nodes["paid"].status == "cancelled"
+    assert sim.state.nodes["after"].input == {"why": "x"}
