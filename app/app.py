@@ -20,7 +20,7 @@ from textual.markup import escape
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
 
-from app.approvals_badge import badge_title
+from app.approvals_badge import show_count, waiting_count
 from app.messages import OpenRun, PaletteCommands, RunViewer
 from app.screens.connecting import ConnectingScreen, MissingScreen
 from app.screens.dialogs.confirm import ConfirmDialog
@@ -151,8 +151,8 @@ class DagqApp(App[None]):
 
     @work(exclusive=True, group="badge")
     async def approvals_badge(self) -> None:
-        """The count of approvals waiting for the user, in the title of every screen."""
-        self.title = await badge_title(self.session)
+        """The count of approvals waiting for the user, visible from every screen."""
+        show_count(self, await waiting_count(self.session))
 
     def _show_connect_problem(self, text: str) -> None:
         screen = self.screen

@@ -128,3 +128,23 @@ async def test_a_designer_cannot_decide(ops: OpsStack, ops_worker: Any) -> None:
         assert isinstance(screen, ApprovalsScreen)
         await pilot.press("a")
         assert not isinstance(pilot.app.screen, CommentDialog)
+
+
+async def test_the_count_shows_on_the_workflows_screen(ops: OpsStack, ops_worker: Any) -> None:
+    await _refund_run(ops)
+    async with ops.app("operator", start_mode="workflows").run_test(size=SIZE) as pilot:
+        from textual.widgets import Footer
+
+        def footer_says() -> bool:
+            footers = list(pilot.app.screen.query(Footer))
+            keys = pilot.app.screen.active_bindings
+            return bool(footers) and any(
+                b.binding.show and "☑ 1 approval waiting" in b.binding.description
+                for b in keys.values()
+            )
+
+        await wait_for(pilot, footer_says, what="the count in the footer")
+        await pilot.press("6")
+        await wait_for(
+            pilot, lambda: isinstance(pilot.app.screen, ApprovalsScreen), what="approvals"
+        )
