@@ -14,8 +14,9 @@ ACTION = "mode('approvals')"
 
 
 async def waiting_count(session: Session) -> int:
-    """Approvals waiting for the user (0 when it cannot tell: the count is a hint)."""
-    if not session.connected or not session.can("run:read"):
+    """Approvals waiting for the user (0 when it cannot tell: the count is a hint; and for
+    a user who may not decide approvals, who is never asked)."""
+    if not session.connected or not (session.can("run:read") and session.can("run:approve")):
         return 0
     try:
         rows = await session.call(session.client.approvals())

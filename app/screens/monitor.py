@@ -52,9 +52,9 @@ class MonitorScreen(RunActionsScreen):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "decide(True)", "Approve"),
-        Binding("r", "decide(False)", "Reject"),
-        Binding("s", "signal", "Signal"),
+        Binding("a", "decide(True)", "Approve", show=False),  # the node panel says so
+        Binding("r", "decide(False)", "Reject", show=False),
+        Binding("s", "signal", "Signal", show=False),
         Binding("ctrl+r", "refresh", "Refresh"),
         Binding("P", "promote", "Promote to workflow", show=False),
     ]
