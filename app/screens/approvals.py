@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from textual import on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
 
 from app.messages import OpenRun
@@ -60,7 +60,7 @@ class ApprovalsScreen(PollingScreen):
         """The list over the highlighted approval's details."""
         yield Header(show_clock=False, icon="☑")
         yield DataTable(id="approvals-table", cursor_type="row", zebra_stripes=True)
-        with Vertical(id="approval-detail"):
+        with VerticalScroll(id="approval-detail"):
             yield Static("", id="approval-text")
         yield Footer()
 
@@ -120,7 +120,9 @@ class ApprovalsScreen(PollingScreen):
             return
         from rich.console import Group
 
-        head = safe(f"{row.get('workflowName')} · {row.get('runId')} · {row.get('nodeId')}")
+        head = safe(
+            f"{row.get('workflowName')} · {row.get('runId')} · {row.get('nodeId')}", width=110
+        )
         text.update(Group(head, *approval_lines(row)))
 
     def action_decide(self, approve: bool) -> None:

@@ -27,7 +27,7 @@ def approval_lines(view: Mapping[str, Any]) -> list[RenderableType]:
 
     def row(label: str, value: str) -> None:
         line = Text(f"{label:<10}", style=LABEL)
-        line.append_text(safe(value))
+        line.append_text(safe(value, width=200))
         lines.append(line)
 
     approvers = view.get("approvers") or {}
