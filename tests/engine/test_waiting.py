@@ -338,3 +338,18 @@ def test_simulate_chooses_which_signal_arrives_first() -> None:
     assert sim.state.nodes["slow"].status == "completed"
     assert sim.state.nodes["paid"].status == "cancelled"
     assert sim.state.nodes["after"].input == {"why": "x"}
+
+
+def test_a_wait_longer_than_the_runs_may_last_is_warned() -> None:
+    from orchestrator.settings import load_settings
+    from orchestrator.spec.limits import limit_issues
+    from orchestrator.spec.model import WorkflowSpec
+
+    spec = WorkflowSpec.model_validate({
+        "id": "w", "name": "w",
+        "nodes": [approval(timeout="24h"), {"id": "s", "type": "signal", "signal": "x",
+                                              "timeout": "10m"}],
+        "edges": [edge("ok", "s", condition=True)],
+    })  # fmt: skip
+    _, warnings = limit_issues(spec, load_settings())
+    assert [(w.code, w.node_id) for w in warnings] == [("WAIT_OUTLIVES_RUN", "ok")]
