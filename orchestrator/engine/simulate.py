@@ -88,11 +88,18 @@ def simulate(
         node = graph.nodes.get(cmd.node or "")
         choice = chosen.get(cmd.node or "")
         if isinstance(node, ApprovalNode) and cmd.type == EventType.APPROVAL_REQUESTED:
+            # Simulated people the node's approvers allow: its users, then its first role.
+            users = list(node.approvers.users) if node.approvers else []
+            role = node.approvers.roles[0] if node.approvers and node.approvers.roles else None
+            people = [(u, None) for u in users] + [
+                (f"simulated-{i + 1}", role) for i in range(node.required)
+            ]
             if choice in (None, "approve"):
-                for i in range(node.required):
-                    pending.append(Decided(node.id, clock, f"simulated-{i + 1}", None, True))
+                for by, as_role in people[: node.required]:
+                    pending.append(Decided(node.id, clock, by, as_role, True))
             elif choice == "reject":
-                pending.append(Decided(node.id, clock, "simulated-1", None, False))
+                by, as_role = people[0]
+                pending.append(Decided(node.id, clock, by, as_role, False))
         elif (
             isinstance(node, SignalNode)
             and cmd.type == EventType.NODE_WAITING

@@ -114,9 +114,7 @@ def test_admin(snap_compare: Snap, tmp_path: Path, size: tuple[int, int]) -> Non
 
 
 async def _approvals_ready(pilot: Pilot[Any]) -> None:
-    await wait_for(
-        pilot, lambda: isinstance(pilot.app.screen, ApprovalsScreen), what="approvals"
-    )
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ApprovalsScreen), what="approvals")
     screen = pilot.app.screen
     assert isinstance(screen, ApprovalsScreen)
     await wait_for(
