@@ -87,6 +87,8 @@ class DagqApp(App[None]):
         for mode, path in MODE_SCREENS.items():
             self.add_mode(mode, self._screen_factory(mode, path))
         self._unsubscribe: Callable[[], None] | None = None
+        self.approvals_waiting = 0
+        """Approvals waiting for the user (:mod:`app.approvals_badge`)."""
 
     def _screen_factory(self, mode: str, path: str) -> Callable[[], Screen[None]]:
         def build() -> Screen[None]:
@@ -121,7 +123,12 @@ class DagqApp(App[None]):
         over = stack and screen is not stack[0]  # opened over the mode's screen
         extra = type(screen).__name__.removesuffix("Screen") if over else ""
         first = screen.children[0] if screen.children else None
-        screen.mount(ModeBar(MODE_TITLES, self.current_mode, extra), before=first)
+        screen.mount(ModeBar(self.mode_titles(), self.current_mode, extra), before=first)
+
+    def mode_titles(self) -> dict[str, str]:
+        """The screens' names for the mode bar; Approvals with how many wait for the user."""
+        waiting = self.approvals_waiting
+        return {**MODE_TITLES, **({"approvals": f"Approvals ☑{waiting}"} if waiting else {})}
 
     async def on_unmount(self) -> None:
         """Stop listening to the session and close its HTTP client."""

@@ -1,16 +1,28 @@
-"""How many approvals wait for the signed-in user, visible from every screen: in the
-footer (the ``6`` key, which opens them) and in the title of screens with a header."""
+"""How many approvals wait for the signed-in user, visible from every screen: in the mode
+bar on top (``6 Approvals ☑2``) and in the title of screens with a header."""
 
 from __future__ import annotations
 
-from textual.app import App
-from textual.binding import Binding
+from typing import Protocol
+
+from textual.screen import Screen
 
 from app.session import Session
+from app.widgets.mode_bar import ModeBar
 
 BASE_TITLE = "dagq"
-KEY = "6"
-ACTION = "mode('approvals')"
+
+
+class DagqAppLike(Protocol):
+    """What :func:`show_count` needs of the app."""
+
+    approvals_waiting: int
+    title: str
+
+    @property
+    def screen(self) -> Screen[object]: ...
+
+    def mode_titles(self) -> dict[str, str]: ...
 
 
 async def waiting_count(session: Session) -> int:
@@ -25,11 +37,12 @@ async def waiting_count(session: Session) -> int:
     return len(rows)
 
 
-def show_count(app: App[None], count: int) -> None:
-    """Put ``count`` in the title and on the footer's ``6`` key (hidden when 0)."""
+def show_count(app: DagqAppLike, count: int) -> None:
+    """Put ``count`` in the title and in the mode bar on top of every screen."""
+    if count == app.approvals_waiting:
+        return
+    app.approvals_waiting = count
     words = f"☑ {count} approval{'s' if count != 1 else ''} waiting"
     app.title = f"{BASE_TITLE} · {words}" if count else BASE_TITLE
-    # The app's own binding of 6 (switch to Approvals), shown with the count while any wait.
-    binding = Binding(KEY, ACTION, words if count else "Approvals", show=bool(count))
-    app._bindings.key_to_bindings[KEY] = [binding]
-    app.refresh_bindings()
+    for bar in app.screen.query(ModeBar):
+        bar.retitle(app.mode_titles())

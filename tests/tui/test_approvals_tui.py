@@ -133,17 +133,13 @@ async def test_a_designer_cannot_decide(ops: OpsStack, ops_worker: Any) -> None:
 async def test_the_count_shows_on_the_workflows_screen(ops: OpsStack, ops_worker: Any) -> None:
     await _refund_run(ops)
     async with ops.app("operator", start_mode="workflows").run_test(size=SIZE) as pilot:
-        from textual.widgets import Footer
+        from app.widgets.mode_bar import ModeBar
 
-        def footer_says() -> bool:
-            footers = list(pilot.app.screen.query(Footer))
-            keys = pilot.app.screen.active_bindings
-            return bool(footers) and any(
-                b.binding.show and "☑ 1 approval waiting" in b.binding.description
-                for b in keys.values()
-            )
+        def bar_says() -> bool:
+            bars = list(pilot.app.screen.query(ModeBar))
+            return bool(bars) and "6 Approvals ☑1" in str(bars[0].render())
 
-        await wait_for(pilot, footer_says, what="the count in the footer")
+        await wait_for(pilot, bar_says, what="the count in the mode bar")
         await pilot.press("6")
         await wait_for(
             pilot, lambda: isinstance(pilot.app.screen, ApprovalsScreen), what="approvals"
