@@ -56,4 +56,12 @@ class Reopened:
     """A finished run was retried: put it back in the active set."""
 
 
-Command = Dispatch | StartTimer | StartDeadline | Emit | Finished | Reopened
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """POST ``body`` to the workflow's ``notify`` URL (queued with the write, sent after)."""
+
+    url: str
+    body: Mapping[str, Any]
+
+
+Command = Dispatch | StartTimer | StartDeadline | Emit | Finished | Reopened | Notify

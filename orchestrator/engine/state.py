@@ -38,6 +38,8 @@ class NodeState:
     """Completion order within the run; sagas compensate in reverse of it."""
     worker: str | None = None
     """Worker running the current attempt."""
+    decisions: tuple[Mapping[str, Any], ...] = ()
+    """An approval's decisions so far: ``{by, role, approved, comment, at}`` each."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,8 @@ class RunState:
     """The run's output: merged outputs of its completed sink nodes."""
     meta: Mapping[str, Any] = field(default_factory=dict)
     """Free-form run metadata (tags, who started it, retry history)."""
+    signals: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
+    """Signals that arrived before a node waited for them: name -> payloads, oldest first."""
 
     @property
     def terminal(self) -> bool:

@@ -21,14 +21,18 @@ from orchestrator.engine.config import EngineConfig
 from orchestrator.engine.events import (
     CancelRequested,
     DeadlinePassed,
+    Decided,
     Event,
     NodeFailed,
     NodeStarted,
     NodeSucceeded,
     RetryRequested,
+    SignalSent,
     TimerFired,
 )
 from orchestrator.engine.kinds import KINDS, runnable
+from orchestrator.engine.kinds.approval import Approval
+from orchestrator.engine.kinds.signal import Signal
 from orchestrator.engine.retry import delay_s, should_retry
 from orchestrator.engine.state import NodeState, RunState
 from orchestrator.engine.tx import Tx
@@ -91,6 +95,12 @@ def apply(graph: Graph, state: RunState, event: Event, config: EngineConfig) -> 
             _cancel(tx, event)
         case RetryRequested():
             _retry(tx, event)
+        case Decided():
+            _decided(tx, event)
+        case SignalSent():
+            rules = KINDS["signal"]
+            assert isinstance(rules, Signal)
+            rules.receive(tx, event)
         case _:
             assert_never(event)
     if not tx.commands and tx.nodes == state.nodes and tx.status == state.status:
@@ -153,6 +163,21 @@ def _timer(tx: Tx, ev: TimerFired) -> None:
     if st is None or st.status != NodeStatus.WAITING or st.token != ev.token:
         return
     KINDS[tx.g.nodes[ev.node].type].timer(tx, ev.node, st)
+
+
+def _decided(tx: Tx, ev: Decided) -> None:
+    node = tx.g.nodes.get(ev.node)
+    if node is None or node.type != "approval":
+        run = tx.base.run_id
+        raise NotFound(
+            f"run {run} has no step {ev.node!r}"
+            if node is None
+            else f"step {ev.node!r} of run {run} is a {node.type} step, not an approval",
+            details={"runId": tx.base.run_id, "nodeId": ev.node},
+        )
+    rules = KINDS["approval"]
+    assert isinstance(rules, Approval)
+    rules.decide(tx, ev)
 
 
 def _deadline(tx: Tx) -> None:

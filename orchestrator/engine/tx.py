@@ -80,6 +80,7 @@ class Tx:
         self.comp_failed = state.compensation_failed
         self.comp_started = state.compensation_started
         self.output = state.output
+        self.signals: dict[str, tuple[Mapping[str, Any], ...]] = dict(state.signals)
         self.commands: list[Command] = []
         self.inflight = sum(1 for n in state.nodes.values() if n.status in IN_FLIGHT)
         self.max_parallel = config.max_parallel_for(graph.spec)
@@ -115,6 +116,7 @@ class Tx:
             compensation_failed=self.comp_failed,
             compensation_started=self.comp_started,
             output=self.output,
+            signals=self.signals,
         )
 
     def token(self, attempt: int) -> str:

@@ -46,6 +46,8 @@ def node_view(node_id: str, node: NodeState, *, name: str | None = None) -> dict
         view["output"] = dict(node.output)
     if node.taken is not None:
         view["takenEdges"] = list(node.taken)
+    if node.decisions:
+        view["decisions"] = [dict(d) for d in node.decisions]
     return view
 
 

@@ -16,11 +16,12 @@ _SafeDumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 _TOP_ORDER = (
     "id", "name", "version", "description", "tags", "nodes", "edges", "parameters",
-    "compensation_strategy", "transaction_mode", "config", "metadata",
+    "compensation_strategy", "transaction_mode", "config", "notify", "metadata",
 )  # fmt: skip
 _NODE_ORDER = (
     "id", "type", "name", "handler", "condition", "compensation", "compensates", "strategy",
-    "join", "join_count", "duration", "cron", "timeout", "retries", "retry_policy", "priority",
+    "join", "join_count", "cancel_remaining", "message", "approvers", "required", "signal",
+    "duration", "cron", "timeout", "retries", "retry_policy", "priority", "on_timeout",
     "resources",
     "input", "description", "position", "metadata",
 )  # fmt: skip

@@ -260,6 +260,7 @@ _CODE_OF_TYPE = {
     "bad_duration": "BAD_DURATION",
     "bad_cron": "BAD_CRON",
     "delay_spec": "DELAY_SPEC",
+    "approvers": "APPROVERS",
     "bad_pattern": "BAD_PATTERN",
     "decision_branches": "DECISION_BRANCHES",
 }

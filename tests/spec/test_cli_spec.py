@@ -154,5 +154,5 @@ def test_real_subprocess_validates_the_examples() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.count("✓") == 2
+    assert done.stdout.count("✓") == len(EXAMPLES)
     assert "examples/data-pipeline.yaml: valid (7 nodes, 7 edges)" in done.stdout

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from orchestrator.engine.kinds.approval import Approval
 from orchestrator.engine.kinds.base import Kind
 from orchestrator.engine.kinds.compensation import Compensation
 from orchestrator.engine.kinds.decision import Decision
@@ -18,6 +19,7 @@ from orchestrator.engine.kinds.delay import Delay
 from orchestrator.engine.kinds.exclusive import Exclusive
 from orchestrator.engine.kinds.parallel import Parallel
 from orchestrator.engine.kinds.runnable import Runnable
+from orchestrator.engine.kinds.signal import Signal
 from orchestrator.engine.kinds.task import Task
 
 KINDS: Mapping[str, Kind] = MappingProxyType(
@@ -28,6 +30,8 @@ KINDS: Mapping[str, Kind] = MappingProxyType(
         "parallel": Parallel(),
         "delay": Delay(),
         "compensation": Compensation(),
+        "approval": Approval(),
+        "signal": Signal(),
     }
 )
 """Node type -> its rules."""
