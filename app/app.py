@@ -2,9 +2,9 @@
 
 Screens do the work; the app routes between them.  Modes (one screen stack each):
 ``workflows`` (the list and, pushed on it, the Designer), ``monitor``, ``queues``,
-``admin`` and ``schedules``, switched with ``1``-``5`` or the command palette.  Every mode's
-screen is built with the app's :class:`~app.session.Session`.  Build the app with
-:func:`app.factory.create_app`.
+``admin``, ``schedules`` and ``approvals``, switched with ``1``-``6`` or the command
+palette.  Every mode's screen is built with the app's :class:`~app.session.Session`.
+Build the app with :func:`app.factory.create_app`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from textual.markup import escape
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
 
+from app.approvals_badge import show_count, waiting_count
 from app.messages import OpenRun, PaletteCommands, RunViewer
 from app.screens.connecting import ConnectingScreen, MissingScreen
 from app.screens.dialogs.confirm import ConfirmDialog
@@ -35,6 +36,7 @@ MODE_SCREENS: dict[str, str] = {
     "queues": "app.screens.queues:QueuesScreen",
     "admin": "app.screens.admin:AdminScreen",
     "schedules": "app.screens.schedules:SchedulesScreen",
+    "approvals": "app.screens.approvals:ApprovalsScreen",
 }
 """Each mode's screen class, ``module:Class``, constructed as ``Class(session)``."""
 MODE_TITLES = {
@@ -43,7 +45,10 @@ MODE_TITLES = {
     "queues": "Queues",
     "admin": "Admin",
     "schedules": "Schedules",
+    "approvals": "Approvals",
 }
+APPROVALS_POLL_S = 5.0
+"""How often the title's count of waiting approvals is refreshed."""
 NOTIFY_CHARS = 400
 """The most characters of one notification's message (a toast is a glance, not a log)."""
 NOTIFY_TITLE_WIDTH = 60
@@ -67,6 +72,7 @@ class DagqApp(App[None]):
         Binding("3", "mode('queues')", "Queues", show=False),
         Binding("4", "mode('admin')", "Admin", show=False),
         Binding("5", "mode('schedules')", "Schedules", show=False),
+        Binding("6", "mode('approvals')", "Approvals", show=False),
         Binding("f1", "help", "Help"),
         Binding("q", "quit", "Quit", show=False),
     ]
@@ -81,6 +87,8 @@ class DagqApp(App[None]):
         for mode, path in MODE_SCREENS.items():
             self.add_mode(mode, self._screen_factory(mode, path))
         self._unsubscribe: Callable[[], None] | None = None
+        self.approvals_waiting = 0
+        """Approvals waiting for the user (:mod:`app.approvals_badge`)."""
 
     def _screen_factory(self, mode: str, path: str) -> Callable[[], Screen[None]]:
         def build() -> Screen[None]:
@@ -115,7 +123,12 @@ class DagqApp(App[None]):
         over = stack and screen is not stack[0]  # opened over the mode's screen
         extra = type(screen).__name__.removesuffix("Screen") if over else ""
         first = screen.children[0] if screen.children else None
-        screen.mount(ModeBar(MODE_TITLES, self.current_mode, extra), before=first)
+        screen.mount(ModeBar(self.mode_titles(), self.current_mode, extra), before=first)
+
+    def mode_titles(self) -> dict[str, str]:
+        """The screens' names for the mode bar; Approvals with how many wait for the user."""
+        waiting = self.approvals_waiting
+        return {**MODE_TITLES, **({"approvals": f"Approvals ☑{waiting}"} if waiting else {})}
 
     async def on_unmount(self) -> None:
         """Stop listening to the session and close its HTTP client."""
@@ -140,6 +153,13 @@ class DagqApp(App[None]):
                 )
                 return
         await self.switch_mode(self.start_mode)
+        self.set_interval(APPROVALS_POLL_S, self.approvals_badge)
+        self.approvals_badge()
+
+    @work(exclusive=True, group="badge")
+    async def approvals_badge(self) -> None:
+        """The count of approvals waiting for the user, visible from every screen."""
+        show_count(self, await waiting_count(self.session))
 
     def _show_connect_problem(self, text: str) -> None:
         screen = self.screen

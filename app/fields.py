@@ -15,6 +15,7 @@ from cronsim import CronSim, CronSimError
 from orchestrator.durations import DurationError, parse_duration
 from orchestrator.spec.expressions import ExpressionError, check_expression
 from orchestrator.spec.model import HANDLER_PATTERN, ID_PATTERN
+from orchestrator.spec.templates import check_template
 
 Check = Callable[[str], str | None]
 """Returns the problem with a typed value, or None when it is fine (empty is fine)."""
@@ -53,6 +54,15 @@ def check_expression_text(text: str) -> str | None:
     """An expression of the condition language (``output.quality > 0.95``)."""
     try:
         check_expression(text)
+    except ExpressionError as exc:
+        return exc.message
+    return None
+
+
+def check_template_text(text: str) -> str | None:
+    """An approval message: text with ``{{ expression }}`` parts."""
+    try:
+        check_template(text)
     except ExpressionError as exc:
         return exc.message
     return None

@@ -24,10 +24,12 @@ from app.fields import (
     check_cron,
     check_duration,
     check_expression_text,
+    check_template_text,
+    check_timeout,
     integer,
     pattern,
 )
-from orchestrator.spec.model import ID_PATTERN
+from orchestrator.spec.model import HANDLER_PATTERN, ID_PATTERN
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,7 @@ KINDS: Mapping[str, KindView] = MappingProxyType(
                 NAME,
                 Field("join", "Join", placeholder="all", choices=("all", "any", "n_of_m")),
                 Field("join_count", "Join count", integer(1, 10_000), "int"),
+                Field("cancel_remaining", "Cancel rest", kind="bool", placeholder="no"),
             ),
             defaults=MappingProxyType({"join": "all"}),
         ),
@@ -161,6 +164,42 @@ KINDS: Mapping[str, KindView] = MappingProxyType(
             letter="c",
             label="Compensation",
             fields=(ID, NAME, *RUNNABLE, Field("compensates", "Compensates")),
+        ),
+        "approval": KindView(
+            glyph="☑",
+            colour="#f7768e",
+            border="rect",
+            letter="a",
+            label="Approval",
+            fields=(
+                ID,
+                NAME,
+                Field("message", "Message", check_template_text, placeholder="{{ params.x }}"),
+                Field("required", "Required", integer(1, 100), "int", "1"),
+                Field("timeout", "Timeout", check_timeout, placeholder="none"),
+                Field(
+                    "on_timeout",
+                    "On timeout",
+                    placeholder="reject",
+                    choices=("approve", "reject", "fail"),
+                ),
+            ),
+            defaults=MappingProxyType({"message": "Approve?"}),
+        ),
+        "signal": KindView(
+            glyph="⚑",
+            colour="#73daca",
+            border="rect",
+            letter="g",
+            label="Signal (wait for)",
+            fields=(
+                ID,
+                NAME,
+                Field("signal", "Signal", pattern(HANDLER_PATTERN, "a signal name")),
+                Field("timeout", "Timeout", check_timeout, placeholder="none"),
+                Field("on_timeout", "On timeout", placeholder="fail", choices=("fail", "continue")),
+            ),
+            defaults=MappingProxyType({"signal": "event"}),
         ),
     }
 )

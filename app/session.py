@@ -42,6 +42,8 @@ PERMISSION_ACTIONS: dict[str, str] = {
     "workflow:execute": "run workflows",
     "run:read": "see runs",
     "run:cancel": "cancel or retry runs",
+    "run:approve": "decide approvals",
+    "run:signal": "send signals to runs",
     "schedule:read": "see schedules",
     "schedule:write": "change schedules",
     "hook:read": "see webhooks",

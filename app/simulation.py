@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.engine.simulate import Outcome, Simulation
+from orchestrator.engine.simulate import Choice, Outcome, Simulation
 from orchestrator.vocab import NodeStatus, RunStatus
 
 SIMULATION_KEY = "simulation"
@@ -23,6 +23,10 @@ OUTPUT = "sim_output"
 FAILS = "sim_fails"
 """The inspector's keys of a node's simulated output and failure."""
 SUCCEEDS, FAILS_CHOICE = "succeeds", "fails"
+CHOICE = "sim_choice"
+"""The inspector's key of what people or senders do to an approval or signal node."""
+APPROVAL_CHOICES = ("approve", "reject", "timeout")
+SIGNAL_CHOICES = ("arrive", "timeout", "never")
 DEFAULT_FAILURE = "simulated failure"
 
 
@@ -41,6 +45,7 @@ def inspector_values(metadata: Any, node_id: str) -> dict[str, Any]:
     return {
         OUTPUT: json.dumps(output) if isinstance(output, Mapping) else None,
         FAILS: FAILS_CHOICE if entry.get("fails") else None,
+        CHOICE: entry.get("choice") if isinstance(entry.get("choice"), str) else None,
     }
 
 
@@ -57,6 +62,10 @@ def with_setting(metadata: Any, node_id: str, key: str, value: Any) -> dict[str,
         entry.pop("fails", None)
         if value == FAILS_CHOICE:
             entry["fails"] = DEFAULT_FAILURE
+    elif key == CHOICE:
+        entry.pop("choice", None)
+        if value:
+            entry["choice"] = str(value)
     if entry:
         table[node_id] = entry
     else:
@@ -95,6 +104,19 @@ def outcomes(metadata: Any) -> dict[str, Outcome]:
     return out
 
 
+def choices(metadata: Any) -> dict[str, Choice]:
+    """What the simulated approvers and senders do: an approval's choice; a signal's choice,
+    or its payload (the node's simulated output) when it arrives."""
+    out: dict[str, Choice] = {}
+    for node_id, entry in simulated(metadata).items():
+        choice = entry.get("choice")
+        if isinstance(entry.get("output"), Mapping) and choice in (None, "arrive"):
+            out[node_id] = dict(entry["output"])
+        elif isinstance(choice, str):
+            out[node_id] = choice
+    return out
+
+
 def check_output(text: str) -> str | None:
     """A simulated output must be a JSON object (``{"quality": 0.97}``)."""
     try:
@@ -130,6 +152,15 @@ def verdict(run: Simulation) -> Verdict:
             False,
             "Simulation completed ✓",
             f"{len(done)} nodes completed{extra}.",
+            statuses,
+        )
+    if state.status == RunStatus.RUNNING:
+        waiting = having(NodeStatus.WAITING)
+        return Verdict(
+            False,
+            "Simulation: still waiting ⏸",
+            f"The run would wait at {', '.join(waiting) or 'a node'}: no decision or signal, "
+            "and no timeout (choose what happens in its properties, i).",
             statuses,
         )
     reason = _reason(state.error_node, state.error)

@@ -1,5 +1,5 @@
 """Demo handlers for the example workflows (data-pipeline.yaml, order-processing.yaml,
-batch-records.yaml with enrich-record.yaml).
+refund-approval.yaml, batch-records.yaml with enrich-record.yaml).
 
 Run them with ``dagq run examples/data-pipeline.yaml --handlers examples/handlers.py --wait``
 or serve them with ``dagq worker --handlers examples/handlers.py``.
@@ -9,6 +9,7 @@ Run parameters steer the demo:
   records   how many records fetchData pretends to fetch (default 100)
   fail_at   "charge_payment" or "ship_order" makes that step fail (the saga then compensates)
   delay_s   every handler waits this long first, to watch a run progress
+  customer, amount   the refund of refund-approval.yaml
 """
 
 from __future__ import annotations
@@ -224,3 +225,38 @@ def alert_operators(input: dict[str, Any], ctx: HandlerContext) -> dict[str, Any
     """Tells someone that records failed."""
     _pause(ctx)
     return {"alerted": f"{input.get('failed', 0)} record(s) failed"}
+
+
+# -- Example 4: a refund that waits for a manager and for the bank ---------------------
+
+
+@handler("checkRefund")
+def check_refund(input: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    """Score the refund's risk: the approvers read it in the approval's message."""
+    _pause(ctx)
+    amount = float(ctx.params.get("amount", 0) or 0)
+    return {"risk": "high" if amount >= 500 else "low", "amount": amount}
+
+
+@handler("issueRefund")
+def issue_refund(input: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    """Ask the (pretend) bank to pay the refund; it confirms with the signal refund_settled."""
+    _pause(ctx)
+    approvers = [d["by"] for d in input.get("decisions", []) if d.get("approved")]
+    ctx.logger.info("refund approved by %s", ", ".join(approvers) or "the timeout")
+    return {"refund_id": _ref("refund", ctx), "approved_by": approvers}
+
+
+@handler("notifyCustomer")
+def notify_customer(input: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    """Tell the customer the money is on its way (the bank's payload says when)."""
+    _pause(ctx)
+    return {"notified": ctx.params.get("customer"), "settled_at": input.get("settled_at")}
+
+
+@handler("declineRefund")
+def decline_refund(input: dict[str, Any], ctx: HandlerContext) -> dict[str, Any]:
+    """Tell the customer no, with the approver's reason."""
+    _pause(ctx)
+    reasons = [d.get("comment") or "" for d in input.get("decisions", []) if not d.get("approved")]
+    return {"declined": ctx.params.get("customer"), "reason": "; ".join(reasons) or "timed out"}

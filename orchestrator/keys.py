@@ -20,6 +20,7 @@ so that every multi-key script of a run touches one slot:
     P{s<k>}:timers           zset  due-ms scored JSON entries (delayed jobs, timer events)
     P{s<k>}:dlq              stream  dead-lettered jobs
     P{s<k>}:jobs             zset  run ids of plain jobs and chains by start time (ms)
+    P{s<k>}:notify           stream  outgoing workflow notifications (``notify:``), group notify
 
 Templates, hash tag ``{tpl}`` (like workflow definitions):
     P{tpl}:tpl:<id>          hash  meta (JSON: the list row), v:<n> (JSON of version n)
@@ -52,6 +53,7 @@ claim-and-advance script touches a schedule, the due set and its outcomes at onc
     P{sched}:backfills       set   schedule ids with a backfill under way
     P{hook}:defs             hash  hook id -> JSON (workflow, mapping, secret digest)
     P{hook}:seen:<sha256>    string  a used webhook signature (TTL: the allowed skew x2)
+    P{hook}:notify-secret    string  the key signing outgoing notifications (when not configured)
     P{web}:revoked:<sid>     string  a signed-out web session id (TTL: its remaining life)
     P{web}:link:<sha256>     string  an unused one-time sign-in link -> the user it signs in
     P{login}:user:<sha256>   zset  a user name's failed sign-ins in the window (ms scores)
@@ -171,6 +173,10 @@ class Keys:
         """Stream of dead-lettered jobs."""
         return f"{self.tag(shard)}dlq"
 
+    def notify(self, shard: int) -> str:
+        """Stream of outgoing notifications (a workflow's ``notify`` hook)."""
+        return f"{self.tag(shard)}notify"
+
     # -- workers, limits, audit ---------------------------------------------------
     def workers(self) -> str:
         """Sorted set of worker ids by last heartbeat (ms)."""
@@ -264,6 +270,10 @@ class Keys:
     def hooks(self) -> str:
         """Hash of webhook definitions."""
         return f"{self.prefix}{{hook}}:defs"
+
+    def notify_secret(self) -> str:
+        """The key signing outgoing notifications, unless ``triggers.notify_secret`` is set."""
+        return f"{self.prefix}{{hook}}:notify-secret"
 
     def hook_seen(self, signature_sha256: str) -> str:
         """A webhook signature already used (refused when seen again)."""

@@ -244,6 +244,12 @@ class TriggersSection(_Section):
     """A webhook's ``X-Dagq-Timestamp`` may be this far from the server's clock."""
     hook_rate_limit: str = "60/minute"
     """Deliveries one webhook accepts (``N/second|minute|hour``)."""
+    notify_secret: str | None = None
+    """HMAC-SHA256 key signing a workflow's outgoing ``notify`` POSTs (``X-Dagq-Signature``);
+    unset means a random one kept in Redis (``dagq hooks notify-secret`` shows it)."""
+    notify_max_attempts: int = Field(default=10, ge=1, le=100)
+    """Deliveries of one notification before it is given up (backoff 1 s doubling, capped
+    at 5 minutes)."""
 
 
 class Settings(BaseSettings):

@@ -38,7 +38,8 @@ class NodeStatus(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
     WAITING = "waiting"
-    """A delay node waiting for its time, or a task backing off before a retry."""
+    """A delay node waiting for its time, a task backing off before a retry, an approval
+    waiting for people, a signal node waiting for its signal."""
     COMPLETED = "completed"
     FAILED = "failed"
     SKIPPED = "skipped"
@@ -84,6 +85,15 @@ class EventType(StrEnum):
     ITEM_RETRYING = "item_retrying"
     ITEM_FAILED = "item_failed"
     """One item of a map node failed after its retries; the map goes on while it tolerates."""
+    APPROVAL_REQUESTED = "approval_requested"
+    APPROVAL_DECIDED = "approval_decided"
+    """One person's decision (the node completes when the outcome is known)."""
+    SIGNAL_RECEIVED = "signal_received"
+    """A run event: a signal arrived (delivered to a waiting node, or kept for later)."""
+    NODE_TIMED_OUT = "node_timed_out"
+    """A waiting approval or signal passed its timeout; its ``on_timeout`` follows."""
+    BRANCH_CANCELLED = "branch_cancelled"
+    """A join with ``cancel_remaining`` fired: this node of a losing branch was cancelled."""
 
     @property
     def run_status(self) -> RunStatus | None:
@@ -123,6 +133,11 @@ IMPLIES: Mapping[EventType, RunStatus | NodeStatus] = MappingProxyType(
         EventType.ITEM_COMPLETED: NodeStatus.RUNNING,
         EventType.ITEM_RETRYING: NodeStatus.RUNNING,
         EventType.ITEM_FAILED: NodeStatus.RUNNING,
+        EventType.APPROVAL_REQUESTED: NodeStatus.WAITING,
+        EventType.APPROVAL_DECIDED: NodeStatus.WAITING,
+        EventType.SIGNAL_RECEIVED: RunStatus.RUNNING,
+        EventType.NODE_TIMED_OUT: NodeStatus.WAITING,
+        EventType.BRANCH_CANCELLED: NodeStatus.CANCELLED,
     }
 )
 """The run or node status each event type implies: the one table clients derive from."""
@@ -194,6 +209,10 @@ DONE_FOR_SUCCESSORS: frozenset[NodeStatus] = frozenset(
 """A node in one of these passes its taken edges on."""
 DEAD_FOR_SUCCESSORS: frozenset[NodeStatus] = SETTLED - DONE_FOR_SUCCESSORS
 """A node in one of these takes no edge (unless a retry skipped it on request)."""
+
+
+ROLES: tuple[str, ...] = ("workflow_designer", "workflow_operator", "workflow_admin")
+"""The design's three roles (``security.roles`` and an approval's ``approvers`` speak them)."""
 
 
 class AuditOutcome(StrEnum):

@@ -8,11 +8,33 @@ from typing import Any
 
 from app.fields import Field
 from app.screens.designer_base import DesignerBase
-from app.simulation import FAILS, FAILS_CHOICE, OUTPUT, SUCCEEDS, check_output, outcomes, verdict
+from app.simulation import (
+    APPROVAL_CHOICES,
+    CHOICE,
+    FAILS,
+    FAILS_CHOICE,
+    OUTPUT,
+    SIGNAL_CHOICES,
+    SUCCEEDS,
+    check_output,
+    choices,
+    outcomes,
+    verdict,
+)
 from app.text import clip
 from orchestrator.errors import DagqError
 from orchestrator.spec.model import RUNNABLE_TYPES
 
+WAITING_FIELDS = {
+    "approval": (
+        Field(CHOICE, "When simulated, it is", placeholder="approve", choices=APPROVAL_CHOICES),
+    ),
+    "signal": (
+        Field(CHOICE, "When simulated, the signal", placeholder="arrive", choices=SIGNAL_CHOICES),
+        Field(OUTPUT, "Simulated payload (JSON)", check_output, placeholder='e.g. {"paid": true}'),
+    ),
+}
+"""What simulated people and senders do to approval and signal nodes."""
 SIMULATION_FIELDS = (
     Field(OUTPUT, "Simulated output (JSON)", check_output, placeholder='e.g. {"quality": 0.97}'),
     Field(FAILS, "When simulated, it", placeholder=SUCCEEDS, choices=(SUCCEEDS, FAILS_CHOICE)),
@@ -26,6 +48,8 @@ class DesignerSim(DesignerBase):
     def extra_fields(self, node: dict[str, Any]) -> tuple[Field, ...]:
         """A runnable node's simulated output and failure, after its own fields."""
         more = super().extra_fields(node)
+        if node.get("type") in WAITING_FIELDS:
+            return (*more, *WAITING_FIELDS[str(node["type"])])
         return (*more, *SIMULATION_FIELDS) if node.get("type") in RUNNABLE_TYPES else more
 
     def action_simulate(self) -> None:
@@ -39,7 +63,10 @@ class DesignerSim(DesignerBase):
         try:
             spec = self.editor.to_spec()
             params = {k: p.default for k, p in spec.parameters.items() if p.default is not None}
-            run = simulate(compile_graph(spec), params, outcomes(spec.metadata))
+            run = simulate(
+                compile_graph(spec), params, outcomes(spec.metadata),
+                choices=choices(spec.metadata),
+            )  # fmt: skip
         except DagqError as exc:
             self.notify(exc.message, title="Simulation not possible", severity="error")
             return

@@ -29,7 +29,7 @@ CLOSING = (
 )
 SCREENS = (
     "**Screens** (the bar on top): `1` Workflows, `2` Monitor, `3` Queues, `4` Admin, "
-    "`5` Schedules; `ctrl+p` lists every action of the screen by name."
+    "`5` Schedules, `6` Approvals; `ctrl+p` lists every action of the screen by name."
 )
 TOPICS: dict[str, tuple[str, str]] = {
     "workflows": (
@@ -47,9 +47,11 @@ TOPICS: dict[str, tuple[str, str]] = {
         "change; Home/End; space plays; `s` speed 1x, 2x, 10x, as fast as events), `g` "
         "Gantt chart with the critical path, `m` mark a run and `c` compare it with the "
         "selected one, `P` promote a plain job or chain to a workflow (opens it in the "
-        'Designer; the runs filter also offers "plain jobs and chains"), `ctrl+r` refreshes. '
-        "`Enter` on a map node lists its items (`f` the failed ones); on a sub-workflow node "
-        "it opens the child run, whose header names its parent: `u` goes back to it.",
+        'Designer; the runs filter also offers "plain jobs and chains"), `a` approves and '
+        "`r` rejects the selected (or only) waiting approval with a comment, `s` sends the "
+        "run a signal with a JSON payload, `ctrl+r` refreshes. `Enter` on a map node lists "
+        "its items (`f` the failed ones); on a sub-workflow node it opens the child run, "
+        "whose header names its parent: `u` goes back to it.",
     ),
     "queues": (
         "Queues",
@@ -61,6 +63,14 @@ TOPICS: dict[str, tuple[str, str]] = {
         "Users and the audit trail. `a` adds a user, `o` changes the selected user's role, "
         "`D` disables or enables them, `k` issues a new API key, `w` resets the password "
         "(each asks first and is audited); `/` filters the audit by user, `ctrl+r` refreshes.",
+    ),
+    "approvals": (
+        "Approvals",
+        "The approvals waiting for you, oldest first, with the highlighted one's message, "
+        "who may decide, the decisions so far and the deadline: `a` approves, `r` rejects "
+        "(a comment dialog first), `enter` opens its run in the Monitor, `A` shows every "
+        "waiting approval, `ctrl+r` refreshes. The footer's `6` counts those waiting for "
+        "you on every screen.",
     ),
     "schedules": (
         "Schedules",

@@ -29,6 +29,7 @@ from textual.widgets import Footer, Header
 from app.canvas.model import CanvasGraph, as_canvas_graph
 from app.live import LiveState, RunFollower
 from app.run_state import LiveRun, pending_view
+from app.screens import approval_actions
 from app.screens.monitor_rules import best_zoom, interesting_node
 from app.screens.promote import offer_promote
 from app.screens.run_actions import RunActionsScreen
@@ -52,6 +53,9 @@ class MonitorScreen(RunActionsScreen):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "decide(True)", "Approve", show=False),  # the node panel says so
+        Binding("r", "decide(False)", "Reject", show=False),
+        Binding("s", "signal", "Signal", show=False),
         Binding("ctrl+r", "refresh", "Refresh"),
         Binding("P", "promote", "Promote to workflow", show=False),
         Binding("u", "open_parent", "Parent run", show=False),
@@ -441,6 +445,21 @@ class MonitorScreen(RunActionsScreen):
         live.got_details(node_id, view)
         if self.canvas.selected == node_id:
             self._show_node(node_id)
+
+    def action_decide(self, approve: bool) -> None:
+        """Approve or reject the selected (or only) waiting approval, with a comment."""
+        approval_actions.decide(self, approve=approve)
+
+    def action_signal(self) -> None:
+        """Send the run a signal with a JSON payload."""
+        approval_actions.send_signal(self)
+
+    def fresh_node(self, node_id: str, view: Mapping[str, Any]) -> None:
+        """A node's view fetched after a decision (its status may not have changed)."""
+        if self.live is not None and view.get("nodeId") == node_id:
+            self.live.got_details(node_id, view)
+            if self.canvas.selected == node_id:
+                self._show_node(node_id)
 
     # -- refresh and palette ---------------------------------------------------------------
     def action_refresh(self) -> None:

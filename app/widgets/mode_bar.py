@@ -34,3 +34,8 @@ class ModeBar(Static):
 
     def __init__(self, titles: Mapping[str, str], current: str | None, extra: str = "") -> None:
         super().__init__(mode_bar_text(titles, current, extra))
+        self.current, self.extra = current, extra
+
+    def retitle(self, titles: Mapping[str, str]) -> None:
+        """Name the screens anew (a count in a title changed)."""
+        self.update(mode_bar_text(titles, self.current, self.extra))

@@ -21,6 +21,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from app.text import safe
+from app.widgets.approval_view import approval_lines, signal_line
 from app.widgets.map_items import progress_line
 from app.widgets.ops_format import NO_VALUE, clock, duration_text, json_text, status_text
 from orchestrator.errors import DagqError
@@ -79,6 +80,10 @@ def describe_node(
         row("items", progress_line(node["progress"]) + " · enter: list them")
     if node.get("takenEdges") is not None:
         row("took edge", ", ".join(str(e) for e in node["takenEdges"]) or NO_VALUE)
+    if isinstance(node.get("approval"), Mapping):
+        lines += approval_lines(node["approval"])
+    if isinstance(node.get("awaits"), Mapping):
+        lines.append(signal_line(node["awaits"]))
     if node.get("waitingFor"):
         lines.append(safe(f"⚠ waiting: {node['waitingFor']}", multiline=True, style=WARN_STYLE))
     if node.get("lastError"):

@@ -401,6 +401,8 @@ async def _begin(
     if route.subject is not None:
         named = request.match_info.get("name") or getattr(body, "name", None)
         detail = f"{route.subject} {named}" if isinstance(named, str) else None
+    if route.audit_detail is not None:
+        detail = route.audit_detail(request)
     return await st.audit.begin(
         user=ident.user,
         role=role or None,

@@ -16,6 +16,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from orchestrator.api import admin_schemas as sa
+from orchestrator.api import approval_schemas as sp
 from orchestrator.api import insight_schemas as si
 from orchestrator.api import job_schemas as js
 from orchestrator.api import schemas as s
@@ -23,6 +24,7 @@ from orchestrator.api import template_schemas as tp
 from orchestrator.api import trigger_schemas as ts
 from orchestrator.api.handlers import (
     admin,
+    approvals,
     health,
     hooks,
     insight,
@@ -81,6 +83,8 @@ class Route:
     subject: str | None = None
     """What the change is about, for the audit entry's detail: ``user`` names the user of
     the path's ``{name}`` or of the body's ``name`` (``user bea``)."""
+    audit_detail: Callable[[web.Request], str | None] | None = None
+    """What the audit entry says beyond who and which route (a decision and its comment)."""
 
     @property
     def mutating(self) -> bool:
@@ -159,6 +163,20 @@ ROUTES: tuple[Route, ...] = (
     _r("GET", RUN + "/nodes/{nodeId}/items", items.node_items, "run:read", "getMapItems",
        "A map node's items: status, attempts, output or error", N,
        response=items.MapItems, query=items.ItemsQuery, errors=(400, 404)),
+    _r("POST", RUN + "/nodes/{nodeId}/decision", approvals.decide, "run:approve",
+       "decideApproval", "Approve or reject a waiting approval (one decision per person)", N,
+       response=sp.Decided, body=sp.Decision, body_required=True, errors=(404, 409),
+       audit_detail=approvals.decision_detail),
+    _r("POST", RUN + "/signals/{name}", approvals.send_signal, "run:signal", "sendSignal",
+       "Send a signal to a run (kept until a node waits for it); the body is its payload", R,
+       status=202, response=sp.SignalSent, body=sp.SignalPayload, errors=(404, 409),
+       audit_detail=approvals.signal_detail),
+    _r("GET", "/notify/secret", approvals.get_notify_secret, "system:configure",
+       "getNotifySecret", "The key signing workflow notifications (X-Dagq-Signature)", H,
+       response=sp.NotifySecret),
+    _r("GET", "/approvals", approvals.list_approvals, "run:read", "listApprovals",
+       "Approvals waiting for the caller, oldest first", R, response=sp.ApprovalList,
+       query=sp.ApprovalsQuery),
     _r("GET", RUN + "/logs", logs.run_logs, "run:read", "getRunLogs",
        "What the run's handlers logged and printed, per attempt", R,
        response=logs.RunLogs, query=logs.LogsQuery, errors=(404,)),

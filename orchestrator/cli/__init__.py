@@ -26,6 +26,7 @@ ORCHESTRATOR_COMMANDS: dict[str, str] = {
     "user": "orchestrator.cli.user_cmd:user",
     "workflows": "orchestrator.cli.remote_cmds:workflows",
     "runs": "orchestrator.cli.remote_cmds:runs",
+    "approvals": "orchestrator.cli.remote_cmds:approvals",
     "queues": "orchestrator.cli.remote_cmds:queues",
     "schedules": "orchestrator.cli.schedule_cmds:schedules",
     "hooks": "orchestrator.cli.hook_cmds:hooks",

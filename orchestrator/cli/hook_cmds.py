@@ -1,4 +1,5 @@
-"""``dagq hooks add | ls | rm | rotate``: webhooks that start runs, over the API."""
+"""``dagq hooks add | ls | rm | rotate | notify-secret``: webhooks that start runs, and the
+key signing outgoing notifications, over the API."""
 
 from __future__ import annotations
 
@@ -108,3 +109,18 @@ def rotate(hook_id: str, as_json: bool, api_url: str | None, api_key: str | None
     """Give a webhook a new secret (the old one stops working at once)."""
     hook = Remote(api_url, api_key, as_json).run("write hooks", lambda c: c.rotate_hook(hook_id))
     _print_secret(hook, as_json)
+
+
+@hooks.command("notify-secret")
+@json_option
+@api_options
+def notify_secret(as_json: bool, api_url: str | None, api_key: str | None) -> None:
+    """Print the key signing workflow notifications (``notify:``): receivers check
+    ``X-Dagq-Signature: sha256=HMAC-SHA256(key, X-Dagq-Timestamp + "." + body)``."""
+    answer = Remote(api_url, api_key, as_json).run(
+        "read the notify secret", lambda c: c.notify_secret()
+    )
+    if as_json:
+        echo_json(answer)
+    else:
+        click.echo(answer["secret"])

@@ -18,6 +18,7 @@ from urllib.parse import quote
 import aiohttp
 import orjson
 
+from orchestrator.client.approvals import ApprovalCalls
 from orchestrator.client_jobs import JobCalls
 from orchestrator.client_triggers import TriggerCalls
 from orchestrator.client_users import UserCalls
@@ -63,10 +64,11 @@ class RunStatus:
         return self.status in TERMINAL_RUN
 
 
-class DagqClient(TriggerCalls, JobCalls, UserCalls):
+class DagqClient(TriggerCalls, JobCalls, UserCalls, ApprovalCalls):
     """Async client of one dagq API; use as ``async with`` (schedules and hooks:
     :class:`~orchestrator.client_triggers.TriggerCalls`; jobs, chains and templates:
-    :class:`~orchestrator.client_jobs.JobCalls`)."""
+    :class:`~orchestrator.client_jobs.JobCalls`; approvals and signals:
+    :class:`~orchestrator.client.approvals.ApprovalCalls`)."""
 
     def __init__(
         self,

@@ -65,4 +65,12 @@ class PostInbox:
     message: InboxMessage
 
 
-Command = Dispatch | StartTimer | StartDeadline | Emit | Finished | Reopened | PostInbox
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """POST ``body`` to the workflow's ``notify`` URL (queued with the write, sent after)."""
+
+    url: str
+    body: Mapping[str, Any]
+
+
+Command = Dispatch | StartTimer | StartDeadline | Emit | Finished | Reopened | PostInbox | Notify

@@ -88,6 +88,28 @@ class RetryRequested:
     """The run's parameters from now on (already checked), when the retry changes them."""
 
 
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """Someone approved or rejected a waiting approval."""
+
+    node: str
+    at_ms: int
+    by: str
+    role: str | None
+    approve: bool
+    comment: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SignalSent:
+    """A signal ``name`` with ``payload`` was sent to the run."""
+
+    name: str
+    at_ms: int
+    payload: Mapping[str, Any]
+    by: str | None = None
+
+
 Event = (
     ChildStarted
     | NodeStarted
@@ -97,4 +119,6 @@ Event = (
     | DeadlinePassed
     | CancelRequested
     | RetryRequested
+    | Decided
+    | SignalSent
 )

@@ -30,17 +30,20 @@ from orchestrator.engine.config import EngineConfig
 from orchestrator.engine.events import (
     CancelRequested,
     DeadlinePassed,
+    Decided,
     Event,
     NodeFailed,
     NodeStarted,
     NodeSucceeded,
     RetryRequested,
+    SignalSent,
     TimerFired,
 )
 from orchestrator.engine.state import RunState
 from orchestrator.engine.transitions import apply, start
 from orchestrator.errors import DagqError
 from orchestrator.spec.graph import Graph
+from orchestrator.spec.model import SignalNode
 from orchestrator.vocab import EventType as E
 from orchestrator.vocab import NodeStatus, implied_changes
 
@@ -151,12 +154,30 @@ class _Replayer:
             out.append([NodeFailed(node, token, at, error, bool(data.get("timeout")))])
         elif e.type in (E.NODE_QUEUED, E.NODE_READY) and node and token and st is not None:
             out.append([TimerFired(node, token, at)])
+        elif e.type == E.APPROVAL_DECIDED and node:
+            by, role = str(data.get("by", "")), data.get("role")
+            approve, comment = bool(data.get("approved")), str(data.get("comment", ""))
+            out.append([Decided(node, at, by, role, approve, comment)])
+        elif e.type == E.SIGNAL_RECEIVED:
+            out.append([self._signal(data, at)])
+        elif e.type == E.NODE_TIMED_OUT and node and token:
+            out.append([TimerFired(node, token, at)])
         elif e.type in (E.RUN_CANCELLED, E.RUN_FAILED, E.RUN_COMPENSATING, E.NODE_CANCELLED):
             # A cancel or the deadline: its node_cancelled events come before the run's.
             out += self._stops(i)
         elif e.type == E.RUN_RETRIED:
             out += self._retries(i)
         return out
+
+    def _signal(self, data: Mapping[str, Any], at: int) -> SignalSent:
+        """The signal an event recorded; its payload is the output of the node it reached."""
+        name = str(data.get("signal", ""))
+        step = data.get("step") or next(
+            (n for n, node in self.g.nodes.items()
+             if isinstance(node, SignalNode) and node.signal == name),
+            None,
+        )  # fmt: skip
+        return SignalSent(name, at, self.outputs.get(str(step), {}), data.get("by"))
 
     def _stops(self, i: int) -> list[list[Event]]:
         """A cancel request or the deadline, whichever the run's next event says."""

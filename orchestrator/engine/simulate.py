@@ -7,6 +7,12 @@ A map's items take the outcome given for their key (``per_record[3]``), else the
 one given for the map node; the list a map reads comes from the simulated output
 of the node before it (``outcomes["load"] = {"records": [...]}``).  A sub-workflow
 (a node's, or a map item's) is simulated as one node: its outcome, else its parameters.
+
+People and events are played by ``choices`` (node id -> choice): an approval is
+``approve``d (the default: by as many people as it requires), ``reject``ed or left to
+``timeout``; a signal ``arrive``s (the default, with an empty payload, or the payload
+given as a dict), is left to ``timeout`` or ``never`` comes.  A signal that arrives for
+a node a cancelling join already cancelled is refused, as in a real run, and ignored.
 """
 
 from __future__ import annotations
@@ -20,17 +26,25 @@ from orchestrator.engine.commands import Command, Dispatch, Emit, PostInbox, Sta
 from orchestrator.engine.config import EngineConfig
 from orchestrator.engine.events import (
     ChildStarted,
+    Decided,
     Event,
     NodeFailed,
     NodeStarted,
     NodeSucceeded,
+    SignalSent,
     TimerFired,
 )
 from orchestrator.engine.state import RunState, split_item
 from orchestrator.engine.transitions import apply, start
+from orchestrator.errors import DagqError
 from orchestrator.spec.graph import Graph
+from orchestrator.spec.model import ApprovalNode, SignalNode
+from orchestrator.vocab import EventType
 
 Outcome = Mapping[str, Any] | str
+Choice = str | Mapping[str, Any]
+"""``approve``/``reject``/``timeout`` for an approval; ``arrive``/``timeout``/``never`` or a
+payload (it arrives) for a signal."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +62,7 @@ def simulate(
     *,
     config: EngineConfig | None = None,
     max_steps: int = 100_000,
+    choices: Mapping[str, Choice] | None = None,
 ) -> Simulation:
     """Run ``graph`` to its end in memory.
 
@@ -67,10 +82,42 @@ def simulate(
     events: list[Emit] = []
     pending: deque[Event] = deque()
 
+    chosen = dict(choices or {})
+
+    def waits(node_id: str) -> bool:
+        """A waiting node whose timer only fires when the choice is to let it time out."""
+        node = graph.nodes.get(node_id)
+        return isinstance(node, ApprovalNode | SignalNode) and chosen.get(node_id) != "timeout"
+
+    def people_and_events(cmd: Emit) -> None:
+        node = graph.nodes.get(cmd.node or "")
+        choice = chosen.get(cmd.node or "")
+        if isinstance(node, ApprovalNode) and cmd.type == EventType.APPROVAL_REQUESTED:
+            # Simulated people the node's approvers allow: its users, then its first role.
+            users = list(node.approvers.users) if node.approvers else []
+            role = node.approvers.roles[0] if node.approvers and node.approvers.roles else None
+            people = [(u, None) for u in users] + [
+                (f"simulated-{i + 1}", role) for i in range(node.required)
+            ]
+            if choice in (None, "approve"):
+                for by, as_role in people[: node.required]:
+                    pending.append(Decided(node.id, clock, by, as_role, True))
+            elif choice == "reject":
+                by, as_role = people[0]
+                pending.append(Decided(node.id, clock, by, as_role, False))
+        elif (
+            isinstance(node, SignalNode)
+            and cmd.type == EventType.NODE_WAITING
+            and (choice is None or choice == "arrive" or isinstance(choice, Mapping))
+        ):
+            payload = dict(choice) if isinstance(choice, Mapping) else {}
+            pending.append(SignalSent(node.signal, clock, payload, "simulation"))
+
     def absorb(cmds: list[Command]) -> None:
         for cmd in cmds:
             if isinstance(cmd, Emit):
                 events.append(cmd)
+                people_and_events(cmd)
             elif isinstance(cmd, Dispatch):
                 job = cmd.job
                 pending.append(NodeStarted(job.node, job.token, clock))
@@ -100,7 +147,7 @@ def simulate(
                         dict(outcome) if outcome is not None else dict(request.get("params") or {})
                     )
                     pending.append(NodeSucceeded(msg.node, msg.token, clock, out))
-            elif isinstance(cmd, StartTimer):
+            elif isinstance(cmd, StartTimer) and not waits(cmd.node):
                 pending.append(TimerFired(cmd.node, cmd.token, max(clock, cmd.due_ms)))
 
     absorb(commands)
@@ -108,7 +155,12 @@ def simulate(
     while pending and not state.terminal and steps < max_steps:
         event = pending.popleft()
         clock = max(clock, event.at_ms)
-        state, commands = apply(graph, state, event, cfg)
+        try:
+            state, commands = apply(graph, state, event, cfg)
+        except DagqError:
+            if not isinstance(event, Decided | SignalSent):
+                raise
+            continue  # refused, as it would be in a real run (the step no longer waits)
         absorb(commands)
         steps += 1
     return Simulation(state=state, events=events)

@@ -43,6 +43,8 @@ class NodeState:
     progress: Mapping[str, int] | None = None
     """A map node's items: ``total``, ``done``, ``failed``, ``active`` (queued, running or
     backing off) and ``next`` (the first index not yet dispatched)."""
+    decisions: tuple[Mapping[str, Any], ...] = ()
+    """An approval's decisions so far: ``{by, role, approved, comment, at}`` each."""
 
 
 PARENT = "parent"
@@ -103,6 +105,8 @@ class RunState:
     items: Mapping[str, NodeState] = field(default_factory=dict)
     """Map nodes' items, keyed ``<node id>[<index>]`` (:func:`item_key`): each an attempt
     of its own, stored apart so that settling one rewrites only its own entry."""
+    signals: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
+    """Signals that arrived before a node waited for them: name -> payloads, oldest first."""
 
     @property
     def terminal(self) -> bool:

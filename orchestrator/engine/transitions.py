@@ -22,15 +22,19 @@ from orchestrator.engine.events import (
     CancelRequested,
     ChildStarted,
     DeadlinePassed,
+    Decided,
     Event,
     NodeFailed,
     NodeStarted,
     NodeSucceeded,
     RetryRequested,
+    SignalSent,
     TimerFired,
 )
 from orchestrator.engine.kinds import KINDS, runnable
+from orchestrator.engine.kinds.approval import Approval
 from orchestrator.engine.kinds.map import Map
+from orchestrator.engine.kinds.signal import Signal
 from orchestrator.engine.kinds.subworkflow import Subworkflow
 from orchestrator.engine.retry import delay_s, should_retry
 from orchestrator.engine.state import NodeState, RunState, split_item
@@ -106,6 +110,12 @@ def apply(graph: Graph, state: RunState, event: Event, config: EngineConfig) -> 
             _cancel(tx, event)
         case RetryRequested():
             _retry(tx, event)
+        case Decided():
+            _decided(tx, event)
+        case SignalSent():
+            rules = KINDS["signal"]
+            assert isinstance(rules, Signal)
+            rules.receive(tx, event)
         case _:
             assert_never(event)
     if (
@@ -201,6 +211,21 @@ def _timer(tx: Tx, ev: TimerFired) -> None:
         MAP.item_timer(tx, *item)
         return
     KINDS[tx.g.nodes[ev.node].type].timer(tx, ev.node, st)
+
+
+def _decided(tx: Tx, ev: Decided) -> None:
+    node = tx.g.nodes.get(ev.node)
+    if node is None or node.type != "approval":
+        run = tx.base.run_id
+        raise NotFound(
+            f"run {run} has no step {ev.node!r}"
+            if node is None
+            else f"step {ev.node!r} of run {run} is a {node.type} step, not an approval",
+            details={"runId": tx.base.run_id, "nodeId": ev.node},
+        )
+    rules = KINDS["approval"]
+    assert isinstance(rules, Approval)
+    rules.decide(tx, ev)
 
 
 def _deadline(tx: Tx) -> None:

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from orchestrator.engine.commands import Command, Dispatch, Emit, Finished, PostInbox
 from orchestrator.engine.config import EngineConfig
 from orchestrator.engine.items import PendingItems
-from orchestrator.engine.state import PARENT, NodeState, RunState
+from orchestrator.engine.state import PARENT, NodeState, RunState, item_key
 from orchestrator.keys import lane_for_priority
 from orchestrator.protocol import InboxMessage, Job, JobKind
 from orchestrator.spec.graph import Graph
@@ -38,6 +38,7 @@ from orchestrator.vocab import (
 )
 
 TAKEN, NOT_TAKEN, OPEN = 1, 0, -1
+_SETTLED_ITEM = frozenset({NodeStatus.COMPLETED, NodeStatus.FAILED, NodeStatus.CANCELLED})
 NOT_NEEDED = "not needed: nothing to undo"
 """Why a compensation is skipped when its run ends without running it."""
 
@@ -83,6 +84,7 @@ class Tx:
         self.comp_failed = state.compensation_failed
         self.comp_started = state.compensation_started
         self.output = state.output
+        self.signals: dict[str, tuple[Mapping[str, Any], ...]] = dict(state.signals)
         self.commands: list[Command] = []
         self.inflight = sum(1 for n in state.nodes.values() if n.status in IN_FLIGHT)
         self.max_parallel = config.max_parallel_for(graph.spec)
@@ -125,6 +127,7 @@ class Tx:
             compensation_started=self.comp_started,
             output=self.output,
             items=self.items.frozen(),
+            signals=self.signals,
         )
 
     def token(self, attempt: int) -> str:
@@ -299,6 +302,20 @@ class Tx:
                 self.set_item(key, status=NodeStatus.CANCELLED, end_ms=self.now, due_ms=None)
                 self.cancel_child(item, key)
         self.ready.clear()
+
+    def cancel_items(self, node_id: str) -> None:
+        """A map node stopped: its items not yet settled are cancelled (with their child
+        runs), and none counts as active any more."""
+        progress = self.nodes[node_id].progress
+        if not progress:
+            return
+        for index in range(progress.get("total", 0)):
+            key = item_key(node_id, index)
+            item = self.items[key]
+            if item.status not in _SETTLED_ITEM:
+                self.set_item(key, status=NodeStatus.CANCELLED, end_ms=self.now, due_ms=None)
+                self.cancel_child(item, key)
+        self.set(node_id, progress={**progress, "active": 0})
 
     def cancel_child(self, state: NodeState, node_id: str) -> None:
         """A sub-workflow node (or map item) stopped: its child run goes too."""

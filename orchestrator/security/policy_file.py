@@ -243,6 +243,11 @@ UPGRADES: tuple[PolicyUpgrade, ...] = (
             "p, workflow_admin, job:*",
         ),
     ),
+    PolicyUpgrade(
+        5,
+        "deciding approvals and sending signals",
+        ("p, workflow_operator, run:approve", "p, workflow_operator, run:signal"),
+    ),
 )
 CURRENT_VERSION = max(u.version for u in UPGRADES)
 

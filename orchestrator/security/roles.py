@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-ROLES: tuple[str, ...] = ("workflow_designer", "workflow_operator", "workflow_admin")
-"""The design's three roles."""
+from orchestrator.vocab import ROLES as ROLES
 
 PERMISSIONS: tuple[str, ...] = (
     "workflow:create",
@@ -14,6 +13,8 @@ PERMISSIONS: tuple[str, ...] = (
     "workflow:execute",
     "run:read",
     "run:cancel",
+    "run:approve",
+    "run:signal",
     "schedule:read",
     "schedule:write",
     "hook:read",

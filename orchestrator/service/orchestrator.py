@@ -43,6 +43,7 @@ from orchestrator.errors import DagqError
 from orchestrator.keys import ORCH_GROUP
 from orchestrator.protocol import InboxMessage
 from orchestrator.service.children import start_child
+from orchestrator.service.notify import Notifier
 from orchestrator.service.runs import RunService
 from orchestrator.service.scheduler import Scheduler
 from orchestrator.stopping import cancel_and_wait
@@ -161,6 +162,8 @@ class Orchestrator:
         ]
         if self.scheduler is not None:
             others.append(asyncio.create_task(self.scheduler.run(stop)))
+        notifier = Notifier(self.redis, self.keys, self.service.settings, self.consumer)
+        others.append(asyncio.create_task(notifier.run(stop)))
         try:
             await stop.wait()
             await asyncio.wait(consumers, timeout=grace_s)

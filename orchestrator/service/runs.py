@@ -27,6 +27,7 @@ from orchestrator.security.handler_gate import HandlerGate, PublishedGate, requi
 from orchestrator.service.queue_depth import QueueDepth
 from orchestrator.service.specs import SpecCache
 from orchestrator.service.views import iso, run_view
+from orchestrator.service.waiting import add_waiting
 from orchestrator.settings import Settings
 from orchestrator.sizes import format_bytes
 from orchestrator.spec.graph import Graph
@@ -209,6 +210,7 @@ class RunService:
         names: dict[str, str] = {}
         handlers: dict[str, str] = {}
         requests: dict[str, Resources] = {}
+        graph_ok = False
         try:
             graph = await self.specs.graph(state.workflow_id, state.workflow_version)
             for node_id, node in graph.nodes.items():
@@ -221,9 +223,12 @@ class RunService:
             # Show nodes in the order the spec lists them (a hash has no order).
             ordered = {n: state.nodes[n] for n in graph.order if n in state.nodes}
             state = replace(state, nodes={**ordered, **state.nodes})
+            graph_ok = True
         except DagqError:
             pass  # the workflow was deleted: show the run without names
         view = run_view(state, names)
+        if graph_ok:
+            add_waiting(view, graph, state)
         queued = [n for n, st in state.nodes.items() if st.status in IN_FLIGHT and n in handlers]
         if queued:
             live = await LiveWorkers(self.redis, self.keys, self.settings).live_workers()

@@ -50,6 +50,8 @@ def node_view(node_id: str, node: NodeState, *, name: str | None = None) -> dict
         view["progress"] = progress_view(node.progress)
     if node.child is not None:
         view["childRunId"] = node.child
+    if node.decisions:
+        view["decisions"] = [dict(d) for d in node.decisions]
     return view
 
 

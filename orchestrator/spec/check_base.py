@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from orchestrator.spec.expressions import ExpressionError, check_expression
 from orchestrator.spec.loader import SpecIssue
+from orchestrator.spec.templates import check_template
 
 
 @dataclass(slots=True)
@@ -26,6 +27,8 @@ class NodeRecord:
     join: str | None = None
     join_count: int | None = None
     strategy: str | None = None
+    cancel_remaining: bool = False
+    message: str | None = None
 
 
 @dataclass(slots=True)
@@ -107,6 +110,18 @@ class CheckerBase:
     def forward(self, node_id: str) -> bool:
         node = self.by_id.get(node_id)
         return node is not None and node.type != "compensation"
+
+    def _template(self, node: NodeRecord) -> None:
+        """An approval's message: text with ``{{ expression }}`` parts."""
+        try:
+            check_template(node.message or "")
+        except ExpressionError as exc:
+            self.error(
+                "BAD_TEMPLATE",
+                f"approval '{node.id}': message template is not allowed: {exc.message}",
+                node_id=node.id,
+                path=f"nodes[{node.index}].message",
+            )
 
     def _expression(
         self,

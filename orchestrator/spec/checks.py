@@ -131,6 +131,8 @@ class Checker(SagaChecks):
             elif node.type == "map" and isinstance(node.condition, str):
                 at = f"nodes[{node.index}].items"
                 self._expression(node.condition, f"map '{node.id}'", node.id, None, at, "items")
+            elif node.type == "approval" and node.message:
+                self._template(node)
         for edge in self.edges:
             source = self.by_id.get(edge.source)
             if source is not None and source.type in GATEWAYS and isinstance(edge.condition, str):
@@ -147,13 +149,14 @@ class Checker(SagaChecks):
             where = {"node_id": edge.source, "edge_id": edge.id, "path": edge.path}
             if edge.default:
                 defaults.setdefault(edge.source, []).append(edge)
-            if kind == "decision":
+            if kind in ("decision", "approval"):
                 if not isinstance(edge.condition, bool):
                     got = "none" if edge.condition is None else repr(edge.condition)
+                    what = "approved" if kind == "approval" else "the condition's value"
                     self.error(
                         "DECISION_BRANCHES",
-                        f"edge {edge.text} leaves decision '{edge.source}' and needs condition "
-                        f"true or false (got {got})",
+                        f"edge {edge.text} leaves {kind} '{edge.source}' and needs condition "
+                        f"true or false ({what}; got {got})",
                         **where,
                     )
             elif kind in GATEWAYS:
@@ -175,7 +178,7 @@ class Checker(SagaChecks):
                 self.error(
                     "EDGE_CONDITION",
                     f"edge {edge.text} has a condition, but '{edge.source}' is a {kind} node; "
-                    "only decision, exclusive and inclusive nodes choose between edges",
+                    "only decision, approval, exclusive and inclusive nodes choose between edges",
                     **where,
                 )
             if edge.default and kind not in (*GATEWAYS, None):
@@ -266,6 +269,15 @@ class Checker(SagaChecks):
                 continue
             where = {"node_id": node.id, "path": f"nodes[{node.index}].join_count"}
             incoming = self.incoming.get(node.id, 0)
+            if node.cancel_remaining and node.join not in ("any", "n_of_m"):
+                self.error(
+                    "CANCEL_REMAINING",
+                    f"parallel '{node.id}' sets cancel_remaining but joins '{node.join}': an "
+                    "all join fires when every branch has ended, so nothing is left to cancel; "
+                    "use join: any or n_of_m",
+                    node_id=node.id,
+                    path=f"nodes[{node.index}].cancel_remaining",
+                )
             if node.join == "n_of_m" and node.join_count is None:
                 self.error(
                     "JOIN_COUNT",

@@ -16,13 +16,14 @@ _SafeDumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 _TOP_ORDER = (
     "id", "name", "version", "description", "tags", "nodes", "edges", "parameters",
-    "compensation_strategy", "transaction_mode", "config", "metadata",
+    "compensation_strategy", "transaction_mode", "config", "notify", "metadata",
 )  # fmt: skip
 _NODE_ORDER = (
     "id", "type", "name", "handler", "condition", "compensation", "compensates", "strategy",
-    "join", "join_count", "duration", "cron", "items", "workflow", "version", "params",
-    "max_parallel", "max_items", "tolerate_failures", "timeout", "retries", "retry_policy",
-    "priority", "resources",
+    "join", "join_count", "cancel_remaining", "message", "approvers", "required", "signal",
+    "duration", "cron", "items", "workflow", "version", "params", "max_parallel",
+    "max_items", "tolerate_failures", "timeout", "retries", "retry_policy", "priority",
+    "on_timeout", "resources",
     "input", "description", "position", "metadata",
 )  # fmt: skip
 _EDGE_ORDER = ("id", "source", "target", "condition", "default", "label")

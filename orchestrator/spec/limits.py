@@ -83,6 +83,20 @@ def limit_issues(spec: WorkflowSpec, settings: Settings) -> tuple[list[SpecIssue
                 path="config.max_execution_time",
             )
         )
+    run_s = min(longest, config.max_execution_time or longest)
+    for node in spec.nodes:
+        wait_s = getattr(node, "timeout", None) if node.type in ("approval", "signal") else None
+        if wait_s is not None and wait_s > run_s:
+            warnings.append(
+                SpecIssue(
+                    "WAIT_OUTLIVES_RUN",
+                    f"{node.type} '{node.id}' waits up to {wait_s:g} s, but its runs are "
+                    f"stopped after {run_s:g} s (resource_limits.max_workflow_duration, or "
+                    "config.max_execution_time): raise it for workflows that wait for people",
+                    node_id=node.id,
+                    path=f"nodes.{node.id}.timeout",
+                )
+            )
     return errors, warnings
 
 

@@ -261,6 +261,7 @@ _CODE_OF_TYPE = {
     "bad_cron": "BAD_CRON",
     "delay_spec": "DELAY_SPEC",
     "map_target": "MAP_TARGET",
+    "approvers": "APPROVERS",
     "bad_pattern": "BAD_PATTERN",
     "decision_branches": "DECISION_BRANCHES",
 }

@@ -38,6 +38,7 @@ from orchestrator.durations import DurationError, format_duration, parse_duratio
 from orchestrator.sizes import SizeError, compact_bytes, parse_bytes
 from orchestrator.spec.patterns import PatternError, compile_pattern
 from orchestrator.spec.reference import decision_booleans, expand_branches
+from orchestrator.vocab import ROLES, EventType
 
 ID_PATTERN = r"^[A-Za-z0-9_-]+$"
 HANDLER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.:-]*$"
@@ -243,6 +244,9 @@ class ParallelNode(_NodeBase):
     type: Literal["parallel"]
     join: Literal["all", "any", "n_of_m"] = "all"
     join_count: int | None = Field(default=None, ge=1)
+    cancel_remaining: bool = False
+    """As an ``any``/``n_of_m`` join: when it fires, cancel the branches still pending,
+    queued, running or waiting (the cancelling discriminator)."""
 
 
 class DelayNode(_NodeBase):
@@ -261,6 +265,67 @@ class DelayNode(_NodeBase):
                 {"id": self.id},
             )
         return self
+
+
+UserName = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class Approvers(_Model):
+    """Who may decide an approval: any listed role or user (unset: anyone with run:approve)."""
+
+    roles: list[str] = Field(default_factory=list, max_length=len(ROLES))
+    users: list[UserName] = Field(default_factory=list, max_length=100)
+
+    @field_validator("roles")
+    @classmethod
+    def _known_roles(cls, roles: list[str]) -> list[str]:
+        unknown = [r for r in roles if r not in ROLES]
+        if unknown:
+            raise PydanticCustomError(
+                "approvers",
+                "unknown role {roles}; the roles are {known}",
+                {"roles": ", ".join(map(repr, unknown)), "known": ", ".join(ROLES)},
+            )
+        return roles
+
+
+class ApprovalNode(_NodeBase):
+    """Waits for people: ``required`` approvals (one rejection rejects), or its timeout.
+
+    Its outgoing edges carry ``condition: true`` (approved) and ``false`` (rejected)."""
+
+    type: Literal["approval"]
+    message: str = Field(default="", max_length=4096)
+    """Shown to approvers; ``{{ expression }}`` parts read ``params`` and ``output`` (the
+    merged input)."""
+    approvers: Approvers | None = None
+    required: int = Field(default=1, ge=1, le=100)
+    timeout: Timeout | None = None
+    on_timeout: Literal["approve", "reject", "fail"] = "reject"
+
+    @model_validator(mode="after")
+    def _enough_approvers(self) -> ApprovalNode:
+        a = self.approvers
+        if a is not None and not a.roles and self.required > len(set(a.users)):
+            raise PydanticCustomError(
+                "approvers",
+                "approval '{id}' requires {n} approvals but only {m} user(s) may decide "
+                "(approvers.users); lower required or add approvers",
+                {"id": self.id, "n": self.required, "m": len(set(a.users))},
+            )
+        return self
+
+
+SignalName = Annotated[str, Field(min_length=1, max_length=128, pattern=HANDLER_PATTERN)]
+
+
+class SignalNode(_NodeBase):
+    """Waits for the signal ``signal`` (sent to the run); its output is the signal's payload."""
+
+    type: Literal["signal"]
+    signal: SignalName
+    timeout: Timeout | None = None
+    on_timeout: Literal["fail", "continue"] = "fail"
 
 
 class CompensationNode(RunnableNode):
@@ -340,6 +405,8 @@ AnyNode = (
     | CompensationNode
     | MapNode
     | SubworkflowNode
+    | ApprovalNode
+    | SignalNode
 )
 """Every node kind: a new kind is a class above, added here (and nowhere else in the spec)."""
 Node = Annotated[AnyNode, Field(discriminator="type")]
@@ -452,6 +519,21 @@ def _normalise_node(raw: Any) -> Any:
     return node
 
 
+NotifyOn = Literal[EventType.APPROVAL_REQUESTED]
+"""The events a workflow's ``notify`` hook may ask for."""
+
+
+def _on_approval_requested() -> list[NotifyOn]:
+    return [EventType.APPROVAL_REQUESTED]
+
+
+class Notify(_Model):
+    """Tell people who are not looking at dagq: POST signed events to ``url``."""
+
+    url: Annotated[str, Field(min_length=8, max_length=2048, pattern=r"^https?://\S+$")]
+    on: list[NotifyOn] = Field(default_factory=_on_approval_requested, min_length=1)
+
+
 class WorkflowSpec(_Model):
     """A workflow: named nodes wired by edges, with parameters and settings."""
 
@@ -469,6 +551,7 @@ class WorkflowSpec(_Model):
     compensation_strategy: Literal["saga", "none"] = "none"
     transaction_mode: Literal["compensate_on_failure", "fail_fast"] | None = None
     config: WorkflowConfig = Field(default_factory=WorkflowConfig)
+    notify: Notify | None = None
 
     @model_validator(mode="before")
     @classmethod

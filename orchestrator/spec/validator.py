@@ -78,6 +78,9 @@ def _records_from_spec(spec: WorkflowSpec) -> tuple[list[NodeRecord], list[EdgeR
             record.condition = n.items  # the expression the checks parse
         elif n.type == "parallel":
             record.join, record.join_count = n.join, n.join_count
+            record.cancel_remaining = n.cancel_remaining
+        elif n.type == "approval":
+            record.message = n.message
         nodes.append(record)
     explicit = bool(spec.edges)
     edges = [

@@ -48,6 +48,8 @@ def encode_node(node: NodeState) -> bytes:
             d[short] = value
     if node.taken is not None:
         d["k"] = list(node.taken)
+    if node.decisions:
+        d["y"] = list(node.decisions)
     return orjson.dumps(d)
 
 
@@ -77,6 +79,8 @@ def _decode_node(raw: bytes | str) -> NodeState:
     kwargs.setdefault("attempts", 0)
     if "k" in d:
         kwargs["taken"] = tuple(d["k"])
+    if "y" in d:
+        kwargs["decisions"] = tuple(d["y"])
     return NodeState(**kwargs)
 
 
@@ -104,6 +108,7 @@ def encode_meta(state: RunState) -> bytes:
             "vars": state.variables,
             "output": state.output,
             "meta": state.meta,
+            **({"sig": {k: list(v) for k, v in state.signals.items()}} if state.signals else {}),
         }
     )
 
@@ -150,6 +155,7 @@ def decode_run(hash_fields: Mapping[bytes, bytes]) -> tuple[RunState, int]:
         output=m.get("output"),
         meta=m.get("meta") or {},
         items=ItemTable.of(items) if items else EMPTY_ITEMS,
+        signals={k: tuple(v) for k, v in (m.get("sig") or {}).items()},
     )
     return state, int(hash_fields.get(b"v", b"0"))
 

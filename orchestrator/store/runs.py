@@ -23,6 +23,7 @@ from orchestrator.engine.commands import (
     Dispatch,
     Emit,
     Finished,
+    Notify,
     PostInbox,
     Reopened,
     StartDeadline,
@@ -195,6 +196,9 @@ class RunStore:
                     unset.append(deadline_timer(new, new.deadline_ms, inbox))
             elif isinstance(cmd, Reopened):
                 active, expire = 1, -1
+            elif isinstance(cmd, Notify):  # a stream like a job queue: same XADD
+                job_keys.append(k.notify(shard))
+                jobs.append(orjson.dumps({"url": cmd.url, "body": dict(cmd.body)}))
         header = {
             "id": new.run_id,
             "s": new.start_ms,

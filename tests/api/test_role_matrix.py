@@ -37,6 +37,8 @@ DESIGN: dict[str, set[str]] = {
         "workflow:execute",
         "run:read",
         "run:cancel",
+        "run:approve",  # issue 13
+        "run:signal",
         "schedule:read",
         "hook:read",
         "template:read",
@@ -51,6 +53,8 @@ DESIGN: dict[str, set[str]] = {
         "workflow:execute",
         "run:read",
         "run:cancel",
+        "run:approve",
+        "run:signal",
         "schedule:read",
         "schedule:write",
         "hook:read",

@@ -81,3 +81,42 @@ def test_validation_refuses_a_workflow_that_starts_itself() -> None:
            "nodes": [{"id": "s", "type": "subworkflow", "workflow": "x",
                       "params": {"p": "+"}}]}  # fmt: skip
     assert [i.code for i in validate_data(bad).errors] == ["BAD_EXPRESSION"]
+
+
+def test_a_cancelling_join_stops_a_losing_map_and_a_losing_sub_workflow() -> None:
+    """Issue 13's cancel_remaining meets issue 14's kinds: the losers' items are cancelled
+    and their child runs are told to stop, like a cancelled run's."""
+    from orchestrator.engine.events import SignalSent
+    from orchestrator.engine.state import item_key
+
+    run = Run(
+        {
+            "nodes": [
+                task("a"),
+                {"id": "paid", "type": "signal", "signal": "paid"},
+                {"id": "m", "type": "map", "items": "output.records", "workflow": "enrich"},
+                {"id": "ship", "type": "subworkflow", "workflow": "shipping"},
+                {"id": "first", "type": "parallel", "join": "any", "cancel_remaining": True},
+                task("z"),
+            ],
+            "edges": [
+                edge("a", "paid"), edge("a", "m"), edge("a", "ship"),
+                edge("paid", "first"), edge("m", "first"), edge("ship", "first"),
+                edge("first", "z"),
+            ],
+        }
+    )  # fmt: skip
+    run.succeed("a", {"records": [1, 2, 3]})
+    run.send(ChildStarted("ship", run.token("ship"), run.tick(), "child-ship"))
+    first = item_key("m", 0)
+    token = run.state.items[first].token
+    assert token is not None
+    run.send(ChildStarted(first, token, run.tick(), "child-item-0"))
+    cmds = run.send(SignalSent("paid", run.tick(), {}))
+    assert run.status("m") == "cancelled" and run.status("ship") == "cancelled"
+    items = [run.state.items[item_key("m", i)].status for i in range(3)]
+    assert items == ["cancelled"] * 3
+    assert run.node("m").progress is not None and run.node("m").progress["active"] == 0
+    cancels = sorted(m.run for m in _posted(cmds) if m.type == "cancel")
+    assert cancels == ["child-item-0", "child-ship"]
+    assert run.status("z") == "queued"

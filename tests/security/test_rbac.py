@@ -37,6 +37,8 @@ DESIGN: dict[str, set[str]] = {
         "workflow:execute",
         "run:read",
         "run:cancel",
+        "run:approve",  # issue 13: operators decide approvals and send signals
+        "run:signal",
         "schedule:read",
         "hook:read",
         "template:read",
@@ -241,6 +243,6 @@ def test_poll_waits_for_the_file_to_settle(policies_with_users: Path) -> None:
 def test_status_to_dict(policies_with_users: Path) -> None:
     data = Authorizer.from_dir(policies_with_users).status().to_dict()
     assert data["roles"] == sorted(ROLES)
-    assert data["policyLines"] == 32
+    assert data["policyLines"] == 34
     assert data["inError"] is False
     assert str(data["loadedAt"]).endswith("Z")

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from orchestrator.api import admin_schemas, schemas
+from orchestrator.api import admin_schemas, approval_schemas, schemas
 from orchestrator.client import DagqClient, Page
 from orchestrator.errors import Conflict
 
@@ -230,6 +230,19 @@ class Hostile:
              "detail": self("ad")},
         ]  # fmt: skip
 
+    def approvals(self) -> list[dict[str, Any]]:
+        """One approval waiting, hostile in every text (its message, names, comment)."""
+        return [
+            {"runId": self("pr"), "workflowId": self("pw"), "workflowName": self("pn"),
+             "nodeId": self("pd"), "message": self("pm"),
+             "approvers": {"roles": [], "users": [self("pu")], "text": self("pt")},
+             "required": 2, "approvals": 1,
+             "decisions": [{"by": self("pb"), "role": self("po"), "approved": True,
+                            "comment": self("pc"), "at": f"{DAY}09:30:00.000Z"}],
+             "requestedTime": f"{DAY}09:30:00.000Z", "dueTime": f"{DAY}10:30:00.000Z",
+             "onTimeout": "reject", "mayDecide": True, "decidedByYou": False},
+        ]  # fmt: skip
+
     def whoami(self) -> dict[str, Any]:
         """An admin whose user name is hostile."""
         return {"user": self("me"), "role": "workflow_admin", "permissions": PERMISSIONS}
@@ -249,6 +262,7 @@ class Hostile:
             (admin_schemas.PolicyStatus, self.policy()),
             (admin_schemas.AuditList, {"entries": self.audit()}),
             (schemas.WhoAmI, {**self.whoami(), "auth": "key"}),
+            (approval_schemas.ApprovalList, {"approvals": self.approvals(), "total": 1}),
         ]
         for model, data in pairs:
             model.model_validate(data)
@@ -330,6 +344,9 @@ class HostileClient(DagqClient):
         """The run has ended: the stream has nothing more."""
         for event in await self.run_events(run_id, since=last_event_id):
             yield event
+
+    async def approvals(self, *, everyone: bool = False) -> list[dict[str, Any]]:
+        return self.hostile.approvals()
 
     async def queues(self) -> dict[str, Any]:
         """Depths and the hostile worker."""

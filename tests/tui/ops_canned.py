@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from orchestrator.api import admin_schemas, schemas
+from orchestrator.api import admin_schemas, approval_schemas, schemas
 from orchestrator.client import DagqClient, Page
 from orchestrator.spec.export import spec_to_data
 from orchestrator.spec.loader import load_file
@@ -276,6 +276,43 @@ WHOAMI: dict[str, Any] = {
 }  # fmt: skip
 
 
+APPROVALS: list[dict[str, Any]] = [
+    {
+        "runId": "run-0000000refund001",
+        "workflowId": "refund-approval",
+        "workflowName": "Refund approval",
+        "nodeId": "manager_ok",
+        "message": "Refund 120 EUR to ada? Risk: low",
+        "approvers": {"roles": ["workflow_operator", "workflow_admin"], "users": [],
+                      "text": "role workflow_operator, workflow_admin"},
+        "required": 2,
+        "approvals": 1,
+        "decisions": [{"by": "otto", "role": "workflow_operator", "approved": True,
+                       "comment": "known customer", "at": at(30)}],
+        "requestedTime": at(0),
+        "dueTime": "2026-01-16T09:30:00.000Z",
+        "onTimeout": "reject",
+        "mayDecide": True,
+        "decidedByYou": False,
+    },
+    {
+        "runId": "run-0000000refund002",
+        "workflowId": "refund-approval",
+        "workflowName": "Refund approval",
+        "nodeId": "manager_ok",
+        "message": "Refund 900 EUR to bo? Risk: high",
+        "approvers": {"roles": [], "users": [], "text": "anyone allowed run:approve"},
+        "required": 1,
+        "approvals": 0,
+        "decisions": [],
+        "requestedTime": at(95),
+        "onTimeout": "reject",
+        "mayDecide": True,
+        "decidedByYou": False,
+    },
+]  # fmt: skip
+
+
 def check_shapes() -> None:
     """Validate every canned answer with the API's response models (raises on drift)."""
     pairs: list[tuple[type[BaseModel], Any]] = [
@@ -289,6 +326,7 @@ def check_shapes() -> None:
         (admin_schemas.PolicyStatus, POLICY),
         (admin_schemas.AuditList, {"entries": AUDIT}),
         (schemas.WhoAmI, WHOAMI),
+        (approval_schemas.ApprovalList, {"approvals": APPROVALS, "total": len(APPROVALS)}),
     ]
     for model, data in pairs:
         model.model_validate(data)
@@ -382,3 +420,14 @@ class CannedClient(DagqClient):
         rows = [e for e in rows if (user is None or e["user"] == user)]
         rows = [e for e in rows if (outcome is None or e["outcome"] == outcome)]
         return [dict(e) for e in rows[:limit]]
+
+
+class CannedApprovals(CannedClient):
+    """The canned client of a user who decides approvals, with two waiting."""
+
+    async def whoami(self) -> dict[str, Any]:
+        me = await super().whoami()
+        return {**me, "permissions": [*me["permissions"], "run:approve", "run:signal"]}
+
+    async def approvals(self, *, everyone: bool = False) -> list[dict[str, Any]]:
+        return [dict(a) for a in APPROVALS]

@@ -10,7 +10,7 @@ import yaml
 from textual.widgets import Input, Select
 
 from app.screens.designer import DesignerScreen
-from app.simulation import FAILS, OUTPUT
+from app.simulation import CHOICE, FAILS, OUTPUT
 from app.widgets.inspector import Inspector
 from tests.tui.conftest import Tui, type_text, wait_for
 from tests.tui.test_designer import goto, status
@@ -158,3 +158,35 @@ async def test_a_failing_saga_step_shows_the_compensations(tui: Tui) -> None:
     async with tui.client() as client:
         stored = await client.get_workflow("order-processing")
     assert stored["metadata"]["simulation"] == {"ship_order": {"fails": "simulated failure"}}
+
+
+async def test_simulate_plays_the_approver_and_the_bank(tui: Tui) -> None:
+    """The refund example: approved by default; rejected, or the bank never paying, when the
+    approval's and the signal's properties say so (kept in the spec's metadata)."""
+    await store_example(tui, "refund-approval.yaml")
+    app = tui.app("designer")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_example(pilot)
+        title, _, _ = await simulate(pilot, app)
+        assert title == "Simulation completed ✓"
+        assert statuses(screen)["tell_customer"] == "completed"
+        assert statuses(screen)["decline"] == "skipped"
+
+        for node_id, downs in (("manager_ok", 2), ("bank_ok", 3)):  # reject; never
+            field = await node_field(pilot, screen, node_id, CHOICE)
+            assert isinstance(field, Select)
+            field.focus()
+            await pilot.press("enter", *["down"] * downs, "enter")
+
+            def stored(n: str = node_id) -> bool:
+                return n in screen.editor.to_data()["metadata"].get("simulation", {})
+
+            await wait_for(pilot, stored, what=f"{node_id}'s choice stored")
+            await pilot.press("escape")
+        assert screen.editor.to_data()["metadata"]["simulation"]["manager_ok"] == {
+            "choice": "reject"
+        }
+        title, _, _ = await simulate(pilot, app)
+        assert title == "Simulation completed ✓"
+        assert statuses(screen)["decline"] == "completed"
+        assert statuses(screen)["refund"] == "skipped"

@@ -28,6 +28,7 @@ from app.live import LiveState
 from app.screens import designer as designer_screen
 from app.screens import workflows
 from app.screens.admin import AdminScreen
+from app.screens.approvals import ApprovalsScreen
 from app.screens.designer import DesignerScreen
 from app.screens.dialogs import versions
 from app.screens.dialogs.confirm import ConfirmDialog
@@ -260,6 +261,19 @@ async def queues(pilot: Pilot[Any], h: Hostile) -> None:
     assert_display_safe(app)
 
 
+async def approvals(pilot: Pilot[Any], h: Hostile) -> None:
+    """An approval's run, node and workflow names, its message, approvers and comment."""
+    app = pilot.app
+    assert isinstance(app, DagqApp)
+    await app.action_mode("approvals")  # the admin's filter field holds the focus (and a 6)
+    screen = await reach(pilot, None, ApprovalsScreen)
+    await wait_for(pilot, lambda: len(screen.rows) == 1, what="the approval")
+    await pilot.pause()
+    # the message first (a long one fills the pane: the rest scrolls)
+    await shows(pilot, screen.query_one("#approval-text"), visible(h("pm"))[:40])
+    assert_display_safe(app)
+
+
 async def admin(pilot: Pilot[Any], h: Hostile) -> None:
     """Users, the policy status, the audit log and a filter typed by the admin."""
     app = pilot.app
@@ -352,5 +366,6 @@ async def test_hostile_text_is_shown_literally_on_every_screen(
         await monitor(pilot, h)
         await queues(pilot, h)
         await admin(pilot, h)
+        await approvals(pilot, h)
         await help_screen(pilot)
         assert_display_safe(app)

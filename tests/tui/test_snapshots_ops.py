@@ -1,4 +1,4 @@
-"""Snapshots of the Monitor, Queues and Admin screens at 120x40 and 80x24.
+"""Snapshots of the Monitor, Queues, Admin and Approvals screens at 120x40 and 80x24.
 
 The screens run in the real app (the one factory) over :class:`CannedClient`, whose
 answers are fixed and checked against the API's response models, so the pictures
@@ -18,21 +18,22 @@ from app.app import DagqApp
 from app.factory import create_app
 from app.live import LiveState
 from app.screens.admin import AdminScreen
+from app.screens.approvals import ApprovalsScreen
 from app.screens.monitor import MonitorScreen
 from app.screens.queues import QueuesScreen
 from app.widgets.audit_log import AuditLog
 from app.widgets.policy_status import PolicyStatus
 from orchestrator.settings import load_settings
-from tests.tui.ops_canned import AUDIT, EVENTS, CannedClient, check_shapes
+from tests.tui.ops_canned import AUDIT, EVENTS, CannedApprovals, CannedClient, check_shapes
 from tests.tui.ops_fixtures import wait_for
 
 SIZES = [(120, 40), (80, 24)]
 Snap = Callable[..., bool]
 
 
-def _app(tmp_path: Path, mode: str) -> DagqApp:
+def _app(tmp_path: Path, mode: str, client: CannedClient | None = None) -> DagqApp:
     settings = load_settings(data_dir=tmp_path / "data")
-    return create_app(client=CannedClient(), settings=settings, start_mode=mode)
+    return create_app(client=client or CannedClient(), settings=settings, start_mode=mode)
 
 
 def test_canned_answers_have_the_api_shapes() -> None:
@@ -110,3 +111,22 @@ def test_queues(snap_compare: Snap, tmp_path: Path, size: tuple[int, int]) -> No
 def test_admin(snap_compare: Snap, tmp_path: Path, size: tuple[int, int]) -> None:
     """Users (one disabled without a policy role), a refused policy edit, the audit log."""
     assert snap_compare(_app(tmp_path, "admin"), terminal_size=size, run_before=_admin_ready)
+
+
+async def _approvals_ready(pilot: Pilot[Any]) -> None:
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ApprovalsScreen), what="approvals")
+    screen = pilot.app.screen
+    assert isinstance(screen, ApprovalsScreen)
+    await wait_for(
+        pilot,
+        lambda: len(screen.rows) == 2 and "2 approvals waiting" in pilot.app.title,
+        what="the approvals and the count",
+    )
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_approvals(snap_compare: Snap, tmp_path: Path, size: tuple[int, int]) -> None:
+    """Two approvals waiting: one half decided (its decision and deadline shown)."""
+    app = _app(tmp_path, "approvals", CannedApprovals())
+    assert snap_compare(app, terminal_size=size, run_before=_approvals_ready)

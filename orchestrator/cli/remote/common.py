@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import aiohttp
 import click
 
-from orchestrator.cli.exits import fail
+from orchestrator.cli.exits import Exit, fail
 from orchestrator.client import DagqClient, client_for
 from orchestrator.errors import DagqError, Unavailable
 from orchestrator.settings import load_settings
@@ -62,16 +62,24 @@ class Remote:
             )
         return client_for(load_settings(), api_url=self.api_url, api_key=self.api_key)
 
-    def run(self, action: str, call: Callable[[DagqClient], Awaitable[T]]) -> T:
+    def run(
+        self,
+        action: str,
+        call: Callable[[DagqClient], Awaitable[T]],
+        *,
+        refusals: tuple[type[DagqError], ...] = (),
+    ) -> T:
         """Run ``call`` with a client; a DagqError ends the command (see :func:`fail`).
 
-        ``action`` completes "operators cannot ..." when the API refuses the permission.
+        ``action`` completes "operators cannot ..." when the API refuses the permission;
+        errors of a ``refusals`` type end it with exit 3, like a refused permission.
         """
         try:
             client = self.client()
             return asyncio.run(_with_client(client, call))
         except DagqError as exc:
-            fail(exc, action=action, as_json=self.as_json)
+            code = Exit.DENIED if isinstance(exc, refusals) else None
+            fail(exc, action=action, as_json=self.as_json, code=code)
         except aiohttp.ClientError as exc:
             # Client-side problems the client does not map (a malformed URL, a bad header).
             fail(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from orchestrator.engine.kinds.approval import Approval
 from orchestrator.engine.kinds.base import Kind
 from orchestrator.engine.kinds.compensation import Compensation
 from orchestrator.engine.kinds.decision import Decision
@@ -20,6 +21,7 @@ from orchestrator.engine.kinds.inclusive import Inclusive
 from orchestrator.engine.kinds.map import Map
 from orchestrator.engine.kinds.parallel import Parallel
 from orchestrator.engine.kinds.runnable import Runnable
+from orchestrator.engine.kinds.signal import Signal
 from orchestrator.engine.kinds.subworkflow import Subworkflow
 from orchestrator.engine.kinds.task import Task
 
@@ -34,6 +36,8 @@ KINDS: Mapping[str, Kind] = MappingProxyType(
         "compensation": Compensation(),
         "map": Map(),
         "subworkflow": Subworkflow(),
+        "approval": Approval(),
+        "signal": Signal(),
     }
 )
 """Node type -> its rules."""

@@ -34,8 +34,6 @@ from orchestrator.spec.expressions import ExpressionError, evaluate
 from orchestrator.spec.model import MapNode
 from orchestrator.vocab import IN_FLIGHT, EventType, NodeStatus, RunStatus
 
-_SETTLED_ITEM = frozenset({NodeStatus.COMPLETED, NodeStatus.FAILED})
-
 
 def _node(tx: Tx, node_id: str) -> MapNode:
     node = tx.g.nodes[node_id]
@@ -253,13 +251,7 @@ class Map(Kind):
             **_counts(p),
         )
         if running and p["failed"] > node.tolerate_failures:
-            for other in range(p["total"]):
-                other_key = item_key(node_id, other)
-                other_item = tx.items[other_key]
-                if other_item.status not in _SETTLED_ITEM | {NodeStatus.CANCELLED}:
-                    tx.set_item(other_key, status=NodeStatus.CANCELLED, end_ms=tx.now, due_ms=None)
-                    tx.cancel_child(other_item, other_key)
-            tx.set(node_id, progress={**p, "active": 0})
+            tx.cancel_items(node_id)
             saga.fail_node(
                 tx,
                 node_id,
