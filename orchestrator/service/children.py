@@ -6,7 +6,8 @@ and finds the child it started (the child's id derives from the parent's run, no
 attempt token).  Children live in their parent's shard: the child's final write posts
 its outcome to the parent's inbox in the same step (one slot).  What refuses a child —
 its parameters, an unknown workflow, the depth limit, a workflow that reaches itself —
-fails the attempt with the reason.
+fails the attempt with the reason, as does a handler of the child that the parent's
+starter (``runAs``) may not use.
 """
 
 from __future__ import annotations
@@ -75,12 +76,20 @@ async def start_child(service: RunService, msg: InboxMessage) -> Event | None:
             priority=request.get("priority"),
             metadata=meta,
             run_id=child_id,
+            # The parent's starter: its handler permissions are checked at the child's
+            # start and recorded, so workers check them at each of the child's nodes.
+            user=_text(parent.meta.get("startedBy")),
+            run_as=_text(parent.meta.get("runAs")),
         )
     except Conflict:
         pass  # this request was delivered before: its child exists
     except DagqError as exc:
         return NodeFailed(node_id, token, at, f"sub-workflow {workflow} refused: {exc.message}")
     return ChildStarted(node_id, token, at, child_id)
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 async def unknown_workflows(service: RunService, spec: WorkflowSpec) -> list[SpecIssue]:
