@@ -58,7 +58,10 @@ async def test_a_child_using_a_handler_its_parents_starter_may_not_use_fails_the
         found = {n["nodeId"]: n for n in nodes["nodes"]}["ship"].get("childRunId")
         return found if isinstance(found, str) else None
 
-    await until(child, "the admin's child run to start")
+    async def started() -> bool:
+        return await child() is not None
+
+    await until(started, "the admin's child run to start")
     child_id = await child()
     _, view = await _call(api, "GET", f"/api/v1/runs/{child_id}", "admin")
     assert view["metadata"]["runAs"] == "ada" and view["metadata"]["startedBy"] == "ada"

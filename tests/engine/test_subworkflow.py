@@ -116,7 +116,8 @@ def test_a_cancelling_join_stops_a_losing_map_and_a_losing_sub_workflow() -> Non
     assert run.status("m") == "cancelled" and run.status("ship") == "cancelled"
     items = [run.state.items[item_key("m", i)].status for i in range(3)]
     assert items == ["cancelled"] * 3
-    assert run.node("m").progress is not None and run.node("m").progress["active"] == 0
+    progress = run.node("m").progress
+    assert progress is not None and progress["active"] == 0
     cancels = sorted(m.run for m in _posted(cmds) if m.type == "cancel")
     assert cancels == ["child-item-0", "child-ship"]
     assert run.status("z") == "queued"
