@@ -14,7 +14,14 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    IPvAnyNetwork,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -250,6 +257,10 @@ class TriggersSection(_Section):
     notify_max_attempts: int = Field(default=10, ge=1, le=100)
     """Deliveries of one notification before it is given up (backoff 1 s doubling, capped
     at 5 minutes)."""
+    notify_allowed_networks: list[IPvAnyNetwork] = Field(default_factory=list)
+    """Networks a ``notify`` POST may reach although they are loopback, private, link-local,
+    reserved... (e.g. ``["10.1.0.0/16", "127.0.0.1/32"]``); every such address is refused by
+    default, checked on the addresses a host name resolves to at connect time."""
 
 
 class Settings(BaseSettings):

@@ -38,6 +38,7 @@ HOMONYMS: dict[str, frozenset[str]] = {
     # Inbox message types (started / succeeded / failed / timer ...), not node statuses.
     "orchestrator/protocol.py": frozenset({"failed"}),
     "orchestrator/worker/worker.py": frozenset({"failed"}),
+    "orchestrator/worker/reporting.py": frozenset({"failed"}),
     "orchestrator/service/orchestrator.py": frozenset({"failed", "pending"}),
     "orchestrator/store/queue_admin.py": frozenset({"failed", "pending", "waiting"}),
     # A stream's pending (delivered, unacknowledged) and waiting (undelivered) entries

@@ -13,6 +13,10 @@ the consumer group ``notify``, POSTs each body as JSON with
 and acknowledges it on a 2xx answer.  A failed delivery stays pending and is tried again
 after 1 s, 2 s, 4 s ... (capped at 5 minutes), also by another process if this one dies,
 until ``triggers.notify_max_attempts`` deliveries; then it is dropped with an error log.
+
+Where a POST may go is guarded (:mod:`orchestrator.service.notify_guard`): a URL or a
+resolved address the guard refuses is logged once with the reason and the notification
+is dropped as undeliverable (retrying cannot help); redirects are not followed.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from orchestrator.keys import Keys
 from orchestrator.logs import register_secret
+from orchestrator.service.notify_guard import GuardedResolver, refusal_in, url_refusal
 from orchestrator.settings import Settings
 
 log = logging.getLogger("dagq.notify")
@@ -78,11 +83,14 @@ class Notifier:
         self.max_attempts = settings.triggers.notify_max_attempts
         self._secret: str | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.allowed = tuple(settings.triggers.notify_allowed_networks)
         self.sent = 0
+        self.refused = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set."""
-        async with aiohttp.ClientSession(timeout=_TIMEOUT) as http:
+        connector = aiohttp.TCPConnector(resolver=GuardedResolver(self.allowed))
+        async with aiohttp.ClientSession(timeout=_TIMEOUT, connector=connector) as http:
             shards = [
                 asyncio.create_task(self._shard(s, http, stop)) for s in self.keys.all_shards()
             ]
@@ -172,11 +180,18 @@ class Notifier:
             "X-Dagq-Timestamp": stamp,
             "X-Dagq-Signature": signature(self._secret, stamp, body),
         }
+        ok, why = False, url_refusal(url, self.allowed)
+        if why is not None:
+            await self._refuse(stream, entry_id, url, why)
+            return
         try:
-            async with http.post(url, data=body, headers=headers) as resp:
+            async with http.post(url, data=body, headers=headers, allow_redirects=False) as resp:
                 ok = 200 <= resp.status < 300
                 why = f"HTTP {resp.status}"
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            if (refused := refusal_in(exc)) is not None:
+                await self._refuse(stream, entry_id, url, str(refused))
+                return
             ok, why = False, f"{type(exc).__name__}: {exc}"
         if ok:
             self.sent += 1
@@ -185,6 +200,14 @@ class Notifier:
         else:
             log.warning("notification %s to %s failed (%s); it will be retried",
                         _text(entry_id), url, why)  # fmt: skip
+
+    async def _refuse(self, stream: str, entry_id: Any, url: str, why: str) -> None:
+        """A destination the guard refuses: say so once, and drop the notification."""
+        self.refused += 1
+        log.error("notification %s to %s refused: %s; dropped as undeliverable",
+                  _text(entry_id), url, why)  # fmt: skip
+        with contextlib.suppress(RedisError, OSError):
+            await self._done(stream, entry_id)
 
     async def _done(self, stream: str, entry_id: Any) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:

@@ -530,7 +530,8 @@ def _on_approval_requested() -> list[NotifyOn]:
 class Notify(_Model):
     """Tell people who are not looking at dagq: POST signed events to ``url``."""
 
-    url: Annotated[str, Field(min_length=8, max_length=2048, pattern=r"^https?://\S+$")]
+    url: Annotated[str, Field(min_length=1, max_length=2048)]
+    """``http``/``https``, no credentials (checked by the validator: BAD_NOTIFY_URL)."""
     on: list[NotifyOn] = Field(default_factory=_on_approval_requested, min_length=1)
 
 

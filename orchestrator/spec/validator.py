@@ -19,6 +19,7 @@ from orchestrator.errors import SpecInvalid
 from orchestrator.spec.checks import EDGES_PER_NODE, Checker, EdgeRecord, NodeRecord, too_many_edges
 from orchestrator.spec.loader import Format, SpecIssue, build_spec, parse_document, spec_invalid
 from orchestrator.spec.model import MAX_EXPRESSION_LENGTH, WorkflowSpec
+from orchestrator.spec.notify_url import notify_url_problem
 from orchestrator.spec.subworkflows import subworkflow_issues
 
 __all__ = [
@@ -166,8 +167,10 @@ def validate_spec(spec: WorkflowSpec, *, max_nodes: int = DEFAULT_MAX_NODES) -> 
     )
     check.saga(spec.compensation_strategy)
     check.compensation_strategies()
-    check.errors += subworkflow_issues(spec)
-    return ValidationResult(tuple(check.errors), tuple(check.warnings))
+    errors = [*check.errors, *subworkflow_issues(spec)]
+    if spec.notify is not None and (why := notify_url_problem(spec.notify.url)):
+        errors.append(SpecIssue("BAD_NOTIFY_URL", why, path="notify.url"))
+    return ValidationResult(tuple(errors), tuple(check.warnings))
 
 
 def _too_big(raw: dict[str, Any], max_nodes: int) -> list[SpecIssue]:

@@ -45,6 +45,7 @@ from orchestrator.worker.capture import AttemptLog, capturing
 from orchestrator.worker.isolation import IsolationOptions, Limits, ProcessPool
 from orchestrator.worker.permissions import PermissionCheck
 from orchestrator.worker.registry import HandlerContext, HandlerEntry, Registry
+from orchestrator.worker.reporting import send_instead, supervise
 
 log = logging.getLogger("dagq.worker")
 
@@ -150,8 +151,12 @@ class Worker:
             len(self.handlers),
             self.concurrency,
         )
-        reporter = asyncio.create_task(self._report_loop(), name="dagq-reporter")
-        heart = asyncio.create_task(self._heartbeat_loop(), name="dagq-heartbeat")
+        reporter = asyncio.create_task(
+            supervise(self._report_loop, "the reporter"), name="dagq-reporter"
+        )
+        heart = asyncio.create_task(
+            supervise(self._heartbeat_loop, "the heartbeat"), name="dagq-heartbeat"
+        )
         try:
             await self._intake(stop)
         finally:
@@ -360,7 +365,7 @@ class Worker:
             )
         try:
             orjson.dumps(result)  # the encoder of the inbox message
-        except TypeError as exc:
+        except Exception as exc:
             return self._failed(
                 d, f"handler {entry.name!r} returned output that is not JSON-serialisable: {exc}"
             )
@@ -391,7 +396,13 @@ class Worker:
 
     # -- reporting and heartbeats ------------------------------------------------------
     async def _report_loop(self) -> None:
-        """Send results in batches: whatever finished while the last batch was in flight."""
+        """Send results in batches: whatever finished while the last batch was in flight.
+
+        Run under :func:`supervise`: if it dies, the batch in hand is released (its
+        leases run out, the jobs are reclaimed) and the loop starts again.
+        """
+        if self._results or self._closing:
+            self._results_ready.set()  # a restart: pick up what finished meanwhile
         while True:
             await self._results_ready.wait()
             self._results_ready.clear()
@@ -400,17 +411,19 @@ class Worker:
                 if self._closing:
                     return
                 continue
-            await asyncio.gather(*{s for _, _, s in batch})  # started goes out first
             # Being acked: a heartbeat must not take their vanished entries for lost leases.
             self._reporting.update(d for d, _, _ in batch)
-            sent = await self._send([(d, m) for d, m, _ in batch])
-            for d, _, _ in batch:
-                self._reporting.discard(d)
-                # Refused ones too: no longer extended, their lease runs out.
-                self._held.discard(d)
-                self._logs.pop(d, None)
-                self._begun.pop(d, None)
-                self._started_sent.discard(d)
+            try:
+                await asyncio.gather(*{s for _, _, s in batch})  # started goes out first
+                sent = await self._send([(d, m) for d, m, _ in batch])
+            finally:
+                for d, _, _ in batch:
+                    self._reporting.discard(d)
+                    # Unsent ones too: no longer extended, their lease runs out.
+                    self._held.discard(d)
+                    self._logs.pop(d, None)
+                    self._begun.pop(d, None)
+                    self._started_sent.discard(d)
             for d, m in sent:
                 self.processed += 1
                 if m.type == "failed":
@@ -429,6 +442,8 @@ class Worker:
         result at a time so one bad result cannot hold up the others; a result still
         refused is dropped: its job stays leased, is redelivered after the
         visibility timeout and, refused each time, ends in the dead-letter stream.
+        Any other error (a result that cannot be encoded, a bug) is isolated the same
+        way, and the result it concerns is replaced by a failed attempt that says why.
         """
         done: list[tuple[Delivery, InboxMessage]] = []
         if self.applier is not None:
@@ -460,6 +475,15 @@ class Worker:
                 log.warning("reporting %d result(s) failed (%s); retrying", len(batch), exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+            except Exception as exc:
+                if len(batch) > 1:
+                    sent = list(done)
+                    for item in batch:
+                        sent += await self._send([item])
+                    return sent
+                d, message = batch[0]
+                self._logs.pop(d, None)  # the attempt log may be what could not be written
+                return done + await send_instead(self._send, d, message, exc)
 
     async def _apply_own(
         self, batch: list[tuple[Delivery, InboxMessage]]
@@ -474,6 +498,13 @@ class Worker:
                 rest += await self.applier(own, self.worker_id)
             except _REDIS_DOWN as exc:
                 log.warning("applying %d result(s) here failed (%s): via the inbox", len(own), exc)
+                rest = list(batch)
+            except Exception as exc:  # a bug applying them: the inbox path dead-letters it
+                log.error(
+                    "applying %d result(s) here raised %s: via the inbox",
+                    len(own),
+                    type(exc).__name__,
+                )
                 rest = list(batch)
         left = {d for d, _ in rest}
         done = [(d, m) for d, m in batch if d not in left]

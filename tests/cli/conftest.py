@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from click.testing import CliRunner, Result
 
 from orchestrator.cli import build_cli
@@ -133,3 +135,27 @@ def cli(api: Api, tmp_path: Path) -> Cli:
 def settings_with(base: Settings, **queue: Any) -> Settings:
     """``base`` with some ``queue`` settings changed."""
     return base.model_copy(update={"queue": base.queue.model_copy(update=queue)})
+
+
+@dataclass
+class Receiver:
+    """Answers 500 to the first ``fail_first`` POSTs, then 200; keeps every request."""
+
+    fail_first: int = 0
+    seen: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.seen.append((dict(request.headers), await request.read()))
+        return web.Response(status=500 if len(self.seen) <= self.fail_first else 200)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
+    """A notify receiver on 127.0.0.1 (which the guard refuses unless allowed)."""
+    rec = Receiver(fail_first=2)
+    app = web.Application()
+    app.router.add_post("/hook", rec.handle)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield rec, str(server.make_url("/hook"))
+    await server.close()

@@ -5,44 +5,28 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from ipaddress import ip_network
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
-from tests.api.conftest import Api
-from tests.cli.conftest import Cli
+from orchestrator.settings import Settings
+from tests.api.conftest import Api, make_settings
+from tests.cli.conftest import Cli, Receiver
 from tests.cli.test_approvals import _decide, _ends, _node_is, _push, _start, approval_spec
 from tests.conftest import until
 
 pytestmark = pytest.mark.usefixtures("worker")
 
 
-@dataclass
-class Receiver:
-    """Answers 500 to the first ``fail_first`` POSTs, then 200; keeps every request."""
-
-    fail_first: int = 0
-    seen: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.seen.append((dict(request.headers), await request.read()))
-        return web.Response(status=500 if len(self.seen) <= self.fail_first else 200)
-
-
 @pytest.fixture
-async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
-    rec = Receiver(fail_first=2)
-    app = web.Application()
-    app.router.add_post("/hook", rec.handle)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    yield rec, str(server.make_url("/hook"))
-    await server.close()
+def settings(redis_url: str, key_prefix: str, tmp_path: Path) -> Settings:
+    """The receivers here listen on loopback, which an admin must allow explicitly."""
+    base = make_settings(redis_url, key_prefix, tmp_path / "data")
+    allow = {"notify_allowed_networks": [ip_network("127.0.0.1/32")]}
+    return base.model_copy(update={"triggers": base.triggers.model_copy(update=allow)})
 
 
 async def test_approval_requested_is_posted_signed_and_retried(
