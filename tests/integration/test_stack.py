@@ -49,6 +49,7 @@ async def test_stack_serves_seeds_examples_and_records_a_private_local_config(
             assert ids == {
                 "data-processing-pipeline",
                 "order-processing",
+                "refund-approval",
                 "batch-records",
                 "enrich-record",
             }

@@ -23,7 +23,7 @@ from tests.tui.test_designer_edges import open_example, store_example
 from tests.tui.test_workflows_screen import listed
 
 SIZE = (120, 40)
-BAR = " 1 Workflows   2 Monitor   3 Queues   4 Admin   5 Schedules    F1 help  q quit"
+BAR = " 1 Workflows   2 Monitor   3 Queues   4 Admin   5 Schedules   6 Approvals    F1 help  q quit"
 
 
 def bar_of(pilot: Any) -> str:
