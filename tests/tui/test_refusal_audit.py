@@ -1,0 +1,64 @@
+"""A refusal made in the app from its cached permissions reaches the server's audit trail,
+and a stale cache is refreshed (the user is asked to try again, nothing is performed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.api.conftest import pipeline_spec
+from tests.conftest import until
+from tests.tui.conftest import Tui, notifications, wait_for
+from tests.tui.test_roles import SIZE, open_pipeline
+
+
+async def test_f5_as_designer_is_audited_by_the_server(tui: Tui) -> None:
+    async with tui.client("admin") as c:
+        await c.create_workflow(pipeline_spec())
+    app = tui.app("designer")
+    async with app.run_test(size=SIZE) as pilot, tui.client("admin") as admin:
+        designer = await open_pipeline(tui, pilot)
+        wid = designer.editor.workflow_id
+        await pilot.press("f5")
+        assert notifications(app)[-1] == "Designers cannot run workflows (workflow:execute)"
+        found: list[dict[str, Any]] = []
+
+        async def audited() -> bool:
+            found[:] = [
+                e
+                for e in await admin.audit(user="dee", outcome="denied")
+                if e["action"] == "workflow:execute"
+            ]
+            return bool(found)
+
+        await until(audited, "the refused F5 on the audit trail")
+        (entry,) = found
+        assert entry["resource"] == wid
+        assert entry["role"] == "workflow_designer"
+        assert "start a run" in entry["detail"]
+        # The server confirmed the refusal: nothing more is said, no run was started.
+        assert notifications(app)[-1] == "Designers cannot run workflows (workflow:execute)"
+        assert (await admin.list_runs(wid)).total == 0
+
+
+async def test_a_stale_refusal_refreshes_and_asks_to_try_again(tui: Tui) -> None:
+    async with tui.client("admin") as c:
+        await c.create_workflow(pipeline_spec())
+    app = tui.app("operator")
+    async with app.run_test(size=SIZE) as pilot, tui.client("admin") as admin:
+        await wait_for(pilot, lambda: bool(app.session.permissions), what="signed in")
+        # The app believes it may not run (its cache is stale); the server says it may.
+        app.session.permissions = app.session.permissions - {"workflow:execute"}
+        designer = await open_pipeline(tui, pilot)
+        await pilot.press("f5")
+        assert "Operators cannot run workflows (workflow:execute)" in notifications(app)
+        await wait_for(
+            pilot, lambda: app.session.can("workflow:execute"), what="permissions refreshed"
+        )
+        await wait_for(pilot, lambda: notifications(app)[-1].startswith("Permissions updated"))
+        assert notifications(app)[-1] == (
+            "Permissions updated: You may run workflows now (workflow:execute): "
+            "your permissions had changed. Try again."
+        )
+        assert pilot.app.screen is designer  # no run dialog opened behind the user's back
+        assert (await admin.list_runs(designer.editor.workflow_id)).total == 0
+        assert not [e for e in await admin.audit(user="otto") if e["action"] == "workflow:execute"]
