@@ -27,11 +27,11 @@ class DesignerApi(DesignerBase):
     def action_save(self) -> None:
         """Create the workflow, or store the design as its next version (F10)."""
         perm = "workflow:update" if self.editor.workflow_id else "workflow:create"
-        if self._refuse_edit():
-            return
         if not self.session.can(perm):
             target = self.editor.workflow_id or self.editor.to_data().get("id") or "*"
             refuse(self, self.session, perm, "save the workflow", str(target))
+            return
+        if self._refuse_edit():
             return
         self.save()
 

@@ -62,3 +62,24 @@ async def test_a_stale_refusal_refreshes_and_asks_to_try_again(tui: Tui) -> None
         assert pilot.app.screen is designer  # no run dialog opened behind the user's back
         assert (await admin.list_runs(designer.editor.workflow_id)).total == 0
         assert not [e for e in await admin.audit(user="otto") if e["action"] == "workflow:execute"]
+
+
+async def test_save_as_template_as_operator_is_audited_by_the_server(tui: Tui) -> None:
+    async with tui.client("admin") as c:
+        await c.create_workflow(pipeline_spec())
+    app = tui.app("operator")
+    async with app.run_test(size=SIZE) as pilot, tui.client("admin") as admin:
+        designer = await open_pipeline(tui, pilot)
+        await pilot.press("T")
+        assert "Operators cannot change templates (template:write)" in notifications(app)
+
+        async def audited() -> bool:
+            return any(
+                e["action"] == "template:write"
+                and e["resource"] == designer.editor.workflow_id
+                and "save the workflow as a template" in e["detail"]
+                for e in await admin.audit(user="otto", outcome="denied")
+            )
+
+        await until(audited, "the refused save as template on the audit trail")
+        assert pilot.app.screen is designer
