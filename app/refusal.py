@@ -24,6 +24,14 @@ def refuse(
 ) -> None:
     """Tell the user ``perm`` is missing and have the server confirm (and audit) it."""
     where.notify(session.reason(perm).capitalize(), severity="warning")
+    confirm_in_background(where, session, perm, action, resource)
+
+
+def confirm_in_background(
+    where: Screen[Any] | App[Any], session: Session, perm: str, action: str, resource: str = "*"
+) -> None:
+    """Ask the server about a refusal already shown (it audits a denial); say "try again"
+    when the cached permissions were stale."""
 
     async def confirm() -> None:
         try:
