@@ -5,10 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.screens.monitor import MonitorScreen
 from tests.api.conftest import pipeline_spec
 from tests.conftest import until
+from tests.tui import ops_fixtures
 from tests.tui.conftest import Tui, notifications, wait_for
+from tests.tui.ops_fixtures import OpsStack
+from tests.tui.test_approvals_tui import _refund_run
 from tests.tui.test_roles import SIZE, open_pipeline
+
+ops = ops_fixtures.ops
+ops_worker = ops_fixtures.ops_worker
 
 
 async def test_f5_as_designer_is_audited_by_the_server(tui: Tui) -> None:
@@ -83,3 +90,23 @@ async def test_save_as_template_as_operator_is_audited_by_the_server(tui: Tui) -
 
         await until(audited, "the refused save as template on the audit trail")
         assert pilot.app.screen is designer
+
+
+async def test_a_stale_approval_refusal_on_the_monitor_is_asked_of_the_server(
+    ops: OpsStack, ops_worker: Any
+) -> None:
+    run_id = await _refund_run(ops)
+    app = ops.app("operator")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, MonitorScreen), what="monitor")
+        screen = pilot.app.screen
+        assert isinstance(screen, MonitorScreen)
+        screen.show_run(run_id)
+        await wait_for(pilot, lambda: screen.run is not None, what="the run")
+        app.session.permissions = app.session.permissions - {"run:approve"}
+        await pilot.press("a")
+        refused = "Not available: operators cannot decide approvals (run:approve)"
+        assert refused in notifications(app)
+        await wait_for(pilot, lambda: app.session.can("run:approve"), what="refreshed")
+        await wait_for(pilot, lambda: notifications(app)[-1].startswith("Permissions updated"))
+        assert pilot.app.screen is screen  # no comment dialog opened behind the user's back
