@@ -41,7 +41,7 @@ from orchestrator.worker.heartbeat import REDIS_DOWN, Heartbeat
 from orchestrator.worker.isolation import IsolationOptions, Limits, ProcessPool
 from orchestrator.worker.outcome import InProcessCalls, failed, outcome
 from orchestrator.worker.permissions import PermissionCheck
-from orchestrator.worker.registry import HandlerContext, Registry
+from orchestrator.worker.registry import HandlerContext, HandlerEntry, Registry
 from orchestrator.worker.reporting import send_instead, supervise
 
 log = logging.getLogger("dagq.worker")
@@ -320,6 +320,9 @@ class Worker:
             return self._failed(d, str(exc) or type(exc).__name__)
         except (Exception, SystemExit) as exc:
             return self._failed(d, str(exc) or type(exc).__name__)
+        return self._outcome(d, entry, result)
+
+    def _outcome(self, d: Delivery, entry: HandlerEntry, result: Any) -> InboxMessage:
         return outcome(d, self.worker_id, entry, result)
 
     def _failed(
