@@ -46,7 +46,7 @@ async def test_stack_serves_seeds_examples_and_records_a_private_local_config(
             me = await client.whoami()
             assert me["user"] == LOCAL_ADMIN and me["role"] == "workflow_admin"
             ids = {w["id"] for w in (await client.list_workflows()).items}
-            assert ids == {"data-processing-pipeline", "order-processing"}
+            assert ids == {"data-processing-pipeline", "order-processing", "refund-approval"}
             run = await client.start_run("order-processing", {"fail_at": "ship_order"})
             status = await client.get_run_status(run["runId"])
             for _ in range(600):
