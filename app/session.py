@@ -166,6 +166,22 @@ class Session:
             return f"cannot {action} yet: still connecting to {self.api_url}"
         return f"{role_plural(self.role)} cannot {action} ({perm})"
 
+    async def confirm_refusal(self, perm: str, action: str, resource: str = "*") -> str | None:
+        """Ask the server about an action refused from the cached permissions.
+
+        The server is the authority: it answers from the policy in force and audits a
+        denial (who, ``perm``, ``resource``, ``action``).  When it says ``perm`` is held
+        after all (the cache was stale), the permissions are refreshed and a sentence
+        asking the user to try again is returned; the action itself is never performed.
+        None when the server confirms the refusal.
+        """
+        answer = await self.call(self.client.check_permission(perm, action, resource))
+        if not answer.get("allowed"):
+            return None
+        await self.refresh()
+        what = PERMISSION_ACTIONS.get(perm, perm)
+        return f"You may {what} now ({perm}): your permissions had changed. Try again."
+
     # -- connection state --------------------------------------------------------------
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` on every state change; returns a function that unsubscribes."""

@@ -143,7 +143,11 @@ class SecuritySection(_Section):
     audit_logging: bool = True
     """Audit every mutation and every denial."""
     rate_limiting: dict[str, str] = Field(
-        default_factory=lambda: {"create_workflow": "10/min", "start_run": "100/min"}
+        default_factory=lambda: {
+            "create_workflow": "10/min",
+            "start_run": "100/min",
+            "check_permission": "60/min",
+        }
     )
     """Per-user limits by action, ``N/sec|min|hour|day``."""
 

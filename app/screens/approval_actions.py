@@ -44,8 +44,8 @@ def _waiting(screen: Any, kind: type[ApprovalNode] | type[SignalNode]) -> list[s
 
 def decide(screen: Any, *, approve: bool) -> None:
     """Approve or reject the selected (or only) waiting approval, after a comment."""
-    if reason := screen.session.reason("run:approve"):
-        screen.refuse(reason)
+    if not screen.session.can("run:approve"):
+        screen.refuse_permission("run:approve", "decide on an approval", screen.run_id or "*")
         return
     run_id = screen.run_id
     if run_id is None:
@@ -114,8 +114,8 @@ def _payload_problem(text: str) -> str | None:
 
 def send_signal(screen: Any) -> None:
     """Ask for a signal's name and JSON payload, then send it to the selected run."""
-    if reason := screen.session.reason("run:signal"):
-        screen.refuse(reason)
+    if not screen.session.can("run:signal"):
+        screen.refuse_permission("run:signal", "send a signal", screen.run_id or "*")
         return
     run_id = screen.run_id
     if run_id is None:

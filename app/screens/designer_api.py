@@ -7,6 +7,7 @@ from typing import Any
 from textual import work
 
 from app.messages import OpenRun
+from app.refusal import refuse
 from app.screens.designer_base import DesignerBase
 from app.screens.dialogs.run_params import RunParametersDialog
 from app.session import describe_error
@@ -26,10 +27,11 @@ class DesignerApi(DesignerBase):
     def action_save(self) -> None:
         """Create the workflow, or store the design as its next version (F10)."""
         perm = "workflow:update" if self.editor.workflow_id else "workflow:create"
-        if self._refuse_edit():
-            return
         if not self.session.can(perm):
-            self.notify(self.session.reason(perm).capitalize(), severity="warning")
+            target = self.editor.workflow_id or self.editor.to_data().get("id") or "*"
+            refuse(self, self.session, perm, "save the workflow", str(target))
+            return
+        if self._refuse_edit():
             return
         self.save()
 
@@ -62,7 +64,8 @@ class DesignerApi(DesignerBase):
     def action_run(self) -> None:
         """Ask for the run parameters and start a run (F5)."""
         if not self.session.can("workflow:execute"):
-            self.notify(self.session.reason("workflow:execute").capitalize(), severity="warning")
+            target = self.editor.workflow_id or "*"
+            refuse(self, self.session, "workflow:execute", "start a run", target)
             return
         wid = self.editor.workflow_id
         if wid is None or (self.editor.dirty and not self.editor.read_only):

@@ -14,6 +14,7 @@ from textual import work
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from app.refusal import refuse
 from app.session import Session, describe_error
 from app.widgets.canvas_view import CanvasView
 from orchestrator.cli.remote.render import duration
@@ -62,7 +63,7 @@ class HeatScreen(Screen[None]):
             self.notify("Save the workflow and run it to see its nodes' durations.")
             return
         if not self.session.can("run:read"):
-            self.notify(self.session.reason("run:read").capitalize(), severity="warning")
+            refuse(self, self.session, "run:read", "show node durations", workflow_id)
             return
         self.load_heat(workflow_id)
 

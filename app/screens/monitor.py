@@ -440,8 +440,8 @@ class MonitorScreen(RunActionsScreen):
     async def _fetch_node(self, live: LiveRun, node_id: str) -> None:
         """The shown node's input, output and times (its status stays the events')."""
         view = await self.api(self.session.client.get_node_status(live.run_id, node_id), quiet=True)
-        if view is None or live is not self.live:
-            return
+        if view is None or live is not self.live or not self.is_attached:
+            return  # nothing to show, another run now, or the monitor closed while it answered
         live.got_details(node_id, view)
         if self.canvas.selected == node_id:
             self._show_node(node_id)

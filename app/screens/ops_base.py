@@ -17,6 +17,7 @@ from textual.markup import escape
 from textual.screen import Screen
 from textual.timer import Timer
 
+from app.refusal import confirm_in_background
 from app.screens.dialogs.confirm import ConfirmDialog
 from app.session import Session, describe_error
 from orchestrator.errors import DagqError, Forbidden
@@ -61,6 +62,11 @@ class OpsScreen(Screen[None]):
     def refuse(self, reason: str) -> None:
         """Tell the user why an action is not available."""
         self.notify(reason, title="Not available", severity="warning")
+
+    def refuse_permission(self, perm: str, action: str, resource: str = "*") -> None:
+        """Refuse for a missing ``perm`` and have the server confirm (and audit) it."""
+        self.refuse(self.session.reason(perm))
+        confirm_in_background(self, self.session, perm, action, resource)
 
     async def api(self, awaitable: Awaitable[T], *, quiet: bool = False) -> T | None:
         """Await one client call; on any error show it (unless ``quiet``) and return None.

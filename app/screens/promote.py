@@ -10,6 +10,7 @@ from typing import Any
 from textual.screen import Screen
 
 from app.editor import Editor
+from app.refusal import refuse
 from app.screens.designer import DesignerScreen
 from app.screens.dialogs.text_input import InputDialog
 from app.session import Session, describe_error
@@ -29,7 +30,7 @@ def offer_promote(screen: Screen[Any], session: Session, run_id: str | None) -> 
         screen.notify("Open a job first.")
         return
     if not session.can("workflow:create"):
-        screen.notify(session.reason("workflow:create").capitalize(), severity="warning")
+        refuse(screen, session, "workflow:create", "promote a job to a workflow", run_id)
         return
 
     def named(workflow_id: str | None) -> None:

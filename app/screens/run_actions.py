@@ -95,6 +95,11 @@ class RunActionsScreen(RunInsightScreen):
 
     def _confirm(self, action: str, then: Callable[[str, str | None], object]) -> None:
         """Ask before ``action`` (see :func:`confirmation`); ``then(run_id, node_id)`` on yes."""
+        perm = "run:cancel" if action == "cancel" else "workflow:execute"
+        if not self.session.can(perm):
+            what = {"cancel": "cancel a run", "retry": "retry a run"}.get(action, "rerun a node")
+            self.refuse_permission(perm, what, self.run_id or "*")
+            return
         if reason := self.action_reason(action):
             self.refuse(reason)
             return

@@ -17,6 +17,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from app.editor import Editor, spec_data_from_api
+from app.refusal import refuse
 from app.screens.designer import DesignerScreen
 from app.screens.dialogs.confirm import ConfirmDialog
 from app.screens.dialogs.path import PathDialog
@@ -222,10 +223,10 @@ class WorkflowsScreen(Screen[None]):
         self.query_one("#filter", Input).focus()
 
     # -- opening -----------------------------------------------------------------------
-    def _allowed(self, perm: str) -> bool:
+    def _allowed(self, perm: str, action: str) -> bool:
         if self.session.can(perm):
             return True
-        self.notify(self.session.reason(perm).capitalize(), severity="warning")
+        refuse(self, self.session, perm, action, self.selected_id() or "*")
         return False
 
     def _need_selection(self) -> str | None:
@@ -272,7 +273,7 @@ class WorkflowsScreen(Screen[None]):
 
     def action_new(self) -> None:
         """Start a new workflow from an empty canvas."""
-        if not self._allowed("workflow:create"):
+        if not self._allowed("workflow:create", "create a workflow"):
             return
 
         def named(name: str | None) -> None:
@@ -283,7 +284,10 @@ class WorkflowsScreen(Screen[None]):
 
     def action_from_template(self) -> None:
         """Pick a template, fill in its parameters, design the workflow it makes."""
-        if not (self._allowed("workflow:create") and self._allowed("template:read")):
+        if not (
+            self._allowed("workflow:create", "create a workflow from a template")
+            and self._allowed("template:read", "create a workflow from a template")
+        ):
             return
 
         def made(workflow: dict[str, Any] | None) -> None:
@@ -297,7 +301,7 @@ class WorkflowsScreen(Screen[None]):
     # -- import / export ---------------------------------------------------------------
     def action_import(self) -> None:
         """Read a YAML/JSON file into the Designer (save it from there)."""
-        if not self._allowed("workflow:create"):
+        if not self._allowed("workflow:create", "import a workflow"):
             return
 
         def chosen(path: str | None) -> None:
@@ -364,7 +368,7 @@ class WorkflowsScreen(Screen[None]):
     def action_delete(self) -> None:
         """Delete the selected workflow (after confirming)."""
         wid = self._need_selection()
-        if wid is None or not self._allowed("workflow:delete"):
+        if wid is None or not self._allowed("workflow:delete", "delete the workflow"):
             return
 
         def answered(yes: bool | None) -> None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from orchestrator.api.schemas import StreamId, _Body, _In, _Out
+from orchestrator.security.roles import PERMISSIONS
 from orchestrator.vocab import AuditOutcome
 
 
@@ -258,3 +259,37 @@ class Handlers(_Out):
     """Handlers live workers offer, by name."""
 
     handlers: list[HandlerInfo]
+
+
+class PermissionCheck(_Body):
+    """A permission the app refused locally, asked of the server (a refusal is audited)."""
+
+    permission: str = Field(max_length=64, description="A permission, e.g. workflow:execute")
+    resource: str = Field(
+        default="*", min_length=1, max_length=256, description="What it was for: an id, or *"
+    )
+    action: str = Field(
+        min_length=1, max_length=200, description="What the person tried, e.g. 'start a run'"
+    )
+
+    @field_validator("permission")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in PERMISSIONS:
+            raise ValueError(f"unknown permission {value!r}; one of {', '.join(PERMISSIONS)}")
+        return value
+
+    @field_validator("resource", "action")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        if not value.isprintable():
+            raise ValueError("must be printable text (no control characters)")
+        return value
+
+
+class PermissionAnswer(_Out):
+    """Whether the caller holds the permission now, and if not why."""
+
+    allowed: bool
+    permission: str
+    reason: str

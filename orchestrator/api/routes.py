@@ -25,6 +25,7 @@ from orchestrator.api import trigger_schemas as ts
 from orchestrator.api.handlers import (
     admin,
     approvals,
+    checks,
     health,
     hooks,
     insight,
@@ -85,11 +86,14 @@ class Route:
     the path's ``{name}`` or of the body's ``name`` (``user bea``)."""
     audit_detail: Callable[[web.Request], str | None] | None = None
     """What the audit entry says beyond who and which route (a decision and its comment)."""
+    question: bool = False
+    """A POST that changes nothing (a permission check): not audited as a change; the
+    handler audits what needs it."""
 
     @property
     def mutating(self) -> bool:
         """Whether the route changes state (and so is audited)."""
-        return self.method not in ("GET", "HEAD")
+        return self.method not in ("GET", "HEAD") and not self.question
 
 
 def _r(method: str, path: str, handler: Handler, permission: str, op: str, summary: str,
@@ -291,6 +295,10 @@ ROUTES: tuple[Route, ...] = (
     # -- administration -----------------------------------------------------------------
     _r("GET", "/whoami", admin.whoami, AUTHENTICATED, "whoami",
        "The caller, its role and permissions", A, response=s.WhoAmI),
+    _r("POST", "/auth/check", checks.check_permission, AUTHENTICATED, "checkPermission",
+       "Whether the caller holds a permission now; a denial is audited (the app asks after "
+       "refusing an action locally)", A, response=sa.PermissionAnswer, body=sa.PermissionCheck,
+       body_required=True, errors=(429,), rate_limit="check_permission", question=True),
     _r("GET", "/audit", admin.audit, "system:configure", "listAudit",
        "Audit entries, newest first", A, response=sa.AuditList, query=sa.AuditQuery),
     _r("GET", "/audit/strangers", admin.strangers, "system:configure", "listStrangers",

@@ -508,7 +508,8 @@ def scale_cmd(as_json: bool, runs: int, workers: int) -> None:
     )
     click.echo(
         f"  submitted in {r['submit_s']:.1f}s, drained in {r['drain_s']:.1f}s "
-        f"({r['nodes_per_s']:,.0f} nodes/s), {r['failed']} failed"
+        f"(workers' start-up {r['workers_start_s']:.1f}s of it; "
+        f"{r['nodes_per_s']:,.0f} nodes/s), {r['failed']} failed"
     )
     click.echo(
         f"  peak RSS: orchestrator {r['orchestrator_peak_rss_mb']:.0f} MB, "

@@ -414,6 +414,13 @@ class DagqClient(TriggerCalls, JobCalls, UserCalls, ApprovalCalls):
         """``{user, role, permissions, auth}`` of this client's identity."""
         return await self._obj("GET", f"{PREFIX}/whoami")
 
+    async def check_permission(
+        self, permission: str, action: str, resource: str = "*"
+    ) -> dict[str, Any]:
+        """``{allowed, permission, reason}`` from the server; it audits a denial."""
+        body = {"permission": permission, "resource": resource, "action": action}
+        return await self._obj("POST", f"{PREFIX}/auth/check", body=body)
+
     async def handlers(self) -> list[dict[str, Any]]:
         """Handlers live workers offer: ``[{name, workers}]``."""
         rows: list[dict[str, Any]] = (await self._call("GET", f"{PREFIX}/handlers"))["handlers"]

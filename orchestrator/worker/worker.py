@@ -2,9 +2,10 @@
 
 One intake loop reads deliveries (never more in flight than ``concurrency``),
 each delivery runs in its own task (async handlers on the event loop, sync ones
-in a thread pool) under the job's timeout, and one reporter task sends the
+in a thread pool: ``outcome.py``) under the job's timeout, and one reporter task sends the
 results in batches (ack + inbox message per shard in one MULTI/EXEC).  A
-heartbeat task announces the worker and extends the leases of the jobs it holds.
+heartbeat task announces the worker and extends the leases of the jobs it holds
+(``heartbeat.py``).
 An attempt starts only when its task's resources fit in the worker's free capacity
 (``capacity.py``); isolated handlers run in child processes (``isolation.py``).
 """
@@ -13,22 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
-import functools
-import inspect
 import logging
 import os
 import secrets
 import socket
-import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, cast
+from typing import Any
 
-import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import ResponseError
 
 from orchestrator.durations import format_duration
 from orchestrator.errors import ConfigError
@@ -42,7 +37,9 @@ from orchestrator.store.timers import now_ms
 from orchestrator.store.workers import LiveWorkers
 from orchestrator.worker.capacity import Admission, Capacity, Reservations
 from orchestrator.worker.capture import AttemptLog, capturing
+from orchestrator.worker.heartbeat import REDIS_DOWN, Heartbeat
 from orchestrator.worker.isolation import IsolationOptions, Limits, ProcessPool
+from orchestrator.worker.outcome import InProcessCalls, failed, outcome
 from orchestrator.worker.permissions import PermissionCheck
 from orchestrator.worker.registry import HandlerContext, HandlerEntry, Registry
 from orchestrator.worker.reporting import send_instead, supervise
@@ -58,8 +55,6 @@ returns those it did not: :meth:`Orchestrator.apply_results` when the worker run
 orchestrator loop too."""
 STARTED_AFTER_S = 0.05
 """With an applier, ``started`` is reported for jobs still running after this long."""
-
-_REDIS_DOWN = (RedisError, OSError)
 
 
 def default_worker_id() -> str:
@@ -131,14 +126,11 @@ class Worker:
         self._results_ready = asyncio.Event()
         self._slot_free = asyncio.Event()
         self._closing = False
-        self._heart_stop = asyncio.Event()
-        # Twice the slots: a sync handler that overran its timeout still occupies a
-        # thread (Python cannot kill a thread) while its slot is given to new work.
-        self._busy = 0
-        self._busy_lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(
-            max_workers=concurrency * 2, thread_name_prefix="dagq-handler"
+        self.heart = Heartbeat(
+            self.queue, wid, self._interval_s, self._announce, self._held, self._reporting
         )
+        self._heart_stop = self.heart.stop
+        self.calls = InProcessCalls(concurrency)
 
     # -- lifecycle ---------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -155,7 +147,7 @@ class Worker:
             supervise(self._report_loop, "the reporter"), name="dagq-reporter"
         )
         heart = asyncio.create_task(
-            supervise(self._heartbeat_loop, "the heartbeat"), name="dagq-heartbeat"
+            supervise(self.heart.run, "the heartbeat"), name="dagq-heartbeat"
         )
         try:
             await self._intake(stop)
@@ -164,17 +156,7 @@ class Worker:
 
     def busy_threads(self) -> int:
         """Sync handlers still running in threads, timed-out ones included."""
-        with self._busy_lock:
-            return self._busy
-
-    def _in_thread(self, fn: Any, data: dict[str, Any], ctx: HandlerContext) -> Any:
-        with self._busy_lock:
-            self._busy += 1
-        try:
-            return fn(data, ctx)
-        finally:
-            with self._busy_lock:
-                self._busy -= 1
+        return self.calls.busy_threads()
 
     async def _intake(self, stop: asyncio.Event) -> None:
         next_reclaim = 0.0
@@ -210,7 +192,7 @@ class Worker:
                         wake=stop,
                     )
                 backoff = 0.1
-            except _REDIS_DOWN as exc:
+            except REDIS_DOWN as exc:
                 log.warning("reading jobs failed (%s); retrying in %.1fs", exc, backoff)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=backoff)
@@ -231,7 +213,7 @@ class Worker:
         if back:
             try:
                 await self.queue.hand_back(back, self.worker_id)
-            except _REDIS_DOWN as exc:  # its lease runs out; it is reclaimed
+            except REDIS_DOWN as exc:  # its lease runs out; it is reclaimed
                 log.warning("could not hand back %d job(s): %s", len(back), exc)
         return len(back) == len(batch)
 
@@ -262,7 +244,7 @@ class Worker:
         self._started_sent.update(batch)
         try:
             await self.queue.started_many(batch, self.worker_id)
-        except _REDIS_DOWN as exc:
+        except REDIS_DOWN as exc:
             # Informational only: the result message still settles the attempt.
             log.warning("could not report %d started job(s): %s", len(batch), exc)
 
@@ -330,7 +312,7 @@ class Worker:
                     limits = Limits.of(self.isolation, job.memory, job.timeout_s)
                     result = await self.pool.run(entry, job.input, ctx, limits)
                 else:
-                    result = await self._call(entry, job.input, ctx)
+                    result = await self.calls.call(entry, job.input, ctx)
         except TimeoutError as exc:
             if scope.expired():
                 what = "killed after timeout" if isolated else "timed out after"
@@ -340,59 +322,13 @@ class Worker:
             return self._failed(d, str(exc) or type(exc).__name__)
         return self._outcome(d, entry, result)
 
-    async def _call(self, entry: HandlerEntry, data: dict[str, Any], ctx: HandlerContext) -> Any:
-        if entry.is_async:
-            return await cast(Awaitable[Any], entry.fn(data, ctx))
-        loop = asyncio.get_running_loop()
-        # When the timeout cancels this await the thread runs on (threads cannot be
-        # killed); its late result is simply dropped.  The copied context carries
-        # contextvars (log fields) into the thread.
-        call = functools.partial(
-            contextvars.copy_context().run, self._in_thread, entry.fn, data, ctx
-        )
-        result = await loop.run_in_executor(self._pool, call)
-        if inspect.isawaitable(result):  # a sync wrapper around a coroutine function
-            result = await result
-        return result
-
     def _outcome(self, d: Delivery, entry: HandlerEntry, result: Any) -> InboxMessage:
-        if result is None:
-            result = {}
-        if not isinstance(result, dict):
-            return self._failed(
-                d,
-                f"handler {entry.name!r} returned {type(result).__name__}, expected a dict or None",
-            )
-        try:
-            orjson.dumps(result)  # the encoder of the inbox message
-        except Exception as exc:
-            return self._failed(
-                d, f"handler {entry.name!r} returned output that is not JSON-serialisable: {exc}"
-            )
-        return InboxMessage(
-            type="succeeded",
-            run=d.job.run,
-            at_ms=now_ms(),
-            node=d.job.node,
-            token=d.job.token,
-            output=result,
-            worker=self.worker_id,
-        )
+        return outcome(d, self.worker_id, entry, result)
 
     def _failed(
         self, d: Delivery, error: str, *, timed_out: bool = False, final: bool = False
     ) -> InboxMessage:
-        return InboxMessage(
-            type="failed",
-            run=d.job.run,
-            at_ms=now_ms(),
-            node=d.job.node,
-            token=d.job.token,
-            error=error,
-            timed_out=timed_out,
-            worker=self.worker_id,
-            final=final,
-        )
+        return failed(d, self.worker_id, error, timed_out=timed_out, final=final)
 
     # -- reporting and heartbeats ------------------------------------------------------
     async def _report_loop(self) -> None:
@@ -471,7 +407,7 @@ class Worker:
                 for item in batch:
                     sent += await self._send([item])
                 return sent
-            except _REDIS_DOWN as exc:
+            except REDIS_DOWN as exc:
                 log.warning("reporting %d result(s) failed (%s); retrying", len(batch), exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
@@ -496,7 +432,7 @@ class Worker:
         if own:
             try:
                 rest += await self.applier(own, self.worker_id)
-            except _REDIS_DOWN as exc:
+            except REDIS_DOWN as exc:
                 log.warning("applying %d result(s) here failed (%s): via the inbox", len(own), exc)
                 rest = list(batch)
             except Exception as exc:  # a bug applying them: the inbox path dead-letters it
@@ -511,33 +447,9 @@ class Worker:
         await self._report_started([d for d, _ in rest if d not in self._started_sent])
         return done, rest
 
-    async def _heartbeat_loop(self) -> None:
-        # Stopped by an event, not Task.cancel(): redis-py can swallow a cancellation
-        # that lands inside a command, and the loop would then beat forever.
-        while not self._heart_stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._heart_stop.wait(), self._interval_s)
-                return
-            try:
-                await self.beat()
-            except _REDIS_DOWN as exc:
-                log.warning("heartbeat failed: %s", exc)
-
     async def beat(self) -> None:
-        """One heartbeat: announce this worker, extend the leases of the jobs it holds."""
-        await self._announce()
-        held = [d for d in self._held if d not in self._reporting]
-        if not held:
-            return
-        for d in await self.queue.extend(held, self.worker_id):
-            if d in self._reporting or d not in self._held:
-                # Its result was acked while the extension was on its way: not lost, done.
-                continue
-            # Another worker reclaimed it (we stalled past the visibility timeout): our
-            # result, if any, is still reported and the engine applies only the first for
-            # the attempt's token.
-            log.warning("lost the lease of %s/%s attempt %d", d.job.run, d.job.node, d.job.attempt)
-            self._held.discard(d)
+        """One heartbeat (see :class:`Heartbeat`)."""
+        await self.heart.beat()
 
     async def _announce(self) -> None:
         await self.directory.announce(
@@ -588,13 +500,13 @@ class Worker:
             if back:
                 log.info("handed back %d unfinished job(s)", back)
             await self.directory.retire(self.worker_id)
-        except _REDIS_DOWN as exc:
+        except REDIS_DOWN as exc:
             log.warning(
                 "could not hand back jobs or retire (%s): they are reclaimed after "
                 "the visibility timeout",
                 exc,
             )
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.calls.pool.shutdown(wait=False, cancel_futures=True)
         await self.pool.close()
         log.info("worker %s stopped after %d job(s)", self.worker_id, self.processed)
 

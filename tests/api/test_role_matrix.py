@@ -161,3 +161,15 @@ async def test_whoami_lists_exactly_the_role_permissions(api: Api) -> None:
         me = await (await api.client.get("/api/v1/whoami", headers=api.auth(role))).json()
         assert set(me["permissions"]) == perms, role
         assert me["role"] == f"workflow_{role}"
+
+
+async def test_permission_check_answers_from_the_policy(api: Api) -> None:
+    for role, perms in DESIGN.items():
+        for perm in DESIGN["admin"]:
+            resp = await api.client.post(
+                "/api/v1/auth/check",
+                json={"permission": perm, "action": "matrix"},
+                headers=api.auth(role),
+            )
+            assert resp.status == 200, (role, perm)
+            assert (await resp.json())["allowed"] is (perm in perms), (role, perm)

@@ -168,6 +168,7 @@ async def test_a_template_with_schedules_makes_them(api: Api) -> None:
 
 RUN_PARAMS: dict[str, dict[str, Any]] = {
     "webhook-flow": {"event": "order.created"},
+    "refund-approval": {"customer": "ada", "amount": 120},
 }
 
 
@@ -184,6 +185,15 @@ async def test_every_shipped_template_runs_with_the_example_handlers(
             seen.update(await c.get_run(run["runId"]))
             return seen["status"] not in ("pending", "running")
 
+        async def waits(node: str) -> bool:
+            seen.update(await c.get_run(run["runId"]))
+            return bool(seen["nodes"][node]["status"] == "waiting")
+
+        if template_id == "refund-approval":  # a person approves, then the bank's signal
+            await until(lambda: waits("manager_ok"), "the approval to be asked")
+            await c.decide(run["runId"], "manager_ok", approve=True, comment="known customer")
+            await until(lambda: waits("bank_ok"), "the wait for the bank")
+            await c.send_signal(run["runId"], "refund_settled", {"settled_at": "2026-12-01"})
         await until(ended, f"the run of {template_id}")
         assert seen["status"] == "completed", seen
 

@@ -201,7 +201,8 @@ def test_scale_drains_every_run() -> None:
     assert report["active_at_once"] == 12
     assert report["failed"] == 0
     assert report["orchestrator_peak_rss_mb"] > 0
-    assert report["drain_s"] > 0
+    assert report["drain_s"] > 0  # the clock starts before the workers, who may drain at once
+    assert report["workers_start_s"] >= 0
 
 
 def test_canvas_is_a_bench_subcommand_of_the_full_cli() -> None:

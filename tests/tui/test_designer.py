@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from textual.widgets import Input
 
 from app.screens.designer import DesignerScreen
 from app.screens.dialogs.confirm import ConfirmDialog
+from app.screens.dialogs.run_params import RunParametersDialog
 from app.screens.workflows import WorkflowsScreen
 from app.widgets.status_line import StatusLine
 from orchestrator.worker.worker import Worker
@@ -80,10 +82,21 @@ async def add_node(
         # the handler field (third): accept the suggestion of a live worker's handler
         accept = ["right"] if i == 2 and letter == "t" else []
         await type_text(pilot, text)
+        if accept:  # the suggestion comes from a Textual worker (and the workers' names)
+            await wait_for(pilot, functools.partial(suggested, pilot, text), what=f"{text}…")
         await pilot.press(*accept, "enter")
     if isinstance(pilot.app.focused, Input):
         await pilot.press("escape")
     await wait_for(pilot, lambda: screen.canvas.selected == node_id, what=f"{node_id} selected")
+
+
+def suggested(pilot: Any, typed: str) -> bool:
+    """Whether the focused input shows a completion of ``typed`` that ``right`` accepts."""
+    focused = pilot.app.focused
+    if not isinstance(focused, Input):
+        return False
+    suggestion = str(focused._suggestion)  # what the Input draws after the cursor
+    return focused.value == typed and suggestion.startswith(typed) and suggestion != typed
 
 
 async def goto(pilot: Any, screen: DesignerScreen, prefix: str) -> None:
@@ -135,7 +148,9 @@ async def test_build_example_one_by_keyboard_save_and_run(tui: Tui, worker: Work
         assert screen.editor.workflow_id == "data-processing-pipeline"
 
         await pilot.press("f5")
-        await pilot.pause()
+        await wait_for(
+            pilot, lambda: isinstance(pilot.app.screen, RunParametersDialog), what="run dialog"
+        )
         await pilot.press("ctrl+r")  # the run dialog (no parameters declared): Run
         await wait_for(pilot, lambda: app.current_mode == "monitor", what="monitor mode")
 

@@ -20,6 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Input, Label, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
+from app.refusal import refuse
 from app.screens.dialogs.base import Dialog
 from app.session import Session, describe_error
 from app.text import safe, visible
@@ -129,7 +130,8 @@ def offer_save_template(screen: Screen[Any], session: Session, workflow: Mapping
     """Open the dialog over ``screen`` (when the role may write templates); say what was
     stored when it closes."""
     if not session.can("template:write"):
-        screen.notify(session.reason("template:write").capitalize(), severity="warning")
+        target = str(workflow.get("id") or "*")
+        refuse(screen, session, "template:write", "save the workflow as a template", target)
         return
 
     def saved(line: str | None) -> None:
