@@ -39,6 +39,7 @@ HOMONYMS: dict[str, frozenset[str]] = {
     "orchestrator/protocol.py": frozenset({"failed"}),
     "orchestrator/worker/worker.py": frozenset({"failed"}),
     "orchestrator/worker/reporting.py": frozenset({"failed"}),
+    "orchestrator/worker/outcome.py": frozenset({"failed"}),
     "orchestrator/service/orchestrator.py": frozenset({"failed", "pending"}),
     "orchestrator/store/queue_admin.py": frozenset({"failed", "pending", "waiting"}),
     # A stream's pending (delivered, unacknowledged) and waiting (undelivered) entries
@@ -50,7 +51,9 @@ HOMONYMS: dict[str, frozenset[str]] = {
     # connection state (the API refused our identity).
     "orchestrator/security/invariants.py": frozenset({"allowed", "denied"}),
     "orchestrator/api/middleware.py": frozenset({"allowed"}),
-    "app/session.py": frozenset({"denied"}),
+    # The permission check's answer (``{"allowed": ...}``), asked by the app's session.
+    "orchestrator/api/handlers/checks.py": frozenset({"allowed"}),
+    "app/session.py": frozenset({"allowed", "denied"}),
     # Whether a Redis server is running, or a cluster node is marked failed (its JSON
     # field); a benchmark's count of failed runs, and the peers it skipped (not installed).
     "orchestrator/cli/redis_cmd.py": frozenset({"running"}),
