@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import yaml
 
 from orchestrator.client import DagqClient
 from orchestrator.errors import Conflict, Forbidden, NotFound, ParameterError, SpecInvalid
@@ -169,6 +170,7 @@ async def test_a_template_with_schedules_makes_them(api: Api) -> None:
 RUN_PARAMS: dict[str, dict[str, Any]] = {
     "webhook-flow": {"event": "order.created"},
     "refund-approval": {"customer": "ada", "amount": 120},
+    "fan-out-batch": {"count": 6, "bad_every": 3},
 }
 
 
@@ -177,6 +179,9 @@ async def test_every_shipped_template_runs_with_the_example_handlers(
     api: Api, examples_worker: None, template_id: str
 ) -> None:
     async with _client(api, "admin") as c:
+        if template_id == "fan-out-batch":  # its items run the stored per-record workflow
+            child = yaml.safe_load((EXAMPLES / "enrich-record.yaml").read_text())
+            await c.create_workflow(child | {"id": "enrich-record"})
         await c.use_template(template_id, f"from-{template_id}")
         run = await c.start_run(f"from-{template_id}", RUN_PARAMS.get(template_id, {}))
         seen: dict[str, Any] = {}
@@ -196,6 +201,9 @@ async def test_every_shipped_template_runs_with_the_example_handlers(
             await c.send_signal(run["runId"], "refund_settled", {"settled_at": "2026-12-01"})
         await until(ended, f"the run of {template_id}")
         assert seen["status"] == "completed", seen
+        if template_id == "fan-out-batch":  # 2 of 6 records bad, tolerated: both branches
+            assert seen["nodes"]["archive"]["status"] == "completed"
+            assert seen["nodes"]["alert"]["status"] == "completed"
 
 
 async def test_using_a_template_needs_its_handlers_permissions(api: Api) -> None:
