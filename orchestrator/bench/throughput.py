@@ -4,7 +4,8 @@ Each peer runs the same 10-task diamond (:mod:`orchestrator.bench.workloads`,
 :mod:`orchestrator.bench.peers`) with no-op tasks, ``workers`` worker processes that
 are real subprocesses, on one ``redis-server`` this benchmark starts (flushed between
 peers).  Per peer: start the workers, run a warm-up (not measured), then submit
-``runs`` runs from this process (8 submitters at once) and measure from the first
+``runs`` runs (8 at once: the peers from 8 threads of this process, dagq from 4
+processes of its own, :mod:`orchestrator.bench.dagq_submit`) and measure from the first
 submit to the last completion *as the peer recorded it* (dagq: the run's end time;
 Celery: ``date_done`` of the chain's last task; RQ: ``ended_at`` of the last job), so
 polling granularity does not count.  CPU seconds and peak RSS of the worker processes
@@ -30,6 +31,7 @@ from typing import Any
 import orjson
 
 from orchestrator.bench import ceiling, workloads
+from orchestrator.bench.dagq_submit import PROCESSES, Submitters
 from orchestrator.bench.procs import (
     DAGQ_CLI,
     BenchError,
@@ -44,7 +46,6 @@ from orchestrator.bench.procs import (
 from orchestrator.bench.window import (
     PEERS,
     POLL_S,
-    SUBMITTERS,
     ThroughputConfig,
     Window,
     deadline_check,
@@ -80,22 +81,17 @@ async def diamond_service(server: BenchRedis, workdir: Path) -> AsyncIterator[Ru
 
 
 async def _dagq_measure(
-    cfg: ThroughputConfig, server: BenchRedis, procs: Procs, workdir: Path
+    cfg: ThroughputConfig,
+    server: BenchRedis,
+    procs: Procs,
+    workdir: Path,
+    submitters: Submitters,
 ) -> dict[str, Any]:
     async with diamond_service(server, workdir) as service:
+        loop = asyncio.get_running_loop()
 
         async def submit(count: int) -> tuple[list[str], float]:
-            ids: list[str] = []
-            todo = iter(range(count))
-
-            async def one_submitter() -> None:
-                for _ in todo:
-                    state = await service.start(workloads.DIAMOND_ID)
-                    ids.append(state.run_id)
-
-            t0 = time.perf_counter()
-            await asyncio.gather(*(one_submitter() for _ in range(SUBMITTERS)))
-            return ids, time.perf_counter() - t0
+            return await loop.run_in_executor(None, submitters.submit, count)
 
         async def drain(ids: list[str]) -> int:
             deadline = time.monotonic() + cfg.timeout_s
@@ -137,7 +133,9 @@ def run_dagq(cfg: ThroughputConfig, server: BenchRedis, workdir: Path) -> dict[s
             procs.start("dagq-orchestrator", [*DAGQ_CLI, "orchestrator"], env)
         for i in range(cfg.workers):
             procs.wait_for_log(f"dagq-worker-{i}", " ready: ")
-        result = asyncio.run(_dagq_measure(cfg, server, procs, workdir))
+        with Submitters(server.url, workdir, server.dagq_settings) as submitters:
+            result = asyncio.run(_dagq_measure(cfg, server, procs, workdir, submitters))
+        result["submit_processes"] = PROCESSES
         result["workers"] = cfg.workers
         result["concurrency"] = cfg.concurrency
         result["orchestrator"] = cfg.orchestrator
