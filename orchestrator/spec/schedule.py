@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from orchestrator.spec.model import ID_PATTERN, _cron, _duration, _Model
+from orchestrator.spec.model.base import ID_PATTERN, _cron, _duration, _Model
 
 Catchup = Literal["none", "latest", "all"]
 Overlap = Literal["skip", "allow", "cancel_previous", "buffer_one"]

@@ -24,7 +24,7 @@ from pydantic import Field, model_validator
 
 from orchestrator.durations import DurationError, parse_duration
 from orchestrator.errors import ParameterError
-from orchestrator.spec.model import HANDLER_PATTERN, ID_PATTERN, NodeId, _Model
+from orchestrator.spec.model.base import HANDLER_PATTERN, ID_PATTERN, NodeId, _Model
 
 PLACEHOLDER = re.compile(r"(?<!\\)\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _WHOLE = re.compile(r"^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")
