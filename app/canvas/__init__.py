@@ -6,6 +6,8 @@
 - :mod:`app.canvas.render` — ``Scene(layout)``, ``Frame(scene, decorations).line(...)``,
   ``render_lines``, ``render_text``.
 - :mod:`app.canvas.glyphs` — node type glyphs, status symbols and colours.
+- :mod:`app.canvas.navigate` — ``nearest_in_direction`` (what an arrow key selects), the
+  move and pan steps of the keys.
 
 The widget that puts this on screen is :class:`app.widgets.canvas_view.CanvasView`.
 """

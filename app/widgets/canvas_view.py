@@ -27,12 +27,9 @@ from textual.strip import Strip
 
 from app.canvas.layout import ZOOM_LEVELS, compute_layout
 from app.canvas.model import Box, CanvasGraph, Layout, as_canvas_graph
+from app.canvas.navigate import MOVE_STEP, PAN_STEP, nearest_in_direction
 from app.canvas.render import Decorations, DiffKind, Frame, Scene
 from orchestrator.errors import NotFound
-
-_DIRECTIONS = {"up": (0, -1), "down": (0, 1), "left": (-1, 0), "right": (1, 0)}
-_MOVE_STEP = {"up": (0, -1), "down": (0, 1), "left": (-2, 0), "right": (2, 0)}
-_PAN_STEP = {"up": (0, -4), "down": (0, 4), "left": (-8, 0), "right": (8, 0)}
 
 
 class CanvasView(ScrollView, can_focus=True):
@@ -363,7 +360,7 @@ class CanvasView(ScrollView, can_focus=True):
         """Move the selected node one step, hopping over any node in the way."""
         if self._selected is None or self.zoom != 1:
             return
-        dx, dy = _MOVE_STEP[direction]
+        dx, dy = MOVE_STEP[direction]
         x, y = self.positions()[self._selected]
         for step in range(1, 200):
             nx, ny = x + dx * step, y + dy * step
@@ -389,7 +386,7 @@ class CanvasView(ScrollView, can_focus=True):
 
     def action_pan(self, direction: str) -> None:
         """Scroll the view without changing the selection."""
-        dx, dy = _PAN_STEP[direction]
+        dx, dy = PAN_STEP[direction]
         self.scroll_to(self.scroll_x + dx, self.scroll_y + dy, animate=False)
 
     def action_zoom_in(self) -> None:
@@ -464,40 +461,3 @@ class CanvasView(ScrollView, can_focus=True):
         """A double click opens the node."""
         if event.chain >= 2 and self._selected is not None:
             self.post_message(self.NodeActivated(self, self._selected))
-
-
-def nearest_in_direction(boxes: Mapping[str, Box], origin: str, direction: str) -> str | None:
-    """The node a step in ``direction`` from ``origin`` should select.
-
-    Up and down go to the nearest row of boxes in that direction (the next layer),
-    choosing the box closest across; left and right stay in the same row when a box
-    is there, else take the nearest by distance with rows counted double.  Ties go
-    to the listed order.
-    """
-    dx, dy = _DIRECTIONS[direction]
-    here = boxes[origin]
-    ox, oy = here.x + here.w / 2, here.y + here.h / 2
-    candidates: list[tuple[float, float, str]] = []
-    for node_id, box in boxes.items():
-        if node_id == origin:
-            continue
-        bx, by = box.x + box.w / 2 - ox, box.y + box.h / 2 - oy
-        along = bx * dx + by * dy
-        # A box a row lower is in the same row (moved by hand), not "below".
-        if along >= (2 if dy else 1):
-            candidates.append((along, abs(bx * dy) + abs(by * dx), node_id))
-    if not candidates:
-        return None
-    if dy:
-        band = min(c[0] for c in candidates) + 2
-        return _first_nearest([(c[1], c[2]) for c in candidates if c[0] <= band])
-    same_row = [(c[0], c[2]) for c in candidates if c[1] <= 2]
-    if same_row:
-        return _first_nearest(same_row)
-    return _first_nearest([(c[0] + 2 * c[1], c[2]) for c in candidates])
-
-
-def _first_nearest(scored: list[tuple[float, str]]) -> str:
-    """The first listed of those within a cell of the best score (centres fall on half cells)."""
-    best = min(score for score, _ in scored)
-    return next(node_id for score, node_id in scored if score <= best + 1)

@@ -12,7 +12,8 @@ from textual.app import App, ComposeResult
 from textual.message import Message
 
 from app.canvas.model import Box, CanvasNode
-from app.widgets.canvas_view import CanvasView, nearest_in_direction
+from app.canvas.navigate import nearest_in_direction
+from app.widgets.canvas_view import CanvasView
 from orchestrator.errors import BadRequest, NotFound
 from orchestrator.spec.model import WorkflowSpec
 
