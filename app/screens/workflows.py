@@ -28,7 +28,7 @@ from app.screens.template_gallery import TemplateGallery
 from app.session import PERMISSION_ACTIONS, Session, describe_error
 from app.text import clip, safe
 from app.widgets.ops_format import stamp
-from orchestrator.errors import DagqError, NotFound
+from orchestrator.errors import Conflict, DagqError, NotFound
 from orchestrator.spec.diff import compare
 from orchestrator.spec.export import dump_spec
 from orchestrator.spec.loader import build_spec, parse_document, read_document
@@ -380,10 +380,29 @@ class WorkflowsScreen(Screen[None]):
         self.app.push_screen(dialog, answered)
 
     @work(group="delete")
-    async def delete_workflow(self, workflow_id: str) -> None:
-        """Delete through the API (a workflow with active runs is refused: Conflict)."""
+    async def delete_workflow(self, workflow_id: str, force: bool = False) -> None:
+        """Delete through the API.  A workflow that still has active runs, schedules or
+        webhooks is refused (Conflict, listing them): asked again, ``force`` deletes it
+        with them, as ``dagq workflows rm --force`` does."""
         try:
-            await self.session.call(self.session.client.delete_workflow(workflow_id))
+            await self.session.call(self.session.client.delete_workflow(workflow_id, force=force))
+        except Conflict as exc:
+            listed = dependants_text(exc.details)
+            if force or not listed:
+                self.notify(describe_error(exc), title="Not deleted", severity="error")
+                return
+            question = (
+                f"The workflow '{workflow_id}' still has\n{listed}\n\nDelete it anyway, "
+                "cancelling its runs and removing its schedules and webhooks?"
+            )
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self.delete_workflow(workflow_id, force=True)
+
+            dialog = ConfirmDialog(question, confirm="Delete all", cancel="Keep it", danger=True)
+            self.app.push_screen(dialog, answered)
+            return
         except DagqError as exc:
             self.notify(describe_error(exc), title="Not deleted", severity="error")
             return
@@ -448,3 +467,18 @@ class WorkflowsScreen(Screen[None]):
             ("Reload list", "Fetch the list again", self.action_reload),
         ):
             yield SystemCommand(title, help_text, action)
+
+
+def dependants_text(details: dict[str, Any]) -> str:
+    """A refused delete's dependants, one kind a line (empty when it names none)."""
+    lines = []
+    for key, label in (
+        ("activeRuns", "active runs"),
+        ("schedules", "schedules"),
+        ("hooks", "webhooks"),
+    ):
+        ids = details.get(key)
+        if isinstance(ids, list) and ids:
+            shown = ", ".join(str(i) for i in ids[:5]) + (" …" if len(ids) > 5 else "")
+            lines.append(f"  {label} ({len(ids)}): {shown}")
+    return "\n".join(lines)

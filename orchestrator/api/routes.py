@@ -124,8 +124,9 @@ ROUTES: tuple[Route, ...] = (
        query=s.SpecWriteQuery, body=WorkflowSpec, body_required=True, spec_body=True,
        errors=(404, 409, 422)),
     _r("DELETE", WF, workflows.delete_workflow, "workflow:delete", "deleteWorkflow",
-       "Delete a workflow (force cancels its active runs)", W, status=204,
-       query=s.DeleteQuery, errors=(404, 409)),
+       "Delete a workflow (409 while it has active runs, schedules or webhooks; force "
+       "cancels the runs and removes the schedules and webhooks too)", W, status=204,
+       query=s.DeleteQuery, errors=(404, 409), audit_detail=workflows.delete_detail),
     _r("POST", WF + "/validate", workflows.validate_workflow, "workflow:validate",
        "validateWorkflow", "Validate the stored workflow, or the spec in the body", W,
        response=s.ValidationResult, body=s.SpecDraft, spec_body=True, errors=(404,)),

@@ -85,7 +85,8 @@ class WorkflowListQuery(_In):
 
 
 class DeleteQuery(_In):
-    """``DELETE /workflows/{id}``: ``force`` also cancels the workflow's active runs."""
+    """``DELETE /workflows/{id}``: ``force`` also cancels the workflow's active runs and
+    removes its schedules and webhooks (without it, any of them is a 409 listing them)."""
 
     force: bool = False
 

@@ -100,3 +100,19 @@ async def test_backfill_waits_for_its_runs(cli: Cli, worker: None) -> None:
         "schedules", "backfill", "hourly", "--from", "2026-01-01", "--to", "2999-01-01"
     )
     assert future.exit_code == 2 and "past fire times only" in future.stderr
+
+
+async def test_rm_of_a_scheduled_workflow_names_its_schedules_until_forced(
+    cli: Cli, tmp_path: Path
+) -> None:
+    await _push_with_schedules(cli, tmp_path)
+    refused = await cli("workflows", "rm", PIPELINE, "--yes", role="designer")
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith("error [CONFLICT]: ")
+    assert "1 schedule (hourly)" in refused.stderr and "--force" in refused.stderr
+    assert (await cli("schedules", "get", "hourly")).exit_code == 0
+
+    forced = await cli("workflows", "rm", PIPELINE, "--yes", "--force", role="designer")
+    assert (forced.exit_code, forced.stdout.strip()) == (0, f"deleted {PIPELINE}")
+    listed = json.loads((await cli("schedules", "ls", "--json")).stdout)
+    assert listed == {"schedules": []}

@@ -6,6 +6,7 @@ from typing import Any
 
 from textual.widgets import DataTable, Input, Static
 
+from app.screens.dialogs.confirm import ConfirmDialog
 from app.screens.schedules import SchedulesScreen
 from app.screens.workflows import WorkflowsScreen
 from tests.tui import ops_fixtures
@@ -27,6 +28,15 @@ async def _schedules(ops: OpsStack) -> None:
 
 def _text(screen: Any, selector: str) -> str:
     return str(screen.query_one(selector, Static).render())
+
+
+async def _workflows(pilot: Any) -> WorkflowsScreen:
+    """The Workflows screen once its four workflows are listed."""
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, WorkflowsScreen), what="list")
+    screen = pilot.app.screen
+    assert isinstance(screen, WorkflowsScreen)
+    await wait_for(pilot, lambda: len(screen.rows) == 4, what="rows")
+    return screen
 
 
 async def test_pause_resume_and_trigger_from_the_screen(ops: OpsStack) -> None:
@@ -96,10 +106,7 @@ async def test_operators_trigger_but_cannot_pause(ops: OpsStack) -> None:
 async def test_the_workflows_screen_shows_a_workflows_schedules(ops: OpsStack) -> None:
     await _schedules(ops)
     async with ops.app("designer", start_mode="workflows").run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, WorkflowsScreen), what="list")
-        screen = pilot.app.screen
-        assert isinstance(screen, WorkflowsScreen)
-        await wait_for(pilot, lambda: len(screen.rows) == 4, what="rows")
+        screen = await _workflows(pilot)
         ids = [r["id"] for r in screen.rows]
         table = screen.query_one("#list", DataTable)
         table.focus()
@@ -121,3 +128,32 @@ async def test_the_workflows_screen_shows_a_workflows_schedules(ops: OpsStack) -
         others = [i for i, wid in enumerate(ids) if wid not in (PIPELINE, STUCK)]
         table.move_cursor(row=others[0])
         await wait_for(pilot, lambda: not line.display, what="no line without schedules")
+
+
+async def test_deleting_a_scheduled_workflow_asks_again_and_takes_its_schedules(
+    ops: OpsStack,
+) -> None:
+    await _schedules(ops)
+    async with ops.app("designer", start_mode="workflows").run_test(size=SIZE) as pilot:
+        screen = await _workflows(pilot)
+        table = screen.query_one("#list", DataTable)
+        table.focus()
+        table.move_cursor(row=[r["id"] for r in screen.rows].index(PIPELINE))
+        await pilot.press("delete")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), what="ask")
+        await pilot.press("y")
+        # Refused by the API (a schedule starts it): the second question lists it.
+        await wait_for(
+            pilot,
+            lambda: (
+                isinstance(pilot.app.screen, ConfirmDialog)
+                and "schedules (1): nightly" in pilot.app.screen.question
+            ),
+            what="the second question, naming the schedule",
+        )
+        await pilot.press("y")
+        await wait_for(
+            pilot, lambda: PIPELINE not in [r["id"] for r in screen.rows], what="deleted"
+        )
+    async with ops.client("admin") as c:
+        assert [s["id"] for s in await c.list_schedules()] == ["stuck-hourly"]

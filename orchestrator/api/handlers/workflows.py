@@ -10,20 +10,29 @@ import contextlib
 from typing import Any
 
 from aiohttp import web
-from redis.asyncio import Redis
 
 from orchestrator.api import schemas
-from orchestrator.api.http import json_response, no_content, query, raw_body, state, user
+from orchestrator.api.http import (
+    QUERY,
+    REQUEST_ID,
+    ROLE,
+    json_response,
+    no_content,
+    query,
+    raw_body,
+    state,
+    user,
+)
 from orchestrator.api.shapes import spec_shape, version_shape
-from orchestrator.errors import Conflict, NotFound
-from orchestrator.keys import Keys
+from orchestrator.errors import Forbidden, NotFound, Unavailable
 from orchestrator.service.children import unknown_workflows
 from orchestrator.service.runs import RunService
+from orchestrator.service.workflow_removal import dependants_of, remove_workflow
 from orchestrator.service.workflows import check_handlers
 from orchestrator.spec.limits import judge, judge_spec, require_valid
 from orchestrator.spec.model import WorkflowSpec
 from orchestrator.spec.validator import ValidationResult
-from orchestrator.store.queue_admin import as_str
+from orchestrator.vocab import AuditOutcome
 
 
 def _wf_id(request: web.Request) -> str:
@@ -82,35 +91,63 @@ async def update_workflow(request: web.Request) -> web.StreamResponse:
     return json_response(spec_shape(record.to_api()))
 
 
-async def active_runs_of(redis: Redis, keys: Keys, workflow_id: str) -> list[str]:
-    """Ids of the workflow's active runs (its run index intersected with each active set)."""
-    out: list[str] = []
-    for shard in keys.all_shards():
-        ids: list[Any] = await redis.zinter([keys.runs_of(shard, workflow_id), keys.active(shard)])
-        out += [as_str(i) for i in ids]
-    return out
-
-
 async def delete_workflow(request: web.Request) -> web.StreamResponse:
-    """Delete a workflow; 409 while it has active runs, unless ``force`` cancels them."""
+    """Delete a workflow; 409 listing its active runs, schedules and webhooks, unless
+    ``force`` cancels the runs and removes the schedules and webhooks with it."""
     st = state(request)
     workflow_id = _wf_id(request)
     q = query(request, schemas.DeleteQuery)
-    if not await st.service.workflows.exists(workflow_id):
-        raise NotFound(f"workflow '{workflow_id}' not found", details={"workflowId": workflow_id})
-    active = await active_runs_of(st.conn.redis, st.keys, workflow_id)
-    if active and not q.force:
-        raise Conflict(
-            f"workflow '{workflow_id}' has {len(active)} active run(s); cancel them or "
-            "delete with ?force=true (which cancels them)",
-            details={"workflowId": workflow_id, "activeRuns": active[:100]},
-        )
-    for run_id in active:
-        # A run that ended (or expired) meanwhile has nothing left to cancel.
-        with contextlib.suppress(Conflict, NotFound):
-            await st.service.cancel(run_id, reason=f"workflow deleted by {user(request)}")
-    await st.service.workflows.delete(workflow_id)
+    if q.force:
+        found = await dependants_of(st.service, workflow_id)
+        _may_remove(request, "schedule:write", found.schedules, "schedules")
+        _may_remove(request, "hook:write", found.hooks, "webhooks")
+
+    async def removed(kind: str, item_id: str) -> None:
+        await _audit_removal(request, kind, item_id, workflow_id)
+
+    await remove_workflow(
+        st.service, workflow_id, force=q.force, user=user(request), removed=removed
+    )
     return no_content()
+
+
+def delete_detail(request: web.Request) -> str | None:
+    """The audit entry's detail of a forced delete (what it may take with it)."""
+    q = request.get(QUERY)
+    if isinstance(q, schemas.DeleteQuery) and q.force:
+        return "force: cancels its active runs, removes its schedules and webhooks"
+    return None
+
+
+def _may_remove(request: web.Request, permission: str, ids: list[str], what: str) -> None:
+    st = state(request)
+    if not ids or not st.settings.workflow.security.rbac_enabled:
+        return
+    who = user(request)
+    if not st.authorizer.allowed(who, permission):
+        raise Forbidden(
+            f"workflow '{_wf_id(request)}' has {what} ({', '.join(ids[:5])}), and {who} may "
+            f"not remove them ({permission})",
+            details={"permission": permission, what: ids[:100]},
+        )
+
+
+async def _audit_removal(request: web.Request, kind: str, item_id: str, workflow_id: str) -> None:
+    """One entry per schedule or webhook a forced delete removed, under its request id."""
+    st = state(request)
+    if not st.settings.workflow.security.audit_logging:
+        return
+    with contextlib.suppress(Unavailable):  # the sink logs its own trouble
+        await st.audit.record(
+            user=user(request),
+            role=request.get(ROLE) or None,
+            action="deleteSchedule" if kind == "schedule" else "deleteHook",
+            resource=f"{kind} {item_id}",
+            outcome=AuditOutcome.ALLOWED,
+            request_id=request[REQUEST_ID],
+            status=204,
+            detail=f"removed with workflow {workflow_id}",
+        )
 
 
 async def validate_workflow(request: web.Request) -> web.StreamResponse:

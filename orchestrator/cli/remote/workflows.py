@@ -167,15 +167,22 @@ async def apply_schedules(c: DagqClient, schedules: list[ScheduleSpec]) -> list[
 
 @workflows.command()
 @click.argument("workflow_id")
-@click.option("--force", is_flag=True, help="Also cancel the workflow's active runs.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Also cancel the workflow's active runs and remove its schedules and webhooks.",
+)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @api_options
 def rm(workflow_id: str, force: bool, yes: bool, api_url: str | None, api_key: str | None) -> None:
-    """Delete a workflow and all its versions (refused while runs are active, unless --force)."""
+    """Delete a workflow and all its versions.
+
+    Refused (listing them) while it has active runs, schedules or webhooks, unless --force.
+    """
     if not yes:
         if not sys.stdin.isatty():
             raise click.UsageError("not a terminal: pass --yes to delete without a prompt")
-        what = " and cancel its active runs" if force else ""
+        what = ", cancel its active runs and remove its schedules and webhooks" if force else ""
         click.confirm(f"Delete workflow {workflow_id!r} with all its versions{what}?", abort=True)
     Remote(api_url, api_key).run(
         "delete workflows", lambda c: c.delete_workflow(workflow_id, force=force)
