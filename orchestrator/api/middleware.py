@@ -5,14 +5,9 @@ Two middlewares.  ``outer`` wraps everything: it names the request, times it, an
 turns every failure into the JSON error body (a real bug is logged once, in one line
 without locals, and answered with a JSON 500 carrying the request id).  ``guard``
 applies what the matched route declares: who may call it, its rate-limit action, its
-query and body models; it audits every denial of a known caller, and every mutating
-request before the change (then its outcome after: see ``security.audit``).  Refused
-strangers are only counted (``security.strangers``).
-
-Whatever a stranger sends (bytes that are not UTF-8 in a header, a body that lies about
-its encoding, JSON nested 1,000 deep) is answered with a 4xx decided here, cheaply: a
-body is bounded in size and depth before any model is built, and a big one is parsed in
-the :class:`~orchestrator.api.state.CpuPool`, off the event loop.
+query and body models (checked and parsed by ``api.body``); it audits every denial of a
+known caller, and every mutating request before the change (then its outcome after: see
+``security.audit``).  Refused strangers are only counted (``security.strangers``).
 """
 
 from __future__ import annotations
@@ -20,30 +15,19 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-import typing
 import uuid
-import zlib
 from typing import Any
 
 import redis
 import structlog
 from aiohttp import web
 from aiohttp.web_urldispatcher import AbstractRoute
-from pydantic import BaseModel, ValidationError
 
-from orchestrator.api.http import (
-    BODY,
-    IDENTITY,
-    QUERY,
-    REQUEST_ID,
-    ROLE,
-    decode_json,
-    json_response,
-)
+from orchestrator.api.body import is_text, parse_body, parse_query, printable, read_json
+from orchestrator.api.http import BODY, IDENTITY, QUERY, REQUEST_ID, ROLE, json_response
 from orchestrator.api.routes import AUTHENTICATED, PUBLIC, Route
 from orchestrator.api.state import STATE, ApiState, Identity
 from orchestrator.errors import (
-    BadRequest,
     DagqError,
     Forbidden,
     NotFound,
@@ -64,34 +48,8 @@ ROUTE_INDEX: web.AppKey[dict[AbstractRoute, Route]] = web.AppKey("dagq_route_ind
 """The aiohttp route object of each table entry."""
 
 MAX_PATH_PARAM = 128
-OFFLOAD_BYTES = 32 * 1024
-"""Bodies bigger than this are parsed and checked in the CPU pool, not on the loop."""
 _FINISHING: set[asyncio.Future[str | None]] = set()  # audit writes outliving their request
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-_JSON_TYPES = ("application/json", "text/json")
-
-
-def is_text(value: str) -> bool:
-    """Whether ``value`` is real text: aiohttp hands over bytes that are not UTF-8 as lone
-    surrogates, which every encoder (orjson, Redis, a log file) refuses later."""
-    if value.isascii():
-        return True
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _printable(value: Any) -> Any:
-    """``value`` with every string made encodable (for error bodies that quote input)."""
-    if isinstance(value, str):
-        return value if is_text(value) else value.encode("utf-8", "backslashreplace").decode()
-    if isinstance(value, dict):
-        return {_printable(k): _printable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_printable(v) for v in value]
-    return value
 
 
 def _request_id(request: web.Request) -> str:
@@ -111,7 +69,7 @@ def error_response(exc: DagqError, request_id: str) -> web.Response:
     try:
         return json_response(exc.to_dict(), status=exc.http_status, headers=headers)
     except TypeError:  # a message or detail quoting a stranger's non-UTF-8 bytes
-        return json_response(_printable(exc.to_dict()), status=exc.http_status, headers=headers)
+        return json_response(printable(exc.to_dict()), status=exc.http_status, headers=headers)
 
 
 def _status_error(
@@ -235,119 +193,6 @@ def authorize(route: Route, ident: Identity, role: str, st: ApiState) -> None:
         )
 
 
-# --- query and body ----------------------------------------------------------------------
-
-
-def _errors(exc: ValidationError) -> list[dict[str, Any]]:
-    return [
-        {"loc": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
-        for e in exc.errors()
-    ]
-
-
-def parse_query(request: web.Request, model: type[BaseModel]) -> BaseModel:
-    """The query string as ``model``; repeated keys become lists for list fields."""
-    data: dict[str, Any] = {}
-    for name in set(request.query.keys()):
-        values = request.query.getall(name)
-        if not all(is_text(v) for v in (name, *values)):
-            raise BadRequest(f"query parameter {_printable(name)!r} is not UTF-8 text")
-        field = model.model_fields.get(name)
-        is_list = field is not None and typing.get_origin(field.annotation) is list
-        data[name] = list(values) if is_list else values[-1]
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        errors = _errors(exc)
-        raise BadRequest(
-            f"invalid query parameter {errors[0]['loc']}: {errors[0]['message']}",
-            details={"errors": errors},
-        ) from None
-
-
-async def read_json(request: web.Request, route: Route, st: ApiState) -> Any:
-    """The parsed JSON body (None when empty); 413 over the size or depth limit, 400 when
-    malformed, undecodable (a lying ``Content-Encoding``) or not an object."""
-    limits = st.settings.limits
-    max_bytes = limits.max_body_bytes
-    if request.content_length is not None and request.content_length > max_bytes:
-        raise PayloadTooLarge(
-            f"request body of {request.content_length} bytes is over the {max_bytes} byte limit",
-            details={"limit": max_bytes},
-        )
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise PayloadTooLarge(
-            f"request body is over the {max_bytes} byte limit", details={"limit": max_bytes}
-        ) from None
-    except web.RequestPayloadError as exc:  # a broken chunked encoding
-        reason = " ".join(str(getattr(exc.__cause__, "message", "") or exc).split())
-        raise BadRequest(f"the request body could not be read: {reason}") from None
-    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
-    if encoding not in _WBITS:
-        raise BadRequest(
-            f"Content-Encoding {_printable(encoding)!r} is not supported: send the body "
-            "uncompressed, or as gzip or deflate"
-        )
-    if raw and encoding != "identity":
-        raw = await st.cpu.run(inflate, raw, encoding, max_bytes)
-    if not raw.strip():
-        if route.body_required:
-            raise BadRequest("this request needs a JSON body")
-        return None
-    ctype = request.content_type
-    if request.headers.get("Content-Type") and not (
-        ctype in _JSON_TYPES or ctype.endswith("+json")
-    ):
-        raise BadRequest(f"send the body as application/json, not {_printable(ctype)}")
-    if len(raw) > OFFLOAD_BYTES:
-        return await st.cpu.run(decode_json, raw, limits.max_json_depth)
-    return decode_json(raw, limits.max_json_depth)
-
-
-_WBITS = {
-    "identity": 0,  # not compressed
-    "gzip": 16 + zlib.MAX_WBITS,
-    "x-gzip": 16 + zlib.MAX_WBITS,
-    "deflate": zlib.MAX_WBITS,  # HTTP's "deflate" is the zlib format
-}
-
-
-def inflate(raw: bytes, encoding: str, max_bytes: int) -> bytes:
-    """``raw`` decompressed, never past ``max_bytes`` (413); 400 when it is not what
-    ``encoding`` says."""
-    inflater = zlib.decompressobj(_WBITS[encoding])
-    try:
-        out = inflater.decompress(raw, max_bytes + 1)
-    except zlib.error:
-        raise BadRequest(
-            f"the request body is not valid {encoding} data, as its Content-Encoding says"
-        ) from None
-    if len(out) > max_bytes or inflater.unconsumed_tail:
-        raise PayloadTooLarge(
-            f"the request body inflates to more than the {max_bytes} byte limit",
-            details={"limit": max_bytes},
-        )
-    if not inflater.eof:
-        raise BadRequest(f"the request body ends inside its {encoding} data")
-    return out
-
-
-def parse_body(route: Route, data: Any) -> Any:
-    """Spec bodies stay raw (the validator judges them); others become the route's model."""
-    if data is None or route.spec_body or route.body is None:
-        return data
-    try:
-        return route.body.model_validate(data)
-    except ValidationError as exc:
-        errors = _errors(exc)
-        raise BadRequest(
-            f"invalid body field {errors[0]['loc'] or '(body)'}: {errors[0]['message']}",
-            details={"errors": errors},
-        ) from None
-
-
 # --- audit -------------------------------------------------------------------------------
 
 
@@ -445,7 +290,7 @@ async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
             if len(value) > MAX_PATH_PARAM:  # no id is longer; the document says so too
                 raise NotFound(f"no {name} {value[:40]!r}...", details={name: value[:128]})
             if not is_text(value):
-                raise NotFound(f"no {name} {value[:40]!r}", details={name: _printable(value)})
+                raise NotFound(f"no {name} {value[:40]!r}", details={name: printable(value)})
         if route.query is not None:
             request[QUERY] = parse_query(request, route.query)
         if route.body is not None:

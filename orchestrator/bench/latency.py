@@ -7,9 +7,15 @@ after phase, ``requests`` calls of: create workflow, start run (the diamond: the
 workers run them meanwhile, which is the load), status query (``GET /runs/{id}``)
 on those runs.  Each call's latency is measured in the client.
 
-The node hop is the time from a predecessor's completion to its successor's start,
-read from the runs' event streams (``node_completed`` and ``node_started`` carry the
-workers' clocks, in milliseconds: the hop has millisecond resolution).
+The node hop is the time from a predecessor's completion to its successor's start.
+The runs' events carry the workers' clocks in whole milliseconds, too coarse for a hop of
+about one; so the diamond's tasks run the ``stamp`` handler, whose output holds the
+wall clock in microseconds when it ran, and a hop is a node's stamp minus its latest
+predecessor's (a no-op handler: its start and its completion are the same instant).
+
+The worker runs the orchestrator loop too (``dagq worker``'s default, as in
+``compose.yaml``): it applies its own results, so a successor is queued without the
+hop through the inbox.  The API process runs one as well, for everything else.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from orchestrator.bench.procs import (
     summary_ms,
 )
 from orchestrator.client import DagqClient
+from orchestrator.engine.state import RunState
 from orchestrator.errors import DagqError
 from orchestrator.runtime.stack import ensure_local_admin
 from orchestrator.settings import load_settings
@@ -64,7 +71,7 @@ async def _phase(
     return latencies, results
 
 
-def node_hops(events: Sequence[tuple[str, str | None, int]], edges: Sequence[Any]) -> list[float]:
+def node_hops(events: Sequence[tuple[str, str | None, float]], edges: Sequence[Any]) -> list[float]:
     """Hops (ms) of one run: each node's start minus its latest predecessor's completion.
 
     ``events`` are ``(type, node, at_ms)``; ``edges`` the spec's ``{source, target}``.
@@ -72,8 +79,8 @@ def node_hops(events: Sequence[tuple[str, str | None, int]], edges: Sequence[Any
     preds: dict[str, list[str]] = {}
     for edge in edges:
         preds.setdefault(edge["target"], []).append(edge["source"])
-    done: dict[str, int] = {}
-    started: dict[str, int] = {}
+    done: dict[str, float] = {}
+    started: dict[str, float] = {}
     for kind, node, at in events:
         if node is None:
             continue
@@ -89,12 +96,29 @@ def node_hops(events: Sequence[tuple[str, str | None, int]], edges: Sequence[Any
     return hops
 
 
+def stamped(spec: dict[str, Any]) -> dict[str, Any]:
+    """``spec`` with every task running the ``stamp`` handler (see the module docstring)."""
+    nodes = [{**n, "handler": "stamp"} if n.get("type") == "task" else n for n in spec["nodes"]]
+    return {**spec, "nodes": nodes}
+
+
+def stamp_events(state: RunState) -> list[tuple[str, str | None, float]]:
+    """A completion and a start at each stamped node's time (ms, microsecond resolution)."""
+    out: list[tuple[str, str | None, float]] = []
+    for node_id, node in state.nodes.items():
+        us = (node.output or {}).get("us")
+        if isinstance(us, int):
+            out.append((EventType.NODE_COMPLETED, node_id, us / 1000))
+            out.append((EventType.NODE_STARTED, node_id, us / 1000))
+    return out
+
+
 async def _measure(
     url: str, key: str, redis_url: str, workdir: Path, clients_n: int, requests: int
 ) -> dict[str, Any]:
     clients = [DagqClient(url, api_key=key, timeout_s=60) for _ in range(clients_n)]
     try:
-        spec = workloads.diamond()
+        spec = stamped(workloads.diamond())
         await clients[0].create_workflow(spec)
 
         def create(c: DagqClient, i: int) -> Awaitable[Any]:
@@ -136,8 +160,8 @@ async def _hops(
             await asyncio.sleep(0.05)
         hops: list[float] = []
         for run_id in run_ids:
-            events = await store.events(run_id)
-            hops += node_hops([(e.type, e.node, e.at_ms) for e in events], edges)
+            state, _ = await store.load(run_id)
+            hops += node_hops(stamp_events(state), edges)
         return hops
     finally:
         await conn.aclose()
@@ -172,7 +196,6 @@ def run(
                     "worker",
                     "-H",
                     "orchestrator.bench.handlers",
-                    "--no-orchestrator",
                 ]
                 procs.start(f"dagq-worker-{i}", [*argv, "-c", str(concurrency)], env)
             match = _URL.search(procs.wait_for_log("dagq-api", "listening on"))

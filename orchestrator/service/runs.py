@@ -105,6 +105,10 @@ def handlers_of(graph: Graph) -> set[str]:
     return {n.handler for n in graph.nodes.values() if isinstance(n, RunnableNode)}
 
 
+LIVE_WORKERS_FOR_S = 1.0
+"""How long a read of the live workers serves runs' views."""
+
+
 class RunService:
     """Everything a client may ask about runs."""
 
@@ -126,6 +130,7 @@ class RunService:
         )
         self.depth = QueueDepth(redis, keys, settings, self.runs)
         self._runnable: dict[tuple[str, int], Graph] = {}
+        self._live: tuple[float, list[WorkerInfo]] = (-LIVE_WORKERS_FOR_S, [])
 
     # -- start -----------------------------------------------------------------------
     async def start(
@@ -150,8 +155,7 @@ class RunService:
         when it may not execute one; recorded so workers check it again at each node.
         """
         if version is None:
-            record = await self.workflows.get(workflow_id)
-            version = record.spec.version or 1
+            version = await self.workflows.current_version(workflow_id)
         graph = await self.specs.graph(workflow_id, version)
         self._check_runnable(graph)
         await require(self.gate, run_as, handlers_of(graph), f"start a run of {workflow_id!r}")
@@ -205,8 +209,12 @@ class RunService:
         state = await self.get(run_id)
         return await self.describe(state)
 
-    async def describe(self, state: RunState) -> dict[str, Any]:
-        """:func:`run_view` plus node names, and for queued nodes whether a worker offers them."""
+    async def describe(self, state: RunState, *, new: bool = False) -> dict[str, Any]:
+        """:func:`run_view` plus node names, and for queued nodes whether a worker offers them.
+
+        ``new``: the run was started just now, so none of its jobs can be dead-lettered yet
+        (the dead letters are not read).
+        """
         names: dict[str, str] = {}
         handlers: dict[str, str] = {}
         requests: dict[str, Resources] = {}
@@ -231,9 +239,9 @@ class RunService:
             add_waiting(view, graph, state)
         queued = [n for n, st in state.nodes.items() if st.status in IN_FLIGHT and n in handlers]
         if queued:
-            live = await LiveWorkers(self.redis, self.keys, self.settings).live_workers()
+            live = await self._live_workers()
             offered = {h for w in live for h in w.handlers}
-            dead = await self._dead_lettered(state)
+            dead = {} if new else await self._dead_lettered(state)
             warnings = []
             for node_id in queued:
                 handler = handlers[node_id]
@@ -258,6 +266,16 @@ class RunService:
             if warnings:
                 view["warnings"] = warnings
         return view
+
+    async def _live_workers(self) -> list[WorkerInfo]:
+        """The live workers, read at most once per :data:`LIVE_WORKERS_FOR_S`: a run's
+        view only warns with them, and they announce themselves seconds apart anyway
+        (it was 2 of a status query's 4 round trips)."""
+        at, live = self._live
+        if time.monotonic() - at >= LIVE_WORKERS_FOR_S:
+            live = await LiveWorkers(self.redis, self.keys, self.settings).live_workers()
+            self._live = (time.monotonic(), live)
+        return live
 
     async def _dead_lettered(self, state: RunState) -> dict[tuple[str, str], DeadLetter]:
         """This run's jobs in its shard's dead-letter stream, by (node, token)."""

@@ -346,6 +346,20 @@ class WorkflowStore:
             updated_by=meta.updated_by,
         )
 
+    async def current_version(self, workflow_id: str) -> int:
+        """The number of the workflow's current version, read from its meta alone (a run
+        start needs no more: the graph of that version is cached); :class:`NotFound`."""
+        raw = await self.redis.hget(self.keys.workflow(workflow_id), "meta")
+        if raw is None:
+            raise self._not_found(workflow_id)
+        try:
+            version = orjson.loads(raw)["version"]
+        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            raise _decode_error(workflow_id, "meta", exc) from None
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise _decode_error(workflow_id, "meta", ValueError(f"version {version!r}"))
+        return version
+
     async def get_version(self, workflow_id: str, version: int) -> WorkflowVersion:
         """One version, as stored when it was made; :class:`NotFound` when missing."""
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:

@@ -84,7 +84,7 @@ async def start_run(request: web.Request) -> web.StreamResponse:
         st.metrics.runs_started.inc()
     else:
         headers["Idempotent-Replayed"] = "true"
-    view = run_shape(await st.service.describe(run))
+    view = run_shape(await st.service.describe(run, new=created))
     return json_response(view, status=201 if created else 200, headers=headers)
 
 
