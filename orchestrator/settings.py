@@ -187,6 +187,11 @@ class QueueSection(_Section):
     """How often workers announce themselves and extend their leases."""
     worker_ttl: Seconds = 10.0
     """A worker silent for this long is considered gone."""
+    orchestrator_batch: int = Field(default=1000, ge=1, le=100_000)
+    """Inbox entries an orchestrator reads at once from a shard."""
+    orchestrator_cache: int = Field(default=4096, ge=1, le=10_000_000)
+    """Run states an orchestrator keeps decoded between batches (the least recently used
+    go first); runs beyond it are reloaded when their results arrive."""
 
 
 class RedisSection(_Section):

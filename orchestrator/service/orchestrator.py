@@ -20,7 +20,7 @@ import logging
 import os
 import socket
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,21 +113,22 @@ class Orchestrator:
         service: RunService,
         *,
         consumer: str | None = None,
-        batch: int = 1000,
+        batch: int | None = None,
         claim_idle_s: float | None = None,
-        cache_size: int = 4096,
+        cache_size: int | None = None,
         schedules: bool = True,
     ) -> None:
         self.service = service
         self.redis: aioredis.Redis = service.redis
         self.keys = service.keys
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{id(self):x}"
-        self.batch = batch
+        queue = service.settings.queue
+        self.batch = queue.orchestrator_batch if batch is None else batch
         # Entries a crashed orchestrator read but never acknowledged are taken over
         # after the same visibility timeout that governs worker deliveries.
-        idle_s = service.settings.queue.visibility_timeout if claim_idle_s is None else claim_idle_s
+        idle_s = queue.visibility_timeout if claim_idle_s is None else claim_idle_s
         self.claim_idle_ms = int(idle_s * 1000)
-        self.cache_size = cache_size
+        self.cache_size = queue.orchestrator_cache if cache_size is None else cache_size
         self._cache: OrderedDict[str, tuple[RunState, int]] = OrderedDict()
         self.timers = Timers(self.redis, self.keys)
         self.admin = QueueAdmin(self.redis, self.keys)
@@ -215,6 +216,11 @@ class Orchestrator:
                     await self.trim_inbox(shard)
                 except (RedisError, OSError) as exc:
                     log.warning("claiming abandoned inbox entries failed: %s", exc)
+                except Exception:
+                    # As in _consume: a bug must not end the loop silently (nothing
+                    # would claim entries left pending again).
+                    log.exception("claiming inbox entries failed (shard %d); going on", shard)
+                    self._cache.clear()
 
     async def trim_inbox(self, shard: int, *, keep_ms: int = INBOX_KEEP_MS) -> int:
         """Drop inbox entries applied more than ``keep_ms`` ago; how many went.
@@ -329,21 +335,15 @@ class Orchestrator:
         for _ in range(_MAX_ROUNDS):
             if not todo:
                 return set()
-            missing = [r for r in todo if r not in self._cache]
-            fresh = set(missing)
-            if missing:
-                loaded = await self.service.runs.load_many(missing)
-                for run_id in missing:
-                    if run_id in loaded:
-                        self._remember(run_id, *loaded[run_id])
-                    else:
-                        log.info("inbox messages for unknown run %s dropped (expired?)", run_id)
-                        todo.pop(run_id)
+            held, fresh = await self._hold(todo)
+            for run_id in [r for r in todo if r not in held]:
+                log.info("inbox messages for unknown run %s dropped (expired?)", run_id)
+                todo.pop(run_id)
             writes: list[tuple[RunState, RunState, list[Command], int]] = []
             order: list[str] = []
             retry: dict[str, list[Pending]] = {}
             for run_id, pending in todo.items():
-                state, version = self._cache[run_id]
+                state, version = held[run_id]
                 new, commands = await self._apply_events(state, pending, failed)
                 if new is not state:
                     writes.append((state, new, commands, version))
@@ -396,16 +396,13 @@ class Orchestrator:
         by_run: dict[str, list[tuple[Delivery, InboxMessage, int]]] = {}
         for item in items:
             by_run.setdefault(item[1].run, []).append(item)
-        missing = [r for r in by_run if r not in self._cache]
-        if missing:
-            for run_id, (state, version) in (await self.service.runs.load_many(missing)).items():
-                self._remember(run_id, state, version)
+        held, _ = await self._hold(by_run)
         rest: list[tuple[Delivery, InboxMessage, int]] = []
         writes: list[tuple[RunState, RunState, list[Command], int]] = []
         acks: list[list[tuple[str, str]]] = []
         order: list[str] = []
         for run_id, run_items in by_run.items():
-            cached = self._cache.get(run_id)
+            cached = held.get(run_id)
             events = [
                 ev
                 for d, msg, begun in run_items
@@ -467,6 +464,26 @@ class Orchestrator:
             failed.pop(p.entry_id, None)
             commands.extend(cmds)
         return current, commands
+
+    async def _hold(
+        self, run_ids: Collection[str]
+    ) -> tuple[dict[str, tuple[RunState, int]], set[str]]:
+        """Each run's state and version for one batch: cached, else loaded (and cached);
+        and the runs loaded.  Runs Redis does not have are left out.
+
+        The batch keeps its own references: the cache is bounded and shared by this
+        process's loops, so loading the batch's misses (or another loop meanwhile) can
+        evict runs of the batch itself.  Reading them back from the cache then failed,
+        with more active runs than cache slots (10,000 against 4,096 in ``dagq bench
+        sweep``), and ended the inbox reader.
+        """
+        held = {r: self._cache[r] for r in run_ids if r in self._cache}
+        missing = [r for r in run_ids if r not in held]
+        if missing:
+            for run_id, (state, version) in (await self.service.runs.load_many(missing)).items():
+                held[run_id] = (state, version)
+                self._remember(run_id, state, version)
+        return held, set(missing)
 
     def _remember(self, run_id: str, state: RunState, version: int) -> None:
         self._cache[run_id] = (state, version)

@@ -56,21 +56,29 @@ class Processes:
                 proc.kill()
 
 
-@pytest.fixture
-def processes(redis_url: str, key_prefix: str, tmp_path: Path) -> Iterator[Processes]:
+def started_processes(
+    redis_url: str, key_prefix: str, tmp_path: Path, **queue: str
+) -> Iterator[Processes]:
+    """:class:`Processes` on the test's Redis and prefix, with short ``queue`` settings
+    (visibility timeout 1 s unless given), stopped at the end."""
     env = {
         **os.environ,
         "DAGQ_REDIS_URL": redis_url,
         "DAGQ_WORKFLOW__STORAGE__PREFIX": key_prefix,
-        "DAGQ_QUEUE__VISIBILITY_TIMEOUT": "1",
-        "DAGQ_QUEUE__HEARTBEAT_INTERVAL": "0.2",
         "DAGQ_DATA_DIR": str(tmp_path / "data"),
     }
+    queue = {"visibility_timeout": "1", "heartbeat_interval": "0.2", **queue}
+    env.update({f"DAGQ_QUEUE__{k.upper()}": v for k, v in queue.items()})
     procs = Processes(env, tmp_path)
     try:
         yield procs
     finally:
         procs.stop_all()
+
+
+@pytest.fixture
+def processes(redis_url: str, key_prefix: str, tmp_path: Path) -> Iterator[Processes]:
+    yield from started_processes(redis_url, key_prefix, tmp_path)
 
 
 def executions(folder: Path) -> Counter[tuple[str, str]]:
