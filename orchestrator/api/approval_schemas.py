@@ -6,7 +6,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-from orchestrator.api.schemas import NodeStatusView
+from orchestrator.wire.ops import ApprovalList as ApprovalList
+from orchestrator.wire.ops import Decided as Decided
+from orchestrator.wire.ops import DecisionView as DecisionView
+from orchestrator.wire.ops import NotifySecret as NotifySecret
+from orchestrator.wire.ops import SignalSent as SignalSent
+from orchestrator.wire.ops import WaitingApprovalView as WaitingApprovalView
 
 
 class Decision(BaseModel):
@@ -34,63 +39,3 @@ class ApprovalsQuery(BaseModel):
         default=False,
         description="Every waiting approval, not only those waiting for the caller",
     )
-
-
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class DecisionView(_Out):
-    """One person's decision."""
-
-    by: str
-    role: str | None = None
-    approved: bool
-    comment: str = ""
-    at: str
-
-
-class WaitingApprovalView(_Out):
-    """An approval waiting for a decision."""
-
-    runId: str
-    workflowId: str
-    workflowName: str
-    nodeId: str
-    nodeName: str | None = None
-    message: str
-    required: int
-    approvals: int
-    decisions: list[DecisionView]
-    requestedTime: str | None = None
-    dueTime: str | None = None
-    onTimeout: str
-    mayDecide: bool
-    decidedByYou: bool
-
-
-class ApprovalList(_Out):
-    """``GET /approvals``: oldest request first."""
-
-    approvals: list[WaitingApprovalView]
-    total: int
-
-
-class Decided(NodeStatusView):
-    """The approval node after the decision (``completed`` once the outcome is known)."""
-
-
-class SignalSent(_Out):
-    """What became of a signal."""
-
-    runId: str
-    signal: str
-    delivered: str | None = Field(default=None, description="The node it completed")
-    kept: bool = Field(description="Kept until a node waits for it")
-
-
-class NotifySecret(_Out):
-    """The key that signs outgoing notifications."""
-
-    secret: str
-    configured: bool = Field(description="Set by triggers.notify_secret (else kept in Redis)")

@@ -11,6 +11,11 @@ from orchestrator.durations import DurationError, parse_duration
 from orchestrator.service.jobs import MAX_CHAIN
 from orchestrator.spec.model import ID_PATTERN, HandlerName
 from orchestrator.vocab import RunStatus
+from orchestrator.wire.triggers import Job as Job
+from orchestrator.wire.triggers import JobList as JobList
+from orchestrator.wire.triggers import JobRow as JobRow
+from orchestrator.wire.triggers import JobStep as JobStep
+from orchestrator.wire.triggers import Promoted as Promoted
 
 
 def _seconds(value: object) -> float:
@@ -25,10 +30,6 @@ Seconds = Annotated[float, BeforeValidator(_seconds)]
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="allow")
 
 
 class JobRequest(BaseModel):
@@ -78,62 +79,9 @@ class JobPromotion(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=256)
 
 
-class Promoted(_Out):
-    """The workflow behind a job, as an ordinary workflow (not stored)."""
-
-    workflow: dict[str, Any]
-
-
 class JobListQuery(_In):
     """Filter and paging of ``GET /jobs``."""
 
     status: RunStatus | None = None
     limit: int = Field(default=20, ge=1, le=100)
     offset: int = Field(default=0, ge=0, le=1_000_000)
-
-
-class JobStep(_Out):
-    """One handler of a job: its node's status."""
-
-    handler: str
-    nodeId: str
-    status: str
-    attempts: int
-
-
-class Job(_Out):
-    """A job or chain: its status, payload, result, and each handler's step."""
-
-    id: str
-    kind: str
-    handler: str | None = None
-    handlers: list[str]
-    status: RunStatus
-    payload: dict[str, Any]
-    createdAt: str | None = None
-    attempts: int
-    steps: list[JobStep]
-    result: dict[str, Any] | None = None
-    error: str | None = None
-    runAt: str | None = None
-    run: dict[str, Any] = Field(description="The run behind the job (as GET /runs/{id})")
-
-
-class JobRow(_Out):
-    """One row of the job list."""
-
-    id: str
-    kind: str
-    handlers: list[str]
-    status: RunStatus
-    createdAt: str | None = None
-    endTime: str | None = None
-    error: str | None = None
-
-
-class JobList(_Out):
-    """A page of jobs, newest first."""
-
-    jobs: list[JobRow]
-    total: int
-    hasMore: bool

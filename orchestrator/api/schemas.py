@@ -4,7 +4,9 @@ Request models are what the middleware validates query strings and bodies with (
 failure is a 400 naming every bad field).  Response models describe what handlers
 return; handlers build plain dicts (the stores' ``to_api()`` views) for speed, and
 the OpenAPI document is generated from these models, so the schemathesis test
-checking every response against its schema keeps the two honest.
+checking every response against its schema keeps the two honest.  Most response
+models live on the ground floor, in :mod:`orchestrator.wire`, because the client
+parses the answers with the same classes; they are re-exported here.
 
 Field names are the wire names (camelCase) on purpose: one name, no alias tables.
 """
@@ -24,7 +26,19 @@ from pydantic import (
 )
 
 from orchestrator.spec.model import ID_PATTERN, WorkflowSpec
-from orchestrator.vocab import NodeStatus, RunStatus
+from orchestrator.vocab import RunStatus
+from orchestrator.wire.runs import EventList as EventList
+from orchestrator.wire.runs import NodeList as NodeList
+from orchestrator.wire.runs import NodeStatusView as NodeStatusView
+from orchestrator.wire.runs import RunEvent as RunEvent
+from orchestrator.wire.runs import RunList as RunList
+from orchestrator.wire.runs import ValidationIssue as ValidationIssue
+from orchestrator.wire.runs import ValidationResult as ValidationResult
+from orchestrator.wire.runs import WhoAmI as WhoAmI
+from orchestrator.wire.runs import WorkflowList as WorkflowList
+from orchestrator.wire.runs import WorkflowRun as WorkflowRun
+from orchestrator.wire.runs import WorkflowRunSummary as WorkflowRunSummary
+from orchestrator.wire.runs import WorkflowSummary as WorkflowSummary
 
 MAX_ID_PART = 2**64 - 1
 
@@ -183,29 +197,6 @@ class ErrorResponse(BaseModel):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
-class WorkflowSummary(_Out):
-    """One row of the workflow list."""
-
-    id: str
-    name: str
-    description: str = ""
-    status: Literal["draft", "published", "deprecated"]
-    version: int
-    nodeCount: int
-    edgeCount: int
-    tags: list[str] = Field(default_factory=list)
-    createdAt: datetime
-    updatedAt: datetime
-
-
-class WorkflowList(_Out):
-    """A page of workflows."""
-
-    workflows: list[WorkflowSummary]
-    total: int
-    hasMore: bool
-
-
 class Workflow(WorkflowSpec):
     """A stored workflow: its current spec (snake_case, as exported) plus record fields."""
 
@@ -234,143 +225,6 @@ class VersionList(_Out):
 
     versions: list[WorkflowVersion]
     total: int
-
-
-class ValidationIssue(_Out):
-    """One problem the validator found."""
-
-    code: str
-    message: str
-    nodeId: str | None = None
-    edgeId: str | None = None
-    path: str | None = None
-    suggestion: str | None = None
-
-
-class ValidationResult(_Out):
-    """The validator's verdict; ``valid`` when there are no errors."""
-
-    valid: bool
-    errors: list[ValidationIssue]
-    warnings: list[ValidationIssue]
-
-
-class NodeStatusView(_Out):
-    """One node of a run."""
-
-    nodeId: str
-    status: NodeStatus
-    attempts: int
-    nodeName: str | None = None
-    startTime: datetime | None = None
-    endTime: datetime | None = None
-    dueTime: datetime | None = None
-    duration: int | None = None
-    lastError: str | None = None
-    error: str | None = Field(
-        default=None, description="The reference's name of lastError, when the node failed"
-    )
-    worker: str | None = None
-    input: dict[str, Any] | None = None
-    output: dict[str, Any] | None = None
-    takenEdges: list[str] | None = None
-    progress: dict[str, int] | None = Field(
-        default=None, description="A map node's items: total, done, failed, inFlight"
-    )
-    childRunId: str | None = Field(
-        default=None, description="The run a sub-workflow node's current attempt started"
-    )
-    waitingFor: str | None = Field(default=None, description="Why a queued node is not running")
-
-
-class WorkflowRun(_Out):
-    """A run: the design's Runtime State Model."""
-
-    id: str
-    runId: str
-    workflowId: str
-    workflowVersion: int
-    status: RunStatus
-    startTime: datetime
-    endTime: datetime | None = None
-    duration: int | None = None
-    nodes: dict[str, NodeStatusView]
-    nodeStatuses: dict[str, NodeStatusView] = Field(
-        default_factory=dict, description="The reference's name of nodes (the same objects)"
-    )
-    context: dict[str, Any]
-    parameters: dict[str, Any]
-    priority: int
-    error: str | None = None
-    errorNode: str | None = None
-    output: dict[str, Any] | None = None
-    retries: int | None = None
-    parent: dict[str, Any] | None = Field(
-        default=None, description="A child run's parent: runId and the nodeId that started it"
-    )
-    children: list[str] | None = Field(
-        default=None, description="Runs this run's sub-workflow nodes started (current attempts)"
-    )
-    metadata: dict[str, Any] | None = None
-    warnings: list[str] | None = None
-
-
-class WorkflowRunSummary(_Out):
-    """One row of a run listing."""
-
-    id: str
-    runId: str
-    workflowId: str
-    workflowVersion: int
-    status: RunStatus
-    startTime: datetime
-    endTime: datetime | None = None
-    duration: int | None = None
-    error: str | None = None
-    workflowName: str | None = Field(default=None, description="Absent once it was deleted")
-    completedNodes: int | None = Field(default=None, description="Nodes that completed")
-    totalNodes: int | None = None
-
-
-class RunList(_Out):
-    """A page of runs, newest first."""
-
-    runs: list[WorkflowRunSummary]
-    total: int
-    hasMore: bool
-
-
-class NodeList(_Out):
-    """Every node of a run."""
-
-    nodes: list[NodeStatusView]
-
-
-class RunEvent(_Out):
-    """One event of a run (``id`` is its stream id: pass it back as ``since``)."""
-
-    id: str
-    timestamp: datetime
-    type: str
-    runId: str
-    nodeId: str | None = None
-    data: dict[str, Any] = Field(default_factory=dict)
-
-
-class EventList(_Out):
-    """Events oldest first."""
-
-    events: list[RunEvent]
-    lastEventId: str | None = None
-
-
-class WhoAmI(_Out):
-    """The caller, its role from the policy and the permissions it holds."""
-
-    user: str
-    role: str | None = None
-    permissions: list[str]
-    auth: Literal["key", "token", "none"]
 
 
 class Health(_Out):

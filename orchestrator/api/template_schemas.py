@@ -8,6 +8,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.spec.model import ID_PATTERN
 from orchestrator.spec.template import TemplateSpec
+from orchestrator.wire.triggers import Instantiated as Instantiated
+from orchestrator.wire.triggers import TemplateDiff as TemplateDiff
+from orchestrator.wire.triggers import TemplateList as TemplateList
+from orchestrator.wire.triggers import TemplateRow as TemplateRow
+from orchestrator.wire.triggers import TemplateVersion as TemplateVersion
+from orchestrator.wire.triggers import TemplateVersionList as TemplateVersionList
 
 __all__ = [
     "Instantiated",
@@ -24,10 +30,6 @@ __all__ = [
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="allow")
 
 
 class TemplateWriteQuery(_In):
@@ -57,51 +59,3 @@ class TemplateUse(BaseModel):
     version: int | None = Field(
         default=None, ge=1, description="Template version (default: newest)"
     )
-
-
-class TemplateRow(_Out):
-    """One row of the template list."""
-
-    id: str
-    name: str
-    version: int
-    parameters: list[str]
-
-
-class TemplateList(_Out):
-    """Every template, most recently updated first."""
-
-    templates: list[TemplateRow]
-
-
-class TemplateVersion(_Out):
-    """One immutable version of a template."""
-
-    version: int
-    templateId: str
-    createdAt: str
-    template: dict[str, Any] | None = None
-
-
-class TemplateVersionList(_Out):
-    """A template's versions, newest first."""
-
-    versions: list[TemplateVersion]
-
-
-class TemplateDiff(_Out):
-    """What changed between two versions."""
-
-    templateId: str
-    parameters: dict[str, list[str]]
-    fields: list[str]
-    nodes: dict[str, str]
-
-
-class Instantiated(_Out):
-    """The workflow (and schedules) a template made."""
-
-    template: dict[str, Any]
-    workflow: dict[str, Any]
-    schedules: list[dict[str, Any]]
-    saved: bool

@@ -6,7 +6,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.api.schemas import IsoTime
 from orchestrator.spec.model import ID_PATTERN, MAX_EXPRESSION_LENGTH
-from orchestrator.spec.schedule import BackfillState, FireOutcome, ScheduleId, ScheduleSpec
+from orchestrator.spec.schedule import ScheduleId, ScheduleSpec
+from orchestrator.wire.triggers import BackfillView as BackfillView
+from orchestrator.wire.triggers import Hook as Hook
+from orchestrator.wire.triggers import HookAccepted as HookAccepted
+from orchestrator.wire.triggers import HookList as HookList
+from orchestrator.wire.triggers import HookSecret as HookSecret
+from orchestrator.wire.triggers import Outcome as Outcome
+from orchestrator.wire.triggers import ScheduleList as ScheduleList
+from orchestrator.wire.triggers import ScheduleView as ScheduleView
 
 __all__ = [
     "BackfillRequest",
@@ -28,10 +36,6 @@ __all__ = [
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="allow")
 
 
 class ScheduleUpdate(ScheduleSpec):
@@ -62,54 +66,6 @@ class BackfillRequest(_In):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
-class Outcome(_Out):
-    """What happened to one fire."""
-
-    fire: str
-    status: FireOutcome
-    at: int
-    runId: str | None = None
-    runStatus: str | None = None
-    error: str | None = None
-    count: int | None = None
-
-
-class ScheduleView(ScheduleSpec):
-    """A schedule with its state."""
-
-    model_config = ConfigDict(extra="allow")
-
-    paused: bool
-    note: str | None = None
-    nextFireTime: str | None
-    nextFires: list[str] = Field(default_factory=list)
-    lastOutcome: Outcome | None
-    outcomes: list[Outcome] = Field(default_factory=list)
-    ended: bool
-
-
-class ScheduleList(_Out):
-    """Every schedule."""
-
-    schedules: list[ScheduleView]
-
-
-class BackfillView(_Out):
-    """A backfill's progress."""
-
-    scheduleId: str
-    from_: str = Field(alias="from")
-    to: str
-    maxParallel: int
-    total: int
-    started: int
-    created: int
-    active: list[str]
-    state: BackfillState
-    requestedBy: str | None = None
-    error: str | None = None
-
-
 class HookCreate(_In):
     """Body of ``POST /hooks``."""
 
@@ -126,36 +82,3 @@ class HookCreate(_In):
     def expressions(self) -> dict[str, str]:
         """The map, each expression bounded in length."""
         return {k: v[:MAX_EXPRESSION_LENGTH] for k, v in self.map.items()}
-
-
-class Hook(_Out):
-    """A webhook (its secret is shown once, when created or rotated)."""
-
-    id: str
-    workflowId: str
-    url: str
-    map: dict[str, str]
-    version: int | None = None
-    description: str = ""
-    createdBy: str | None = None
-
-
-class HookSecret(Hook):
-    """A new webhook or a rotated secret."""
-
-    secret: str
-
-
-class HookList(_Out):
-    """Every webhook."""
-
-    hooks: list[Hook]
-
-
-class HookAccepted(_Out):
-    """A delivery that started (or, repeated, found) a run."""
-
-    runId: str
-    workflowId: str
-    status: str
-    created: bool

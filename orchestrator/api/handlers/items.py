@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.api.http import json_response, query, state
 from orchestrator.service.items import item_page
 from orchestrator.vocab import NodeStatus
+from orchestrator.wire.runs import MapItems as MapItems
 
 
 class ItemsQuery(BaseModel):
@@ -20,34 +19,6 @@ class ItemsQuery(BaseModel):
     status: NodeStatus | None = None
     offset: int = Field(default=0, ge=0, le=1_000_000)
     limit: int = Field(default=100, ge=1, le=1000)
-
-
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class ItemView(_Out):
-    """One item: its index, status, attempts, its element, output or error."""
-
-    index: int
-    status: NodeStatus
-    attempts: int
-    item: Any = None
-    output: dict[str, Any] | None = None
-    error: str | None = None
-    worker: str | None = None
-    startTime: str | None = None
-    endTime: str | None = None
-
-
-class MapItems(_Out):
-    """A page of a map node's items and its counts; ``total``: how many match ``status``."""
-
-    runId: str
-    nodeId: str
-    progress: dict[str, int]
-    total: int
-    items: list[ItemView]
 
 
 async def node_items(request: web.Request) -> web.StreamResponse:

@@ -11,6 +11,7 @@ from orchestrator.api.http import json_response, query, state
 from orchestrator.api.schemas import StreamId
 from orchestrator.service.views import iso
 from orchestrator.store.attempt_logs import AttemptLogEntry
+from orchestrator.wire.runs import RunLogs as RunLogs
 
 
 class LogsQuery(BaseModel):
@@ -20,42 +21,6 @@ class LogsQuery(BaseModel):
 
     since: StreamId | None = None
     limit: int = Field(default=100, ge=1, le=1000)
-
-
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class LogLine(_Out):
-    """One line: a logging level name (INFO, WARNING...), or stdout/stderr for print."""
-
-    at: str
-    level: str
-    text: str
-
-
-class AttemptLogView(_Out):
-    """What one attempt of a node logged (the last lines, when it said more)."""
-
-    id: str
-    nodeId: str
-    attempt: int
-    kind: str
-    outcome: str
-    worker: str
-    startedAt: str | None = None
-    endedAt: str | None = None
-    dropped: int = Field(description="Earlier lines not kept (the attempt said more)")
-    lines: list[LogLine]
-
-
-class RunLogs(_Out):
-    """Attempts oldest first; pass ``lastId`` back as ``since`` for what comes after."""
-
-    runId: str
-    nodeId: str | None = None
-    attempts: list[AttemptLogView]
-    lastId: str | None = None
 
 
 def attempt_view(entry: AttemptLogEntry) -> dict[str, Any]:
