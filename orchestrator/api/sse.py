@@ -17,7 +17,7 @@ from aiohttp import web
 from orchestrator.api.state import ApiState
 from orchestrator.errors import NotFound
 from orchestrator.service.views import iso
-from orchestrator.store.runs import StoredEvent, decode_event
+from orchestrator.store.event_codec import StoredEvent, decode_event
 from orchestrator.vocab import TERMINAL_EVENTS
 
 EVENT_STREAM = "text/event-stream"

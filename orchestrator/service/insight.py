@@ -23,7 +23,7 @@ from orchestrator.service.views import iso
 from orchestrator.spec.diff import compare as compare_specs
 from orchestrator.spec.export import spec_to_data
 from orchestrator.spec.graph import Graph
-from orchestrator.store.runs import StoredEvent
+from orchestrator.store.event_codec import StoredEvent
 from orchestrator.vocab import EventType
 
 _PAGE = 1000

@@ -34,9 +34,10 @@ from orchestrator.spec.graph import Graph
 from orchestrator.spec.model import Resources, RunnableNode
 from orchestrator.spec.validator import validate_spec
 from orchestrator.store.attempt_logs import AttemptLogEntry, AttemptLogs
+from orchestrator.store.event_codec import StoredEvent
 from orchestrator.store.queue_admin import DeadLetter, QueueAdmin
 from orchestrator.store.replicas import ReplicaWait
-from orchestrator.store.runs import RunStore, StoredEvent
+from orchestrator.store.runs import RunStore
 from orchestrator.store.workers import LiveWorkers, WorkerInfo
 from orchestrator.store.workflows import WorkflowStore
 from orchestrator.vocab import IN_FLIGHT, TERMINAL_RUN, NodeStatus

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -34,18 +33,24 @@ from orchestrator.errors import Conflict, LimitExceeded, NotFound
 from orchestrator.keys import WORKER_GROUP, Keys
 from orchestrator.protocol import InboxMessage, timer_entry
 from orchestrator.scripts import Script
-from orchestrator.store.codec import changed_fields, decode_run
+from orchestrator.store.codec import changed_fields, decode_meta, decode_run
+from orchestrator.store.event_codec import StoredEvent, decode_event, encode_event
 from orchestrator.store.replicas import RIDE_THROUGH_S, ReplicaWait
 
 # KEYS: 1 run hash, 2 events stream, 3 shard's run index, 4 workflow's run index,
 #       5 active set, 6 timers, 7.. one queue stream per dispatched job (in order), then one
 #       queue stream per job delivery to acknowledge (a worker applying its own results).
 # ARGV: 1 expected version (0 = create), 2 header JSON {id, s, nh, nj, nt, ne, a, x, m, lim},
-#       then nh HSET arguments, nj job payloads, nt*2 (score, member) timers, ne event payloads,
-#       nz timer members to remove (a finished run's deadline: it would only sit in the
-#       timers set, about 270 bytes per run, until it came due and did nothing), na entry
-#       ids to acknowledge (XACK + XDEL, group h.g) on the last na keys: the results applied
-#       here leave their queue in the same step, as COMPLETE_LUA does for the inbox path.
+#       then nh HSET arguments, nj job payloads, nt*2 (score, member) timers, ne*2 (time ms,
+#       payload) events (added at id <time>-*, or at * with the time in field t when the
+#       stream holds a later id already: see store/event_codec.py), nz timer members to
+#       remove (a finished run's deadline: it would only sit in the timers set, about 270
+#       bytes per run, until it came due and did nothing), na entry ids to acknowledge
+#       (XACK + XDEL, group h.g) on the last na keys: the results applied here leave
+#       their queue in the same step, as COMPLETE_LUA does for the inbox path.
+# A finished run's events are rewritten once (DUMP + RESTORE, both allowed to fail: an
+# ACL without @dangerous keeps the stream as it is): Redis allocates a stream's last
+# node 4 KB ahead, which was most of a short run's memory; RESTORE sizes it to fit.
 # Atomic because a run's state, its jobs and its events must never disagree: a job
 # without the state that expects it, or a state without its job, would stall or
 # double-run a node.  Returns the new version, -1 on a lost compare-and-set, -2 when
@@ -77,8 +82,11 @@ for _ = 1, h.nt do
   i = i + 2
 end
 for _ = 1, h.ne do
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', h.m, '*', 'd', ARGV[i])
-  i = i + 1
+  local ok = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', h.m, ARGV[i] .. '-*', 'd', ARGV[i + 1])
+  if type(ok) == 'table' and ok.err then
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', h.m, '*', 'd', ARGV[i + 1], 't', ARGV[i])
+  end
+  i = i + 2
 end
 for _ = 1, h.nz do
   redis.call('ZREM', KEYS[6], ARGV[i])
@@ -97,33 +105,18 @@ end
 if h.x > 0 then
   redis.call('EXPIRE', KEYS[1], h.x)
   redis.call('EXPIRE', KEYS[2], h.x)
+  if redis.call('XLEN', KEYS[2]) <= 1000 then
+    local dump = redis.pcall('DUMP', KEYS[2])
+    if type(dump) == 'string' then
+      redis.pcall('RESTORE', KEYS[2], h.x * 1000, dump, 'REPLACE')
+    end
+  end
 elseif h.x == -1 then
   redis.call('PERSIST', KEYS[1])
   redis.call('PERSIST', KEYS[2])
 end
 return cur + 1
 """
-
-
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
-    """One entry of a run's event stream."""
-
-    id: str
-    type: str
-    at_ms: int
-    node: str | None
-    data: dict[str, Any]
-
-
-def encode_event(cmd: Emit) -> bytes:
-    """The stream payload of an :class:`Emit` command."""
-    d: dict[str, Any] = {"type": cmd.type, "at": cmd.at_ms}
-    if cmd.node is not None:
-        d["node"] = cmd.node
-    if cmd.data:
-        d["data"] = dict(cmd.data)
-    return orjson.dumps(d)
 
 
 def deadline_timer(state: RunState, due_ms: int, inbox: str) -> bytes:
@@ -168,7 +161,7 @@ class RunStore:
         jobs: list[bytes] = []
         job_keys: list[str] = []
         timers: list[Any] = []
-        events: list[bytes] = []
+        events: list[Any] = []
         unset: list[bytes] = []
         active = 1 if old is None else 0
         expire = 0
@@ -178,7 +171,7 @@ class RunStore:
                 job_keys.append(k.queue(shard, cmd.lane, cmd.job.handler))
                 jobs.append(cmd.job.encode())
             elif isinstance(cmd, Emit):
-                events.append(encode_event(cmd))
+                events += [cmd.at_ms, encode_event(cmd)]
             elif isinstance(cmd, StartTimer):
                 msg = InboxMessage("timer", new.run_id, cmd.due_ms, node=cmd.node, token=cmd.token)
                 uid = f"{new.run_id}:{cmd.node}:{cmd.token}"
@@ -205,7 +198,7 @@ class RunStore:
             "nh": len(hset),
             "nj": len(jobs),
             "nt": len(timers) // 2,
-            "ne": len(events),
+            "ne": len(events) // 2,
             "nz": len(unset),
             "na": len(acks),
             "g": WORKER_GROUP,
@@ -336,7 +329,7 @@ class RunStore:
             for run_id in run_ids:
                 pipe.hget(self.keys.run(run_id), "meta")
             results = await pipe.execute()
-        return {rid: orjson.loads(m) for rid, m in zip(run_ids, results, strict=True) if m}
+        return {rid: decode_meta(m) for rid, m in zip(run_ids, results, strict=True) if m}
 
     async def events(
         self, run_id: str, *, after: str | None = None, count: int = 1000
@@ -403,12 +396,3 @@ def merge_newest(results: Sequence[Any], *, offset: int, limit: int) -> tuple[li
         total += int(results[i + 1])
     merged.sort(reverse=True)
     return [rid for _, rid in merged[offset : offset + limit]], total
-
-
-def decode_event(entry_id: bytes | str, fields: dict[bytes, bytes]) -> StoredEvent:
-    """A stream entry written by the executor."""
-    d = orjson.loads(fields[b"d"])
-    eid = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-    return StoredEvent(
-        id=eid, type=d["type"], at_ms=int(d["at"]), node=d.get("node"), data=d.get("data") or {}
-    )

@@ -19,7 +19,7 @@ from orchestrator.service.runs import RunService
 from orchestrator.settings import Settings
 from orchestrator.spec.model import WorkflowSpec
 from orchestrator.store.connection import Connection, connect
-from orchestrator.store.runs import StoredEvent
+from orchestrator.store.event_codec import StoredEvent
 from orchestrator.worker.registry import HandlerFn, Registry
 from orchestrator.worker.worker import Worker
 

@@ -17,7 +17,7 @@ from orchestrator.engine.config import EngineConfig
 from orchestrator.engine.events import NodeStarted, NodeSucceeded, TimerFired
 from orchestrator.service.insight import History, _frames, _gantt
 from orchestrator.spec.export import spec_to_data
-from orchestrator.store.runs import StoredEvent
+from orchestrator.store.event_codec import StoredEvent
 from tests.engine.helpers import T0
 from tests.engine.test_replay import RecordedRun
 from tests.engine.test_timeline import SPEC, _run
