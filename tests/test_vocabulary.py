@@ -58,7 +58,8 @@ HOMONYMS: dict[str, frozenset[str]] = {
     # field); a benchmark's count of failed runs, and the peers it skipped (not installed).
     "orchestrator/cli/redis_cmd.py": frozenset({"running"}),
     "orchestrator/cli/redis_status.py": frozenset({"failed"}),
-    "orchestrator/cli/bench_cmd.py": frozenset({"failed", "skipped"}),
+    "orchestrator/cli/bench_cmd.py": frozenset({"skipped"}),
+    "orchestrator/cli/bench_scale_cmds.py": frozenset({"failed"}),
     "orchestrator/bench/throughput.py": frozenset({"skipped"}),
     "orchestrator/bench/scale.py": frozenset({"failed"}),
     # A map's output and progress count its ``failed`` items (the output shape).

@@ -11,7 +11,7 @@ stored as their results.
 from __future__ import annotations
 
 import sys
-import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -23,12 +23,11 @@ from dramatiq.results.backends import RedisBackend
 from orchestrator.bench import dramatiq_peer as peer
 from orchestrator.bench.procs import BenchError, BenchRedis, Procs, dagq_env
 from orchestrator.bench.window import (
-    POLL_S,
     SUBMITTERS,
     ThroughputConfig,
-    Window,
-    deadline_check,
-    rate,
+    measure,
+    poll_ends,
+    timed_submit,
 )
 
 THREADS = 8
@@ -64,46 +63,40 @@ def run_dramatiq(cfg: ThroughputConfig, server: BenchRedis, workdir: Path) -> di
         procs.wait_for_log("dramatiq", "Worker process is ready for action.")
 
         def submit(count: int) -> tuple[list[dramatiq.Message[Any]], float]:
-            t0 = time.perf_counter()
-            lasts = list(pool.map(lambda _: submit_diamond(broker), range(count)))
-            return lasts, time.perf_counter() - t0
+            return timed_submit(pool, lambda: submit_diamond(broker), count)
+
+        def ends(chunk: Sequence[dramatiq.Message[Any]]) -> list[int | None]:
+            with results.client.pipeline(transaction=False) as pipe:
+                for msg in chunk:
+                    pipe.lindex(results.build_message_key(msg), 0)
+                raws = pipe.execute()
+            return [None if raw is None else _end(results, raw) for raw in raws]
 
         def drain(lasts: list[dramatiq.Message[Any]]) -> int:
-            deadline = time.monotonic() + cfg.timeout_s
-            todo, last = list(lasts), 0
-            while todo:
-                left = []
-                for i in range(0, len(todo), 1000):
-                    chunk = todo[i : i + 1000]
-                    with results.client.pipeline(transaction=False) as pipe:
-                        for msg in chunk:
-                            pipe.lindex(results.build_message_key(msg), 0)
-                        raws = pipe.execute()
-                    for msg, raw in zip(chunk, raws, strict=True):
-                        if raw is None:
-                            left.append(msg)
-                            continue
-                        value = results.unwrap_result(results.encoder.decode(raw))
-                        if not isinstance(value, int):
-                            raise BenchError(f"dramatiq DAG ended with {value!r}")
-                        last = max(last, value)
-                todo = left
-                if todo:
-                    deadline_check(deadline, "Dramatiq DAGs", procs)
-                    time.sleep(POLL_S)
-            return last
+            return poll_ends(
+                lasts, ends, timeout_s=cfg.timeout_s, what="Dramatiq DAGs", procs=procs
+            )
 
         try:
-            drain(submit(cfg.warmup_runs)[0])
-            window = Window(procs, server)
-            window.open()
-            first_ms = int(time.time() * 1000)
-            lasts, submit_s = submit(runs)
-            last_ms = drain(lasts)
-            result = window.close(rate(runs, first_ms, last_ms, submit_s))
+            result = measure(
+                submit,
+                drain,
+                runs=runs,
+                warmup_runs=cfg.warmup_runs,
+                procs=procs,
+                server=server,
+            )
         finally:
             broker.close()
             results.client.close()
     result["workers"] = cfg.workers
     result["threads"] = THREADS
     return result
+
+
+def _end(results: RedisBackend, raw: bytes) -> int:
+    """The end time the DAG's last task stored as its result."""
+    value = results.unwrap_result(results.encoder.decode(raw))
+    if not isinstance(value, int):
+        raise BenchError(f"dramatiq DAG ended with {value!r}")
+    return value

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC
 from pathlib import Path
@@ -19,10 +20,11 @@ from orchestrator.bench.window import (
     POLL_S,
     SUBMITTERS,
     ThroughputConfig,
-    Window,
     deadline_check,
     iso_ms,
-    rate,
+    measure,
+    poll_ends,
+    timed_submit,
 )
 
 # -- Celery -----------------------------------------------------------------------
@@ -60,42 +62,26 @@ def run_celery(cfg: ThroughputConfig, server: BenchRedis, workdir: Path) -> dict
             procs.wait_for_log(f"celery-worker-{i}", "ready.")
 
         def submit(count: int) -> tuple[list[str], float]:
-            t0 = time.perf_counter()
-            ids = list(
-                pool.map(lambda _: str(peers.celery_diamond(app).apply_async().id), range(count))
+            return timed_submit(
+                pool, lambda: str(peers.celery_diamond(app).apply_async().id), count
             )
-            return ids, time.perf_counter() - t0
+
+        def ends(chunk: Sequence[str]) -> list[int | None]:
+            metas = client.mget([f"celery-task-meta-{t}" for t in chunk])
+            return [
+                None if raw is None else _celery_end(tid, raw)
+                for tid, raw in zip(chunk, metas, strict=True)
+            ]
 
         def drain(ids: list[str]) -> int:
-            deadline = time.monotonic() + cfg.timeout_s
-            todo, last = list(ids), 0
-            while todo:
-                left = []
-                for i in range(0, len(todo), 1000):
-                    chunk = todo[i : i + 1000]
-                    metas = client.mget([f"celery-task-meta-{t}" for t in chunk])
-                    for tid, raw in zip(chunk, metas, strict=True):
-                        if raw is None:
-                            left.append(tid)
-                            continue
-                        meta = orjson.loads(raw)
-                        if meta["status"] != "SUCCESS":
-                            raise BenchError(f"celery task {tid} ended {meta['status']}")
-                        last = max(last, iso_ms(meta["date_done"]))
-                todo = left
-                if todo:
-                    deadline_check(deadline, "Celery canvases", procs)
-                    time.sleep(POLL_S)
-            return last
+            return poll_ends(
+                ids, ends, timeout_s=cfg.timeout_s, what="Celery canvases", procs=procs
+            )
 
         try:
-            drain(submit(cfg.warmup_runs)[0])
-            window = Window(procs, server)
-            window.open()
-            first_ms = int(time.time() * 1000)
-            ids, submit_s = submit(runs)
-            last_ms = drain(ids)
-            result = window.close(rate(runs, first_ms, last_ms, submit_s))
+            result = measure(
+                submit, drain, runs=runs, warmup_runs=cfg.warmup_runs, procs=procs, server=server
+            )
         finally:
             client.close()
             app.close()
@@ -106,6 +92,14 @@ def run_celery(cfg: ThroughputConfig, server: BenchRedis, workdir: Path) -> dict
 
 def _celery_cli() -> list[str]:
     return [sys.executable, "-m", "celery"]
+
+
+def _celery_end(task_id: str, raw: bytes | str) -> int:
+    """``date_done`` of a finished canvas's last task (ms)."""
+    meta = orjson.loads(raw)
+    if meta["status"] != "SUCCESS":
+        raise BenchError(f"celery task {task_id} ended {meta['status']}")
+    return iso_ms(meta["date_done"])
 
 
 # -- RQ ---------------------------------------------------------------------------
@@ -126,7 +120,7 @@ def run_rq(cfg: ThroughputConfig, server: BenchRedis, workdir: Path) -> dict[str
     queue = Queue(peers.RQ_QUEUE, connection=client)
     finished = FinishedJobRegistry(queue=queue)
     ready = ReadyJobRegistry(queue=queue)
-    recovered = 0
+    recovered = submitted = 0
     rq_cli = [sys.executable, "-c", "from rq.cli import main; main()"]
     with Procs(workdir) as procs, ThreadPoolExecutor(SUBMITTERS) as pool:
         for i in range(cfg.workers):
@@ -137,14 +131,13 @@ def run_rq(cfg: ThroughputConfig, server: BenchRedis, workdir: Path) -> dict[str
             procs.wait_for_log(f"rq-worker-{i}", "Listening on")
 
         def submit(count: int) -> tuple[list[str], float]:
-            t0 = time.perf_counter()
-            ids = list(pool.map(lambda _: peers.rq_diamond(queue), range(count)))
-            return ids, time.perf_counter() - t0
+            return timed_submit(pool, lambda: peers.rq_diamond(queue), count)
 
-        def drain(ids: list[str], expected: int) -> int:
-            nonlocal recovered
+        def drain(ids: list[str]) -> int:
+            nonlocal recovered, submitted
+            submitted += len(ids)
             deadline = time.monotonic() + cfg.timeout_s
-            while finished.count < expected:
+            while finished.count < submitted * workloads.DIAMOND_NODES:
                 deadline_check(deadline, "RQ jobs", procs)
                 time.sleep(POLL_S)
                 # RQ 3.0 parks a dependent whose enqueue lost an optimistic-lock race
@@ -161,14 +154,9 @@ def run_rq(cfg: ThroughputConfig, server: BenchRedis, workdir: Path) -> dict[str
             return last
 
         try:
-            nodes = workloads.DIAMOND_NODES
-            drain(submit(cfg.warmup_runs)[0], cfg.warmup_runs * nodes)
-            window = Window(procs, server)
-            window.open()
-            first_ms = int(time.time() * 1000)
-            ids, submit_s = submit(runs)
-            last_ms = drain(ids, (cfg.warmup_runs + runs) * nodes)
-            result = window.close(rate(runs, first_ms, last_ms, submit_s))
+            result = measure(
+                submit, drain, runs=runs, warmup_runs=cfg.warmup_runs, procs=procs, server=server
+            )
         finally:
             client.close()
     result["workers"] = cfg.workers

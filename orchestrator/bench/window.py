@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from orchestrator.bench import workloads
 from orchestrator.bench.procs import BenchError, BenchRedis, Procs
@@ -15,6 +16,8 @@ from orchestrator.bench.procs import BenchError, BenchRedis, Procs
 PEERS = ("dagq", "celery", "rq", "dramatiq", "dbos")
 SUBMITTERS = 8
 POLL_S = 0.05
+_CHUNK = 1000
+T = TypeVar("T")
 
 
 @dataclass
@@ -112,3 +115,67 @@ def deadline_check(deadline: float, what: str, procs: Procs) -> None:
     procs.check()
     if time.monotonic() > deadline:
         raise BenchError(f"{what} did not finish in time")
+
+
+def timed_submit(
+    pool: ThreadPoolExecutor, one: Callable[[], T], count: int
+) -> tuple[list[T], float]:
+    """``count`` calls of ``one`` on the submitter threads: what each returned, and the
+    seconds they took."""
+    t0 = time.perf_counter()
+    handles = list(pool.map(lambda _: one(), range(count)))
+    return handles, time.perf_counter() - t0
+
+
+def poll_ends(
+    handles: Sequence[T],
+    ends: Callable[[Sequence[T]], Sequence[int | None]],
+    *,
+    timeout_s: float,
+    what: str,
+    procs: Procs,
+) -> int:
+    """Poll until every run has ended; the latest end (ms).
+
+    ``ends`` answers, for a chunk of up to 1,000 handles, each run's recorded end time
+    (ms) or None while it runs (and raises :class:`BenchError` for a run that failed)."""
+    deadline = time.monotonic() + timeout_s
+    todo, last = list(handles), 0
+    while todo:
+        left: list[T] = []
+        for i in range(0, len(todo), _CHUNK):
+            chunk = todo[i : i + _CHUNK]
+            for handle, end in zip(chunk, ends(chunk), strict=True):
+                if end is None:
+                    left.append(handle)
+                else:
+                    last = max(last, end)
+        todo = left
+        if todo:
+            deadline_check(deadline, what, procs)
+            time.sleep(POLL_S)
+    return last
+
+
+def measure(
+    submit: Callable[[int], tuple[list[T], float]],
+    drain: Callable[[list[T]], int],
+    *,
+    runs: int,
+    warmup_runs: int,
+    procs: Procs,
+    server: BenchRedis,
+) -> dict[str, Any]:
+    """A peer's measured window: a warm-up (not measured), then ``runs`` submitted and
+    drained; the rate from the first submit to the last recorded end, with the CPU of
+    the workers and of Redis meanwhile.
+
+    ``submit(count)`` gives the runs' handles and the seconds it took; ``drain(handles)``
+    waits for them and gives the latest end (ms)."""
+    drain(submit(warmup_runs)[0])
+    window = Window(procs, server)
+    window.open()
+    first_ms = int(time.time() * 1000)
+    handles, submit_s = submit(runs)
+    last_ms = drain(handles)
+    return window.close(rate(runs, first_ms, last_ms, submit_s))
