@@ -13,9 +13,10 @@ about one; so the diamond's tasks run the ``stamp`` handler, whose output holds 
 wall clock in microseconds when it ran, and a hop is a node's stamp minus its latest
 predecessor's (a no-op handler: its start and its completion are the same instant).
 
-The worker runs the orchestrator loop too (``dagq worker``'s default, as in
-``compose.yaml``): it applies its own results, so a successor is queued without the
-hop through the inbox.  The API process runs one as well, for everything else.
+The worker runs ``--no-orchestrator``: the API process's orchestrator applies every
+result.  (With the worker applying its own, ``dagq worker``'s default, one process both
+runs the handlers and applies their results; on the shared 2 cores that made the hop
+several times longer: see docs/benchmarks.md.)
 """
 
 from __future__ import annotations
@@ -196,6 +197,7 @@ def run(
                     "worker",
                     "-H",
                     "orchestrator.bench.handlers",
+                    "--no-orchestrator",
                 ]
                 procs.start(f"dagq-worker-{i}", [*argv, "-c", str(concurrency)], env)
             match = _URL.search(procs.wait_for_log("dagq-api", "listening on"))
