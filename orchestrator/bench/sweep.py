@@ -5,8 +5,9 @@ One orchestrator and ``workers`` worker processes on a fresh Redis (the deployme
 
 * width: a first task, ``w`` parallel tasks, a join (``w + 2`` nodes);
 * depth: a chain of ``d`` tasks;
-* active runs: ``n`` runs of the 10-task diamond started at once (16 submitters) while
-  the workers run.
+* active runs: ``n`` runs of the 10-task diamond active at once, drained as ``dagq
+  bench scale`` does (started before the workers, on a deployment of its own per point):
+  nodes/s of the drain and the orchestrator's peak RSS.
 
 For width and depth, ``runs`` runs go ``in_flight`` at a time.  Reported per point: the
 run time p50 (each run's recorded start to end) and nodes/s from the first start to the
@@ -20,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from orchestrator.bench import workloads
+from orchestrator.bench import scale, workloads
 from orchestrator.bench.cluster import DagqCluster
 from orchestrator.bench.procs import BenchError, BenchRedis, bench_redis, machine, percentile
 from orchestrator.service.runs import RunService
@@ -28,7 +29,7 @@ from orchestrator.vocab import RunStatus
 
 
 async def _runs(
-    service: RunService, workflow_id: str, count: int, at_once: int, check: Callable[[], None]
+    service: RunService, workflow_id: str, count: int, at_once: int
 ) -> list[dict[str, Any]]:
     """Start ``count`` runs, ``at_once`` at a time; their metas once all ended."""
     ids: list[str] = []
@@ -40,23 +41,12 @@ async def _runs(
             ids.append(state.run_id)
             await service.wait(state.run_id, timeout_s=600)
 
-    if at_once >= count:  # all at once: start them, then wait for the drain
-        await asyncio.gather(*(_start_only(service, workflow_id, ids, todo) for _ in range(16)))
-        while await service.runs.active_count() > 0:
-            check()
-            await asyncio.sleep(0.05)
-    else:
-        await asyncio.gather(*(one_lane() for _ in range(at_once)))
+    await asyncio.gather(*(one_lane() for _ in range(min(at_once, count))))
     metas = await service.runs.load_meta_many(ids)
     bad = [m for m in metas.values() if m["status"] != RunStatus.COMPLETED]
     if bad or len(metas) != count:
         raise BenchError(f"a run of {workflow_id} did not complete")
     return list(metas.values())
-
-
-async def _start_only(service: RunService, workflow_id: str, ids: list[str], todo: Any) -> None:
-    for _ in todo:
-        ids.append((await service.start(workflow_id)).run_id)
 
 
 def _point(metas: list[dict[str, Any]], nodes: int) -> dict[str, Any]:
@@ -87,27 +77,32 @@ async def _sweep(
     async with cluster:
         cluster.start_orchestrator()
         cluster.start_workers()
-        check = cluster.procs.check
         shapes = [("width", w, workloads.fan(w), w + 2) for w in widths]
         shapes += [("depth", d, workloads.chain(d), d) for d in depths]
         for axis, size, spec, nodes in shapes:
             await cluster.store(spec)
             t0 = time.perf_counter()
-            point = _point(await _runs(cluster.service, spec["id"], runs, in_flight, check), nodes)
+            point = _point(await _runs(cluster.service, spec["id"], runs, in_flight), nodes)
             point[axis] = size
             out[axis].append(point)
             progress(
                 f"{axis} {size}: p50 {point['run_ms_p50']:.0f} ms, "
                 f"{point['nodes_per_s']:,.0f} nodes/s ({time.perf_counter() - t0:.1f} s)"
             )
-        if active:
-            await cluster.store(workloads.diamond())
-        for n in active:
-            metas = await _runs(cluster.service, workloads.DIAMOND_ID, n, n, check)
-            point = _point(metas, workloads.DIAMOND_NODES)
-            point["active_runs"] = n
-            out["active_runs"].append(point)
-            progress(f"{n:,} runs at once: {point['nodes_per_s']:,.0f} nodes/s")
+    for n in active:  # a deployment of its own per point, as dagq bench scale
+        server.flush()
+        drained = await scale.drain_point(server, n, workers, 64, 3600.0, progress)
+        point = dict(drained)
+        point.update(
+            active_runs=n,
+            nodes=workloads.DIAMOND_NODES,
+            nodes_per_s=drained["busy_nodes_per_s"],  # without the workers' start-up
+        )
+        out["active_runs"].append(point)
+        progress(
+            f"{n:,} runs at once: {point['nodes_per_s']:,.0f} nodes/s, orchestrator "
+            f"{point['orchestrator_peak_rss_mb']:.0f} MB"
+        )
     out["config"] = {"runs": runs, "in_flight": in_flight, "workers": workers}
     return out
 

@@ -130,6 +130,21 @@ def test_throughput_sweep_refuses_junk() -> None:
     assert "comma-separated numbers" in result.output
 
 
+def test_throughput_plots_the_peers_side_by_side(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    plot = tmp_path / "peers.png"
+    result = _cli().invoke(
+        build_cli(),
+        [
+            *("bench", "throughput", "--peers", "dagq", "--runs", "3"),
+            *("--ceiling-completions", "0", "--plot", str(plot)),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert f"plot: {plot}" in result.stdout
+    assert plot.read_bytes().startswith(b"\x89PNG")
+
+
 def test_throughput_sweep_writes_a_plot(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     plot = tmp_path / "throughput.png"
@@ -202,6 +217,8 @@ def test_scale_drains_every_run() -> None:
     assert report["orchestrator_peak_rss_mb"] > 0
     assert report["drain_s"] > 0  # the clock starts before the workers, who may drain at once
     assert report["workers_start_s"] >= 0
+    assert 0 < report["busy_s"] <= report["drain_s"]
+    assert report["submit_processes"] >= 1
 
 
 def test_canvas_is_a_bench_subcommand_of_the_full_cli() -> None:
@@ -293,11 +310,15 @@ def test_ceiling_script_applies_every_completion_in_order() -> None:
             client.close()
 
 
-def test_memory_reports_bytes_per_finished_run_and_the_run_keys() -> None:
+def test_memory_reports_bytes_per_finished_run_and_the_run_keys(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    plot = tmp_path / "memory.png"
     result = _cli().invoke(
-        build_cli(), ["bench", "memory", "--json", "--kept", "25,30", "--workers", "1"]
+        build_cli(),
+        ["bench", "memory", "--json", "--kept", "25,30", "--workers", "1", "--plot", str(plot)],
     )
     assert result.exit_code == 0, result.output
+    assert plot.read_bytes().startswith(b"\x89PNG")
     report = json.loads(result.stdout)
     assert [r["finished_runs"] for r in report["by_finished_runs"]] == [25, 30]
     assert report["bytes_per_finished_run"] > 0
@@ -339,5 +360,7 @@ def test_sweep_measures_each_width_depth_and_active_count(tmp_path: Path) -> Non
     assert [(p["width"], p["nodes"]) for p in report["width"]] == [(1, 3), (3, 5)]
     assert [(p["depth"], p["nodes"]) for p in report["depth"]] == [(2, 2)]
     assert [(p["active_runs"], p["runs"]) for p in report["active_runs"]] == [(5, 5)]
+    assert report["active_runs"][0]["failed"] == 0
+    assert report["active_runs"][0]["orchestrator_peak_rss_mb"] > 0
     assert all(p["nodes_per_s"] > 0 for p in report["width"] + report["depth"])
     assert plot.read_bytes().startswith(b"\x89PNG")

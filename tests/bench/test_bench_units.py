@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from orchestrator.bench import workloads
 from orchestrator.bench.latency import node_hops
-from orchestrator.bench.procs import percentile, redis_server_binary, summary_ms
+from orchestrator.bench.procs import BenchError, Procs, percentile, redis_server_binary, summary_ms
+from orchestrator.bench.window import poll_ends, timed_submit
 from orchestrator.errors import BadRequest
 from orchestrator.spec.validator import validate_data
 
@@ -84,3 +89,30 @@ def test_celery_canvas_and_rq_chain_have_the_diamond_shape() -> None:
     # Celery turns the group followed by the join into a chord of the 4 branches.
     chord = canvas.tasks[1]
     assert len(chord.tasks) == 4
+
+
+def test_poll_ends_waits_for_every_run_and_gives_the_latest_end(tmp_path: Path) -> None:
+    polls: list[int] = []
+    asked: Counter[int] = Counter()
+
+    def ends(chunk: Sequence[int]) -> list[int | None]:
+        polls.append(len(chunk))
+        asked.update(chunk)
+        # Run h ends (at 100 + h) the (h % 3 + 1)th time it is asked about.
+        return [100 + h if asked[h] > h % 3 else None for h in chunk]
+
+    last = poll_ends(list(range(2500)), ends, timeout_s=60, what="runs", procs=Procs(tmp_path))
+    assert last == 100 + 2499
+    assert polls[:3] == [1000, 1000, 500], "chunks of at most 1,000"
+    assert max(asked.values()) == 3, "each run asked about until it ended, no more"
+
+
+def test_poll_ends_gives_up_with_a_sentence(tmp_path: Path) -> None:
+    with pytest.raises(BenchError, match="stuck runs did not finish in time"):
+        poll_ends([1], lambda c: [None], timeout_s=0, what="stuck runs", procs=Procs(tmp_path))
+
+
+def test_timed_submit_returns_each_handle() -> None:
+    with ThreadPoolExecutor(4) as pool:
+        handles, seconds = timed_submit(pool, lambda: "id", 7)
+    assert handles == ["id"] * 7 and seconds >= 0
