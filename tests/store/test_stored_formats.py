@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orchestrator.engine import transitions
@@ -94,6 +94,7 @@ event_data = st.dictionaries(
 )
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # a loaded machine
 @given(
     st.sampled_from(list(EventType)),
     st.integers(0, 2**45),
