@@ -27,11 +27,22 @@ from pathlib import Path
 import pytest
 import redis
 import redis.asyncio as aioredis
+from hypothesis import HealthCheck, settings
 
 from orchestrator.keys import Keys
 from orchestrator.store.connection import make_client
 from orchestrator.store.devcluster import DevCluster
 from tests import logscan
+
+# Property tests check what is generated, not how fast: on a loaded machine (CI under
+# load, ``pytest -n``) Hypothesis's timing checks would fail tests that are correct.
+settings.register_profile(
+    "dagq",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile("dagq")
+
 
 ON_CLUSTER = os.environ.get("DAGQ_TEST_REDIS", "single") == "cluster"
 
