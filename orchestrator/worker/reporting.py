@@ -1,6 +1,7 @@
 """What the worker's reporter does when reporting itself goes wrong.
 
-Redis being down is retried by the reporter (``Worker._send``).  Anything else — a
+:class:`Reporter` sends a batch of results: applied in this process when it can
+(``applier``), else completed through the inbox; Redis being down is retried.  Anything else — a
 result that cannot be encoded, a bug in the reporting path — must neither stop the
 other results nor leave a job leased forever:
 
@@ -16,16 +17,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+
+from redis.exceptions import ResponseError
 
 from orchestrator.protocol import InboxMessage
-from orchestrator.store.queue import Delivery
+from orchestrator.store.queue import Delivery, JobQueue
 from orchestrator.store.timers import now_ms
+from orchestrator.worker.heartbeat import REDIS_DOWN
 
 Send = Callable[
     [list[tuple[Delivery, InboxMessage]]], Awaitable[list[tuple[Delivery, InboxMessage]]]
 ]
 """The reporter's send: complete a batch, return what was sent."""
+Applier = Callable[
+    [Sequence[tuple[Delivery, InboxMessage, int]], str],
+    Awaitable[list[tuple[Delivery, InboxMessage]]],
+]
+"""Applies results in this process (delivery, message, handler start ms; worker id) and
+returns those it did not: :meth:`Orchestrator.apply_results` when the worker runs the
+orchestrator loop too."""
 
 log = logging.getLogger("dagq.worker")
 
@@ -88,6 +99,114 @@ async def send_instead(
     except Exception:
         log.exception("could not report %s as failed either: releasing the job", describe(d))
         return []
+
+
+class Reporter:
+    """The worker's half that reports results (its state is the worker's own, shared).
+
+    ``logs``: attempt logs awaiting their report; ``begun``: when each job's handler
+    began (ms); ``started_sent``: jobs whose ``started`` went out; ``report_started``
+    sends ``started`` for jobs; ``resend`` is the worker's send, used for retries one
+    result at a time."""
+
+    def __init__(
+        self,
+        queue: JobQueue,
+        worker_id: str,
+        *,
+        logs: dict[Delivery, bytes],
+        begun: dict[Delivery, int],
+        started_sent: set[Delivery],
+        report_started: Callable[[list[Delivery]], Awaitable[None]],
+        applier: Applier | None,
+        resend: Send,
+    ) -> None:
+        self.queue = queue
+        self.worker_id = worker_id
+        self.logs = logs
+        self.begun = begun
+        self.started_sent = started_sent
+        self.report_started = report_started
+        self.applier = applier
+        self.resend = resend
+
+    async def send(
+        self, batch: list[tuple[Delivery, InboxMessage]]
+    ) -> list[tuple[Delivery, InboxMessage]]:
+        """Complete ``batch``; retry while Redis is unreachable; return what was sent.
+
+        A batch Redis refuses (an error reply, not a lost connection) is retried one
+        result at a time so one bad result cannot hold up the others; a result still
+        refused is dropped: its job stays leased, is redelivered after the
+        visibility timeout and, refused each time, ends in the dead-letter stream.
+        Any other error (a result that cannot be encoded, a bug) is isolated the same
+        way, and the result it concerns is replaced by a failed attempt that says why.
+        """
+        done: list[tuple[Delivery, InboxMessage]] = []
+        if self.applier is not None:
+            done, batch = await self._apply_own(batch)
+            if not batch:
+                return done
+        backoff = 0.1
+        while True:
+            try:
+                logs = [(d.job.run, self.logs[d]) for d, _ in batch if d in self.logs]
+                await self.queue.complete_many(batch, logs)
+                return done + batch
+            except ResponseError as exc:
+                if len(batch) == 1:
+                    d = batch[0][0]
+                    log.error(
+                        "Redis refused the result of %s/%s attempt %d: %s",
+                        d.job.run,
+                        d.job.node,
+                        d.job.attempt,
+                        exc,
+                    )
+                    return []
+                sent = list(done)
+                for item in batch:
+                    sent += await self.resend([item])
+                return sent
+            except REDIS_DOWN as exc:
+                log.warning("reporting %d result(s) failed (%s); retrying", len(batch), exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            except Exception as exc:
+                if len(batch) > 1:
+                    sent = list(done)
+                    for item in batch:
+                        sent += await self.resend([item])
+                    return sent
+                d, message = batch[0]
+                self.logs.pop(d, None)  # the attempt log may be what could not be written
+                return done + await send_instead(self.resend, d, message, exc)
+
+    async def _apply_own(
+        self, batch: list[tuple[Delivery, InboxMessage]]
+    ) -> tuple[list[tuple[Delivery, InboxMessage]], list[tuple[Delivery, InboxMessage]]]:
+        """Results this process's orchestrator applied itself, and the rest for the inbox
+        (preceded there by the ``started`` they have not sent yet)."""
+        assert self.applier is not None
+        own = [(d, m, self.begun.get(d, m.at_ms)) for d, m in batch if d not in self.logs]
+        rest = [(d, m) for d, m in batch if d in self.logs]
+        if own:
+            try:
+                rest += await self.applier(own, self.worker_id)
+            except REDIS_DOWN as exc:
+                log.warning("applying %d result(s) here failed (%s): via the inbox", len(own), exc)
+                rest = list(batch)
+            except Exception as exc:  # a bug applying them: the inbox path dead-letters it
+                log.error(
+                    "applying %d result(s) here raised %s: via the inbox",
+                    len(own),
+                    type(exc).__name__,
+                )
+                rest = list(batch)
+        left = {d for d, _ in rest}
+        done = [(d, m) for d, m in batch if d not in left]
+        await self.report_started([d for d, _ in rest if d not in self.started_sent])
+        return done, rest
 
 
 def describe(d: Delivery) -> str:

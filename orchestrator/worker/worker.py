@@ -3,9 +3,9 @@
 One intake loop reads deliveries (never more in flight than ``concurrency``),
 each delivery runs in its own task (async handlers on the event loop, sync ones
 in a thread pool: ``outcome.py``) under the job's timeout, and one reporter task sends the
-results in batches (ack + inbox message per shard in one MULTI/EXEC).  A
-heartbeat task announces the worker and extends the leases of the jobs it holds
-(``heartbeat.py``).
+results in batches (``reporting.py``: applied in this process when it can, else ack +
+inbox message per shard in one MULTI/EXEC).  A heartbeat task announces the worker and
+extends the leases of the jobs it holds (``heartbeat.py``).
 An attempt starts only when its task's resources fit in the worker's free capacity
 (``capacity.py``); isolated handlers run in child processes (``isolation.py``).
 """
@@ -19,11 +19,9 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
 
 from orchestrator.durations import format_duration
 from orchestrator.errors import ConfigError
@@ -42,17 +40,10 @@ from orchestrator.worker.isolation import IsolationOptions, Limits, ProcessPool
 from orchestrator.worker.outcome import InProcessCalls, failed, outcome
 from orchestrator.worker.permissions import PermissionCheck
 from orchestrator.worker.registry import HandlerContext, HandlerEntry, Registry
-from orchestrator.worker.reporting import send_instead, supervise
+from orchestrator.worker.reporting import Applier, Reporter, supervise
 
 log = logging.getLogger("dagq.worker")
 
-Applier = Callable[
-    [Sequence[tuple[Delivery, InboxMessage, int]], str],
-    Awaitable[list[tuple[Delivery, InboxMessage]]],
-]
-"""Applies results in this process (delivery, message, handler start ms; worker id) and
-returns those it did not: :meth:`Orchestrator.apply_results` when the worker runs the
-orchestrator loop too."""
 STARTED_AFTER_S = 0.05
 """With an applier, ``started`` is reported for jobs still running after this long."""
 
@@ -131,6 +122,16 @@ class Worker:
         )
         self._heart_stop = self.heart.stop
         self.calls = InProcessCalls(concurrency)
+        self.reporter = Reporter(
+            self.queue,
+            wid,
+            logs=self._logs,
+            begun=self._begun,
+            started_sent=self._started_sent,
+            report_started=self._report_started,
+            applier=applier,
+            resend=self._send,
+        )
 
     # -- lifecycle ---------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -372,80 +373,8 @@ class Worker:
     async def _send(
         self, batch: list[tuple[Delivery, InboxMessage]]
     ) -> list[tuple[Delivery, InboxMessage]]:
-        """Complete ``batch``; retry while Redis is unreachable; return what was sent.
-
-        A batch Redis refuses (an error reply, not a lost connection) is retried one
-        result at a time so one bad result cannot hold up the others; a result still
-        refused is dropped: its job stays leased, is redelivered after the
-        visibility timeout and, refused each time, ends in the dead-letter stream.
-        Any other error (a result that cannot be encoded, a bug) is isolated the same
-        way, and the result it concerns is replaced by a failed attempt that says why.
-        """
-        done: list[tuple[Delivery, InboxMessage]] = []
-        if self.applier is not None:
-            done, batch = await self._apply_own(batch)
-            if not batch:
-                return done
-        backoff = 0.1
-        while True:
-            try:
-                logs = [(d.job.run, self._logs[d]) for d, _ in batch if d in self._logs]
-                await self.queue.complete_many(batch, logs)
-                return done + batch
-            except ResponseError as exc:
-                if len(batch) == 1:
-                    d = batch[0][0]
-                    log.error(
-                        "Redis refused the result of %s/%s attempt %d: %s",
-                        d.job.run,
-                        d.job.node,
-                        d.job.attempt,
-                        exc,
-                    )
-                    return []
-                sent = list(done)
-                for item in batch:
-                    sent += await self._send([item])
-                return sent
-            except REDIS_DOWN as exc:
-                log.warning("reporting %d result(s) failed (%s); retrying", len(batch), exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-            except Exception as exc:
-                if len(batch) > 1:
-                    sent = list(done)
-                    for item in batch:
-                        sent += await self._send([item])
-                    return sent
-                d, message = batch[0]
-                self._logs.pop(d, None)  # the attempt log may be what could not be written
-                return done + await send_instead(self._send, d, message, exc)
-
-    async def _apply_own(
-        self, batch: list[tuple[Delivery, InboxMessage]]
-    ) -> tuple[list[tuple[Delivery, InboxMessage]], list[tuple[Delivery, InboxMessage]]]:
-        """Results this process's orchestrator applied itself, and the rest for the inbox
-        (preceded there by the ``started`` they have not sent yet)."""
-        assert self.applier is not None
-        own = [(d, m, self._begun.get(d, m.at_ms)) for d, m in batch if d not in self._logs]
-        rest = [(d, m) for d, m in batch if d in self._logs]
-        if own:
-            try:
-                rest += await self.applier(own, self.worker_id)
-            except REDIS_DOWN as exc:
-                log.warning("applying %d result(s) here failed (%s): via the inbox", len(own), exc)
-                rest = list(batch)
-            except Exception as exc:  # a bug applying them: the inbox path dead-letters it
-                log.error(
-                    "applying %d result(s) here raised %s: via the inbox",
-                    len(own),
-                    type(exc).__name__,
-                )
-                rest = list(batch)
-        left = {d for d, _ in rest}
-        done = [(d, m) for d, m in batch if d not in left]
-        await self._report_started([d for d, _ in rest if d not in self._started_sent])
-        return done, rest
+        """Complete ``batch`` (see :meth:`Reporter.send`); return what was sent."""
+        return await self.reporter.send(batch)
 
     async def beat(self) -> None:
         """One heartbeat (see :class:`Heartbeat`)."""
