@@ -79,7 +79,7 @@ def _end_saga(tx: Tx) -> None:
             tx.emit(EventType.NODE_SKIPPED, node_id, reason=NOT_NEEDED)
         else:
             tx.set(node_id, status=NodeStatus.CANCELLED)
-            tx.emit(EventType.NODE_CANCELLED, node_id, was=st.status)
+            tx.emit(EventType.NODE_CANCELLED, node_id, was=NodeStatus.PENDING)
     if tx.comp_failed:
         tx.error = f"{tx.error}; a compensation failed too" if tx.error else "a compensation failed"
         tx.finish_run(RunStatus.FAILED, EventType.RUN_FAILED, error=tx.error)

@@ -1,8 +1,9 @@
 """Pure transitions: ``start(...)`` and ``apply(graph, state, event, config)``.
 
-Both return ``(new_state, commands)`` and never touch Redis, clocks or randomness;
-the executor (:mod:`orchestrator.store.runs`) writes the result atomically, and the
-designer replays them to simulate a run (:func:`orchestrator.engine.simulate.simulate`).
+They (and ``apply_all``: a batch of events in one transition) return
+``(new_state, commands)`` and never touch Redis, clocks or randomness; the executor
+(:mod:`orchestrator.store.runs`) writes the result atomically, and the designer replays
+them to simulate a run (:func:`orchestrator.engine.simulate.simulate`).
 
 Messages that no longer apply (a result for an attempt that was superseded, a
 node of a cancelled run, a duplicate delivery) leave the state unchanged and
@@ -11,7 +12,7 @@ return no commands: that is what makes at-least-once delivery safe.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, assert_never
 
@@ -93,6 +94,35 @@ def start(
 def apply(graph: Graph, state: RunState, event: Event, config: EngineConfig) -> Result:
     """The run after ``event``; unchanged (and no commands) when the event is stale."""
     tx = Tx(graph, state, config, event.at_ms, KINDS)
+    _apply(tx, event)
+    return _result(tx, state)
+
+
+def apply_all(
+    graph: Graph, state: RunState, events: Sequence[Event], config: EngineConfig
+) -> Result:
+    """The run after ``events`` in order, in one transition: what applying them one by
+    one gives, but every node changed is copied once and the run frozen once.
+
+    A result (success or failure) of an attempt not yet seen starting records that start
+    first, at the result's time: a worker's ``started`` and its result may be applied by
+    two orchestrators, the result first, and the node would have no ``node_started``.
+    An event that raises leaves nothing applied (the caller applies them one by one to
+    tell which); unchanged (and no commands) when every event is stale."""
+    if not events:
+        return state, []
+    tx = Tx(graph, state, config, events[0].at_ms, KINDS)
+    for event in events:
+        tx.now = event.at_ms
+        if isinstance(event, NodeSucceeded | NodeFailed):
+            st = tx.nodes.get(event.node)
+            if st is not None and st.token == event.token and st.status == NodeStatus.QUEUED:
+                _started(tx, NodeStarted(event.node, event.token, event.at_ms, None))
+        _apply(tx, event)
+    return _result(tx, state)
+
+
+def _apply(tx: Tx, event: Event) -> None:
     match event:
         case ChildStarted():
             _child_started(tx, event)
@@ -118,6 +148,11 @@ def apply(graph: Graph, state: RunState, event: Event, config: EngineConfig) -> 
             rules.receive(tx, event)
         case _:
             assert_never(event)
+
+
+def _result(tx: Tx, state: RunState) -> Result:
+    """The frozen transition, or ``state`` itself when nothing changed."""
+    tx.freeze_nodes()
     if (
         not tx.commands
         and not tx.items.changes
@@ -229,13 +264,9 @@ def _decided(tx: Tx, ev: Decided) -> None:
 
 
 def _deadline(tx: Tx) -> None:
-    if (
-        tx.status != RunStatus.RUNNING
-        or tx.base.deadline_ms is None
-        or tx.now < tx.base.deadline_ms
-    ):
+    if tx.status != RunStatus.RUNNING or tx.deadline_ms is None or tx.now < tx.deadline_ms:
         return
-    limit_s = (tx.base.deadline_ms - tx.base.start_ms) / 1000
+    limit_s = (tx.deadline_ms - tx.base.start_ms) / 1000
     tx.cancel_nodes(IN_FLIGHT, forward_only=True)
     saga.fail_run(tx, f"run exceeded its maximum duration of {limit_s:g}s", None)
 

@@ -1,7 +1,12 @@
 """One transition in progress: a scratch copy of a run that the rules edit.
 
 The public functions in :mod:`orchestrator.engine.transitions` build a ``Tx`` from
-an immutable :class:`RunState`, let the rules edit it, and freeze the result.
+an immutable :class:`RunState`, let the rules edit it (one event, or a batch of them),
+and freeze the result once.  A node the transition changes is thawed on its first
+change into a :class:`NodeRecord` (a mutable ``NodeState``, edited in place however
+often the rules change it) and frozen back at the end by turning its class: no copy
+per field change.  A rule that needs a node's old values reads them before it changes
+the node (the record it holds changes with it).
 Nothing here does I/O; time comes in as ``now_ms``.  What a node does once its
 inputs are there is its kind's business: ``Tx`` is handed the table of kinds
 (:data:`orchestrator.engine.kinds.KINDS`) and imports none of them, nor the saga.
@@ -43,6 +48,27 @@ NOT_NEEDED = "not needed: nothing to undo"
 """Why a compensation is skipped when its run ends without running it."""
 
 
+class NodeRecord(NodeState):
+    """A node's state while one transition edits it: a ``NodeState`` whose fields can be
+    set.  Only :class:`Tx` makes them, and :meth:`Tx.freeze` turns them into plain
+    ``NodeState`` (same slots: the object stays, its class changes)."""
+
+    __slots__ = ()
+    __setattr__ = object.__setattr__
+
+
+_NODE_FIELDS = NodeState.__slots__
+_new_record = object.__new__
+
+
+def _thaw(state: NodeState) -> NodeRecord:
+    """A record with ``state``'s values."""
+    record: NodeRecord = _new_record(NodeRecord)
+    for name in _NODE_FIELDS:
+        object.__setattr__(record, name, getattr(state, name))
+    return record
+
+
 class Rules(Protocol):
     """What a transition asks of a node kind (``orchestrator.engine.kinds.KINDS``)."""
 
@@ -70,6 +96,7 @@ class Tx:
         self.now = now_ms
         self.base = state
         self.nodes: dict[str, NodeState] = dict(state.nodes)
+        self._thawed: list[NodeRecord] = []
         self.items = PendingItems(state.items)
         """Map items with this transition's changes (frozen into a new table at the end)."""
         self.status: RunStatus = state.status
@@ -91,13 +118,20 @@ class Tx:
 
     # -- bookkeeping -------------------------------------------------------------
     def set(self, node_id: str, **changes: Any) -> NodeState:
-        """Replace a node's state, keeping the in-flight count right."""
-        old = self.nodes[node_id]
-        new = replace(old, **changes)
-        was, now = old.status in IN_FLIGHT, new.status in IN_FLIGHT
-        self.inflight += int(now) - int(was)
-        self.nodes[node_id] = new
-        return new
+        """Change fields of a node's state, keeping the in-flight count right.
+
+        The node's record is changed in place: a state read from ``nodes`` before this
+        call may be that record, so read what the change overwrites first."""
+        record = self.nodes[node_id]
+        if type(record) is not NodeRecord:
+            record = _thaw(record)
+            self.nodes[node_id] = record
+            self._thawed.append(record)
+        was = record.status in IN_FLIGHT
+        for name, value in changes.items():
+            setattr(record, name, value)
+        self.inflight += int(record.status in IN_FLIGHT) - int(was)
+        return record
 
     def set_item(self, key: str, state: NodeState | None = None, **changes: Any) -> NodeState:
         """Replace (or, with ``state``, create) one map item's state."""
@@ -109,8 +143,15 @@ class Tx:
         """Append an event for the run's event stream."""
         self.commands.append(Emit(type=type_, at_ms=self.now, node=node, data=data))
 
+    def freeze_nodes(self) -> None:
+        """Turn the records this transition changed into immutable ``NodeState``."""
+        for record in self._thawed:
+            record.__class__ = NodeState  # type: ignore[assignment]
+        self._thawed.clear()
+
     def freeze(self) -> RunState:
-        """The new immutable run state."""
+        """The new immutable run state (the transition is over)."""
+        self.freeze_nodes()
         return replace(
             self.base,
             nodes=self.nodes,
@@ -294,9 +335,10 @@ class Tx:
             if st.status in statuses and not (
                 forward_only and self.g.nodes[node_id].type == "compensation"
             ):
+                was = st.status
+                self.cancel_child(st, node_id)  # before the change: it reads the status
                 self.set(node_id, status=NodeStatus.CANCELLED, end_ms=self.now, due_ms=None)
-                self.emit(EventType.NODE_CANCELLED, node_id, was=st.status)
-                self.cancel_child(st, node_id)
+                self.emit(EventType.NODE_CANCELLED, node_id, was=was)
         for key, item in list(self.items.items()) if self.items else ():
             if item.status in statuses:
                 self.set_item(key, status=NodeStatus.CANCELLED, end_ms=self.now, due_ms=None)

@@ -50,10 +50,12 @@ from orchestrator.stopping import cancel_and_wait
 from orchestrator.store.queue import Delivery
 from orchestrator.store.queue_admin import QueueAdmin
 from orchestrator.store.timers import Timers, now_ms
-from orchestrator.vocab import NodeStatus
 
 log = logging.getLogger("dagq.orchestrator")
 _MAX_ROUNDS = 20
+_OWN_ROUNDS = 3
+"""Tries of a worker's own results (each on the run reloaded) before the inbox takes them:
+with several worker processes, another one often wrote the run since this one cached it."""
 INBOX_KEEP_MS = 60_000
 """Applied inbox entries are kept this long (to look at), then trimmed."""
 
@@ -80,20 +82,6 @@ def to_event(msg: InboxMessage) -> Event | None:
         return DeadlinePassed(msg.at_ms)
     if msg.type == "cancel":
         return CancelRequested(msg.at_ms, msg.error or "cancelled by its parent run")
-    return None
-
-
-def _started_first(state: RunState, event: Event) -> NodeStarted | None:
-    """For a result of an attempt that has not been seen starting, that start (at the
-    result's time); else None.
-
-    A worker reports ``started`` and the result as two inbox messages; with several
-    orchestrators they can be read by two of them and the result applied first, which
-    makes the late ``started`` stale: the node would have no ``node_started`` event."""
-    if isinstance(event, NodeSucceeded | NodeFailed):
-        st = state.nodes.get(event.node)
-        if st is not None and st.token == event.token and st.status == NodeStatus.QUEUED:
-            return NodeStarted(event.node, event.token, event.at_ms, None)
     return None
 
 
@@ -386,22 +374,41 @@ class Orchestrator:
         results, preceded by their ``started`` (a no-op when the inbox brought it first),
         are applied to the run as this process has it and written with one compare-and-set
         that also acknowledges the jobs: the successors are queued without the hop through
-        the inbox and another orchestrator.  Whatever cannot be applied here (a lost
-        compare-and-set, a stale result, a message that fails, WAIT for replicas) is
-        returned for the inbox path, which handles every case; the attempt's token keeps
-        either path to one application per attempt.
+        the inbox and another orchestrator.  A run another process wrote meanwhile is
+        reloaded and tried again (``_OWN_ROUNDS``): the process holding the results keeps
+        them.  What cannot be applied here (a run still contended, a stale result, a
+        message that fails, WAIT for replicas) is returned for the inbox path; the
+        attempt's token keeps either path to one application per attempt.
         """
         if self.service.runs.replicas.enabled:
             return [(d, m) for d, m, _ in items]
         by_run: dict[str, list[tuple[Delivery, InboxMessage, int]]] = {}
         for item in items:
             by_run.setdefault(item[1].run, []).append(item)
-        held, _ = await self._hold(by_run)
         rest: list[tuple[Delivery, InboxMessage, int]] = []
+        todo = by_run
+        for _ in range(_OWN_ROUNDS):
+            todo = await self._apply_own_round(todo, rest, worker_id)
+            if not todo:
+                break
+        for run_items in todo.values():
+            rest += run_items
+        return [(d, m) for d, m, _ in rest]
+
+    async def _apply_own_round(
+        self,
+        todo: dict[str, list[tuple[Delivery, InboxMessage, int]]],
+        rest: list[tuple[Delivery, InboxMessage, int]],
+        worker_id: str,
+    ) -> dict[str, list[tuple[Delivery, InboxMessage, int]]]:
+        """One round of :meth:`apply_results`: the runs to try again, reloaded (a lost
+        compare-and-set, a cached state older than the jobs); the rest goes to ``rest``."""
+        held, fresh = await self._hold(todo)
+        again: dict[str, list[tuple[Delivery, InboxMessage, int]]] = {}
         writes: list[tuple[RunState, RunState, list[Command], int]] = []
         acks: list[list[tuple[str, str]]] = []
         order: list[str] = []
-        for run_id, run_items in by_run.items():
+        for run_id, run_items in todo.items():
             cached = held.get(run_id)
             events = [
                 ev
@@ -416,6 +423,10 @@ class Orchestrator:
             pending = [Pending(str(i), ev) for i, ev in enumerate(events)]
             failed: dict[str, str] = {}
             new, commands = await self._apply_events(state, pending, failed)
+            if new is state and not failed and run_id not in fresh:
+                self._cache.pop(run_id, None)  # cached before the dispatch of these jobs
+                again[run_id] = run_items
+                continue
             if failed or new is state:
                 rest += run_items
                 continue
@@ -424,17 +435,17 @@ class Orchestrator:
             order.append(run_id)
         results = await self.service.runs.write_many(writes, acks) if writes else []
         for run_id, (_, new, _, _), result in zip(order, writes, results, strict=True):
-            if result is None:
+            if result is None:  # another process wrote the run meanwhile: reload, again
                 self._cache.pop(run_id, None)
-                rest += by_run[run_id]
+                again[run_id] = todo[run_id]
             else:
                 self.applied += 1
-                self.applied_own += len(by_run[run_id])
+                self.applied_own += len(todo[run_id])
                 if new.terminal:
                     self._cache.pop(run_id, None)
                 else:
                     self._remember(run_id, new, result)
-        return [(d, m) for d, m, _ in rest]
+        return again
 
     async def _apply_events(
         self, state: RunState, pending: list[Pending], failed: dict[str, str]
@@ -445,15 +456,19 @@ class Orchestrator:
             for p in pending:
                 failed[p.entry_id] = f"cannot load the run's workflow: {exc.message}"
             return state, []
-        commands: list[Command] = []
+        events = [p.event for p in pending]
+        with contextlib.suppress(Exception):  # an event raised: one by one, to tell which
+            new, commands = transitions.apply_all(graph, state, events, self.service.config)
+            for p in pending:
+                failed.pop(p.entry_id, None)
+            return new, commands
+        commands = []
         current = state
         for p in pending:
             try:
-                first = _started_first(current, p.event)
-                if first is not None:
-                    current, cmds = transitions.apply(graph, current, first, self.service.config)
-                    commands.extend(cmds)
-                current, cmds = transitions.apply(graph, current, p.event, self.service.config)
+                current, cmds = transitions.apply_all(
+                    graph, current, [p.event], self.service.config
+                )
             except DagqError as exc:  # refused (e.g. a cancel of a finished run): moot
                 log.warning("run %s: %s ignored: %s", state.run_id, type(p.event).__name__, exc)
                 continue

@@ -90,16 +90,16 @@ async def test_an_entry_that_keeps_failing_is_dead_lettered_with_its_error(
 ) -> None:
     stack = await make_stack(max_deliveries=2)
     run, shard, orch = await _started(stack)
-    apply = transitions.apply
+    apply_all = transitions.apply_all
 
     def engine_bug(
-        graph: Graph, state: RunState, event: Event, config: EngineConfig
+        graph: Graph, state: RunState, events: Sequence[Event], config: EngineConfig
     ) -> tuple[RunState, list[Command]]:
-        if isinstance(event, NodeSucceeded):
+        if any(isinstance(event, NodeSucceeded) for event in events):
             raise RuntimeError("engine bug")
-        return apply(graph, state, event, config)
+        return apply_all(graph, state, events, config)
 
-    monkeypatch.setattr(transitions, "apply", engine_bug)
+    monkeypatch.setattr(transitions, "apply_all", engine_bug)
     await orch.process(shard, await _read(stack, orch, shard))
     assert await _pending(stack, shard) == 1, "a failed entry was acknowledged"
     assert await orch.admin.dead_letters(shard) == []

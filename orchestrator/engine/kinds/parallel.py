@@ -29,8 +29,8 @@ def cancel_branches(tx: Tx, join_id: str) -> None:
     for node_id in losers:
         st = tx.nodes[node_id]
         was = st.status
-        tx.set(node_id, status=NodeStatus.CANCELLED, end_ms=tx.now, due_ms=None)
         tx.cancel_child(st, node_id)  # a losing sub-workflow's run goes too
+        tx.set(node_id, status=NodeStatus.CANCELLED, end_ms=tx.now, due_ms=None)
         tx.cancel_items(node_id)  # and a losing map's items
         if node_id in tx.ready:
             tx.ready.remove(node_id)
