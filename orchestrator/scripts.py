@@ -12,7 +12,11 @@ every call passes one check and one routing rule:
 - **Pipelines.** redis-py's cluster pipeline refuses EVALSHA, so in a cluster pipeline a
   script is sent with EVAL (its text; Redis caches the compiled script by its SHA1).
   Everywhere else EVALSHA is used and, on NOSCRIPT (a replica promoted after a failover
-  never saw SCRIPT LOAD), the script is loaded again.
+  never saw SCRIPT LOAD), the script is loaded again.  A pipeline that carries a script
+  makes redis-py ask ``SCRIPT EXISTS`` (one more round trip) before it runs: a script
+  asks that at most once per :data:`RECHECK_S`, and queues its bare EVALSHA otherwise
+  (a server that lost its scripts meanwhile fails those pipelines with NOSCRIPT, which
+  the callers handle as any Redis error, until the next check loads them again).
 
 Scripts that write to a key they compute themselves (the timer promoter, whose targets
 come from its entries) must check that key carries the same hash tag as a declared key.
@@ -20,11 +24,16 @@ come from its entries) must check that key carries the same hash tag as a declar
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 from redis.crc import key_slot
+
+RECHECK_S = 10.0
+"""How often a script in a pipeline lets redis-py check that the server has it."""
 
 
 class CrossSlotError(RuntimeError):
@@ -65,6 +74,7 @@ class Script:
         self.text = text
         self.name = name or text.strip().splitlines()[0][:60]
         self._script = redis.register_script(text)
+        self._recheck_at = 0.0
 
     async def __call__(
         self,
@@ -76,4 +86,9 @@ class Script:
         check_one_slot(key_list, f"the script {self.name!r}")
         if isinstance(client, ClusterPipeline):
             return client.eval(self.text, len(key_list), *key_list, *args)
+        if isinstance(client, Pipeline):
+            now = time.monotonic()
+            if now < self._recheck_at:  # the server had it a moment ago
+                return await client.evalsha(self._script.sha, len(key_list), *key_list, *args)
+            self._recheck_at = now + RECHECK_S
         return await self._script(keys=key_list, args=list(args), client=client)
