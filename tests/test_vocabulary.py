@@ -41,6 +41,7 @@ HOMONYMS: dict[str, frozenset[str]] = {
     "orchestrator/worker/reporting.py": frozenset({"failed"}),
     "orchestrator/worker/outcome.py": frozenset({"failed"}),
     "orchestrator/service/orchestrator.py": frozenset({"failed", "pending"}),
+    "orchestrator/service/inbox_events.py": frozenset({"failed"}),
     "orchestrator/store/queue_admin.py": frozenset({"failed", "pending", "waiting"}),
     # A stream's pending (delivered, unacknowledged) and waiting (undelivered) entries
     # (XPENDING's summary in the orchestrator's inbox trim).

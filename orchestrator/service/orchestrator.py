@@ -21,7 +21,6 @@ import os
 import socket
 from collections import OrderedDict
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -30,19 +29,14 @@ from redis.exceptions import RedisError, ResponseError
 from orchestrator.engine import transitions
 from orchestrator.engine.commands import Command
 from orchestrator.engine.events import (
-    CancelRequested,
-    DeadlinePassed,
-    Event,
-    NodeFailed,
     NodeStarted,
-    NodeSucceeded,
-    TimerFired,
 )
 from orchestrator.engine.state import RunState
 from orchestrator.errors import DagqError
 from orchestrator.keys import ORCH_GROUP
 from orchestrator.protocol import InboxMessage
 from orchestrator.service.children import start_child
+from orchestrator.service.inbox_events import Pending, to_event
 from orchestrator.service.notify import Notifier
 from orchestrator.service.runs import RunService
 from orchestrator.service.scheduler import Scheduler
@@ -65,32 +59,6 @@ def _entry_id(entry_id: bytes | str) -> tuple[int, int]:
     text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
     ms, _, seq = text.partition("-")
     return int(ms), int(seq or 0)
-
-
-def to_event(msg: InboxMessage) -> Event | None:
-    """The engine event an inbox message stands for (None for ``wake``)."""
-    if msg.type == "started" and msg.node and msg.token:
-        return NodeStarted(msg.node, msg.token, msg.at_ms, msg.worker)
-    if msg.type == "succeeded" and msg.node and msg.token:
-        return NodeSucceeded(msg.node, msg.token, msg.at_ms, msg.output or {})
-    if msg.type == "failed" and msg.node and msg.token:
-        error = msg.error or "failed"
-        return NodeFailed(msg.node, msg.token, msg.at_ms, error, msg.timed_out, msg.final)
-    if msg.type == "timer" and msg.node and msg.token:
-        return TimerFired(msg.node, msg.token, msg.at_ms)
-    if msg.type == "deadline":
-        return DeadlinePassed(msg.at_ms)
-    if msg.type == "cancel":
-        return CancelRequested(msg.at_ms, msg.error or "cancelled by its parent run")
-    return None
-
-
-@dataclass(frozen=True, slots=True)
-class Pending:
-    """An inbox entry read but not yet acknowledged, and the event it stands for."""
-
-    entry_id: str
-    event: Event
 
 
 class Orchestrator:
