@@ -32,7 +32,7 @@ from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 from redis.crc import key_slot
 
-RECHECK_S = 10.0
+RECHECK_S = 1.0
 """How often a script in a pipeline lets redis-py check that the server has it."""
 
 

@@ -118,3 +118,21 @@ async def test_two_embedded_workers_sharing_runs_complete_each_node_once(
             assert kinds["node_started"] == 1, (node, kinds)
     assert sum(o.applied_own for o in orchs) > 0
     await stack.until(lambda: _queues_empty(stack))
+
+
+async def test_runs_complete_after_the_server_forgets_its_scripts(make_stack: StackFactory) -> None:
+    """A restarted or promoted server has no scripts: pipelines that send a bare EVALSHA
+    fail until the next check loads them again, and the runs go on (nothing lost)."""
+    stack = await make_stack()
+
+    @stack.handler("noop")
+    async def noop(data: dict[str, Any], ctx: Any) -> dict[str, Any]:
+        return {"ok": True}
+
+    stack.start(orchestrators=1, workers=1, embedded=True)
+    spec = await stack.workflow(DIAMOND)
+    first = await stack.run(spec.id)
+    assert first.status == "completed"
+    await stack.redis.script_flush()
+    finals = await asyncio.gather(*(stack.run(spec.id) for _ in range(5)))
+    assert {f.status for f in finals} == {"completed"}
