@@ -103,7 +103,7 @@ def _measure(cfg: ThroughputConfig, url: str, db_pid: int | None, folder: Path) 
         # One after the other: the first creates the system database's schema.
         for i in range(cfg.workers):
             procs.start(f"dbos-{i}", argv, {**env, "DBOS__VMID": f"bench-{i}"})
-            procs.wait_for_log(f"dbos-{i}", "dbos executor ready", timeout_s=60)
+            procs.wait_for_log(f"dbos-{i}", "dbos executor ready")
         client = DBOSClient(system_database_url=url)
 
         def submit(prefix: str, count: int) -> float:

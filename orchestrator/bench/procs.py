@@ -48,6 +48,10 @@ class BenchError(DagqError):
     http_status = 500
 
 
+START_S = 180.0
+"""How long a bench process may take to say it is ready: minutes on a machine loaded by
+other jobs (the imports alone took over 30 s at load 30 on 2 cores)."""
+
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now."""
     with socket.socket() as sock:
@@ -392,7 +396,7 @@ class Procs:
                 total.cpu_s += s.cpu_s
         return total
 
-    def wait_for_log(self, name: str, needle: str, timeout_s: float = 30.0) -> str:
+    def wait_for_log(self, name: str, needle: str, timeout_s: float = START_S) -> str:
         """Poll a process's log until a line contains ``needle``; return that line."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
