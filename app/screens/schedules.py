@@ -33,6 +33,8 @@ OUTCOME_STYLE: dict[str, str] = {
     FireOutcome.TRIGGERED: "green",
     FireOutcome.BUFFERED: "yellow",
     FireOutcome.SKIPPED_OVERLAP: "yellow",
+    FireOutcome.DEFERRED: "yellow",
+    FireOutcome.SKIPPED_LIMIT: "red",
     FireOutcome.MISSED: "red",
     FireOutcome.FAILED: "bold red",
 }
@@ -66,6 +68,8 @@ def outcome_text(o: Mapping[str, Any] | None, width: int = OUTCOME_WIDTH) -> Tex
         words.append(f"({o['runStatus']})")
     if o.get("count"):
         words.append(f"{o['count']} fires")
+    if o.get("reason"):
+        words.append(f"({o['reason']})")
     text = safe(" ".join(words), width=width)
     text.stylize(OUTCOME_STYLE.get(str(o.get("status")), ""))
     return text

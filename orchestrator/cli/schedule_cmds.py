@@ -49,7 +49,7 @@ def _print_schedule(s: Mapping[str, Any]) -> None:
     click.echo("next fires: " + (", ".join(s.get("nextFires") or []) or "none"))
     rows = [
         (o["fire"], o["status"], o.get("runId") or "", o.get("runStatus") or "",
-         shorten(o.get("error") or o.get("count") or "", 50))
+         shorten(o.get("reason") or o.get("error") or o.get("count") or "", 50))
         for o in s.get("outcomes") or []
     ]  # fmt: skip
     echo_table(("fire", "outcome", "run", "run status", "note"), rows, "no outcomes yet")
@@ -280,3 +280,5 @@ def backfill(
     )
     if view.get("error"):
         click.echo(f"error: {view['error']}", err=True)
+    elif view.get("waiting") and view["state"] == BackfillState.RUNNING:
+        click.echo(f"waiting for room: {view['waiting']}")

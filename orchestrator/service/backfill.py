@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from orchestrator.engine.fires import fires_between, iso_ms, next_fire
-from orchestrator.errors import BadRequest, Conflict, DagqError, NotFound
+from orchestrator.errors import BadRequest, Conflict, DagqError, LimitExceeded, NotFound
 from orchestrator.scripts import Script
 from orchestrator.service.idempotent import start_once
 from orchestrator.service.runs import RunService, now_ms
@@ -113,6 +113,7 @@ class BackfillDriver:
             "state": raw["state"],
             "requestedBy": raw.get("by") or None,
             "error": raw.get("error") or None,
+            "waiting": raw.get("waiting") or None,
         }
 
     async def pass_once(self) -> None:
@@ -144,7 +145,7 @@ class BackfillDriver:
         cursor, to_ms = int(raw["cursor"]), int(raw["to"])
         started, created = int(raw["started"]), int(raw["created"])
         fire = next_fire(spec, cursor)
-        error = ""
+        error = waiting = ""
         while fire is not None and fire <= to_ms and len(active) < int(raw["max"]):
             try:
                 result = await start_once(
@@ -157,6 +158,10 @@ class BackfillDriver:
                     metadata=run_metadata(spec.id, fire, backfill=True),
                     run_as=raw.get("by") or None,
                 )
+            except LimitExceeded as exc:  # no room now (max_concurrent_runs): next pass
+                log.info("backfill of %s waits: %s", schedule_id, exc.message)
+                waiting = exc.message
+                break
             except DagqError as exc:  # the workflow or its parameters are wrong: stop here
                 error = f"fire {iso_ms(fire)}: {exc.message}"
                 break
@@ -178,6 +183,7 @@ class BackfillDriver:
                 else (BackfillState.DONE if done else BackfillState.RUNNING)
             ),
             "error": error,
+            "waiting": waiting,
         }
         await self._write(
             keys=[self.keys.backfill(schedule_id), lease_key, self.keys.backfills()],

@@ -6,6 +6,12 @@ takes the lease of each due schedule it can, starts its due fires and advances i
 :mod:`orchestrator.store.schedules`).  A fire's run is started with the idempotency key
 ``schedule:<id>:<fire time>``: two processes, or one that retries after a crash, get
 the same run.  The ``overlap`` policy is judged against the schedule's last run.
+
+A fire refused for room (``max_concurrent_runs``, a full queue) is not lost: it is *held*
+(outcome ``deferred``) and retried with backoff until it starts, until the schedule's next
+fire comes, or until its ``catchup_window`` has passed; then it is ``skipped_limit`` with
+the limit as its reason.  With ``catchup: none`` it is skipped at once, as a late fire
+would be.  One fire is held at a time: a newer refused fire takes its place.
 Backfills are driven by the same loop (:mod:`orchestrator.service.backfill`).
 """
 
@@ -14,12 +20,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from redis.exceptions import RedisError
 
 from orchestrator.engine.fires import Outage, Plan, due_ms, iso_ms, plan
-from orchestrator.errors import DagqError, Forbidden
+from orchestrator.errors import DagqError, Forbidden, LimitExceeded, QueueFull
 from orchestrator.security.audit import AuditLog
 from orchestrator.service.backfill import BackfillDriver
 from orchestrator.service.idempotent import start_once
@@ -33,6 +40,52 @@ from orchestrator.vocab import AuditOutcome
 log = logging.getLogger("dagq.scheduler")
 _MAX_SLEEP_S = 0.5
 _BUFFER_POLL_MS = 1000
+_RETRY_FIRST_MS, _RETRY_MAX_MS = 1000, 60_000
+"""Backoff of a held fire: 1 s, doubling, at most a minute between tries."""
+
+
+class _NoRoom:
+    """What :meth:`Scheduler._start` returns when the run was refused for room."""
+
+    def __init__(self, exc: LimitExceeded) -> None:
+        self.reason = "queue full" if isinstance(exc, QueueFull) else "max concurrent runs"
+        self.error = exc.message
+
+
+@dataclass(slots=True)
+class _Held:
+    """The fire waiting for room: its time, why, the tries so far, when to try again."""
+
+    fire: int
+    reason: str
+    tries: int
+    retry_at: int
+
+    @classmethod
+    def of(cls, stored: Stored) -> _Held | None:
+        """The schedule's held fire, if it has one."""
+        fire = stored.ms("held")
+        if fire is None:
+            return None
+        reason = stored.state.get("held_reason") or "max concurrent runs"
+        return cls(fire, reason, stored.ms("held_tries") or 1, stored.ms("held_retry") or 0)
+
+    def fields(self) -> dict[str, Any]:
+        """Its state fields."""
+        return {
+            "held": self.fire,
+            "held_reason": self.reason,
+            "held_tries": self.tries,
+            "held_retry": self.retry_at,
+        }
+
+    def again(self, now: int) -> None:
+        """One more refusal: back off (doubling, up to a minute)."""
+        self.tries += 1
+        self.retry_at = now + min(_RETRY_MAX_MS, _RETRY_FIRST_MS << min(self.tries - 1, 16))
+
+
+_NOT_HELD = dict.fromkeys(("held", "held_reason", "held_tries", "held_retry"))
 
 
 class Scheduler:
@@ -95,13 +148,18 @@ class Scheduler:
         outcomes: list[dict[str, Any]] = []
         last_run = stored.state.get("last_run") or None
         buffered = stored.ms("buffered")
+        held = _Held.of(stored)
         if buffered is not None and not await self._active(last_run):
-            last_run = (
-                await self._start(spec, buffered, outcomes, stored.owner, buffered=True) or last_run
-            )
+            started = await self._start(spec, buffered, outcomes, stored.owner, buffered=True)
+            if isinstance(started, _NoRoom):
+                held = self._hold(spec, buffered, started, held, outcomes, now)
+            last_run = _run_id(started) or last_run
             buffered = None
         p = plan(spec, first, now, outage) if first is not None else Plan([], [], 0, None)
         outcomes += _missed(p, now)
+        if held is not None:
+            held, started = await self._retry(spec, held, bool(p.run), outcomes, stored.owner, now)
+            last_run = started or last_run
         for fire in p.run:
             prior = await self.idem.get(fire_key(spec.id, fire))
             if prior is not None:  # started before a crash: record it, decide nothing again
@@ -128,12 +186,17 @@ class Scheduler:
                 started = await self._start(
                     spec, fire, outcomes, stored.owner, cancelledRunId=cancelled
                 )
-                last_run = started or last_run
+                if isinstance(started, _NoRoom):
+                    held = self._hold(spec, fire, started, held, outcomes, now)
+                last_run = _run_id(started) or last_run
         nxt = p.next_ms if first is not None else None
         due = None if nxt is None else due_ms(spec, nxt)
         if buffered is not None:
             due = min(due or now + _BUFFER_POLL_MS, now + _BUFFER_POLL_MS)
-        fields = {"next": nxt, "last_run": last_run, "buffered": buffered}
+        if held is not None:
+            due = min(due or held.retry_at, held.retry_at)
+        fields: dict[str, Any] = {"next": nxt, "last_run": last_run, "buffered": buffered}
+        fields |= held.fields() if held else _NOT_HELD
         if p.run:
             fields["last_fire"] = p.run[-1]
         await self.store.advance(spec.id, token, fields, due=due, outcomes=outcomes, release=True)
@@ -152,6 +215,51 @@ class Scheduler:
             return None
         return run_id
 
+    async def _retry(
+        self,
+        spec: ScheduleSpec,
+        held: _Held,
+        newer: bool,
+        outcomes: list[dict[str, Any]],
+        owner: str | None,
+        now: int,
+    ) -> tuple[_Held | None, str | None]:
+        """Try the held fire again when its backoff is over, or give it up when a ``newer``
+        fire is due or its catch-up window has passed: (still held, the run it started)."""
+        if newer or now > held.fire + spec.catchup_window * 1000:
+            outcomes.append(_gave_up(held, now))
+            return None, None
+        if now < held.retry_at:
+            return held, None
+        started = await self._start(spec, held.fire, outcomes, owner, tries=held.tries + 1)
+        if isinstance(started, _NoRoom):
+            held.again(now)
+            return held, None
+        return None, started
+
+    def _hold(
+        self,
+        spec: ScheduleSpec,
+        fire: int,
+        refused: _NoRoom,
+        held: _Held | None,
+        outcomes: list[dict[str, Any]],
+        now: int,
+    ) -> _Held | None:
+        """Hold a fire refused for room (the one held before gives way); None when the
+        schedule's ``catchup: none`` skips it at once."""
+        if held is not None:
+            outcomes.append(_gave_up(held, now))
+        log.info("schedule %s: fire %s waits: %s", spec.id, iso_ms(fire), refused.error)
+        if spec.catchup == "none":
+            outcomes.append(_outcome(fire, FireOutcome.SKIPPED_LIMIT, now, reason=refused.reason,
+                                     error=refused.error, tries=1))  # fmt: skip
+            return None
+        new = _Held(fire, refused.reason, 1, now + _RETRY_FIRST_MS)
+        outcomes.append(_outcome(fire, FireOutcome.DEFERRED, now, reason=refused.reason,
+                                 error=refused.error, retryAt=iso_ms(new.retry_at)))  # fmt: skip
+        return new
+
     async def _start(
         self,
         spec: ScheduleSpec,
@@ -159,7 +267,10 @@ class Scheduler:
         outcomes: list[dict[str, Any]],
         owner: str | None,
         **extra: Any,
-    ) -> str | None:
+    ) -> str | _NoRoom | None:
+        """Start the fire's run: its id; ``_NoRoom`` when refused for room (nothing is
+        recorded: the caller holds the fire or tries it again later); None when it failed
+        (recorded)."""
         now = now_ms()
         info = {k: v for k, v in extra.items() if v is not None}
         try:
@@ -173,6 +284,8 @@ class Scheduler:
                 metadata=run_metadata(spec.id, fire),
                 run_as=owner,
             )
+        except LimitExceeded as exc:  # no room now: held and retried, never lost
+            return _NoRoom(exc)
         except Forbidden as exc:  # the owner may no longer execute a handler: on record
             await self._refused(spec, fire, owner, exc)
             outcomes.append(_outcome(fire, FireOutcome.FAILED, now, error=exc.message, **info))
@@ -207,6 +320,16 @@ class Scheduler:
 
 def _outcome(fire: int, status: FireOutcome, at: int, **extra: Any) -> dict[str, Any]:
     return {"fire": iso_ms(fire), "status": status, "at": at, **extra}
+
+
+def _gave_up(held: _Held, now: int) -> dict[str, Any]:
+    """The outcome of a held fire whose time is over."""
+    return _outcome(held.fire, FireOutcome.SKIPPED_LIMIT, now, reason=held.reason,
+                    tries=held.tries)  # fmt: skip
+
+
+def _run_id(started: str | _NoRoom | None) -> str | None:
+    return started if isinstance(started, str) else None
 
 
 def _missed(p: Plan, now: int) -> list[dict[str, Any]]:

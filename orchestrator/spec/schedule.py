@@ -34,6 +34,12 @@ class FireOutcome(StrEnum):
     """Fell due during an outage and ``catchup`` dropped it."""
     FAILED = "failed"
     """The run could not be started (the workflow or its parameters are wrong)."""
+    DEFERRED = "deferred"
+    """Refused for room (``max_concurrent_runs``, a full queue): held and retried with
+    backoff until the schedule's next fire or the end of its ``catchup_window``."""
+    SKIPPED_LIMIT = "skipped_limit"
+    """Still refused for room when the next fire came or the catch-up window ended (at
+    once with ``catchup: none``): not started; ``reason`` says which limit."""
     TRIGGERED = "triggered"
     """Fired by hand (``dagq schedules trigger``)."""
 
@@ -44,7 +50,8 @@ class BackfillState(StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
-    """A fire could not be started: the backfill stopped there (see its ``error``)."""
+    """A fire could not be started: the backfill stopped there (see its ``error``).  A fire
+    refused for room (``max_concurrent_runs``) does not fail it: it waits for the next pass."""
 
 
 ScheduleId = Annotated[str, Field(min_length=1, max_length=128, pattern=ID_PATTERN)]

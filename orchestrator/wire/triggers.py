@@ -26,6 +26,13 @@ class Outcome(Wire):
     runStatus: str | None = None
     error: str | None = None
     count: int | None = None
+    reason: str | None = Field(
+        default=None,
+        description="Why a fire waits or was skipped for room: `max concurrent runs` or "
+        "`queue full` (outcomes `deferred`, `skipped_limit`)",
+    )
+    tries: int | None = Field(default=None, description="Starts tried for a fire held for room")
+    retryAt: str | None = Field(default=None, description="A deferred fire's next try")
 
 
 class ScheduleView(ScheduleSpec):
@@ -62,6 +69,9 @@ class BackfillView(Wire):
     state: BackfillState
     requestedBy: str | None = None
     error: str | None = None
+    waitingFor: str | None = Field(
+        default=None, description="Why its last step started nothing (no room: it goes on)"
+    )
 
 
 class Hook(Wire):
