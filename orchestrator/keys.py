@@ -152,6 +152,16 @@ class Keys:
         """Sorted set of a shard's active (not finished) runs."""
         return f"{self.tag(shard)}active"
 
+    def approvals(self, shard: int) -> str:
+        """Sorted set of a shard's approvals waiting for a decision (``<run id> <node id>``,
+        scored by request time), written in the same step as the run's state."""
+        return f"{self.tag(shard)}approvals"
+
+    def approvals_built(self, shard: int) -> str:
+        """Set once the shard's approvals index also holds the approvals of runs written
+        before the index existed (the first listing rebuilds it from the active runs)."""
+        return f"{self.tag(shard)}approvals:built"
+
     # -- queues -----------------------------------------------------------------
     def queue(self, shard: int, lane: str, handler: str) -> str:
         """Job stream of one handler in one priority lane."""

@@ -33,13 +33,16 @@ from orchestrator.errors import Conflict, LimitExceeded, NotFound
 from orchestrator.keys import WORKER_GROUP, Keys
 from orchestrator.protocol import InboxMessage, timer_entry
 from orchestrator.scripts import Script
+from orchestrator.store.approvals_index import approvals_changed
 from orchestrator.store.codec import changed_fields, decode_meta, decode_run
 from orchestrator.store.event_codec import StoredEvent, decode_event, encode_event
 from orchestrator.store.replicas import RIDE_THROUGH_S, ReplicaWait
+from orchestrator.vocab import EventType
 
 # KEYS: 1 run hash, 2 events stream, 3 shard's run index, 4 workflow's run index,
-#       5 active set, 6 timers, 7.. one queue stream per dispatched job (in order), then one
-#       queue stream per job delivery to acknowledge (a worker applying its own results).
+#       5 active set, 6 timers, 7 waiting approvals, 8.. one queue stream per dispatched job
+#       (in order), then one queue stream per job delivery to acknowledge (a worker applying
+#       its own results).
 # ARGV: 1 expected version (0 = create), 2 header JSON {id, s, nh, nj, nt, ne, a, x, m, lim},
 #       then nh HSET arguments, nj job payloads, nt*2 (score, member) timers, ne*2 (time ms,
 #       payload) events (added at id <time>-*, or at * with the time in field t when the
@@ -47,7 +50,9 @@ from orchestrator.store.replicas import RIDE_THROUGH_S, ReplicaWait
 #       remove (a finished run's deadline: it would only sit in the timers set, about 270
 #       bytes per run, until it came due and did nothing), na entry ids to acknowledge
 #       (XACK + XDEL, group h.g) on the last na keys: the results applied here leave
-#       their queue in the same step, as COMPLETE_LUA does for the inbox path.
+#       their queue in the same step, as COMPLETE_LUA does for the inbox path; np*2
+#       (score, member) approvals now waiting, nq members no longer waiting (the approvals
+#       index, store/approvals_index.py: GET /approvals reads it, not every active run).
 # A finished run's events are rewritten once (DUMP + RESTORE, both allowed to fail: an
 # ACL without @dangerous keeps the stream as it is): Redis allocates a stream's last
 # node 4 KB ahead, which was most of a short run's memory; RESTORE sizes it to fit.
@@ -74,7 +79,7 @@ while i <= last do
   i = upto + 1
 end
 for j = 1, h.nj do
-  redis.call('XADD', KEYS[6 + j], '*', 'd', ARGV[i])
+  redis.call('XADD', KEYS[7 + j], '*', 'd', ARGV[i])
   i = i + 1
 end
 for _ = 1, h.nt do
@@ -93,8 +98,16 @@ for _ = 1, h.nz do
   i = i + 1
 end
 for k = 1, h.na do
-  redis.call('XACK', KEYS[6 + h.nj + k], h.g, ARGV[i])
-  redis.call('XDEL', KEYS[6 + h.nj + k], ARGV[i])
+  redis.call('XACK', KEYS[7 + h.nj + k], h.g, ARGV[i])
+  redis.call('XDEL', KEYS[7 + h.nj + k], ARGV[i])
+  i = i + 1
+end
+for _ = 1, h.np do
+  redis.call('ZADD', KEYS[7], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+for _ = 1, h.nq do
+  redis.call('ZREM', KEYS[7], ARGV[i])
   i = i + 1
 end
 if h.a == 1 then
@@ -163,6 +176,7 @@ class RunStore:
         timers: list[Any] = []
         events: list[Any] = []
         unset: list[bytes] = []
+        requested: list[tuple[int, str]] = []
         active = 1 if old is None else 0
         expire = 0
         inbox = k.inbox(shard)
@@ -172,6 +186,8 @@ class RunStore:
                 jobs.append(cmd.job.encode())
             elif isinstance(cmd, Emit):
                 events += [cmd.at_ms, encode_event(cmd)]
+                if cmd.type == EventType.APPROVAL_REQUESTED and cmd.node is not None:
+                    requested.append((cmd.at_ms, cmd.node))
             elif isinstance(cmd, StartTimer):
                 msg = InboxMessage("timer", new.run_id, cmd.due_ms, node=cmd.node, token=cmd.token)
                 uid = f"{new.run_id}:{cmd.node}:{cmd.token}"
@@ -192,6 +208,7 @@ class RunStore:
             elif isinstance(cmd, Notify):  # a stream like a job queue: same XADD
                 job_keys.append(k.notify(shard))
                 jobs.append(orjson.dumps({"url": cmd.url, "body": dict(cmd.body)}))
+        waiting, done = approvals_changed(old, new, requested, finished=active == -1)
         header = {
             "id": new.run_id,
             "s": new.start_ms,
@@ -201,6 +218,8 @@ class RunStore:
             "ne": len(events) // 2,
             "nz": len(unset),
             "na": len(acks),
+            "np": len(waiting) // 2,
+            "nq": len(done),
             "g": WORKER_GROUP,
             "a": active,
             "x": expire,
@@ -214,11 +233,13 @@ class RunStore:
             k.runs_of(shard, new.workflow_id),
             k.active(shard),
             k.timers(shard),
+            k.approvals(shard),
             *job_keys,
             *(stream for stream, _ in acks),
         ]
         args: list[Any] = [version, orjson.dumps(header), *hset, *jobs, *timers, *events, *unset]
         args += [entry_id for _, entry_id in acks]
+        args += [*waiting, *done]
         return keys, args
 
     async def create(
