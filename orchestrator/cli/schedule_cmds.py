@@ -280,5 +280,5 @@ def backfill(
     )
     if view.get("error"):
         click.echo(f"error: {view['error']}", err=True)
-    elif view.get("waiting") and view["state"] == BackfillState.RUNNING:
-        click.echo(f"waiting for room: {view['waiting']}")
+    elif view.get("waitingFor") and view["state"] == BackfillState.RUNNING:
+        click.echo(f"waiting for room: {view['waitingFor']}")

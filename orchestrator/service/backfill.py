@@ -113,7 +113,7 @@ class BackfillDriver:
             "state": raw["state"],
             "requestedBy": raw.get("by") or None,
             "error": raw.get("error") or None,
-            "waiting": raw.get("waiting") or None,
+            "waitingFor": raw.get("wait") or None,
         }
 
     async def pass_once(self) -> None:
@@ -183,7 +183,7 @@ class BackfillDriver:
                 else (BackfillState.DONE if done else BackfillState.RUNNING)
             ),
             "error": error,
-            "waiting": waiting,
+            "wait": waiting,
         }
         await self._write(
             keys=[self.keys.backfill(schedule_id), lease_key, self.keys.backfills()],

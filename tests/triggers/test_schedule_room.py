@@ -117,12 +117,12 @@ async def test_a_backfill_waits_for_room_instead_of_failing(full: Any) -> None:
         return view
 
     async def waiting() -> bool:
-        return bool((await backfill())["waiting"])
+        return bool((await backfill())["waitingFor"])
 
     await until(waiting, "the backfill waiting for room")
     view = await backfill()
     assert view["state"] == "running" and view["started"] == 0 and view["error"] is None
-    assert "max_concurrent_runs" in view["waiting"]
+    assert "max_concurrent_runs" in view["waitingFor"]
 
     assert (await api_json(api, "DELETE", f"/api/v1/runs/{blocking}"))[0] == 204
 
