@@ -99,6 +99,8 @@ def peers_plot(report: Mapping[str, Any], path: Path) -> Path:
 def memory_plot(report: Mapping[str, Any], path: Path) -> Path:
     """Redis memory against finished runs kept, and the bytes each run holds."""
     plt = _pyplot()
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
     rows = report["by_finished_runs"]
     xs = [r["finished_runs"] for r in rows]
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
@@ -112,18 +114,21 @@ def memory_plot(report: Mapping[str, Any], path: Path) -> Path:
     right.plot(xs, [r["bytes_per_run"] for r in rows], marker="s", color="tab:red")
     right.set_ylabel("bytes per finished run", color="tab:red")
     right.axhline(4096, color="tab:red", linestyle=":", linewidth=1)
-    right.text(xs[0], 4096, " 4 KB target", color="tab:red", fontsize=8, va="bottom")
+    right.text(xs[-1], 4096, "4 KB target ", color="tab:red", fontsize=8, va="bottom", ha="right")
     right.set_ylim(0, max(r["bytes_per_run"] for r in rows) * 1.3)
     hours = report["retention_s"] / 3600
     per_day = rows[-1]["bytes_per_run"] * 100_000 / 2**20
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.text(
-        0.02,
-        0.97,
+        0.98,
+        0.03,
         f"retention is by time: kept = runs finished in {hours:g} h\n"
         f"e.g. 100,000 runs a day keep {per_day:,.0f} MB",
         transform=ax.transAxes,
         fontsize=8,
-        va="top",
+        va="bottom",
+        ha="right",
     )
     ax.set_title(
         f"Redis memory of finished runs (kept {hours:g} h: workflow.storage.ttl)", fontsize=10

@@ -52,6 +52,7 @@ START_S = 180.0
 """How long a bench process may take to say it is ready: minutes on a machine loaded by
 other jobs (the imports alone took over 30 s at load 30 on 2 cores)."""
 
+
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now."""
     with socket.socket() as sock:
