@@ -107,7 +107,7 @@ async def test_the_critical_path_of_a_real_run_is_its_dominating_chain(
     assert "critical path: prep → slow → join → report" in text.output
     assert "* slow #2" in text.output and "  fast" in text.output
     as_json = await cli("runs", "gantt", run.runId, "--json")
-    assert json.loads(as_json.output).critical_path == gantt.critical_path
+    assert json.loads(as_json.output)["critical_path"] == gantt.critical_path
 
 
 async def test_replay_of_a_real_run_is_exact_and_ends_in_the_stored_state(
