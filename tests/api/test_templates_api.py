@@ -187,11 +187,11 @@ async def test_every_shipped_template_runs_with_the_example_handlers(
         seen: dict[str, Any] = {}
 
         async def ended() -> bool:
-            seen.update(await c.get_run(run.runId))
+            seen.update((await c.get_run(run.runId)).as_json())
             return seen["status"] not in ("pending", "running")
 
         async def waits(node: str) -> bool:
-            seen.update(await c.get_run(run.runId))
+            seen.update((await c.get_run(run.runId)).as_json())
             return bool(seen["nodes"][node]["status"] == "waiting")
 
         if template_id == "refund-approval":  # a person approves, then the bank's signal
