@@ -20,7 +20,6 @@ from collections.abc import Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from textual.message import Message
 from textual.message_pump import MessagePump
@@ -30,20 +29,20 @@ from orchestrator.client import Link, LinkChange, follow_run
 from orchestrator.client.follow import Sleep
 from orchestrator.errors import DagqError
 from orchestrator.vocab import NODE_EVENT_STATUS, RUN_EVENT_STATUS, NodeStatus, RunStatus
+from orchestrator.wire.runs import RunEvent
 
 
-def status_from_event(event: Mapping[str, Any]) -> tuple[str, NodeStatus] | None:
+def status_from_event(event: RunEvent) -> tuple[str, NodeStatus] | None:
     """``(node id, status)`` a node event implies; None for run events and unknown types."""
-    node = event.get("nodeId")
-    status = NODE_EVENT_STATUS.get(str(event.get("type", "")))
-    if not isinstance(node, str) or not node or status is None:
+    status = NODE_EVENT_STATUS.get(event.type)
+    if not event.nodeId or status is None:
         return None
-    return node, status
+    return event.nodeId, status
 
 
-def run_status_from_event(event: Mapping[str, Any]) -> RunStatus | None:
+def run_status_from_event(event: RunEvent) -> RunStatus | None:
     """The run status a run event implies (``run_failed`` -> ``failed``), else None."""
-    return RUN_EVENT_STATUS.get(str(event.get("type", "")))
+    return RUN_EVENT_STATUS.get(event.type)
 
 
 class LiveState(StrEnum):
@@ -101,7 +100,7 @@ class RunFollower:
         """One event of the followed run, in order, never twice."""
 
         run_id: str
-        event: dict[str, Any]
+        event: RunEvent
 
     @dataclass
     class StateChanged(Message):
@@ -146,10 +145,8 @@ class RunFollower:
         self.state = state
         self._post(self.StateChanged(self.run_id, state, detail, attempt))
 
-    def _deliver(self, event: dict[str, Any]) -> None:
-        event_id = event.get("id")
-        if isinstance(event_id, str):
-            self.last_event_id = event_id
+    def _deliver(self, event: RunEvent) -> None:
+        self.last_event_id = event.id
         self.run_status = run_status_from_event(event) or self.run_status
         self._post(self.EventReceived(self.run_id, event))
 

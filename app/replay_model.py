@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestrator.wire.runs import RunEvent
+
 SPEEDS: tuple[float, ...] = (1.0, 2.0, 10.0, 0.0)
 """Playback speeds; 0 is "as fast as events" (one step per tick)."""
 TIMES = "\N{MULTIPLICATION SIGN}"
@@ -138,7 +140,7 @@ class ReplayModel:
             out["lastError"] = out.pop("error")
         return out
 
-    def events(self) -> list[dict[str, Any]]:
+    def events(self) -> list[RunEvent]:
         """The events up to the position, as the event log shows them."""
         steps = self.data.get("steps") or []
         run_id = self.data.get("runId")
@@ -148,5 +150,5 @@ class ReplayModel:
                      "data": s.get("data") or {}}  # fmt: skip
             if s.get("nodeId"):
                 event["nodeId"] = s["nodeId"]
-            out.append(event)
+            out.append(RunEvent.model_validate(event))
         return out

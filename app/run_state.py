@@ -23,6 +23,7 @@ from typing import Any
 
 from app.widgets.ops_format import parse_time
 from orchestrator.vocab import NODE_STATUSES, TERMINAL_RUN, EventType, RunStatus, implied_changes
+from orchestrator.wire.runs import NodeStatusView, RunEvent, WorkflowRun
 
 _RUN_ERROR = {
     EventType.RUN_FAILED: "error",
@@ -58,8 +59,14 @@ class LiveRun:
     _asked: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, view: Mapping[str, Any]) -> LiveRun:
+    def of(cls, view: WorkflowRun) -> LiveRun:
         """The run as ``GET /runs/{id}`` answered."""
+        return cls.from_json(view.as_json())
+
+    @classmethod
+    def from_json(cls, view: Mapping[str, Any]) -> LiveRun:
+        """The run from its JSON (what :meth:`of` keeps: the monitor changes it as events
+        come)."""
         nodes: Mapping[str, Any] = view.get("nodes") or {}
         details = {str(k): dict(v) for k, v in nodes.items() if isinstance(v, Mapping)}
         statuses = {k: str(v.get("status")) for k, v in details.items()}
@@ -75,13 +82,10 @@ class LiveRun:
         """The run's status."""
         return str(self.view.get("status"))
 
-    def apply(self, event: Mapping[str, Any]) -> Change:
+    def apply(self, event: RunEvent) -> Change:
         """Take one event of the run's stream; what it changed."""
-        kind = str(event.get("type", ""))
-        node = event.get("nodeId")
-        raw = event.get("data")
-        data: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
-        run_status, nodes = implied_changes(kind, node if isinstance(node, str) else None, data)
+        kind, node, data = event.type, event.nodeId, event.data
+        run_status, nodes = implied_changes(kind, node, data)
         # Only the run's own nodes: a stream never names others, a forged one may.
         nodes = {n: s for n, s in nodes.items() if n in self.statuses}
         changed = frozenset(n for n, s in nodes.items() if self.statuses[n] != s)
@@ -109,7 +113,7 @@ class LiveRun:
         if kind in _RUN_ERROR and data.get(_RUN_ERROR[EventType(kind)]):
             self.view["error"] = str(data[_RUN_ERROR[EventType(kind)]])
         if run_status in TERMINAL_RUN:
-            self._ended_at(event.get("timestamp"))
+            self._ended_at(event.timestamp)
         return Change(run=True, nodes=changed)
 
     def _ended_at(self, stamp: Any) -> None:
@@ -139,9 +143,9 @@ class LiveRun:
         """The node's details are being fetched for its current status."""
         self._asked[node_id] = self.statuses.get(node_id, "")
 
-    def got_details(self, node_id: str, view: Mapping[str, Any]) -> None:
+    def got_details(self, node_id: str, view: NodeStatusView) -> None:
         """The node's fetched view (its status stays the events')."""
-        self.details[node_id] = dict(view)
+        self.details[node_id] = view.as_json()
 
     def summary(self) -> str:
         """``5 completed, 1 failed, 2 skipped``: how many nodes are in each status."""

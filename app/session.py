@@ -23,7 +23,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import aiohttp
 
@@ -176,7 +176,7 @@ class Session:
         None when the server confirms the refusal.
         """
         answer = await self.call(self.client.check_permission(perm, action, resource))
-        if not answer.get("allowed"):
+        if not answer.allowed:
             return None
         await self.refresh()
         what = PERMISSION_ACTIONS.get(perm, perm)
@@ -239,16 +239,11 @@ class Session:
 
     async def refresh(self) -> None:
         """Ask the API who we are (``GET /whoami``) and take its user, role and permissions."""
-        me: dict[str, Any] = await self.call(self.client.whoami())
-        self.user = str(me.get("user") or self.user)
-        role = me.get("role")
-        self.role = str(role) if role else self.role
-        perms = me.get("permissions")
-        self.permissions = (
-            frozenset(str(p) for p in perms) if isinstance(perms, list) else (frozenset())
-        )
-        auth = me.get("auth")
-        self.auth = str(auth) if auth else None
+        me = await self.call(self.client.whoami())
+        self.user = me.user or self.user
+        self.role = me.role or self.role
+        self.permissions = frozenset(me.permissions)
+        self.auth = me.auth
 
     async def reconnect(self, *, max_wait_s: float = 5.0) -> None:
         """Probe the API until it answers again, backing off up to ``max_wait_s``.

@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 FLOORS: dict[str, int] = {
     # the ground floor: depended on by everything, depends on nothing above it
     "durations": 0, "errors": 0, "settings": 0, "keys": 0, "logs": 0, "protocol": 0,
-    "spec": 0, "client_wire": 0, "client": 0, "client_triggers": 0, "client_jobs": 0,
-    "client_users": 0, "wire": 0, "vocab": 0, "scripts": 0, "sizes": 0, "stopping": 0,
+    "spec": 0, "client": 0,
+    "wire": 0, "vocab": 0, "scripts": 0, "sizes": 0, "stopping": 0,
     "engine": 1,
     "store": 2, "security": 2,
     "service": 3,

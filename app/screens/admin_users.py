@@ -131,7 +131,7 @@ class AdminUsers(OpsScreen):
         self.notify(f"Added {name} ({ROLE_WORDS[role].split(':')[0]})", title="Users")
         self.load_users()
         hint = KEY_HINT.format(name=name)
-        await self.app.push_screen_wait(SecretDialog(f"API key of {name}", created["apiKey"], hint))
+        await self.app.push_screen_wait(SecretDialog(f"API key of {name}", created.apiKey, hint))
 
     # -- change --------------------------------------------------------------------------
     def _role_dialog(self, title: str) -> ChoiceDialog:

@@ -9,7 +9,7 @@ shows how many wait for you, from every screen (:mod:`app.approvals_badge`).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult, SystemCommand
@@ -24,6 +24,7 @@ from app.session import Session
 from app.text import safe
 from app.widgets.approval_view import approval_lines
 from app.widgets.ops_format import clock
+from orchestrator.wire.ops import WaitingApprovalView
 
 
 class ApprovalsScreen(PollingScreen):
@@ -53,7 +54,7 @@ class ApprovalsScreen(PollingScreen):
     ) -> None:
         """The approvals of ``session``'s user, refreshed every ``refresh_s`` while shown."""
         super().__init__(session, refresh_s=refresh_s, name=name, id=id, classes=classes)
-        self.rows: list[dict[str, Any]] = []
+        self.rows: list[WaitingApprovalView] = []
         self.everyone = False
 
     def compose(self) -> ComposeResult:
@@ -91,13 +92,13 @@ class ApprovalsScreen(PollingScreen):
         keep = table.cursor_row
         table.clear()
         for r in rows:
-            due = str(r.get("dueTime") or "")[:16].replace("T", " ") or "—"
+            due = str(r.dueTime or "")[:16].replace("T", " ") or "—"
             table.add_row(
-                safe(r.get("runId", ""), width=28),
-                safe(r.get("nodeId", ""), width=24),
-                safe(r.get("workflowName") or r.get("workflowId", ""), width=28),
-                safe(f"{r.get('approvals', 0)}/{r.get('required', 1)}"),
-                safe(clock(r.get("requestedTime"))),
+                safe(r.runId, width=28),
+                safe(r.nodeId, width=24),
+                safe(r.workflowName or r.workflowId, width=28),
+                safe(f"{r.approvals}/{r.required}"),
+                safe(clock(r.requestedTime)),
                 safe(due),
             )
         if rows:
@@ -105,7 +106,7 @@ class ApprovalsScreen(PollingScreen):
         self._title()
         self._show_detail()
 
-    def _current(self) -> dict[str, Any] | None:
+    def _current(self) -> WaitingApprovalView | None:
         table = self.query_one(DataTable)
         if not self.rows or table.cursor_row < 0 or table.cursor_row >= len(self.rows):
             return None
@@ -120,10 +121,8 @@ class ApprovalsScreen(PollingScreen):
             return
         from rich.console import Group
 
-        head = safe(
-            f"{row.get('workflowName')} · {row.get('runId')} · {row.get('nodeId')}", width=110
-        )
-        text.update(Group(head, *approval_lines(row)))
+        head = safe(f"{row.workflowName} · {row.runId} · {row.nodeId}", width=110)
+        text.update(Group(head, *approval_lines(row.as_json())))
 
     def action_decide(self, approve: bool) -> None:
         """Approve or reject the highlighted approval (with a comment)."""
@@ -134,19 +133,17 @@ class ApprovalsScreen(PollingScreen):
         if row is None:
             self.refuse("no approval is highlighted")
             return
-        if not row.get("mayDecide", True):
-            self.refuse(f"only {row.get('approvers', {}).get('text')} may decide it")
+        if not row.mayDecide:
+            self.refuse(f"only {row.approvers.get('text')} may decide it")
             return
-        run_id, node_id = str(row["runId"]), str(row["nodeId"])
+        run_id, node_id = row.runId, row.nodeId
         word = "Approve" if approve else "Reject"
 
         def answered(comment: str | None) -> None:
             if comment is not None:
                 self.decide(run_id, node_id, approve, comment)
 
-        dialog = CommentDialog(
-            f"{word} {node_id}", required=not approve, hint=str(row.get("message", ""))
-        )
+        dialog = CommentDialog(f"{word} {node_id}", required=not approve, hint=row.message)
         self.app.push_screen(dialog, answered)
 
     @work(group="action")
@@ -162,7 +159,7 @@ class ApprovalsScreen(PollingScreen):
         """Open the highlighted approval's run in the Monitor."""
         row = self._current()
         if row is not None:
-            self.post_message(OpenRun(str(row["runId"])))
+            self.post_message(OpenRun(row.runId))
 
     def action_toggle_all(self) -> None:
         """Yours only, or every waiting approval."""

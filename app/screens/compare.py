@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from rich.text import Text
 from textual import work
@@ -27,8 +27,9 @@ from app.text import safe
 from app.widgets.canvas_view import CanvasView
 from orchestrator.cli.remote.render import duration
 from orchestrator.errors import DagqError
-from orchestrator.spec.diff import compare
+from orchestrator.spec.diff import DiffKind, compare
 from orchestrator.spec.model import WorkflowSpec
+from orchestrator.wire.ops import RunDiff
 
 
 def _ms(value: object) -> str:
@@ -103,7 +104,7 @@ class CompareScreen(OpsScreen):
     def __init__(self, session: Session, run_a: str, run_b: str) -> None:
         super().__init__(session)
         self.run_a, self.run_b = run_a, run_b
-        self.diff: dict[str, Any] | None = None
+        self.diff: RunDiff | None = None
 
     def compose(self) -> ComposeResult:
         """Canvas over the differences."""
@@ -129,24 +130,24 @@ class CompareScreen(OpsScreen):
             self.query_one("#compare-text", Static).update("could not compare the runs")
             return
         self.diff = diff
-        va, vb = diff["versions"]
-        spec_b = await fetch_spec(self, diff["workflow"], vb)
-        spec_a = await fetch_spec(self, diff["workflow"], va) if va != vb else spec_b
+        va, vb = diff.versions
+        spec_b = await fetch_spec(self, diff.workflow, vb)
+        spec_a = await fetch_spec(self, diff.workflow, va) if va != vb else spec_b
         canvas = self.query_one(CanvasView)
         try:
             if spec_a is not None and spec_b is not None and va != vb:
                 union, _ = compare(spec_a.model_dump(mode="json"), spec_b.model_dump(mode="json"))
                 graph = as_canvas_graph(WorkflowSpec.model_validate(union))
-                canvas.set_diff(diff["version_diff"])
+                canvas.set_diff(cast("dict[str, DiffKind]", diff.version_diff))
             else:
-                nodes = [d["node"] for d in diff["durations"]]
+                nodes = [d["node"] for d in diff.durations]
                 graph = as_canvas_graph(spec_b or (nodes, []))
             canvas.set_graph(graph)
             self.call_after_refresh(fit_canvas, canvas, graph)
         except (DagqError, ValueError) as exc:
             self.notify(str(exc), severity="error")
-        canvas.set_highlight(b["node"] for b in diff["branches"])
-        self.query_one("#compare-text", Static).update(describe(diff))
+        canvas.set_highlight(b["node"] for b in diff.branches)
+        self.query_one("#compare-text", Static).update(describe(diff.as_json()))
 
     def action_back(self) -> None:
         """Back."""

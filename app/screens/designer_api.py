@@ -55,11 +55,9 @@ class DesignerApi(DesignerBase):
         except DagqError as exc:
             self.notify(describe_error(exc), title="Not saved", severity="error")
             return
-        self.editor.mark_saved(
-            workflow_id=str(saved["id"]), version=int(saved["version"]), saved=sent
-        )
+        self.editor.mark_saved(workflow_id=str(saved.id), version=int(saved.version), saved=sent)
         self.refresh_design(select=self.canvas.selected)
-        self.notify(f"Saved {saved['id']} v{saved['version']}", title="Saved")
+        self.notify(f"Saved {saved.id} v{saved.version}", title="Saved")
 
     def action_run(self) -> None:
         """Ask for the run parameters and start a run (F5)."""
@@ -90,7 +88,7 @@ class DesignerApi(DesignerBase):
         except DagqError as exc:
             self.notify(describe_error(exc), title="Run not started", severity="error")
             return
-        run_id = str(run["runId"])
+        run_id = str(run.runId)
         self.notify(f"Run {run_id} started", title="Run")
         self.post_message(OpenRun(run_id, workflow_id))
 
@@ -103,6 +101,6 @@ class DesignerApi(DesignerBase):
             return
         if not self.is_attached:
             return  # the designer closed while the API answered
-        names = [str(r["name"]) for r in rows if r.get("name")]
+        names = [str(r.name) for r in rows if r.name]
         self.query_one(Inspector).set_handlers(names)
         self.query_one(ValidationPanel).set_offered(names)

@@ -7,7 +7,7 @@ with its parts (execution, queue wait, backoff, delay).  Escape goes back.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual import work
 from textual.app import ComposeResult
@@ -26,6 +26,7 @@ from orchestrator.cli.remote.gantt_text import skipped_nodes
 from orchestrator.errors import DagqError
 from orchestrator.spec.model import WorkflowSpec
 from orchestrator.vocab import NodeStatus
+from orchestrator.wire.ops import Gantt
 
 
 class GanttScreen(OpsScreen):
@@ -40,7 +41,7 @@ class GanttScreen(OpsScreen):
         super().__init__(session)
         self.run_id = run_id
         self.spec = spec
-        self.gantt: dict[str, Any] | None = None
+        self.gantt: Gantt | None = None
 
     def compose(self) -> ComposeResult:
         """The canvas (critical path highlighted) over the chart."""
@@ -66,9 +67,9 @@ class GanttScreen(OpsScreen):
             return
         self.gantt = gantt
         if self.spec is None:
-            self.spec = await fetch_spec(self, gantt["workflowId"], gantt["workflowVersion"])
+            self.spec = await fetch_spec(self, gantt.workflowId, gantt.workflowVersion)
         canvas = self.query_one(CanvasView)
-        nodes = list(dict.fromkeys(b["node"] for b in gantt["nodes"]))
+        nodes = list(dict.fromkeys(b.node for b in gantt.nodes))
         try:
             graph = as_canvas_graph(self.spec or (nodes, []))
             canvas.set_graph(graph)
@@ -76,13 +77,13 @@ class GanttScreen(OpsScreen):
         except DagqError as exc:
             self.notify(exc.message, severity="error")
         final: dict[str, str] = {}
-        for bar in gantt["nodes"]:
-            final[bar["node"]] = bar["outcome"]
-        for node in skipped_nodes(gantt):
+        for bar in gantt.nodes:
+            final[bar.node] = bar.outcome
+        for node in skipped_nodes(gantt.as_json()):
             final[node] = NodeStatus.SKIPPED
         canvas.set_statuses(final)
-        canvas.set_highlight(gantt.get("critical_path") or [])
-        self.query_one(GanttChart).show(gantt)
+        canvas.set_highlight(gantt.critical_path or [])
+        self.query_one(GanttChart).show(gantt.as_json())
 
     def action_back(self) -> None:
         """Back."""

@@ -8,7 +8,7 @@ border reads ``p95 <duration>``, so the slow node stands out while you design.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual import work
 from textual.binding import Binding, BindingType
@@ -19,21 +19,22 @@ from app.session import Session, describe_error
 from app.widgets.canvas_view import CanvasView
 from orchestrator.cli.remote.render import duration
 from orchestrator.errors import DagqError
+from orchestrator.wire.ops import NodeStats, WorkflowStats
 
 HEAT_COLOURS = ("#5fafff", "#9ece6a", "#e0af68", "#ff9e64", "#ff5f5f")
 """Coolest to hottest."""
 LAST_RUNS = 20
 
 
-def heat_map(nodes: Mapping[str, Mapping[str, Any]]) -> dict[str, tuple[str, str]]:
+def heat_map(nodes: Mapping[str, NodeStats]) -> dict[str, tuple[str, str]]:
     """Node -> (colour by p95 against the slowest node's, ``p95 <duration>`` label)."""
     if not nodes:
         return {}
-    slowest = max(int(s["p95_ms"]) for s in nodes.values()) or 1
+    slowest = max(s.p95_ms for s in nodes.values()) or 1
     out: dict[str, tuple[str, str]] = {}
     for node, s in nodes.items():
-        level = min(len(HEAT_COLOURS) - 1, int(s["p95_ms"]) * len(HEAT_COLOURS) // (slowest + 1))
-        out[node] = (HEAT_COLOURS[level], f"p95 {duration(s['p95_ms']) or '0ms'}")
+        level = min(len(HEAT_COLOURS) - 1, s.p95_ms * len(HEAT_COLOURS) // (slowest + 1))
+        out[node] = (HEAT_COLOURS[level], f"p95 {duration(s.p95_ms) or '0ms'}")
     return out
 
 
@@ -45,7 +46,7 @@ class HeatScreen(Screen[None]):
     ]
     session: Session
     heat_on: bool = False
-    stats: dict[str, Any] | None = None
+    stats: WorkflowStats | None = None
 
     def heat_workflow(self) -> str | None:
         """The saved workflow's id (None: not saved yet)."""
@@ -78,14 +79,14 @@ class HeatScreen(Screen[None]):
             self.notify(describe_error(exc), severity="error")
             return
         self.stats = stats
-        if not stats["runs"]:
+        if not stats.runs:
             self.notify("No finished run of this workflow yet: nothing to measure.")
             return
         self.heat_on = True
-        self.query_one(CanvasView).set_heat(heat_map(stats["nodes"]))
-        slowest = max(stats["nodes"].items(), key=lambda kv: kv[1]["p95_ms"])
+        self.query_one(CanvasView).set_heat(heat_map(stats.nodes))
+        slowest = max(stats.nodes.items(), key=lambda kv: kv[1].p95_ms)
         self.notify(
-            f"Durations over the last {stats['runs']} runs; slowest: {slowest[0]} "
-            f"(p50 {duration(slowest[1]['p50_ms'])}, p95 {duration(slowest[1]['p95_ms'])}).",
+            f"Durations over the last {stats.runs} runs; slowest: {slowest[0]} "
+            f"(p50 {duration(slowest[1].p50_ms)}, p95 {duration(slowest[1].p95_ms)}).",
             title="Heat",
         )

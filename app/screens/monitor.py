@@ -43,6 +43,7 @@ from app.widgets.run_header import RunHeader
 from app.widgets.runs_list import RunsList
 from orchestrator.errors import DagqError
 from orchestrator.spec.model import WorkflowSpec
+from orchestrator.wire.runs import NodeStatusView, WorkflowRun
 
 
 class MonitorScreen(RunActionsScreen):
@@ -208,15 +209,15 @@ class MonitorScreen(RunActionsScreen):
         if page is None or not self.app.is_running:  # the app may have quit meanwhile
             return
         live = self.live
-        items = page.items
+        items = [r.as_json() for r in page.items]
         if live is not None:  # the run on screen shows its live status in the list too
-            items = [{**r, "status": live.status} if r.get("runId") == live.run_id else r
+            items = [{**r, "status": live.status} if r["runId"] == live.run_id else r
                      for r in items]  # fmt: skip
         runs.show_page(items, total=page.total, offset=start, has_more=page.has_more)
         if self.run_id is not None:
             runs.select_run(self.run_id)
         elif items and self._wanted is None:
-            first = str(items[0].get("runId"))
+            first = str(items[0]["runId"])
             runs.select_run(first)
             self.open_run(first)
 
@@ -274,9 +275,9 @@ class MonitorScreen(RunActionsScreen):
         self._show_fetched(LiveRun.of(view), spec)
         self._follow(run_id, None)
 
-    async def _spec_of(self, view: Mapping[str, Any]) -> WorkflowSpec | None:
+    async def _spec_of(self, view: WorkflowRun) -> WorkflowSpec | None:
         """The run's pinned workflow version (cached); None when it cannot be read."""
-        key = (str(view.get("workflowId")), int(view.get("workflowVersion") or 0))
+        key = (view.workflowId, view.workflowVersion)
         if key not in self._specs:
             version = await self.api(
                 self.session.client.get_version(*key), quiet=True
@@ -284,7 +285,7 @@ class MonitorScreen(RunActionsScreen):
             spec = None
             if version is not None:
                 try:
-                    spec = WorkflowSpec.model_validate(version.get("spec"))
+                    spec = WorkflowSpec.model_validate(version.spec)
                 except ValueError:
                     spec = None
             self._specs[key] = spec
@@ -454,9 +455,9 @@ class MonitorScreen(RunActionsScreen):
         """Send the run a signal with a JSON payload."""
         approval_actions.send_signal(self)
 
-    def fresh_node(self, node_id: str, view: Mapping[str, Any]) -> None:
+    def fresh_node(self, node_id: str, view: NodeStatusView) -> None:
         """A node's view fetched after a decision (its status may not have changed)."""
-        if self.live is not None and view.get("nodeId") == node_id:
+        if self.live is not None and view.nodeId == node_id:
             self.live.got_details(node_id, view)
             if self.canvas.selected == node_id:
                 self._show_node(node_id)

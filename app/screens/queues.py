@@ -91,9 +91,10 @@ class QueuesScreen(PollingScreen):
     async def load(self) -> None:
         """``GET /queues`` (and the dead letters, for admins)."""
         quiet = self.queues is not None  # a failing background refresh says it once
-        queues = await self.api(self.session.client.queues(), quiet=quiet)
-        if queues is None:
+        answer = await self.api(self.session.client.queues(), quiet=quiet)
+        if answer is None:
             return
+        queues = answer.as_json()
         self.queues = queues
         self.query_one(QueueTable).show(queues)
         self.query_one(WorkersTable).show(queues.get("workers") or [])
@@ -108,7 +109,7 @@ class QueuesScreen(PollingScreen):
         else:
             letters = await self.api(self.session.client.dead_letters(limit=200), quiet=quiet)
             if letters is not None:
-                self.dead_letters.show(letters)
+                self.dead_letters.show([x.as_json() for x in letters])
         self._show_letter_detail()
         self._update_actions()
 

@@ -39,7 +39,7 @@ async def fetch_spec(screen: OpsScreen, workflow_id: str, version: int) -> Workf
     """A run's pinned workflow version (None when it cannot be read, e.g. deleted)."""
     data = await screen.api(screen.session.client.get_version(workflow_id, version), quiet=True)
     with contextlib.suppress(ValueError, TypeError):
-        return WorkflowSpec.model_validate((data or {}).get("spec"))
+        return None if data is None else WorkflowSpec.model_validate(data.spec)
     return None
 
 
@@ -118,18 +118,18 @@ class ReplayScreen(OpsScreen):
             self.bar.refresh()
             return
         if self.spec is None:
-            self.spec = await fetch_spec(self, data["workflowId"], data["workflowVersion"])
+            self.spec = await fetch_spec(self, data.workflowId, data.workflowVersion)
         try:
-            graph = as_canvas_graph(self.spec or (list(data["initial"]), []))
+            graph = as_canvas_graph(self.spec or (list(data.initial), []))
             self.canvas.set_graph(graph)
             self.call_after_refresh(fit_canvas, self.canvas, graph)
         except DagqError as exc:
             self.notify(exc.message, severity="error")
-        title = f"run {self.run_id}  ·  {data['workflowId']} v{data['workflowVersion']}"
+        title = f"run {self.run_id}  ·  {data.workflowId} v{data.workflowVersion}"
         self.query_one("#replay-title", Static).update(safe(title, width=100))
-        self.model = ReplayModel(data)
-        if not data.get("exact", True):
-            self.bar.note = str(data.get("note") or "the replay is not exact")
+        self.model = ReplayModel(data.as_json())
+        if not data.exact:
+            self.bar.note = str(data.note or "the replay is not exact")
         self.show_position(0 if self.model.count else -1)
 
     # -- showing a position ------------------------------------------------------------

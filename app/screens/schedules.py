@@ -140,7 +140,7 @@ class SchedulesScreen(PollingScreen):
         rows = await self.api(self.session.client.list_schedules(), quiet=quiet)
         if rows is None:
             return
-        self.show(rows)
+        self.show([r.as_json() for r in rows])
         self.load_detail()
 
     @work(exclusive=True, group="detail")
@@ -151,8 +151,8 @@ class SchedulesScreen(PollingScreen):
             self.show_detail(None)
             return
         detail = await self.api(self.session.client.get_schedule(selected), quiet=True)
-        if detail is not None and detail.get("id") == self.selected_id():
-            self.show_detail(detail)
+        if detail is not None and detail.id == self.selected_id():
+            self.show_detail(detail.as_json())
 
     def show(self, rows: list[dict[str, Any]]) -> None:
         """Fill the table, keeping the highlighted schedule highlighted."""
@@ -256,7 +256,7 @@ class SchedulesScreen(PollingScreen):
         if view is not None:
             done = {"pause": "paused", "resume": "resumed", "trigger": "triggered"}[what]
             self.notify(f"Schedule {schedule_id} {done}.", title="Schedules")
-            self.show_detail(view)
+            self.show_detail(view.as_json())
         self.load()
 
     def action_refresh(self) -> None:

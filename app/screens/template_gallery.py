@@ -24,6 +24,7 @@ from app.widgets.canvas_view import CanvasView
 from orchestrator.errors import DagqError
 from orchestrator.spec.model import WorkflowSpec
 from orchestrator.spec.template import TemplateSpec, preview_values, render
+from orchestrator.wire.triggers import TemplateRow
 
 ROW_WIDTH = 34
 DETAIL_WIDTH = 400
@@ -64,7 +65,7 @@ class TemplateGallery(Dialog[dict[str, Any]]):
     def __init__(self, session: Session) -> None:
         super().__init__()
         self.session = session
-        self.rows: list[dict[str, Any]] = []
+        self.rows: list[TemplateRow] = []
         self.templates: dict[str, dict[str, Any]] = {}
 
     def compose(self) -> ComposeResult:
@@ -95,8 +96,7 @@ class TemplateGallery(Dialog[dict[str, Any]]):
         options = self.query_one("#gallery-list", OptionList)
         options.clear_options()
         options.add_options(
-            Option(safe(f"{r.get('name', r['id'])}", width=ROW_WIDTH), id=str(r["id"]))
-            for r in self.rows
+            Option(safe(r.name or r.id, width=ROW_WIDTH), id=r.id) for r in self.rows
         )
         if not self.rows:
             detail.update(safe("No templates yet: save a workflow as one from the Designer."))
@@ -121,7 +121,7 @@ class TemplateGallery(Dialog[dict[str, Any]]):
             template = self.templates.get(template_id)
             if template is None:
                 record = await self.session.call(self.session.client.get_template(template_id))
-                template = self.templates[template_id] = dict(record["template"])
+                template = self.templates[template_id] = dict(record.template or {})
         except DagqError as exc:
             detail.update(safe(describe_error(exc), width=300))
             return
@@ -146,7 +146,7 @@ class TemplateGallery(Dialog[dict[str, Any]]):
         index = options.highlighted
         if index is None or not self.rows:
             return
-        template_id = str(self.rows[index]["id"])
+        template_id = self.rows[index].id
         template = self.templates.get(template_id)
         if template is None:
             return  # still loading: the next Enter finds it

@@ -128,7 +128,7 @@ class WorkflowsScreen(Screen[None]):
                         name=name, status=status, tags=tags, limit=PAGE, offset=len(rows)
                     )
                 )
-                rows += page.items
+                rows += [w.as_json() for w in page.items]
                 if not page.has_more or not page.items:
                     break
         except DagqError as exc:
@@ -148,7 +148,7 @@ class WorkflowsScreen(Screen[None]):
             return {}  # the list works without them
         by_workflow: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
-            by_workflow.setdefault(str(row.get("workflowId")), []).append(row)
+            by_workflow.setdefault(row.workflow_id, []).append(row.as_json())
         return by_workflow
 
     def show_schedules(self) -> None:
@@ -249,14 +249,12 @@ class WorkflowsScreen(Screen[None]):
             if version is None:
                 wf = await self.session.call(client.get_workflow(workflow_id))
                 editor = Editor(
-                    spec_data_from_api(wf), workflow_id=workflow_id, version=wf["version"]
+                    spec_data_from_api(wf.as_json()), workflow_id=workflow_id, version=wf.version
                 )
                 caption = None
             else:
                 ver = await self.session.call(client.get_version(workflow_id, version))
-                editor = Editor(
-                    ver["spec"], workflow_id=workflow_id, version=version, read_only=True
-                )
+                editor = Editor(ver.spec, workflow_id=workflow_id, version=version, read_only=True)
                 caption = f"{clip(editor.name, CAPTION_NAME_WIDTH)} — version {version} (read-only)"
         except DagqError as exc:
             self.notify(describe_error(exc), title="Cannot open", severity="error")
@@ -327,8 +325,8 @@ class WorkflowsScreen(Screen[None]):
         editor.set_baseline(None)  # nothing stored yet: modified until saved
         try:
             current = await self.session.call(self.session.client.get_workflow(wid))
-            editor.workflow_id, editor.version = wid, int(current["version"])
-            editor.set_baseline(spec_data_from_api(current))  # modified where it differs
+            editor.workflow_id, editor.version = wid, int(current.version)
+            editor.set_baseline(spec_data_from_api(current.as_json()))  # modified where it differs
             note = f"{wid} exists: saving stores a new version"
         except NotFound:
             note = "new workflow: save it with F10"
@@ -356,7 +354,7 @@ class WorkflowsScreen(Screen[None]):
         """Fetch the workflow and write its export."""
         try:
             wf = await self.session.call(self.session.client.get_workflow(workflow_id))
-            spec = Editor(spec_data_from_api(wf)).to_spec()
+            spec = Editor(spec_data_from_api(wf.as_json())).to_spec()
             text = dump_spec(spec, "json" if path.suffix.lower() == ".json" else "yaml")
             await asyncio.to_thread(path.write_text, text, encoding="utf-8")
         except (DagqError, OSError) as exc:
@@ -425,7 +423,8 @@ class WorkflowsScreen(Screen[None]):
         except DagqError as exc:
             self.notify(describe_error(exc), severity="error")
             return
-        choice = await self.app.push_screen_wait(VersionPicker(workflow_id, versions))
+        listed = [v.as_json() for v in versions]
+        choice = await self.app.push_screen_wait(VersionPicker(workflow_id, listed))
         if choice is None:
             return
         if choice.action == "open":
@@ -442,7 +441,7 @@ class WorkflowsScreen(Screen[None]):
         except DagqError as exc:
             self.notify(describe_error(exc), severity="error")
             return
-        union, diff = compare(old["spec"], new["spec"])
+        union, diff = compare(old.spec, new.spec)
         editor = Editor(union, workflow_id=workflow_id, version=choice.version, read_only=True)
         counts = {
             k: sum(1 for v in diff.values() if v == k) for k in ("added", "removed", "changed")

@@ -8,9 +8,6 @@ saga's compensation path are marked ``↺`` and highlighted so the way back stan
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from rich.text import Text
 from textual.widgets import RichLog
 
@@ -19,6 +16,7 @@ from app.live import run_status_from_event, status_from_event
 from app.text import safe
 from app.widgets.ops_format import clock, status_mark
 from orchestrator.vocab import COMPENSATION_EVENTS, EventType
+from orchestrator.wire.runs import RunEvent
 
 COMPENSATION_STYLE = "bold #ffaf5f"
 TYPE_WIDTH = 19
@@ -29,11 +27,9 @@ details show it whole)."""
 _DETAIL_KEYS = ("error", "reason", "worker", "handler", "compensation", "fromNode", "nodes")
 
 
-def event_detail(event: Mapping[str, Any]) -> str:
+def event_detail(event: RunEvent) -> str:
     """The interesting part of an event's data, as short ``key value`` text."""
-    data = event.get("data")
-    if not isinstance(data, Mapping):
-        return ""
+    data = event.data
     parts: list[str] = []
     attempt = data.get("attempt")
     if isinstance(attempt, int) and not isinstance(attempt, bool):
@@ -55,19 +51,18 @@ def event_detail(event: Mapping[str, Any]) -> str:
 _FAILURES = frozenset({EventType.NODE_FAILED, EventType.RUN_FAILED, EventType.NODE_RETRYING})
 
 
-def event_line(event: Mapping[str, Any]) -> Text:
+def event_line(event: RunEvent) -> Text:
     """One event as a log line (pure: the tests read it)."""
-    kind = str(event.get("type", "?"))
+    kind = event.type
     implied = status_from_event(event)
     status = implied[1] if implied else run_status_from_event(event)
     compensation = kind in COMPENSATION_EVENTS
     mark = "↺" if compensation else status_mark(status) if status else "·"
-    line = Text(clock(event.get("timestamp"), millis=True) + " ", style="dim")
+    line = Text(clock(event.timestamp, millis=True) + " ", style="dim")
     line.append(f"{mark} ", style=STATUS_COLOURS.get(status or "", ""))
     style = COMPENSATION_STYLE if compensation else "bold"
     line.append_text(_column(kind, TYPE_WIDTH, style, cut=TYPE_WIDTH * 2))
-    node = event.get("nodeId")
-    line.append_text(_column(node or "", NODE_WIDTH))
+    line.append_text(_column(event.nodeId or "", NODE_WIDTH))
     detail = event_detail(event)
     if detail:
         style = "#ff5f5f" if kind in _FAILURES else ""
@@ -102,10 +97,9 @@ class EventLog(RichLog):
         """The type of every event shown, in order."""
         return [kind for kind, _ in self.entries]
 
-    def add(self, event: Mapping[str, Any]) -> None:
+    def add(self, event: RunEvent) -> None:
         """Append one event."""
-        node = event.get("nodeId")
-        self.entries.append((str(event.get("type", "?")), str(node) if node else None))
+        self.entries.append((event.type, event.nodeId or None))
         self.write(event_line(event))
 
     def reset(self, note: str | None = None) -> None:

@@ -23,6 +23,7 @@ from app.text import safe
 from app.widgets.ops_format import status_text
 from orchestrator.errors import DagqError
 from orchestrator.vocab import NodeStatus
+from orchestrator.wire.runs import ItemView
 
 PAGE = 200
 """Items one page of the dialog shows."""
@@ -60,13 +61,13 @@ def map_badges(nodes: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def item_row(item: Mapping[str, Any]) -> tuple[Text, Text, Text, Text]:
+def item_row(item: ItemView) -> tuple[Text, Text, Text, Text]:
     """``(index, status, attempts, error or output)`` cells of one item."""
-    detail = item.get("error") or item.get("output")
+    detail = item.error or item.output
     return (
-        Text(str(item.get("index"))),
-        status_text(str(item.get("status"))),
-        Text(str(item.get("attempts", 0))),
+        Text(str(item.index)),
+        status_text(item.status),
+        Text(str(item.attempts)),
         safe("" if detail is None else str(detail), width=80),
     )
 
@@ -130,15 +131,15 @@ class MapItemsDialog(Dialog[None]):
         except DagqError as exc:
             hint.update(safe(exc.message, width=200))
             return
-        self.total = int(page.get("total", 0))
+        self.total = page.total
         table: DataTable[Text] = self.query_one("#items", DataTable)
         table.clear()
-        for item in page.get("items", []):
-            table.add_row(*item_row(item), key=str(item.get("index")))
-        shown = len(page.get("items", []))
+        for item in page.items:
+            table.add_row(*item_row(item), key=str(item.index))
+        shown = len(page.items)
         which = "failed items" if self.failed_only else "items"
         first = self.first_index + 1 if shown else 0
-        counts = progress_line(page.get("progress") or {})
+        counts = progress_line(page.progress or {})
         hint.update(
             safe(
                 f"{first}-{self.first_index + shown} of {self.total} {which} · {counts} · "

@@ -26,6 +26,7 @@ from app.widgets.map_items import progress_line
 from app.widgets.ops_format import NO_VALUE, clock, duration_text, json_text, status_text
 from orchestrator.errors import DagqError
 from orchestrator.vocab import NodeStatus
+from orchestrator.wire.runs import AttemptLogView, RunLogs
 
 LOG_LINES_SHOWN = 200
 """Lines of one attempt the panel shows (the last ones; ``dagq runs logs`` has them all)."""
@@ -98,36 +99,36 @@ def describe_node(
 
 
 def describe_logs(
-    attempts: Sequence[Mapping[str, Any]], *, run_id: str = "", node_id: str = ""
+    attempts: Sequence[AttemptLogView], *, run_id: str = "", node_id: str = ""
 ) -> list[RenderableType]:
     """The ``logs`` section: each attempt's header and its last lines (pure)."""
     if not attempts:
         return []
     out: list[RenderableType] = [Text("logs", style=LABEL_STYLE)]
     for attempt in attempts:
-        head = Text(f"attempt {attempt.get('attempt')} · ", style="italic")
-        outcome = str(attempt.get("outcome"))
+        head = Text(f"attempt {attempt.attempt} · ", style="italic")
+        outcome = attempt.outcome
         head.append_text(status_text(NodeStatus.COMPLETED if outcome == "succeeded" else outcome))
-        head.append_text(safe(f" · {attempt.get('worker', '')}", style="italic"))
+        head.append_text(safe(f" · {attempt.worker}", style="italic"))
         out.append(head)
-        lines = list(attempt.get("lines", []))
-        hidden = int(attempt.get("dropped", 0) or 0) + max(0, len(lines) - LOG_LINES_SHOWN)
+        lines = attempt.lines
+        hidden = attempt.dropped + max(0, len(lines) - LOG_LINES_SHOWN)
         if hidden:
             more = f"… {hidden} earlier lines: dagq runs logs {run_id} {node_id}"
             out.append(safe(more, style="dim"))
         for line in lines[-LOG_LINES_SHOWN:]:
-            row = Text(clock(line.get("at"), millis=True) + " ", style="dim")
-            level = safe(line.get("level", ""), width=7, style="dim")
+            row = Text(clock(line.at, millis=True) + " ", style="dim")
+            level = safe(line.level, width=7, style="dim")
             level.pad_right(8 - level.cell_len)
             row.append_text(level)
-            style = ERROR_STYLE if line.get("level") in ("ERROR", "CRITICAL", "stderr") else ""
-            row.append_text(safe(line.get("text", ""), multiline=True, style=style))
+            style = ERROR_STYLE if line.level in ("ERROR", "CRITICAL", "stderr") else ""
+            row.append_text(safe(line.text, multiline=True, style=style))
             out.append(row)
     return out
 
 
-LogsLoader = Callable[[str, str], Awaitable[Mapping[str, Any]]]
-"""``(run id, node id) -> the API's node logs`` (``{"attempts": [...]}``)."""
+LogsLoader = Callable[[str, str], Awaitable[RunLogs]]
+"""``(run id, node id) -> the API's node logs``."""
 
 
 def _plain(body: RenderableType) -> str:
@@ -210,7 +211,7 @@ class NodeDetails(VerticalScroll):
             return  # the details stay; the logs are a bonus
         if self._logs_of is None or self._logs_of[:2] != (run_id, node_id):
             return  # another node was chosen meanwhile
-        logs = describe_logs(answer.get("attempts", []), run_id=run_id, node_id=node_id)
+        logs = describe_logs(answer.attempts, run_id=run_id, node_id=node_id)
         if logs or self._logs:  # nothing said, nothing shown: no redraw
             self._logs = logs
             self._render_body()

@@ -127,7 +127,7 @@ async def _measure(
 
         async def start(c: DagqClient, i: int) -> str:
             run = await c.start_run(workloads.DIAMOND_ID)
-            return str(run["runId"])
+            return str(run.runId)
 
         # Warm-up: connections, caches, the first run's code paths.
         await _phase(clients, clients_n * 2, start)

@@ -64,7 +64,7 @@ def add(
         "write hooks",
         lambda c: c.create_hook(workflow_id, mapping, version=version, description=description),
     )
-    _print_secret(hook, as_json)
+    _print_secret(hook.as_json(), as_json)
 
 
 @hooks.command("ls")
@@ -78,7 +78,7 @@ def ls(as_json: bool, api_url: str | None, api_key: str | None) -> None:
         return
     echo_table(
         ("id", "workflow", "url", "map"),
-        [(h["id"], h["workflowId"], h["url"], shorten(h.get("map") or "", 40)) for h in rows],
+        [(h.id, h.workflowId, h.url, shorten(h.map or "", 40)) for h in rows],
         "no hooks",
     )
 
@@ -108,7 +108,7 @@ def rm(hook_id: str, yes: bool, as_json: bool, api_url: str | None, api_key: str
 def rotate(hook_id: str, as_json: bool, api_url: str | None, api_key: str | None) -> None:
     """Give a webhook a new secret (the old one stops working at once)."""
     hook = Remote(api_url, api_key, as_json).run("write hooks", lambda c: c.rotate_hook(hook_id))
-    _print_secret(hook, as_json)
+    _print_secret(hook.as_json(), as_json)
 
 
 @hooks.command("notify-secret")
@@ -123,4 +123,4 @@ def notify_secret(as_json: bool, api_url: str | None, api_key: str | None) -> No
     if as_json:
         echo_json(answer)
     else:
-        click.echo(answer["secret"])
+        click.echo(answer.secret)

@@ -17,6 +17,7 @@ from orchestrator.cli.remote.watch import follow, waiting_line
 from orchestrator.client import DagqClient
 from orchestrator.durations import DurationError, parse_duration
 from orchestrator.vocab import RunStatus
+from orchestrator.wire.triggers import Job
 
 
 def _payload(text: str | None) -> dict[str, Any]:
@@ -105,25 +106,25 @@ def _enqueue(
     def explain(node_id: str, note: str) -> None:
         click.echo(waiting_line(node_id, note), err=True)
 
-    async def go(c: DagqClient) -> dict[str, Any]:
+    async def go(c: DagqClient) -> Job:
         if len(handlers) == 1:
             job = await c.enqueue(handlers[0], payload, **kwargs)
         else:
             job = await c.chain(handlers, payload, **kwargs)
         if not wait:
             return job
-        await follow(c, job["id"], lambda _event: None, on_waiting=explain)
-        return await c.get_job(job["id"])
+        await follow(c, job.id, lambda _event: None, on_waiting=explain)
+        return await c.get_job(job.id)
 
     job = Remote(options["api_url"], options["api_key"], as_json).run("enqueue jobs", go)
     if as_json:
         echo_json(job)
     elif wait:
-        _print_job(job)
+        _print_job(job.as_json())
     else:
-        click.echo(job["id"])
+        click.echo(job.id)
     if wait:
-        raise SystemExit(Exit.OK if job["status"] == RunStatus.COMPLETED else Exit.FAILED)
+        raise SystemExit(Exit.OK if job.status == RunStatus.COMPLETED else Exit.FAILED)
 
 
 @click.group()
@@ -158,7 +159,7 @@ def get(job_id: str, as_json: bool, api_url: str | None, api_key: str | None) ->
     if as_json:
         echo_json(job)
     else:
-        _print_job(job)
+        _print_job(job.as_json())
 
 
 @jobs.command("ls")
@@ -183,13 +184,13 @@ def ls(
         echo_json(page)
         return
     rows = [
-        (j["id"], j["kind"], shorten(" → ".join(j["handlers"]), 50), j["status"],
-         when(j.get("createdAt")), shorten(j.get("error") or "", 40))
-        for j in page["jobs"]
+        (j.id, j.kind, shorten(" → ".join(j.handlers), 50), j.status,
+         when(j.createdAt), shorten(j.error or "", 40))
+        for j in page.jobs
     ]  # fmt: skip
     echo_table(("id", "kind", "handlers", "status", "created", "error"), rows, "no jobs")
-    if page["hasMore"]:
-        click.echo(f"{page['total']} in all; --offset {offset + limit} for more")
+    if page.hasMore:
+        click.echo(f"{page.total} in all; --offset {offset + limit} for more")
 
 
 @jobs.command()
@@ -225,7 +226,7 @@ def promote(
 
     async def go(c: DagqClient) -> dict[str, Any]:
         workflow = await c.promote_job(job_id, workflow_id, name=name)
-        return await c.create_workflow(workflow) if save else workflow
+        return (await c.create_workflow(workflow)).as_json() if save else workflow
 
     workflow = Remote(api_url, api_key, as_json).run(
         "create workflows" if save else "read jobs", go

@@ -26,6 +26,7 @@ from orchestrator.spec.loader import load_file, spec_invalid
 from orchestrator.spec.model import WorkflowSpec
 from orchestrator.store.records import WorkflowRecord
 from orchestrator.vocab import RunStatus
+from orchestrator.wire.runs import WorkflowRun
 from orchestrator.worker.registry import Registry
 
 
@@ -164,6 +165,6 @@ def run(
         for node_id, node in view["nodes"].items():
             err = f"  ({node['lastError']})" if node.get("lastError") else ""
             click.echo(f"  {node['status']:<12} {node_id}{err}")
-        for line in progress_lines(view):
+        for line in progress_lines(WorkflowRun.model_validate(view)):
             click.echo(f"  {line}")
     sys.exit(code)

@@ -15,6 +15,7 @@ from orchestrator.cli.remote.render import echo_json, echo_table, shorten, when
 from orchestrator.cli.remote.runs import parse_params
 from orchestrator.client import DagqClient
 from orchestrator.spec.schedule import CATCHUPS, OVERLAPS, BackfillState
+from orchestrator.wire.triggers import BackfillView, ScheduleView
 
 
 def _when_kind(s: Mapping[str, Any]) -> str:
@@ -77,7 +78,7 @@ def ls(workflow_id: str | None, as_json: bool, api_url: str | None, api_key: str
         [
             (s["id"], s["workflowId"], _when_kind(s), "yes" if s["paused"] else "",
              when(s.get("nextFireTime")), _last(s))
-            for s in rows
+            for s in (r.as_json() for r in rows)
         ],
         "no schedules",
     )  # fmt: skip
@@ -95,7 +96,7 @@ def get(schedule_id: str, as_json: bool, api_url: str | None, api_key: str | Non
     if as_json:
         echo_json(view)
     else:
-        _print_schedule(view)
+        _print_schedule(view.as_json())
 
 
 @schedules.command()
@@ -153,7 +154,7 @@ def add(
     if cron is not None:
         spec["timezone"] = timezone
 
-    async def go(c: DagqClient) -> dict[str, Any]:
+    async def go(c: DagqClient) -> ScheduleView:
         if replace:
             return await c.update_schedule(schedule_id, spec)
         return await c.create_schedule(spec)
@@ -162,7 +163,7 @@ def add(
     if as_json:
         echo_json(view)
     else:
-        click.echo(f"{view['id']}: next fire {view.get('nextFireTime') or 'none'}")
+        click.echo(f"{view.id}: next fire {view.nextFireTime or 'none'}")
 
 
 @schedules.command()
@@ -196,7 +197,7 @@ def _state_command(name: str, doc: str, action: str) -> None:
     def command(
         schedule_id: str, note: str, as_json: bool, api_url: str | None, api_key: str | None
     ) -> None:
-        async def go(c: DagqClient) -> dict[str, Any]:
+        async def go(c: DagqClient) -> ScheduleView:
             if name == "pause":
                 return await c.pause_schedule(schedule_id, note)
             return await c.resume_schedule(schedule_id, note)
@@ -205,7 +206,7 @@ def _state_command(name: str, doc: str, action: str) -> None:
         if as_json:
             echo_json(view)
         else:
-            click.echo(f"{schedule_id}: {name}d; next fire {view.get('nextFireTime') or 'none'}")
+            click.echo(f"{schedule_id}: {name}d; next fire {view.nextFireTime or 'none'}")
 
 
 _state_command("pause", "Hold a schedule's fires (not caught up on resume).", "write schedules")
@@ -221,11 +222,11 @@ def trigger(schedule_id: str, as_json: bool, api_url: str | None, api_key: str |
     view = Remote(api_url, api_key, as_json).run(
         "trigger schedules", lambda c: c.trigger_schedule(schedule_id)
     )
-    outcome = view["outcomes"][0] if view.get("outcomes") else {}
+    outcome = view.outcomes[0] if view.outcomes else None
     if as_json:
-        echo_json(outcome)
+        echo_json(outcome or {})
     else:
-        click.echo(outcome.get("runId", ""))
+        click.echo(outcome.runId or "" if outcome else "")
 
 
 def _iso(value: str, option: str) -> str:
@@ -263,9 +264,9 @@ def backfill(
     """
     first, last = _iso(start, "--from"), _iso(end, "--to")
 
-    async def go(c: DagqClient) -> dict[str, Any]:
+    async def go(c: DagqClient) -> BackfillView:
         view = await c.start_backfill(schedule_id, first, last, max_parallel)
-        while wait and view["state"] == BackfillState.RUNNING:
+        while wait and view.state == BackfillState.RUNNING:
             await asyncio.sleep(0.5)
             view = await c.get_backfill(schedule_id)
         return view
@@ -275,10 +276,10 @@ def backfill(
         echo_json(view)
         return
     click.echo(
-        f"backfill of {schedule_id}: {view['total']} fire(s) from {view['from']} to "
-        f"{view['to']}; {view['started']} started ({view['created']} new), {view['state']}"
+        f"backfill of {schedule_id}: {view.total} fire(s) from {view.from_} to "
+        f"{view.to}; {view.started} started ({view.created} new), {view.state}"
     )
-    if view.get("error"):
-        click.echo(f"error: {view['error']}", err=True)
-    elif view.get("waitingFor") and view["state"] == BackfillState.RUNNING:
-        click.echo(f"waiting for room: {view['waitingFor']}")
+    if view.error:
+        click.echo(f"error: {view.error}", err=True)
+    elif view.waitingFor and view.state == BackfillState.RUNNING:
+        click.echo(f"waiting for room: {view.waitingFor}")

@@ -36,7 +36,7 @@ def ls(as_json: bool, api_url: str | None, api_key: str | None) -> None:
     echo_table(
         ("id", "version", "name", "parameters"),
         [
-            (t["id"], t["version"], shorten(t["name"], 40), shorten(", ".join(t["parameters"]), 60))
+            (t.id, t.version, shorten(t.name, 40), shorten(", ".join(t.parameters), 60))
             for t in rows
         ],
         "no templates",
@@ -65,17 +65,17 @@ def show(
     record = Remote(api_url, api_key, as_json).run(
         "read templates", lambda c: c.get_template(template_id, version)
     )
-    template: Mapping[str, Any] = record["template"]
+    template: Mapping[str, Any] = record.template or {}
     if as_json:
         echo_json(record)
         return
     if as_yaml:
         click.echo(yaml.safe_dump(dict(template), sort_keys=False, allow_unicode=True), nl=False)
         return
-    click.echo(f"template {template['id']} v{record['version']}  {template['name']}")
+    click.echo(f"template {template['id']} v{record.version}  {template['name']}")
     if template.get("description"):
         click.echo(shorten(template["description"], 300))
-    click.echo(f"made {when(record.get('createdAt'))} by {record.get('createdBy') or '?'}")
+    click.echo(f"made {when(record.createdAt)} by {record.createdBy or '?'}")
     rows = [
         (name, p.get("type", "string"), _default(p.get("default")),
          shorten(p.get("description") or "", 60))
@@ -123,14 +123,14 @@ def use(
         echo_json(made)
         return
     if dry_run:
-        click.echo(yaml.safe_dump(made["workflow"], sort_keys=False, allow_unicode=True), nl=False)
+        click.echo(yaml.safe_dump(made.workflow, sort_keys=False, allow_unicode=True), nl=False)
         return
-    tpl = made["template"]
+    tpl = made.template
     click.echo(
-        f"{made['workflow']['id']} version {made['workflow']['version']} "
+        f"{made.workflow['id']} version {made.workflow['version']} "
         f"(created from template {tpl['id']} v{tpl['version']})"
     )
-    for schedule in made["schedules"]:
+    for schedule in made.schedules:
         click.echo(f"schedule {schedule['id']} created")
 
 
@@ -159,11 +159,12 @@ def push(
         try:
             current = await c.get_template(data["id"])
         except NotFound:
-            return {**await c.create_template(data), "outcome": "created"}
+            return {**(await c.create_template(data)).as_json(), "outcome": "created"}
         # expected_version: a push that raced another one is refused, not silently stacked.
-        return await c.update_template(
-            data["id"], data, change_log=message, expected_version=int(current["version"])
+        updated = await c.update_template(
+            data["id"], data, change_log=message, expected_version=current.version
         )
+        return updated.as_json()
 
     record = Remote(api_url, api_key, as_json).run("write templates", store)
     if as_json:
@@ -200,8 +201,7 @@ def versions(template_id: str, as_json: bool, api_url: str | None, api_key: str 
         echo_json({"versions": rows})
         return
     table = [
-        (v["version"], when(v.get("createdAt")), v.get("createdBy") or "",
-         shorten(v.get("changeLog") or "", 50))
+        (v.version, when(v.createdAt), v.createdBy or "", shorten(v.changeLog or "", 50))
         for v in rows
     ]  # fmt: skip
     echo_table(("version", "made", "by", "change"), table, "no versions")
@@ -223,14 +223,14 @@ def diff(
     if as_json:
         echo_json(answer)
         return
-    params = answer["parameters"]
+    params = answer.parameters
     lines = [f"{template_id}: v{old} -> v{new}"]
     lines += [f"  + parameter {n}" for n in params["added"]]
     lines += [f"  - parameter {n}" for n in params["removed"]]
     lines += [f"  ~ parameter {n}" for n in params["changed"]]
-    lines += [f"  ~ {f}" for f in answer["fields"]]
+    lines += [f"  ~ {f}" for f in answer.fields]
     mark = {"added": "+", "removed": "-", "changed": "~"}
-    lines += [f"  {mark[kind]} node {node}" for node, kind in answer["nodes"].items()]
+    lines += [f"  {mark[kind]} node {node}" for node, kind in answer.nodes.items()]
     if len(lines) == 1:
         lines.append("  no differences")
     click.echo("\n".join(lines))

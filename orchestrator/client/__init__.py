@@ -6,12 +6,17 @@ events across dropped connections until it ends::
 
     async with DagqClient("http://127.0.0.1:8080", api_key=key) as api:
         run = await api.start_run("pipeline", {"records": 10})
-        async for item in follow_run(api, run["runId"]):
+        async for item in follow_run(api, run.runId):
             if not isinstance(item, LinkChange):
-                print(item["type"])
+                print(item.type, item.nodeId)
 
-``http.py`` holds the calls, ``follow.py`` the one reconnect loop, ``config.py`` how a
-client finds its API (explicit values, the environment, the local stack).
+Answers are the API's response models (:mod:`orchestrator.wire`, camelCase fields as on
+the wire; ``as_json()`` is the JSON the server sent).  ``http.py`` holds the session and
+the event stream, the calls are grouped in mixins (``workflows.py``, ``runs.py``,
+``admin.py``, ``approvals.py``, ``triggers.py``, ``jobs.py``, ``users.py``) over
+``base.py``'s one request-and-parse; ``follow.py`` is the one reconnect loop,
+``config.py`` how a client finds its API (explicit values, the environment, the local
+stack).
 """
 
 from __future__ import annotations

@@ -19,13 +19,13 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 import aiohttp
 
 from orchestrator.client.http import DagqClient
 from orchestrator.errors import Unavailable
 from orchestrator.vocab import RUN_EVENT_STATUS, TERMINAL_RUN
+from orchestrator.wire.runs import RunEvent, WorkflowRun
 
 CATCH_UP_BATCH = 1000
 """Events asked for per catch-up request (the API's largest page)."""
@@ -52,12 +52,12 @@ class LinkChange:
     """Which reconnection this is (1-based), while ``reconnecting``."""
     error: BaseException | None = None
     """Why the link was lost, while ``reconnecting``."""
-    run: dict[str, Any] | None = None
-    """The run's final view (the API's ``WorkflowRun``), once ``ended``."""
+    run: WorkflowRun | None = None
+    """The run's final view, once ``ended``."""
 
 
-Followed = dict[str, Any] | LinkChange
-"""What :func:`follow_run` yields: an event (the API's ``RunEvent``) or a link change."""
+Followed = RunEvent | LinkChange
+"""What :func:`follow_run` yields: an event or a link change."""
 
 
 def backoff_s(attempt: int, *, first_s: float = 0.2, max_s: float = 2.0) -> float:
@@ -89,8 +89,8 @@ async def follow_run(
             while True:  # catch up over plain HTTP
                 events = await client.run_events(run_id, since=last, limit=CATCH_UP_BATCH)
                 for event in events:
-                    last = event["id"] if isinstance(event.get("id"), str) else last
-                    run_status = RUN_EVENT_STATUS.get(str(event.get("type")), run_status)
+                    last = event.id
+                    run_status = RUN_EVENT_STATUS.get(event.type, run_status)
                     delivered += 1
                     yield event
                 if len(events) < CATCH_UP_BATCH:
@@ -99,15 +99,15 @@ async def follow_run(
             attempt = 0
             async with aclosing(client.stream_run_events(run_id, last_event_id=last)) as stream:
                 async for event in stream:
-                    last = event["id"] if isinstance(event.get("id"), str) else last
-                    run_status = RUN_EVENT_STATUS.get(str(event.get("type")), run_status)
+                    last = event.id
+                    run_status = RUN_EVENT_STATUS.get(event.type, run_status)
                     delivered += 1
                     yield event
             run = await client.get_run(run_id)
             # The end frame came: done when the run agrees.  A run retried since goes
             # on (the next round catches up); a terminal run whose terminal event was
             # not seen ends once a round brings nothing new.
-            if run.get("status") in TERMINAL_RUN and (run_status in TERMINAL_RUN or not delivered):
+            if run.status in TERMINAL_RUN and (run_status in TERMINAL_RUN or not delivered):
                 yield LinkChange(Link.ENDED, run=run)
                 return
             continue

@@ -244,6 +244,9 @@ class WaitingApprovalView(Wire):
     onTimeout: str
     mayDecide: bool
     decidedByYou: bool
+    approvers: dict[str, Any] = Field(
+        default_factory=dict, description="Who may decide: the spec's approvers and their text"
+    )
 
 
 class ApprovalList(Wire):

@@ -118,6 +118,12 @@ class NodeStatusView(Wire):
         default=None, description="The run a sub-workflow node's current attempt started"
     )
     waitingFor: str | None = Field(default=None, description="Why a queued node is not running")
+    approval: dict[str, Any] | None = Field(
+        default=None, description="A waiting approval: message, approvers, decisions, due time"
+    )
+    awaits: dict[str, Any] | None = Field(
+        default=None, description="A waiting signal node: the signal it waits for"
+    )
 
 
 class WorkflowRun(Wire):

@@ -14,6 +14,7 @@ from pydantic import ConfigDict, Field
 from orchestrator.spec.schedule import BackfillState, FireOutcome, ScheduleSpec
 from orchestrator.vocab import RunStatus
 from orchestrator.wire.base import Wire
+from orchestrator.wire.runs import NodeStatusView
 
 
 class Outcome(Wire):
@@ -35,7 +36,7 @@ class Outcome(Wire):
     retryAt: str | None = Field(default=None, description="A deferred fire's next try")
 
 
-class ScheduleView(ScheduleSpec):
+class ScheduleView(ScheduleSpec, Wire):
     """A schedule with its state."""
 
     model_config = ConfigDict(extra="allow")
@@ -113,13 +114,11 @@ class Promoted(Wire):
     workflow: dict[str, Any]
 
 
-class JobStep(Wire):
-    """One handler of a job: its node's status."""
+class JobStep(NodeStatusView):
+    """One handler of a job: its node's view."""
 
     handler: str
-    nodeId: str
-    status: str
-    attempts: int
+    deadLetter: dict[str, Any] | None = Field(default=None, description="Its dead letter, if any")
 
 
 class Job(Wire):
@@ -137,6 +136,8 @@ class Job(Wire):
     result: dict[str, Any] | None = None
     error: str | None = None
     runAt: str | None = None
+    priority: int | None = None
+    endTime: str | None = None
     run: dict[str, Any] = Field(description="The run behind the job (as GET /runs/{id})")
 
 
@@ -182,6 +183,11 @@ class TemplateVersion(Wire):
     templateId: str
     createdAt: str
     template: dict[str, Any] | None = None
+    createdBy: str | None = None
+    changeLog: str | None = None
+    outcome: str | None = Field(
+        default=None, description="A write's outcome: created, updated or unchanged"
+    )
 
 
 class TemplateVersionList(Wire):

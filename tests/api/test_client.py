@@ -6,14 +6,15 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from pydantic import BaseModel
 
+from orchestrator.api import schemas
 from orchestrator.client import (
     DagqClient,
     Link,
@@ -34,6 +35,7 @@ from orchestrator.errors import (
     Unauthorized,
     Unavailable,
 )
+from orchestrator.wire.runs import RunEvent, VersionRecord, WorkflowRecord
 from orchestrator.worker.registry import Registry
 from orchestrator.worker.worker import Worker
 from tests.api.conftest import Api, AppFactory, make_settings, pipeline_spec
@@ -60,28 +62,28 @@ async def running_worker(api: Api) -> AsyncIterator[None]:
 async def test_workflow_operations(api: Api) -> None:
     async with DagqClient(api.base_url, api_key=api.keys["designer"]) as c:
         created = await c.create_workflow(pipeline_spec())
-        assert created["version"] == 1
-        assert (await c.get_workflow("pipeline"))["name"] == "Pipeline"
+        assert created.version == 1
+        assert (await c.get_workflow("pipeline")).name == "Pipeline"
         updated = await c.update_workflow("pipeline", pipeline_spec(description="v2"))
-        assert updated["version"] == 2
+        assert updated.version == 2
         with pytest.raises(Conflict):
             await c.update_workflow("pipeline", pipeline_spec(), expected_version=1)
         version = await c.create_version("pipeline", pipeline_spec(), change_log="third")
-        assert version["version"] == 3
-        assert (await c.get_version("pipeline", 2))["spec"]["description"] == "v2"
-        assert [v["version"] for v in await c.list_versions("pipeline")] == [3, 2, 1]
+        assert version.version == 3
+        assert (await c.get_version("pipeline", 2)).spec["description"] == "v2"
+        assert [v.version for v in await c.list_versions("pipeline")] == [3, 2, 1]
         page = await c.list_workflows(tags=["demo"], limit=5)
-        assert (page.total, page.has_more, page.items[0]["id"]) == (1, False, "pipeline")
-        assert (await c.validate_workflow("pipeline"))["valid"] is True
+        assert (page.total, page.has_more, page.items[0].id) == (1, False, "pipeline")
+        assert (await c.validate_workflow("pipeline")).valid is True
         verdict = await c.validate_spec({"name": "x", "nodes": []})
-        assert verdict["valid"] is False
+        assert verdict.valid is False
         with pytest.raises(SpecInvalid) as invalid:
             await c.create_workflow({"name": "broken", "nodes": [{"id": "a", "type": "task"}]})
         assert invalid.value.details["errors"]
         with pytest.raises(Forbidden):
             await c.start_run("pipeline")
         me = await c.whoami()
-        assert (me["user"], me["role"]) == ("dee", "workflow_designer")
+        assert (me.user, me.role) == ("dee", "workflow_designer")
         await c.delete_workflow("pipeline")
         with pytest.raises(NotFound) as missing:
             await c.get_workflow("pipeline")
@@ -95,37 +97,35 @@ async def test_runs_and_live_events(api: Api, running_worker: None) -> None:
         with pytest.raises(ParameterError):
             await c.start_run("pipeline", {"records": "lots"})
         run = await c.start_run("pipeline", {"records": 4}, tags=["x"], priority=9)
-        events = [e async for e in c.stream_run_events(run["runId"])]
-        assert events[0]["type"] == "run_started"
-        assert events[-1]["type"] == "run_completed"
-        status = await c.get_run_status(run["runId"])
+        events = [e async for e in c.stream_run_events(run.runId)]
+        assert events[0].type == "run_started"
+        assert events[-1].type == "run_completed"
+        status = await c.get_run_status(run.runId)
         assert status.is_complete
         assert status.nodes == {
             "fetch": "completed",
             "transform": "completed",
             "store": "completed",
         }
-        assert (await c.get_node_status(run["runId"], "store"))["output"] == {"stored": 8}
-        assert len(await c.list_nodes(run["runId"])) == 3
-        listed = await c.run_events(run["runId"], since=events[0]["id"])
-        assert [e["id"] for e in listed] == [e["id"] for e in events[1:]]
-        resumed = [
-            e async for e in c.stream_run_events(run["runId"], last_event_id=events[2]["id"])
-        ]
+        assert (await c.get_node_status(run.runId, "store")).output == {"stored": 8}
+        assert len(await c.list_nodes(run.runId)) == 3
+        listed = await c.run_events(run.runId, since=events[0].id)
+        assert [e.id for e in listed] == [e.id for e in events[1:]]
+        resumed = [e async for e in c.stream_run_events(run.runId, last_event_id=events[2].id)]
         assert resumed == events[3:]
         runs = await c.list_runs("pipeline")
-        assert runs.items[0]["id"] == run["runId"]
+        assert runs.items[0].id == run.runId
         assert (await c.list_runs(status="completed")).total == 1
         with pytest.raises(Conflict):
-            await c.cancel_run(run["runId"])
-        assert (await c.queues())["deadLetters"] == 0
-        assert {h["name"] for h in await c.handlers()} == {"fetch", "transform", "store"}
+            await c.cancel_run(run.runId)
+        assert (await c.queues()).deadLetters == 0
+        assert {h.name for h in await c.handlers()} == {"fetch", "transform", "store"}
         assert await c.dead_letters() == []
         assert await c.requeue_dead(["1-0"]) == 0
         assert await c.purge_dead(["1-0"]) == 0
-        assert any(e["action"] == "startWorkflowRun" for e in await c.audit(limit=50))
-        assert (await c.policy_status())["inError"] is False
-        assert {u["name"] for u in await c.users()} == {"ada", "dee", "otto"}
+        assert any(e.action == "startWorkflowRun" for e in await c.audit(limit=50))
+        assert (await c.policy_status()).inError is False
+        assert {u.name for u in await c.users()} == {"ada", "dee", "otto"}
         assert await c.ready()
 
 
@@ -183,7 +183,7 @@ async def test_follow_run_reconnects_with_last_event_id(api: Api) -> None:
     try:
         url = str(proxy.make_url("")).rstrip("/")
         async with DagqClient(url, api_key=api.keys["admin"]) as c:
-            async for item in follow_run(c, run["runId"]):
+            async for item in follow_run(c, run.runId):
                 followed.append(item)
                 if worker is None and isinstance(item, LinkChange) and item.state is Link.LIVE:
                     # Live on the stream: now the run moves, and its events come over it.
@@ -195,7 +195,7 @@ async def test_follow_run_reconnects_with_last_event_id(api: Api) -> None:
             await worker
         await proxy.close()
     async with DagqClient(api.base_url, api_key=api.keys["admin"]) as direct:
-        expected = await direct.run_events(run["runId"])
+        expected = await direct.run_events(run.runId)
     assert cut == [True]  # the first stream really was cut short
     seen = [item for item in followed if not isinstance(item, LinkChange)]
     assert seen == expected  # nothing lost, nothing repeated across the reconnect
@@ -208,21 +208,21 @@ async def test_follow_run_reconnects_with_last_event_id(api: Api) -> None:
         (Link.ENDED, 0),
     ]
     assert isinstance(links[2].error, Unavailable)
-    assert links[-1].run is not None and links[-1].run["status"] == "completed"
+    assert links[-1].run is not None and links[-1].run.status == "completed"
 
 
 async def test_one_stream_ends_at_its_cut_not_silently(api: Api, running_worker: None) -> None:
     async with DagqClient(api.base_url, api_key=api.keys["admin"]) as direct:
         await direct.create_workflow(pipeline_spec())
         run = await direct.start_run("pipeline")
-        await _ended(direct, run["runId"])
+        await _ended(direct, run.runId)
     proxy, _cut, _opened = await _dropping_proxy(api.base_url)
     try:
         url = str(proxy.make_url("")).rstrip("/")
         async with DagqClient(url, api_key=api.keys["admin"]) as c:
-            got: list[dict[str, Any]] = []
+            got: list[RunEvent] = []
             with pytest.raises(Unavailable, match="closed before the run's end"):
-                async for event in c.stream_run_events(run["runId"]):
+                async for event in c.stream_run_events(run.runId):
                     got.append(event)
     finally:
         await proxy.close()
@@ -299,7 +299,7 @@ async def test_a_key_with_blanks_around_it_is_refused_before_sending(api: Api, b
         with pytest.raises(ConfigError, match="blanks around it"):
             DagqClient(api.base_url, api_key=given)
     async with DagqClient(api.base_url, api_key=key) as exact:
-        assert (await exact.whoami())["user"] == "otto"
+        assert (await exact.whoami()).user == "otto"
 
 
 async def test_local_config_and_client_for(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -314,12 +314,56 @@ async def test_local_config_and_client_for(api: Api, monkeypatch: pytest.MonkeyP
     path.chmod(0o600)
     assert local_config(settings) == (api.base_url, api.keys["operator"])
     async with client_for(settings) as c:
-        assert (await c.whoami())["user"] == "otto"
+        assert (await c.whoami()).user == "otto"
     path.write_text("{not json")
     with pytest.raises(ConfigError):
         local_config(settings)
     monkeypatch.setenv("DAGQ_API_URL", api.base_url)
     monkeypatch.setenv("DAGQ_API_KEY", api.keys["designer"])
     async with client_for(settings) as c:
-        me: dict[str, Any] = await c.whoami()
-        assert me["user"] == "dee"
+        me = await c.whoami()
+        assert me.user == "dee"
+
+
+async def test_the_clients_models_give_back_what_the_server_sent(
+    api: Api, running_worker: None
+) -> None:
+    # Every answer parses with the API's own model and prints (`--json`) as the server wrote
+    # it, byte for byte.
+    async with DagqClient(api.base_url, api_key=api.keys["admin"]) as c:
+        await c.create_workflow(pipeline_spec())
+        run = await c.start_run("pipeline", {"records": 4})
+        [*_, end] = [e async for e in c.stream_run_events(run.runId)]
+        assert end.type == "run_completed"
+        answers = {
+            f"/runs/{run.runId}": await c.get_run(run.runId),
+            "/workflows/pipeline": await c.get_workflow("pipeline"),
+            "/workflows/pipeline/versions/1": await c.get_version("pipeline", 1),
+            f"/runs/{run.runId}/nodes/store": await c.get_node_status(run.runId, "store"),
+            "/whoami": await c.whoami(),
+        }
+        raw_events = await api.client.get(
+            f"/api/v1/runs/{run.runId}/events", headers=api.auth("admin")
+        )
+        sent = (await raw_events.json())["events"]
+        printed = [e.as_json() for e in await c.run_events(run.runId)]
+        assert orjson.dumps(printed) == orjson.dumps(sent)  # the same keys, in the same order
+    for path, model in answers.items():
+        resp = await api.client.get("/api/v1" + path, headers=api.auth("admin"))
+        assert orjson.dumps(model.as_json()) == orjson.dumps(await resp.json()), path
+
+
+@pytest.mark.parametrize(
+    ("client_model", "api_model"),
+    [(WorkflowRecord, schemas.Workflow), (VersionRecord, schemas.WorkflowVersion)],
+)
+def test_the_clients_own_models_agree_with_the_apis(
+    client_model: type[BaseModel], api_model: type[BaseModel]
+) -> None:
+    # The two answers the client reads without parsing the spec: the same fields, each
+    # required on both sides or on neither (a stored workflow always has its version; the
+    # spec's is optional only as input).
+    for name, info in client_model.model_fields.items():
+        assert name in api_model.model_fields, name
+        if name != "version":
+            assert info.is_required() == api_model.model_fields[name].is_required(), name

@@ -12,6 +12,7 @@ import pytest
 from orchestrator.client import DagqClient
 from orchestrator.errors import BadRequest, Conflict, NotFound
 from orchestrator.store.queue import JobQueue
+from orchestrator.wire.triggers import Job
 from orchestrator.worker.registry import HandlerContext, Registry
 from orchestrator.worker.worker import Worker
 from tests.api.conftest import Api, pipeline_spec
@@ -72,81 +73,81 @@ def _client(api: Api, role: str = "operator") -> DagqClient:
     return DagqClient(api.base_url, api_key=api.keys[role])
 
 
-async def _ended(c: DagqClient, job_id: str) -> dict[str, Any]:
-    seen: dict[str, Any] = {}
+async def _ended(c: DagqClient, job_id: str) -> Job:
+    seen: list[Job] = []
 
     async def done() -> bool:
-        seen.update(await c.get_job(job_id))
-        return seen["status"] not in ("pending", "running")
+        seen[:] = [await c.get_job(job_id)]
+        return seen[0].status not in ("pending", "running")
 
     await until(done, f"job {job_id} to end")
-    return seen
+    return seen[0]
 
 
 async def test_a_job_and_a_chain_run_on_the_workers(api: Api, flaky: Flaky) -> None:
     async with _client(api) as c:
         job = await c.enqueue("sendEmail", {"to": "ada@example.com"}, priority=8)
-        assert (job["kind"], job["handler"], job["payload"]) == (
+        assert (job.kind, job.handler, job.payload) == (
             "job", "sendEmail", {"to": "ada@example.com"}
         )  # fmt: skip
-        assert job["priority"] == 8
-        done = await _ended(c, job["id"])
-        assert done["status"] == "completed"
-        assert done["result"] == {"sent": "ada@example.com", "priority": False}
-        assert [s["status"] for s in done["steps"]] == ["completed"]
+        assert job.priority == 8
+        done = await _ended(c, job.id)
+        assert done.status == "completed"
+        assert done.result == {"sent": "ada@example.com", "priority": False}
+        assert [s.status for s in done.steps] == ["completed"]
 
         chain = await c.chain(["fetch", "resize", "upload"], {"url": "https://x.io/a.png"})
-        ended = await _ended(c, chain["id"])
-        assert ended["kind"] == "chain" and ended["handlers"] == ["fetch", "resize", "upload"]
-        assert ended["result"] == {"uploaded": 36, "was_resized": True}
-        assert [s["handler"] for s in ended["steps"]] == ["fetch", "resize", "upload"]
-        assert ended["steps"][1]["input"] == {"size": 18}  # the previous output, nothing else
+        ended = await _ended(c, chain.id)
+        assert ended.kind == "chain" and ended.handlers == ["fetch", "resize", "upload"]
+        assert ended.result == {"uploaded": 36, "was_resized": True}
+        assert [s.handler for s in ended.steps] == ["fetch", "resize", "upload"]
+        assert ended.steps[1].input == {"size": 18}  # the previous output, nothing else
 
         listed = await c.list_jobs()
-        assert [j["id"] for j in listed["jobs"]] == [chain["id"], job["id"]]
-        assert listed["total"] == 2
+        assert [j.id for j in listed.jobs] == [chain.id, job.id]
+        assert listed.total == 2
         failed = await c.list_jobs(status="failed")
-        assert failed["jobs"] == [] and failed["total"] == 0
+        assert failed.jobs == [] and failed.total == 0
 
         # The same runs behind /runs, and no job in the Workflows list.
-        run = await c.get_run(job["id"])
-        assert run["workflowId"].startswith("_job-")
+        run = await c.get_run(job.id)
+        assert run.workflowId.startswith("_job-")
         assert (await c.list_workflows()).items == []
         # Two jobs of one shape share one hidden workflow.
         again = await c.enqueue("sendEmail", {"to": "bob@example.com"})
-        assert (await c.get_run(again["id"]))["workflowId"] == run["workflowId"]
+        assert (await c.get_run(again.id)).workflowId == run.workflowId
 
 
 async def test_jobs_retry_and_time_out_like_tasks(api: Api, flaky: Flaky) -> None:
     flaky.failures = 1
     async with _client(api) as c:
         job = await c.enqueue("flaky", {}, retries=2, attempt_timeout="10s")
-        done = await _ended(c, job["id"])
-        assert done["status"] == "completed" and done["result"] == {"attempt": 2}
-        assert done["attempts"] == 2
+        done = await _ended(c, job.id)
+        assert done.status == "completed" and done.result == {"attempt": 2}
+        assert done.attempts == 2
         flaky.failures = 5
         doomed = await c.enqueue("flaky", {}, retries=1)
-        failed = await _ended(c, doomed["id"])
-        assert failed["status"] == "failed" and "flaky attempt 2" in failed["error"]
-        assert failed["steps"][0]["attempts"] == 2
+        failed = await _ended(c, doomed.id)
+        assert failed.status == "failed" and "flaky attempt 2" in (failed.error or "")
+        assert failed.steps[0].attempts == 2
 
 
 async def test_a_delayed_job_waits_then_runs(api: Api, flaky: Flaky) -> None:
     async with _client(api) as c:
         job = await c.enqueue("sendEmail", {"to": "later@example.com"}, delay="1s")
-        assert job["status"] == "running" and job["runAt"]
-        assert job["steps"][0]["status"] == "pending"
-        done = await _ended(c, job["id"])
-        assert done["result"]["sent"] == "later@example.com"
+        assert job.status == "running" and job.runAt
+        assert job.steps[0].status == "pending"
+        done = await _ended(c, job.id)
+        assert (done.result or {})["sent"] == "later@example.com"
         at = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
         timed = await c.enqueue("sendEmail", {"to": "at@example.com"}, run_at=at)
-        assert (await _ended(c, timed["id"]))["status"] == "completed"
+        assert (await _ended(c, timed.id)).status == "completed"
 
 
 async def test_a_job_nobody_runs_dead_letters_and_cancels(api: Api) -> None:
     async with _client(api) as c:
         job = await c.enqueue(NOBODY, {"n": 1})
-        assert "no live worker offers handler" in job["steps"][0]["waitingFor"]
+        assert "no live worker offers handler" in (job.steps[0].waitingFor or "")
         settings = api.settings.model_copy(
             update={
                 "queue": api.settings.queue.model_copy(
@@ -162,14 +163,14 @@ async def test_a_job_nobody_runs_dead_letters_and_cancels(api: Api) -> None:
             return bool(await queue.dead_letters())
 
         await until(dead, "the job to be dead-lettered")
-        seen = await c.get_job(job["id"])
-        assert seen["steps"][0]["deadLetter"]["handler"] == NOBODY
-        assert "dead-lettered" in seen["steps"][0]["waitingFor"]
+        seen = await c.get_job(job.id)
+        assert (seen.steps[0].deadLetter or {})["handler"] == NOBODY
+        assert "dead-lettered" in (seen.steps[0].waitingFor or "")
 
-        await c.cancel_job(job["id"])
-        assert (await c.get_job(job["id"]))["status"] == "cancelled"
+        await c.cancel_job(job.id)
+        assert (await c.get_job(job.id)).status == "cancelled"
         with pytest.raises(Conflict):
-            await c.cancel_job(job["id"])
+            await c.cancel_job(job.id)
 
 
 async def test_bad_jobs_are_refused_with_reasons(api: Api) -> None:
@@ -195,7 +196,7 @@ async def test_bad_jobs_are_refused_with_reasons(api: Api) -> None:
         await c.create_workflow(pipeline_spec())
         run = await c.start_run("pipeline")
         with pytest.raises(NotFound, match="not a job"):
-            await c.get_job(run["runId"])
+            await c.get_job(run.runId)
         with pytest.raises(NotFound):
             await c.get_job("run-nope")
         with pytest.raises(BadRequest, match="reserved"):
@@ -219,4 +220,4 @@ async def test_a_job_needs_its_handlers_permissions(api: Api) -> None:
     resp = await api.client.post("/api/v1/jobs", json={"handler": "sendEmail"}, headers=op)
     assert resp.status == 201
     async with _client(api, "admin") as c:
-        assert (await c.list_jobs())["total"] == 1  # the refused chain left nothing listed
+        assert (await c.list_jobs()).total == 1  # the refused chain left nothing listed

@@ -23,6 +23,8 @@ import pytest
 from app.editor import spec_data_from_api
 from orchestrator.cli.remote.workflows import same_spec, spec_of
 from orchestrator.spec.export import spec_to_data
+from orchestrator.spec.model import WorkflowSpec
+from orchestrator.wire.runs import WorkflowRecord
 from orchestrator.worker.registry import HandlerContext, Registry
 from orchestrator.worker.worker import Worker
 from tests.api.conftest import Api
@@ -278,8 +280,9 @@ async def test_every_operation_answers_in_the_reference_shape(
         assert {k: answered[node["id"]].get(k) for k in sent} == sent, node["id"]
     assert WORKFLOW["config"].items() <= created["config"].items()
     # ... and the answer loads back as the same spec, as the CLI and the designer read it.
-    assert same_spec(spec_of(created), spec_of({**WORKFLOW, "id": wid}))
-    assert spec_data_from_api(created) == spec_to_data(spec_of(created))
+    record = WorkflowRecord.model_validate(created)
+    assert same_spec(spec_of(record), WorkflowSpec.model_validate({**WORKFLOW, "id": wid}))
+    assert spec_data_from_api(created) == spec_to_data(spec_of(record))
 
     listed = await call("listWorkflows", 200, query={"name": "fulfil", "tag": "orders"})
     assert [w["id"] for w in listed["workflows"]] == [wid]

@@ -59,25 +59,25 @@ async def examples_worker(api: Api) -> AsyncIterator[None]:
 
 async def test_the_gallery_is_there_and_stays_deleted(api: Api) -> None:
     async with _client(api, "operator") as c:
-        assert sorted(t["id"] for t in await c.list_templates()) == GALLERY
+        assert sorted(t.id for t in await c.list_templates()) == GALLERY
         saga = await c.get_template("order-saga")
-        assert saga["version"] == 1 and saga["createdBy"] == "dagq"
-        assert "payment_handler" in saga["template"]["parameters"]
+        assert saga.version == 1 and saga.createdBy == "dagq"
+        assert "payment_handler" in (saga.template or {})["parameters"]
     async with _client(api, "designer") as c:
         await c.delete_template("nightly-report")
     templates_service._SEEDED.clear()  # as a restarted process: the gallery is seeded again
     async with _client(api, "admin") as c:
-        assert "nightly-report" not in [t["id"] for t in await c.list_templates()]
+        assert "nightly-report" not in [t.id for t in await c.list_templates()]
 
 
 async def test_versions_are_immutable_and_compared(api: Api) -> None:
     async with _client(api, "designer") as c:
         first = await c.create_template(GREETER)
-        assert first["version"] == 1
+        assert first.version == 1
         with pytest.raises(Conflict):
             await c.create_template(GREETER)
         same = await c.update_template("greeter", GREETER)
-        assert (same["outcome"], same["version"]) == ("unchanged", 1)
+        assert (same.outcome, same.version) == ("unchanged", 1)
         changed = {
             **GREETER,
             "parameters": {
@@ -88,19 +88,19 @@ async def test_versions_are_immutable_and_compared(api: Api) -> None:
             "workflow": {**GREETER["workflow"], "description": "{{ note }}"},
         }
         second = await c.update_template("greeter", changed, change_log="louder")
-        assert (second["outcome"], second["version"], second["changeLog"]) == (
+        assert (second.outcome, second.version, second.changeLog) == (
             "updated", 2, "louder"
         )  # fmt: skip
         with pytest.raises(Conflict, match="at version 2"):
             await c.update_template("greeter", GREETER, expected_version=1)
         old = await c.get_template("greeter", 1)
-        assert old["template"]["parameters"]["greet_handler"]["default"] == "sendNotification"
-        assert [v["version"] for v in await c.template_versions("greeter")] == [2, 1]
+        assert (old.template or {})["parameters"]["greet_handler"]["default"] == "sendNotification"
+        assert [v.version for v in await c.template_versions("greeter")] == [2, 1]
         diff = await c.diff_templates("greeter", 1, 2)
-        assert diff["parameters"] == {
+        assert diff.parameters == {
             "added": ["note"], "removed": [], "changed": ["greet_handler"]
         }  # fmt: skip
-        assert diff["fields"] == ["workflow.description"]
+        assert diff.fields == ["workflow.description"]
         with pytest.raises(NotFound):
             await c.get_template("greeter", 7)
 
@@ -125,11 +125,11 @@ async def test_use_makes_an_ordinary_workflow_and_names_a_bad_value(api: Api) ->
         made = await c.use_template(
             "order-saga", "checkout", {"payment_handler": "chargeCard", "payment_retries": "3"}
         )
-        assert made["saved"] and made["template"] == {"id": "order-saga", "version": 1}
+        assert made.saved and made.template == {"id": "order-saga", "version": 1}
         stored = await c.get_workflow("checkout")
-        charge = next(n for n in stored["nodes"] if n["id"] == "charge_payment")
+        charge = next(n for n in stored.spec()["nodes"] if n["id"] == "charge_payment")
         assert (charge["handler"], charge["retries"]) == ("chargeCard", 3)
-        assert stored["metadata"]["template"] == {"id": "order-saga", "version": 1}
+        assert stored.spec()["metadata"]["template"] == {"id": "order-saga", "version": 1}
         with pytest.raises(Conflict):
             await c.use_template("order-saga", "checkout")
 
@@ -149,8 +149,8 @@ async def test_use_makes_an_ordinary_workflow_and_names_a_bad_value(api: Api) ->
             await c.get_workflow("x4")
     async with _client(api, "operator") as c:
         preview = await c.use_template("greeter", "x5", {"step": "hello"}, save=False)
-        assert not preview["saved"]
-        assert [n["id"] for n in preview["workflow"]["nodes"]] == ["pause", "hello"]
+        assert not preview.saved
+        assert [n["id"] for n in preview.workflow["nodes"]] == ["pause", "hello"]
         with pytest.raises(Forbidden):
             await c.use_template("greeter", "x6", {"step": "hello"})
 
@@ -160,9 +160,9 @@ async def test_a_template_with_schedules_makes_them(api: Api) -> None:
         made = await c.use_template(
             "nightly-report", "report", {"cron": "30 3 * * *", "timezone": "Europe/Berlin"}
         )
-        assert [s["id"] for s in made["schedules"]] == ["report-nightly"]
+        assert [s["id"] for s in made.schedules] == ["report-nightly"]
         schedule = await c.get_schedule("report-nightly")
-        assert (schedule["cron"], schedule["timezone"]) == ("30 3 * * *", "Europe/Berlin")
+        assert (schedule.cron, schedule.timezone) == ("30 3 * * *", "Europe/Berlin")
         with pytest.raises(SpecInvalid, match="parameter 'timezone'"):
             await c.use_template("nightly-report", "r2", {"timezone": "Mars/Olympus"})
 
@@ -187,18 +187,18 @@ async def test_every_shipped_template_runs_with_the_example_handlers(
         seen: dict[str, Any] = {}
 
         async def ended() -> bool:
-            seen.update(await c.get_run(run["runId"]))
+            seen.update((await c.get_run(run.runId)).as_json())
             return seen["status"] not in ("pending", "running")
 
         async def waits(node: str) -> bool:
-            seen.update(await c.get_run(run["runId"]))
+            seen.update((await c.get_run(run.runId)).as_json())
             return bool(seen["nodes"][node]["status"] == "waiting")
 
         if template_id == "refund-approval":  # a person approves, then the bank's signal
             await until(lambda: waits("manager_ok"), "the approval to be asked")
-            await c.decide(run["runId"], "manager_ok", approve=True, comment="known customer")
+            await c.decide(run.runId, "manager_ok", approve=True, comment="known customer")
             await until(lambda: waits("bank_ok"), "the wait for the bank")
-            await c.send_signal(run["runId"], "refund_settled", {"settled_at": "2026-12-01"})
+            await c.send_signal(run.runId, "refund_settled", {"settled_at": "2026-12-01"})
         await until(ended, f"the run of {template_id}")
         assert seen["status"] == "completed", seen
         if template_id == "fan-out-batch":  # 2 of 6 records bad, tolerated: both branches

@@ -24,6 +24,8 @@ from orchestrator.errors import (
     Unauthorized,
     Unavailable,
 )
+from orchestrator.wire.runs import RunEvent
+from tests.wire_events import event, run_view
 
 
 def test_table_aligns_columns_and_strips_trailing_spaces() -> None:
@@ -106,11 +108,8 @@ def test_exit_codes(exc: DagqError, code: int) -> None:
     assert exit_code_of(exc) == code
 
 
-def _event(kind: str, node: str | None = None, **data: Any) -> dict[str, Any]:
-    event: dict[str, Any] = {"type": kind, "timestamp": "2026-01-01T00:00:00.250Z", "data": data}
-    if node is not None:
-        event["nodeId"] = node
-    return event
+def _event(kind: str, node: str | None = None, **data: Any) -> RunEvent:
+    return event(kind, node, data, timestamp="2026-01-01T00:00:00.250Z")
 
 
 def _check(line: str) -> dict[str, Any]:
@@ -119,7 +118,7 @@ def _check(line: str) -> dict[str, Any]:
 
 def test_progress_follows_node_events_and_a_retry() -> None:
     progress = Progress({"a": "pending", "b": "pending", "c": "pending"})
-    for event in (
+    for step in (
         _event("run_started"),
         _event("node_started", "a"),
         _check("[run running] 0/3 completed, 1 running, 0 failed"),
@@ -129,10 +128,10 @@ def test_progress_follows_node_events_and_a_retry() -> None:
         _event("node_skipped", "c"),
         _event("run_failed", error="b failed"),
     ):
-        if "expect" in event:
-            assert progress.line() == event["expect"]
+        if isinstance(step, dict):
+            assert progress.line() == step["expect"]
         else:
-            progress.apply(event)
+            progress.apply(step)
     assert progress.line() == "[run failed] 1/3 completed, 0 running, 1 failed, 1 skipped"
     progress.apply(_event("run_retried", fromNode="b", reset={"b": "pending", "c": "pending"}))
     assert progress.nodes == {"a": "completed", "b": "pending", "c": "pending"}
@@ -161,7 +160,7 @@ def test_printer_redraws_progress_on_a_terminal_and_prints_it_once_elsewhere() -
     piped = io.StringIO()
     printer = EventPrinter(piped, Progress({"a": "pending"}), live=False)
     printer.event(_event("node_started", "a"))
-    printer.finish({"status": "completed", "nodes": {"a": {"status": "completed"}}})
+    printer.finish(run_view("completed", {"a": "completed"}))
     lines = piped.getvalue().splitlines()
     assert "\r" not in piped.getvalue() and len(lines) == 2
     assert lines[1] == "[run completed] 1/1 completed, 0 running, 0 failed"

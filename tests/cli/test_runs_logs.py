@@ -65,10 +65,10 @@ async def chatty_worker(api: Api) -> AsyncIterator[None]:
 async def _finished_run(api: Api) -> str:
     async with DagqClient(api.base_url, api_key=api.keys["admin"]) as c:
         await c.create_workflow(SPEC)
-        run_id = str((await c.start_run("chatty", {}))["runId"])
+        run_id = str((await c.start_run("chatty", {})).runId)
 
         async def ended() -> bool:
-            return bool((await c.get_run(run_id))["status"] == "completed")
+            return bool((await c.get_run(run_id)).status == "completed")
 
         await until(ended, "the run to complete")
     return run_id
@@ -129,7 +129,7 @@ async def _status_of_get_run(api: Api, run_id: str, role: str) -> int:
 async def test_follow_prints_attempts_until_the_run_ends(cli: Cli) -> None:
     async with DagqClient(cli.api.base_url, api_key=cli.api.keys["admin"]) as c:
         await c.create_workflow(SPEC)
-        run_id = str((await c.start_run("chatty", {}))["runId"])
+        run_id = str((await c.start_run("chatty", {})).runId)
     followed = await cli("runs", "logs", run_id, "talk", "--follow")
     assert followed.exit_code == 0, followed.output
     heads = [line for line in followed.stdout.splitlines() if line.startswith("── ")]

@@ -44,8 +44,8 @@ async def test_stack_serves_seeds_examples_and_records_a_private_local_config(
         assert orjson.loads(config.read_bytes())["api_url"] == info.api_url
         async with client_for(settings) as client:
             me = await client.whoami()
-            assert me["user"] == LOCAL_ADMIN and me["role"] == "workflow_admin"
-            ids = {w["id"] for w in (await client.list_workflows()).items}
+            assert me.user == LOCAL_ADMIN and me.role == "workflow_admin"
+            ids = {w.id for w in (await client.list_workflows()).items}
             assert ids == {
                 "data-processing-pipeline",
                 "order-processing",
@@ -54,12 +54,12 @@ async def test_stack_serves_seeds_examples_and_records_a_private_local_config(
                 "enrich-record",
             }
             run = await client.start_run("order-processing", {"fail_at": "ship_order"})
-            status = await client.get_run_status(run["runId"])
+            status = await client.get_run_status(run.runId)
             for _ in range(600):
                 if status.is_complete:
                     break
                 await asyncio.sleep(0.05)
-                status = await client.get_run_status(run["runId"])
+                status = await client.get_run_status(run.runId)
             assert status.status == "compensated"
     finally:
         await stack.stop()
@@ -81,13 +81,13 @@ async def test_a_second_stack_on_the_data_dir_refuses_and_names_the_first(
         assert f"in use by dagq up (pid {os.getpid()}), API {one.api_url}" in refused.value.message
         # The refused one took nothing away: the first's local.json and key still serve.
         async with client_for(settings) as client:
-            assert (await client.whoami())["user"] == LOCAL_ADMIN
+            assert (await client.whoami()).user == LOCAL_ADMIN
     finally:
         await first.stop()
     await second.start()  # free once the first stopped
     try:
         async with client_for(settings) as client:
-            assert (await client.whoami())["user"] == LOCAL_ADMIN
+            assert (await client.whoami()).user == LOCAL_ADMIN
     finally:
         await second.stop()
 

@@ -80,4 +80,4 @@ async def test_cli_idempotency_key(api: Api) -> None:
     async with DagqClient(api.base_url, api_key=api.keys["operator"]) as client:
         one = await client.start_run("pipeline", {"records": 2}, idempotency_key="cli-1")
         two = await client.start_run("pipeline", {"records": 2}, idempotency_key="cli-1")
-    assert one["runId"] == two["runId"]
+    assert one.runId == two.runId

@@ -87,15 +87,15 @@ async def test_good_bad_missing_replayed_and_limited(api_process: ApiProcess) ->
     async with DagqClient(api_process.url, api_key=api_process.admin) as admin:
         await admin.create_workflow(REPORT)
         hook = await admin.create_hook("repo-report", {"owner": "output.repository.owner"})
-        url, secret = hook["url"], hook["secret"]
-        assert url == f"{api_process.url}/hooks/{hook['id']}"
+        url, secret = hook.url, hook.secret
+        assert url == f"{api_process.url}/hooks/{hook.id}"
         body = orjson.dumps({"repository": {"owner": "octo", "name": "dagq"}})
 
         status, accepted = await asyncio.to_thread(curl_post, url, body, secret)
         assert status == 202, accepted
         run = await admin.get_run(accepted["runId"])
-        assert run["parameters"] == {"owner": "octo"}
-        assert run["metadata"]["hookId"] == hook["id"]
+        assert run.parameters == {"owner": "octo"}
+        assert (run.metadata or {})["hookId"] == hook.id
 
         async def runs() -> int:
             return (await admin.list_runs("repo-report")).total
@@ -132,12 +132,12 @@ async def test_good_bad_missing_replayed_and_limited(api_process: ApiProcess) ->
 
         # Operators may list hooks but not create them; a rotated secret replaces the old one.
         async with DagqClient(api_process.url, api_key=api_process.operator) as operator:
-            assert [h["id"] for h in await operator.list_hooks()] == [hook["id"]]
-            assert "secret" not in (await operator.list_hooks())[0]
-        rotated = await admin.rotate_hook(hook["id"])
+            assert [h.id for h in await operator.list_hooks()] == [hook.id]
+            assert "secret" not in (await operator.list_hooks())[0].as_json()
+        rotated = await admin.rotate_hook(hook.id)
         status, _ = await asyncio.to_thread(curl_post, url, body, secret)
         assert status == 401
-        assert rotated["secret"] != secret
-        await admin.delete_hook(hook["id"])
-        status, err = await asyncio.to_thread(curl_post, url, body, rotated["secret"])
+        assert rotated.secret != secret
+        await admin.delete_hook(hook.id)
+        status, err = await asyncio.to_thread(curl_post, url, body, rotated.secret)
         assert status == 404

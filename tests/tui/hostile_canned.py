@@ -21,6 +21,24 @@ from pydantic import BaseModel
 from orchestrator.api import admin_schemas, approval_schemas, schemas
 from orchestrator.client import DagqClient, Page
 from orchestrator.errors import Conflict
+from orchestrator.wire.ops import (
+    AuditEntry,
+    DeadLetter,
+    HandlerInfo,
+    PolicyStatus,
+    Queues,
+    UserInfo,
+    WaitingApprovalView,
+)
+from orchestrator.wire.runs import (
+    RunEvent,
+    VersionRecord,
+    WhoAmI,
+    WorkflowRecord,
+    WorkflowRun,
+    WorkflowRunSummary,
+    WorkflowSummary,
+)
 
 DAY = "2026-01-15T"
 RUN = "run-hostile-0001"
@@ -276,9 +294,9 @@ class HostileClient(DagqClient):
         super().__init__("http://hostile.invalid", api_key="canned")
         self.hostile = hostile
 
-    async def whoami(self) -> dict[str, Any]:
+    async def whoami(self) -> WhoAmI:
         """The hostile admin."""
-        return {**self.hostile.whoami(), "auth": "key"}
+        return WhoAmI.model_validate({**self.hostile.whoami(), "auth": "key"})
 
     async def list_workflows(
         self,
@@ -288,30 +306,30 @@ class HostileClient(DagqClient):
         tags: Iterable[str] = (),
         limit: int = 20,
         offset: int = 0,
-    ) -> Page:
+    ) -> Page[WorkflowSummary]:
         """Both rows."""
-        rows = self.hostile.summaries()
+        rows = [WorkflowSummary.model_validate(r) for r in self.hostile.summaries()]
         return Page(rows[offset : offset + limit], len(rows), False)
 
-    async def get_workflow(self, workflow_id: str) -> dict[str, Any]:
+    async def get_workflow(self, workflow_id: str) -> WorkflowRecord:
         """The hostile workflow."""
-        return self.hostile.workflow()
+        return WorkflowRecord.model_validate(self.hostile.workflow())
 
     async def delete_workflow(self, workflow_id: str, *, force: bool = False) -> None:
         """Refused, quoting the payload."""
         raise Conflict(f"cannot delete: {self.hostile('nx')}")
 
-    async def list_versions(self, workflow_id: str, *, limit: int = 10) -> list[dict[str, Any]]:
+    async def list_versions(self, workflow_id: str, *, limit: int = 10) -> list[VersionRecord]:
         """Versions 2 and 1."""
-        return self.hostile.versions()[:limit]
+        return [VersionRecord.model_validate(v) for v in self.hostile.versions()[:limit]]
 
-    async def get_version(self, workflow_id: str, version: int) -> dict[str, Any]:
+    async def get_version(self, workflow_id: str, version: int) -> VersionRecord:
         """Version 1 or 2 (the run's version for any other workflow id)."""
-        return self.hostile.version(1 if version == 1 else 2)
+        return VersionRecord.model_validate(self.hostile.version(1 if version == 1 else 2))
 
-    async def handlers(self) -> list[dict[str, Any]]:
+    async def handlers(self) -> list[HandlerInfo]:
         """One handler with a hostile name."""
-        return [{"name": self.hostile("hn"), "workers": [self.hostile("hw")]}]
+        return [HandlerInfo(name=self.hostile("hn"), workers=[self.hostile("hw")])]
 
     async def list_runs(
         self,
@@ -321,48 +339,48 @@ class HostileClient(DagqClient):
         limit: int = 20,
         offset: int = 0,
         kind: str | None = None,
-    ) -> Page:
+    ) -> Page[WorkflowRunSummary]:
         """The one failed run."""
-        return Page([self.hostile.run_summary()], 1, False)
+        return Page([WorkflowRunSummary.model_validate(self.hostile.run_summary())], 1, False)
 
-    async def get_run(self, run_id: str) -> dict[str, Any]:
+    async def get_run(self, run_id: str) -> WorkflowRun:
         """The failed run."""
-        return self.hostile.run()
+        return WorkflowRun.model_validate(self.hostile.run())
 
     async def run_events(
         self, run_id: str, *, since: str | None = None, limit: int = 1000
-    ) -> list[dict[str, Any]]:
+    ) -> list[RunEvent]:
         """The run's events after ``since``."""
         events = self.hostile.events()
         ids = [e["id"] for e in events]
         start = ids.index(since) + 1 if since in ids else 0
-        return events[start : start + limit]
+        return [RunEvent.model_validate(e) for e in events[start : start + limit]]
 
     async def stream_run_events(
         self, run_id: str, *, last_event_id: str | None = None
-    ) -> AsyncGenerator[dict[str, Any], None]:
+    ) -> AsyncGenerator[RunEvent, None]:
         """The run has ended: the stream has nothing more."""
         for event in await self.run_events(run_id, since=last_event_id):
             yield event
 
-    async def approvals(self, *, everyone: bool = False) -> list[dict[str, Any]]:
-        return self.hostile.approvals()
+    async def approvals(self, *, everyone: bool = False) -> list[WaitingApprovalView]:
+        return [WaitingApprovalView.model_validate(a) for a in self.hostile.approvals()]
 
-    async def queues(self) -> dict[str, Any]:
+    async def queues(self) -> Queues:
         """Depths and the hostile worker."""
-        return self.hostile.queues()
+        return Queues.model_validate(self.hostile.queues())
 
-    async def dead_letters(self, *, limit: int = 100, shard: int | None = None) -> list[Any]:
+    async def dead_letters(self, *, limit: int = 100, shard: int | None = None) -> list[DeadLetter]:
         """The hostile dead letter."""
-        return self.hostile.dead_letters()[:limit]
+        return [DeadLetter.model_validate(d) for d in self.hostile.dead_letters()[:limit]]
 
-    async def users(self) -> list[dict[str, Any]]:
+    async def users(self) -> list[UserInfo]:
         """The hostile user."""
-        return self.hostile.users()
+        return [UserInfo.model_validate(u) for u in self.hostile.users()]
 
-    async def policy_status(self) -> dict[str, Any]:
+    async def policy_status(self) -> PolicyStatus:
         """The refused policy edit."""
-        return self.hostile.policy()
+        return PolicyStatus.model_validate(self.hostile.policy())
 
     async def audit(
         self,
@@ -372,6 +390,6 @@ class HostileClient(DagqClient):
         outcome: str | None = None,
         since: str | None = None,
         before: str | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[AuditEntry]:
         """The hostile entry."""
-        return self.hostile.audit()[:limit]
+        return [AuditEntry.model_validate(e) for e in self.hostile.audit()[:limit]]

@@ -7,8 +7,6 @@ for them (:mod:`orchestrator.service.insight`), so the pictures hold no clock.
 
 from __future__ import annotations
 
-from typing import Any
-
 from orchestrator.api import insight_schemas as si
 from orchestrator.api import schemas
 from orchestrator.engine import timeline as tl
@@ -18,6 +16,8 @@ from orchestrator.engine.events import NodeStarted, NodeSucceeded, TimerFired
 from orchestrator.service.insight import History, _frames, _gantt
 from orchestrator.spec.export import spec_to_data
 from orchestrator.store.event_codec import StoredEvent
+from orchestrator.wire.ops import Gantt, HandlerInfo, ReplayFrames, RunDiff, WorkflowStats
+from orchestrator.wire.runs import VersionRecord
 from tests.engine.helpers import T0
 from tests.engine.test_replay import RecordedRun
 from tests.engine.test_timeline import SPEC, _run
@@ -102,30 +102,30 @@ def check_shapes() -> None:
 class InsightClient(CannedClient):
     """The ops screens' canned client plus the insight answers."""
 
-    async def get_version(self, workflow_id: str, version: int) -> dict[str, Any]:
+    async def get_version(self, workflow_id: str, version: int) -> VersionRecord:
         """The fan-out workflow for its runs, Example 2 for the saga."""
         if workflow_id == WORKFLOW:
-            return dict(VERSION)
+            return VersionRecord.model_validate(VERSION)
         return await super().get_version(workflow_id, version)
 
-    async def handlers(self) -> list[dict[str, Any]]:
+    async def handlers(self) -> list[HandlerInfo]:
         """A live worker for each handler of the fan-out workflow (so the designer's
         Problems shows no handler warnings)."""
         names = {n.handler for n in A.graph.spec.nodes if n.type == "task"}
-        return [{"name": name, "workers": 1} for name in sorted(names)]
+        return [HandlerInfo(name=str(name), workers=["w-1"]) for name in sorted(names)]
 
-    async def replay_steps(self, run_id: str) -> dict[str, Any]:
+    async def replay_steps(self, run_id: str) -> ReplayFrames:
         """Run A's or B's replay."""
-        return STEPS.get(run_id, STEPS[RUN_A])
+        return ReplayFrames.model_validate(STEPS.get(run_id, STEPS[RUN_A]))
 
-    async def run_gantt(self, run_id: str) -> dict[str, Any]:
+    async def run_gantt(self, run_id: str) -> Gantt:
         """Run A's or B's Gantt chart."""
-        return GANTT.get(run_id, GANTT[RUN_A])
+        return Gantt.model_validate(GANTT.get(run_id, GANTT[RUN_A]))
 
-    async def diff_runs(self, run_a: str, run_b: str) -> dict[str, Any]:
+    async def diff_runs(self, run_a: str, run_b: str) -> RunDiff:
         """A against B."""
-        return dict(DIFF)
+        return RunDiff.model_validate(DIFF)
 
-    async def workflow_stats(self, workflow_id: str, *, last: int = 20) -> dict[str, Any]:
+    async def workflow_stats(self, workflow_id: str, *, last: int = 20) -> WorkflowStats:
         """Both runs' percentiles."""
-        return dict(STATS)
+        return WorkflowStats.model_validate(STATS)

@@ -19,6 +19,23 @@ from orchestrator.api import admin_schemas, approval_schemas, schemas
 from orchestrator.client import DagqClient, Page
 from orchestrator.spec.export import spec_to_data
 from orchestrator.spec.loader import load_file
+from orchestrator.wire.ops import (
+    AuditEntry,
+    DeadLetter,
+    PolicyStatus,
+    Queues,
+    UserInfo,
+    WaitingApprovalView,
+)
+from orchestrator.wire.runs import (
+    NodeStatusView,
+    RunEvent,
+    RunLogs,
+    VersionRecord,
+    WhoAmI,
+    WorkflowRun,
+    WorkflowRunSummary,
+)
 from tests.tui.ops_fixtures import EXAMPLES
 
 DAY = "2026-01-15T"
@@ -338,9 +355,9 @@ class CannedClient(DagqClient):
     def __init__(self) -> None:
         super().__init__("http://canned.invalid", api_key="canned")
 
-    async def whoami(self) -> dict[str, Any]:
+    async def whoami(self) -> WhoAmI:
         """The admin."""
-        return dict(WHOAMI)
+        return WhoAmI.model_validate(WHOAMI)
 
     async def list_runs(
         self,
@@ -350,61 +367,62 @@ class CannedClient(DagqClient):
         limit: int = 20,
         offset: int = 0,
         kind: str | None = None,
-    ) -> Page:
+    ) -> Page[WorkflowRunSummary]:
         """The canned runs, filtered like the API does (none of them is a job)."""
         if kind == "job":
             return Page([], 0, False)
         runs = [r for r in RUNS if status is None or r["status"] == status]
-        return Page(runs[offset : offset + limit], len(runs), offset + limit < len(runs))
+        rows = [WorkflowRunSummary.model_validate(r) for r in runs[offset : offset + limit]]
+        return Page(rows, len(runs), offset + limit < len(runs))
 
-    async def get_run(self, run_id: str) -> dict[str, Any]:
+    async def get_run(self, run_id: str) -> WorkflowRun:
         """The compensated saga run (whatever run is asked for, its id kept)."""
-        return {**RUN_VIEW, "nodes": {k: dict(v) for k, v in RUN_VIEW["nodes"].items()}}
+        return WorkflowRun.model_validate(RUN_VIEW)
 
-    async def get_node_status(self, run_id: str, node_id: str) -> dict[str, Any]:
+    async def get_node_status(self, run_id: str, node_id: str) -> NodeStatusView:
         """One node of the compensated saga run."""
-        return dict(RUN_VIEW["nodes"][node_id])
+        return NodeStatusView.model_validate(RUN_VIEW["nodes"][node_id])
 
     async def run_logs(
         self, run_id: str, node_id: str | None = None, *, since: str | None = None, limit: int = 100
-    ) -> dict[str, Any]:
+    ) -> RunLogs:
         """No handler logs (the pictures show the node's details only)."""
-        return {"runId": run_id, "nodeId": node_id, "attempts": [], "lastId": None}
+        return RunLogs(runId=run_id, nodeId=node_id, attempts=[], lastId=None)
 
-    async def get_version(self, workflow_id: str, version: int) -> dict[str, Any]:
+    async def get_version(self, workflow_id: str, version: int) -> VersionRecord:
         """Example 2."""
-        return dict(VERSION)
+        return VersionRecord.model_validate(VERSION)
 
     async def run_events(
         self, run_id: str, *, since: str | None = None, limit: int = 1000
-    ) -> list[dict[str, Any]]:
+    ) -> list[RunEvent]:
         """The saga's events after ``since``."""
         ids = [e["id"] for e in EVENTS]
         start = ids.index(since) + 1 if since in ids else 0
-        return [dict(e) for e in EVENTS[start : start + limit]]
+        return [RunEvent.model_validate(e) for e in EVENTS[start : start + limit]]
 
     async def stream_run_events(
         self, run_id: str, *, last_event_id: str | None = None
-    ) -> AsyncGenerator[dict[str, Any], None]:
+    ) -> AsyncGenerator[RunEvent, None]:
         """The run has ended: the stream has nothing more."""
         for event in await self.run_events(run_id, since=last_event_id):
             yield event
 
-    async def queues(self) -> dict[str, Any]:
+    async def queues(self) -> Queues:
         """Depths, shards and workers."""
-        return dict(QUEUES)
+        return Queues.model_validate(QUEUES)
 
-    async def dead_letters(self, *, limit: int = 100, shard: int | None = None) -> list[Any]:
+    async def dead_letters(self, *, limit: int = 100, shard: int | None = None) -> list[DeadLetter]:
         """Two dead letters."""
-        return [dict(x) for x in DEAD_LETTERS[:limit]]
+        return [DeadLetter.model_validate(x) for x in DEAD_LETTERS[:limit]]
 
-    async def users(self) -> list[dict[str, Any]]:
+    async def users(self) -> list[UserInfo]:
         """Four users."""
-        return [dict(u) for u in USERS]
+        return [UserInfo.model_validate(u) for u in USERS]
 
-    async def policy_status(self) -> dict[str, Any]:
+    async def policy_status(self) -> PolicyStatus:
         """A policy whose last edit was refused."""
-        return dict(POLICY)
+        return PolicyStatus.model_validate(POLICY)
 
     async def audit(
         self,
@@ -414,20 +432,20 @@ class CannedClient(DagqClient):
         outcome: str | None = None,
         since: str | None = None,
         before: str | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[AuditEntry]:
         """The canned entries, filtered like the API does."""
         rows: Iterable[dict[str, Any]] = AUDIT
         rows = [e for e in rows if (user is None or e["user"] == user)]
         rows = [e for e in rows if (outcome is None or e["outcome"] == outcome)]
-        return [dict(e) for e in rows[:limit]]
+        return [AuditEntry.model_validate(e) for e in rows[:limit]]
 
 
 class CannedApprovals(CannedClient):
     """The canned client of a user who decides approvals, with two waiting."""
 
-    async def whoami(self) -> dict[str, Any]:
+    async def whoami(self) -> WhoAmI:
         me = await super().whoami()
-        return {**me, "permissions": [*me["permissions"], "run:approve", "run:signal"]}
+        return me.model_copy(update={"permissions": [*me.permissions, "run:approve", "run:signal"]})
 
-    async def approvals(self, *, everyone: bool = False) -> list[dict[str, Any]]:
-        return [dict(a) for a in APPROVALS]
+    async def approvals(self, *, everyone: bool = False) -> list[WaitingApprovalView]:
+        return [WaitingApprovalView.model_validate(a) for a in APPROVALS]

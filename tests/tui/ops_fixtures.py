@@ -38,6 +38,7 @@ from orchestrator.security.users import UserStore
 from orchestrator.settings import Settings
 from orchestrator.spec.loader import parse_document, read_document
 from orchestrator.store.connection import Connection, connect
+from orchestrator.wire.runs import WorkflowRun
 from orchestrator.worker.registry import HandlerContext, Registry
 from orchestrator.worker.worker import Worker
 from tests.api.conftest import ROLES, make_settings
@@ -147,23 +148,23 @@ class OpsStack:
         """Start a run as the admin; its id."""
         async with self.client("admin") as c:
             run = await c.start_run(workflow_id, params or {})
-        return str(run["runId"])
+        return str(run.runId)
 
-    async def get_run(self, run_id: str) -> dict[str, Any]:
+    async def get_run(self, run_id: str) -> WorkflowRun:
         """The run as the API shows it now."""
         async with self.client("admin") as c:
             return await c.get_run(run_id)
 
-    async def wait_run(self, run_id: str, timeout_s: float = 20.0) -> dict[str, Any]:
+    async def wait_run(self, run_id: str, timeout_s: float = 20.0) -> WorkflowRun:
         """The run once it has ended (polling the API with a deadline)."""
         async with self.client("admin") as c:
             deadline = asyncio.get_running_loop().time() + timeout_s
             while True:
                 view = await c.get_run(run_id)
-                if view["status"] in ("completed", "failed", "compensated", "cancelled"):
+                if view.status in ("completed", "failed", "compensated", "cancelled"):
                     return view
                 if asyncio.get_running_loop().time() > deadline:
-                    raise AssertionError(f"run {run_id} still {view['status']}")
+                    raise AssertionError(f"run {run_id} still {view.status}")
                 await asyncio.sleep(0.05)
 
 

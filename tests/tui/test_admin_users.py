@@ -16,16 +16,17 @@ from app.screens.dialogs.text_input import InputDialog
 from app.widgets.users_table import UsersTable
 from orchestrator.client import DagqClient
 from orchestrator.errors import Unauthorized
+from orchestrator.wire.ops import AuditEntry, UserInfo
 from tests.conftest import until
 from tests.tui.conftest import Tui, notifications, type_text, wait_for
 
 SIZE = (120, 40)
 
 
-async def users_of(tui: Tui) -> dict[str, dict[str, Any]]:
+async def users_of(tui: Tui) -> dict[str, UserInfo]:
     """Every user as the API lists them."""
     async with tui.client() as client:
-        return {str(u["name"]): u for u in await client.users()}
+        return {str(u.name): u for u in await client.users()}
 
 
 async def works(tui: Tui, key: str) -> bool:
@@ -71,7 +72,7 @@ async def test_an_admin_manages_users_through_the_api(tui: Tui) -> None:
         assert key.startswith("dagq_") and await works(tui, key)
         await pilot.press("enter")
         bea = (await users_of(tui))["bea"]
-        assert (bea["role"], bea["hasPassword"]) == ("workflow_operator", True)
+        assert (bea.role, bea.hasPassword) == ("workflow_operator", True)
 
         await wait_for(pilot, lambda: "bea" in table.names, what="bea listed")
         table.focus()
@@ -110,7 +111,7 @@ async def test_an_admin_manages_users_through_the_api(tui: Tui) -> None:
 
     async with tui.client() as client:
         entries = await client.audit(user="ada")
-    done = {(e["action"], e.get("detail")) for e in entries if e["outcome"] == "allowed"}
+    done = {(e.action, e.detail) for e in entries if e.outcome == "allowed"}
     assert {
         ("createUser", "user bea"),
         ("changeUser", "user bea"),
@@ -128,15 +129,15 @@ async def test_an_operators_visit_is_refused_by_the_server_too(tui: Tui) -> None
         await pilot.press("a")  # refused here, with the reason
         assert "cannot administer" in notifications(app)[-1]
 
-        async def denied() -> list[dict[str, Any]]:
+        async def denied() -> list[AuditEntry]:
             async with tui.client() as client:
-                return [e for e in await client.audit(outcome="denied") if e["user"] == "otto"]
+                return [e for e in await client.audit(outcome="denied") if e.user == "otto"]
 
-        found: list[dict[str, Any]] = []
+        found: list[AuditEntry] = []
 
         async def seen() -> bool:
             found[:] = await denied()
             return bool(found)
 
         await until(seen, "the server's record of the refused visit")
-        assert found[0]["action"] == "listUsers"
+        assert found[0].action == "listUsers"

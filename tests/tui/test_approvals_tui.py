@@ -37,7 +37,7 @@ async def _refund_run(ops: OpsStack) -> str:
 
     async def waiting() -> bool:
         view = await ops.get_run(run_id)
-        return bool(view["nodes"]["manager_ok"]["status"] == "waiting")
+        return bool(view.nodes["manager_ok"].status == "waiting")
 
     await until(waiting, "the approval to wait")
     return run_id
@@ -93,9 +93,9 @@ async def test_the_monitor_decides_and_signals(ops: OpsStack, ops_worker: Any) -
                        what="the run to finish")  # fmt: skip
         await wait_for(pilot, lambda: pilot.app.title == "dagq", what="the badge to clear")
     final = await ops.get_run(run_id)
-    [decision] = final["nodes"]["manager_ok"]["output"]["decisions"]
+    [decision] = (final.nodes["manager_ok"].output or {})["decisions"]
     assert decision["comment"] == "known customer"
-    assert final["nodes"]["bank_ok"]["output"] == {"settled_at": "today"}
+    assert final.nodes["bank_ok"].output == {"settled_at": "today"}
 
 
 async def test_the_approvals_screen_lists_and_decides(ops: OpsStack, ops_worker: Any) -> None:
@@ -107,7 +107,7 @@ async def test_the_approvals_screen_lists_and_decides(ops: OpsStack, ops_worker:
         screen = pilot.app.screen
         assert isinstance(screen, ApprovalsScreen)
         await wait_for(pilot, lambda: len(screen.rows) == 1, what="the waiting approval")
-        assert screen.rows[0]["runId"] == run_id
+        assert screen.rows[0].runId == run_id
         await pilot.press("r")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, CommentDialog), what="dialog")
         await _type(pilot, "")
@@ -115,7 +115,7 @@ async def test_the_approvals_screen_lists_and_decides(ops: OpsStack, ops_worker:
         await _type(pilot, "not this time")
         await wait_for(pilot, lambda: screen.rows == [], what="the list to empty")
     final = await ops.wait_run(run_id)
-    assert final["nodes"]["decline"]["output"]["reason"] == "not this time"
+    assert (final.nodes["decline"].output or {})["reason"] == "not this time"
 
 
 async def test_a_designer_cannot_decide(ops: OpsStack, ops_worker: Any) -> None:

@@ -156,9 +156,10 @@ async def test_build_example_one_by_keyboard_save_and_run(tui: Tui, worker: Work
 
     async with tui.client() as client:
         stored = await client.get_workflow("data-processing-pipeline")
-        assert (len(stored["nodes"]), len(stored["edges"])) == (7, 7)
-        assert all("position" in n for n in stored["nodes"])  # positions saved with the spec
-        run_id = (await client.list_runs("data-processing-pipeline")).items[0]["runId"]
+        spec = stored.spec()
+        assert (len(spec["nodes"]), len(spec["edges"])) == (7, 7)
+        assert all("position" in n for n in spec["nodes"])  # positions saved with the spec
+        run_id = (await client.list_runs("data-processing-pipeline")).items[0].runId
         async for _ in client.stream_run_events(run_id):
             pass  # the stream ends with the run
         assert (await client.get_run_status(run_id)).status == "completed"

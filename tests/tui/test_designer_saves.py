@@ -19,7 +19,7 @@ NO_CHANGES = "Save: No changes: nothing saved."
 async def versions(tui: Tui) -> list[int]:
     """The stored versions of ``pipeline``, as the API lists them."""
     async with tui.client() as client:
-        return sorted(int(v["version"]) for v in await client.list_versions("pipeline"))
+        return sorted(int(v.version) for v in await client.list_versions("pipeline"))
 
 
 async def delete(pilot: Any, screen: DesignerScreen, node_id: str) -> None:

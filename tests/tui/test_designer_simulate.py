@@ -157,7 +157,7 @@ async def test_a_failing_saga_step_shows_the_compensations(tui: Tui) -> None:
         await wait_for(pilot, lambda: screen.editor.version == 2, what="saved")
     async with tui.client() as client:
         stored = await client.get_workflow("order-processing")
-    assert stored["metadata"]["simulation"] == {"ship_order": {"fails": "simulated failure"}}
+    assert stored.spec()["metadata"]["simulation"] == {"ship_order": {"fails": "simulated failure"}}
 
 
 async def test_simulate_plays_the_approver_and_the_bank(tui: Tui) -> None:

@@ -87,8 +87,8 @@ async def test_what_users_store_and_handlers_raise_is_shown_literally(
     async with ops.client("admin") as c:
         await c.create_workflow(payroll())
         await c.update_workflow("payroll", payroll(f"{DESCRIPTION} v2"), change_log=CHANGE_LOG)
-        run_id = str((await c.start_run("payroll", {}))["runId"])
-    assert (await ops.wait_run(run_id))["status"] == "failed"
+        run_id = str((await c.start_run("payroll", {})).runId)
+    assert (await ops.wait_run(run_id)).status == "failed"
 
     app = ops.app("admin", start_mode="workflows")
     async with app.run_test(size=SIZE, notifications=True) as pilot:

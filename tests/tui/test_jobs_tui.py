@@ -38,16 +38,16 @@ async def test_jobs_show_in_the_monitor_filtered_and_by_name(
         await wait_for(pilot, lambda: runs.total == 3, what="every run")
         runs.query_one("#status-filter", Select).value = JOBS
         await wait_for(pilot, lambda: runs.total == 2, what="the jobs only")
-        assert [str(k.value) for k in runs.table.rows] == [chain["id"], job["id"]]
+        assert [str(k.value) for k in runs.table.rows] == [chain.id, job.id]
         assert workflow_run not in [str(k.value) for k in runs.table.rows]
         names = [str(runs.table.get_row(k)[1]) for k in runs.table.rows]
         # Their words, not the hidden workflows' ids (cut to the list's width).
         assert names[0].startswith("chain: fetc") and names[1].startswith("job: send")
         await wait_for(pilot, lambda: screen.run_id is not None, what="a job opened")
         # Promote the open job: the Designer shows its workflow under the new id, unsaved.
-        runs.select_run(chain["id"])
-        screen.open_run(chain["id"])
-        await wait_for(pilot, lambda: screen.run_id == chain["id"], what="the chain")
+        runs.select_run(chain.id)
+        screen.open_run(chain.id)
+        await wait_for(pilot, lambda: screen.run_id == chain.id, what="the chain")
         await pilot.press("P")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, InputDialog), what="id")
         pilot.app.screen.query_one(Input).value = "promoted"

@@ -143,7 +143,7 @@ async def test_cancel_a_blocked_run(ops: OpsStack) -> None:
         await pilot.press("x")
         await asked(pilot, question, ("Keep running", "Cancel run"))
         await _answer(pilot, screen, "cancel")  # Keep running: nothing happens
-        assert (await ops.get_run(run_id))["status"] in ("pending", "running")
+        assert (await ops.get_run(run_id)).status in ("pending", "running")
         await pilot.press("x")
         await asked(pilot, question, ("Keep running", "Cancel run"))
         await _answer(pilot, screen, "confirm")
@@ -163,7 +163,7 @@ async def test_cancel_a_blocked_run(ops: OpsStack) -> None:
 async def test_retry_from_a_node(ops: OpsStack, ops_worker: Any) -> None:
     run_id = await ops.start_run(FLAKY)
     failed = await ops.wait_run(run_id)
-    assert failed["status"] == "failed"
+    assert failed.status == "failed"
     async with ops.app("operator").run_test(size=SIZE) as pilot:
         screen = await _monitor(pilot)
         screen.show_run(run_id)
@@ -179,7 +179,7 @@ async def test_retry_from_a_node(ops: OpsStack, ops_worker: Any) -> None:
         await pilot.press("F")
         await asked(pilot, question, ("Keep as is", "Retry from node"))
         await _answer(pilot, screen, "cancel")
-        assert not (await ops.get_run(run_id)).get("retries")  # kept as is
+        assert not (await ops.get_run(run_id)).retries  # kept as is
         await pilot.press("F")
         await asked(pilot, question, ("Keep as is", "Retry from node"))
         await _answer(pilot, screen, "confirm")
@@ -204,7 +204,7 @@ async def test_retry_from_a_node(ops: OpsStack, ops_worker: Any) -> None:
 
 async def test_retry_run_asks_first(ops: OpsStack, ops_worker: Any) -> None:
     run_id = await ops.start_run(FLAKY)
-    assert (await ops.wait_run(run_id))["status"] == "failed"
+    assert (await ops.wait_run(run_id)).status == "failed"
     question = f"Retry run {run_id}? Its failed and compensated nodes run their handlers again."
     async with ops.app("operator").run_test(size=SIZE) as pilot:
         screen = await _monitor(pilot)
@@ -214,7 +214,7 @@ async def test_retry_run_asks_first(ops: OpsStack, ops_worker: Any) -> None:
         await asked(pilot, question, ("Keep as is", "Retry run"))
         await _answer(pilot, screen, "cancel")
         view = await ops.get_run(run_id)
-        assert view["status"] == "failed" and not view.get("retries")  # nothing ran again
+        assert view.status == "failed" and not view.retries  # nothing ran again
         await pilot.press("R")
         await asked(pilot, question, ("Keep as is", "Retry run"))
         await _answer(pilot, screen, "confirm")
@@ -225,7 +225,7 @@ async def test_retry_run_asks_first(ops: OpsStack, ops_worker: Any) -> None:
             what="the retried run to complete",
         )  # fmt: skip
     view = await ops.get_run(run_id)
-    assert view["status"] == "completed" and view["retries"] == 1
+    assert view.status == "completed" and view.retries == 1
 
 
 async def test_designer_sees_why_runs_are_hidden(ops: OpsStack) -> None:

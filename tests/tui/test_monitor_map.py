@@ -11,6 +11,7 @@ from app.screens.monitor import MonitorScreen
 from app.widgets.map_items import MapItemsDialog, progress_badge
 from tests.tui import ops_fixtures
 from tests.tui.ops_fixtures import OpsStack, example, wait_for
+from tests.wire_events import event
 
 ops = ops_fixtures.ops
 ops_worker = ops_fixtures.ops_worker
@@ -83,7 +84,7 @@ async def test_enter_on_a_subworkflow_opens_the_child_and_u_its_parent(
         await c.create_workflow(parent_spec)
     run_id = await ops.start_run("one-record", {})
     done = await ops.wait_run(run_id)
-    child_id = done["nodes"]["enrich"]["childRunId"]
+    child_id = done.nodes["enrich"].childRunId
     async with ops.app("operator").run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, MonitorScreen), what="monitor")
         screen = pilot.app.screen
@@ -107,10 +108,9 @@ async def test_enter_on_a_subworkflow_opens_the_child_and_u_its_parent(
 def test_item_events_move_a_maps_counts_without_a_fetch() -> None:
     from app.run_state import LiveRun
 
-    live = LiveRun.of({"runId": "r", "status": "running", "nodes": {"m": {"status": "running"}}})
-    change = live.apply(
-        {"type": "item_failed", "nodeId": "m", "data": {"index": 3, "done": 4, "failed": 1,
-                                                         "total": 9}}
-    )  # fmt: skip
+    live = LiveRun.from_json(
+        {"runId": "r", "status": "running", "nodes": {"m": {"status": "running"}}}
+    )
+    change = live.apply(event("item_failed", "m", {"index": 3, "done": 4, "failed": 1, "total": 9}))
     assert "m" in change.nodes
     assert progress_badge((live.node("m") or {})["progress"]) == "✗1 ██░░░ 5/9"

@@ -26,6 +26,7 @@ from orchestrator.spec.loader import load_file
 from orchestrator.vocab import NODE_EVENT_STATUS
 from tests.tui.ops_canned import EVENTS, QUEUES, RUN_VIEW
 from tests.tui.ops_fixtures import EXAMPLES
+from tests.wire_events import event, events
 
 
 @pytest.mark.parametrize(
@@ -40,24 +41,24 @@ from tests.tui.ops_fixtures import EXAMPLES
     ],
 )
 def test_node_events_imply_a_status(kind: str, status: str) -> None:
-    assert status_from_event({"type": kind, "nodeId": "n"}) == ("n", status)
+    assert status_from_event(event(kind, "n")) == ("n", status)
 
 
 def test_every_implied_status_is_drawable_and_run_events_imply_none() -> None:
     assert set(NODE_EVENT_STATUS.values()) <= set(STATUSES)
-    assert status_from_event({"type": "run_failed"}) is None
-    assert status_from_event({"type": "node_started"}) is None  # no node id
-    assert status_from_event({"type": "surprise", "nodeId": "n"}) is None
-    assert run_status_from_event({"type": "run_compensated"}) == "compensated"
+    assert status_from_event(event("run_failed")) is None
+    assert status_from_event(event("node_started")) is None  # no node id
+    assert status_from_event(event("surprise", "n")) is None
+    assert run_status_from_event(event("run_compensated")) == "compensated"
 
 
 def test_the_saga_events_alone_give_the_runs_statuses() -> None:
     started = {**RUN_VIEW, "status": "running", "nodes": {
         n: {"nodeId": n, "status": "pending"} for n in RUN_VIEW["nodes"]
     }}  # fmt: skip
-    live = LiveRun.of(started)
-    for event in EVENTS:
-        live.apply(event)
+    live = LiveRun.from_json(started)
+    for one in events(EVENTS):
+        live.apply(one)
     # cancel_shipment never ran: its node_skipped event says so, no fetch is needed.
     assert live.statuses == {n: v["status"] for n, v in RUN_VIEW["nodes"].items()}
     assert live.status == "compensated"
@@ -67,27 +68,24 @@ def test_the_saga_events_alone_give_the_runs_statuses() -> None:
 
 
 def test_a_live_run_takes_every_status_change_from_events() -> None:
-    live = LiveRun.of({
+    live = LiveRun.from_json({
         "runId": "r", "status": "failed", "startTime": "2026-01-15T09:30:00Z", "retries": 0,
         "error": "node b failed: boom", "errorNode": "b", "duration": 1000,
         "nodes": {"a": {"status": "completed", "output": {"x": 1}}, "b": {"status": "failed"},
                   "c": {"status": "cancelled"}, "undo": {"status": "skipped"}},
     })  # fmt: skip
-    retried = {
-        "type": "run_retried",
-        "data": {"epoch": 1, "reset": {"b": "pending", "c": "pending"}},
-    }
+    retried = event("run_retried", data={"epoch": 1, "reset": {"b": "pending", "c": "pending"}})
     change = live.apply(retried)
     assert change.run and change.nodes == {"b", "c"}
     assert live.statuses == {"a": "completed", "b": "pending", "c": "pending", "undo": "skipped"}
     assert live.status == "running" and live.view["retries"] == 1
     assert "error" not in live.view and "duration" not in live.view
-    live.apply({"type": "node_queued", "nodeId": "b", "data": {"attempt": 1}})
-    live.apply({"type": "node_started", "nodeId": "b", "data": {"attempt": 1}})
-    live.apply({"type": "node_cancelled", "nodeId": "b", "data": {"was": "running"}})
-    live.apply({"type": "node_cancelled", "nodeId": "c", "data": {"was": "pending"}})
-    live.apply({"type": "run_cancelled", "timestamp": "2026-01-15T09:30:05Z",
-                "data": {"reason": "cancelled by request"}})  # fmt: skip
+    live.apply(event("node_queued", "b", {"attempt": 1}))
+    live.apply(event("node_started", "b", {"attempt": 1}))
+    live.apply(event("node_cancelled", "b", {"was": "running"}))
+    live.apply(event("node_cancelled", "c", {"was": "pending"}))
+    live.apply(event("run_cancelled", None, {"reason": "cancelled by request"},
+                     timestamp="2026-01-15T09:30:05Z"))  # fmt: skip
     assert live.statuses == {
         "a": "completed",
         "b": "cancelled",
@@ -103,8 +101,8 @@ def test_a_live_run_takes_every_status_change_from_events() -> None:
     live.asking("b")
     assert not live.wants_details("b")  # asked once per status
     assert not live.wants_details("a")
-    assert live.apply({"type": "no_such_event", "nodeId": "a"}) == Change()
-    assert live.apply({"type": "node_failed", "nodeId": "not_in_the_run"}) == Change()
+    assert live.apply(event("no_such_event", "a")) == Change()
+    assert live.apply(event("node_failed", "not_in_the_run")) == Change()
     assert "not_in_the_run" not in live.statuses
 
 
@@ -128,8 +126,8 @@ def test_formatting() -> None:
 
 def test_event_lines_mark_the_compensation_path() -> None:
     by_type: dict[str, str] = {}
-    for event in EVENTS:  # the first event of each type
-        by_type.setdefault(event["type"], event_line(event).plain)
+    for one in events(EVENTS):  # the first event of each type
+        by_type.setdefault(one.type, event_line(one).plain)
     assert by_type["node_compensating"].startswith("09:30:02.900 ↺ node_compensating")
     assert "compensation refund_payment" in by_type["node_compensating"]
     assert "carrier unavailable" in by_type["node_failed"]

@@ -103,14 +103,14 @@ async def test_queues_show_depths_workers_and_requeue_then_purge(
         await pilot.click("#cancel")
         await wait_for(pilot, lambda: pilot.app.screen is screen, what="the dialog to close")
         assert len(letters.letters) == 1
-        assert (await ops.get_run(run_id))["status"] == "running"  # not failed: kept
+        assert (await ops.get_run(run_id)).status == "running"  # not failed: kept
         await pilot.press("p")
         await asked(pilot, purge, ("Keep as is", "Purge"))
         await pilot.click("#confirm")
         await wait_for(pilot, lambda: not letters.letters, what="the purge")
     failed = await ops.wait_run(run_id)
-    assert failed["status"] == "failed"  # a purged letter fails its attempt
-    assert "purged" in failed["nodes"]["wait_here"]["lastError"]
+    assert failed.status == "failed"  # a purged letter fails its attempt
+    assert "purged" in (failed.nodes["wait_here"].lastError or "")
 
 
 async def test_operator_sees_dead_letter_actions_disabled(ops: OpsStack) -> None:

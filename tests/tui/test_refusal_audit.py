@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.screens.monitor import MonitorScreen
+from orchestrator.wire.ops import AuditEntry
 from tests.api.conftest import pipeline_spec
 from tests.conftest import until
 from tests.tui import ops_fixtures
@@ -27,21 +28,21 @@ async def test_f5_as_designer_is_audited_by_the_server(tui: Tui) -> None:
         wid = designer.editor.workflow_id
         await pilot.press("f5")
         assert notifications(app)[-1] == "Designers cannot run workflows (workflow:execute)"
-        found: list[dict[str, Any]] = []
+        found: list[AuditEntry] = []
 
         async def audited() -> bool:
             found[:] = [
                 e
                 for e in await admin.audit(user="dee", outcome="denied")
-                if e["action"] == "workflow:execute"
+                if e.action == "workflow:execute"
             ]
             return bool(found)
 
         await until(audited, "the refused F5 on the audit trail")
         (entry,) = found
-        assert entry["resource"] == wid
-        assert entry["role"] == "workflow_designer"
-        assert "start a run" in entry["detail"]
+        assert entry.resource == wid
+        assert entry.role == "workflow_designer"
+        assert "start a run" in (entry.detail or "")
         # The server confirmed the refusal: nothing more is said, no run was started.
         assert notifications(app)[-1] == "Designers cannot run workflows (workflow:execute)"
         assert (await admin.list_runs(wid)).total == 0
@@ -68,7 +69,7 @@ async def test_a_stale_refusal_refreshes_and_asks_to_try_again(tui: Tui) -> None
         )
         assert pilot.app.screen is designer  # no run dialog opened behind the user's back
         assert (await admin.list_runs(designer.editor.workflow_id)).total == 0
-        assert not [e for e in await admin.audit(user="otto") if e["action"] == "workflow:execute"]
+        assert not [e for e in await admin.audit(user="otto") if e.action == "workflow:execute"]
 
 
 async def test_save_as_template_as_operator_is_audited_by_the_server(tui: Tui) -> None:
@@ -82,9 +83,9 @@ async def test_save_as_template_as_operator_is_audited_by_the_server(tui: Tui) -
 
         async def audited() -> bool:
             return any(
-                e["action"] == "template:write"
-                and e["resource"] == designer.editor.workflow_id
-                and "save the workflow as a template" in e["detail"]
+                e.action == "template:write"
+                and e.resource == designer.editor.workflow_id
+                and "save the workflow as a template" in (e.detail or "")
                 for e in await admin.audit(user="otto", outcome="denied")
             )
 

@@ -35,8 +35,8 @@ async def started_params(tui: Tui, workflow_id: str) -> dict[str, Any]:
     async with tui.client() as client:
         runs = (await client.list_runs(workflow_id)).items
         assert len(runs) == 1
-        run = await client.get_run(str(runs[0]["runId"]))
-    return dict(run["parameters"])
+        run = await client.get_run(str(runs[0].runId))
+    return dict(run.parameters)
 
 
 async def test_example_one_runs_with_parameters_checked_in_the_dialog(tui: Tui) -> None:

@@ -24,6 +24,9 @@ from orchestrator.client import DagqClient, Page
 from orchestrator.settings import load_settings
 from orchestrator.spec.loader import load_file
 from orchestrator.store.records import WorkflowRecord
+from orchestrator.wire.ops import HandlerInfo
+from orchestrator.wire.runs import WhoAmI, WorkflowSummary
+from orchestrator.wire.runs import WorkflowRecord as WireWorkflow
 from tests.tui.conftest import wait_for
 
 SIZES = [(120, 40), (80, 24)]
@@ -57,10 +60,10 @@ class CannedClient(DagqClient):
         super().__init__("http://dagq.test", api_key="canned")
         self.records = records or RECORDS
 
-    async def whoami(self) -> dict[str, Any]:
+    async def whoami(self) -> WhoAmI:
         """Dee, a designer."""
         perms = ["workflow:create", "workflow:read", "workflow:update", "workflow:delete"]
-        return {"user": "dee", "role": "workflow_designer", "permissions": perms, "auth": "key"}
+        return WhoAmI(user="dee", role="workflow_designer", permissions=perms, auth="key")
 
     async def list_workflows(
         self,
@@ -70,19 +73,19 @@ class CannedClient(DagqClient):
         tags: Iterable[str] = (),
         limit: int = 20,
         offset: int = 0,
-    ) -> Page:
+    ) -> Page[WorkflowSummary]:
         """Both records' summaries."""
-        rows = [r.summary().to_api() for r in self.records.values()]
+        rows = [WorkflowSummary.model_validate(r.summary().to_api()) for r in self.records.values()]
         return Page(rows, len(rows), False)
 
-    async def get_workflow(self, workflow_id: str) -> dict[str, Any]:
+    async def get_workflow(self, workflow_id: str) -> WireWorkflow:
         """One record."""
-        return self.records[workflow_id].to_api()
+        return WireWorkflow.model_validate(self.records[workflow_id].to_api())
 
-    async def handlers(self) -> list[dict[str, Any]]:
+    async def handlers(self) -> list[HandlerInfo]:
         """The example handlers, one worker each (so Problems shows no handler warnings)."""
         names = ("fetchData", "validateData", "transformData", "storePrimary", "storeBackup")
-        return [{"name": name, "workers": 1} for name in (*names, "sendNotification")]
+        return [HandlerInfo(name=name, workers=["w-1"]) for name in (*names, "sendNotification")]
 
 
 def make_app(tmp_path: Path) -> DagqApp:

@@ -42,7 +42,7 @@ async def test_new_from_template_previews_fills_in_and_designs(tui: Tui) -> None
     async with tui.app("designer").run_test(size=SIZE) as pilot:
         await listed(pilot)
         gallery = await _gallery(pilot)
-        ids = [r["id"] for r in gallery.rows]
+        ids = [r.id for r in gallery.rows]
         assert {"data-pipeline", "order-saga", "nightly-report", "webhook-flow"} <= set(ids)
         for _ in range(ids.index("order-saga")):
             await pilot.press("down")
@@ -89,7 +89,7 @@ async def test_new_from_template_previews_fills_in_and_designs(tui: Tui) -> None
                     wf = await c.get_workflow("checkout")
                 except NotFound:
                     return False
-                return any(n.get("handler") == "chargeCard" for n in wf["nodes"])
+                return any(n.get("handler") == "chargeCard" for n in wf.spec()["nodes"])
 
         for _ in range(300):
             if await stored():
@@ -140,10 +140,10 @@ async def test_save_as_template_from_the_designer(tui: Tui) -> None:
         assert any("template my-pipeline version 1 (created)" in n for n in said)
     async with tui.client("designer") as c:
         record = await c.get_template("my-pipeline")
-        assert sorted(record["template"]["parameters"]) == [
+        assert sorted((record.template or {})["parameters"]) == [
             "fetch_handler", "transform_handler", "transform_retries"
         ]  # fmt: skip
         made = await c.use_template("my-pipeline", "again", {"transform_retries": 0}, save=False)
-        nodes = {n["id"]: n for n in made["workflow"]["nodes"]}
+        nodes = {n["id"]: n for n in made.workflow["nodes"]}
         assert nodes["transform"]["retries"] == 0 and nodes["store"]["handler"] == "store"
         assert nodes["fetch"]["handler"] == "fetch"

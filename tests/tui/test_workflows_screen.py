@@ -119,7 +119,7 @@ async def test_import_malformed_then_valid_file(tui: Tui, tmp_path: Path) -> Non
         await wait_for(pilot, lambda: not designer.editor.dirty, what="saved")
     async with tui.client() as c:
         stored = await c.get_workflow("data-processing-pipeline")
-    assert len(stored["nodes"]) == 7
+    assert len(stored.spec()["nodes"]) == 7
 
 
 async def test_export_delete_and_versions(tui: Tui, tmp_path: Path) -> None:

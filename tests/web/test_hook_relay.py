@@ -24,9 +24,9 @@ async def test_web_address_relays_signed_deliveries(api: Api, make_server: Serve
     headers = {
         "Content-Type": "application/json",
         "X-Dagq-Timestamp": ts,
-        "X-Dagq-Signature": sign(hook["secret"], ts, body),
+        "X-Dagq-Signature": sign(hook.secret, ts, body),
     }
-    resp = await web.post(f"/hooks/{hook['id']}", data=body, headers=headers)
+    resp = await web.post(f"/hooks/{hook.id}", data=body, headers=headers)
     assert resp.status == 202, await resp.text()
     accepted = await resp.json()
     run = await (
@@ -34,9 +34,9 @@ async def test_web_address_relays_signed_deliveries(api: Api, make_server: Serve
     ).json()
     assert run["parameters"] == {"records": 4}
     # The relay passes the API's refusals through: a replay, then a bad signature.
-    again = await web.post(f"/hooks/{hook['id']}", data=body, headers=headers)
+    again = await web.post(f"/hooks/{hook.id}", data=body, headers=headers)
     assert again.status == 409
     forged = await web.post(
-        f"/hooks/{hook['id']}", data=body, headers={**headers, "X-Dagq-Signature": "sha256=00"}
+        f"/hooks/{hook.id}", data=body, headers={**headers, "X-Dagq-Signature": "sha256=00"}
     )
     assert forged.status == 401 and (await forged.json())["error"] == "BAD_SIGNATURE"

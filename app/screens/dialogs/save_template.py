@@ -111,17 +111,15 @@ class SaveTemplateDialog(Dialog[str]):
                 outcome = "created"
             else:
                 record = await self.session.call(
-                    client.update_template(
-                        template_id, data, expected_version=int(current["version"])
-                    )
+                    client.update_template(template_id, data, expected_version=int(current.version))
                 )
-                outcome = str(record.get("outcome", "updated"))
+                outcome = record.outcome or "updated"
         except DagqError as exc:
             problem.update(safe(describe_error(exc), multiline=True))
             return
         count = len(chosen)
         self.dismiss(
-            f"template {template_id} version {record['version']} ({outcome}), "
+            f"template {template_id} version {record.version} ({outcome}), "
             f"{count} parameter{'s' if count != 1 else ''}"
         )
 

@@ -121,6 +121,6 @@ class TemplateForm(Dialog[dict[str, Any]]):
         except DagqError as exc:
             problem.update(safe(describe_error(exc), multiline=True))
             return
-        workflow: dict[str, Any] = made["workflow"]
+        workflow: dict[str, Any] = made.workflow
         self.notify(clip(f"{workflow_id}: save it with F10", 200), title="New from template")
         self.dismiss(workflow)

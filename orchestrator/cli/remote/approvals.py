@@ -16,6 +16,7 @@ from orchestrator.cli.remote.render import echo_json, table
 from orchestrator.client import DagqClient
 from orchestrator.errors import Conflict, Forbidden, NotFound
 from orchestrator.vocab import NodeStatus
+from orchestrator.wire.ops import Decided, SignalSent, WaitingApprovalView
 
 REFUSALS = (Conflict, Forbidden, NotFound)
 
@@ -24,7 +25,7 @@ def _decide(
     run_id: str, node_id: str, approve: bool, comment: str, as_json: bool,
     api_url: str | None, api_key: str | None,
 ) -> None:  # fmt: skip
-    async def go(c: DagqClient) -> dict[str, Any]:
+    async def go(c: DagqClient) -> Decided:
         return await c.decide(run_id, node_id, approve=approve, comment=comment)
 
     remote = Remote(api_url, api_key, as_json)
@@ -33,14 +34,14 @@ def _decide(
         echo_json(node)
         return
     word = "approved" if approve else "rejected"
-    approval = node.get("approval")
-    if node.get("status") == NodeStatus.WAITING and isinstance(approval, dict):
+    approval = node.approval
+    if node.status == NodeStatus.WAITING and approval is not None:
         click.echo(
             f"{word} {node_id} of {run_id}: {approval.get('approvals')} of "
             f"{approval.get('required')} approvals, still waiting"
         )
     else:
-        outcome = "approved" if (node.get("output") or {}).get("approved") else "rejected"
+        outcome = "approved" if (node.output or {}).get("approved") else "rejected"
         click.echo(f"{word} {node_id} of {run_id}: the step is {outcome}")
 
 
@@ -97,14 +98,14 @@ def signal(
     """Send the signal NAME (with a JSON payload) to RUN_ID."""
     payload = _payload(data)
 
-    async def go(c: DagqClient) -> dict[str, Any]:
+    async def go(c: DagqClient) -> SignalSent:
         return await c.send_signal(run_id, name, payload)
 
     answer = Remote(api_url, api_key, as_json).run("send signals", go, refusals=REFUSALS)
     if as_json:
         echo_json(answer)
-    elif answer.get("delivered"):
-        click.echo(f"signal {name} delivered to {answer['delivered']} of {run_id}")
+    elif answer.delivered:
+        click.echo(f"signal {name} delivered to {answer.delivered} of {run_id}")
     else:
         click.echo(f"signal {name} kept by {run_id} until a step waits for it")
 
@@ -121,7 +122,7 @@ def approvals() -> None:
 def ls(everyone: bool, as_json: bool, api_url: str | None, api_key: str | None) -> None:
     """Approvals waiting for you (oldest first)."""
 
-    async def go(c: DagqClient) -> list[dict[str, Any]]:
+    async def go(c: DagqClient) -> list[WaitingApprovalView]:
         return await c.approvals(everyone=everyone)
 
     rows = Remote(api_url, api_key, as_json).run("list approvals", go)
@@ -136,9 +137,9 @@ def ls(everyone: bool, as_json: bool, api_url: str | None, api_key: str | None) 
             ["RUN", "NODE", "WORKFLOW", "APPROVALS", "REQUESTED", "DUE", "MESSAGE"],
             [
                 [
-                    r["runId"], r["nodeId"], r["workflowId"],
-                    f"{r['approvals']}/{r['required']}", r.get("requestedTime") or "",
-                    r.get("dueTime") or "-", " ".join(str(r.get("message", "")).split())[:60],
+                    r.runId, r.nodeId, r.workflowId,
+                    f"{r.approvals}/{r.required}", r.requestedTime or "",
+                    r.dueTime or "-", " ".join(r.message.split())[:60],
                 ]
                 for r in rows
             ],

@@ -48,15 +48,15 @@ def replay(
     if as_json:
         echo_json(out)
         return
-    last = out.get("lastEvent") or {}
+    last = out.lastEvent or {}
     what = f"{last.get('type')} {last.get('nodeId') or ''}".strip() if last else "before any event"
     click.echo(
-        f"run {run_id} at {out['at']:g}s (event {out['event']} of {out['events']}: {what})"
-        + (f"  run {out['status']}" if out.get("status") else "")
+        f"run {run_id} at {out.at:g}s (event {out.event} of {out.events}: {what})"
+        + (f"  run {out.status}" if out.status else "")
     )
-    echo_table(("node", "status"), list(out["nodes"].items()), "no nodes")
-    if out.get("note"):
-        click.echo(f"note: {out['note']}")
+    echo_table(("node", "status"), list(out.nodes.items()), "no nodes")
+    if out.note:
+        click.echo(f"note: {out.note}")
 
 
 @click.command()
@@ -73,12 +73,12 @@ def gantt(
         echo_json(out)
         return
     cols = width or min(120, shutil.get_terminal_size((100, 24)).columns)
-    state = "" if out.get("finished") else " (still going)"
+    state = "" if out.finished else " (still going)"
     click.echo(
-        f"run {run_id}  {out['workflowId']} v{out['workflowVersion']}  {out['status']}  "
-        f"{duration(out['duration_ms'])}{state}"
+        f"run {run_id}  {out.workflowId} v{out.workflowVersion}  {out.status}  "
+        f"{duration(out.duration_ms)}{state}"
     )
-    for line in draw(out, cols):
+    for line in draw(out.as_json(), cols):
         click.echo(line)
 
 
@@ -105,21 +105,21 @@ def diff(run_a: str, run_b: str, as_json: bool, api_url: str | None, api_key: st
     if as_json:
         echo_json(out)
         return
-    va, vb = out["versions"]
-    click.echo(f"{out['workflow']}: A = {run_a} (v{va}), B = {run_b} (v{vb})")
-    if out["versions_differ"]:
-        changes = ", ".join(f"{n} {k}" for n, k in sorted(out["version_diff"].items()))
+    va, vb = out.versions
+    click.echo(f"{out.workflow}: A = {run_a} (v{va}), B = {run_b} (v{vb})")
+    if out.versions_differ:
+        changes = ", ".join(f"{n} {k}" for n, k in sorted(out.version_diff.items()))
         click.echo(f"versions differ: v{va} → v{vb}: {changes or 'layout only'}")
     click.echo("branches:")
     echo_table(
         ("node", "A", "B"),
-        [(b["node"], _branch(b, "a"), _branch(b, "b")) for b in out["branches"]],
+        [(b["node"], _branch(b, "a"), _branch(b, "b")) for b in out.branches],
         "  same branches",
     )
     click.echo("outputs:")
     rows = [
         (node, d["path"], d["op"], shorten(d.get("a", ""), 30), shorten(d.get("b", ""), 30))
-        for node, diffs in out["outputs"].items()
+        for node, diffs in out.outputs.items()
         for d in diffs
     ]
     echo_table(("node", "path", "change", "A", "B"), rows, "  same outputs")
@@ -129,7 +129,7 @@ def diff(run_a: str, run_b: str, as_json: bool, api_url: str | None, api_key: st
         [
             (d["node"], _ms(d["a_ms"]), _ms(d["b_ms"]), _change(d),
              _ms(d.get("a_exec_ms")), _ms(d.get("b_exec_ms")))
-            for d in out["durations"]
+            for d in out.durations
         ],
         "  no durations",
     )  # fmt: skip
@@ -156,12 +156,11 @@ def stats(
     if as_json:
         echo_json(out)
         return
-    click.echo(f"{workflow_id}: {out['runs']} finished runs")
-    nodes: Mapping[str, Mapping[str, Any]] = out["nodes"]
-    ordered = sorted(nodes.items(), key=lambda kv: -int(kv[1]["p95_ms"]))
+    click.echo(f"{workflow_id}: {out.runs} finished runs")
+    ordered = sorted(out.nodes.items(), key=lambda kv: -kv[1].p95_ms)
     rows = [
-        (n, s["runs"], _ms(s["p50_ms"]), _ms(s["p95_ms"]), _ms(s["max_ms"]),
-         _ms(s.get("exec_p50_ms")), _ms(s.get("exec_p95_ms")))
+        (n, s.runs, _ms(s.p50_ms), _ms(s.p95_ms), _ms(s.max_ms),
+         _ms(s.exec_p50_ms), _ms(s.exec_p95_ms))
         for n, s in ordered
     ]  # fmt: skip
     headers = ("node", "runs", "p50", "p95", "max", "running p50", "running p95")

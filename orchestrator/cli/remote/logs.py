@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
-from typing import Any
 
 import click
 
@@ -18,38 +16,39 @@ from orchestrator.cli.remote.common import Remote, api_options
 from orchestrator.cli.remote.render import clock
 from orchestrator.client import DagqClient
 from orchestrator.vocab import TERMINAL_RUN
+from orchestrator.wire.runs import AttemptLogView
 
 FOLLOW_CHECK_S = 1.0
 """How often ``--follow`` asks for attempts that ended since."""
 
 
-def attempt_lines(attempt: Mapping[str, Any]) -> list[str]:
+def attempt_lines(attempt: AttemptLogView) -> list[str]:
     """A header line and the attempt's lines, ``12:00:01.234  INFO     text``."""
-    kind = " (compensation)" if attempt.get("kind") == "compensation" else ""
+    kind = " (compensation)" if attempt.kind == "compensation" else ""
     head = (
-        f"── {attempt['nodeId']}{kind}  attempt {attempt['attempt']}  {attempt['outcome']}"
-        f"  on {attempt['worker']}"
+        f"── {attempt.nodeId}{kind}  attempt {attempt.attempt}  {attempt.outcome}"
+        f"  on {attempt.worker}"
     )
     out = [head]
-    if attempt.get("dropped"):
-        out.append(f"   (… {attempt['dropped']} earlier lines not kept)")
-    for line in attempt.get("lines", []):
-        for i, text in enumerate(str(line["text"]).split("\n")):
-            prefix = f"{clock(line['at'])}  {line['level']:<8} " if i == 0 else " " * 23
+    if attempt.dropped:
+        out.append(f"   (… {attempt.dropped} earlier lines not kept)")
+    for line in attempt.lines:
+        for i, text in enumerate(line.text.split("\n")):
+            prefix = f"{clock(line.at)}  {line.level:<8} " if i == 0 else " " * 23
             out.append((prefix + text).rstrip())
     return out
 
 
 async def _read_all(
     c: DagqClient, run_id: str, node_id: str | None, since: str | None
-) -> tuple[list[dict[str, Any]], str | None]:
-    attempts: list[dict[str, Any]] = []
+) -> tuple[list[AttemptLogView], str | None]:
+    attempts: list[AttemptLogView] = []
     while True:
         page = await c.run_logs(run_id, node_id, since=since, limit=1000)
-        attempts += page["attempts"]
-        if page.get("lastId") in (None, since):
+        attempts += page.attempts
+        if page.lastId in (None, since):
             return attempts, since
-        since = page["lastId"]
+        since = page.lastId
 
 
 @click.command("logs")
@@ -72,10 +71,10 @@ def logs(
     keeps its last 1000 lines (256 KiB).
     """
 
-    def show(attempts: list[dict[str, Any]]) -> None:
+    def show(attempts: list[AttemptLogView]) -> None:
         for attempt in attempts:
             if as_json:
-                click.echo(json.dumps(attempt, ensure_ascii=False))
+                click.echo(json.dumps(attempt.as_json(), ensure_ascii=False))
             else:
                 click.echo("\n".join(attempt_lines(attempt)))
 
@@ -88,7 +87,7 @@ def logs(
             more, since = await _read_all(c, run_id, node_id, since)
             show(more)
             seen += len(more)
-            if run["status"] in TERMINAL_RUN and not more:
+            if run.status in TERMINAL_RUN and not more:
                 break
             await asyncio.sleep(FOLLOW_CHECK_S)
         return seen

@@ -88,8 +88,8 @@ def ls(everything: bool, as_json: bool, api_url: str | None, api_key: str | None
         echo_json(data)
         return
     headers = ("handler", "lane", "length", "waiting", "pending", "lag")
-    rows = depth_rows(data, everything=everything)
-    hidden = len(depth_rows(data)) - len(rows)
+    rows = depth_rows(data.as_json(), everything=everything)
+    hidden = len(depth_rows(data.as_json())) - len(rows)
     note = f"{hidden} empty job stream(s) not shown; --all lists them"
     if rows:
         click.echo(table(headers, rows))
@@ -98,12 +98,10 @@ def ls(everything: bool, as_json: bool, api_url: str | None, api_key: str | None
     else:
         click.echo(f"no jobs waiting ({note})" if hidden else "no job streams yet")
     click.echo()
-    shards = [(s["shard"], s["inbox"], s["timers"], s["dlq"]) for s in data.get("shards", [])]
+    shards = [(s.shard, s.inbox, s.timers, s.dlq) for s in data.shards]
     echo_table(("shard", "inbox", "timers", "dead letters"), shards, "no shards")
     click.echo()
-    click.echo(
-        f"{len(data.get('workers', []))} live worker(s), {data['deadLetters']} dead letter(s)"
-    )
+    click.echo(f"{len(data.workers)} live worker(s), {data.deadLetters} dead letter(s)")
 
 
 @queues.command()
@@ -114,11 +112,11 @@ def workers(as_json: bool, api_url: str | None, api_key: str | None) -> None:
     capacity, their isolated handlers' children, handlers."""
     data = Remote(api_url, api_key, as_json).run("read queues", lambda c: c.queues())
     if as_json:
-        echo_json({"workers": data.get("workers", [])})
+        echo_json({"workers": data.workers})
         return
     headers = ("worker", "host", "pid", "in flight", "processed", "memory", "cpu", "children",
                "last seen", "handlers")  # fmt: skip
-    echo_table(headers, worker_rows(data), "no live workers")
+    echo_table(headers, worker_rows(data.as_json()), "no live workers")
 
 
 @queues.group()
@@ -148,13 +146,13 @@ def dlq_ls(
         return
     rows = [
         (
-            d["id"],
-            d["shard"],
-            d.get("runId") or "",
-            d.get("nodeId") or "",
-            d.get("handler") or "",
-            d["deliveries"],
-            shorten(d.get("reason", ""), 50),
+            d.id,
+            d.shard,
+            d.runId or "",
+            d.nodeId or "",
+            d.handler or "",
+            d.deliveries,
+            shorten(d.reason, 50),
         )
         for d in letters
     ]

@@ -12,6 +12,8 @@ from typing import Any
 
 import click
 
+from orchestrator.wire.base import Wire
+
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     """Rows as left-aligned columns under upper-case ``headers`` (no trailing spaces)."""
@@ -31,7 +33,12 @@ def echo_table(headers: Sequence[str], rows: Sequence[Sequence[object]], empty: 
 
 def echo_json(data: Any) -> None:
     """Machine output: indented JSON on stdout."""
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=_plain))
+
+
+def _plain(value: object) -> object:
+    # An answer of the API prints as the JSON the server sent.
+    return value.as_json() if isinstance(value, Wire) else str(value)
 
 
 def duration(ms: int | float | None) -> str:

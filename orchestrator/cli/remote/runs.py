@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping
 from typing import Any
 
 import click
@@ -29,6 +28,7 @@ from orchestrator.cli.remote.watch import (
 from orchestrator.client import DagqClient
 from orchestrator.errors import NotFound
 from orchestrator.vocab import RunStatus
+from orchestrator.wire.runs import RunEvent, WorkflowRun
 
 
 def parse_params(params_json: str | None, pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -56,25 +56,25 @@ def parse_params(params_json: str | None, pairs: tuple[str, ...]) -> dict[str, A
     return params
 
 
-def _summary(run: Mapping[str, Any]) -> list[str]:
+def _summary(run: WorkflowRun) -> list[str]:
     head = (
-        f"run {run['runId']}  {run['workflowId']} v{run['workflowVersion']}  "
-        f"{run['status']}  started {when(run.get('startTime'))}"
+        f"run {run.runId}  {run.workflowId} v{run.workflowVersion}  "
+        f"{run.status}  started {when(run.startTime)}"
     )
-    if run.get("duration") is not None:
-        head += f"  took {duration(run['duration'])}"
+    if run.duration is not None:
+        head += f"  took {duration(run.duration)}"
     lines = [head]
-    parent = run.get("parent")
-    if isinstance(parent, Mapping):
+    if run.parent is not None:
+        parent = run.parent
         lines.append(f"sub-workflow of run {parent.get('runId')} (node {parent.get('nodeId')})")
-    if run.get("children"):
-        lines.append(f"sub-workflow runs: {len(run['children'])}")
-    if run.get("error"):
-        lines.append(f"error: {shorten(run['error'], 200)}")
+    if run.children:
+        lines.append(f"sub-workflow runs: {len(run.children)}")
+    if run.error:
+        lines.append(f"error: {shorten(run.error, 200)}")
     return lines
 
 
-def print_run(run: Mapping[str, Any], as_json: bool) -> None:
+def print_run(run: WorkflowRun, as_json: bool) -> None:
     """A run as JSON, or its summary and a table of its nodes."""
     if as_json:
         echo_json(run)
@@ -86,11 +86,11 @@ def print_run(run: Mapping[str, Any], as_json: bool) -> None:
         click.echo(line)
 
 
-def progress_lines(run: Mapping[str, Any]) -> list[str]:
+def progress_lines(run: WorkflowRun) -> list[str]:
     """``per_record 37/100 (2 failed)`` for each map node: items settled of its total."""
     lines = []
-    for node_id, node in run.get("nodes", {}).items():
-        p = node.get("progress")
+    for node_id, node in run.nodes.items():
+        p = node.progress
         if not p:
             continue
         line = f"{node_id} {p['done'] + p['failed']}/{p['total']} ({p['failed']} failed)"
@@ -100,16 +100,16 @@ def progress_lines(run: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _outcome(run: Mapping[str, Any]) -> Exit:
-    return Exit.OK if run["status"] == RunStatus.COMPLETED else Exit.FAILED
+def _outcome(run: WorkflowRun) -> Exit:
+    return Exit.OK if run.status == RunStatus.COMPLETED else Exit.FAILED
 
 
 def _explain(node_id: str, note: str) -> None:
     click.echo(waiting_line(node_id, note), err=True)
 
 
-async def _wait(client: DagqClient, run: dict[str, Any]) -> dict[str, Any]:
-    return await follow(client, run["runId"], lambda _event: None, on_waiting=_explain)
+async def _wait(client: DagqClient, run: WorkflowRun) -> WorkflowRun:
+    return await follow(client, run.runId, lambda _event: None, on_waiting=_explain)
 
 
 @click.group()
@@ -152,7 +152,7 @@ def start(
     """Start a run of WORKFLOW_ID and print its id (with --wait: its outcome)."""
     params = parse_params(params_json, pairs)
 
-    async def go(c: DagqClient) -> dict[str, Any]:
+    async def go(c: DagqClient) -> WorkflowRun:
         run = await c.start_run(
             workflow_id,
             params,
@@ -170,7 +170,7 @@ def start(
     if as_json:
         echo_json(run)
     else:
-        click.echo(run["runId"])
+        click.echo(run.runId)
 
 
 @runs.command("ls")
@@ -199,13 +199,13 @@ def ls(
         return
     rows = [
         (
-            r["runId"],
-            r["workflowId"],
-            r["workflowVersion"],
-            r["status"],
-            when(r.get("startTime")),
-            duration(r.get("duration")),
-            shorten(r.get("error") or "", 50),
+            r.runId,
+            r.workflowId,
+            r.workflowVersion,
+            r.status,
+            when(r.startTime),
+            duration(r.duration),
+            shorten(r.error or "", 50),
         )
         for r in page.items
     ]
@@ -231,12 +231,12 @@ def get(run_id: str, as_json: bool, api_url: str | None, api_key: str | None) ->
 def cancel(run_id: str, api_url: str | None, api_key: str | None) -> None:
     """Cancel a pending or running run (exit 1 when it has already ended)."""
 
-    async def go(c: DagqClient) -> dict[str, Any]:
+    async def go(c: DagqClient) -> WorkflowRun:
         await c.cancel_run(run_id)
         return await c.get_run(run_id)
 
     run = Remote(api_url, api_key).run("cancel runs", go)
-    click.echo(f"{run_id}: {run['status']}")
+    click.echo(f"{run_id}: {run.status}")
 
 
 @runs.command()
@@ -267,7 +267,7 @@ def retry(
     if only_node and from_node is None:
         raise click.UsageError("--only-node needs --from-node")
 
-    async def go(c: DagqClient) -> dict[str, Any]:
+    async def go(c: DagqClient) -> WorkflowRun:
         run = await c.retry_run(
             run_id, from_node=from_node, only_node=only_node, skip_nodes=skip_nodes
         )
@@ -281,14 +281,14 @@ def retry(
         echo_json(run)
     else:
         where = f" from {from_node}" if from_node else ""
-        click.echo(f"{run_id}: retried{where}, {run['status']}")
+        click.echo(f"{run_id}: retried{where}, {run.status}")
 
 
 async def _latest(c: DagqClient) -> str:
     page = await c.list_runs(None, limit=1)
     if not page.items:
         raise NotFound("there are no runs to watch yet; start one with `dagq runs start`")
-    run_id = str(page.items[0]["runId"])
+    run_id: str = page.items[0].runId
     click.echo(f"watching the latest run, {run_id}", err=True)
     return run_id
 
@@ -307,7 +307,7 @@ def watch(run_id: str | None, as_json: bool, api_url: str | None, api_key: str |
     out = sys.stdout
     watched: list[str] = [run_id] if run_id else []
 
-    async def go(c: DagqClient) -> dict[str, Any]:
+    async def go(c: DagqClient) -> WorkflowRun:
         if not watched:
             watched.append(await _latest(c))
         run_id = watched[0]
@@ -318,9 +318,9 @@ def watch(run_id: str | None, as_json: bool, api_url: str | None, api_key: str |
             out, progress, live=out.isatty() and not as_json, quiet=as_json, err=sys.stderr
         )
 
-        def on_event(event: dict[str, Any]) -> None:
+        def on_event(event: RunEvent) -> None:
             if as_json:
-                out.write(json.dumps(event, ensure_ascii=False) + "\n")
+                out.write(json.dumps(event.as_json(), ensure_ascii=False) + "\n")
                 out.flush()
             printer.event(event)
 

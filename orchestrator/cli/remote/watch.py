@@ -11,10 +11,10 @@ once at the end elsewhere (logs and pipes get no carriage returns).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TextIO
 
 from orchestrator.cli.remote.render import clock, duration, shorten
 from orchestrator.client import DagqClient, Link, LinkChange, follow_run
@@ -25,6 +25,7 @@ from orchestrator.vocab import (
     RunStatus,
     implied_changes,
 )
+from orchestrator.wire.runs import RunEvent, WorkflowRun
 
 MAX_RECONNECTS = 30
 """Reconnections in a row a command tries (about a minute at the capped backoff)."""
@@ -38,27 +39,18 @@ class Progress:
     run_status: str = RunStatus.PENDING
 
     @classmethod
-    def of(cls, run: Mapping[str, Any]) -> Progress:
-        """The progress of a run view (the API's ``WorkflowRun``)."""
-        nodes = {
-            nid: str(n.get("status", NodeStatus.PENDING)) for nid, n in run.get("nodes", {}).items()
-        }
-        return cls(nodes, str(run.get("status", RunStatus.PENDING)))
+    def of(cls, run: WorkflowRun) -> Progress:
+        """The progress of a run view."""
+        return cls({nid: n.status for nid, n in run.nodes.items()}, run.status)
 
     @classmethod
-    def pending(cls, run: Mapping[str, Any]) -> Progress:
+    def pending(cls, run: WorkflowRun) -> Progress:
         """Every node of a run view pending: where a replay from the run's start begins."""
-        return cls(dict.fromkeys(run.get("nodes", {}), NodeStatus.PENDING), RunStatus.PENDING)
+        return cls(dict.fromkeys(run.nodes, NodeStatus.PENDING), RunStatus.PENDING)
 
-    def apply(self, event: Mapping[str, Any]) -> None:
+    def apply(self, event: RunEvent) -> None:
         """Update from one event (unknown types change nothing)."""
-        data = event.get("data")
-        node = event.get("nodeId")
-        run_status, nodes = implied_changes(
-            str(event.get("type", "")),
-            node if isinstance(node, str) else None,
-            data if isinstance(data, Mapping) else None,
-        )
+        run_status, nodes = implied_changes(event.type, event.nodeId, event.data)
         self.run_status = run_status or self.run_status
         self.nodes.update(nodes)
 
@@ -84,10 +76,9 @@ class Progress:
         return f"[run {self.run_status}] " + ", ".join(parts)
 
 
-def event_line(event: Mapping[str, Any]) -> str:
+def event_line(event: RunEvent) -> str:
     """``12:00:01.234  fetch_data        node_failed     attempt 1: boom``."""
-    data = event.get("data") if isinstance(event.get("data"), Mapping) else {}
-    assert isinstance(data, Mapping)
+    data = event.data
     details: list[str] = []
     if data.get("attempt") is not None:
         details.append(f"attempt {data['attempt']}")
@@ -101,9 +92,8 @@ def event_line(event: Mapping[str, Any]) -> str:
     why = data.get("error") or data.get("reason")
     if why:
         text = f"{text}: {shorten(why, 80)}" if text else shorten(why, 80)
-    node = str(event.get("nodeId") or "-")
-    kind = str(event.get("type", "?"))
-    return f"{clock(event.get('timestamp'))}  {node:<20} {kind:<20} {text}".rstrip()
+    node = event.nodeId or "-"
+    return f"{clock(event.timestamp)}  {node:<20} {event.type:<20} {text}".rstrip()
 
 
 class EventPrinter:
@@ -133,7 +123,7 @@ class EventPrinter:
             self.out.write("\r\x1b[2K")
             self._drawn = False
 
-    def event(self, event: Mapping[str, Any]) -> None:
+    def event(self, event: RunEvent) -> None:
         """Record one event and show it."""
         self.progress.apply(event)
         if self.quiet:
@@ -174,7 +164,7 @@ class EventPrinter:
             self._drawn = True
         self.out.flush()
 
-    def finish(self, run: Mapping[str, Any] | None = None) -> None:
+    def finish(self, run: WorkflowRun | None = None) -> None:
         """The final progress line, from the run as the API reports it when given."""
         if run is not None:
             self.progress = Progress.of(run)
@@ -199,15 +189,15 @@ async def report_waiting(
     seen: set[tuple[str, str]] = set()
     while True:
         try:
-            run = await client.get_run(run_id)
+            run: WorkflowRun | None = await client.get_run(run_id)
         except DagqError:
-            run = {}  # the follower reports what is wrong with the API
-        for node_id, node in run.get("nodes", {}).items():
-            note = node.get("waitingFor") if isinstance(node, Mapping) else None
-            if isinstance(note, str) and (node_id, note) not in seen:
+            run = None  # the follower reports what is wrong with the API
+        for node_id, node in run.nodes.items() if run else ():
+            note = node.waitingFor
+            if note is not None and (node_id, note) not in seen:
                 seen.add((node_id, note))
                 on_waiting(node_id, note)
-        if run.get("status") in TERMINAL_RUN:
+        if run is not None and run.status in TERMINAL_RUN:
             return
         await asyncio.sleep(check_s)
 
@@ -220,10 +210,10 @@ def waiting_line(node_id: str, note: str) -> str:
 async def follow(
     client: DagqClient,
     run_id: str,
-    on_event: Callable[[dict[str, Any]], None],
+    on_event: Callable[[RunEvent], None],
     on_link: Callable[[LinkChange], None] | None = None,
     on_waiting: Callable[[str, str], None] | None = None,
-) -> dict[str, Any]:
+) -> WorkflowRun:
     """Feed every event of the run to ``on_event`` (and each change of the link to
     ``on_link``) until the run has ended; the final run view.
 
@@ -243,9 +233,9 @@ async def follow(
 async def _follow(
     client: DagqClient,
     run_id: str,
-    on_event: Callable[[dict[str, Any]], None],
+    on_event: Callable[[RunEvent], None],
     on_link: Callable[[LinkChange], None] | None,
-) -> dict[str, Any]:
+) -> WorkflowRun:
     async with aclosing(follow_run(client, run_id, max_attempts=MAX_RECONNECTS)) as items:
         async for item in items:
             if not isinstance(item, LinkChange):
@@ -257,17 +247,9 @@ async def _follow(
     return await client.get_run(run_id)  # not reached: follow_run ends with the run
 
 
-def node_rows(run: Mapping[str, Any]) -> list[tuple[str, str, int, str, str]]:
+def node_rows(run: WorkflowRun) -> list[tuple[str, str, int, str, str]]:
     """``(node, status, attempts, duration, last error)`` of each node, in the run's order."""
-    rows = []
-    for node_id, node in run.get("nodes", {}).items():
-        rows.append(
-            (
-                node_id,
-                str(node.get("status", "")),
-                int(node.get("attempts", 0)),
-                duration(node.get("duration")),
-                shorten(node.get("lastError") or "", 60),
-            )
-        )
-    return rows
+    return [
+        (nid, n.status, n.attempts, duration(n.duration), shorten(n.lastError or "", 60))
+        for nid, n in run.nodes.items()
+    ]

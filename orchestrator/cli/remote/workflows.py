@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -17,13 +16,15 @@ from orchestrator.spec.export import dump_spec, spec_to_data
 from orchestrator.spec.loader import load_file_schedules
 from orchestrator.spec.model import WorkflowSpec
 from orchestrator.spec.schedule import ScheduleSpec
+from orchestrator.wire.runs import WorkflowRecord
 
 _SPEC_FIELDS = frozenset(WorkflowSpec.model_fields)
 
 
-def spec_of(workflow: dict[str, Any]) -> WorkflowSpec:
+def spec_of(workflow: WorkflowRecord) -> WorkflowSpec:
     """The spec inside the API's ``Workflow`` (its record fields left out)."""
-    return WorkflowSpec.model_validate({k: v for k, v in workflow.items() if k in _SPEC_FIELDS})
+    data = workflow.as_json()
+    return WorkflowSpec.model_validate({k: v for k, v in data.items() if k in _SPEC_FIELDS})
 
 
 def same_spec(a: WorkflowSpec, b: WorkflowSpec) -> bool:
@@ -66,13 +67,13 @@ def ls(
         return
     rows = [
         (
-            w["id"],
-            w["name"],
-            w["version"],
-            w["status"],
-            w["nodeCount"],
-            ",".join(w.get("tags", [])),
-            when(w.get("updatedAt")),
+            w.id,
+            w.name,
+            w.version,
+            w.status,
+            w.nodeCount,
+            ",".join(w.tags),
+            when(w.updatedAt),
         )
         for w in page.items
     ]
@@ -100,7 +101,7 @@ def get(
     async def fetch(c: DagqClient) -> WorkflowSpec:
         if version is None:
             return spec_of(await c.get_workflow(workflow_id))
-        return WorkflowSpec.model_validate((await c.get_version(workflow_id, version))["spec"])
+        return WorkflowSpec.model_validate((await c.get_version(workflow_id, version)).spec)
 
     spec = Remote(api_url, api_key).run("read workflows", fetch)
     click.echo(dump_spec(spec, "json" if fmt == "json" else "yaml"), nl=False)
@@ -124,7 +125,7 @@ def push(
     except DagqError as exc:
         fail(exc, action="push workflows", as_json=as_json)
 
-    async def store(c: DagqClient) -> tuple[dict[str, Any], str]:
+    async def store(c: DagqClient) -> tuple[WorkflowRecord, str]:
         data = spec_to_data(spec)
         try:
             current = await c.get_workflow(spec.id)
@@ -134,20 +135,20 @@ def push(
             return current, "unchanged"
         # expected_version: a push that raced another one is refused, not silently stacked.
         updated = await c.update_workflow(
-            spec.id, data, change_log=message, expected_version=int(current["version"])
+            spec.id, data, change_log=message, expected_version=current.version
         )
         return updated, "updated"
 
-    async def push_all(c: DagqClient) -> tuple[dict[str, Any], str, list[str]]:
+    async def push_all(c: DagqClient) -> tuple[WorkflowRecord, str, list[str]]:
         record, outcome = await store(c)
         return record, outcome, await apply_schedules(c, schedules)
 
     record, outcome, applied = Remote(api_url, api_key, as_json).run("push workflows", push_all)
     if as_json:
-        answer = {"id": record["id"], "version": record["version"], "outcome": outcome}
+        answer = {"id": record.id, "version": record.version, "outcome": outcome}
         echo_json({**answer, "schedules": applied} if schedules else answer)
     else:
-        click.echo(f"{record['id']} version {record['version']} ({outcome})")
+        click.echo(f"{record.id} version {record.version} ({outcome})")
         for schedule_id in applied:
             click.echo(f"schedule {schedule_id} applied")
 
@@ -209,11 +210,11 @@ def versions(
         ("version", "created", "by", "nodes", "change log"),
         [
             (
-                v["version"],
-                when(v.get("createdAt")),
-                v.get("createdBy") or "",
-                len(v.get("spec", {}).get("nodes", [])),
-                v.get("changeLog") or "",
+                v.version,
+                when(v.createdAt),
+                v.createdBy or "",
+                len(v.spec.get("nodes", [])),
+                v.changeLog,
             )
             for v in rows
         ],
@@ -233,11 +234,12 @@ def validate(workflow_id: str, as_json: bool, api_url: str | None, api_key: str 
     if as_json:
         echo_json(verdict)
     else:
-        errors, warnings = verdict.get("errors", []), verdict.get("warnings", [])
-        head = "✓" if verdict.get("valid") else "✗"
-        state = "valid" if verdict.get("valid") else f"invalid ({len(errors)} error(s))"
+        errors = [e.as_json() for e in verdict.errors]
+        warnings = [w.as_json() for w in verdict.warnings]
+        head = "✓" if verdict.valid else "✗"
+        state = "valid" if verdict.valid else f"invalid ({len(errors)} error(s))"
         click.echo(f"{head} {workflow_id}: {state}")
         for line in issue_lines(errors, warnings):
             click.echo(line)
-    if not verdict.get("valid"):
+    if not verdict.valid:
         raise SystemExit(Exit.FAILED)

@@ -9,20 +9,30 @@ Moving a team's queue calls to dagq is a small diff::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
-PREFIX = "/api/v1"
+from orchestrator.client.base import PREFIX, Calls, q
+from orchestrator.wire.triggers import (
+    Instantiated,
+    Job,
+    JobList,
+    Promoted,
+    TemplateDiff,
+    TemplateList,
+    TemplateRow,
+    TemplateVersion,
+    TemplateVersionList,
+)
 
 
 def _job(job_id: str) -> str:
-    return f"{PREFIX}/jobs/{quote(job_id, safe='')}"
+    return f"{PREFIX}/jobs/{q(job_id)}"
 
 
 def _tpl(template_id: str) -> str:
-    return f"{PREFIX}/templates/{quote(template_id, safe='')}"
+    return f"{PREFIX}/templates/{q(template_id)}"
 
 
 def _job_body(
@@ -47,22 +57,8 @@ def _job_body(
     return body
 
 
-class JobCalls:
-    """Jobs, chains and templates over the API; ``_obj``/``_call`` come from ``DagqClient``."""
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: Any = None,
-        params: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> Any:
-        raise NotImplementedError
-
-    async def _obj(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        raise NotImplementedError
+class JobCalls(Calls):
+    """Jobs, chains and templates over the API."""
 
     # -- jobs and chains -----------------------------------------------------------------
     async def enqueue(
@@ -75,12 +71,12 @@ class JobCalls:
         attempt_timeout: float | str | None = None,
         delay: float | str | None = None,
         run_at: datetime | str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Job:
         """Enqueue one job: ``handler`` gets ``payload`` as its input. ``retries`` and
         ``attempt_timeout`` apply to each handler; durations are seconds or strings such
         as ``"30s"``; ``run_at`` an aware datetime or ISO text (or ``delay``)."""
         body = _job_body(payload, priority, retries, attempt_timeout, delay, run_at)
-        return await self._obj("POST", f"{PREFIX}/jobs", body={"handler": handler, **body})
+        return await self._as(Job, "POST", f"{PREFIX}/jobs", body={"handler": handler, **body})
 
     async def chain(
         self,
@@ -92,22 +88,22 @@ class JobCalls:
         attempt_timeout: float | str | None = None,
         delay: float | str | None = None,
         run_at: datetime | str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Job:
         """Enqueue a chain: the first handler gets ``payload``, each next one the
         previous one's output; the last one's output is the chain's result."""
         body = _job_body(payload, priority, retries, attempt_timeout, delay, run_at)
-        return await self._obj("POST", f"{PREFIX}/jobs", body={"chain": list(handlers), **body})
+        return await self._as(Job, "POST", f"{PREFIX}/jobs", body={"chain": list(handlers), **body})
 
-    async def get_job(self, job_id: str) -> dict[str, Any]:
+    async def get_job(self, job_id: str) -> Job:
         """A job: status, payload, result, each handler's step."""
-        return await self._obj("GET", _job(job_id))
+        return await self._as(Job, "GET", _job(job_id))
 
     async def list_jobs(
         self, *, status: str | None = None, limit: int = 20, offset: int = 0
-    ) -> dict[str, Any]:
+    ) -> JobList:
         """A page of jobs, newest first: ``{jobs, total, hasMore}``."""
         params = {"status": status, "limit": limit, "offset": offset}
-        return await self._obj("GET", f"{PREFIX}/jobs", params=params)
+        return await self._as(JobList, "GET", f"{PREFIX}/jobs", params=params)
 
     async def promote_job(
         self, job_id: str, workflow_id: str, *, name: str | None = None
@@ -117,29 +113,25 @@ class JobCalls:
         body: dict[str, Any] = {"workflowId": workflow_id}
         if name is not None:
             body["name"] = name
-        workflow: dict[str, Any] = (await self._obj("POST", f"{_job(job_id)}/promote", body=body))[
-            "workflow"
-        ]
-        return workflow
+        return (await self._as(Promoted, "POST", f"{_job(job_id)}/promote", body=body)).workflow
 
     async def cancel_job(self, job_id: str) -> None:
         """Cancel a job that has not ended; Conflict when it has."""
         await self._call("DELETE", _job(job_id))
 
     # -- templates -----------------------------------------------------------------------
-    async def list_templates(self) -> list[dict[str, Any]]:
+    async def list_templates(self) -> list[TemplateRow]:
         """Every template's list row (the shipped gallery included)."""
-        rows: list[dict[str, Any]] = (await self._obj("GET", f"{PREFIX}/templates"))["templates"]
-        return rows
+        return (await self._as(TemplateList, "GET", f"{PREFIX}/templates")).templates
 
-    async def get_template(self, template_id: str, version: int | None = None) -> dict[str, Any]:
+    async def get_template(self, template_id: str, version: int | None = None) -> TemplateVersion:
         """One version of a template (the newest by default): ``{version, template, ...}``."""
         path = _tpl(template_id) + (f"/versions/{version}" if version is not None else "")
-        return await self._obj("GET", path)
+        return await self._as(TemplateVersion, "GET", path)
 
-    async def create_template(self, template: Mapping[str, Any]) -> dict[str, Any]:
+    async def create_template(self, template: Mapping[str, Any]) -> TemplateVersion:
         """Store a new template (version 1); Conflict when its id is taken."""
-        return await self._obj("POST", f"{PREFIX}/templates", body=dict(template))
+        return await self._as(TemplateVersion, "POST", f"{PREFIX}/templates", body=dict(template))
 
     async def update_template(
         self,
@@ -148,26 +140,26 @@ class JobCalls:
         *,
         change_log: str | None = None,
         expected_version: int | None = None,
-    ) -> dict[str, Any]:
+    ) -> TemplateVersion:
         """Store the next version (``outcome``: updated, or unchanged when it is the same)."""
         params = {"changeLog": change_log, "expectedVersion": expected_version}
-        return await self._obj("PUT", _tpl(template_id), body=dict(template), params=params)
+        return await self._as(
+            TemplateVersion, "PUT", _tpl(template_id), body=dict(template), params=params
+        )
 
     async def delete_template(self, template_id: str) -> None:
         """Delete a template and its versions."""
         await self._call("DELETE", _tpl(template_id))
 
-    async def template_versions(self, template_id: str) -> list[dict[str, Any]]:
+    async def template_versions(self, template_id: str) -> list[TemplateVersion]:
         """A template's versions, newest first."""
-        rows: list[dict[str, Any]] = (await self._obj("GET", f"{_tpl(template_id)}/versions"))[
-            "versions"
-        ]
-        return rows
+        path = f"{_tpl(template_id)}/versions"
+        return (await self._as(TemplateVersionList, "GET", path)).versions
 
-    async def diff_templates(self, template_id: str, old: int, new: int) -> dict[str, Any]:
+    async def diff_templates(self, template_id: str, old: int, new: int) -> TemplateDiff:
         """What changed between two versions of a template."""
         params = {"from": old, "to": new}
-        return await self._obj("GET", f"{_tpl(template_id)}/diff", params=params)
+        return await self._as(TemplateDiff, "GET", f"{_tpl(template_id)}/diff", params=params)
 
     async def use_template(
         self,
@@ -178,7 +170,7 @@ class JobCalls:
         name: str | None = None,
         version: int | None = None,
         save: bool = True,
-    ) -> dict[str, Any]:
+    ) -> Instantiated:
         """Make a workflow from a template: stored (with the template's schedules) when
         ``save``, else only judged and returned (``instantiate``)."""
         body: dict[str, Any] = {"workflowId": workflow_id, "values": dict(values or {})}
@@ -187,4 +179,4 @@ class JobCalls:
         if version is not None:
             body["version"] = version
         action = "use" if save else "instantiate"
-        return await self._obj("POST", f"{_tpl(template_id)}/{action}", body=body)
+        return await self._as(Instantiated, "POST", f"{_tpl(template_id)}/{action}", body=body)
