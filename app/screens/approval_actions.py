@@ -11,11 +11,14 @@ name and JSON payload) in a dialog, call the API and say what happened.  A refus
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.screens.dialogs.text_input import InputDialog
 from orchestrator.spec.model import ApprovalNode, SignalNode
 from orchestrator.vocab import NodeStatus
+
+if TYPE_CHECKING:  # the monitor imports this module
+    from app.screens.monitor import MonitorScreen
 
 
 class CommentDialog(InputDialog):
@@ -34,7 +37,7 @@ class CommentDialog(InputDialog):
         return None
 
 
-def _waiting(screen: Any, kind: type[ApprovalNode] | type[SignalNode]) -> list[str]:
+def _waiting(screen: MonitorScreen, kind: type[ApprovalNode] | type[SignalNode]) -> list[str]:
     return [
         n
         for n, status in screen.statuses.items()
@@ -42,7 +45,7 @@ def _waiting(screen: Any, kind: type[ApprovalNode] | type[SignalNode]) -> list[s
     ]
 
 
-def decide(screen: Any, *, approve: bool) -> None:
+def decide(screen: MonitorScreen, *, approve: bool) -> None:
     """Approve or reject the selected (or only) waiting approval, after a comment."""
     if not screen.session.can("run:approve"):
         screen.refuse_permission("run:approve", "decide on an approval", screen.run_id or "*")
@@ -65,14 +68,14 @@ def decide(screen: Any, *, approve: bool) -> None:
     screen.run_worker(_ask(screen, run_id, node_id, approve), group="action")
 
 
-async def _ask(screen: Any, run_id: str, node_id: str, approve: bool) -> None:
+async def _ask(screen: MonitorScreen, run_id: str, node_id: str, approve: bool) -> None:
     node = await screen.api(screen.session.client.get_node_status(run_id, node_id))
     if node is None:
         return
     screen.fresh_node(node_id, node)
-    view = node.get("approval")
-    if not isinstance(view, dict):
-        screen.refuse(f"{node_id} no longer waits for a decision (it is {node.get('status')})")
+    view = node.approval
+    if view is None or node.status != NodeStatus.WAITING:
+        screen.refuse(f"{node_id} no longer waits for a decision (it is {node.status})")
         return
     word = "Approve" if approve else "Reject"
     hint = (
@@ -89,17 +92,19 @@ async def _ask(screen: Any, run_id: str, node_id: str, approve: bool) -> None:
     )
 
 
-async def _decide(screen: Any, run_id: str, node_id: str, approve: bool, comment: str) -> None:
+async def _decide(
+    screen: MonitorScreen, run_id: str, node_id: str, approve: bool, comment: str
+) -> None:
     client = screen.session.client
     node = await screen.api(client.decide(run_id, node_id, approve=approve, comment=comment))
     if node is None:
         return
     screen.fresh_node(node_id, node)
-    if node.get("status") == NodeStatus.WAITING:
-        a = node.get("approval") or {}
+    if node.status == NodeStatus.WAITING:
+        a = node.approval or {}
         text = f"{a.get('approvals')} of {a.get('required')} approvals; still waiting"
     else:
-        text = "approved" if (node.get("output") or {}).get("approved") else "rejected"
+        text = "approved" if (node.output or {}).get("approved") else "rejected"
     screen.notify(f"{node_id} of {run_id}: {text}.", title="Decision")
     screen.after_action(run_id)
 
@@ -112,7 +117,7 @@ def _payload_problem(text: str) -> str | None:
     return None if isinstance(value, dict) else "the payload must be a JSON object"
 
 
-def send_signal(screen: Any) -> None:
+def send_signal(screen: MonitorScreen) -> None:
     """Ask for a signal's name and JSON payload, then send it to the selected run."""
     if not screen.session.can("run:signal"):
         screen.refuse_permission("run:signal", "send a signal", screen.run_id or "*")
@@ -121,7 +126,11 @@ def send_signal(screen: Any) -> None:
     if run_id is None:
         screen.refuse("select a run first")
         return
-    awaited = [screen.spec_node(n).signal for n in _waiting(screen, SignalNode)]
+    awaited = [
+        node.signal
+        for n in _waiting(screen, SignalNode)
+        if isinstance(node := screen.spec_node(n), SignalNode)
+    ]
 
     def named(name: str | None) -> None:
         if not name:
@@ -141,10 +150,10 @@ def send_signal(screen: Any) -> None:
     )
 
 
-async def _send(screen: Any, run_id: str, name: str, payload: dict[str, Any]) -> None:
+async def _send(screen: MonitorScreen, run_id: str, name: str, payload: dict[str, Any]) -> None:
     answer = await screen.api(screen.session.client.send_signal(run_id, name, payload))
     if answer is None:
         return
-    where = f"delivered to {answer['delivered']}" if answer.get("delivered") else "kept by the run"
+    where = f"delivered to {answer.delivered}" if answer.delivered else "kept by the run"
     screen.notify(f"Signal {name} {where}.", title="Signal")
     screen.after_action(run_id)
