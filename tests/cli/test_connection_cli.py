@@ -75,6 +75,13 @@ async def test_local_stack_is_found_through_local_json(api: Api, tmp_path: Path)
     assert (from_env.exit_code, from_env.stdout.strip()) == (0, "no runs")
 
 
+def _as_in_a_terminal() -> None:
+    """Ctrl+C as a terminal delivers it: a suite started in the background by a
+    non-interactive shell (``pytest ... &``) runs with SIGINT ignored, and a child
+    inherits that, so the watcher would never hear the test's SIGINT."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DAGQ_")}
     env["DAGQ_DATA_DIR"] = str(tmp_path / "sub-data")
@@ -117,15 +124,21 @@ async def test_ctrl_c_stops_watching_and_leaves_the_run_alone(cli: Cli, tmp_path
     proc = await asyncio.create_subprocess_exec(
         *DAGQ, "runs", "watch", run_id, "--api", cli.api.base_url, "--key", cli.api.keys["admin"],
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_env(tmp_path),
+        preexec_fn=_as_in_a_terminal,
     )  # fmt: skip
     assert proc.stdout is not None
-    seen: list[str] = []
-    while not any("node_queued" in line for line in seen):
-        line = await asyncio.wait_for(proc.stdout.readline(), 60)
-        assert line, "watch ended before the run's first events"
-        seen.append(line.decode())
-    proc.send_signal(signal.SIGINT)
-    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    try:
+        seen: list[str] = []
+        while not any("node_queued" in line for line in seen):
+            line = await asyncio.wait_for(proc.stdout.readline(), 60)
+            assert line, "watch ended before the run's first events"
+            seen.append(line.decode())
+        proc.send_signal(signal.SIGINT)
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        if proc.returncode is None:  # a failed wait must not leave the watcher running
+            proc.kill()
+            await proc.wait()
     assert proc.returncode == 130
     assert err.decode().strip() == f"stopped watching {run_id}; the run goes on"
     still = await cli("runs", "get", run_id, "--json")
