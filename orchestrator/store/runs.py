@@ -170,7 +170,8 @@ class RunStore:
     ) -> tuple[list[str], list[Any]]:
         k = self.keys
         shard = k.shard_of(new.run_id)
-        hset = changed_fields(old, new)
+        changed: list[str] = []
+        hset = changed_fields(old, new, changed)
         jobs: list[bytes] = []
         job_keys: list[str] = []
         timers: list[Any] = []
@@ -208,7 +209,9 @@ class RunStore:
             elif isinstance(cmd, Notify):  # a stream like a job queue: same XADD
                 job_keys.append(k.notify(shard))
                 jobs.append(orjson.dumps({"url": cmd.url, "body": dict(cmd.body)}))
-        waiting, done = approvals_changed(old, new, requested, finished=active == -1)
+        waiting, done = approvals_changed(
+            old, new, requested, finished=active == -1, changed=changed
+        )
         header = {
             "id": new.run_id,
             "s": new.start_ms,
