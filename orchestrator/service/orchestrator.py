@@ -186,6 +186,12 @@ class Orchestrator:
         ten nodes).  Only entries older than both the oldest unacknowledged one and
         the last one delivered to the group go (``XTRIM MINID``, whole stream nodes),
         so nothing still to apply is lost.
+
+        An approximate ``XTRIM`` evicts at most 100 stream nodes per call (Redis's
+        default ``LIMIT``, 10,000 entries with the default node size), so it is repeated
+        until a call evicts nothing: with one call per claim-loop tick (10 s by default), an
+        inbox taking more than 1,000 entries a second outgrew the trim.  Each call stays
+        as short as that default makes it.
         """
         inbox = self.keys.inbox(shard)
         groups: Any = await self.redis.xinfo_groups(inbox)
@@ -198,10 +204,12 @@ class Orchestrator:
             bound = min(bound, _entry_id(pending["min"]))
         if bound <= (0, 0):
             return 0
-        trimmed: int = await self.redis.xtrim(
-            inbox, minid=f"{bound[0]}-{bound[1]}", approximate=True
-        )
-        return trimmed
+        minid, trimmed = f"{bound[0]}-{bound[1]}", 0
+        while True:
+            evicted = int(await self.redis.xtrim(inbox, minid=minid, approximate=True))
+            if not evicted:
+                return trimmed
+            trimmed += evicted
 
     async def claim_abandoned(self, shard: int) -> int:
         """Process inbox entries another orchestrator read but never acknowledged."""

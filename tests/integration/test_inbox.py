@@ -22,9 +22,10 @@ from orchestrator.engine.events import Event, NodeSucceeded
 from orchestrator.engine.state import RunState
 from orchestrator.keys import ORCH_GROUP
 from orchestrator.protocol import InboxMessage
-from orchestrator.service.orchestrator import Orchestrator
+from orchestrator.service.orchestrator import INBOX_KEEP_MS, Orchestrator
 from orchestrator.service.runs import RunService
 from orchestrator.spec.graph import Graph
+from orchestrator.store.timers import now_ms
 from orchestrator.vocab import NodeStatus
 from tests.conftest import until
 from tests.integration.conftest import Stack, StackFactory
@@ -176,6 +177,31 @@ async def test_trimming_the_inbox_drops_only_entries_applied_before_the_oldest_p
     ids = [entry_id for entry_id, _ in rows]
     assert ids[-100:] == undelivered[::-1], "an entry not yet delivered was trimmed"
     assert len(ids) <= 200
+
+
+async def test_trimming_a_long_inbox_takes_every_entry_applied_over_a_minute_ago(
+    make_stack: StackFactory,
+) -> None:
+    """Redis evicts at most 100 stream nodes (10,000 entries) per approximate ``XTRIM``:
+    one call per tick left a busy inbox growing (201 MB at 100,000 finished runs)."""
+    stack = await make_stack()
+    orch = Orchestrator(RunService(stack.redis, stack.keys, stack.settings), claim_idle_s=0)
+    await orch.ensure_groups()
+    inbox = stack.keys.inbox(0)
+    wake = InboxMessage("wake", "run-x", 1).encode()
+    old_ms = now_ms() - 10 * INBOX_KEEP_MS
+    async with stack.redis.pipeline(transaction=False) as pipe:
+        for seq in range(1, 25_001):
+            pipe.xadd(inbox, {"d": wake}, id=f"{old_ms}-{seq}")
+        await pipe.execute()
+    recent = [await stack.redis.xadd(inbox, {"d": wake}) for _ in range(50)]
+    await stack.redis.xgroup_setid(inbox, ORCH_GROUP, "$")  # all delivered, none pending
+    trimmed = await orch.trim_inbox(0)
+    left: Any = await stack.redis.xrange(inbox)
+    assert trimmed + len(left) == 25_050
+    assert [entry_id for entry_id, _ in left[-50:]] == recent, "a recent entry was trimmed"
+    # Whole stream nodes go: the node holding the last old entries may stay.
+    assert len(left) <= 50 + 100, f"{len(left) - 50} entries over a minute old were kept"
 
 
 async def test_an_unexpected_error_does_not_end_the_inbox_loop(
