@@ -37,6 +37,7 @@ from orchestrator.keys import Keys
 from orchestrator.logs import register_secret
 from orchestrator.settings import Settings
 from orchestrator.store.embedded import EmbeddedRedis
+from orchestrator.store.packing import packed_by_hiredis
 from orchestrator.store.replicas import RIDE_THROUGH_S
 
 # XAUTOCLAIM (crashed workers' jobs) and GETDEL arrived in Redis 6.2.
@@ -257,7 +258,7 @@ def make_client(url: str, **options: Any) -> aioredis.Redis:
     pool = aioredis.BlockingConnectionPool.from_url(
         url, max_connections=MAX_CONNECTIONS, timeout=_POOL_WAIT_S, **options
     )
-    return aioredis.Redis.from_pool(pool)
+    return aioredis.Redis.from_pool(packed_by_hiredis(pool))
 
 
 async def _initialize_cluster(client: _Cluster) -> None:
