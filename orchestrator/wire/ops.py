@@ -166,7 +166,10 @@ class WorkerView(Wire):
     capacity: WorkerRoom | None = None
     reserved: WorkerRoom | None = Field(default=None, description="What its attempts hold")
     usage: ChildUsage | None = None
-    isolation: str | None = Field(default=None, description="How handlers run: process...")
+    isolation: str | None = Field(
+        default=None,
+        description="process: every handler in a child process; thread: only those marked so",
+    )
 
 
 class Queues(Wire):
@@ -358,6 +361,7 @@ class CriticalPath(Wire):
     total_ms: int
     """From the epoch's start to the last node's end."""
     epoch_ms: int
+    """How long the epoch the path is in lasted."""
     share: float
     """The share of the epoch's duration the path's work and waits explain (0 to 1)."""
     parts_ms: dict[str, int]
