@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestrator.wire.runs import RunEvent
+from orchestrator.wire.runs import NodeStatusView, RunEvent
 
 SPEEDS: tuple[float, ...] = (1.0, 2.0, 10.0, 0.0)
 """Playback speeds; 0 is "as fast as events" (one step per tick)."""
@@ -130,15 +130,16 @@ class ReplayModel:
         gap = self.offset_ms(self.position + 1) - self.offset_ms()
         return max(0.0, gap / 1000 / self.speed)
 
-    def node_view(self, node_id: str) -> dict[str, Any] | None:
-        """One node at the position, in the shape the node panel reads (API node view)."""
+    def node_view(self, node_id: str) -> NodeStatusView | None:
+        """One node at the position, as the node panel reads it (the API's node view; a
+        node the replay has not touched yet has its status only)."""
         view = self.nodes().get(node_id)
         if view is None:
             return None
-        out = {"nodeId": node_id, **view}
+        out = {"nodeId": node_id, "attempts": 0, **view}
         if "error" in out:
             out["lastError"] = out.pop("error")
-        return out
+        return NodeStatusView.model_validate(out)
 
     def events(self) -> list[RunEvent]:
         """The events up to the position, as the event log shows them."""

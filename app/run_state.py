@@ -17,12 +17,17 @@ statuses end where the run is.  Pure (no Textual): tested alone.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from app.widgets.ops_format import parse_time
-from orchestrator.vocab import NODE_STATUSES, TERMINAL_RUN, EventType, RunStatus, implied_changes
+from orchestrator.vocab import (
+    NODE_STATUSES,
+    TERMINAL_RUN,
+    EventType,
+    NodeStatus,
+    RunStatus,
+    implied_changes,
+)
 from orchestrator.wire.runs import NodeStatusView, RunEvent, WorkflowRun
 
 _RUN_ERROR = {
@@ -32,7 +37,6 @@ _RUN_ERROR = {
     EventType.RUN_CANCELLED: "reason",
 }
 """Run events and the field of their data the run's error comes from."""
-_CLEARED_BY_RETRY = ("error", "errorNode", "endTime", "duration", "output")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,37 +54,31 @@ _ITEM_EVENTS = frozenset({EventType.ITEM_COMPLETED, EventType.ITEM_FAILED})
 class LiveRun:
     """One run: its fetched view, kept current by its events."""
 
-    view: dict[str, Any]
-    """The API's ``WorkflowRun`` as fetched, its run-level fields kept current."""
+    view: WorkflowRun
+    """The API's ``WorkflowRun`` as fetched (a copy), its run-level fields kept current."""
     statuses: dict[str, str] = field(default_factory=dict)
     """Each node's status: the fetched ones, then what the events say."""
-    details: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Each node's view (``NodeStatusView``) as last fetched: input, output, times."""
+    details: dict[str, NodeStatusView] = field(default_factory=dict)
+    """Each node's view as last fetched: input, output, times."""
     _asked: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, view: WorkflowRun) -> LiveRun:
-        """The run as ``GET /runs/{id}`` answered."""
-        return cls.from_json(view.as_json())
-
-    @classmethod
-    def from_json(cls, view: Mapping[str, Any]) -> LiveRun:
-        """The run from its JSON (what :meth:`of` keeps: the monitor changes it as events
+        """The run as ``GET /runs/{id}`` answered (a copy: the monitor changes it as events
         come)."""
-        nodes: Mapping[str, Any] = view.get("nodes") or {}
-        details = {str(k): dict(v) for k, v in nodes.items() if isinstance(v, Mapping)}
-        statuses = {k: str(v.get("status")) for k, v in details.items()}
-        return cls(dict(view), statuses, details)
+        details = dict(view.nodes)
+        statuses: dict[str, str] = {k: v.status for k, v in details.items()}
+        return cls(view.model_copy(), statuses, details)
 
     @property
     def run_id(self) -> str:
         """The run's id."""
-        return str(self.view.get("runId"))
+        return self.view.runId
 
     @property
-    def status(self) -> str:
+    def status(self) -> RunStatus:
         """The run's status."""
-        return str(self.view.get("status"))
+        return self.view.status
 
     def apply(self, event: RunEvent) -> Change:
         """Take one event of the run's stream; what it changed."""
@@ -96,47 +94,58 @@ class LiveRun:
             and "total" in data
         ):
             # A map's counts ride on its item events: its badge moves without a fetch.
-            counts = {k: data.get(k, 0) for k in ("total", "done", "failed")}
-            detail = self.details.setdefault(node, {"nodeId": node})
-            detail["progress"] = {**(detail.get("progress") or {}), **counts}
+            counts = {k: v for k in ("total", "done", "failed") if type(v := data.get(k, 0)) is int}
+            detail = self.details.get(node) or self._stub(node)
+            progress = {**(detail.progress or {}), **counts}
+            self.details[node] = detail.model_copy(update={"progress": progress})
             changed |= {node}
         self.statuses.update(nodes)
         if run_status is None:
             return Change(nodes=changed)
-        self.view["status"] = run_status
+        view = self.view
+        view.status = run_status
         if kind == EventType.RUN_RETRIED:
-            for key in _CLEARED_BY_RETRY:
-                self.view.pop(key, None)
+            view.error = view.errorNode = view.endTime = None
+            view.duration, view.output = None, None
             epoch = data.get("epoch")
             if isinstance(epoch, int):
-                self.view["retries"] = max(int(self.view.get("retries") or 0), epoch)
+                view.retries = max(view.retries or 0, epoch)
         if kind in _RUN_ERROR and data.get(_RUN_ERROR[EventType(kind)]):
-            self.view["error"] = str(data[_RUN_ERROR[EventType(kind)]])
+            view.error = str(data[_RUN_ERROR[EventType(kind)]])
         if run_status in TERMINAL_RUN:
             self._ended_at(event.timestamp)
         return Change(run=True, nodes=changed)
 
-    def _ended_at(self, stamp: Any) -> None:
-        end, begin = parse_time(stamp), parse_time(self.view.get("startTime"))
+    def _ended_at(self, stamp: str) -> None:
+        end, begin = parse_time(stamp), parse_time(self.view.startTime)
         if end is None:
             return
-        self.view["endTime"] = stamp
+        self.view.endTime = stamp
         if begin is not None:
-            self.view["duration"] = max(0, round((end - begin).total_seconds() * 1000))
+            self.view.duration = max(0, round((end - begin).total_seconds() * 1000))
 
-    def node(self, node_id: str) -> dict[str, Any] | None:
+    def _stub(self, node_id: str) -> NodeStatusView:
+        # A node of the run not fetched yet: its id and status only.
+        status = NodeStatus(self.statuses.get(node_id, NodeStatus.PENDING))
+        return NodeStatusView(nodeId=node_id, status=status, attempts=0)
+
+    def node(self, node_id: str) -> NodeStatusView | None:
         """The node's last fetched view with its status from the events (None: no state)."""
         found = self.details.get(node_id)
         if found is None and node_id not in self.statuses:
             return None
-        out = dict(found or {"nodeId": node_id})
-        out["status"] = self.statuses.get(node_id, out.get("status"))
-        return out
+        if found is None:
+            return self._stub(node_id)
+        status = self.statuses.get(node_id)
+        if status is None or status == found.status:
+            return found
+        return found.model_copy(update={"status": NodeStatus(status)})
 
     def wants_details(self, node_id: str) -> bool:
         """Whether the node's details are older than its status (and not asked for yet)."""
         status = self.statuses.get(node_id)
-        shown = (self.details.get(node_id) or {}).get("status")
+        found = self.details.get(node_id)
+        shown = found.status if found is not None else None
         return status is not None and status != shown and self._asked.get(node_id) != status
 
     def asking(self, node_id: str) -> None:
@@ -145,7 +154,7 @@ class LiveRun:
 
     def got_details(self, node_id: str, view: NodeStatusView) -> None:
         """The node's fetched view (its status stays the events')."""
-        self.details[node_id] = view.as_json()
+        self.details[node_id] = view
 
     def summary(self) -> str:
         """``5 completed, 1 failed, 2 skipped``: how many nodes are in each status."""
@@ -155,7 +164,3 @@ class LiveRun:
                 counts[status] += 1
         return ", ".join(f"{n} {s}" for s, n in counts.items() if n)
 
-
-def pending_view(run_id: str) -> dict[str, Any]:
-    """What the header shows while a run loads."""
-    return {"runId": run_id, "status": RunStatus.PENDING}

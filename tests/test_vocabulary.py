@@ -73,7 +73,6 @@ HOMONYMS: dict[str, frozenset[str]] = {
     "orchestrator/engine/tx.py": frozenset({"failed"}),
     # The Gantt answer's ``skipped`` field: the list of skipped nodes (drawn apart).
     "orchestrator/engine/timeline.py": frozenset({"skipped"}),
-    "orchestrator/cli/remote/gantt_text.py": frozenset({"skipped"}),
 }
 ANYWHERE = frozenset({AuditOutcome.ERROR})
 """Too common to police: ``{"error": message}`` fields, ``severity="error"``."""

@@ -106,14 +106,14 @@ class AdminScreen(AdminUsers):
         """``GET /system/users``."""
         users = await self.api(self.session.client.users())
         if users is not None:
-            self.query_one(UsersTable).show([u.as_json() for u in users])
+            self.query_one(UsersTable).show(users)
 
     @work(exclusive=True, group="policy")
     async def load_policy(self) -> None:
         """``GET /system/policy``."""
         status = await self.api(self.session.client.policy_status())
         if status is not None:
-            self.query_one(PolicyStatus).show(status.as_json())
+            self.query_one(PolicyStatus).show(status)
 
     @work(exclusive=True, group="audit")
     async def load_audit(self, query: AuditLog.QueryChanged) -> None:
@@ -125,7 +125,7 @@ class AdminScreen(AdminUsers):
             )
         )
         if entries is not None:
-            viewer.show([e.as_json() for e in entries])
+            viewer.show(entries)
 
     @on(AuditLog.QueryChanged)
     def _audit_query(self, message: AuditLog.QueryChanged) -> None:

@@ -20,6 +20,7 @@ from app.widgets.users_table import UsersTable
 from orchestrator.errors import BadRequest
 from orchestrator.security.roles import ROLES
 from orchestrator.security.users import check_name, check_password
+from orchestrator.wire.ops import UserInfo
 
 ADMIN_PERMISSION = "system:configure"
 ROLE_WORDS = {
@@ -66,7 +67,7 @@ class AdminUsers(OpsScreen):
         """Reload the users table (the screen's)."""
         raise NotImplementedError
 
-    def selected_user(self) -> dict[str, Any] | None:
+    def selected_user(self) -> UserInfo | None:
         """The user of the table's highlighted row (None: none, or not an admin)."""
         tables = self.query(UsersTable)
         if not tables:
@@ -80,7 +81,7 @@ class AdminUsers(OpsScreen):
             return False
         return True
 
-    def _need_user(self) -> dict[str, Any] | None:
+    def _need_user(self) -> UserInfo | None:
         user = self.selected_user() if self._ready() else None
         if user is None and not self.blocked(ADMIN_PERMISSION):
             self.notify("Select a user in the table first.")
@@ -142,16 +143,16 @@ class AdminUsers(OpsScreen):
         user = self._need_user()
         if user is None:
             return
-        name = str(user["name"])
+        name = user.name
 
         def chosen(role: str | None) -> None:
-            if role and role != user.get("role"):
+            if role and role != user.role:
                 self._change(
                     f"{name} is now {role}", self.session.client.change_user(name, role=role)
                 )
 
         self.app.push_screen(
-            self._role_dialog(f"New role of {name} (now {user.get('role')})"), chosen
+            self._role_dialog(f"New role of {name} (now {user.role})"), chosen
         )
 
     def action_toggle_disabled(self) -> None:
@@ -159,7 +160,7 @@ class AdminUsers(OpsScreen):
         user = self._need_user()
         if user is None:
             return
-        name, disable = str(user["name"]), not user.get("disabled")
+        name, disable = user.name, not user.disabled
         verb = "Disable" if disable else "Enable"
         question = (
             f"Disable {name}? Their API keys and password stop working at once."
@@ -181,7 +182,7 @@ class AdminUsers(OpsScreen):
         user = self._need_user()
         if user is None:
             return
-        name = str(user["name"])
+        name = user.name
         question = f"Issue {name} a new API key? Their current keys stop working at once."
         self._confirm(question, "Issue new key", lambda: self.new_key(name), danger=True)
 
@@ -202,7 +203,7 @@ class AdminUsers(OpsScreen):
         user = self._need_user()
         if user is None:
             return
-        name = str(user["name"])
+        name = user.name
 
         def typed(password: str | None) -> None:
             if password is None:

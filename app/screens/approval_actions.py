@@ -79,8 +79,8 @@ async def _ask(screen: MonitorScreen, run_id: str, node_id: str, approve: bool) 
         return
     word = "Approve" if approve else "Reject"
     hint = (
-        f"{view.get('message', '')}\n{view.get('approvals', 0)} of {view.get('required', 1)} "
-        f"approvals so far; {(view.get('approvers') or {}).get('text', '')} may decide"
+        f"{view.message}\n{view.approvals} of {view.required} "
+        f"approvals so far; {view.approvers.text} may decide"
     )
 
     def answered(comment: str | None) -> None:
@@ -100,9 +100,9 @@ async def _decide(
     if node is None:
         return
     screen.fresh_node(node_id, node)
-    if node.status == NodeStatus.WAITING:
-        a = node.approval or {}
-        text = f"{a.get('approvals')} of {a.get('required')} approvals; still waiting"
+    if node.status == NodeStatus.WAITING and node.approval is not None:
+        a = node.approval
+        text = f"{a.approvals} of {a.required} approvals; still waiting"
     else:
         text = "approved" if (node.output or {}).get("approved") else "rejected"
     screen.notify(f"{node_id} of {run_id}: {text}.", title="Decision")

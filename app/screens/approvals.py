@@ -122,7 +122,7 @@ class ApprovalsScreen(PollingScreen):
         from rich.console import Group
 
         head = safe(f"{row.workflowName} · {row.runId} · {row.nodeId}", width=110)
-        text.update(Group(head, *approval_lines(row.as_json())))
+        text.update(Group(head, *approval_lines(row)))
 
     def action_decide(self, approve: bool) -> None:
         """Approve or reject the highlighted approval (with a comment)."""
@@ -134,7 +134,7 @@ class ApprovalsScreen(PollingScreen):
             self.refuse("no approval is highlighted")
             return
         if not row.mayDecide:
-            self.refuse(f"only {row.approvers.get('text')} may decide it")
+            self.refuse(f"only {row.approvers.text} may decide it")
             return
         run_id, node_id = row.runId, row.nodeId
         word = "Approve" if approve else "Reject"

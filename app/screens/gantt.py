@@ -79,11 +79,11 @@ class GanttScreen(OpsScreen):
         final: dict[str, str] = {}
         for bar in gantt.nodes:
             final[bar.node] = bar.outcome
-        for node in skipped_nodes(gantt.as_json()):
+        for node in skipped_nodes(gantt):
             final[node] = NodeStatus.SKIPPED
         canvas.set_statuses(final)
         canvas.set_highlight(gantt.critical_path or [])
-        self.query_one(GanttChart).show(gantt.as_json())
+        self.query_one(GanttChart).show(gantt)
 
     def action_back(self) -> None:
         """Back."""

@@ -16,8 +16,8 @@ selected node (``F``); replay (``p``), Gantt (``g``), mark and compare two runs
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar
+from collections.abc import Iterable
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult, SystemCommand
@@ -28,7 +28,7 @@ from textual.widgets import Footer, Header
 
 from app.canvas.model import CanvasGraph, as_canvas_graph
 from app.live import LiveState, RunFollower
-from app.run_state import LiveRun, pending_view
+from app.run_state import LiveRun
 from app.screens import approval_actions
 from app.screens.monitor_rules import best_zoom, interesting_node
 from app.screens.promote import offer_promote
@@ -165,7 +165,7 @@ class MonitorScreen(RunActionsScreen):
         return self.query_one(NodeDetails)
 
     @property
-    def run(self) -> dict[str, Any] | None:
+    def run(self) -> WorkflowRun | None:
         """The run on screen (the API's run view, kept current by its events)."""
         return self.live.view if self.live is not None else None
 
@@ -209,15 +209,15 @@ class MonitorScreen(RunActionsScreen):
         if page is None or not self.app.is_running:  # the app may have quit meanwhile
             return
         live = self.live
-        items = [r.as_json() for r in page.items]
+        items = page.items
         if live is not None:  # the run on screen shows its live status in the list too
-            items = [{**r, "status": live.status} if r["runId"] == live.run_id else r
+            items = [r.model_copy(update={"status": live.status}) if r.runId == live.run_id else r
                      for r in items]  # fmt: skip
         runs.show_page(items, total=page.total, offset=start, has_more=page.has_more)
         if self.run_id is not None:
             runs.select_run(self.run_id)
         elif items and self._wanted is None:
-            first = str(items[0]["runId"])
+            first = items[0].runId
             runs.select_run(first)
             self.open_run(first)
 
@@ -253,7 +253,7 @@ class MonitorScreen(RunActionsScreen):
         self.workers.cancel_group(self, "node")
         self.run_id, self.live, self.follower = run_id, None, None
         self.event_log.reset()
-        self.header.show_run(pending_view(run_id))
+        self.header.show_pending(run_id)
         self.header.show_state(LiveState.CONNECTING)
         self.details.show(None)
         self._show_summary()
@@ -294,8 +294,7 @@ class MonitorScreen(RunActionsScreen):
     def _show_fetched(self, live: LiveRun, spec: WorkflowSpec | None) -> None:
         """Draw a run just fetched: its workflow (once per version), then its state."""
         self.live, self.spec = live, spec
-        view = live.view
-        key = (str(view.get("workflowId")), int(view.get("workflowVersion") or 0))
+        key = (live.view.workflowId, live.view.workflowVersion)
         if key != self._graph_key:
             self._graph_key = key
             try:
@@ -315,7 +314,7 @@ class MonitorScreen(RunActionsScreen):
     def _select_interesting(self, live: LiveRun) -> None:
         graph = self._canvas_graph
         order = [n.id for n in graph.nodes] if graph is not None else []
-        pick = interesting_node(live.view, live.statuses, order)
+        pick = interesting_node(live.view.errorNode, live.statuses, order)
         if pick is not None:
             # A node the drawing lacks (the spec changed) is simply not selected.
             with contextlib.suppress(DagqError):
@@ -407,17 +406,19 @@ class MonitorScreen(RunActionsScreen):
 
     @on(CanvasView.NodeActivated, "#run-canvas")
     def _node_activated(self, message: CanvasView.NodeActivated) -> None:
-        node = (self.live.node(message.node_id) if self.live is not None else None) or {}
-        if self.run_id and node.get("progress"):
+        node = self.live.node(message.node_id) if self.live is not None else None
+        if node is None:
+            return
+        if self.run_id and node.progress:
             self.app.push_screen(MapItemsDialog(self.session, self.run_id, message.node_id))
-        elif node.get("childRunId"):  # a sub-workflow: follow its child run
-            self.show_run(str(node["childRunId"]))
+        elif node.childRunId:  # a sub-workflow: follow its child run
+            self.show_run(node.childRunId)
 
     def action_open_parent(self) -> None:
         """Open the run whose sub-workflow node started this one."""
-        parent = (self.run or {}).get("parent")
-        if isinstance(parent, Mapping) and parent.get("runId"):
-            self.show_run(str(parent["runId"]))
+        parent = self.run.parent if self.run is not None else None
+        if parent is not None and parent.runId:
+            self.show_run(parent.runId)
 
     def _show_node(self, node_id: str | None) -> None:
         live = self.live

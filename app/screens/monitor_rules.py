@@ -4,11 +4,11 @@ node to show first, which zoom fits.  Pure functions, so they are tested alone."
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 from app.canvas.layout import ZOOM_LEVELS, compute_layout
 from app.canvas.model import CanvasGraph
 from orchestrator.vocab import NodeStatus, RunStatus
+from orchestrator.wire.runs import WorkflowRun
 
 CANCELLABLE = frozenset({RunStatus.PENDING, RunStatus.RUNNING})
 RETRYABLE = frozenset({RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.COMPENSATED})
@@ -18,7 +18,7 @@ FIRST_LOOK = (NodeStatus.RUNNING, NodeStatus.QUEUED, NodeStatus.WAITING, NodeSta
 
 def action_reason(
     action: str,
-    run: Mapping[str, Any] | None,
+    run: WorkflowRun | None,
     blocked: Callable[[str], str],
     *,
     node_id: str | None = None,
@@ -34,16 +34,16 @@ def action_reason(
             return reason
         if run is None:
             return "no run selected"
-        if run.get("status") not in CANCELLABLE:
-            return f"the run is {run.get('status')}; only pending or running runs can be cancelled"
+        if run.status not in CANCELLABLE:
+            return f"the run is {run.status}; only pending or running runs can be cancelled"
         return ""
     if reason := blocked("workflow:execute"):
         return reason
     if run is None:
         return "no run selected"
-    if run.get("status") not in RETRYABLE:
+    if run.status not in RETRYABLE:
         return (
-            f"the run is {run.get('status')}; "
+            f"the run is {run.status}; "
             "only failed, cancelled or compensated runs can be retried"
         )
     if action == "retry-node":
@@ -78,13 +78,13 @@ def confirmation(action: str, run_id: str, node_id: str | None = None) -> tuple[
 
 
 def interesting_node(
-    view: Mapping[str, Any], statuses: Mapping[str, str], order: Sequence[str] = ()
+    error_node: str | None, statuses: Mapping[str, str], order: Sequence[str] = ()
 ) -> str | None:
-    """The node to select when a run opens: the failed one, else the first busy one,
-    else the workflow's first node (``order``: the drawing's nodes, as listed)."""
-    pick = view.get("errorNode")
-    if isinstance(pick, str) and pick:
-        return pick
+    """The node to select when a run opens: the failed one (``error_node``), else the
+    first busy one, else the workflow's first node (``order``: the drawing's nodes, as
+    listed)."""
+    if error_node:
+        return error_node
     ids = [n for n in order if n in statuses] or list(statuses)
     for wanted in FIRST_LOOK:
         found = next((n for n in ids if statuses[n] == wanted), None)

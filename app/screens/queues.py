@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult, SystemCommand
@@ -25,6 +25,7 @@ from app.widgets.dead_letters import DeadLetters, LetterRef
 from app.widgets.queue_table import QueueTable
 from app.widgets.row_detail import RowDetail
 from app.widgets.workers_table import WorkersTable, totals
+from orchestrator.wire.ops import Queues
 
 ADMIN_PERMISSION = "system:configure"
 
@@ -52,7 +53,7 @@ class QueuesScreen(PollingScreen):
     ) -> None:
         """The queues of ``session``'s API, refreshed every ``refresh_s`` while shown."""
         super().__init__(session, refresh_s=refresh_s, name=name, id=id, classes=classes)
-        self.queues: dict[str, Any] | None = None
+        self.queues: Queues | None = None
 
     def compose(self) -> ComposeResult:
         """Queues | workers over the dead letters."""
@@ -94,22 +95,21 @@ class QueuesScreen(PollingScreen):
         answer = await self.api(self.session.client.queues(), quiet=quiet)
         if answer is None:
             return
-        queues = answer.as_json()
-        self.queues = queues
-        self.query_one(QueueTable).show(queues)
-        self.query_one(WorkersTable).show(queues.get("workers") or [])
-        live = len(queues.get("workers") or [])
-        room = totals(queues.get("workers") or [])
+        self.queues = answer
+        self.query_one(QueueTable).show(answer)
+        self.query_one(WorkersTable).show(answer.workers)
+        live = len(answer.workers)
+        room = totals(answer.workers)
         subtitle = f"{room} · {live} live" if room else f"{live} live"
         self.query_one("#workers-table").border_subtitle = safe(subtitle)
-        count = int(queues.get("deadLetters") or 0)
+        count = answer.deadLetters
         self.query_one("#dead-pane").border_title = safe(f"Dead letters ({count})")
         if reason := self.blocked(ADMIN_PERMISSION):
             self.dead_letters.show_message(f"{count} dead letter(s); listing them: {reason}")
         else:
             letters = await self.api(self.session.client.dead_letters(limit=200), quiet=quiet)
             if letters is not None:
-                self.dead_letters.show([x.as_json() for x in letters])
+                self.dead_letters.show(letters)
         self._show_letter_detail()
         self._update_actions()
 

@@ -9,8 +9,8 @@ notification when the key is pressed); a 403 is a message, never a crash.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterable
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import SystemCommand
@@ -22,6 +22,7 @@ from app.screens.monitor_rules import action_reason, confirmation
 from app.screens.ops_base import confirm_then
 from app.text import safe
 from orchestrator.spec.model import Node
+from orchestrator.wire.runs import WorkflowRun
 
 ACTIONS = ("cancel", "retry", "retry-node")
 """The actions' names: also the ids of their buttons."""
@@ -37,7 +38,7 @@ class RunActionsScreen(RunInsightScreen):
     ]
 
     @property
-    def run(self) -> Mapping[str, Any] | None:
+    def run(self) -> WorkflowRun | None:
         """The run on screen (the API's run view, kept current), if any."""
         raise NotImplementedError
 

@@ -8,7 +8,7 @@ a role without the permission sees the reason instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -25,6 +25,7 @@ from app.text import safe
 from app.widgets.ops_format import stamp
 from orchestrator.durations import format_duration
 from orchestrator.spec.schedule import FireOutcome
+from orchestrator.wire.triggers import Outcome, ScheduleView
 
 READ, WRITE, TRIGGER = "schedule:read", "schedule:write", "workflow:execute"
 ID_WIDTH, WORKFLOW_WIDTH, WHEN_WIDTH, OUTCOME_WIDTH = 32, 32, 36, 48
@@ -40,38 +41,37 @@ OUTCOME_STYLE: dict[str, str] = {
 }
 
 
-def when_text(s: Mapping[str, Any]) -> str:
+def when_text(s: ScheduleView) -> str:
     """``cron 0 2 * * * Europe/Berlin`` or ``every 30s``."""
-    if s.get("cron"):
-        return f"cron {s['cron']} {s.get('timezone') or 'UTC'}"
-    every = s.get("every")
-    return f"every {format_duration(every)}" if isinstance(every, int | float) else "every ?"
+    if s.cron:
+        return f"cron {s.cron} {s.timezone or 'UTC'}"
+    return "every ?" if s.every is None else f"every {format_duration(s.every)}"
 
 
-def state_text(s: Mapping[str, Any]) -> Text:
+def state_text(s: ScheduleView) -> Text:
     """Paused (yellow), ended (dim) or active (green)."""
-    if s.get("paused"):
+    if s.paused:
         return Text("paused", style="bold yellow")
-    if s.get("ended"):
+    if s.ended:
         return Text("ended", style="dim")
     return Text("active", style="green")
 
 
-def outcome_text(o: Mapping[str, Any] | None, width: int = OUTCOME_WIDTH) -> Text:
+def outcome_text(o: Outcome | None, width: int = OUTCOME_WIDTH) -> Text:
     """``started run-… (completed)``, coloured by what happened."""
-    if not o:
+    if o is None:
         return Text("—", style="dim")
-    words = [str(o.get("status", "?"))]
-    if o.get("runId"):
-        words.append(str(o["runId"]))
-    if o.get("runStatus"):
-        words.append(f"({o['runStatus']})")
-    if o.get("count"):
-        words.append(f"{o['count']} fires")
-    if o.get("reason"):
-        words.append(f"({o['reason']})")
+    words = [str(o.status)]
+    if o.runId:
+        words.append(o.runId)
+    if o.runStatus:
+        words.append(f"({o.runStatus})")
+    if o.count:
+        words.append(f"{o.count} fires")
+    if o.reason:
+        words.append(f"({o.reason})")
     text = safe(" ".join(words), width=width)
-    text.stylize(OUTCOME_STYLE.get(str(o.get("status")), ""))
+    text.stylize(OUTCOME_STYLE.get(o.status, ""))
     return text
 
 
@@ -94,8 +94,8 @@ class SchedulesScreen(PollingScreen):
     def __init__(self, session: Session, **options: Any) -> None:
         """The schedules of ``session``'s API (``refresh_s`` and the screen's options)."""
         super().__init__(session, **options)
-        self.schedules: list[dict[str, Any]] = []
-        self.detail: dict[str, Any] | None = None
+        self.schedules: list[ScheduleView] = []
+        self.detail: ScheduleView | None = None
 
     def compose(self) -> ComposeResult:
         """The table over the highlighted schedule's detail."""
@@ -131,7 +131,7 @@ class SchedulesScreen(PollingScreen):
     def selected_id(self) -> str | None:
         """The highlighted schedule's id."""
         row = self.query_one(DataTable).cursor_row
-        return str(self.schedules[row]["id"]) if 0 <= row < len(self.schedules) else None
+        return self.schedules[row].id if 0 <= row < len(self.schedules) else None
 
     @work(exclusive=True, group="load")
     async def load(self) -> None:
@@ -140,7 +140,7 @@ class SchedulesScreen(PollingScreen):
         rows = await self.api(self.session.client.list_schedules(), quiet=quiet)
         if rows is None:
             return
-        self.show([r.as_json() for r in rows])
+        self.show(rows)
         self.load_detail()
 
     @work(exclusive=True, group="detail")
@@ -152,9 +152,9 @@ class SchedulesScreen(PollingScreen):
             return
         detail = await self.api(self.session.client.get_schedule(selected), quiet=True)
         if detail is not None and detail.id == self.selected_id():
-            self.show_detail(detail.as_json())
+            self.show_detail(detail)
 
-    def show(self, rows: list[dict[str, Any]]) -> None:
+    def show(self, rows: list[ScheduleView]) -> None:
         """Fill the table, keeping the highlighted schedule highlighted."""
         table = self.query_one(DataTable)
         keep = self.selected_id()
@@ -162,50 +162,49 @@ class SchedulesScreen(PollingScreen):
         table.clear()
         for s in rows:
             table.add_row(
-                safe(s.get("id"), width=ID_WIDTH),
-                safe(s.get("workflowId"), width=WORKFLOW_WIDTH),
+                safe(s.id, width=ID_WIDTH),
+                safe(s.workflow_id, width=WORKFLOW_WIDTH),
                 safe(when_text(s), width=WHEN_WIDTH),
                 state_text(s),
-                safe(stamp(s.get("nextFireTime")), width=20),
-                outcome_text(s.get("lastOutcome")),
-                key=str(s.get("id")),
+                safe(stamp(s.nextFireTime), width=20),
+                outcome_text(s.lastOutcome),
+                key=s.id,
             )
-        ids = [str(s.get("id")) for s in rows]
+        ids = [s.id for s in rows]
         if keep in ids:
             table.move_cursor(row=ids.index(keep))
         table.border_subtitle = safe(f"{len(rows)} schedule(s)")
 
-    def show_detail(self, s: dict[str, Any] | None) -> None:
+    def show_detail(self, s: ScheduleView | None) -> None:
         """The highlighted schedule's note, next fires and last outcomes."""
         self.detail = s
         body = Text()
         if s is None:
             body.append("no schedules" if not self.schedules else "")
         else:
-            body.append_text(safe(f"{s.get('id')} → {s.get('workflowId')}", width=120))
+            body.append_text(safe(f"{s.id} → {s.workflow_id}", width=120))
             body.append(
-                f"\ncatchup {s.get('catchup')} · overlap {s.get('overlap')} · "
-                f"version {s.get('version') or 'newest'}\n"
+                f"\ncatchup {s.catchup} · overlap {s.overlap} · version {s.version or 'newest'}\n"
             )
-            if s.get("paused"):
+            if s.paused:
                 body.append("paused: ", style="bold yellow")
-                body.append_text(safe(s.get("note") or "(no note)", multiline=True))
+                body.append_text(safe(s.note or "(no note)", multiline=True))
                 body.append("\n")
-            fires = [stamp(f) for f in s.get("nextFires") or []]
+            fires = [stamp(f) for f in s.nextFires]
             body.append("next fires: ", style="bold")
             body.append(", ".join(fires) if fires else "none")
             body.append("\nlast outcomes:", style="bold")
-            for o in s.get("outcomes") or []:
-                body.append(f"\n  {stamp(o.get('fire'))}  ")
+            for o in s.outcomes:
+                body.append(f"\n  {stamp(o.fire)}  ")
                 body.append_text(outcome_text(o, width=100))
-                if o.get("error"):
+                if o.error:
                     body.append("  ")
-                    body.append_text(safe(o["error"], width=120))
+                    body.append_text(safe(o.error, width=120))
         self.query_one("#schedule-body", Static).update(body)
 
     @on(DataTable.RowHighlighted, "#schedule-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if self.detail is None or self.detail.get("id") != self.selected_id():
+        if self.detail is None or self.detail.id != self.selected_id():
             self.load_detail()
 
     # -- actions ---------------------------------------------------------------------------
@@ -256,7 +255,7 @@ class SchedulesScreen(PollingScreen):
         if view is not None:
             done = {"pause": "paused", "resume": "resumed", "trigger": "triggered"}[what]
             self.notify(f"Schedule {schedule_id} {done}.", title="Schedules")
-            self.show_detail(view.as_json())
+            self.show_detail(view)
         self.load()
 
     def action_refresh(self) -> None:

@@ -32,6 +32,8 @@ from orchestrator.errors import Conflict, DagqError, NotFound
 from orchestrator.spec.diff import compare
 from orchestrator.spec.export import dump_spec
 from orchestrator.spec.loader import build_spec, parse_document, read_document
+from orchestrator.wire.runs import WorkflowSummary
+from orchestrator.wire.triggers import ScheduleView
 
 PAGE = 100
 MAX_ROWS = 2000
@@ -78,8 +80,8 @@ class WorkflowsScreen(Screen[None]):
     def __init__(self, session: Session) -> None:
         super().__init__()
         self.session = session
-        self.rows: list[dict[str, Any]] = []
-        self.schedules: dict[str, list[dict[str, Any]]] = {}
+        self.rows: list[WorkflowSummary] = []
+        self.schedules: dict[str, list[ScheduleView]] = {}
         """Schedules by workflow id (loaded with the list when the role may read them)."""
 
     def compose(self) -> ComposeResult:
@@ -120,7 +122,7 @@ class WorkflowsScreen(Screen[None]):
     async def reload(self) -> None:
         """Fetch every workflow matching the filter (paged)."""
         name, status, tags = parse_filter(self.query_one("#filter", Input).value)
-        rows: list[dict[str, Any]] = []
+        rows: list[WorkflowSummary] = []
         try:
             while len(rows) < MAX_ROWS:
                 page = await self.session.call(
@@ -128,7 +130,7 @@ class WorkflowsScreen(Screen[None]):
                         name=name, status=status, tags=tags, limit=PAGE, offset=len(rows)
                     )
                 )
-                rows += [w.as_json() for w in page.items]
+                rows += page.items
                 if not page.has_more or not page.items:
                     break
         except DagqError as exc:
@@ -139,16 +141,16 @@ class WorkflowsScreen(Screen[None]):
         self.schedules = await self._schedules()
         self.show_rows(rows)
 
-    async def _schedules(self) -> dict[str, list[dict[str, Any]]]:
+    async def _schedules(self) -> dict[str, list[ScheduleView]]:
         if not self.session.can("schedule:read"):
             return {}
         try:
             rows = await self.session.call(self.session.client.list_schedules())
         except DagqError:
             return {}  # the list works without them
-        by_workflow: dict[str, list[dict[str, Any]]] = {}
+        by_workflow: dict[str, list[ScheduleView]] = {}
         for row in rows:
-            by_workflow.setdefault(row.workflow_id, []).append(row.as_json())
+            by_workflow.setdefault(row.workflow_id, []).append(row)
         return by_workflow
 
     def show_schedules(self) -> None:
@@ -160,15 +162,15 @@ class WorkflowsScreen(Screen[None]):
             return
         parts = []
         for row in rows:
-            state = "paused" if row.get("paused") else f"next {stamp(row.get('nextFireTime'))}"
-            parts.append(f"{row.get('id')} ({when_text(row)}, {state})")
+            state = "paused" if row.paused else f"next {stamp(row.nextFireTime)}"
+            parts.append(f"{row.id} ({when_text(row)}, {state})")
         line.update(safe("schedules: " + " · ".join(parts), width=300))
 
     @on(DataTable.RowHighlighted, "#list")
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.show_schedules()
 
-    def show_rows(self, rows: list[dict[str, Any]]) -> None:
+    def show_rows(self, rows: list[WorkflowSummary]) -> None:
         """Fill the table, keeping the selected workflow selected."""
         table = self.query_one(DataTable)
         keep = self.selected_id()
@@ -176,16 +178,16 @@ class WorkflowsScreen(Screen[None]):
         table.clear()
         for row in rows:
             table.add_row(
-                safe(row.get("name", ""), width=NAME_WIDTH),
-                safe(row["id"], width=ID_WIDTH),
-                safe(row.get("version", ""), width=8),
-                safe(row.get("status", ""), width=12),
-                safe(row.get("nodeCount", ""), width=8),
-                safe(row.get("edgeCount", ""), width=8),
-                safe(", ".join(str(t) for t in row.get("tags", [])), width=TAGS_WIDTH),
-                key=row["id"],
+                safe(row.name, width=NAME_WIDTH),
+                safe(row.id, width=ID_WIDTH),
+                safe(row.version, width=8),
+                safe(row.status, width=12),
+                safe(row.nodeCount, width=8),
+                safe(row.edgeCount, width=8),
+                safe(", ".join(row.tags), width=TAGS_WIDTH),
+                key=row.id,
             )
-        ids = [r["id"] for r in rows]
+        ids = [r.id for r in rows]
         if keep in ids:
             table.move_cursor(row=ids.index(keep))
         self.show_schedules()
@@ -202,7 +204,7 @@ class WorkflowsScreen(Screen[None]):
         table = self.query_one(DataTable)
         if not self.rows or table.cursor_row < 0 or table.cursor_row >= len(self.rows):
             return None
-        return str(self.rows[table.cursor_row]["id"])
+        return self.rows[table.cursor_row].id
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self) -> None:
@@ -248,8 +250,9 @@ class WorkflowsScreen(Screen[None]):
         try:
             if version is None:
                 wf = await self.session.call(client.get_workflow(workflow_id))
+                # A record keeps its spec as the JSON it came as (the Editor edits that).
                 editor = Editor(
-                    spec_data_from_api(wf.as_json()), workflow_id=workflow_id, version=wf.version
+                    spec_data_from_api(wf.spec()), workflow_id=workflow_id, version=wf.version
                 )
                 caption = None
             else:
@@ -325,8 +328,8 @@ class WorkflowsScreen(Screen[None]):
         editor.set_baseline(None)  # nothing stored yet: modified until saved
         try:
             current = await self.session.call(self.session.client.get_workflow(wid))
-            editor.workflow_id, editor.version = wid, int(current.version)
-            editor.set_baseline(spec_data_from_api(current.as_json()))  # modified where it differs
+            editor.workflow_id, editor.version = wid, current.version
+            editor.set_baseline(spec_data_from_api(current.spec()))  # modified where it differs
             note = f"{wid} exists: saving stores a new version"
         except NotFound:
             note = "new workflow: save it with F10"
@@ -354,7 +357,7 @@ class WorkflowsScreen(Screen[None]):
         """Fetch the workflow and write its export."""
         try:
             wf = await self.session.call(self.session.client.get_workflow(workflow_id))
-            spec = Editor(spec_data_from_api(wf.as_json())).to_spec()
+            spec = Editor(spec_data_from_api(wf.spec())).to_spec()
             text = dump_spec(spec, "json" if path.suffix.lower() == ".json" else "yaml")
             await asyncio.to_thread(path.write_text, text, encoding="utf-8")
         except (DagqError, OSError) as exc:
@@ -423,8 +426,7 @@ class WorkflowsScreen(Screen[None]):
         except DagqError as exc:
             self.notify(describe_error(exc), severity="error")
             return
-        listed = [v.as_json() for v in versions]
-        choice = await self.app.push_screen_wait(VersionPicker(workflow_id, listed))
+        choice = await self.app.push_screen_wait(VersionPicker(workflow_id, versions))
         if choice is None:
             return
         if choice.action == "open":

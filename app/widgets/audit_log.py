@@ -24,6 +24,7 @@ from app.text import safe
 from app.widgets.ops_format import stamp
 from app.widgets.row_detail import RowDetail, cut_detail
 from orchestrator.vocab import AuditOutcome
+from orchestrator.wire.ops import AuditEntry
 
 OUTCOMES: tuple[AuditOutcome, ...] = tuple(AuditOutcome)
 OUTCOME_STYLES: Mapping[str, str] = {
@@ -42,31 +43,30 @@ OUTCOME_WIDTH = 16
 PAGER_WIDTH = 200
 
 
-def audit_detail(entry: Mapping[str, Any]) -> Text | None:
+def audit_detail(entry: AuditEntry) -> Text | None:
     """The entry's texts whole when its row cut one (see :func:`cut_detail`)."""
     return cut_detail(
         [
-            ("user", entry.get("user"), USER_WIDTH),
-            ("action", entry.get("action"), ACTION_WIDTH),
-            ("resource", entry.get("resource"), RESOURCE_WIDTH),
-            ("outcome", entry.get("outcome"), OUTCOME_WIDTH),
-            ("detail", entry.get("detail"), DETAIL_WIDTH),
+            ("user", entry.user, USER_WIDTH),
+            ("action", entry.action, ACTION_WIDTH),
+            ("resource", entry.resource, RESOURCE_WIDTH),
+            ("outcome", entry.outcome, OUTCOME_WIDTH),
+            ("detail", entry.detail, DETAIL_WIDTH),
         ]
     )
 
 
-def audit_cells(entry: Mapping[str, Any]) -> tuple[Any, ...]:
+def audit_cells(entry: AuditEntry) -> tuple[Any, ...]:
     """One entry's row (pure)."""
-    outcome = str(entry.get("outcome", ""))
-    status = entry.get("status")
+    outcome, status = entry.outcome, entry.status
     return (
-        stamp(entry.get("time")),
-        safe(entry.get("user") or "—", width=USER_WIDTH),
-        safe(entry.get("action", "?"), width=ACTION_WIDTH),
-        safe(entry.get("resource", ""), width=RESOURCE_WIDTH),
+        stamp(entry.time),
+        safe(entry.user or "—", width=USER_WIDTH),
+        safe(entry.action, width=ACTION_WIDTH),
+        safe(entry.resource, width=RESOURCE_WIDTH),
         safe(outcome, width=OUTCOME_WIDTH, style=OUTCOME_STYLES.get(outcome, "")),
         Text("" if status is None else str(status), justify="right"),
-        safe(entry.get("detail") or "", width=DETAIL_WIDTH),
+        safe(entry.detail or "", width=DETAIL_WIDTH),
     )
 
 
@@ -112,7 +112,7 @@ class AuditLog(Vertical):
         self.before: str | None = None
         self._starts: list[str | None] = []
         """``before`` of each newer page, to go back."""
-        self.entries: list[dict[str, Any]] = []
+        self.entries: list[AuditEntry] = []
         self.has_more = False
 
     def compose(self) -> ComposeResult:
@@ -155,7 +155,7 @@ class AuditLog(Vertical):
     def _show_detail(self) -> None:
         row = self.query_one("#audit-table", DataTable).cursor_row
         entry = self.entries[row] if 0 <= row < len(self.entries) else None
-        self.query_one(RowDetail).show(audit_detail(entry) if entry else None)
+        self.query_one(RowDetail).show(audit_detail(entry) if entry is not None else None)
 
     @on(DataTable.RowHighlighted, "#audit-table")
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -166,20 +166,20 @@ class AuditLog(Vertical):
         """Turn to the older (+1) or newer (-1) page."""
         if step > 0 and self.has_more and self.entries:
             self._starts.append(self.before)
-            self.before = str(self.entries[-1].get("id"))
+            self.before = self.entries[-1].id
             self._changed()
         elif step < 0 and self._starts:
             self.before = self._starts.pop()
             self._changed()
 
-    def show(self, entries: Sequence[Mapping[str, Any]]) -> None:
+    def show(self, entries: Sequence[AuditEntry]) -> None:
         """Show one page of entries, newest first (a full page means there may be more)."""
-        self.entries = [dict(e) for e in entries if isinstance(e, Mapping)]
+        self.entries = list(entries)
         self.has_more = len(self.entries) >= self.page_size
         table = self.query_one("#audit-table", DataTable)
         table.clear()
         for n, entry in enumerate(self.entries):
-            table.add_row(*audit_cells(entry), key=str(entry.get("id") or n))
+            table.add_row(*audit_cells(entry), key=entry.id or str(n))
         self._show_detail()
         page = len(self._starts) + 1
         hints = [h for h, ok in (("[ newer", bool(self._starts)), ("] older", self.has_more)) if ok]

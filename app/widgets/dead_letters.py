@@ -8,7 +8,7 @@ that may not list dead letters the table is replaced by the reason.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -20,6 +20,7 @@ from textual.widgets import DataTable
 from app.text import safe
 from app.widgets.ops_format import clock
 from app.widgets.row_detail import cut_detail
+from orchestrator.wire.ops import DeadLetter
 
 MARK = "●"
 REASON_WIDTH = 48
@@ -28,11 +29,11 @@ STREAM_WIDTH = 1_000
 """Not a column: the stream is shown with a letter's details, never cut by itself."""
 
 
-def handler_cell(letter: Mapping[str, Any]) -> str:
+def handler_cell(letter: DeadLetter) -> str:
     """The job's handler; for an inbox letter, ``inbox: <message type>``."""
-    if letter.get("source") == "inbox":
-        return f"inbox: {letter.get('messageType') or 'unreadable'}"
-    return str(letter.get("handler") or "—")
+    if letter.source == "inbox":
+        return f"inbox: {letter.messageType or 'unreadable'}"
+    return letter.handler or "—"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +70,7 @@ class DeadLetters(DataTable[Any]):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         """An empty table."""
         super().__init__(cursor_type="row", zebra_stripes=True, id=id, classes=classes)
-        self.letters: dict[str, Mapping[str, Any]] = {}
+        self.letters: dict[str, DeadLetter] = {}
         self.marked: set[str] = set()
         self.message: str | None = None
 
@@ -79,12 +80,12 @@ class DeadLetters(DataTable[Any]):
             self.add_column(label, key=label)
 
     @staticmethod
-    def _key(letter: Mapping[str, Any]) -> str:
-        return f"{letter.get('shard', 0)}/{letter.get('id')}"
+    def _key(letter: DeadLetter) -> str:
+        return f"{letter.shard}/{letter.id}"
 
-    def show(self, letters: Sequence[Mapping[str, Any]]) -> None:
+    def show(self, letters: Sequence[DeadLetter]) -> None:
         """Show ``GET /queues/dead-letters``'s letters (marks on letters still there stay)."""
-        fresh = {self._key(x): x for x in letters if isinstance(x, Mapping)}
+        fresh = {self._key(x): x for x in letters}
         if self.message is None and fresh.keys() == self.letters.keys() and self.row_count:
             return
         self.message = None
@@ -97,15 +98,15 @@ class DeadLetters(DataTable[Any]):
         if fresh:
             self.move_cursor(row=min(cursor, len(fresh) - 1), animate=False)
 
-    def _cells(self, key: str, letter: Mapping[str, Any]) -> tuple[Any, ...]:
+    def _cells(self, key: str, letter: DeadLetter) -> tuple[Any, ...]:
         return (
             Text(MARK if key in self.marked else " ", style="bold #ffaf5f"),
-            clock(letter.get("atMs")),
-            safe(letter.get("runId") or "—", width=ID_WIDTH),
-            safe(letter.get("nodeId") or "—", width=ID_WIDTH),
+            clock(letter.atMs),
+            safe(letter.runId or "—", width=ID_WIDTH),
+            safe(letter.nodeId or "—", width=ID_WIDTH),
             safe(handler_cell(letter), width=ID_WIDTH),
-            Text(str(letter.get("deliveries", "?")), justify="right"),
-            safe(letter.get("reason", ""), width=REASON_WIDTH, style="#ff5f5f"),
+            Text(str(letter.deliveries), justify="right"),
+            safe(letter.reason, width=REASON_WIDTH, style="#ff5f5f"),
         )
 
     def highlighted_key(self) -> str | None:
@@ -122,11 +123,11 @@ class DeadLetters(DataTable[Any]):
             return None
         return cut_detail(
             [
-                ("reason", letter.get("reason"), REASON_WIDTH),
-                ("run", letter.get("runId"), ID_WIDTH),
-                ("node", letter.get("nodeId"), ID_WIDTH),
+                ("reason", letter.reason, REASON_WIDTH),
+                ("run", letter.runId, ID_WIDTH),
+                ("node", letter.nodeId, ID_WIDTH),
                 ("handler", handler_cell(letter), ID_WIDTH),
-                ("stream", letter.get("stream"), STREAM_WIDTH),
+                ("stream", letter.stream, STREAM_WIDTH),
             ]
         )
 
@@ -158,5 +159,5 @@ class DeadLetters(DataTable[Any]):
         refs = []
         for key in keys:
             letter = self.letters[key]
-            refs.append(LetterRef(int(letter.get("shard") or 0), str(letter.get("id"))))
+            refs.append(LetterRef(letter.shard, letter.id))
         return refs

@@ -7,9 +7,6 @@ in their own colours, critical-path labels bold orange.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from rich.text import Text
 from textual.widget import Widget
 
@@ -26,6 +23,7 @@ from orchestrator.cli.remote.gantt_text import (
 )
 from orchestrator.cli.remote.render import duration
 from orchestrator.engine.timeline import Outcome
+from orchestrator.wire.ops import Gantt
 
 _OUTCOME: dict[str, str] = {
     Outcome.COMPLETED: "#9ece6a", Outcome.FAILED: "#ff5f5f", Outcome.RETRYING: "#e0af68",
@@ -49,12 +47,12 @@ class GanttChart(Widget):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self.gantt: Mapping[str, Any] | None = None
+        self.gantt: Gantt | None = None
 
-    def show(self, gantt: Mapping[str, Any] | None) -> None:
+    def show(self, gantt: Gantt | None) -> None:
         """Draw ``gantt`` (None: nothing yet)."""
         self.gantt = gantt
-        lines = 1 if gantt is None else len(gantt.get("nodes", [])) + 6
+        lines = 1 if gantt is None else len(gantt.nodes) + 6
         self.styles.height = lines
         self.refresh(layout=True)
 
@@ -74,7 +72,7 @@ class GanttChart(Widget):
                 style = colour if ch == RUN else _GLYPH.get(ch, "")
                 out.append(ch, style=style)
             out.append("│\n")
-        total = duration(gantt.get("duration_ms")) or "0ms"
+        total = duration(gantt.duration_ms) or "0ms"
         out.append(" " * (LABEL_W + 4) + "0" + " " * max(1, width - len(total) - 1) + total + "\n")
         out.append(f"{QUEUE} queued  ", style=_GLYPH[QUEUE])
         out.append(f"{RUN} running  ", style=_OUTCOME[Outcome.COMPLETED])

@@ -23,7 +23,7 @@ from app.text import safe
 from app.widgets.ops_format import status_text
 from orchestrator.errors import DagqError
 from orchestrator.vocab import NodeStatus
-from orchestrator.wire.runs import ItemView
+from orchestrator.wire.runs import ItemView, NodeStatusView
 
 PAGE = 200
 """Items one page of the dialog shows."""
@@ -52,12 +52,10 @@ def progress_line(progress: Mapping[str, Any]) -> str:
     return f"{settled}/{total} ({failed} failed, {active} in flight)"
 
 
-def map_badges(nodes: Mapping[str, Any]) -> dict[str, str]:
+def map_badges(nodes: Mapping[str, NodeStatusView]) -> dict[str, str]:
     """Badges of the map nodes of a run view's ``nodes``."""
     return {
-        node_id: progress_badge(node["progress"])
-        for node_id, node in nodes.items()
-        if isinstance(node, Mapping) and node.get("progress")
+        node_id: progress_badge(node.progress) for node_id, node in nodes.items() if node.progress
     }
 
 

@@ -10,8 +10,7 @@ whenever the node's status or attempts change.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
 
 from rich.console import Group, RenderableType
 from rich.text import Text
@@ -26,7 +25,7 @@ from app.widgets.map_items import progress_line
 from app.widgets.ops_format import NO_VALUE, clock, duration_text, json_text, status_text
 from orchestrator.errors import DagqError
 from orchestrator.vocab import NodeStatus
-from orchestrator.wire.runs import AttemptLogView, RunLogs
+from orchestrator.wire.runs import AttemptLogView, NodeStatusView, RunLogs
 
 LOG_LINES_SHOWN = 200
 """Lines of one attempt the panel shows (the last ones; ``dagq runs logs`` has them all)."""
@@ -36,7 +35,7 @@ ERROR_STYLE = "#ff5f5f"
 
 
 def describe_node(
-    node: Mapping[str, Any] | None,
+    node: NodeStatusView | None,
     *,
     node_id: str | None = None,
     kind: str | None = None,
@@ -49,9 +48,9 @@ def describe_node(
             return Text("Select a node on the canvas to see its attempts, input and output.")
         return safe(f"{node_id}: this run has no state for it yet.")
     # The panel wraps: every value is whole here (lists and the canvas cut them).
-    nid = str(node.get("nodeId") or node_id or "?")
+    nid = node.nodeId or node_id or "?"
     head = safe(nid, style="bold")
-    name = node.get("nodeName")
+    name = node.nodeName
     if name and name != nid:
         head.append("  ")
         head.append_text(safe(name, style="italic"))
@@ -66,35 +65,35 @@ def describe_node(
     if handler:
         kind_text += f" · {handler}"
     row("type", kind_text)
-    row("status", status_text(str(node.get("status"))))
-    row("attempts", str(node.get("attempts", 0)))
-    row("started", clock(node.get("startTime"), millis=True))
-    row("ended", clock(node.get("endTime"), millis=True))
-    row("took", duration_text(node.get("duration")))
-    if node.get("dueTime"):
-        row("due", clock(node.get("dueTime"), millis=True))
-    if node.get("worker"):
-        row("worker", str(node["worker"]))
+    row("status", status_text(node.status))
+    row("attempts", str(node.attempts))
+    row("started", clock(node.startTime, millis=True))
+    row("ended", clock(node.endTime, millis=True))
+    row("took", duration_text(node.duration))
+    if node.dueTime:
+        row("due", clock(node.dueTime, millis=True))
+    if node.worker:
+        row("worker", node.worker)
     if compensation:
         row("undo", compensation)
-    if node.get("progress"):
-        row("items", progress_line(node["progress"]) + " · enter: list them")
-    if node.get("takenEdges") is not None:
-        row("took edge", ", ".join(str(e) for e in node["takenEdges"]) or NO_VALUE)
-    if isinstance(node.get("approval"), Mapping):
-        lines += approval_lines(node["approval"])
-    if isinstance(node.get("awaits"), Mapping):
-        lines.append(signal_line(node["awaits"]))
-    if node.get("waitingFor"):
-        lines.append(safe(f"⚠ waiting: {node['waitingFor']}", multiline=True, style=WARN_STYLE))
-    if node.get("lastError"):
+    if node.progress:
+        row("items", progress_line(node.progress) + " · enter: list them")
+    if node.takenEdges is not None:
+        row("took edge", ", ".join(node.takenEdges) or NO_VALUE)
+    if node.approval is not None:
+        lines += approval_lines(node.approval)
+    if node.awaits is not None:
+        lines.append(signal_line(node.awaits))
+    if node.waitingFor:
+        lines.append(safe(f"⚠ waiting: {node.waitingFor}", multiline=True, style=WARN_STYLE))
+    if node.lastError:
         lines.append(Text("last error", style=LABEL_STYLE))
-        lines.append(safe(node["lastError"], multiline=True, style=ERROR_STYLE))
-    for key in ("input", "output"):
-        if node.get(key) is not None:
+        lines.append(safe(node.lastError, multiline=True, style=ERROR_STYLE))
+    for key, value in (("input", node.input), ("output", node.output)):
+        if value is not None:
             lines.append(Text(key, style=LABEL_STYLE))
             # JSON escapes controls in strings, but not bidi or other format characters.
-            lines.append(safe(json_text(node[key], max_chars=1500), multiline=True))
+            lines.append(safe(json_text(value, max_chars=1500), multiline=True))
     return Group(*lines)
 
 
@@ -169,7 +168,7 @@ class NodeDetails(VerticalScroll):
 
     def show(
         self,
-        node: Mapping[str, Any] | None,
+        node: NodeStatusView | None,
         *,
         node_id: str | None = None,
         kind: str | None = None,
@@ -179,13 +178,13 @@ class NodeDetails(VerticalScroll):
     ) -> None:
         """Show ``node`` (the API's node view), or a hint when there is none; with
         ``run_id``, its handler logs too (fetched when the node changed since)."""
-        self.node_id = str(node.get("nodeId")) if node else node_id
+        self.node_id = node.nodeId if node is not None else node_id
         self._body = describe_node(
             node, node_id=node_id, kind=kind, handler=handler, compensation=compensation
         )
         key = None
         if node is not None and run_id and self.node_id:
-            key = (run_id, self.node_id, str(node.get("status")), int(node.get("attempts", 0)))
+            key = (run_id, self.node_id, str(node.status), node.attempts)
         if key is None or key[:2] != (self._logs_of or ("", ""))[:2]:
             self._logs = []
         if key is not None and key != self._logs_of and self.logs_loader is not None:

@@ -9,7 +9,7 @@ has not applied yet), the timers (retries and delays) and the dead letters.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.text import Text
@@ -18,6 +18,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from app.text import safe
+from orchestrator.wire.ops import LaneDepth, Queues, ShardDepth
 
 LANES = ("high", "normal", "low")
 HANDLER_WIDTH = 48
@@ -31,43 +32,28 @@ many columns get the rest of the row."""
 _LANE_ORDER = {lane: n for n, lane in enumerate(LANES)}
 
 
-def depth_rows(handlers: Mapping[str, Any]) -> list[tuple[str, str, int, int, int, int | None]]:
+def depth_rows(
+    handlers: Mapping[str, Mapping[str, LaneDepth]],
+) -> list[tuple[str, str, int, int, int, int | None]]:
     """``(handler, lane, backlog, waiting, pending, lag)`` sorted by handler then lane."""
-    rows = []
-    for handler, lanes in handlers.items():
-        if not isinstance(lanes, Mapping):
-            continue
-        for lane, depth in lanes.items():
-            if not isinstance(depth, Mapping):
-                continue
-            lag = depth.get("lag")
-            rows.append(
-                (
-                    str(handler),
-                    str(lane),
-                    int(depth.get("length") or 0),
-                    int(depth.get("waiting") or 0),
-                    int(depth.get("pending") or 0),
-                    int(lag) if isinstance(lag, int) else None,
-                )
-            )
+    rows = [
+        (handler, lane, depth.length, depth.waiting, depth.pending, depth.lag)
+        for handler, lanes in handlers.items()
+        for lane, depth in lanes.items()
+    ]
     rows.sort(key=lambda r: (r[0], _LANE_ORDER.get(r[1], 9), r[1]))
     return rows
 
 
-def shard_text(shards: Any) -> Text:
+def shard_text(shards: Sequence[ShardDepth]) -> Text:
     """``shard 0  inbox 0 · timers 2 · dead letters 1`` for each shard."""
     text = Text()
-    for shard in shards if isinstance(shards, list) else []:
-        if not isinstance(shard, Mapping):
-            continue
+    for shard in shards:
         if text:
             text.append("\n")
-        dlq = int(shard.get("dlq") or 0)
-        text.append_text(safe(f"shard {shard.get('shard')}  ", style="bold"))
-        text.append_text(
-            safe(f"inbox {shard.get('inbox', 0)} · timers {shard.get('timers', 0)} · ")
-        )
+        dlq = shard.dlq
+        text.append_text(safe(f"shard {shard.shard}  ", style="bold"))
+        text.append_text(safe(f"inbox {shard.inbox} · timers {shard.timers} · "))
         text.append(f"dead letters {dlq}", style="bold #ff5f5f" if dlq else "")
     return text or Text("no shards reported", style="dim")
 
@@ -99,10 +85,10 @@ class QueueTable(Vertical):
         yield table
         yield Static(shard_text([]), id="shards")
 
-    def show(self, queues: Mapping[str, Any]) -> None:
+    def show(self, queues: Queues) -> None:
         """Show ``GET /queues``'s answer (keeps the cursor on the same row)."""
         table = self.query_one("#depths", DataTable)
-        rows = depth_rows(queues.get("handlers") or {})
+        rows = depth_rows(queues.handlers)
         if rows != self.rows:
             self.rows = rows
             cursor = table.cursor_row
@@ -119,4 +105,4 @@ class QueueTable(Vertical):
                 )
             if rows:
                 table.move_cursor(row=min(cursor, len(rows) - 1), animate=False)
-        self.query_one("#shards", Static).update(shard_text(queues.get("shards")))
+        self.query_one("#shards", Static).update(shard_text(queues.shards))

@@ -24,7 +24,8 @@ from textual.widgets.data_table import CellDoesNotExist
 from app.text import safe
 from app.widgets.ops_format import clock, status_text
 from orchestrator.store.jobs import is_job_workflow
-from orchestrator.vocab import RUN_STATUSES
+from orchestrator.vocab import RUN_STATUSES, RunStatus
+from orchestrator.wire.runs import WorkflowRunSummary
 
 PAGE_SIZE = 20
 MIN_WORKFLOW_WIDTH = 6
@@ -50,12 +51,11 @@ JOBS = "kind:job"
 """The filter's choice showing only plain jobs and chains."""
 
 
-def _workflow_label(run: dict[str, Any]) -> str:
+def _workflow_label(run: WorkflowRunSummary) -> str:
     """A run's workflow id; a job's words (``job: sendEmail``) rather than its hidden id."""
-    workflow_id = str(run.get("workflowId", "?"))
-    if is_job_workflow(workflow_id) and run.get("workflowName"):
-        return str(run["workflowName"])
-    return workflow_id
+    if is_job_workflow(run.workflowId) and run.workflowName:
+        return run.workflowName
+    return run.workflowId
 
 
 class RunsList(Vertical):
@@ -125,7 +125,7 @@ class RunsList(Vertical):
         self.status_filter: str | None = None
         self.kind_filter: str | None = None
         """``job``: only plain jobs and chains (``GET /runs?kind=job``)."""
-        self._runs: dict[str, dict[str, Any]] = {}
+        self._runs: dict[str, WorkflowRunSummary] = {}
         self._name_width = 14
 
     def compose(self) -> ComposeResult:
@@ -159,18 +159,18 @@ class RunsList(Vertical):
             return None
         return str(key.value) if key.value is not None else None
 
-    def run(self, run_id: str) -> dict[str, Any] | None:
+    def run(self, run_id: str) -> WorkflowRunSummary | None:
         """The listed summary of ``run_id``, if it is on this page."""
         return self._runs.get(run_id)
 
     def show_page(
-        self, items: Sequence[dict[str, Any]], *, total: int, offset: int, has_more: bool
+        self, items: Sequence[WorkflowRunSummary], *, total: int, offset: int, has_more: bool
     ) -> None:
-        """Show one page of run summaries (the API's ``WorkflowRunSummary`` objects)."""
+        """Show one page of run summaries."""
         keep = self.highlighted
         table = self.table
         self.page_offset, self.total, self.has_more = offset, total, has_more
-        self._runs = {str(r.get("runId") or r.get("id")): dict(r) for r in items}
+        self._runs = {r.runId or r.id: r for r in items}
         with self.prevent(DataTable.RowHighlighted):
             # Columns too: an auto-width column never shrinks on its own.
             table.clear(columns=True)
@@ -181,11 +181,11 @@ class RunsList(Vertical):
                 table.move_cursor(row=table.get_row_index(keep), animate=False)
         self._update_pager()
 
-    def _cells(self, run: dict[str, Any]) -> tuple[Text, Text, str]:
+    def _cells(self, run: WorkflowRunSummary) -> tuple[Text, Text, str]:
         return (
-            status_text(str(run.get("status")), word=False),
+            status_text(run.status, word=False),
             safe(_workflow_label(run), width=self._name_width),
-            clock(run.get("startTime")),
+            clock(run.startTime),
         )
 
     def on_resize(self) -> None:
@@ -225,12 +225,12 @@ class RunsList(Vertical):
             self.table.move_cursor(row=self.table.get_row_index(run_id), animate=False)
         return True
 
-    def set_run_status(self, run_id: str, status: str) -> None:
+    def set_run_status(self, run_id: str, status: RunStatus) -> None:
         """Show a run's new status (from its live events) without re-listing."""
         run = self._runs.get(run_id)
-        if run is None or run.get("status") == status:
+        if run is None or run.status == status:
             return
-        run["status"] = status
+        self._runs[run_id] = run.model_copy(update={"status": status})
         self.table.update_cell(run_id, "status", status_text(status, word=False))
 
     def _redraw(self) -> None:

@@ -7,7 +7,7 @@ enforces, so a user may have less (or more) than the file suggests.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from rich.text import Text
@@ -15,30 +15,29 @@ from textual.widgets import DataTable
 
 from app.text import safe
 from app.widgets.ops_format import stamp
+from orchestrator.wire.ops import UserInfo
 
 WARN_STYLE = "bold #ffaf5f"
 NAME_WIDTH = 40
 ROLE_WIDTH = 32
 
 
-def user_cells(user: Mapping[str, Any]) -> tuple[Any, ...]:
+def user_cells(user: UserInfo) -> tuple[Any, ...]:
     """One user's row (pure)."""
-    role, policy_role = user.get("role"), user.get("policyRole")
+    role, policy_role, disabled = user.role, user.policyRole, user.disabled
     mismatch = bool(policy_role) and policy_role != role
-    disabled = bool(user.get("disabled"))
-    keys = user.get("keys") or []
     return (
-        safe(user.get("name", "?"), width=NAME_WIDTH, style="strike dim" if disabled else "bold"),
+        safe(user.name, width=NAME_WIDTH, style="strike dim" if disabled else "bold"),
         safe(role or "—", width=ROLE_WIDTH),
         safe(
             policy_role or "none",
             width=ROLE_WIDTH,
             style=WARN_STYLE if mismatch or not policy_role else "",
         ),
-        Text(str(len(keys) if isinstance(keys, list) else 0), justify="right"),
-        "yes" if user.get("hasPassword") else "no",
+        Text(str(len(user.keys)), justify="right"),
+        "yes" if user.hasPassword else "no",
         Text("disabled", style="#ff5f5f") if disabled else Text("active", style="#5fd75f"),
-        stamp(user.get("updated")),
+        stamp(user.updated),
     )
 
 
@@ -53,28 +52,26 @@ class UsersTable(DataTable[Any]):
         """An empty table."""
         super().__init__(cursor_type="row", zebra_stripes=True, id=id, classes=classes)
         self.names: list[str] = []
-        self.users_shown: list[dict[str, Any]] = []
+        self.users_shown: list[UserInfo] = []
 
     def on_mount(self) -> None:
         """Columns."""
         for label in ("user", "role", "policy role", "keys", "password", "state", "updated"):
             self.add_column(label, key=label)
 
-    def show(self, users: Sequence[Mapping[str, Any]]) -> None:
+    def show(self, users: Sequence[UserInfo]) -> None:
         """Show ``GET /system/users``'s users, sorted by name."""
-        rows = sorted(
-            (u for u in users if isinstance(u, Mapping)), key=lambda u: str(u.get("name"))
-        )
+        rows = sorted(users, key=lambda u: u.name)
         selected = self.selected()
         self.clear()
-        self.users_shown = [dict(u) for u in rows]
-        self.names = [str(u.get("name")) for u in rows]
+        self.users_shown = rows
+        self.names = [u.name for u in rows]
         for user in rows:
-            self.add_row(*user_cells(user), key=str(user.get("name")))
-        if selected is not None and selected.get("name") in self.names:
-            self.move_cursor(row=self.names.index(str(selected["name"])))
+            self.add_row(*user_cells(user), key=user.name)
+        if selected is not None and selected.name in self.names:
+            self.move_cursor(row=self.names.index(selected.name))
 
-    def selected(self) -> dict[str, Any] | None:
+    def selected(self) -> UserInfo | None:
         """The highlighted user (None: no rows)."""
         if not self.users_shown or not 0 <= self.cursor_row < len(self.users_shown):
             return None

@@ -8,7 +8,7 @@ heard from), so the table reads the same in a snapshot and across time zones.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from rich.text import Text
@@ -17,6 +17,7 @@ from textual.widgets import DataTable
 from app.text import safe
 from app.widgets.ops_format import clock
 from orchestrator.sizes import format_bytes
+from orchestrator.wire.ops import WorkerView
 
 HANDLERS_WIDTH = 40
 WORKER_WIDTH = 40
@@ -42,46 +43,37 @@ class WorkersTable(DataTable[Any]):
                       "children"):  # fmt: skip
             self.add_column(label, key=label)
 
-    def show(self, workers: Sequence[Mapping[str, Any]]) -> None:
+    def show(self, workers: Sequence[WorkerView]) -> None:
         """Show the ``workers`` of ``GET /queues``."""
-        rows = sorted(
-            (w for w in workers if isinstance(w, Mapping)), key=lambda w: str(w.get("id"))
-        )
+        rows = sorted(workers, key=lambda w: w.id)
         cursor = self.cursor_row
         self.clear()
-        self.worker_ids = [str(w.get("id")) for w in rows]
+        self.worker_ids = [w.id for w in rows]
         for worker in rows:
-            in_flight, slots = int(worker.get("inFlight") or 0), int(worker.get("concurrency") or 0)
-            handlers = worker.get("handlers") or []
+            in_flight, slots = worker.inFlight, worker.concurrency
             busy = Text(f"{in_flight}/{slots}", style="bold #ffd75f" if in_flight else "dim")
             self.add_row(
-                safe(worker.get("id"), width=WORKER_WIDTH),
+                safe(worker.id, width=WORKER_WIDTH),
                 busy,
-                Text(str(worker.get("processed", 0)), justify="right"),
-                clock(worker.get("lastSeenMs")),
-                safe(f"{worker.get('host', '?')}:{worker.get('pid', '?')}", width=HOST_WIDTH),
-                safe(", ".join(str(h) for h in handlers), width=HANDLERS_WIDTH),
+                Text(str(worker.processed), justify="right"),
+                clock(worker.lastSeenMs),
+                safe(f"{worker.host}:{worker.pid}", width=HOST_WIDTH),
+                safe(", ".join(worker.handlers), width=HANDLERS_WIDTH),
                 *_resources(worker),
-                key=str(worker.get("id")),
+                key=worker.id,
             )
         if rows:
             self.move_cursor(row=min(cursor, len(rows) - 1), animate=False)
 
 
-def _number(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
-
-
-def _resources(worker: Mapping[str, Any]) -> tuple[Text, Text, Text]:
+def _resources(worker: WorkerView) -> tuple[Text, Text, Text]:
     """Memory and CPU reserved of the capacity, and the isolated children's usage."""
-    capacity = worker.get("capacity")
-    reserved = worker.get("reserved")
-    usage = worker.get("usage")
-    if not isinstance(capacity, Mapping) or not isinstance(reserved, Mapping):
+    capacity, reserved, usage = worker.capacity, worker.reserved, worker.usage
+    if capacity is None or reserved is None:
         dash = Text("-", style="dim")
         return dash, dash, dash
-    held_mem, cap_mem = _number(reserved.get("memory")), _number(capacity.get("memory"))
-    held_cpu, cap_cpu = _number(reserved.get("cpu")), _number(capacity.get("cpu"))
+    held_mem, cap_mem = float(reserved.memory), float(capacity.memory)
+    held_cpu, cap_cpu = float(reserved.cpu), float(capacity.cpu)
     full = "bold #ffd75f"
     memory = Text(
         f"{_short(held_mem)}/{_short(cap_mem)}",
@@ -89,9 +81,8 @@ def _resources(worker: Mapping[str, Any]) -> tuple[Text, Text, Text]:
     )
     cpu = Text(f"{held_cpu:g}/{cap_cpu:g}", style=full if cap_cpu and held_cpu >= cap_cpu else "")
     children = Text("-", style="dim")
-    if isinstance(usage, Mapping) and _number(usage.get("children")):
-        count = int(_number(usage.get("children")))
-        children = Text(f"{count}: {_short(_number(usage.get('rss')))}")
+    if usage is not None and usage.children:
+        children = Text(f"{usage.children}: {_short(float(usage.rss))}")
     return memory, cpu, children
 
 
@@ -100,19 +91,19 @@ def _short(size: float) -> str:
     return format_bytes(size).replace(" ", "").replace("iB", "").replace("B", "")
 
 
-def totals(workers: Sequence[Mapping[str, Any]]) -> str:
+def totals(workers: Sequence[WorkerView]) -> str:
     """``memory 1.5G/4G · cpu 1.5/2`` reserved of the live workers' capacity ('' if none
     announces one)."""
     held_mem = cap_mem = held_cpu = cap_cpu = 0.0
     seen = False
     for w in workers:
-        capacity, reserved = w.get("capacity"), w.get("reserved")
-        if isinstance(capacity, Mapping) and isinstance(reserved, Mapping):
+        capacity, reserved = w.capacity, w.reserved
+        if capacity is not None and reserved is not None:
             seen = True
-            held_mem += _number(reserved.get("memory"))
-            cap_mem += _number(capacity.get("memory"))
-            held_cpu += _number(reserved.get("cpu"))
-            cap_cpu += _number(capacity.get("cpu"))
+            held_mem += reserved.memory
+            cap_mem += capacity.memory
+            held_cpu += reserved.cpu
+            cap_cpu += capacity.cpu
     if not seen:
         return ""
     return f"memory {_short(held_mem)}/{_short(cap_mem)} · cpu {held_cpu:g}/{cap_cpu:g}"

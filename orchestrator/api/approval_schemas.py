@@ -8,10 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from orchestrator.wire.ops import ApprovalList as ApprovalList
 from orchestrator.wire.ops import Decided as Decided
-from orchestrator.wire.ops import DecisionView as DecisionView
 from orchestrator.wire.ops import NotifySecret as NotifySecret
 from orchestrator.wire.ops import SignalSent as SignalSent
 from orchestrator.wire.ops import WaitingApprovalView as WaitingApprovalView
+from orchestrator.wire.runs import DecisionView as DecisionView
 
 
 class Decision(BaseModel):

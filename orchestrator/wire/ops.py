@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from orchestrator.wire.base import Wire, WireTime
-from orchestrator.wire.runs import NodeStatusView
+from orchestrator.wire.runs import ApprovalAsk, NodeStatusView
 
 
 class AuditEntry(Wire):
@@ -134,6 +134,23 @@ class ShardDepth(Wire):
     dlq: int
 
 
+class WorkerRoom(Wire):
+    """Memory (bytes) and CPU (cores): what a worker offers, or what its attempts hold."""
+
+    memory: int
+    cpu: float
+
+
+class ChildUsage(Wire):
+    """What an isolated worker's child processes use."""
+
+    rss: int
+    """Resident memory of the live children (bytes)."""
+    cpu: float
+    """Their CPU time (seconds)."""
+    children: int
+
+
 class WorkerView(Wire):
     """A live worker."""
 
@@ -146,6 +163,13 @@ class WorkerView(Wire):
     lastSeenMs: int
     inFlight: int
     processed: int
+    capacity: WorkerRoom | None = None
+    reserved: WorkerRoom | None = Field(default=None, description="What its attempts hold")
+    usage: ChildUsage | None = None
+    isolation: str | None = Field(
+        default=None,
+        description="process: every handler in a child process; thread: only those marked so",
+    )
 
 
 class Queues(Wire):
@@ -217,36 +241,16 @@ class PermissionAnswer(Wire):
     reason: str
 
 
-class DecisionView(Wire):
-    """One person's decision."""
-
-    by: str
-    role: str | None = None
-    approved: bool
-    comment: str = ""
-    at: str
-
-
-class WaitingApprovalView(Wire):
-    """An approval waiting for a decision."""
+class WaitingApprovalView(ApprovalAsk):
+    """An approval waiting for a decision: what it asks, where, and whether you may decide."""
 
     runId: str
     workflowId: str
     workflowName: str
     nodeId: str
     nodeName: str | None = None
-    message: str
-    required: int
-    approvals: int
-    decisions: list[DecisionView]
-    requestedTime: str | None = None
-    dueTime: str | None = None
-    onTimeout: str
     mayDecide: bool
     decidedByYou: bool
-    approvers: dict[str, Any] = Field(
-        default_factory=dict, description="Who may decide: the spec's approvers and their text"
-    )
 
 
 class ApprovalList(Wire):
@@ -341,6 +345,39 @@ class GanttBar(Wire):
     critical: bool
 
 
+class CriticalStep(Wire):
+    """One node of the critical path: released, ended (ms after the run's start), and
+    where its time went."""
+
+    node: str
+    release_ms: int
+    end_ms: int
+    parts_ms: dict[str, int]
+
+
+class CriticalPath(Wire):
+    """The chain of nodes that set the run's (last epoch's) duration."""
+
+    total_ms: int
+    """From the epoch's start to the last node's end."""
+    epoch_ms: int
+    """How long the epoch the path is in lasted."""
+    share: float
+    """The share of the epoch's duration the path's work and waits explain (0 to 1)."""
+    parts_ms: dict[str, int]
+    """The total split into execution, queue, backoff, delay and overhead."""
+    steps: list[CriticalStep]
+
+
+class SkippedBar(Wire):
+    """A node that was skipped (drawn apart, without a bar)."""
+
+    node: str
+    epoch: int = 0
+    at_ms: int | None = None
+    reason: str | None = None
+
+
 class Gantt(Wire):
     """Node attempts on a time axis and the critical path."""
 
@@ -348,13 +385,20 @@ class Gantt(Wire):
     workflowId: str
     workflowVersion: int
     status: str
+    startTime: WireTime | None = None
+    start_ms: int | None = None
     duration_ms: int
     finished: bool
     complete: bool
+    completeFrom: WireTime | None = None
+    """Time of the oldest retained event: history is complete from there."""
+    epochs: list[int] = Field(
+        default_factory=list, description="When each epoch began (ms): the start, then retries"
+    )
     critical_path: list[str]
-    critical: dict[str, Any]
+    critical: CriticalPath
     nodes: list[GanttBar]
-    skipped: list[dict[str, Any]]
+    skipped: list[SkippedBar]
 
 
 class RunDiff(Wire):

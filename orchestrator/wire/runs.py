@@ -92,6 +92,46 @@ class ValidationResult(Wire):
     warnings: list[ValidationIssue]
 
 
+class Approvers(Wire):
+    """Who may decide an approval: the spec's roles and users, and a sentence saying so."""
+
+    roles: list[str] = Field(default_factory=list)
+    users: list[str] = Field(default_factory=list)
+    text: str = ""
+
+
+class DecisionView(Wire):
+    """One person's decision."""
+
+    by: str
+    role: str | None = None
+    approved: bool
+    comment: str = ""
+    at: str
+
+
+class ApprovalAsk(Wire):
+    """What a waiting approval asks: its message, who may decide, the decisions so far and
+    its deadline."""
+
+    message: str
+    approvers: Approvers = Field(
+        default_factory=Approvers, description="Who may decide: the spec's approvers and their text"
+    )
+    required: int
+    approvals: int
+    decisions: list[DecisionView]
+    requestedTime: str | None = None
+    dueTime: str | None = None
+    onTimeout: str
+
+
+class SignalAsk(Wire):
+    """What a waiting signal node waits for."""
+
+    signal: str
+
+
 class NodeStatusView(Wire):
     """One node of a run."""
 
@@ -118,12 +158,19 @@ class NodeStatusView(Wire):
         default=None, description="The run a sub-workflow node's current attempt started"
     )
     waitingFor: str | None = Field(default=None, description="Why a queued node is not running")
-    approval: dict[str, Any] | None = Field(
+    approval: ApprovalAsk | None = Field(
         default=None, description="A waiting approval: message, approvers, decisions, due time"
     )
-    awaits: dict[str, Any] | None = Field(
+    awaits: SignalAsk | None = Field(
         default=None, description="A waiting signal node: the signal it waits for"
     )
+
+
+class RunParent(Wire):
+    """The run and node that started a child run."""
+
+    runId: str | None = None
+    nodeId: str | None = None
 
 
 class WorkflowRun(Wire):
@@ -148,7 +195,7 @@ class WorkflowRun(Wire):
     errorNode: str | None = None
     output: dict[str, Any] | None = None
     retries: int | None = None
-    parent: dict[str, Any] | None = Field(
+    parent: RunParent | None = Field(
         default=None, description="A child run's parent: runId and the nodeId that started it"
     )
     children: list[str] | None = Field(

@@ -89,13 +89,14 @@ async def test_the_critical_path_of_a_real_run_is_its_dominating_chain(
     assert gantt.critical_path == ["prep", "slow", "join", "report"]
     cp = gantt.critical
     # Same events, same clock: the path ends when the run does, to the millisecond.
-    assert cp["total_ms"] == gantt.duration_ms
+    assert cp.total_ms == gantt.duration_ms
     assert abs(gantt.duration_ms - (run.duration or 0)) <= 1
-    parts = cp["parts_ms"]
-    assert sum(parts.values()) == cp["total_ms"]
+    parts = cp.parts_ms
+    assert sum(parts.values()) == cp.total_ms
     assert parts["execution"] >= 100 + 300 + 300 + 100
     assert parts["backoff"] >= 1000
-    assert cp["share"] > 0.95
+    assert cp.share > 0.95
+    assert [s.node for s in cp.steps] == gantt.critical_path
     slow = [b for b in gantt.nodes if b.node == "slow"]
     assert [(b.attempt, b.outcome) for b in slow] == [(1, "retrying"), (2, "completed")]
     assert slow[0].backoff_until_ms == slow[1].queued_ms

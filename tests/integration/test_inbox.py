@@ -27,6 +27,7 @@ from orchestrator.service.runs import RunService
 from orchestrator.spec.graph import Graph
 from orchestrator.store.timers import now_ms
 from orchestrator.vocab import NodeStatus
+from orchestrator.wire.ops import DeadLetter
 from tests.conftest import until
 from tests.integration.conftest import Stack, StackFactory
 
@@ -141,9 +142,14 @@ async def test_a_malformed_inbox_entry_is_dead_lettered_at_once(make_stack: Stac
 
 
 def test_the_queues_screen_names_an_inbox_letter() -> None:
-    assert handler_cell({"source": "inbox", "messageType": "succeeded"}) == "inbox: succeeded"
-    assert handler_cell({"source": "inbox"}) == "inbox: unreadable"
-    assert handler_cell({"source": "job", "handler": "echo"}) == "echo"
+    def letter(**fields: str) -> DeadLetter:
+        base = {"shard": 0, "id": "1-0", "stream": "s", "originalId": "1-0", "deliveries": 5,
+                "atMs": 0, "reason": "r"}  # fmt: skip
+        return DeadLetter.model_validate({**base, **fields})
+
+    assert handler_cell(letter(source="inbox", messageType="succeeded")) == "inbox: succeeded"
+    assert handler_cell(letter(source="inbox")) == "inbox: unreadable"
+    assert handler_cell(letter(source="job", handler="echo")) == "echo"
 
 
 async def test_trimming_the_inbox_drops_only_entries_applied_before_the_oldest_pending(

@@ -82,19 +82,19 @@ async def test_an_admin_manages_users_through_the_api(tui: Tui) -> None:
         await pilot.press("enter")  # the first: designer
         await wait_for(
             pilot,
-            lambda: (table.selected() or {}).get("role") == "workflow_designer",
+            lambda: getattr(table.selected(), "role", None) == "workflow_designer",
             what="role changed",
         )
 
         await pilot.press("D")
         await dialog(pilot, ConfirmDialog)
         await pilot.press("y")
-        await wait_for(pilot, lambda: bool((table.selected() or {}).get("disabled")), what="off")
+        await wait_for(pilot, lambda: getattr(table.selected(), "disabled", False), what="off")
         assert not await works(tui, key)
         await pilot.press("D")
         await dialog(pilot, ConfirmDialog)
         await pilot.press("y")
-        await wait_for(pilot, lambda: not (table.selected() or {}).get("disabled"), what="on")
+        await wait_for(pilot, lambda: not getattr(table.selected(), "disabled", True), what="on")
 
         await pilot.press("k")
         await dialog(pilot, ConfirmDialog)
@@ -107,7 +107,7 @@ async def test_an_admin_manages_users_through_the_api(tui: Tui) -> None:
         await pilot.press("w")
         await dialog(pilot, InputDialog)
         await pilot.press("enter")  # empty: the password is removed
-        await wait_for(pilot, lambda: (table.selected() or {}).get("hasPassword") is False)
+        await wait_for(pilot, lambda: getattr(table.selected(), "hasPassword", None) is False)
 
     async with tui.client() as client:
         entries = await client.audit(user="ada")

@@ -58,11 +58,12 @@ async def test_the_monitor_decides_and_signals(ops: OpsStack, ops_worker: Any) -
         screen.show_run(run_id)
         await wait_for(
             pilot,
-            lambda: screen.run is not None and "approval" in screen.run["nodes"]["manager_ok"],
+            lambda: screen.run is not None
+            and screen.run.nodes["manager_ok"].approval is not None,
             what="the waiting approval",
         )
         assert screen.run is not None
-        panel = _text(describe_node(screen.run["nodes"]["manager_ok"], kind="approval"))
+        panel = _text(describe_node(screen.run.nodes["manager_ok"], kind="approval"))
         assert "Refund 120 EUR to ada? Risk: low" in panel
         assert "role workflow_operator, workflow_admin" in panel
         assert "0 of 1" in panel and "deadline" in panel

@@ -94,9 +94,9 @@ async def test_what_users_store_and_handlers_raise_is_shown_literally(
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         # The list with the row named "[/]" (a MarkupError, exit 1, before).
         screen = await reach(pilot, None, WorkflowsScreen)
-        await wait_for(pilot, lambda: "payroll" in [r["id"] for r in screen.rows], what="row")
+        await wait_for(pilot, lambda: "payroll" in [r.id for r in screen.rows], what="row")
         table = screen.query_one(DataTable)
-        table.move_cursor(row=[r["id"] for r in screen.rows].index("payroll"))
+        table.move_cursor(row=[r.id for r in screen.rows].index("payroll"))
         await wait_for(pilot, lambda: screen.selected_id() == "payroll", what="selected")
         await pilot.pause()
         await shows(pilot, table, f"{NAME} payroll", "[b, [reverse]")

@@ -39,7 +39,7 @@ async def test_follows_example_one_to_completion(ops: OpsStack, ops_worker: Any)
         screen.show_run(run_id)
         await wait_for(
             pilot,
-            lambda: screen.run is not None and screen.run.get("status") == "completed"
+            lambda: screen.run is not None and screen.run.status == "completed"
             and screen.statuses.get("notify") == "completed",
             what="the run to complete on screen",
         )  # fmt: skip
@@ -186,7 +186,7 @@ async def test_retry_from_a_node(ops: OpsStack, ops_worker: Any) -> None:
         await wait_for(
             pilot,
             lambda: screen.statuses.get("finish") == "completed"
-            and screen.run is not None and screen.run.get("status") == "completed"
+            and screen.run is not None and screen.run.status == "completed"
             # the header shows the retry count once the refresh after the events has landed
             and "retried 1x" in screen.header.label,
             what="the retried run to complete",
@@ -220,7 +220,7 @@ async def test_retry_run_asks_first(ops: OpsStack, ops_worker: Any) -> None:
         await _answer(pilot, screen, "confirm")
         await wait_for(
             pilot,
-            lambda: screen.run is not None and screen.run.get("status") == "completed"
+            lambda: screen.run is not None and screen.run.status == "completed"
             and "retried 1x" in screen.header.label,
             what="the retried run to complete",
         )  # fmt: skip

@@ -9,6 +9,7 @@ from textual.widgets import DataTable, Static
 
 from app.screens.monitor import MonitorScreen
 from app.widgets.map_items import MapItemsDialog, progress_badge
+from orchestrator.wire.runs import WorkflowRun
 from tests.tui import ops_fixtures
 from tests.tui.ops_fixtures import OpsStack, example, wait_for
 from tests.wire_events import event
@@ -108,9 +109,15 @@ async def test_enter_on_a_subworkflow_opens_the_child_and_u_its_parent(
 def test_item_events_move_a_maps_counts_without_a_fetch() -> None:
     from app.run_state import LiveRun
 
-    live = LiveRun.from_json(
-        {"runId": "r", "status": "running", "nodes": {"m": {"status": "running"}}}
-    )
+    live = LiveRun.of(
+        WorkflowRun.model_validate(
+            {"id": "r", "runId": "r", "workflowId": "w", "workflowVersion": 1, "priority": 5,
+             "status": "running", "startTime": "2026-01-15T09:30:00Z", "context": {},
+             "parameters": {}, "nodes": {"m": {"nodeId": "m", "status": "running", "attempts": 1}}}
+        )
+    )  # fmt: skip
     change = live.apply(event("item_failed", "m", {"index": 3, "done": 4, "failed": 1, "total": 9}))
     assert "m" in change.nodes
-    assert progress_badge((live.node("m") or {})["progress"]) == "✗1 ██░░░ 5/9"
+    node = live.node("m")
+    assert node is not None and node.progress is not None
+    assert progress_badge(node.progress) == "✗1 ██░░░ 5/9"

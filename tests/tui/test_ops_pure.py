@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -24,6 +25,8 @@ from app.widgets.run_header import header_text
 from orchestrator.client import backoff_s
 from orchestrator.spec.loader import load_file
 from orchestrator.vocab import NODE_EVENT_STATUS
+from orchestrator.wire.ops import Queues
+from orchestrator.wire.runs import NodeStatusView, WorkflowRun
 from tests.tui.ops_canned import EVENTS, QUEUES, RUN_VIEW
 from tests.tui.ops_fixtures import EXAMPLES
 from tests.wire_events import event, events
@@ -52,34 +55,44 @@ def test_every_implied_status_is_drawable_and_run_events_imply_none() -> None:
     assert run_status_from_event(event("run_compensated")) == "compensated"
 
 
+def _run(view: dict[str, Any]) -> WorkflowRun:
+    """``view`` as the API's run: its nodes' ids filled in, and what it leaves out."""
+    nodes = {n: {"nodeId": n, "attempts": 0, **v} for n, v in view["nodes"].items()}
+    base = {"id": "r", "runId": "r", "workflowId": "w", "workflowVersion": 1, "priority": 5,
+            "startTime": "2026-01-15T09:30:00Z", "context": {}, "parameters": {}}  # fmt: skip
+    return WorkflowRun.model_validate({**base, **view, "nodes": nodes})
+
+
 def test_the_saga_events_alone_give_the_runs_statuses() -> None:
     started = {**RUN_VIEW, "status": "running", "nodes": {
         n: {"nodeId": n, "status": "pending"} for n in RUN_VIEW["nodes"]
     }}  # fmt: skip
-    live = LiveRun.from_json(started)
+    for cleared in ("error", "errorNode", "endTime", "duration"):
+        del started[cleared]
+    live = LiveRun.of(_run(started))
     for one in events(EVENTS):
         live.apply(one)
     # cancel_shipment never ran: its node_skipped event says so, no fetch is needed.
     assert live.statuses == {n: v["status"] for n, v in RUN_VIEW["nodes"].items()}
     assert live.status == "compensated"
-    assert live.view["error"] == RUN_VIEW["error"]
-    assert live.view["duration"] == RUN_VIEW["duration"]
+    assert live.view.error == RUN_VIEW["error"]
+    assert live.view.duration == RUN_VIEW["duration"]
     assert live.summary() == "2 completed, 1 failed, 1 skipped, 2 compensated"
 
 
 def test_a_live_run_takes_every_status_change_from_events() -> None:
-    live = LiveRun.from_json({
+    live = LiveRun.of(_run({
         "runId": "r", "status": "failed", "startTime": "2026-01-15T09:30:00Z", "retries": 0,
         "error": "node b failed: boom", "errorNode": "b", "duration": 1000,
         "nodes": {"a": {"status": "completed", "output": {"x": 1}}, "b": {"status": "failed"},
                   "c": {"status": "cancelled"}, "undo": {"status": "skipped"}},
-    })  # fmt: skip
+    }))  # fmt: skip
     retried = event("run_retried", data={"epoch": 1, "reset": {"b": "pending", "c": "pending"}})
     change = live.apply(retried)
     assert change.run and change.nodes == {"b", "c"}
     assert live.statuses == {"a": "completed", "b": "pending", "c": "pending", "undo": "skipped"}
-    assert live.status == "running" and live.view["retries"] == 1
-    assert "error" not in live.view and "duration" not in live.view
+    assert live.status == "running" and live.view.retries == 1
+    assert live.view.error is None and live.view.duration is None
     live.apply(event("node_queued", "b", {"attempt": 1}))
     live.apply(event("node_started", "b", {"attempt": 1}))
     live.apply(event("node_cancelled", "b", {"was": "running"}))
@@ -92,11 +105,12 @@ def test_a_live_run_takes_every_status_change_from_events() -> None:
         "c": "cancelled",
         "undo": "skipped",
     }
-    assert live.status == "cancelled" and live.view["error"] == "cancelled by request"
-    assert live.view["duration"] == 5000
+    assert live.status == "cancelled" and live.view.error == "cancelled by request"
+    assert live.view.duration == 5000
     # The panel's node: the fetched details with the status the events gave.
-    assert live.node("a") == {"status": "completed", "output": {"x": 1}}
-    assert live.node("b") == {"status": "cancelled"}
+    a, b = live.node("a"), live.node("b")
+    assert a is not None and (a.status, a.output) == ("completed", {"x": 1})
+    assert b is not None and (b.status, b.output) == ("cancelled", None)
     assert live.wants_details("b")  # fetched as failed, now cancelled
     live.asking("b")
     assert not live.wants_details("b")  # asked once per status
@@ -136,21 +150,27 @@ def test_event_lines_mark_the_compensation_path() -> None:
 
 
 def test_header_and_details_text() -> None:
-    text = header_text(RUN_VIEW, title="Order Processing", state=LiveState.ENDED).plain
+    run = WorkflowRun.model_validate(RUN_VIEW)
+    text = header_text(run, title="Order Processing", state=LiveState.ENDED).plain
     assert text.splitlines() == [
         "■ ended   ↩ compensated   Order Processing v1",
         "run-0000000saga0001 · started 09:30:00 · took 3.2s",
         "✗ node ship_order failed: carrier unavailable (fail_at=ship_order)",
     ]
-    lost = header_text(RUN_VIEW, state=LiveState.RECONNECTING, attempt=2, detail="refused")
+    lost = header_text(run, state=LiveState.RECONNECTING, attempt=2, detail="refused")
     assert lost.plain.startswith("◍ reconnecting… (attempt 2) refused")
-    waiting = {"nodeId": "n", "status": "queued", "attempts": 1, "waitingFor": "no worker"}
+    loading = header_text(None, pending="run-1", title="Order Processing").plain
+    assert loading.splitlines() == ["○ not following   ○ pending   Order Processing", "run-1"]
+    waiting = NodeStatusView.model_validate(
+        {"nodeId": "n", "status": "queued", "attempts": 1, "waitingFor": "no worker"}
+    )
     body = describe_node(waiting, kind="task", handler="h")
     assert "⚠ waiting: no worker" in str(getattr(body, "renderables", [""])[-1])
 
 
 def test_depth_rows_sorted_by_handler_then_lane() -> None:
-    rows = depth_rows(QUEUES["handlers"])
+    queues = Queues.model_validate(QUEUES)
+    rows = depth_rows(queues.handlers)
     assert [(r[0], r[1]) for r in rows] == [
         ("chargePayment", "normal"),
         ("nobodyOffersThis", "low"),
@@ -158,8 +178,9 @@ def test_depth_rows_sorted_by_handler_then_lane() -> None:
         ("shipOrder", "normal"),
     ]
     assert rows[2] == ("shipOrder", "high", 2, 1, 1, 1)
-    assert depth_rows({"h": "junk", "g": {"normal": None}}) == []
-    assert shard_text(QUEUES["shards"]).plain == "shard 0  inbox 4 · timers 1 · dead letters 2"
+    assert depth_rows({}) == []
+    assert shard_text(queues.shards).plain == "shard 0  inbox 4 · timers 1 · dead letters 2"
+    assert shard_text([]).plain == "no shards reported"
 
 
 def _blocked_unless(*held: str) -> Callable[[str], str]:
@@ -167,7 +188,8 @@ def _blocked_unless(*held: str) -> Callable[[str], str]:
 
 
 def test_action_reasons() -> None:
-    running, failed = {"status": "running"}, {"status": "failed"}
+    failed = WorkflowRun.model_validate(RUN_VIEW).model_copy(update={"status": "failed"})
+    running = failed.model_copy(update={"status": "running"})
     both = _blocked_unless("run:cancel", "workflow:execute")
     assert action_reason("cancel", running, both) == ""
     assert "only pending or running" in action_reason("cancel", failed, both)
@@ -183,13 +205,13 @@ def test_action_reasons() -> None:
 
 
 def test_interesting_node_and_best_zoom() -> None:
-    assert interesting_node(RUN_VIEW, {"ship_order": "failed"}) == "ship_order"
-    assert interesting_node({}, {"a": "completed", "b": "queued", "c": "queued"}) == "b"
-    assert interesting_node({}, {"a": "completed", "b": "queued", "c": "queued"}, "cba") == "c"
+    assert interesting_node(RUN_VIEW["errorNode"], {"ship_order": "failed"}) == "ship_order"
+    assert interesting_node(None, {"a": "completed", "b": "queued", "c": "queued"}) == "b"
+    assert interesting_node(None, {"a": "completed", "b": "queued", "c": "queued"}, "cba") == "c"
     # Nothing busy: the workflow's first node as drawn, whatever order the run lists.
-    assert interesting_node({}, {"z": "completed", "a": "completed"}, ["a", "z"]) == "a"
-    assert interesting_node({}, {"a": "pending"}) == "a"
-    assert interesting_node({}, {}) is None
+    assert interesting_node(None, {"z": "completed", "a": "completed"}, ["a", "z"]) == "a"
+    assert interesting_node(None, {"a": "pending"}) == "a"
+    assert interesting_node(None, {}) is None
     graph = as_canvas_graph(load_file(EXAMPLES / "order-processing.yaml"))
     assert best_zoom(graph, {}, 40) == 1
     assert best_zoom(graph, {}, 10) == 1  # 15 rows: a little scrolling is fine

@@ -71,7 +71,7 @@ async def test_queues_show_depths_workers_and_requeue_then_purge(
         letters = screen.dead_letters
         await wait_for(pilot, lambda: len(letters.letters) == 1, what="the dead letter")
         [letter] = letters.letters.values()
-        assert (letter["runId"], letter["nodeId"], letter["handler"]) == (
+        assert (letter.runId, letter.nodeId, letter.handler) == (
             run_id, "wait_here", HANDLER
         )  # fmt: skip
         # The count comes from GET /queues, which may have answered before the letter moved.
@@ -146,8 +146,8 @@ async def test_admin_sees_users_policy_and_filters_the_audit_log(ops: OpsStack) 
         assert "✓ policy loaded" in str(policy.render())
         audit = screen.audit_log
         await wait_for(pilot, lambda: bool(audit.entries), what="audit entries")
-        assert {e["action"] for e in audit.entries} >= {"createWorkflow"}
-        times = [e["id"] for e in audit.entries]
+        assert {e.action for e in audit.entries} >= {"createWorkflow"}
+        times = [e.id for e in audit.entries]
         assert times == sorted(times, reverse=True)  # newest first
 
         await pilot.press("slash")
@@ -156,17 +156,17 @@ async def test_admin_sees_users_policy_and_filters_the_audit_log(ops: OpsStack) 
         await wait_for(
             pilot,
             lambda: audit.user == "otto" and bool(audit.entries)
-            and all(e["user"] == "otto" for e in audit.entries),
+            and all(e.user == "otto" for e in audit.entries),
             what="otto's entries",
         )  # fmt: skip
-        denied = [e for e in audit.entries if e["outcome"] == "denied"]
-        assert denied and denied[0]["action"] == "createWorkflow"
+        denied = [e for e in audit.entries if e.outcome == "denied"]
+        assert denied and denied[0].action == "createWorkflow"
         viewer = screen.query_one(AuditLog)
         viewer.query_one("#audit-outcome").value = "allowed"  # type: ignore[attr-defined]
         await wait_for(
             pilot,
             lambda: audit.outcome == "allowed" and all(
-                e["outcome"] == "allowed" and e["user"] == "otto" for e in audit.entries
+                e.outcome == "allowed" and e.user == "otto" for e in audit.entries
             ),
             what="otto's allowed entries",
         )  # fmt: skip
@@ -188,7 +188,7 @@ async def test_admin_filter_finds_interrupted_changes(ops: OpsStack) -> None:
         await wait_for(
             pilot,
             lambda: viewer.outcome == "interrupted" and [
-                (e["user"], e["action"], e["outcome"]) for e in viewer.entries
+                (e.user, e.action, e.outcome) for e in viewer.entries
             ] == [("root", "addUser", "interrupted")],
             what="the interrupted change",
         )  # fmt: skip

@@ -50,7 +50,7 @@ async def test_pause_resume_and_trigger_from_the_screen(ops: OpsStack) -> None:
         assert [str(table.get_row_at(i)[0]) for i in range(2)] == ["nightly", "stuck-hourly"]
         assert str(table.get_row_at(0)[2]) == "cron 0 2 * * * Europe/Berlin"
         await wait_for(
-            pilot, lambda: screen.detail is not None and len(screen.detail["nextFires"]) == 5,
+            pilot, lambda: screen.detail is not None and len(screen.detail.nextFires) == 5,
             what="the next fires",
         )  # fmt: skip
         assert "next fires: 20" in _text(screen, "#schedule-body")
@@ -107,7 +107,7 @@ async def test_the_workflows_screen_shows_a_workflows_schedules(ops: OpsStack) -
     await _schedules(ops)
     async with ops.app("designer", start_mode="workflows").run_test(size=SIZE) as pilot:
         screen = await _workflows(pilot)
-        ids = [r["id"] for r in screen.rows]
+        ids = [r.id for r in screen.rows]
         table = screen.query_one("#list", DataTable)
         table.focus()
         table.move_cursor(row=ids.index(PIPELINE))
@@ -138,7 +138,7 @@ async def test_deleting_a_scheduled_workflow_asks_again_and_takes_its_schedules(
         screen = await _workflows(pilot)
         table = screen.query_one("#list", DataTable)
         table.focus()
-        table.move_cursor(row=[r["id"] for r in screen.rows].index(PIPELINE))
+        table.move_cursor(row=[r.id for r in screen.rows].index(PIPELINE))
         await pilot.press("delete")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), what="ask")
         await pilot.press("y")
@@ -153,7 +153,7 @@ async def test_deleting_a_scheduled_workflow_asks_again_and_takes_its_schedules(
         )
         await pilot.press("y")
         await wait_for(
-            pilot, lambda: PIPELINE not in [r["id"] for r in screen.rows], what="deleted"
+            pilot, lambda: PIPELINE not in [r.id for r in screen.rows], what="deleted"
         )
     async with ops.client("admin") as c:
         assert [s.id for s in await c.list_schedules()] == ["stuck-hourly"]

@@ -46,7 +46,7 @@ async def listed(pilot: Any) -> WorkflowsScreen:
 
 def ids(screen: WorkflowsScreen) -> list[str]:
     """The ids in the table, top to bottom."""
-    return [str(r["id"]) for r in screen.rows]
+    return [r.id for r in screen.rows]
 
 
 async def select(pilot: Any, screen: WorkflowsScreen, workflow_id: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on
@@ -15,6 +15,7 @@ from textual.widgets.option_list import Option
 
 from app.screens.dialogs.base import Dialog
 from app.text import safe
+from orchestrator.wire.runs import VersionRecord
 
 LINE_WIDTH = 300
 """Cells of one version's line (it wraps in the list)."""
@@ -29,14 +30,14 @@ class VersionChoice:
     base: int | None = None
 
 
-def version_line(v: dict[str, Any]) -> Text:
+def version_line(v: VersionRecord) -> Text:
     """``v3  by ada  — changed the retries`` (no clock: times are in the monitor).
 
     Who and the change message are users' words: plain text, one line, cut with ``…``.
     """
-    who = f"  by {v['createdBy']}" if v.get("createdBy") else ""
-    log = f"  — {v['changeLog']}" if v.get("changeLog") else ""
-    return safe(f"v{v.get('version')}{who}{log}", width=LINE_WIDTH)
+    who = f"  by {v.createdBy}" if v.createdBy else ""
+    log = f"  — {v.changeLog}" if v.changeLog else ""
+    return safe(f"v{v.version}{who}{log}", width=LINE_WIDTH)
 
 
 class VersionPicker(Dialog[VersionChoice]):
@@ -47,7 +48,7 @@ class VersionPicker(Dialog[VersionChoice]):
         Binding("c", "compare", "Compare with marked"),
     ]
 
-    def __init__(self, workflow_id: str, versions: list[dict[str, Any]]) -> None:
+    def __init__(self, workflow_id: str, versions: list[VersionRecord]) -> None:
         super().__init__()
         self.workflow_id = workflow_id
         self.versions = versions
@@ -58,7 +59,7 @@ class VersionPicker(Dialog[VersionChoice]):
         with Vertical(classes="panel") as panel:
             panel.border_title = safe(f"Versions of {self.workflow_id}", width=64)
             yield OptionList(
-                *(Option(version_line(v), id=str(v["version"])) for v in self.versions),
+                *(Option(version_line(v), id=str(v.version)) for v in self.versions),
                 id="versions",
             )
             yield Static(
@@ -71,7 +72,7 @@ class VersionPicker(Dialog[VersionChoice]):
         options = self.query_one("#versions", OptionList)
         if options.highlighted is None:
             return None
-        return int(self.versions[options.highlighted]["version"])
+        return self.versions[options.highlighted].version
 
     def action_mark(self) -> None:
         """Remember the highlighted version as the base of a comparison."""

@@ -37,8 +37,8 @@ def _decide(
     approval = node.approval
     if node.status == NodeStatus.WAITING and approval is not None:
         click.echo(
-            f"{word} {node_id} of {run_id}: {approval.get('approvals')} of "
-            f"{approval.get('required')} approvals, still waiting"
+            f"{word} {node_id} of {run_id}: {approval.approvals} of "
+            f"{approval.required} approvals, still waiting"
         )
     else:
         outcome = "approved" if (node.output or {}).get("approved") else "rejected"

@@ -8,12 +8,11 @@ The monitor's Gantt view draws the same rows with colours.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from orchestrator.cli.remote.render import duration
 from orchestrator.engine.timeline import Outcome
+from orchestrator.wire.ops import Gantt, GanttBar
 
 QUEUE, RUN, BACKOFF, DELAY, INSTANT = "░", "█", "·", "~", "│"
 _OUTCOME_MARK: dict[str, str] = {
@@ -33,26 +32,26 @@ class Row:
     """``(first column, last column + 1, glyph)`` of each drawn stretch."""
 
 
-def _label(bar: Mapping[str, Any], epochs: int) -> str:
-    label = str(bar["node"])
-    if int(bar.get("attempt", 1)) > 1:
-        label += f" #{bar['attempt']}"
+def _label(bar: GanttBar, epochs: int) -> str:
+    label = bar.node
+    if bar.attempt > 1:
+        label += f" #{bar.attempt}"
     if epochs > 1:
-        label += f" e{bar.get('epoch', 0)}"
+        label += f" e{bar.epoch}"
     return label
 
 
-def rows(gantt: Mapping[str, Any], width: int) -> list[Row]:
+def rows(gantt: Gantt, width: int) -> list[Row]:
     """The chart's rows, ``width`` columns of time each."""
-    total = max(1, int(gantt.get("duration_ms") or 0))
+    total = max(1, gantt.duration_ms)
     width = max(10, width)
 
     def col(ms: int | None) -> int:
         return 0 if ms is None else min(width - 1, max(0, ms * width // total))
 
-    epochs = len(gantt.get("epochs") or [0])
+    epochs = len(gantt.epochs or [0])
     out: list[Row] = []
-    for bar in gantt.get("nodes", []):
+    for bar in gantt.nodes:
         cells = [" "] * width
         segs: list[tuple[int, int, str]] = []
 
@@ -65,24 +64,23 @@ def rows(gantt: Mapping[str, Any], width: int) -> list[Row]:
                 cells[i] = glyph
             segs.append((lo, min(hi, width), glyph))
 
-        q, s, e = bar.get("queued_ms"), bar.get("started_ms"), bar.get("ended_ms")
-        end = e if e is not None else gantt.get("duration_ms")
-        if bar.get("kind") == "gateway":
+        q, s, e = bar.queued_ms, bar.started_ms, bar.ended_ms
+        end = e if e is not None else gantt.duration_ms
+        if bar.kind == "gateway":
             paint(s, s, INSTANT)
-        elif bar.get("kind") == "delay":
+        elif bar.kind == "delay":
             paint(s, end, DELAY)
         else:
             paint(q, s if s is not None else end, QUEUE)
             paint(s, end, RUN)
-        paint(e, bar.get("backoff_until_ms"), BACKOFF)
+        paint(e, bar.backoff_until_ms, BACKOFF)
         out.append(
-            Row(_label(bar, epochs), "".join(cells), bool(bar.get("critical")),
-                str(bar.get("outcome", "")), tuple(segs))
-        )  # fmt: skip
+            Row(_label(bar, epochs), "".join(cells), bar.critical, bar.outcome, tuple(segs))
+        )
     return out
 
 
-def draw(gantt: Mapping[str, Any], width: int = 100) -> list[str]:
+def draw(gantt: Gantt, width: int = 100) -> list[str]:
     """The chart, its axis, the critical path with its parts, and the skipped nodes."""
     label_w = min(24, max([len(r.label) for r in rows(gantt, 10)] + [4]))
     chart_w = max(20, width - label_w - 6)
@@ -91,7 +89,7 @@ def draw(gantt: Mapping[str, Any], width: int = 100) -> list[str]:
         mark = "*" if row.critical else " "
         lines.append(f"{mark} {row.label[:label_w]:<{label_w}} │{row.cells}│"
                      f"{_OUTCOME_MARK.get(row.outcome, '')}")  # fmt: skip
-    total = int(gantt.get("duration_ms") or 0)
+    total = gantt.duration_ms
     end_label = duration(total) or "0ms"
     axis = "0" + " " * max(1, chart_w - len(end_label) - 1) + end_label
     lines.append(" " * (label_w + 3) + axis)
@@ -103,28 +101,26 @@ def draw(gantt: Mapping[str, Any], width: int = 100) -> list[str]:
     skipped = skipped_nodes(gantt)
     if skipped:
         lines.append("skipped: " + ", ".join(skipped))
-    if not gantt.get("complete", True):
-        lines.append(f"history complete from {gantt.get('completeFrom')} (older events trimmed)")
+    if not gantt.complete:
+        lines.append(f"history complete from {gantt.completeFrom} (older events trimmed)")
     return lines
 
 
-def skipped_nodes(gantt: Mapping[str, Any]) -> list[str]:
+def skipped_nodes(gantt: Gantt) -> list[str]:
     """The nodes the Gantt answer lists as skipped (drawn apart, without a bar)."""
-    skipped: Sequence[Mapping[str, Any]] = gantt.get("skipped") or []
-    return [str(s["node"]) for s in skipped]
+    return [s.node for s in gantt.skipped]
 
 
-def critical_lines(gantt: Mapping[str, Any]) -> list[str]:
+def critical_lines(gantt: Gantt) -> list[str]:
     """The critical path, its total, its parts and the share of the run it explains."""
-    cp = gantt.get("critical") or {}
-    path = gantt.get("critical_path") or []
+    cp = gantt.critical
+    path = gantt.critical_path
     if not path:
         return ["critical path: none (no node has finished)"]
-    parts: Mapping[str, int] = cp.get("parts_ms") or {}
-    shown = ", ".join(f"{k} {duration(v)}" for k, v in parts.items() if v)
-    share = float(cp.get("share") or 0) * 100
+    shown = ", ".join(f"{k} {duration(v)}" for k, v in cp.parts_ms.items() if v)
+    share = cp.share * 100
     return [
-        "critical path: " + " → ".join(map(str, path)),
-        f"  total {duration(cp.get('total_ms'))} ({shown or 'no time'}); "
+        "critical path: " + " → ".join(path),
+        f"  total {duration(cp.total_ms)} ({shown or 'no time'}); "
         f"explains {share:.0f}% of the run",
     ]

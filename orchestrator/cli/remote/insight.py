@@ -78,7 +78,7 @@ def gantt(
         f"run {run_id}  {out.workflowId} v{out.workflowVersion}  {out.status}  "
         f"{duration(out.duration_ms)}{state}"
     )
-    for line in draw(out.as_json(), cols):
+    for line in draw(out, cols):
         click.echo(line)
 
 

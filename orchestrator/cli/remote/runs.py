@@ -66,7 +66,7 @@ def _summary(run: WorkflowRun) -> list[str]:
     lines = [head]
     if run.parent is not None:
         parent = run.parent
-        lines.append(f"sub-workflow of run {parent.get('runId')} (node {parent.get('nodeId')})")
+        lines.append(f"sub-workflow of run {parent.runId} (node {parent.nodeId})")
     if run.children:
         lines.append(f"sub-workflow runs: {len(run.children)}")
     if run.error:
