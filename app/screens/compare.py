@@ -188,7 +188,7 @@ class CompareScreen(OpsScreen):
         differing = differing_outputs(diff)
         canvas.set_heat({node: (DIFFERS_COLOUR, OUTPUT_DIFFERS) for node in differing})
         count = "1 output differs" if len(differing) == 1 else f"{len(differing)} outputs differ"
-        canvas.border_title = f"Run B · ≠ {count} · differing branches in orange"
+        canvas.border_title = safe(f"Run B · ≠ {count} · differing branches in orange")
         self.query_one("#compare-text", Static).update(describe(diff))
 
     def action_back(self) -> None:
