@@ -223,7 +223,7 @@ class ReplayScreen(OpsScreen):
                 since = page.lastId
         except NotFound:
             pass  # no state for the node in this run: it logged nothing
-        except DagqError as exc:
+        except Exception as exc:  # DagqError, or an answer of the wrong shape: never a crash
             result = describe_error(exc)
         finally:
             self._fetching.discard(node_id)
