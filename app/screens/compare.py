@@ -11,6 +11,7 @@ runs with the change.  Escape goes back.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import ClassVar, cast
 
 from rich.text import Text
@@ -20,7 +21,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Header, Static
 
-from app.canvas.model import as_canvas_graph
+from app.canvas.model import CanvasGraph, as_canvas_graph
 from app.screens.ops_base import OpsScreen
 from app.screens.replay import fetch_spec, fit_canvas
 from app.session import Session
@@ -57,6 +58,13 @@ def compared_nodes(diff: RunDiff) -> list[str]:
 def differing_outputs(diff: RunDiff) -> list[str]:
     """The nodes whose outputs differ between the two runs, in the order they ran."""
     return [node for node in compared_nodes(diff) if diff.outputs.get(node)]
+
+
+def mark_differing(graph: CanvasGraph, nodes: set[str]) -> CanvasGraph:
+    """``graph`` with ``≠`` before the text of ``nodes``: seen at every zoom, without colour
+    (the canvas's one-line boxes at small sizes have no border to colour or label)."""
+    marked = tuple(replace(n, label=f"≠ {n.text}") if n.id in nodes else n for n in graph.nodes)
+    return CanvasGraph(marked, graph.edges)
 
 
 def describe(diff: RunDiff) -> Text:
@@ -172,6 +180,7 @@ class CompareScreen(OpsScreen):
         spec_b = await fetch_spec(self, diff.workflow, vb)
         spec_a = await fetch_spec(self, diff.workflow, va) if va != vb else spec_b
         canvas = self.query_one(CanvasView)
+        differing = differing_outputs(diff)
         try:
             if spec_a is not None and spec_b is not None and va != vb:
                 union, _ = compare(spec_a.model_dump(mode="json"), spec_b.model_dump(mode="json"))
@@ -180,16 +189,22 @@ class CompareScreen(OpsScreen):
             else:
                 nodes = [d["node"] for d in diff.durations]
                 graph = as_canvas_graph(spec_b or (nodes, []))
+            graph = mark_differing(graph, set(differing))
             canvas.set_graph(graph)
-            self.call_after_refresh(fit_canvas, canvas, graph)
+            self.call_after_refresh(self._fit, canvas, graph, differing[:1])
         except (DagqError, ValueError) as exc:
             self.notify(str(exc), severity="error")
         canvas.set_highlight(b["node"] for b in diff.branches)
-        differing = differing_outputs(diff)
         canvas.set_heat({node: (DIFFERS_COLOUR, OUTPUT_DIFFERS) for node in differing})
         count = "1 output differs" if len(differing) == 1 else f"{len(differing)} outputs differ"
         canvas.border_title = safe(f"Run B · ≠ {count} · differing branches in orange")
         self.query_one("#compare-text", Static).update(describe(diff))
+
+    def _fit(self, canvas: CanvasView, graph: CanvasGraph, reveal: list[str]) -> None:
+        """Fit the graph's height, then (once drawn at that zoom) scroll to ``reveal``."""
+        fit_canvas(canvas, graph)
+        for node in reveal:
+            self.call_after_refresh(canvas.scroll_to_node, node)
 
     def action_back(self) -> None:
         """Back."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from textual.widgets import TextArea
+from textual.widgets import Input, TextArea
 
 from app.fields import check_params, params_text, parse_params
 from app.screens.designer import DesignerScreen
@@ -77,7 +77,12 @@ async def _focus_params(pilot: Any, screen: DesignerScreen) -> TextArea:
     """Select ``call``, ``i``, then Enter through id, name, workflow, version."""
     await goto(pilot, screen, "call")
     await pilot.press("i")
-    await wait_for(pilot, lambda: screen.query_one(Inspector).node_id == "call", what="call")
+
+    def on_the_id() -> bool:
+        focused = pilot.app.focused
+        return isinstance(focused, Input) and focused.value == "call"
+
+    await wait_for(pilot, on_the_id, what="call's id field focused")
     for _ in range(4):
         await pilot.press("enter")
     await wait_for(pilot, lambda: isinstance(pilot.app.focused, TextArea), what="the field")
