@@ -286,6 +286,8 @@ class Inspector(VerticalScroll):
         self._fields[widget] = field
         self._problems[widget] = problem
         self._committed[widget] = row.value
+        if isinstance(widget, TextArea) and widget.text != row.value:
+            self._show_problem(widget)  # a kept draft: its problems with it
         return [Label(safe(field.label)), widget, problem]
 
     def focus_first(self) -> None:
