@@ -8,7 +8,7 @@ from typing import Any
 
 from app.screens.compare import OUTPUT_DIFFERS, CompareScreen
 from app.screens.monitor import MonitorScreen
-from app.screens.replay import ReplayScreen
+from app.screens.replay import LOG_PAGE, ReplayScreen
 from orchestrator.wire.runs import RunLogs
 from orchestrator.worker.registry import HandlerContext, Registry
 from tests.tui import ops_fixtures
@@ -80,13 +80,15 @@ async def _monitor(pilot: Any) -> MonitorScreen:
 
 
 def _count_log_reads(screen: MonitorScreen) -> list[tuple[str | None, str | None]]:
-    """Record each ``run_logs`` call of the app's client: (node, since)."""
+    """Record each ``run_logs`` call of the replay: (node, since) (the monitor under it
+    reads its selected node's logs through the same client, a page of 100 at a time)."""
     client = screen.session.client
     real: Callable[..., Awaitable[RunLogs]] = client.run_logs
     calls: list[tuple[str | None, str | None]] = []
 
     async def counted(run_id: str, node_id: str | None = None, **kw: Any) -> RunLogs:
-        calls.append((node_id, kw.get("since")))
+        if kw.get("limit") == LOG_PAGE:
+            calls.append((node_id, kw.get("since")))
         return await real(run_id, node_id, **kw)
 
     client.run_logs = counted  # type: ignore[method-assign]
