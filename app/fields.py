@@ -14,7 +14,7 @@ from cronsim import CronSim, CronSimError
 
 from orchestrator.durations import DurationError, parse_duration
 from orchestrator.spec.expressions import ExpressionError, check_expression
-from orchestrator.spec.model import HANDLER_PATTERN, ID_PATTERN
+from orchestrator.spec.model import HANDLER_PATTERN, ID_PATTERN, MAX_EXPRESSION_LENGTH
 from orchestrator.spec.templates import check_template
 
 Check = Callable[[str], str | None]
@@ -73,6 +73,89 @@ def check_edge_condition(text: str) -> str | None:
     return None if text.lower() in ("true", "false") else check_expression_text(text)
 
 
+MAX_PARAM_NAME = 128
+"""The longest child parameter name (``SubworkflowNode.params``)."""
+PROBLEMS_SHOWN = 4
+"""Problems of a multi-line field listed at once (then how many more)."""
+
+
+class ParamsError(ValueError):
+    """What is wrong with a ``name = expression`` text, one message per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _param_line(number: int, line: str) -> tuple[str, str] | str:
+    """One line's ``(name, expression)``, or what is wrong with it."""
+    name, eq, expression = line.partition("=")
+    name, expression = name.strip(), expression.strip()
+    if not eq:
+        colon = " (with =, not :)" if ":" in line else ""
+        return f"line {number}: write name = expression{colon}"
+    if not name:
+        return f"line {number}: the parameter's name is missing before ="
+    if len(name) > MAX_PARAM_NAME:
+        return f"line {number}: the name is longer than {MAX_PARAM_NAME} characters"
+    if not expression:
+        return f"line {number}: {name} = what? an expression follows = (e.g. output.id)"
+    if len(expression) > MAX_EXPRESSION_LENGTH:
+        return f"line {number}: {name}'s expression is over {MAX_EXPRESSION_LENGTH} characters"
+    try:
+        check_expression(expression)
+    except ExpressionError as exc:
+        return f"line {number}: {name}: {exc.message}"
+    return name, expression
+
+
+def parse_params(text: str) -> dict[str, str]:
+    """``name = expression`` lines (blank lines skipped) as a mapping, in their order.
+
+    Raises :class:`ParamsError` listing every bad line: no ``=``, no name or expression,
+    an expression that does not parse, a name given twice.
+    """
+    params: dict[str, str] = {}
+    first_line: dict[str, int] = {}
+    problems: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        parsed = _param_line(number, line)
+        if isinstance(parsed, str):
+            problems.append(parsed)
+            continue
+        name, expression = parsed
+        if name in first_line:
+            problems.append(
+                f"line {number}: {name} is given twice (first on line {first_line[name]})"
+            )
+            continue
+        first_line[name] = number
+        params[name] = expression
+    if problems:
+        raise ParamsError(problems)
+    return params
+
+
+def check_params(text: str) -> str | None:
+    """``name = expression``, one a line: every bad line's problem (the first few)."""
+    try:
+        parse_params(text)
+    except ParamsError as exc:
+        shown = exc.problems[:PROBLEMS_SHOWN]
+        more = len(exc.problems) - len(shown)
+        return "\n".join([*shown, f"(+{more} more)"] if more else shown)
+    return None
+
+
+def params_text(value: object) -> str:
+    """A mapping of names to expressions as the lines its field shows."""
+    if not isinstance(value, dict):
+        return "" if value is None else str(value)
+    return "\n".join(f"{name} = {expression}" for name, expression in value.items())
+
+
 def pattern(regex: str, what: str) -> Check:
     compiled = re.compile(regex)
     return lambda text: None if compiled.match(text) else what
@@ -98,7 +181,8 @@ class Field:
     check: Check | None = None
     kind: str = "text"
     """``text``, ``int``, ``edge`` (true/false/expression), ``tags`` (comma list),
-    ``bool`` (a choice of ``no``/``yes``)."""
+    ``bool`` (a choice of ``no``/``yes``), ``params`` (``name = expression`` lines, a
+    multi-line field)."""
     placeholder: str = ""
     choices: tuple[str, ...] = ()
     """When set, the value is picked from these (a drop-down), never typed."""

@@ -8,11 +8,14 @@ the engine's own transitions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from orchestrator.wire.runs import NodeStatusView, RunEvent
+from app.widgets.ops_format import parse_time
+from orchestrator.vocab import NodeStatus
+from orchestrator.wire.runs import AttemptLogView, NodeStatusView, RunEvent
 
 SPEEDS: tuple[float, ...] = (1.0, 2.0, 10.0, 0.0)
 """Playback speeds; 0 is "as fast as events" (one step per tick)."""
@@ -59,6 +62,12 @@ class ReplayModel:
         """The event at the position (None before the first)."""
         steps = self.data.get("steps") or []
         return steps[self.position] if 0 <= self.position < len(steps) else None
+
+    def time(self, position: int | None = None) -> datetime | None:
+        """When the event at a position was recorded (None before the first event)."""
+        pos = self.position if position is None else position
+        steps = self.data.get("steps") or []
+        return parse_time(steps[pos].get("time")) if 0 <= pos < len(steps) else None
 
     def offset_ms(self, position: int | None = None) -> int:
         """Milliseconds after the run's start of a position (0 before the first event)."""
@@ -153,3 +162,57 @@ class ReplayModel:
                 event["nodeId"] = s["nodeId"]
             out.append(RunEvent.model_validate(event))
         return out
+
+
+RUNNING = str(NodeStatus.RUNNING)
+
+
+@dataclass(frozen=True, slots=True)
+class LogsAsOf:
+    """A node's handler logs as they stood at one instant of its run."""
+
+    attempts: list[AttemptLogView]
+    """The attempts that had started, each with the lines written by then (an attempt
+    still going shows the outcome ``running``)."""
+    later: int
+    """Lines written after the instant (not shown)."""
+
+
+def logs_as_of(
+    attempts: Sequence[AttemptLogView],
+    at: datetime | None,
+    *,
+    status: str | None = None,
+    node_attempts: int = 0,
+) -> LogsAsOf:
+    """``attempts`` (a node's logs, as the API sends them) as of ``at`` (pure).
+
+    Lines carry the time they were written, so each line shows from that instant on.
+    An attempt shows once it started; it is still going at ``at`` unless it had ended
+    by then, is an earlier attempt than the node's current one, or the node (``status``
+    and ``node_attempts`` as of ``at``, from the replay) was not running any more: the
+    worker stamps its log's end a moment after the result the events record.
+    ``at`` None (before the first event): nothing.
+    """
+    shown: list[AttemptLogView] = []
+    later = 0
+    for attempt in attempts:
+        lines = list(attempt.lines)
+        start = parse_time(attempt.startedAt) or (parse_time(lines[0].at) if lines else None)
+        if at is None or (start is not None and start > at):
+            later += len(lines)
+            continue
+        end = parse_time(attempt.endedAt)
+        ended = (
+            status != RUNNING or (end is not None and end <= at) or attempt.attempt < node_attempts
+        )
+        if ended:
+            shown.append(attempt)
+            continue
+        kept = [line for line in lines if (parse_time(line.at) or at) <= at]
+        later += len(lines) - len(kept)
+        # Lines the attempt did not keep came before its first kept one.
+        dropped = attempt.dropped if kept or not lines else 0
+        update = {"lines": kept, "outcome": RUNNING, "dropped": dropped, "endedAt": None}
+        shown.append(attempt.model_copy(update=update))
+    return LogsAsOf(shown, later)

@@ -26,7 +26,6 @@ from app.screens.dialogs.path import PathDialog
 from app.screens.dialogs.save_template import offer_save_template
 from app.screens.dialogs.text_input import InputDialog
 from app.session import describe_error
-from app.simulation import CHOICE, FAILS, OUTPUT
 from app.widgets.canvas_view import CanvasView
 from app.widgets.inspector import Inspector
 from app.widgets.node_palette import NodePalette
@@ -96,17 +95,7 @@ class DesignerScreen(DesignerEdges, DesignerSim, DesignerApi):
 
     @on(Inspector.PropertyChanged)
     def _property(self, event: Inspector.PropertyChanged) -> None:
-        if event.edge is not None:
-            self._edit(self.editor.set_edge_property, event.edge, event.key, event.value)
-        elif event.node_id is not None and event.key in (OUTPUT, FAILS, CHOICE):
-            self._edit(self.editor.set_simulated, event.node_id, event.key, event.value)
-        elif event.node_id is None:
-            self._edit(self.editor.set_workflow_property, event.key, event.value)
-        else:
-            new_id = str(event.value) if event.key == "id" and event.value else event.node_id
-            self._edit(
-                self.editor.set_property, event.node_id, event.key, event.value, select=new_id
-            )
+        self.apply_property(event)
 
     @on(Inspector.Closed)
     def _inspector_closed(self) -> None:

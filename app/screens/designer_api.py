@@ -33,6 +33,13 @@ class DesignerApi(DesignerBase):
             return
         if self._refuse_edit():
             return
+        # The field being typed in counts: F10 does not wait for it to be left.
+        edit = self.query_one(Inspector).take_focused_edit()
+        if isinstance(edit, str):
+            self.notify(f"Fix it first: {edit}", title="Not saved", severity="error")
+            return
+        if edit is not None:
+            self.apply_property(edit)
         self.save()
 
     @work(exclusive=True, group="save")

@@ -26,7 +26,7 @@ from app.fields import Field
 from app.kinds import KINDS
 from app.screens.heat import HeatScreen
 from app.session import Session
-from app.simulation import inspector_values
+from app.simulation import CHOICE, FAILS, OUTPUT, inspector_values
 from app.text import clip, safe
 from app.widgets.canvas_view import CanvasView
 from app.widgets.design_canvas import DesignCanvas
@@ -223,6 +223,21 @@ class DesignerBase(HeatScreen):
         """Fields the screen's parts add after the node's own (their values are put in
         the node's dict under the field's key)."""
         return ()
+
+    def apply_property(self, event: Inspector.PropertyChanged) -> None:
+        """Store one field the inspector committed (a node's, an edge's, the workflow's,
+        or a simulated value)."""
+        if event.edge is not None:
+            self._edit(self.editor.set_edge_property, event.edge, event.key, event.value)
+        elif event.node_id is not None and event.key in (OUTPUT, FAILS, CHOICE):
+            self._edit(self.editor.set_simulated, event.node_id, event.key, event.value)
+        elif event.node_id is None:
+            self._edit(self.editor.set_workflow_property, event.key, event.value)
+        else:
+            new_id = str(event.value) if event.key == "id" and event.value else event.node_id
+            self._edit(
+                self.editor.set_property, event.node_id, event.key, event.value, select=new_id
+            )
 
     def _edit(self, change: Any, *args: Any, select: str | None = None, **kwargs: Any) -> Any:
         """Apply one editor operation; a refused edit is a notification, never a crash."""

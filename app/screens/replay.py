@@ -2,7 +2,11 @@
 
 The canvas, the node panel and the event log all show the run as of the event under
 the timeline bar's cursor.  The states come from ``GET /runs/{id}/replay/steps``: the
-API rebuilt them from the run's events with the engine's own transitions.
+API rebuilt them from the run's events with the engine's own transitions.  The node
+panel adds the node's handler logs as of the cursor: a node's logs are read once
+(``GET /runs/{id}/nodes/{node}/logs``, when it is first selected), then each step shows
+the attempts that had started and the lines written by then (each line carries the
+time it was written).
 
 Keys: ←/→ one event, Shift+←/→ the previous/next change of the selected node (of any
 node when none is selected), Home/End, space plays or pauses, ``s`` cycles the speed
@@ -14,6 +18,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -22,17 +27,23 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 
 from app.canvas.model import CanvasGraph, as_canvas_graph
-from app.replay_model import ReplayModel
+from app.replay_model import ReplayModel, logs_as_of
 from app.screens.monitor_rules import best_zoom
 from app.screens.ops_base import OpsScreen
-from app.session import Session
+from app.session import Session, describe_error
 from app.text import safe
 from app.widgets.canvas_view import CanvasView
 from app.widgets.event_log import EventLog
-from app.widgets.node_details import NodeDetails
+from app.widgets.node_details import LABEL_STYLE, NodeDetails, describe_logs
 from app.widgets.replay_bar import ReplayBar
-from orchestrator.errors import DagqError
+from orchestrator.errors import DagqError, NotFound
 from orchestrator.spec.model import WorkflowSpec
+from orchestrator.wire.runs import AttemptLogView
+
+LOG_PAGE = 1000
+"""Attempts asked for per request when reading a node's logs."""
+MAX_LOG_PAGES = 20
+"""Requests at most per node (a run keeps about 10,000 attempts' logs)."""
 
 
 async def fetch_spec(screen: OpsScreen, workflow_id: str, version: int) -> WorkflowSpec | None:
@@ -76,6 +87,9 @@ class ReplayScreen(OpsScreen):
         self.playing = False
         self._timer: Timer | None = None
         self._logged = 0
+        self._node_logs: dict[str, list[AttemptLogView] | str] = {}
+        """Each node's handler logs, read once (a string: why they could not be)."""
+        self._fetching: set[str] = set()
 
     def compose(self) -> ComposeResult:
         """Canvas over the timeline bar; events | node as of the cursor."""
@@ -167,9 +181,60 @@ class ReplayScreen(OpsScreen):
             handler=getattr(spec_node, "handler", None),
             compensation=getattr(spec_node, "compensation", None),
         )
+        self._show_logs(details, node_id)
+
+    def _show_logs(self, details: NodeDetails, node_id: str) -> None:
+        """The node's handler logs as of the cursor: the lines written by then."""
+        model, logs = self.model, self._node_logs.get(node_id)
+        if model is None:
+            return
+        if logs is None:
+            if node_id not in self._fetching:
+                self._fetching.add(node_id)
+                self.run_worker(self._fetch_logs(node_id), group="replay-logs")
+            return
+        if isinstance(logs, str):
+            note = safe(f"could not be read: {logs}", multiline=True, style="dim")
+            details.show_logs([Text("logs", style=LABEL_STYLE), note])
+            return
+        view = model.nodes().get(node_id) or {}
+        status, attempts = view.get("status"), int(view.get("attempts") or 0)
+        now = logs_as_of(logs, model.time(), status=status, node_attempts=attempts)
+        out = describe_logs(now.attempts, run_id=self.run_id, node_id=node_id)
+        if now.later:
+            lines = "1 more line" if now.later == 1 else f"{now.later} more lines"
+            out = out or [Text("logs", style=LABEL_STYLE)]
+            out.append(Text(f"… {lines} written after this moment", style="dim"))
+        details.show_logs(out)
+
+    async def _fetch_logs(self, node_id: str) -> None:
+        """Read every attempt's logs of ``node_id`` once (page by page)."""
+        client, since = self.session.client, None
+        attempts: list[AttemptLogView] = []
+        result: list[AttemptLogView] | str = attempts
+        try:
+            for _ in range(MAX_LOG_PAGES):
+                page = await self.session.call(
+                    client.run_logs(self.run_id, node_id, since=since, limit=LOG_PAGE)
+                )
+                attempts += page.attempts
+                if page.lastId is None or page.lastId == since:
+                    break
+                since = page.lastId
+        except NotFound:
+            pass  # no state for the node in this run: it logged nothing
+        except Exception as exc:  # DagqError, or an answer of the wrong shape: never a crash
+            result = describe_error(exc)
+        finally:
+            self._fetching.discard(node_id)
+        self._node_logs[node_id] = result
+        if self.canvas.selected == node_id:
+            self._show_node(node_id)
 
     @on(CanvasView.NodeSelected, "#replay-canvas")
     def _node_selected(self, message: CanvasView.NodeSelected) -> None:
+        if message.node_id is not None and isinstance(self._node_logs.get(message.node_id), str):
+            del self._node_logs[message.node_id]  # could not be read: try again
         self._show_node(message.node_id)
 
     # -- keys ---------------------------------------------------------------------------

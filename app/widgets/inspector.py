@@ -3,7 +3,11 @@ checked as you type, then each outgoing edge's condition, label and default.
 
 A typed field is an :class:`~textual.widgets.Input`; what is typed is checked at once
 (durations, cron, expressions, ids, numbers, JSON) and the problem shown under the field.
-A field with choices (a parallel's join, an edge's default) is a drop-down.
+A field with choices (a parallel's join, an edge's default) is a drop-down.  A
+sub-workflow's child parameters are a multi-line field, ``name = expression`` a line
+(Enter starts a new line; Tab or leaving it applies it).  A multi-line text with a
+problem is kept as typed, with its problems listed, even when another node is shown
+in between; nothing is stored until it is fixed (Escape puts back what is stored).
 Enter (or leaving a changed field) posts :class:`Inspector.PropertyChanged` with the
 converted value, and moves to the next field; Escape puts the focused field back as it
 was and posts :class:`Inspector.Closed`, as Enter on the last field does.  Each edge has
@@ -26,9 +30,9 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.suggester import SuggestFromList
 from textual.widget import Widget
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
-from app.fields import EDGE_FIELDS, Field
+from app.fields import EDGE_FIELDS, Field, params_text, parse_params
 from app.kinds import kind_view
 from app.text import clip, safe, visible
 from orchestrator.spec.diff import edge_key
@@ -73,6 +77,8 @@ def convert(field: Field, text: str) -> Any:
         return text == "yes" or None
     if field.kind == "tags":
         return [t.strip() for t in text.split(",") if t.strip()]
+    if field.kind == "params":
+        return parse_params(text) or None
     return text
 
 
@@ -86,7 +92,7 @@ class Row:
     """The key of the outgoing edge this field edits (None: the node's or workflow's)."""
 
 
-Editable = Input | Select[str]
+Editable = Input | Select[str] | TextArea
 
 
 class Inspector(VerticalScroll):
@@ -98,6 +104,10 @@ class Inspector(VerticalScroll):
     Inspector Input { height: 1; border: none; padding: 0 1; background: $boost; }
     Inspector Input:focus { background: $accent 30%; border: none; }
     Inspector Input.-invalid { background: $error 30%; }
+    Inspector TextArea { height: auto; max-height: 10; border: none; padding: 0;
+                         background: $boost; }
+    Inspector TextArea:focus { background: $accent 30%; border: none; }
+    Inspector TextArea.-invalid { background: $error 30%; }
     Inspector .problem { color: $error; height: auto; }
     Inspector .edge { text-style: bold; margin-top: 1; }
     Inspector Button.delete-edge { min-width: 0; height: 1; border: none; margin: 0; }
@@ -135,6 +145,8 @@ class Inspector(VerticalScroll):
         self._committed: dict[Editable, str] = {}
         self._edges: dict[Editable, str] = {}
         self._buttons: dict[Button, str] = {}
+        self._drafts: dict[tuple[str | None, str], str] = {}
+        """Multi-line texts with a problem, by (node, field key): kept until fixed."""
         self._handlers: list[str] = []
         self._signature: tuple[Any, ...] | None = None
         # One redraw at a time, in order: a redraw interrupted half-way would leave
@@ -221,7 +233,7 @@ class Inspector(VerticalScroll):
             if row.edge is not None:
                 self._edges[widget] = row.edge
             if not widget.has_focus:
-                _set_value(widget, row)
+                _set_value(widget, self._drafted(row))
                 self._committed[widget] = row.value
 
     def _edge_heading(self, key: str, target: str) -> list[Widget]:
@@ -231,10 +243,25 @@ class Inspector(VerticalScroll):
         self._buttons[button] = key
         return [Static(label, classes="edge"), button]
 
+    def _drafted(self, row: Row) -> Row:
+        """``row`` with the kept draft of its field, if there is one."""
+        draft = self._drafts.get((self._node_id, row.field.key)) if row.edge is None else None
+        return row if draft is None else Row(row.field, draft, row.edge)
+
     def _field(self, row: Row) -> list[Widget]:
         field = row.field
         widget: Editable
-        if field.choices:
+        if field.kind == "params":
+            widget = TextArea(
+                self._drafted(row).value,
+                tab_behavior="focus",
+                soft_wrap=True,
+                compact=True,
+                show_line_numbers=True,
+                placeholder=field.placeholder,
+                disabled=self.read_only,
+            )
+        elif field.choices:
             widget = Select(
                 [(c, c) for c in field.choices],
                 value=row.value if row.value in field.choices else Select.NULL,
@@ -259,6 +286,8 @@ class Inspector(VerticalScroll):
         self._fields[widget] = field
         self._problems[widget] = problem
         self._committed[widget] = row.value
+        if isinstance(widget, TextArea) and widget.text != row.value:
+            self._show_problem(widget)  # a kept draft: its problems with it
         return [Label(safe(field.label)), widget, problem]
 
     def focus_first(self) -> None:
@@ -286,9 +315,17 @@ class Inspector(VerticalScroll):
     @on(Input.Changed)
     def _changed(self, event: Input.Changed) -> None:
         event.stop()
-        problem = self.problem_of(event.input)
-        label = self._problems.get(event.input)
-        event.input.set_class(problem is not None, "-invalid")
+        self._show_problem(event.input)
+
+    @on(TextArea.Changed)
+    def _area_changed(self, event: TextArea.Changed) -> None:
+        event.stop()
+        self._show_problem(event.text_area)
+
+    def _show_problem(self, widget: Input | TextArea) -> None:
+        problem = self.problem_of(widget)
+        label = self._problems.get(widget)
+        widget.set_class(problem is not None, "-invalid")
         if label is not None:
             label.update(safe(problem, multiline=True))
             label.display = problem is not None
@@ -321,35 +358,56 @@ class Inspector(VerticalScroll):
 
     def on_descendant_blur(self, event: events.DescendantBlur) -> None:
         """Leaving a changed field commits it, as Enter would."""
-        if isinstance(event.widget, Input):
+        if isinstance(event.widget, Input | TextArea):
             self._commit(event.widget)
 
     def _commit(self, widget: Editable) -> None:
+        change = self._take(widget)
+        if isinstance(change, Inspector.PropertyChanged):
+            self.post_message(change)
+
+    def take_focused_edit(self) -> PropertyChanged | str | None:
+        """Commit the focused field now, for a save that must include it: its change
+        (not posted: the caller applies it at once), the problem that keeps it from
+        being stored (``label: problem``), or None when there is nothing to commit."""
+        focused = self.screen.focused
+        if isinstance(focused, Input | TextArea) and focused in self._fields:
+            return self._take(focused)
+        return None
+
+    def _take(self, widget: Editable) -> PropertyChanged | str | None:
         field = self._fields.get(widget)
         value = _value_of(widget)
         if field is None or value == self._committed.get(widget) or self.read_only:
-            return
-        if self.problem_of(widget) is not None:
-            return  # the problem is shown under the field; nothing is stored
+            return None
+        draft = (self._node_id, field.key)
+        problem = self.problem_of(widget)
+        if problem is not None:
+            if isinstance(widget, TextArea) and widget not in self._edges:
+                self._drafts[draft] = value  # kept as typed until fixed or Escape
+            return f"{field.label}: {problem}"  # shown under the field; nothing is stored
+        self._drafts.pop(draft, None)
         self._committed[widget] = value
-        self.post_message(
-            self.PropertyChanged(
-                self._node_id, field.key, convert(field, value), self._edges.get(widget)
-            )
+        return self.PropertyChanged(
+            self._node_id, field.key, convert(field, value), self._edges.get(widget)
         )
 
     def action_close(self) -> None:
         """Escape: put the focused field back as it was (the edit is cancelled), then
         hand focus back."""
         focused = self.screen.focused
-        if isinstance(focused, Input) and focused in self._committed:
-            focused.value = self._committed[focused]
+        if isinstance(focused, Input | TextArea) and focused in self._committed:
+            field = self._fields[focused]
+            self._drafts.pop((self._node_id, field.key), None)
+            _set_value(focused, Row(field, self._committed[focused]))
         self.post_message(self.Closed())
 
 
 def _value_of(widget: Editable) -> str:
     if isinstance(widget, Input):
         return widget.value
+    if isinstance(widget, TextArea):
+        return widget.text
     return "" if widget.value is Select.NULL else str(widget.value)
 
 
@@ -357,11 +415,16 @@ def _text(field: Field, value: Any) -> str:
     """What the field of ``value`` shows (a yes/no choice for a flag)."""
     if field.kind == "bool":
         return "yes" if value else "no"
+    if field.kind == "params" and isinstance(value, dict):
+        return params_text({visible(k): visible(v) for k, v in value.items()})
     return shown(value)
 
 
 def _set_value(widget: Editable, row: Row) -> None:
-    if isinstance(widget, Input) or row.value in row.field.choices:
+    if isinstance(widget, TextArea):
+        if widget.text != row.value:
+            widget.text = row.value
+    elif isinstance(widget, Input) or row.value in row.field.choices:
         widget.value = row.value
     else:
         widget.clear()

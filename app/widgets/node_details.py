@@ -194,6 +194,12 @@ class NodeDetails(VerticalScroll):
             self._logs_of = None
         self._render_body()
 
+    def show_logs(self, logs: Sequence[RenderableType]) -> None:
+        """Show ``logs`` after the details (the replay gives the logs as of its cursor;
+        a later :meth:`show` without ``run_id`` clears them)."""
+        self._logs = list(logs)
+        self._render_body()
+
     def _render_body(self) -> None:
         body = Group(self._body, *self._logs) if self._logs else self._body
         self._text = _plain(body)

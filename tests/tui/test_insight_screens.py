@@ -144,8 +144,12 @@ async def test_mark_and_compare_two_runs_from_the_monitor(tmp_path: Path) -> Non
         assert (screen.run_a, screen.run_b) == (RUNS[0]["runId"], RUNS[1]["runId"])
         await wait_for(pilot, lambda: screen.diff is not None, what="the comparison")
         text = str(screen.query_one("#compare-text").render())
-        assert "report /rows changed" in text and "120" in text and "95" in text
+        assert "/rows changed" in text and "120" in text and "95" in text
         assert "slow" in text and "+600ms" in text
+        # report's output differs, marked by a glyph and a word; the others' do not.
+        assert "≠ 1 node differs" in text and "≠ report  DIFFERS" in text
+        assert "= same: prep, fast, slow, join" in text
+        assert set(screen.query_one("#compare-canvas")._heat) == {"report"}  # type: ignore[attr-defined]
 
 
 async def test_monitor_keys_open_replay_and_gantt(tmp_path: Path) -> None:
