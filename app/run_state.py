@@ -163,4 +163,3 @@ class LiveRun:
             if status in counts:
                 counts[status] += 1
         return ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-

@@ -151,9 +151,7 @@ class AdminUsers(OpsScreen):
                     f"{name} is now {role}", self.session.client.change_user(name, role=role)
                 )
 
-        self.app.push_screen(
-            self._role_dialog(f"New role of {name} (now {user.role})"), chosen
-        )
+        self.app.push_screen(self._role_dialog(f"New role of {name} (now {user.role})"), chosen)
 
     def action_toggle_disabled(self) -> None:
         """Disable the selected user (keys and password refused), or enable them again."""

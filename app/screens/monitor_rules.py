@@ -42,10 +42,7 @@ def action_reason(
     if run is None:
         return "no run selected"
     if run.status not in RETRYABLE:
-        return (
-            f"the run is {run.status}; "
-            "only failed, cancelled or compensated runs can be retried"
-        )
+        return f"the run is {run.status}; only failed, cancelled or compensated runs can be retried"
     if action == "retry-node":
         if node_id is None:
             return "select the node to retry from on the canvas"

@@ -58,8 +58,7 @@ async def test_the_monitor_decides_and_signals(ops: OpsStack, ops_worker: Any) -
         screen.show_run(run_id)
         await wait_for(
             pilot,
-            lambda: screen.run is not None
-            and screen.run.nodes["manager_ok"].approval is not None,
+            lambda: screen.run is not None and screen.run.nodes["manager_ok"].approval is not None,
             what="the waiting approval",
         )
         assert screen.run is not None

@@ -152,8 +152,6 @@ async def test_deleting_a_scheduled_workflow_asks_again_and_takes_its_schedules(
             what="the second question, naming the schedule",
         )
         await pilot.press("y")
-        await wait_for(
-            pilot, lambda: PIPELINE not in [r.id for r in screen.rows], what="deleted"
-        )
+        await wait_for(pilot, lambda: PIPELINE not in [r.id for r in screen.rows], what="deleted")
     async with ops.client("admin") as c:
         assert [s.id for s in await c.list_schedules()] == ["stuck-hourly"]

@@ -74,9 +74,7 @@ def rows(gantt: Gantt, width: int) -> list[Row]:
             paint(q, s if s is not None else end, QUEUE)
             paint(s, end, RUN)
         paint(e, bar.backoff_until_ms, BACKOFF)
-        out.append(
-            Row(_label(bar, epochs), "".join(cells), bar.critical, bar.outcome, tuple(segs))
-        )
+        out.append(Row(_label(bar, epochs), "".join(cells), bar.critical, bar.outcome, tuple(segs)))
     return out
 
 
@@ -121,6 +119,5 @@ def critical_lines(gantt: Gantt) -> list[str]:
     share = cp.share * 100
     return [
         "critical path: " + " → ".join(path),
-        f"  total {duration(cp.total_ms)} ({shown or 'no time'}); "
-        f"explains {share:.0f}% of the run",
+        f"  total {duration(cp.total_ms)} ({shown or 'no time'}); explains {share:.0f}% of the run",
     ]
