@@ -9,7 +9,7 @@ import click
 import pytest
 
 from orchestrator.cli.exits import denial, exit_code_of
-from orchestrator.cli.remote.queues import depth_rows
+from orchestrator.cli.remote.queues import depth_rows, worker_rows
 from orchestrator.cli.remote.render import duration, issue_line, shorten, table
 from orchestrator.cli.remote.runs import parse_params
 from orchestrator.cli.remote.watch import EventPrinter, Progress, event_line
@@ -24,6 +24,7 @@ from orchestrator.errors import (
     Unauthorized,
     Unavailable,
 )
+from orchestrator.wire.ops import ChildUsage, LaneDepth, WorkerRoom, WorkerView
 from orchestrator.wire.runs import RunEvent
 from tests.wire_events import event, run_view
 
@@ -167,12 +168,30 @@ def test_printer_redraws_progress_on_a_terminal_and_prints_it_once_elsewhere() -
 
 
 def test_depth_rows_hide_empty_streams_unless_asked() -> None:
-    empty = {"length": 0, "pending": 0, "waiting": 0, "lag": None}
+    empty = LaneDepth(length=0, pending=0, waiting=0, lag=None)
     data = {
-        "handlers": {
-            "b": {"low": empty, "high": {"length": 3, "pending": 1, "waiting": 2, "lag": 2}},
-            "a": {"normal": empty},
-        }
+        "b": {"low": empty, "high": LaneDepth(length=3, pending=1, waiting=2, lag=2)},
+        "a": {"normal": empty},
     }
     assert depth_rows(data, everything=False) == [("b", "high", 3, 2, 1, 2)]
     assert [r[:2] for r in depth_rows(data)] == [("a", "normal"), ("b", "high"), ("b", "low")]
+
+
+def test_worker_rows_show_what_is_reserved_of_the_room_and_the_childrens_usage() -> None:
+    base = {"host": "h", "pid": 7, "concurrency": 8, "startedMs": 0, "lastSeenMs": 0}
+    room = {
+        "capacity": WorkerRoom(memory=2 << 30, cpu=2),
+        "reserved": WorkerRoom(memory=512 << 20, cpu=0.5),
+        "usage": ChildUsage(rss=64 << 20, cpu=1.5, children=2),
+    }
+    isolated = WorkerView.model_validate(
+        {**base, **room, "id": "w1", "handlers": ["a", "b"], "inFlight": 2, "processed": 5}
+    )
+    bare = WorkerView.model_validate(
+        {**base, "id": "w2", "handlers": [], "inFlight": 0, "processed": 0}
+    )
+    first, second = worker_rows([isolated, bare])
+    assert first[:5] == ("w1", "h", 7, "2/8", 5)
+    assert first[5:8] == ("512 MiB / 2 GiB", "0.5 / 2", "2: 64 MiB, 1.5s cpu")
+    assert first[-1] == "a,b"
+    assert second[5:8] == ("", "", "")

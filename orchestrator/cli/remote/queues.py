@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 import click
 
 from orchestrator.cli.remote.common import Remote, api_options, json_option
 from orchestrator.cli.remote.render import duration, echo_json, echo_table, shorten, table
 from orchestrator.sizes import format_bytes
+from orchestrator.wire.ops import LaneDepth, WorkerView
 
 LANES = ("high", "normal", "low")
 
@@ -18,20 +19,20 @@ def _lane_order(lane: str) -> tuple[int, str]:
     return (LANES.index(lane) if lane in LANES else len(LANES), lane)
 
 
-def depth_rows(queues: dict[str, Any], *, everything: bool = True) -> list[tuple[object, ...]]:
+def depth_rows(
+    handlers: Mapping[str, Mapping[str, LaneDepth]], *, everything: bool = True
+) -> list[tuple[object, ...]]:
     """``(handler, lane, length, waiting, pending, lag)`` per handler stream, sorted;
     without ``everything``, only the streams holding jobs."""
     rows: list[tuple[object, ...]] = []
-    for handler in sorted(queues.get("handlers", {})):
-        lanes = queues["handlers"][handler]
+    for handler in sorted(handlers):
+        lanes = handlers[handler]
         for lane in sorted(lanes, key=_lane_order):
             d = lanes[lane]
-            if not everything and not (d["length"] or d["pending"]):
+            if not everything and not (d.length or d.pending):
                 continue
-            lag = d.get("lag")
-            rows.append(
-                (handler, lane, d["length"], d["waiting"], d["pending"], "" if lag is None else lag)
-            )
+            lag = "" if d.lag is None else d.lag
+            rows.append((handler, lane, d.length, d.waiting, d.pending, lag))
     return rows
 
 
@@ -41,34 +42,34 @@ def _ago(ms: int | None) -> str:
     return duration(max(0, int(time.time() * 1000) - int(ms))) + " ago"
 
 
-def _resources(w: dict[str, Any]) -> tuple[str, str, str]:
+def _resources(w: WorkerView) -> tuple[str, str, str]:
     """Memory and CPU reserved of the capacity, and the isolated children's usage."""
-    capacity, reserved, usage = w.get("capacity"), w.get("reserved"), w.get("usage") or {}
-    if not isinstance(capacity, dict) or not isinstance(reserved, dict):
+    capacity, reserved, usage = w.capacity, w.reserved, w.usage
+    if capacity is None or reserved is None:
         return "", "", ""
-    memory = f"{format_bytes(reserved['memory'])} / {format_bytes(capacity['memory'])}"
-    cpu = f"{reserved['cpu']:g} / {capacity['cpu']:g}"
+    memory = f"{format_bytes(reserved.memory)} / {format_bytes(capacity.memory)}"
+    cpu = f"{reserved.cpu:g} / {capacity.cpu:g}"
     children = ""
-    if usage.get("children"):
-        children = f"{usage['children']}: {format_bytes(usage['rss'])}, {usage['cpu']:g}s cpu"
+    if usage is not None and usage.children:
+        children = f"{usage.children}: {format_bytes(usage.rss)}, {usage.cpu:g}s cpu"
     return memory, cpu, children
 
 
-def worker_rows(queues: dict[str, Any]) -> list[tuple[object, ...]]:
+def worker_rows(workers: Sequence[WorkerView]) -> list[tuple[object, ...]]:
     """``(id, host, pid, in flight/concurrency, processed, memory, cpu, children, last seen,
     handlers)`` per worker."""
     return [
         (
-            w["id"],
-            w["host"],
-            w["pid"],
-            f"{w['inFlight']}/{w['concurrency']}",
-            w["processed"],
+            w.id,
+            w.host,
+            w.pid,
+            f"{w.inFlight}/{w.concurrency}",
+            w.processed,
             *_resources(w),
-            _ago(w.get("lastSeenMs")),
-            shorten(",".join(w.get("handlers", [])), 60),
+            _ago(w.lastSeenMs),
+            shorten(",".join(w.handlers), 60),
         )
-        for w in queues.get("workers", [])
+        for w in workers
     ]
 
 
@@ -88,8 +89,8 @@ def ls(everything: bool, as_json: bool, api_url: str | None, api_key: str | None
         echo_json(data)
         return
     headers = ("handler", "lane", "length", "waiting", "pending", "lag")
-    rows = depth_rows(data.as_json(), everything=everything)
-    hidden = len(depth_rows(data.as_json())) - len(rows)
+    rows = depth_rows(data.handlers, everything=everything)
+    hidden = len(depth_rows(data.handlers)) - len(rows)
     note = f"{hidden} empty job stream(s) not shown; --all lists them"
     if rows:
         click.echo(table(headers, rows))
@@ -116,7 +117,7 @@ def workers(as_json: bool, api_url: str | None, api_key: str | None) -> None:
         return
     headers = ("worker", "host", "pid", "in flight", "processed", "memory", "cpu", "children",
                "last seen", "handlers")  # fmt: skip
-    echo_table(headers, worker_rows(data.as_json()), "no live workers")
+    echo_table(headers, worker_rows(data.workers), "no live workers")
 
 
 @queues.group()
