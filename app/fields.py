@@ -191,13 +191,28 @@ class Field:
 ID = Field("id", "Id", pattern(ID_PATTERN, "letters, digits, _ and - only"))
 NAME = Field("name", "Name", placeholder="(shown on the canvas)")
 HANDLER = Field("handler", "Handler", pattern(HANDLER_PATTERN, "a handler name"), "handler")
-RUNNABLE = (
-    HANDLER,
+RETRIES = Field("retries", "Retries", integer(0, 100), "int", "default")
+LIMITS = (
     Field("timeout", "Timeout", check_timeout, placeholder="default 300s (e.g. 30s)"),
-    Field("retries", "Retries", integer(0, 100), "int", "default"),
+    RETRIES,
     Field("priority", "Priority", integer(0, 10), "int", "the run's"),
 )
+"""How long, how often and how urgently a runnable kind's work runs."""
+RUNNABLE = (HANDLER, *LIMITS)
 """The fields every runnable kind (task, compensation) has."""
+CHILD_RUN = (
+    Field("workflow", "Workflow", pattern(ID_PATTERN, "a workflow id")),
+    Field("version", "Version", integer(1, 1_000_000), "int", "newest"),
+    Field(
+        "params",
+        "Child parameters (name = expression)",
+        check_params,
+        "params",
+        "one a line, e.g. order_id = output.id (Tab applies)",
+    ),
+)
+"""Which stored workflow a child run starts, and with what: a sub-workflow node's, and a
+map node's when each item runs a sub-workflow instead of a handler."""
 
 CONDITION_SYNTAX = "e.g. output.quality > 0.95"
 """What a condition field shows while empty: the language, by example."""

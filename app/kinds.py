@@ -14,23 +14,26 @@ from types import MappingProxyType
 from typing import Any
 
 from app.fields import (
-    CONDITION_SYNTAX as SYNTAX,
-)
-from app.fields import (
+    CHILD_RUN,
+    HANDLER,
     ID,
+    LIMITS,
     NAME,
+    RETRIES,
     RUNNABLE,
     Field,
     check_cron,
     check_duration,
     check_expression_text,
-    check_params,
     check_template_text,
     check_timeout,
     integer,
     pattern,
 )
-from orchestrator.spec.model import HANDLER_PATTERN, ID_PATTERN
+from app.fields import (
+    CONDITION_SYNTAX as SYNTAX,
+)
+from orchestrator.spec.model import HANDLER_PATTERN
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +138,9 @@ KINDS: Mapping[str, KindView] = MappingProxyType(
                 ID,
                 NAME,
                 Field("items", "Items", check_expression_text, placeholder="output.records"),
-                *RUNNABLE,
+                HANDLER,  # or, instead, a sub-workflow per item:
+                *CHILD_RUN,
+                *LIMITS,
                 Field("max_parallel", "Max parallel", integer(1, 10_000), "int", "the run's"),
                 Field("max_items", "Max items", integer(0, 1_000_000), "int", "default"),
                 Field("tolerate_failures", "Tolerate failures", integer(0, 1_000_000), "int", "0"),
@@ -151,16 +156,8 @@ KINDS: Mapping[str, KindView] = MappingProxyType(
             fields=(
                 ID,
                 NAME,
-                Field("workflow", "Workflow", pattern(ID_PATTERN, "a workflow id")),
-                Field("version", "Version", integer(1, 1_000_000), "int", "newest"),
-                Field(
-                    "params",
-                    "Child parameters (name = expression)",
-                    check_params,
-                    "params",
-                    "one a line, e.g. order_id = output.id (Tab applies)",
-                ),
-                Field("retries", "Retries", integer(0, 100), "int", "default"),
+                *CHILD_RUN,
+                RETRIES,
                 Field("compensation", "Compensation", placeholder="node id"),
             ),
             defaults=MappingProxyType({"workflow": "child-workflow"}),

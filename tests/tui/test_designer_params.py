@@ -43,6 +43,19 @@ def parent_spec() -> dict[str, Any]:
     }
 
 
+async def store_with_child(tui: Tui, parent: dict[str, Any]) -> None:
+    """Store the child workflow, then ``parent`` (which calls it)."""
+    async with tui.client() as client:
+        await client.create_workflow(child_spec())
+        await client.create_workflow(parent)
+
+
+async def open_parent(pilot: Any) -> DesignerScreen:
+    """Open ``parent-wf`` from the workflow list in the Designer."""
+    (await listed(pilot)).open_workflow("parent-wf")
+    return await designer_of(pilot)
+
+
 def test_name_expression_lines_parse_in_order_and_every_bad_line_is_named() -> None:
     text = "order_id = output.id\n\n  priority= params.level + 1  \n"
     assert list(parse_params(text).items()) == [
@@ -73,18 +86,23 @@ def _problem(screen: DesignerScreen) -> str:
     return "\n".join(str(w.render()) for w in shown)
 
 
-async def _focus_params(pilot: Any, screen: DesignerScreen) -> TextArea:
-    """Select ``call``, ``i``, then Enter through id, name, workflow, version."""
-    await goto(pilot, screen, "call")
+async def focus_field(pilot: Any, screen: DesignerScreen, node_id: str, enters: int) -> None:
+    """Select ``node_id``, ``i``, then Enter ``enters`` times from its id field."""
+    await goto(pilot, screen, node_id)
     await pilot.press("i")
 
     def on_the_id() -> bool:
         focused = pilot.app.focused
-        return isinstance(focused, Input) and focused.value == "call"
+        return isinstance(focused, Input) and focused.value == node_id
 
-    await wait_for(pilot, on_the_id, what="call's id field focused")
-    for _ in range(4):
+    await wait_for(pilot, on_the_id, what=f"{node_id}'s id field focused")
+    for _ in range(enters):
         await pilot.press("enter")
+
+
+async def _focus_params(pilot: Any, screen: DesignerScreen) -> TextArea:
+    """Select ``call``, ``i``, then Enter through id, name, workflow, version."""
+    await focus_field(pilot, screen, "call", 4)
     await wait_for(pilot, lambda: isinstance(pilot.app.focused, TextArea), what="the field")
     area = pilot.app.focused
     assert isinstance(area, TextArea)
@@ -100,13 +118,10 @@ async def _retype(pilot: Any, area: TextArea, *lines: str) -> None:
 
 
 async def test_edit_child_parameters_keep_bad_input_then_save_and_export(tui: Tui) -> None:
-    async with tui.client() as client:
-        await client.create_workflow(child_spec())
-        await client.create_workflow(parent_spec())
+    await store_with_child(tui, parent_spec())
     app = tui.app("designer")
     async with app.run_test(size=SIZE) as pilot:
-        (await listed(pilot)).open_workflow("parent-wf")
-        screen = await designer_of(pilot)
+        screen = await open_parent(pilot)
         area = await _focus_params(pilot, screen)
         assert area.text == "order_id = output.id"
 
@@ -146,7 +161,6 @@ async def test_edit_child_parameters_keep_bad_input_then_save_and_export(tui: Tu
         await pilot.press("escape")  # out of the field, then out of the designer
         await wait_for(pilot, lambda: pilot.app.focused is screen.canvas, what="the canvas")
         await pilot.press("escape")
-        (await listed(pilot)).open_workflow("parent-wf")
-        screen = await designer_of(pilot)
+        screen = await open_parent(pilot)
         area = await _focus_params(pilot, screen)
         assert area.text == "order_id = output.id\npriority = params.level + 1"
