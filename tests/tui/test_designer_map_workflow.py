@@ -9,6 +9,7 @@ from typing import Any
 from textual.widgets import Input, TextArea
 
 from app.screens.designer import DesignerScreen
+from app.widgets.inspector import Inspector
 from app.widgets.validation_panel import ValidationPanel
 from tests.tui.conftest import Tui, type_text, wait_for
 from tests.tui.test_designer_params import SIZE, focus_field, open_parent, store_with_child
@@ -44,8 +45,9 @@ async def _focused_input(pilot: Any, value: str) -> None:
 
 
 async def _field(pilot: Any, screen: DesignerScreen, enters: int, value: str) -> None:
-    """Back on the canvas, then the field of ``each`` ``enters`` Enters after its id."""
-    if pilot.app.focused is not screen.canvas:
+    """Out of the inspector, then the field of ``each`` ``enters`` Enters after its id."""
+    focused = pilot.app.focused
+    if focused is not None and screen.query_one(Inspector) in focused.ancestors:
         await pilot.press("escape")
         await wait_for(pilot, lambda: pilot.app.focused is screen.canvas, what="the canvas")
     await focus_field(pilot, screen, "each", enters)
