@@ -10,13 +10,11 @@ runs it names instead of every active run.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from orchestrator.engine.state import RunState
 from orchestrator.vocab import NodeStatus
-
-_WAITING = NodeStatus.WAITING
 
 
 def approval_member(run_id: str, node_id: str) -> str:
@@ -36,19 +34,10 @@ def approvals_changed(
     requested: Sequence[tuple[int, str]],
     *,
     finished: bool,
-    changed: Iterable[str] | None = None,
 ) -> tuple[list[Any], list[str]]:
     """The index's change in one write: ``(score, member)`` pairs, flattened, of the
     approvals requested now and still waiting; and the members to remove: each node that
     was waiting and is not any more, or every waiting node of a run that ends.
-
-    ``changed`` names the nodes whose state object ``new`` replaced (as
-    :func:`orchestrator.store.codec.changed_fields` finds them for the same write): only
-    those can have stopped waiting, because a transition copies just the nodes it changes
-    (``engine/tx.py``: an unchanged node is the identical, never mutated, object).  Without
-    it, or when the two states do not hold the same number of nodes (the engine never adds
-    or drops one), every node of ``old`` is compared.  A run that ends removes every node
-    that was waiting, changed or not.
 
     Which waiting node is an approval the store cannot tell (the graph says so), so a
     delay or a retry backoff that stops waiting removes a member that is not there, which
@@ -57,24 +46,14 @@ def approvals_changed(
     if not finished:
         for at_ms, node_id in requested:
             st = new.nodes.get(node_id)
-            if st is not None and st.status == _WAITING:
+            if st is not None and st.status == NodeStatus.WAITING:
                 waiting += [at_ms, approval_member(new.run_id, node_id)]
     done: list[str] = []
-    if old is None or (old.nodes is new.nodes and not finished):
-        return waiting, done
-    before_nodes, after_nodes = old.nodes, new.nodes
-    if finished:
-        for node_id, was in before_nodes.items():
-            if was.status == _WAITING:
+    if old is not None and (finished or old.nodes is not new.nodes):
+        for node_id, before in old.nodes.items():
+            if before.status != NodeStatus.WAITING:
+                continue
+            after = new.nodes.get(node_id)
+            if finished or after is None or after.status != NodeStatus.WAITING:
                 done.append(approval_member(new.run_id, node_id))
-        return waiting, done
-    if changed is None or len(before_nodes) != len(after_nodes):
-        changed = before_nodes
-    for node_id in changed:
-        before = before_nodes.get(node_id)
-        if before is None or before.status != _WAITING:
-            continue
-        after = after_nodes.get(node_id)
-        if after is None or after.status != _WAITING:
-            done.append(approval_member(new.run_id, node_id))
     return waiting, done

@@ -283,21 +283,13 @@ def decode_run(hash_fields: Mapping[bytes, bytes]) -> tuple[RunState, int]:
     return state, int(hash_fields.get(b"v", b"0"))
 
 
-def changed_fields(
-    old: RunState | None, new: RunState, changed: list[str] | None = None
-) -> list[bytes | str]:
-    """HSET arguments (field, value, ...) for what differs between ``old`` and ``new``.
-
-    ``changed``, when given, gets the id of every node of ``old`` whose state object
-    ``new`` replaced (the approvals index looks at those only: see
-    :func:`orchestrator.store.approvals_index.approvals_changed`)."""
+def changed_fields(old: RunState | None, new: RunState) -> list[bytes | str]:
+    """HSET arguments (field, value, ...) for what differs between ``old`` and ``new``."""
     out: list[bytes | str] = ["meta", encode_meta(new)]
     for node_id, node in new.nodes.items():
         was = None if old is None else old.nodes.get(node_id)
         if was is node:
             continue
-        if changed is not None and was is not None:
-            changed.append(node_id)
         # A map's progress changes with every item: it has its own field, so that the
         # node (and its input, which may hold the whole list) is not written again.
         if was is None or any(

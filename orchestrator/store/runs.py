@@ -170,8 +170,7 @@ class RunStore:
     ) -> tuple[list[str], list[Any]]:
         k = self.keys
         shard = k.shard_of(new.run_id)
-        changed: list[str] = []
-        hset = changed_fields(old, new, changed)
+        hset = changed_fields(old, new)
         jobs: list[bytes] = []
         job_keys: list[str] = []
         timers: list[Any] = []
@@ -209,9 +208,7 @@ class RunStore:
             elif isinstance(cmd, Notify):  # a stream like a job queue: same XADD
                 job_keys.append(k.notify(shard))
                 jobs.append(orjson.dumps({"url": cmd.url, "body": dict(cmd.body)}))
-        waiting, done = approvals_changed(
-            old, new, requested, finished=active == -1, changed=changed
-        )
+        waiting, done = approvals_changed(old, new, requested, finished=active == -1)
         header = {
             "id": new.run_id,
             "s": new.start_ms,
