@@ -9,7 +9,7 @@ has not applied yet), the timers (retries and delays) and the dead letters.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from rich.text import Text
@@ -18,9 +18,9 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from app.text import safe
-from orchestrator.wire.ops import LaneDepth, Queues, ShardDepth
+from orchestrator.cli.remote.queues import DepthRow, depth_rows
+from orchestrator.wire.ops import Queues, ShardDepth
 
-LANES = ("high", "normal", "low")
 HANDLER_WIDTH = 48
 LANE_WIDTH = 12
 COUNT_WIDTH = 7
@@ -29,20 +29,6 @@ MAX_WIDTH = (HANDLER_WIDTH + LANE_WIDTH + 3 * COUNT_WIDTH + len("lag")) + 6 * 2 
 """The most the table can fill: its six columns with their padding, a scrollbar and a
 border.  Beside the workers (Queues on a wide terminal) it takes no more, and the workers'
 many columns get the rest of the row."""
-_LANE_ORDER = {lane: n for n, lane in enumerate(LANES)}
-
-
-def depth_rows(
-    handlers: Mapping[str, Mapping[str, LaneDepth]],
-) -> list[tuple[str, str, int, int, int, int | None]]:
-    """``(handler, lane, backlog, waiting, pending, lag)`` sorted by handler then lane."""
-    rows = [
-        (handler, lane, depth.length, depth.waiting, depth.pending, depth.lag)
-        for handler, lanes in handlers.items()
-        for lane, depth in lanes.items()
-    ]
-    rows.sort(key=lambda r: (r[0], _LANE_ORDER.get(r[1], 9), r[1]))
-    return rows
 
 
 def shard_text(shards: Sequence[ShardDepth]) -> Text:
@@ -75,7 +61,7 @@ class QueueTable(Vertical):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         """An empty table."""
         super().__init__(id=id, classes=classes)
-        self.rows: list[tuple[str, str, int, int, int, int | None]] = []
+        self.rows: list[DepthRow] = []
 
     def compose(self) -> ComposeResult:
         """The depth table and the shard lines."""

@@ -20,8 +20,9 @@ from app.screens.monitor_rules import action_reason, best_zoom, interesting_node
 from app.widgets.event_log import event_line
 from app.widgets.node_details import describe_node
 from app.widgets.ops_format import clock, duration_text, json_text, stamp
-from app.widgets.queue_table import depth_rows, shard_text
+from app.widgets.queue_table import shard_text
 from app.widgets.run_header import header_text
+from orchestrator.cli.remote.queues import depth_rows
 from orchestrator.client import backoff_s
 from orchestrator.spec.loader import load_file
 from orchestrator.vocab import NODE_EVENT_STATUS

@@ -19,21 +19,21 @@ def _lane_order(lane: str) -> tuple[int, str]:
     return (LANES.index(lane) if lane in LANES else len(LANES), lane)
 
 
+DepthRow = tuple[str, str, int, int, int, int | None]
+"""``(handler, lane, length, waiting, pending, lag)``."""
+
+
 def depth_rows(
     handlers: Mapping[str, Mapping[str, LaneDepth]], *, everything: bool = True
-) -> list[tuple[object, ...]]:
-    """``(handler, lane, length, waiting, pending, lag)`` per handler stream, sorted;
-    without ``everything``, only the streams holding jobs."""
-    rows: list[tuple[object, ...]] = []
-    for handler in sorted(handlers):
-        lanes = handlers[handler]
-        for lane in sorted(lanes, key=_lane_order):
-            d = lanes[lane]
-            if not everything and not (d.length or d.pending):
-                continue
-            lag = "" if d.lag is None else d.lag
-            rows.append((handler, lane, d.length, d.waiting, d.pending, lag))
-    return rows
+) -> list[DepthRow]:
+    """A row per handler stream, sorted by handler then lane (high, normal, low); without
+    ``everything``, only the streams holding jobs."""
+    return [
+        (handler, lane, d.length, d.waiting, d.pending, d.lag)
+        for handler in sorted(handlers)
+        for lane, d in sorted(handlers[handler].items(), key=lambda item: _lane_order(item[0]))
+        if everything or d.length or d.pending
+    ]
 
 
 def _ago(ms: int | None) -> str:
